@@ -1,0 +1,146 @@
+# ssefs - non-recursive Makefile.
+#
+#   make              build ./ssefs
+#   make check        unit + integration tests (installs missing deps first)
+#   make check SANITIZE=1   the same under AddressSanitizer + UBSan
+#   make demo         the main job end to end on the embedded defaults
+#   make deps         install the Debian packages build, tests and bench need
+#   make fuzz         libFuzzer on the header decoder (FUZZ_SECONDS=60)
+#   make bench        benchmarks (bench/), writes BENCHMARKS.md
+#   make install      PREFIX=/usr/local DESTDIR=
+#
+# Knobs: V=1 (echo commands), SANITIZE=1, -include config.mak.
+
+-include config.mak
+
+CC        ?= cc
+PREFIX    ?= /usr/local
+BINDIR    ?= $(PREFIX)/bin
+SBINDIR   ?= /sbin
+MANDIR    ?= $(PREFIX)/share/man
+VERSION   := 0.1.0
+PKGS      := fuse3 libcrypto libsodium yaml-0.1
+
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wstrict-prototypes \
+	     -Wmissing-prototypes -Wwrite-strings -Wno-sign-compare \
+	     -Wno-missing-field-initializers -Wvla \
+	     -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -DFUSE_USE_VERSION=35 \
+	     -DSSEFS_VERSION='"$(VERSION)"' -I. -MMD -MP \
+	     $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+ifdef SANITIZE
+CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	     -fno-sanitize-recover=undefined
+LDFLAGS   += -fsanitize=address,undefined
+BUILD     := build-san
+else
+BUILD     := build
+endif
+
+ifndef V
+QUIET_CC  = @echo '   CC $@';
+QUIET_LD  = @echo '   LD $@';
+QUIET_GEN = @echo '  GEN $@';
+endif
+
+# Every .c in a module directory belongs to the library; cli/main.c is the
+# program.  New files are picked up without touching this Makefile.
+LIB_SRC   := $(sort $(wildcard crypto/*.c keyvault/*.c disk/*.c cache/*.c \
+			fuse/*.c util/*.c cli/*.c))
+LIB_SRC   := $(filter-out cli/main.c,$(LIB_SRC))
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC  := $(sort $(wildcard tests/unit/check_*.c))
+UNIT_OBJ  := $(UNIT_SRC:%.c=$(BUILD)/%.o) $(BUILD)/tests/unit/run.o
+SUITES    := $(patsubst tests/unit/check_%.c,%,$(UNIT_SRC))
+
+PROG      := ssefs
+ifdef SANITIZE
+PROG      := $(BUILD)/ssefs
+endif
+
+all: $(PROG)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(QUIET_CC)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libssefs.a: $(LIB_OBJ)
+	@rm -f $@
+	$(QUIET_LD)ar rcs $@ $^
+
+$(PROG): $(BUILD)/cli/main.o $(BUILD)/libssefs.a
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The unit runner learns its suites from the file names: check_FOO.c
+# defines Suite *suite_FOO(void).
+$(BUILD)/tests/unit/suites.h: Makefile $(UNIT_SRC)
+	@mkdir -p $(dir $@)
+	$(QUIET_GEN)printf 'SUITE(%s)\n' $(SUITES) >$@
+$(BUILD)/tests/unit/run.o: CFLAGS += -I$(BUILD)/tests/unit
+$(BUILD)/tests/unit/run.o: $(BUILD)/tests/unit/suites.h
+
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libssefs.a
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) \
+		$(shell pkg-config --libs check)
+
+unit: $(BUILD)/unit-tests
+	$(BUILD)/unit-tests
+
+integration: $(PROG)
+	cd tests/t && SSEFS_BIN=$(abspath $(PROG)) ./run-all.sh
+
+check: deps
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+demo: deps
+	@$(MAKE) --no-print-directory $(PROG)
+	SSEFS_BIN=$(abspath $(PROG)) sh examples/demo.sh
+
+deps:
+	@sh tools/deps.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@mkdir -p build-fuzz
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -I. \
+		-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+		$(shell pkg-config --cflags libsodium libcrypto) \
+		-o build-fuzz/fuzz_envelope tests/fuzz/fuzz_envelope.c \
+		crypto/envelope.c crypto/secmem.c crypto/hkdf.c \
+		$(shell pkg-config --libs libsodium libcrypto)
+	@mkdir -p build-fuzz/corpus
+	build-fuzz/fuzz_envelope -max_total_time=$(FUZZ_SECONDS) \
+		-max_len=8192 build-fuzz/corpus tests/fuzz/corpus
+
+bench: $(PROG)
+	SSEFS_BIN=$(abspath $(PROG)) bash bench/run.sh
+bench-full: $(PROG)
+	SSEFS_BIN=$(abspath $(PROG)) BENCH_FULL=1 bash bench/run.sh
+
+MANPAGES := $(wildcard man/*.[158])
+man-lint:
+	@for m in $(MANPAGES); do \
+		LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l $$m \
+			>/dev/null 2>$(BUILD)/man.err || exit 1; \
+		if [ -s $(BUILD)/man.err ]; then cat $(BUILD)/man.err; exit 1; fi; \
+	done
+
+install: $(PROG)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/ssefs
+	install -m 0755 tools/mount.fuse.ssefs $(DESTDIR)$(SBINDIR)/mount.fuse.ssefs
+	for m in $(MANPAGES); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
+	done
+
+clean:
+	rm -rf build build-san build-fuzz ssefs tests/t/trash*
+
+.PHONY: all unit integration check demo deps fuzz bench bench-full man-lint \
+	install clean
+
+-include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/cli/main.d

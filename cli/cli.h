@@ -1,0 +1,58 @@
+/*
+ * cli.h - what every command family shares: global options, exit codes,
+ * the vault it runs against
+ */
+#ifndef SSEFS_CLI_CLI_H
+#define SSEFS_CLI_CLI_H
+
+#include <stdio.h>
+
+struct config;
+struct vault;
+
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,		/* the operation failed */
+	EXIT_USAGE = 2,		/* the command line was wrong */
+	EXIT_ATTENTION = 3,	/* it worked, and something needs a person */
+};
+
+struct cli_ctx {
+	char vault_dir[4096];		/* --vault, SSEFS_VAULT, config, default */
+	const char *passphrase_file;	/* --passphrase-file, env, config */
+	const char *keyfile;		/* config's vault key file, if any */
+	const char *config_file;	/* --config, SSEFS_CONFIG, or NULL */
+	int json;			/* --json */
+	struct config *cfg;		/* NULL when there is no config file */
+};
+
+/* One command family: argv[0] is the family name ("key"). */
+typedef int (*cmd_fn)(int argc, char **argv, struct cli_ctx *ctx);
+
+int cmd_vault(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_key(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_des(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_disk(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_mount(int argc, char **argv, struct cli_ctx *ctx);
+int cmd_status(int argc, char **argv, struct cli_ctx *ctx);
+
+/*
+ * Print "ssefs: WHAT: WHY" for a usage mistake, then "usage: ..." lines,
+ * and return EXIT_USAGE.  @usage may be NULL.
+ */
+int cli_usage(const char *usage, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * Open and unlock the vault of @ctx.  On failure prints one line naming
+ * the vault dir or file at fault and returns EXIT_FAIL; 0 on success.
+ * (Implemented in cli/cmd_vault.c.)
+ */
+int cli_open_vault(struct cli_ctx *ctx, struct vault **out);
+
+/* strerror() with ssefs's own words for the errnos it gives meaning to
+ * (EKEYREVOKED: "key has been revoked", EBADMSG: "no valid header"...). */
+const char *cli_strerror(int err);
+
+#endif /* SSEFS_CLI_CLI_H */

@@ -1,0 +1,243 @@
+/*
+ * main.c - ssefs: git-style subcommands over one binary
+ *
+ * Global options (--vault, --passphrase-file, --config, --json, --debug)
+ * may stand anywhere before a "--"; they are taken out of argv before the
+ * command family sees it.  Each family parses its own options.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "crypto/secmem.h"
+#include "keyvault/vault.h"
+#include "util/config.h"
+#include "util/log.h"
+
+static const struct command {
+	const char *name;
+	cmd_fn fn;
+	const char *synopsis;
+} commands[] = {
+	{ "vault", cmd_vault, "create, back up, restore and audit the key vault" },
+	{ "key", cmd_key, "customer-managed keys: versions, state, soft delete" },
+	{ "des", cmd_des, "disk encryption sets: a key and an encryption type" },
+	{ "disk", cmd_disk, "create, import, export, snapshot and check disks" },
+	{ "rotate", cmd_rotate, "apply automatic rotation and key policies now" },
+	{ "mount", cmd_mount, "mount a store: plaintext .vhd disks over FUSE" },
+	{ "status", cmd_status, "what a mount's daemon is doing, disk by disk" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+"usage: ssefs [--vault DIR] [--passphrase-file F] [--config FILE] [--json]\n"
+"             COMMAND [ARGS]\n"
+"\n"
+"Encrypted fixed-format .vhd disks over FUSE, with keys in a key vault.\n"
+"\n"
+"Commands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name,
+			commands[i].synopsis);
+	fprintf(f,
+"\n"
+"Global options (anywhere on the line):\n"
+"  --vault DIR            the vault directory (or SSEFS_VAULT)\n"
+"  --passphrase-file F    unlock the vault with a passphrase read from F\n"
+"                         (or SSEFS_PASSPHRASE_FILE)\n"
+"  --config FILE          configuration file (or SSEFS_CONFIG); ssefs-config(5)\n"
+"  --json                 machine-readable output\n"
+"  --debug                verbose diagnostics on stderr\n"
+"  -h, --help             this text; 'ssefs COMMAND --help' for a command\n"
+"  --version              the version\n"
+"\n"
+"Exit codes: 0 success, 1 failure, 2 usage, 3 attention needed.\n"
+"See ssefs(1), and ssefs-COMMAND(1) for each command.\n");
+}
+
+int cli_usage(const char *usage_text, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	error("%s", line);
+	if (usage_text)
+		fprintf(stderr, "%s", usage_text);
+	return EXIT_USAGE;
+}
+
+const char *cli_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case EKEYREVOKED:
+		return "key has been revoked (disabled or deleted)";
+	case EKEYEXPIRED:
+		return "key has expired or is not yet valid";
+	case ENOKEY:
+		return "no such key or key version";
+	case EBADMSG:
+		return "no valid header (corrupt, or wrong key)";
+	case EPROTONOSUPPORT:
+		return "made by a newer ssefs (unknown format version or feature)";
+	case EXDEV:
+		return "belongs to another vault";
+	}
+	return strerror(err);
+}
+
+/* Take "--name VALUE" or "--name=VALUE" at argv[*i]; 1 if taken. */
+static int take_opt(int argc, char **argv, int *i, const char *name,
+		    const char **val)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n))
+		return 0;
+	if (argv[*i][n] == '=') {
+		*val = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n] != '\0')
+		return 0;
+	if (*i + 1 >= argc) {
+		exit(cli_usage(NULL, "%s: needs a value", name));
+	}
+	*val = argv[++*i];
+	return 1;
+}
+
+/* Pull the global options out of argv (up to "--"); return the new argc. */
+static int take_globals(int argc, char **argv, struct cli_ctx *ctx,
+			const char **vault)
+{
+	int i, out = 1;
+
+	for (i = 1; i < argc; i++) {
+		const char *v;
+
+		if (!strcmp(argv[i], "--")) {
+			while (i < argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (take_opt(argc, argv, &i, "--vault", &v))
+			*vault = v;
+		else if (take_opt(argc, argv, &i, "--passphrase-file", &v))
+			ctx->passphrase_file = v;
+		else if (take_opt(argc, argv, &i, "--config", &v))
+			ctx->config_file = v;
+		else if (!strcmp(argv[i], "--json"))
+			ctx->json = 1;
+		else if (!strcmp(argv[i], "--debug"))
+			log_set_debug(1);
+		else
+			argv[out++] = argv[i];
+	}
+	argv[out] = NULL;
+	return out;
+}
+
+static int setup_ctx(struct cli_ctx *ctx, const char *vault)
+{
+	char err[1024];
+	const char *v;
+	int r;
+
+	if (!ctx->config_file)
+		ctx->config_file = getenv("SSEFS_CONFIG");
+	if (ctx->config_file && *ctx->config_file) {
+		r = config_load(&ctx->cfg, ctx->config_file, err, sizeof(err));
+		if (r < 0) {
+			error("%s", err);
+			return EXIT_FAIL;
+		}
+	}
+	if (!vault)
+		vault = getenv("SSEFS_VAULT");
+	if ((!vault || !*vault) && ctx->cfg)
+		vault = config_vault_dir(ctx->cfg);
+	if (vault && *vault) {
+		if (strlen(vault) >= sizeof(ctx->vault_dir))
+			return cli_usage(NULL, "--vault: path too long");
+		strcpy(ctx->vault_dir, vault);
+	} else if (vault_default_dir(ctx->vault_dir,
+				     sizeof(ctx->vault_dir)) < 0) {
+		error("vault: cannot find a default vault directory: "
+		      "set --vault or SSEFS_VAULT");
+		return EXIT_FAIL;
+	}
+	if (!ctx->passphrase_file) {
+		v = getenv("SSEFS_PASSPHRASE_FILE");
+		if (v && *v)
+			ctx->passphrase_file = v;
+	}
+	if (!ctx->passphrase_file && ctx->cfg)
+		ctx->passphrase_file = config_passphrase_file(ctx->cfg);
+	if (ctx->cfg)
+		ctx->keyfile = config_vault_keyfile(ctx->cfg);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_ctx ctx;
+	const char *vault = NULL;
+	size_t i;
+	int r;
+
+	memset(&ctx, 0, sizeof(ctx));
+	if (secmem_init() < 0)
+		die("cannot initialise secure memory (libsodium, OpenSSL)");
+
+	argc = take_globals(argc, argv, &ctx, &vault);
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+	    !strcmp(argv[1], "help")) {
+		if (argc > 2 && strcmp(argv[1], "help") == 0) {
+			/* "ssefs help key" = "ssefs key --help" */
+			argv[1] = argv[2];
+			argv[2] = (char *)"--help";
+			argc = 3;
+		} else {
+			usage(stdout);
+			return EXIT_OK;
+		}
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("ssefs %s\n", SSEFS_VERSION);
+		return EXIT_OK;
+	}
+
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		r = setup_ctx(&ctx, vault);
+		if (r == EXIT_OK)
+			r = commands[i].fn(argc - 1, argv + 1, &ctx);
+		config_free(ctx.cfg);
+		return r;
+	}
+	if (argv[1][0] == '-')
+		r = cli_usage(NULL, "%s: unknown option", argv[1]);
+	else
+		r = cli_usage(NULL, "%s: unknown command", argv[1]);
+	fprintf(stderr, "usage: ssefs [GLOBAL OPTIONS] COMMAND [ARGS]; "
+		"see 'ssefs --help'\n");
+	return r;
+}

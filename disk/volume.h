@@ -1,0 +1,69 @@
+/*
+ * volume.h - an open encrypted disk: plaintext I/O at any offset
+ *
+ * The volume reads the header (both copies, highest valid sequence id),
+ * unwraps the DEKs through a struct keyops, verifies the header MAC, and
+ * then serves reads and writes of the plaintext .vhd (data + footer) with
+ * sector read-modify-write.  Unwritten sectors (holes or all-zero backing
+ * sectors) read as zeros.  Safe for concurrent readers and writers from many
+ * threads (including two writers in one sector).
+ *
+ * Size changes are kept in memory and persisted in the header at
+ * vol_flush() and vol_close(), under the header lock.
+ */
+#ifndef SSEFS_DISK_VOLUME_H
+#define SSEFS_DISK_VOLUME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct env_header;
+struct keyops;
+struct volume;
+
+#define VOL_RDONLY	0x1
+
+/*
+ * vol_probe() - read only the header of @path, without keys: is it ours,
+ * and is it valid?  Fills @h (may be NULL).  Return: 0; -ENOTSUP (no ssefs
+ * magic: not a disk); -EBADMSG (magic but neither copy valid);
+ * -EPROTONOSUPPORT; -errno.  Cheap: for store scans.
+ */
+int vol_probe(const char *path, struct env_header *h);
+
+/*
+ * vol_open() - open the disk at @path and unwrap its keys through @ops
+ * (kept for vol_reload_keys()).  Return: 0; -EBADMSG (no valid header, or
+ * MAC mismatch: wrong key or tampered header); the keyops errors; -errno.
+ * An unknown ro_compat flag opens read-only (vol_is_rdonly()).
+ */
+int vol_open(struct volume **out, const char *path, int flags,
+	     const struct keyops *ops) __attribute__((warn_unused_result));
+void vol_close(struct volume *vol);	/* flushes the size; wipes keys */
+
+/* Return: bytes transferred (reads stop at the plaintext size), or
+ * -EKEYREVOKED after vol_drop_keys(), -EROFS, -errno. */
+ssize_t vol_read(struct volume *vol, void *buf, size_t len, uint64_t off);
+ssize_t vol_write(struct volume *vol, const void *buf, size_t len,
+		  uint64_t off);
+int vol_truncate(struct volume *vol, uint64_t size);
+/* Punch out whole sectors in [off, off+len) (partial ones are zeroed). */
+int vol_discard(struct volume *vol, uint64_t off, uint64_t len);
+/* Persist a changed size in the header, then fdatasync the data. */
+int vol_flush(struct volume *vol);
+
+/* Revocation: wipe the DEKs; I/O fails with -EKEYREVOKED until
+ * vol_reload_keys() unwraps them again (re-reading the header). */
+void vol_drop_keys(struct volume *vol);
+int vol_reload_keys(struct volume *vol);
+int vol_has_keys(struct volume *vol);
+
+uint64_t vol_size(struct volume *vol);
+int vol_is_rdonly(struct volume *vol);
+/* A snapshot of the current header (copied under the volume's lock). */
+void vol_get_header(struct volume *vol, struct env_header *h);
+/* Which header copy was bad at open (-1: none). */
+int vol_bad_copy(struct volume *vol);
+
+#endif /* SSEFS_DISK_VOLUME_H */

@@ -1,0 +1,66 @@
+# lib-ssefs.sh - fixtures for ssefs's integration tests: the binary, a
+# vault, mounts that are always cleaned up, prerequisites.
+
+SSEFS_BIN=${SSEFS_BIN:-$TEST_DIRECTORY/../../ssefs}
+[ -x "$SSEFS_BIN" ] || { echo "Bail out! no ssefs binary at $SSEFS_BIN"; exit 1; }
+
+ssefs () { "$SSEFS_BIN" "$@"; }
+
+# Every test script gets its own vault, beside the trash directory's files.
+SSEFS_VAULT="$TRASH_DIRECTORY/vault"
+export SSEFS_VAULT
+unset SSEFS_PASSPHRASE_FILE SSEFS_CONFIG
+
+[ "$(id -u)" = 0 ] && test_set_prereq ROOT
+[ -c /dev/fuse ] && command -v fusermount3 >/dev/null && test_set_prereq FUSE
+command -v jq >/dev/null && test_set_prereq JQ
+command -v qemu-img >/dev/null && test_set_prereq QEMU
+command -v vhdiinfo >/dev/null && test_set_prereq VHDI
+command -v fio >/dev/null && test_set_prereq FIO
+test_have_prereq ROOT && losetup -f >/dev/null 2>&1 && test_set_prereq LOOP
+
+ssefs_setup_vault () {
+	ssefs vault init --name test >/dev/null
+}
+
+# ssefs_mount STORE MNT [OPTS]: mount in the foreground in the background,
+# register the cleanup first, wait until the mount is there.
+ssefs_mount () {
+	mkdir -p "$2"
+	ssefs mount -f "$1" "$2" ${3:+-o "$3"} >"$2.log" 2>&1 &
+	SSEFS_PID=$!
+	eval "SSEFS_PID_$(echo "$2" | tr -c 'A-Za-z0-9\n' _)=$SSEFS_PID"
+	test_atexit "ssefs_umount_lazy '$2' $SSEFS_PID"
+	for i in $(test_seq 100); do
+		mountpoint -q "$2" && return 0
+		kill -0 "$SSEFS_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$2.log" >&2
+	return 1
+}
+
+# ssefs_umount MNT: clean unmount; the daemon must exit 0.
+ssefs_umount () {
+	local pid
+	pid=$(eval echo "\$SSEFS_PID_$(echo "$1" | tr -c 'A-Za-z0-9\n' _)")
+	fusermount3 -u "$1" || return 1
+	if [ -n "$pid" ]; then
+		wait "$pid"
+	fi
+}
+
+ssefs_umount_lazy () {
+	fusermount3 -uz "$1" 2>/dev/null
+	if [ -n "$2" ]; then
+		kill "$2" 2>/dev/null
+		sleep 0.2
+		kill -9 "$2" 2>/dev/null
+	fi
+	return 0
+}
+
+# A file of N MiB of random bytes.
+random_file () {	# PATH MIB
+	head -c "$(( $2 * 1048576 ))" /dev/urandom >"$1"
+}

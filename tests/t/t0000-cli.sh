@@ -1,0 +1,42 @@
+#!/bin/bash
+
+test_description='command line basics: help, version, usage errors'
+
+. ./test-lib.sh
+. "$TEST_DIRECTORY"/lib-ssefs.sh
+
+test_expect_success '--help lists the commands and exits 0' '
+	ssefs --help >out &&
+	grep -q "^usage: ssefs" out &&
+	for c in vault key des disk rotate mount status; do
+		grep -q "^  $c " out || return 1
+	done
+'
+
+test_expect_success '--version' '
+	ssefs --version >out &&
+	grep -q "^ssefs [0-9]" out
+'
+
+test_expect_success 'no command: usage on stderr, exit 2' '
+	test_expect_code 2 ssefs 2>err &&
+	grep -q "^usage:" err
+'
+
+test_expect_success 'an unknown command exits 2 with one error line and a usage line' '
+	test_expect_code 2 ssefs frobnicate 2>err &&
+	grep -q "^ssefs: frobnicate: unknown command$" err &&
+	grep -q "^usage:" err
+'
+
+test_expect_success 'an unknown global option exits 2' '
+	test_expect_code 2 ssefs --frob 2>err &&
+	grep -q "^ssefs: --frob: unknown option$" err
+'
+
+test_expect_success 'a global option without its value exits 2' '
+	test_expect_code 2 ssefs key list --vault 2>err &&
+	grep -q "^ssefs: --vault: needs a value$" err
+'
+
+test_done
