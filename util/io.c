@@ -50,6 +50,23 @@ int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+int io_write_all(int fd, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, (const char *)buf + done, len - done);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 int io_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	struct stat st;

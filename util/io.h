@@ -17,6 +17,9 @@
 ssize_t io_pread_all(int fd, void *buf, size_t len, off_t off);
 /* Write all @len bytes at @off.  Return: 0 or -errno (-ENOSPC, -EIO...). */
 int io_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+/* Write all @len bytes to a pipe, socket or file at its offset.
+ * Return: 0 or -errno (-EPIPE when the reader went away). */
+int io_write_all(int fd, const void *buf, size_t len);
 /* Read a whole file (at most @max bytes) into a NUL-terminated malloc'd
  * buffer.  Return: 0, -EFBIG when larger than @max, or -errno. */
 int io_read_file(const char *path, size_t max, char **out, size_t *len);
