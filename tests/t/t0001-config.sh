@@ -72,4 +72,10 @@ test_expect_success 'a good file gives no configuration error' '
 	! grep -q "good.yaml" err
 '
 
+test_expect_success 'the example in examples/ssefs.yaml is valid' '
+	{ ssefs --config "$TEST_DIRECTORY/../../examples/ssefs.yaml" key list \
+		2>err || :; } &&
+	! grep -q "ssefs.yaml" err
+'
+
 test_done
