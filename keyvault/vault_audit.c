@@ -435,7 +435,8 @@ static int safe_rel(const char *rel)
 
 int vault_restore(const char *src, const char *dir)
 {
-	char *buf = NULL, *p, *end, rel[PATH_MAX], path[PATH_MAX * 2];
+	char *buf = NULL, *p, *end, *nl, rel[PATH_MAX], path[PATH_MAX * 2];
+	char hdr[PATH_MAX + 64];
 	size_t len, flen;
 	int err, off;
 
@@ -467,9 +468,18 @@ int vault_restore(const char *src, const char *dir)
 	for (p = buf + strlen(BACKUP_MAGIC); !err && p < end;) {
 		if (!strncmp(p, "end\n", 4))
 			break;
-		off = 0;
-		if (sscanf(p, "file %4095s %zu\n%n", rel, &flen, &off) != 2 ||
-		    !off || !safe_rel(rel) || flen > (size_t)(end - p - off)) {
+		/* "file REL LEN\n" then LEN raw bytes (which may start with
+		 * anything, so the header line is parsed on its own). */
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl || nl - p >= (long)sizeof(hdr)) {
+			err = -EBADMSG;
+			break;
+		}
+		memcpy(hdr, p, (size_t)(nl - p));
+		hdr[nl - p] = 0;
+		off = (int)(nl - p) + 1;
+		if (sscanf(hdr, "file %4095s %zu", rel, &flen) != 2 ||
+		    !safe_rel(rel) || flen > (size_t)(end - p - off)) {
 			err = -EBADMSG;
 			break;
 		}
