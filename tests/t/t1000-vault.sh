@@ -143,6 +143,21 @@ test_expect_success 'vault set: purge protection and retention' '
 	ssefs vault set --purge-protection on
 '
 
+test_expect_success 'concurrent commands are serialised: nothing is lost' '
+	for i in 1 2 3 4 5 6; do
+		ssefs key create c$i --size 2048 >/dev/null &
+	done &&
+	for i in 1 2 3 4 5 6; do
+		ssefs key policy b1 --notify-before ${i}d &
+	done &&
+	wait &&
+	ssefs --json key list >l.json &&
+	for i in 1 2 3 4 5 6; do
+		jq -e ".[] | select(.name == \"c$i\")" l.json >/dev/null || return 1
+	done &&
+	ssefs vault audit --verify
+'
+
 test_expect_success 'a missing vault is named' '
 	test_expect_code 1 ssefs --vault "$TRASH_DIRECTORY/nothere" key list 2>err &&
 	grep -q "^ssefs: vault $TRASH_DIRECTORY/nothere: no vault here" err
