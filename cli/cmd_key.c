@@ -561,13 +561,13 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 		else
 			err = vault_key_purge(v, argv[1]);
 		if (err == -EINVAL)
-			r = error("key %s: not deleted", argv[1]) ? EXIT_FAIL :
-			    EXIT_FAIL;
+			error("key %s: not deleted", argv[1]);
 		else if (err == -EKEYREVOKED)
-			r = error("key %s: already deleted", argv[1]) ?
-			    EXIT_FAIL : EXIT_FAIL;
+			error("key %s: already deleted", argv[1]);
 		else if (err)
-			r = key_error(argv[1], err) ? EXIT_FAIL : EXIT_FAIL;
+			key_error(argv[1], err);
+		if (err)
+			r = EXIT_FAIL;
 	}
 	vault_close(v);
 	return r;

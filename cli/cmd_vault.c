@@ -356,19 +356,22 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 		r = do_show(ctx, v);
 	} else if (!strcmp(sub, "backup")) {
 		err = vault_backup(v, argv[1]);
-		if (err)
-			r = error("%s: %s", argv[1], err == -EEXIST ?
-				  "already exists" : cli_strerror(err)) ?
-				  EXIT_FAIL : EXIT_FAIL;
+		if (err) {
+			error("%s: %s", argv[1], err == -EEXIST ?
+			      "already exists" : cli_strerror(err));
+			r = EXIT_FAIL;
+		}
 	} else if (!strcmp(sub, "audit")) {
 		r = do_audit(argc, argv, v);
 	} else if (!strcmp(sub, "rotate-platform-key")) {
 		err = vault_rotate_platform(v, kid, sizeof(kid));
-		if (err)
-			r = error("vault %s: platform key: %s", vault_dir(v),
-				  cli_strerror(err)) ? EXIT_FAIL : EXIT_FAIL;
-		else
+		if (err) {
+			error("vault %s: platform key: %s", vault_dir(v),
+			      cli_strerror(err));
+			r = EXIT_FAIL;
+		} else {
 			printf("%s\n", kid);
+		}
 	} else {
 		r = do_set(argc, argv, v);
 	}
