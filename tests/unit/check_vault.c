@@ -153,6 +153,69 @@ START_TEST(test_kwp_known_answer)
 }
 END_TEST
 
+/* Wycheproof aes_kwp_test.json, 256-bit KEK group: valid cases (tcId 166,
+ * 167, 168, 171, 179) wrap to the given ciphertext and unwrap back; the
+ * ModifiedPadding cases (tcId 186, 194, 210, 226) must not unwrap. */
+static const struct kwp_vec {
+	const char *key, *msg, *ct;
+	int valid;
+} kwp_vecs[] = {
+	{ "fdcfa902c6f222f527af84da533b14b52e2615da3a89d1d35708b0cd49f60d87",
+	  "966b07047354966a703e79607b556032f4f596b7f9206f05",
+	  "cfdbbd95f187508a488fe017c5e5d5a5975b68441d520e0e931922388e28784c",
+	  1 },
+	{ "38e1b1d075d9d852b9a6c01c8ff6965af01bac457a4e339ae3e1d7b2ffacc0cd",
+	  "80ad6820f1c90981e2ca42b817a345c1179d0a11d8e23a8adc0505e13d87295a",
+	  "b63b7e0fec7e315816233db6758fd3e744b9f6a40862bdf866487e53bcb950d8"
+	  "b2649269e51b4475", 1 },
+	{ "c641f1689d81caa8ba37d895272240664054ed974cfffc40e6c5c0cad1b916c7",
+	  "3fd0ba19955e46749f54d88e99d080b7339d588fe612ec0f4021ca3ca2104270",
+	  "837cfc316b49299edaf427e0988020ee876204b29d847669daab72c8660b0d86"
+	  "0e9de3bd851198ff", 1 },
+	{ "1abf4b7fa2bb62a78f09ddab04625dcacdd9e551d1a69b6b162baa53d2700093",
+	  "ae", "06c1e65ac0f385b4e8c400d229f39422", 1 },
+	{ "1abf4b7fa2bb62a78f09ddab04625dcacdd9e551d1a69b6b162baa53d2700093",
+	  "1723eb9d000916996a",
+	  "db7e73da22219e1baac0f4e955c3db2b900b5d3078f94b59", 1 },
+	{ "4f710eb6b5e28703becfc3dc52fa8bc1dd44a4a6d38a84b4f94e89ac32d987e7",
+	  "a828cbda9b5ff0ae37",
+	  "98428fb83dc207033c1585e0242e699be98e0001f1ee15ba", 0 },
+	{ "4f710eb6b5e28703becfc3dc52fa8bc1dd44a4a6d38a84b4f94e89ac32d987e7",
+	  "a828cbda9b5ff0ae374f84fa01d070",
+	  "f795cf444efd94bd6a561d8cb0703ee0e979c073aa66fdaa", 0 },
+	{ "4f710eb6b5e28703becfc3dc52fa8bc1dd44a4a6d38a84b4f94e89ac32d987e7",
+	  "a828cbda9b5ff0ae374f84fa01d070a5f0a17a0c462be4f1",
+	  "8b011408049eab81cc185796b9636982c1ad28e940e5c35ab1219434c23e8c59",
+	  0 },
+	{ "4f710eb6b5e28703becfc3dc52fa8bc1dd44a4a6d38a84b4f94e89ac32d987e7",
+	  "a828cbda9b5ff0ae37",
+	  "64956d333265a8f2547756feab37b81f97786a4ebf491f13", 0 },
+};
+
+START_TEST(test_kwp_wycheproof)
+{
+	const struct kwp_vec *t = &kwp_vecs[_i];
+	uint8_t key[64], p[64], c[64], out[96];
+	size_t kn, pn, cn, on;
+
+	unhex(key, t->key, &kn);
+	unhex(p, t->msg, &pn);
+	unhex(c, t->ct, &cn);
+	ck_assert_uint_eq(kn, 32);
+	if (!t->valid) {
+		ck_assert_int_eq(vault_aes_kwp(0, key, c, cn, out, &on),
+				 -EBADMSG);
+		return;
+	}
+	ck_assert_int_eq(vault_aes_kwp(1, key, p, pn, out, &on), 0);
+	ck_assert_uint_eq(on, cn);
+	ck_assert_mem_eq(out, c, cn);
+	ck_assert_int_eq(vault_aes_kwp(0, key, c, cn, out, &on), 0);
+	ck_assert_uint_eq(on, pn);
+	ck_assert_mem_eq(out, p, pn);
+}
+END_TEST
+
 START_TEST(test_old_version_after_rotations)
 {
 	char dir[4200], v1[VAULT_KID_MAX + 1], v3[VAULT_KID_MAX + 1];
@@ -563,6 +626,8 @@ Suite *suite_vault(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_unchecked_fixture(tc, setup_shared, teardown_shared);
 	tcase_add_test(tc, test_kwp_known_answer);
+	tcase_add_loop_test(tc, test_kwp_wycheproof, 0,
+			    sizeof(kwp_vecs) / sizeof(kwp_vecs[0]));
 	tcase_add_test(tc, test_rsa_round_trips);
 	tcase_add_test(tc, test_old_version_after_rotations);
 	tcase_add_test(tc, test_states_and_errnos);
