@@ -377,6 +377,10 @@ static int parse_line(struct vault *v, char *line)
 		v->kdf = 0;
 		return 0;
 	}
+	if (!strncmp(line, "keyfile /", 9)) {
+		snprintf(v->keyfile, sizeof(v->keyfile), "%s", line + 8);
+		return 0;
+	}
 	if (sscanf(line, "verifier %159s", a) == 1)
 		return fromhex(v->verifier, sizeof(v->verifier), a);
 	if (sscanf(line, "purge-protection %d", &i[0]) == 1) {
@@ -530,6 +534,8 @@ static int save_meta(struct vault *v)
 			(unsigned long long)v->memlimit, hex);
 	} else {
 		fprintf(f, "kdf keyfile\n");
+		if (*v->keyfile)
+			fprintf(f, "keyfile %s\n", v->keyfile);
 	}
 	tohex(hex, v->verifier, sizeof(v->verifier));
 	fprintf(f, "verifier %s\n", hex);
@@ -640,6 +646,8 @@ static int unlock(struct vault *v, const struct vault_unlock *u, int create)
 		return passphrase_key(v, u->passphrase_file);
 	if (u && u->keyfile)
 		snprintf(kf, sizeof(kf), "%s", u->keyfile);
+	else if (*v->keyfile)
+		snprintf(kf, sizeof(kf), "%s", v->keyfile);
 	else if (snprintf(kf, sizeof(kf), "%s.key", v->dir) >=
 		 (int)sizeof(kf))
 		return -ENAMETOOLONG;
@@ -711,6 +719,10 @@ int vault_init(const char *dir, const char *name,
 	err = unlock(v, u, 1);
 	if (err)
 		goto fail;
+	/* Remember a key file given at init, so later commands find it. */
+	if (u && u->keyfile && !u->passphrase_file &&
+	    !realpath(u->keyfile, v->keyfile))
+		*v->keyfile = 0;
 	err = seal(v, VERIFIER_AD, zero, sizeof(zero), &c, &clen);
 	if (err)
 		goto fail;

@@ -22,6 +22,7 @@ struct vault {
 	/* metadata, re-read under the lock by every call */
 	unsigned long long generation;
 	int kdf;			/* 0 key file, 1 argon2id */
+	char keyfile[PATH_MAX];		/* recorded at init; "" = DIR.key */
 	unsigned long long opslimit, memlimit;
 	uint8_t salt[16];
 	uint8_t verifier[VAULT_VERIFIER_BYTES];

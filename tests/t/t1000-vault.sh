@@ -60,6 +60,19 @@ test_expect_success 'a passphrase vault: a wrong passphrase changes nothing' '
 	test "$(jq -r .enabled k1.json)" = true
 '
 
+test_expect_success 'a key file given at init is remembered' '
+	K="$TRASH_DIRECTORY/keys/master.key" &&
+	mkdir -p "$TRASH_DIRECTORY/keys" &&
+	ssefs --vault "$TRASH_DIRECTORY/kv" vault init --name kv --keyfile "$K" &&
+	test "$(stat -c %a "$K")" = 600 &&
+	test ! -e "$TRASH_DIRECTORY/kv.key" &&
+	ssefs --vault "$TRASH_DIRECTORY/kv" key create k --size 2048 >/dev/null &&
+	chmod 0640 "$K" &&
+	test_expect_code 1 ssefs --vault "$TRASH_DIRECTORY/kv" key list 2>err &&
+	chmod 0600 "$K" &&
+	grep -q "^ssefs: $K: permissions 0640 are too open (want 0600)$" err
+'
+
 test_expect_success 'rotate-platform-key adds a version' '
 	old=$(ssefs --json vault show | jq -r .platformKid) &&
 	new=$(ssefs vault rotate-platform-key) &&
