@@ -100,6 +100,23 @@ test_expect_success 'backup and restore into a new directory keep every key' '
 	grep -q "already exists" err
 '
 
+test_expect_success 'a restored vault unwraps the DEKs of disks made before the backup' '
+	D="$TRASH_DIRECTORY/disks" && mkdir -p "$D" &&
+	ssefs key create dk --size 2048 >/dev/null &&
+	ssefs disk create "$D/c.vhd" --size 4M --key dk >/dev/null &&
+	ssefs disk create "$D/p.vhd" --size 4M >/dev/null &&
+	ssefs vault backup "$D/vault.bak" &&
+	ssefs disk export "$D/c.vhd" "$D/c1.raw" &&
+	ssefs disk export "$D/p.vhd" "$D/p1.raw" &&
+	R2="$D/restored/vault" && mkdir -p "$D/restored" &&
+	cp "$SSEFS_VAULT.key" "$R2.key" &&
+	ssefs --vault "$R2" vault restore "$D/vault.bak" &&
+	ssefs --vault "$R2" disk export "$D/c.vhd" "$D/c2.raw" &&
+	ssefs --vault "$R2" disk export "$D/p.vhd" "$D/p2.raw" &&
+	cmp "$D/c1.raw" "$D/c2.raw" &&
+	cmp "$D/p1.raw" "$D/p2.raw"
+'
+
 test_expect_success 'restore refuses a file that is not a backup' '
 	echo nonsense >junk &&
 	test_expect_code 1 ssefs --vault "$TRASH_DIRECTORY/r2" vault restore junk 2>err &&
