@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,8 +72,19 @@ static void caller(char *buf, size_t len)
 			comm[strcspn(comm, "\n")] = 0;
 		fclose(f);
 	}
-	snprintf(buf, len, "uid=%u pid=%d comm=%s", (unsigned int)getuid(),
-		 (int)getpid(), comm);
+	{
+		struct passwd pw, *res = NULL;
+		char pwbuf[1024];
+		uid_t uid = getuid();
+
+		if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) || !res)
+			snprintf(buf, len, "uid=%u pid=%d comm=%s",
+				 (unsigned int)uid, (int)getpid(), comm);
+		else
+			snprintf(buf, len, "uid=%u(%.32s) pid=%d comm=%s",
+				 (unsigned int)uid, res->pw_name,
+				 (int)getpid(), comm);
+	}
 }
 
 static unsigned int count_rotated(const struct vault *v)

@@ -130,7 +130,7 @@ test_expect_success 'audit: every operation is a JSON line without key material'
 	jq -r .op log | grep -q "^init$" &&
 	jq -r .op log | grep -q "^create$" &&
 	jq -r .op log | grep -q "^backup$" &&
-	jq -r .caller log | grep -q "^uid=[0-9]* pid=[0-9]* comm=" &&
+	jq -r .caller log | grep -q "^uid=$(id -u)($(id -un)) pid=[0-9]* comm=ssefs$" &&
 	! grep -q "PRIVATE" log
 '
 
