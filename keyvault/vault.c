@@ -588,17 +588,24 @@ int vault_begin(struct vault *v, int how)
 {
 	int err;
 
-	if (flock(v->lockfd, how) < 0)
-		return -errno;
+	pthread_mutex_lock(&v->mu);
+	if (flock(v->lockfd, how) < 0) {
+		err = -errno;
+		pthread_mutex_unlock(&v->mu);
+		return err;
+	}
 	err = load_meta(v);
-	if (err)
+	if (err) {
 		flock(v->lockfd, LOCK_UN);
+		pthread_mutex_unlock(&v->mu);
+	}
 	return err;
 }
 
 void vault_end(struct vault *v)
 {
 	flock(v->lockfd, LOCK_UN);
+	pthread_mutex_unlock(&v->mu);
 }
 
 /* Commit a change under the lock: audit it, write the metadata. */
@@ -666,6 +673,7 @@ static struct vault *vault_alloc(const char *dir)
 	while (n > 1 && v->dir[n - 1] == '/')
 		v->dir[--n] = 0;
 	v->lockfd = -1;
+	pthread_mutex_init(&v->mu, NULL);
 	return v;
 }
 
@@ -823,6 +831,7 @@ void vault_close(struct vault *v)
 	free_keys(v);
 	if (v->lockfd >= 0)
 		close(v->lockfd);
+	pthread_mutex_destroy(&v->mu);
 	free(v);
 }
 

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -458,6 +459,56 @@ START_TEST(test_audit_rotation)
 }
 END_TEST
 
+struct thr {
+	struct vault *v;
+	const struct env_layer *l;
+	const struct secbuf *dek;
+	int bad;
+};
+
+static void *unwrap_loop(void *arg)
+{
+	struct thr *t = arg;
+	struct secbuf *back;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		back = NULL;
+		if (vault_unwrap(t->v, t->l, &back) || !secbuf_eq(back, t->dek))
+			t->bad++;
+		secbuf_free(back);
+	}
+	return NULL;
+}
+
+/* The mount daemon's threads share one struct vault. */
+START_TEST(test_threads_share_a_vault)
+{
+	char dir[4200], kid[VAULT_KID_MAX + 1];
+	struct vault *v = fresh("threads", dir, sizeof(dir));
+	struct secbuf *dek = new_dek();
+	struct env_layer l;
+	struct thr t[4];
+	pthread_t th[4];
+	int i;
+
+	ck_assert_int_eq(vault_resolve(v, "platform", kid, sizeof(kid)), 0);
+	ck_assert_int_eq(vault_wrap(v, kid, dek, &l), 0);
+	for (i = 0; i < 4; i++) {
+		t[i] = (struct thr){ .v = v, .l = &l, .dek = dek };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, unwrap_loop,
+						&t[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(t[i].bad, 0);
+	}
+	ck_assert_int_eq(verify(v), 0);
+	secbuf_free(dek);
+	vault_close(v);
+}
+END_TEST
+
 static void write_pass(const char *path, const char *pass)
 {
 	put(path, pass);
@@ -639,6 +690,7 @@ Suite *suite_vault(void)
 	tcase_add_test(tc, test_backup_restore);
 	tcase_add_test(tc, test_disks_and_keyops);
 	tcase_add_test(tc, test_import);
+	tcase_add_test(tc, test_threads_share_a_vault);
 	suite_add_tcase(s, tc);
 	return s;
 }
