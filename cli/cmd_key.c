@@ -225,9 +225,10 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 	}
 	if (!name)
 		return cli_usage(key_usage, "key %s: which NAME?", argv[0]);
-	if (!kid_valid_key_name(name))
+	if (!kid_valid_key_name(name) || !strcmp(name, "platform"))
 		return cli_usage(key_usage, "key %s: bad name (want "
-				 "[A-Za-z0-9-], at most 127)", name);
+				 "[A-Za-z0-9-], at most 127, not \"platform\")",
+				 name);
 	if (import && !pem)
 		return cli_usage(key_usage, "key import: --pem FILE is needed");
 	if (import)

@@ -1421,7 +1421,8 @@ int vault_key_create(struct vault *v, const char *name, int bits,
 
 	if (!bits)
 		bits = VAULT_RSA_DEFAULT_BITS;
-	if (!kid_valid_key_name(name) ||
+	/* "platform" stands for the platform key in vault_resolve(). */
+	if (!kid_valid_key_name(name) || !strcmp(name, "platform") ||
 	    (bits != 2048 && bits != 3072 && bits != 4096))
 		return -EINVAL;
 	{
@@ -1448,7 +1449,7 @@ int vault_key_import(struct vault *v, const char *name, const char *pem_path,
 	struct secbuf *der = NULL;
 	int err, bits;
 
-	if (!kid_valid_key_name(name))
+	if (!kid_valid_key_name(name) || !strcmp(name, "platform"))
 		return -EINVAL;
 	err = load_pem(pem_path, &der, &bits);
 	if (err)

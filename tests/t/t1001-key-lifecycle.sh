@@ -23,6 +23,8 @@ test_expect_success 'create refuses an existing name, a bad name and a bad size'
 	test_expect_code 1 ssefs key create k1 --size 2048 2>err &&
 	grep -q "^ssefs: key k1: already exists$" err &&
 	test_expect_code 2 ssefs key create "bad_name" 2>err &&
+	test_expect_code 2 ssefs key create platform 2>err &&
+	grep -q "bad name" err &&
 	test_expect_code 2 ssefs key create k9 --size 1024 2>err &&
 	grep -q "^ssefs: --size: want 2048, 3072 or 4096" err
 '
