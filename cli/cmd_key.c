@@ -197,8 +197,9 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 		if (!import && (r = cli_take(argc, argv, &i, "--size", &val))) {
 			if (r > 0 && strcmp(val, "2048") &&
 			    strcmp(val, "3072") && strcmp(val, "4096"))
-				return cli_usage(key_usage, "--size: want 2048, "
-						 "3072 or 4096, not '%s'", val);
+				return cli_usage(key_usage, "--size: want "
+						 "2048, 3072 or 4096, not '%s'",
+						 val);
 			if (r > 0)
 				bits = atoi(val);
 		} else if (!import &&
@@ -347,7 +348,8 @@ static int do_set(int argc, char **argv, struct vault *v)
 		if ((r = cli_take(argc, argv, &i, "--enabled", &val))) {
 			if (r > 0 && parse_bool(val, &a.enabled))
 				return cli_usage(key_usage, "--enabled: want "
-						 "true or false, not '%s'", val);
+						 "true or false, not '%s'",
+						 val);
 		} else if ((r = cli_take(argc, argv, &i, "--expires", &val))) {
 			if (r > 0 && opt_time("--expires", val, 1, &a.expires))
 				return EXIT_USAGE;
@@ -392,8 +394,8 @@ static int do_policy(int argc, char **argv, struct vault *v)
 		if ((r = cli_take(argc, argv, &i, "--rotate-after", &val))) {
 			if (r > 0 && strcmp(val, "0") &&
 			    parse_duration(val, &ra))
-				return cli_usage(key_usage, "--rotate-after: bad "
-						 "duration '%s'", val);
+				return cli_usage(key_usage, "--rotate-after: "
+						 "bad duration '%s'", val);
 			if (r > 0 && !strcmp(val, "0"))
 				ra = 0;
 		} else if ((r = cli_take(argc, argv, &i, "--notify-before",
@@ -438,8 +440,8 @@ static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
 	for (k = 1; k < argc; k++) {
 		r = cli_take(argc, argv, &k, "--within", &val);
 		if (r <= 0 || parse_duration(val, &within))
-			return cli_usage(key_usage, "key expiring: bad argument "
-					 "'%s'", argv[k]);
+			return cli_usage(key_usage, "key expiring: bad "
+					 "argument '%s'", argv[k]);
 	}
 	err = vault_key_list(v, &ks, &n);
 	if (err)
@@ -514,7 +516,8 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 	    strcmp(sub, "delete") && strcmp(sub, "recover") &&
 	    strcmp(sub, "purge") && strcmp(sub, "policy") &&
 	    strcmp(sub, "expiring"))
-		return cli_usage(key_usage, "key: unknown subcommand '%s'", sub);
+		return cli_usage(key_usage, "key: unknown subcommand '%s'",
+				 sub);
 	if ((!strcmp(sub, "rotate") || !strcmp(sub, "delete") ||
 	     !strcmp(sub, "recover") || !strcmp(sub, "purge")) && argc != 2)
 		return cli_usage(key_usage, "key %s: want NAME", sub);

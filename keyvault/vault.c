@@ -2,7 +2,7 @@
  * vault.c - the embedded key vault: metadata, sealed keys, wrap/unwrap
  *
  * Layout of a vault directory DIR (mode 0700), documented in ssefs-vault(1):
- *	DIR/vault.meta			metadata, text, 0600, replaced atomically
+ *	DIR/vault.meta			metadata, text, 0600, replaced whole
  *	DIR/vault.lock			flock(2) target serialising every change
  *	DIR/keys/NAME/VERSION.sealed	RSA private key (DER), sealed
  *	DIR/platform/VERSION.sealed	32-byte platform key, sealed
@@ -1477,8 +1477,8 @@ int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len)
 	return err;
 }
 
-static void apply_attrs(struct vault_version *p, const struct vault_key_attrs *a,
-			time_t now)
+static void apply_attrs(struct vault_version *p,
+			const struct vault_key_attrs *a, time_t now)
 {
 	if (a->enabled >= 0)
 		p->enabled = !!a->enabled;
