@@ -71,6 +71,9 @@ const char *vault_name(const struct vault *v);
 const char *vault_dir(const struct vault *v);
 /* The file or setting a failed open is about (for error messages). */
 const char *vault_last_path(const struct vault *v);
+/* The file or directory the last failed vault_open() in this thread was
+ * about ("" when none). */
+const char *vault_open_path(void);
 
 /*
  * vault_resolve() - turn a key reference into a full versioned kid:
@@ -115,5 +118,96 @@ int vault_disk_list(struct vault *v, struct vault_disk **out, size_t *n);
  * log.  @kid may be NULL; @result is 0 or a negative errno.
  */
 int vault_audit(struct vault *v, const char *op, const char *kid, int result);
+
+
+/* ---- key management (cli/cmd_key.c, rotation engine) ---- */
+
+#define VAULT_RETENTION_DAYS	90	/* default soft-delete retention */
+
+struct vault_key_version {
+	char version[KEY_VERSION_HEX + 1];
+	char kid[VAULT_KID_MAX + 1];
+	int enabled;
+	time_t not_before, expires;	/* 0: none */
+	time_t created, updated;
+	enum key_state state;		/* at the time of the query */
+};
+
+struct vault_key_info {
+	char name[KEY_NAME_MAX + 1];
+	int enabled, deleted;
+	time_t deleted_date, purge_date;	/* 0 unless deleted */
+	time_t created;
+	unsigned int size;			/* RSA bits */
+	unsigned long long rotate_after;	/* policy, seconds; 0: none */
+	unsigned long long notify_before;
+	size_t nversions;
+	struct vault_key_version *versions;	/* oldest first; newest current */
+};
+
+/* Create a key with one version (@bits 2048|3072|4096); *@kid gets its kid.
+ * Return: 0, -EEXIST (name in use or reserved by a deleted key), -EINVAL. */
+int vault_key_create(struct vault *v, const char *name, unsigned int bits,
+		     time_t not_before, time_t expires, char *kid, size_t len);
+/* Import an RSA private key from PEM (PKCS#1 or PKCS#8).  -EPROTONOSUPPORT
+ * for anything but RSA 2048/3072/4096, -EBADMSG for unreadable PEM. */
+int vault_key_import(struct vault *v, const char *name, const char *pem,
+		     size_t pemlen, char *kid, size_t len);
+/* Add a new version (the new current one). */
+int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len);
+
+/* What vault_key_set() changes; fields with set_X == 0 stay. */
+struct vault_key_update {
+	int set_enabled, enabled;
+	int set_expires;
+	time_t expires;			/* 0: never */
+	int set_not_before;
+	time_t not_before;
+};
+/* @ref: "NAME" (the key and all its versions) or "NAME/VERSION". */
+int vault_key_set(struct vault *v, const char *ref,
+		  const struct vault_key_update *u);
+int vault_key_delete(struct vault *v, const char *name);	/* soft */
+int vault_key_recover(struct vault *v, const char *name);
+/* -EPERM while purge protection is on and the retention is not over. */
+int vault_key_purge(struct vault *v, const char *name);
+/* Store the rotation policy; (unsigned long long)-1 leaves a field. */
+int vault_key_policy(struct vault *v, const char *name,
+		     unsigned long long rotate_after,
+		     unsigned long long notify_before);
+/* One key (deleted ones too), for `key show` and the rotation engine. */
+int vault_key_get(struct vault *v, const char *name,
+		  struct vault_key_info *out);
+void vault_key_info_free(struct vault_key_info *k);
+/* Every key, sorted by name; free with vault_key_list_free(). */
+int vault_key_list(struct vault *v, struct vault_key_info **out, size_t *n);
+void vault_key_list_free(struct vault_key_info *k, size_t n);
+
+/* ---- vault-wide ---- */
+
+/* Add a platform key version; *@kid gets its kid. */
+int vault_rotate_platform(struct vault *v, char *kid, size_t len);
+struct vault_settings {
+	int purge_protection;
+	unsigned int retention_days;	/* 7..90 */
+};
+int vault_get_settings(struct vault *v, struct vault_settings *s);
+/* Fields < 0 stay.  -EINVAL for retention outside 7..90. */
+int vault_set_settings(struct vault *v, int purge_protection,
+		       int retention_days);
+/* Copy the vault directory (not its key file) to the new directory @dest. */
+int vault_backup(struct vault *v, const char *dest);
+/* Copy backup @src into the new vault directory @dir (must not exist). */
+int vault_restore(const char *src, const char *dir);
+
+/*
+ * vault_audit_verify() - walk the whole chained log (rotated files first).
+ * Return: 0; -EBADMSG with @bad_file/@bad_line naming the first bad line
+ * (line 0: the tail is cut off or the count does not match).
+ */
+int vault_audit_verify(struct vault *v, char *bad_file, size_t len,
+		       unsigned long *bad_line);
+/* The audit files oldest first (malloc'd paths; free each and the array). */
+int vault_audit_files(struct vault *v, char ***files, size_t *n);
 
 #endif /* SSEFS_KEYVAULT_VAULT_H */
