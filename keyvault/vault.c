@@ -1174,9 +1174,6 @@ static int load_plat(struct vault *v, const struct kid *k,
 	return r;
 }
 
-/* AES-256 key wrap with padding (RFC 5649); @enc 1 wraps, 0 unwraps. */
-int vault_kwp(int enc, const uint8_t key[32], const uint8_t *in,
-	      size_t inlen, uint8_t *out, size_t *outlen);
 int vault_kwp(int enc, const uint8_t key[32], const uint8_t *in,
 	      size_t inlen, uint8_t *out, size_t *outlen)
 {

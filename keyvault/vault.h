@@ -98,6 +98,14 @@ int vault_wrap(struct vault *v, const char *kid, const struct secbuf *dek,
 int vault_unwrap(struct vault *v, const struct env_layer *in,
 		 struct secbuf **dek) __attribute__((warn_unused_result));
 
+/*
+ * vault_kwp() - AES-256 key wrap with padding (RFC 5649, NIST SP 800-38F
+ * KWP) through OpenSSL: @enc 1 wraps, 0 unwraps; @out holds @inlen + 15.
+ * Return: 0 or -EBADMSG (integrity check failed).
+ */
+int vault_kwp(int enc, const unsigned char key[32], const unsigned char *in,
+	      size_t inlen, unsigned char *out, size_t *outlen);
+
 /* Fill @ops with this vault's wrap/unwrap for disk/. */
 void vault_keyops(struct vault *v, struct keyops *ops);
 
