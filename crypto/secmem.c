@@ -51,7 +51,9 @@ struct secbuf *secbuf_new(size_t len)
 
 	if (len == 0 || len > (1u << 20))
 		return NULL;
-	b = sodium_malloc(sizeof(*b) + len);
+	/* sodium_malloc() puts the end of the block at a page boundary, so
+	 * round up to keep the header aligned for any @len */
+	b = sodium_malloc(sizeof(*b) + ((len + 15) & ~(size_t)15));
 	if (!b)
 		return NULL;
 	b->len = len;

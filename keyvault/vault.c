@@ -1399,7 +1399,8 @@ int vault_disk_list(struct vault *v, struct vault_disk **out, size_t *n)
 	*out = malloc((v->ndisks + 1) * sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
-	memcpy(*out, v->disks, v->ndisks * sizeof(**out));
+	if (v->ndisks)
+		memcpy(*out, v->disks, v->ndisks * sizeof(**out));
 	*n = v->ndisks;
 	return 0;
 }
