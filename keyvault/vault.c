@@ -1,39 +1,19 @@
 /*
- * vault.c - the embedded key vault
+ * vault.c - the embedded key vault: metadata, sealed keys, wrap/unwrap
  *
  * Layout of a vault directory DIR (mode 0700), documented in ssefs-vault(1):
- *
- *   DIR/vault.meta         metadata, a line-based text file (below), 0600
- *   DIR/vault.lock         flock(LOCK_EX) around every read-modify-write
- *   DIR/keys/NAME.VERSION  sealed RSA private key (PKCS#8 DER)
- *   DIR/platform/VERSION   sealed 32-byte platform key
- *   DIR/audit.log[.N]      chained audit log (JSON lines)
- *   DIR.key                default master key file (32 raw bytes, 0600)
- *
- * A sealed file is nonce (24) || XChaCha20-Poly1305-IETF ciphertext+tag of
- * the secret under the master key, with the full kid as associated data.
- *
- * vault.meta lines ("-" is an empty field, times are Unix seconds):
- *   ssefs-vault 1
- *   name NAME
- *   kdf keyfile | kdf argon2id SALTHEX OPSLIMIT MEMLIMIT
- *   verifier HEX
- *   settings PURGE_PROTECTION RETENTION_DAYS
- *   audit COUNT LASTMACHEX
- *   platform VERSION CREATED
- *   key NAME ENABLED DELETED DELETED_AT CREATED BITS ROTATE_AFTER NOTIFY
- *   ver NAME VERSION ENABLED NOT_BEFORE EXPIRES CREATED UPDATED
- *   disk UUID DES KID PATH...
- * Unknown lines are preserved as they are.
+ *	DIR/vault.meta			metadata, text, 0600, replaced atomically
+ *	DIR/vault.lock			flock(2) target serialising every change
+ *	DIR/keys/NAME/VERSION.sealed	RSA private key (DER), sealed
+ *	DIR/platform/VERSION.sealed	32-byte platform key, sealed
+ *	DIR/audit.log[.N]		chained audit log (keyvault/audit.c)
+ * A sealed file is nonce (24 bytes) || XChaCha20-Poly1305-IETF ciphertext
+ * under the master key, with the full kid as associated data.
  */
-/* Paths are bounded by PATH_MAX; an over-long one fails at open(). */
-#pragma GCC diagnostic ignored "-Wformat-truncation"
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,998 +28,26 @@
 #include <sodium.h>
 
 #include "crypto/envelope.h"
-#include "crypto/hkdf.h"
-#include "crypto/rng.h"
 #include "crypto/secmem.h"
 #include "disk/keyops.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "keyvault/vault_priv.h"
 #include "util/io.h"
 
-#define META_FILE	"vault.meta"
-#define LOCK_FILE	"vault.lock"
-#define AUDIT_FILE	"audit.log"
+#define SEAL_NONCE	crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
+#define SEAL_TAG	crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define META_MAX	(16u << 20)
-#define SEAL_MAX	(16u << 10)
-#define MK_BYTES	32
-#define MAC_BYTES	32
-#define NONCE_BYTES	crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
-#define ABYTES		crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define VERIFIER_AD	"ssefs vault verifier v1"
-
-struct vver {
-	char name[KEY_NAME_MAX + 1];
-	char ver[KEY_VERSION_HEX + 1];
-	int enabled;
-	long long nbf, exp, created, updated;
-};
-
-struct vkey {
-	char name[KEY_NAME_MAX + 1];
-	int enabled, deleted;
-	long long deleted_at, created;
-	unsigned int bits;
-	unsigned long long rotate_after, notify_before;
-};
-
-struct vplat {
-	char ver[KEY_VERSION_HEX + 1];
-	long long created;
-};
-
-struct vault {
-	char dir[PATH_MAX];
-	char name[VAULT_NAME_MAX + 1];
-	char last_path[PATH_MAX];
-	struct secbuf *mk;		/* master key */
-	int kdf_argon;
-	uint8_t salt[crypto_pwhash_SALTBYTES];
-	unsigned long long ops, mem;
-	char verifier[2 * (NONCE_BYTES + 32 + ABYTES) + 1];
-	int purge_protection;
-	unsigned int retention_days;
-	unsigned long audit_count;
-	uint8_t audit_mac[MAC_BYTES];
-	struct vplat *plat;
-	size_t nplat;
-	struct vkey *keys;
-	size_t nkeys;
-	struct vver *vers;
-	size_t nvers;
-	struct vault_disk *disks;
-	size_t ndisks;
-	char **extra;			/* unknown lines, kept */
-	size_t nextra;
-	int lockfd;
-};
-
-static int path_in(const struct vault *v, const char *rel, char *buf,
-		   size_t len)
-{
-	int n = snprintf(buf, len, "%s/%s", v->dir, rel);
-
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static void *grow(void *arr, size_t n, size_t sz)
-{
-	return realloc(arr, (n + 1) * sz);
-}
-
-static void meta_clear(struct vault *v)
-{
-	size_t i;
-
-	free(v->plat);
-	free(v->keys);
-	free(v->vers);
-	free(v->disks);
-	for (i = 0; i < v->nextra; i++)
-		free(v->extra[i]);
-	free(v->extra);
-	v->plat = NULL;
-	v->keys = NULL;
-	v->vers = NULL;
-	v->disks = NULL;
-	v->extra = NULL;
-	v->nplat = v->nkeys = v->nvers = v->ndisks = v->nextra = 0;
-}
-
-static int hex_in(const char *hex, uint8_t *out, size_t len)
-{
-	size_t got = 0;
-
-	if (strlen(hex) != 2 * len ||
-	    sodium_hex2bin(out, len, hex, strlen(hex), NULL, &got, NULL) ||
-	    got != len)
-		return -EINVAL;
-	return 0;
-}
-
-static const char *dash(const char *s)
-{
-	return *s ? s : "-";
-}
-
-static void undash(char *s)
-{
-	if (!strcmp(s, "-"))
-		*s = '\0';
-}
-
-/* Parse one metadata line into @v.  Return: 0 or -EBADMSG. */
-static int meta_line(struct vault *v, char *line)
-{
-	char a[300], b[300], c[300], d[300];
-	int n;
-
-	if (!strncmp(line, "ssefs-vault ", 12))
-		return 0;
-	if (sscanf(line, "name %24s", v->name) == 1)
-		return 0;
-	if (!strcmp(line, "kdf keyfile")) {
-		v->kdf_argon = 0;
-		return 0;
-	}
-	if (sscanf(line, "kdf argon2id %64s %llu %llu", a, &v->ops,
-		   &v->mem) == 3) {
-		v->kdf_argon = 1;
-		return hex_in(a, v->salt, sizeof(v->salt)) ? -EBADMSG : 0;
-	}
-	if (sscanf(line, "verifier %200s", v->verifier) == 1)
-		return 0;
-	if (sscanf(line, "settings %d %u", &v->purge_protection,
-		   &v->retention_days) == 2)
-		return 0;
-	if (sscanf(line, "audit %lu %64s", &v->audit_count, a) == 2)
-		return hex_in(a, v->audit_mac, MAC_BYTES) ? -EBADMSG : 0;
-	if (!strncmp(line, "platform ", 9)) {
-		struct vplat *p = grow(v->plat, v->nplat, sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		v->plat = p;
-		p += v->nplat;
-		if (sscanf(line, "platform %32s %lld", p->ver,
-			   &p->created) != 2)
-			return -EBADMSG;
-		v->nplat++;
-		return 0;
-	}
-	if (!strncmp(line, "key ", 4)) {
-		struct vkey *k = grow(v->keys, v->nkeys, sizeof(*k));
-
-		if (!k)
-			return -ENOMEM;
-		v->keys = k;
-		k += v->nkeys;
-		if (sscanf(line, "key %127s %d %d %lld %lld %u %llu %llu",
-			   k->name, &k->enabled, &k->deleted, &k->deleted_at,
-			   &k->created, &k->bits, &k->rotate_after,
-			   &k->notify_before) != 8)
-			return -EBADMSG;
-		v->nkeys++;
-		return 0;
-	}
-	if (!strncmp(line, "ver ", 4)) {
-		struct vver *x = grow(v->vers, v->nvers, sizeof(*x));
-
-		if (!x)
-			return -ENOMEM;
-		v->vers = x;
-		x += v->nvers;
-		if (sscanf(line, "ver %127s %32s %d %lld %lld %lld %lld",
-			   x->name, x->ver, &x->enabled, &x->nbf, &x->exp,
-			   &x->created, &x->updated) != 7)
-			return -EBADMSG;
-		v->nvers++;
-		return 0;
-	}
-	if (!strncmp(line, "disk ", 5)) {
-		struct vault_disk *dk = grow(v->disks, v->ndisks,
-					     sizeof(*dk));
-
-		if (!dk)
-			return -ENOMEM;
-		v->disks = dk;
-		dk += v->ndisks;
-		n = 0;
-		if (sscanf(line, "disk %36s %80s %255s %n", b, c, d, &n) != 3
-		    || !n)
-			return -EBADMSG;
-		snprintf(dk->uuid, sizeof(dk->uuid), "%s", b);
-		snprintf(dk->des, sizeof(dk->des), "%s", c);
-		snprintf(dk->kid, sizeof(dk->kid), "%s", d);
-		snprintf(dk->path, sizeof(dk->path), "%s", line + n);
-		undash(dk->des);
-		undash(dk->kid);
-		v->ndisks++;
-		return 0;
-	}
-	{
-		char **e = grow(v->extra, v->nextra, sizeof(*e));
-
-		if (!e)
-			return -ENOMEM;
-		v->extra = e;
-		if (!(e[v->nextra] = strdup(line)))
-			return -ENOMEM;
-		v->nextra++;
-	}
-	return 0;
-}
-
-/* (Re)read DIR/vault.meta into @v. */
-static int meta_load(struct vault *v)
-{
-	char path[PATH_MAX], *text = NULL, *line, *save = NULL;
-	size_t len;
-	int r;
-
-	meta_clear(v);
-	if ((r = path_in(v, META_FILE, path, sizeof(path))))
-		return r;
-	r = io_read_file(path, META_MAX, &text, &len);
-	if (r)
-		return r;
-	if (strncmp(text, "ssefs-vault 1\n", 14)) {
-		free(text);
-		return -EBADMSG;
-	}
-	for (line = strtok_r(text, "\n", &save); line;
-	     line = strtok_r(NULL, "\n", &save))
-		if ((r = meta_line(v, line)))
-			break;
-	free(text);
-	return r;
-}
-
-static int buf_add(char **buf, size_t *len, size_t *cap, const char *fmt,
-		   ...) __attribute__((format(printf, 4, 5)));
-static int buf_add(char **buf, size_t *len, size_t *cap, const char *fmt,
-		   ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(*buf ? *buf + *len : NULL,
-			      *buf ? *cap - *len : 0, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return -EINVAL;
-		if (*buf && *len + (size_t)n < *cap) {
-			*len += (size_t)n;
-			return 0;
-		}
-		{
-			size_t ncap = (*cap + (size_t)n + 1) * 2;
-			char *nb = realloc(*buf, ncap);
-
-			if (!nb)
-				return -ENOMEM;
-			*buf = nb;
-			*cap = ncap;
-		}
-	}
-}
-
-/* Write @v's metadata atomically. */
-static int meta_save(struct vault *v)
-{
-	char path[PATH_MAX], *buf = NULL, hex[2 * MAC_BYTES + 1];
-	char salt[2 * crypto_pwhash_SALTBYTES + 1];
-	size_t len = 0, cap = 0, i;
-	int r;
-
-	if ((r = path_in(v, META_FILE, path, sizeof(path))))
-		return r;
-	r = buf_add(&buf, &len, &cap, "ssefs-vault 1\nname %s\n", v->name);
-	if (!r && v->kdf_argon) {
-		sodium_bin2hex(salt, sizeof(salt), v->salt, sizeof(v->salt));
-		r = buf_add(&buf, &len, &cap, "kdf argon2id %s %llu %llu\n",
-			    salt, v->ops, v->mem);
-	} else if (!r) {
-		r = buf_add(&buf, &len, &cap, "kdf keyfile\n");
-	}
-	sodium_bin2hex(hex, sizeof(hex), v->audit_mac, MAC_BYTES);
-	if (!r)
-		r = buf_add(&buf, &len, &cap,
-			    "verifier %s\nsettings %d %u\naudit %lu %s\n",
-			    v->verifier, v->purge_protection,
-			    v->retention_days, v->audit_count, hex);
-	for (i = 0; !r && i < v->nplat; i++)
-		r = buf_add(&buf, &len, &cap, "platform %s %lld\n",
-			    v->plat[i].ver, v->plat[i].created);
-	for (i = 0; !r && i < v->nkeys; i++) {
-		struct vkey *k = &v->keys[i];
-
-		r = buf_add(&buf, &len, &cap,
-			    "key %s %d %d %lld %lld %u %llu %llu\n", k->name,
-			    k->enabled, k->deleted, k->deleted_at, k->created,
-			    k->bits, k->rotate_after, k->notify_before);
-	}
-	for (i = 0; !r && i < v->nvers; i++) {
-		struct vver *x = &v->vers[i];
-
-		r = buf_add(&buf, &len, &cap,
-			    "ver %s %s %d %lld %lld %lld %lld\n", x->name,
-			    x->ver, x->enabled, x->nbf, x->exp, x->created,
-			    x->updated);
-	}
-	for (i = 0; !r && i < v->ndisks; i++) {
-		struct vault_disk *d = &v->disks[i];
-
-		r = buf_add(&buf, &len, &cap, "disk %s %s %s %s\n", d->uuid,
-			    dash(d->des), dash(d->kid), d->path);
-	}
-	for (i = 0; !r && i < v->nextra; i++)
-		r = buf_add(&buf, &len, &cap, "%s\n", v->extra[i]);
-	if (!r)
-		r = io_write_atomic(path, buf, len, 0600);
-	free(buf);
-	return r;
-}
-
-static int lock_vault(struct vault *v)
-{
-	char path[PATH_MAX];
-	int r;
-
-	if ((r = path_in(v, LOCK_FILE, path, sizeof(path))))
-		return r;
-	v->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (v->lockfd < 0)
-		return -errno;
-	while (flock(v->lockfd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			r = -errno;
-			close(v->lockfd);
-			v->lockfd = -1;
-			return r;
-		}
-	}
-	return 0;
-}
-
-static void unlock_vault(struct vault *v)
-{
-	if (v->lockfd >= 0) {
-		close(v->lockfd);
-		v->lockfd = -1;
-	}
-}
-
-/* ---- sealing ---- */
-
-static int seal_file(const struct vault *v, const char *path, const char *ad,
-		     const uint8_t *secret, size_t len)
-{
-	size_t flen = NONCE_BYTES + len + ABYTES;
-	uint8_t *buf = malloc(flen);
-	int r;
-
-	if (!buf)
-		return -ENOMEM;
-	rng_bytes(buf, NONCE_BYTES);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(
-		buf + NONCE_BYTES, NULL, secret, len, (const uint8_t *)ad,
-		strlen(ad), NULL, buf, secbuf_data(v->mk));
-	r = io_write_atomic(path, buf, flen, 0600);
-	free(buf);
-	return r;
-}
-
-static int unseal_buf(const struct vault *v, const uint8_t *in, size_t inlen,
-		      const char *ad, struct secbuf **out)
-{
-	struct secbuf *s;
-
-	if (inlen < NONCE_BYTES + ABYTES)
-		return -EBADMSG;
-	s = secbuf_new(inlen - NONCE_BYTES - ABYTES);
-	if (!s)
-		return -ENOMEM;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    secbuf_data(s), NULL, NULL, in + NONCE_BYTES,
-		    inlen - NONCE_BYTES, (const uint8_t *)ad, strlen(ad), in,
-		    secbuf_data(v->mk))) {
-		secbuf_free(s);
-		return -EBADMSG;
-	}
-	*out = s;
-	return 0;
-}
-
-static int unseal_file(const struct vault *v, const char *path,
-		       const char *ad, struct secbuf **out)
-{
-	char *buf = NULL;
-	size_t len;
-	int r = io_read_file(path, SEAL_MAX, &buf, &len);
-
-	if (r)
-		return r == -ENOENT ? -ENOKEY : r;
-	r = unseal_buf(v, (uint8_t *)buf, len, ad, out);
-	free(buf);
-	return r;
-}
-
-/* ---- names and lookups ---- */
-
-static void kid_of(const struct vault *v, const char *name, const char *ver,
-		   char *buf, size_t len)
-{
-	struct kid k;
-
-	memset(&k, 0, sizeof(k));
-	k.platform = name == NULL;
-	snprintf(k.vault, sizeof(k.vault), "%s", v->name);
-	snprintf(k.name, sizeof(k.name), "%s", name ? name : "");
-	snprintf(k.version, sizeof(k.version), "%s", ver);
-	if (kid_format(&k, buf, len))
-		snprintf(buf, len, "?");
-}
-
-static int sealed_path(const struct vault *v, const char *name,
-		       const char *ver, char *buf, size_t len)
-{
-	int n;
-
-	if (name)
-		n = snprintf(buf, len, "%s/keys/%s.%s", v->dir, name, ver);
-	else
-		n = snprintf(buf, len, "%s/platform/%s", v->dir, ver);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static struct vkey *find_key(struct vault *v, const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < v->nkeys; i++)
-		if (!strcmp(v->keys[i].name, name))
-			return &v->keys[i];
-	return NULL;
-}
-
-static struct vver *find_ver(struct vault *v, const char *name,
-			     const char *ver)
-{
-	size_t i;
-
-	for (i = 0; i < v->nvers; i++)
-		if (!strcmp(v->vers[i].name, name) &&
-		    (!ver || !strcmp(v->vers[i].ver, ver)))
-			return &v->vers[i];
-	return NULL;
-}
-
-/* The newest version of @name (metadata keeps them oldest first). */
-static struct vver *newest_ver(struct vault *v, const char *name)
-{
-	struct vver *last = NULL;
-	size_t i;
-
-	for (i = 0; i < v->nvers; i++)
-		if (!strcmp(v->vers[i].name, name))
-			last = &v->vers[i];
-	return last;
-}
-
-static struct vplat *find_plat(struct vault *v, const char *ver)
-{
-	size_t i;
-
-	for (i = 0; i < v->nplat; i++)
-		if (!strcmp(v->plat[i].ver, ver))
-			return &v->plat[i];
-	return NULL;
-}
-
-static void new_version(char ver[KEY_VERSION_HEX + 1])
-{
-	uint8_t b[KEY_VERSION_HEX / 2];
-
-	rng_bytes(b, sizeof(b));
-	sodium_bin2hex(ver, KEY_VERSION_HEX + 1, b, sizeof(b));
-}
-
-/* ---- audit ---- */
-
-static unsigned long rotate_bytes(void)
-{
-	const char *e = getenv("SSEFS_AUDIT_ROTATE_BYTES");
-	unsigned long n;
-
-	if (e && *e && (n = strtoul(e, NULL, 10)) > 0)
-		return n;
-	return 1ul << 20;
-}
-
-static int audit_key(const struct vault *v, uint8_t key[32])
-{
-	return hkdf_sha256(key, 32, secbuf_data(v->mk), MK_BYTES, NULL, 0,
-			   HKDF_INFO_AUDIT, strlen(HKDF_INFO_AUDIT));
-}
-
-static void audit_mac(const uint8_t key[32], const uint8_t prev[MAC_BYTES],
-		      const char *body, size_t len, uint8_t out[MAC_BYTES])
-{
-	crypto_generichash_state st;
-
-	crypto_generichash_init(&st, key, 32, MAC_BYTES);
-	crypto_generichash_update(&st, prev, MAC_BYTES);
-	crypto_generichash_update(&st, (const uint8_t *)body, len);
-	crypto_generichash_final(&st, out, MAC_BYTES);
-	sodium_memzero(&st, sizeof(st));
-}
-
-static void caller(char *buf, size_t len)
-{
-	char comm[64] = "?";
-	FILE *f = fopen("/proc/self/comm", "re");
-
-	if (f) {
-		if (fgets(comm, sizeof(comm), f))
-			comm[strcspn(comm, "\n")] = '\0';
-		fclose(f);
-	}
-	snprintf(buf, len, "uid=%u pid=%d comm=%s", (unsigned)getuid(),
-		 (int)getpid(), comm);
-}
-
-static void json_esc(char *out, size_t len, const char *s)
-{
-	size_t o = 0;
-
-	for (; *s && o + 7 < len; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if (c < 0x20) {
-			o += (size_t)snprintf(out + o, len - o, "\\u%04x", c);
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	out[o] = '\0';
-}
-
-static void shift_audit(struct vault *v)
-{
-	char from[PATH_MAX], to[PATH_MAX];
-	int n;
-
-	for (n = 1;; n++) {
-		snprintf(from, sizeof(from), "%s/%s.%d", v->dir, AUDIT_FILE,
-			 n);
-		if (access(from, F_OK))
-			break;
-	}
-	for (; n > 1; n--) {
-		snprintf(from, sizeof(from), "%s/%s.%d", v->dir, AUDIT_FILE,
-			 n - 1);
-		snprintf(to, sizeof(to), "%s/%s.%d", v->dir, AUDIT_FILE, n);
-		if (rename(from, to))
-			return;
-	}
-	snprintf(from, sizeof(from), "%s/%s", v->dir, AUDIT_FILE);
-	snprintf(to, sizeof(to), "%s/%s.1", v->dir, AUDIT_FILE);
-	if (rename(from, to) == 0)
-		io_fsync_parent(from);
-}
-
-/* Append one line; the caller holds the lock and saves the metadata. */
-static int audit_append(struct vault *v, const char *op, const char *kid,
-			int result)
-{
-	char path[PATH_MAX], line[2048], who[128], ekid[600], tm[32];
-	char prev[2 * MAC_BYTES + 1], mac[2 * MAC_BYTES + 1], res[128];
-	uint8_t key[32], m[MAC_BYTES];
-	time_t now = time(NULL);
-	struct tm t;
-	struct stat st;
-	int fd, n, r;
-
-	if ((r = path_in(v, AUDIT_FILE, path, sizeof(path))))
-		return r;
-	if (stat(path, &st) == 0 && (unsigned long)st.st_size >= rotate_bytes())
-		shift_audit(v);
-	gmtime_r(&now, &t);
-	strftime(tm, sizeof(tm), "%Y-%m-%dT%H:%M:%SZ", &t);
-	caller(who, sizeof(who));
-	json_esc(ekid, sizeof(ekid), kid ? kid : "");
-	if (result)
-		snprintf(res, sizeof(res), "\"%s\"", strerror(-result));
-	else
-		snprintf(res, sizeof(res), "\"ok\"");
-	sodium_bin2hex(prev, sizeof(prev), v->audit_mac, MAC_BYTES);
-	n = snprintf(line, sizeof(line),
-		     "{\"time\":\"%s\",\"op\":\"%s\",\"kid\":%s%s%s,"
-		     "\"caller\":\"%s\",\"result\":%s,\"prev\":\"%s\"",
-		     tm, op, kid ? "\"" : "", kid ? ekid : "null",
-		     kid ? "\"" : "", who, res, prev);
-	if (n < 0 || (size_t)n >= sizeof(line) - 100)
-		return -ENAMETOOLONG;
-	if ((r = audit_key(v, key)))
-		return r;
-	audit_mac(key, v->audit_mac, line, (size_t)n, m);
-	sodium_memzero(key, sizeof(key));
-	sodium_bin2hex(mac, sizeof(mac), m, MAC_BYTES);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, ",\"mac\":\"%s\"}\n",
-		      mac);
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	r = io_write_all(fd, line, (size_t)n);
-	if (!r && fsync(fd))
-		r = -errno;
-	close(fd);
-	if (r)
-		return r;
-	memcpy(v->audit_mac, m, MAC_BYTES);
-	v->audit_count++;
-	return 0;
-}
-
-/* Begin a change: lock and reload. */
-static int change_begin(struct vault *v)
-{
-	int r = lock_vault(v);
-
-	if (r)
-		return r;
-	r = meta_load(v);
-	if (r)
-		unlock_vault(v);
-	return r;
-}
-
-/* End a change: on failure forget it; audit; save; unlock. */
-static int change_end(struct vault *v, const char *op, const char *kid,
-		      int result)
-{
-	int r;
-
-	if (result)
-		meta_load(v);
-	r = audit_append(v, op, kid, result);
-	if (!r)
-		r = meta_save(v);
-	unlock_vault(v);
-	return result ? result : r;
-}
-
-int vault_audit(struct vault *v, const char *op, const char *kid, int result)
-{
-	int r = change_begin(v);
-
-	if (r)
-		return r;
-	r = audit_append(v, op, kid, result);
-	if (!r)
-		r = meta_save(v);
-	unlock_vault(v);
-	return r;
-}
-
-/* ---- open, init ---- */
-
-static int check_mode(struct vault *v, const char *path, int want_dir)
-{
-	struct stat st;
-
-	snprintf(v->last_path, sizeof(v->last_path), "%s", path);
-	if (stat(path, &st))
-		return -errno;
-	if (want_dir && !S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	if (st.st_mode & 077)
-		return -EPERM;
-	return 0;
-}
-
-static int keyfile_path(const char *dir, const struct vault_unlock *u,
-			char *buf, size_t len)
-{
-	char tmp[PATH_MAX];
-	size_t l;
-	int n;
-
-	if (u && u->keyfile) {
-		n = snprintf(buf, len, "%s", u->keyfile);
-	} else {
-		snprintf(tmp, sizeof(tmp), "%s", dir);
-		l = strlen(tmp);
-		while (l > 1 && tmp[l - 1] == '/')
-			tmp[--l] = '\0';
-		n = snprintf(buf, len, "%s.key", tmp);
-	}
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static int read_passphrase(const char *file, struct secbuf **out)
-{
-	char *text = NULL;
-	size_t len;
-	int r = io_read_file(file, 4096, &text, &len);
-
-	if (r)
-		return r;
-	if (len && text[len - 1] == '\n')
-		len--;
-	if (len && text[len - 1] == '\r')
-		len--;
-	*out = secbuf_from(text, len ? len : 1);
-	if (*out && !len)
-		secbuf_data(*out)[0] = 0;
-	secmem_wipe(text, len);
-	free(text);
-	return *out ? 0 : -ENOMEM;
-}
-
-/* Derive or read the master key into v->mk. */
-static int get_master(struct vault *v, const struct vault_unlock *u,
-		      int creating)
-{
-	char path[PATH_MAX];
-	struct secbuf *pw = NULL;
-	int r;
-
-	v->mk = secbuf_new(MK_BYTES);
-	if (!v->mk)
-		return -ENOMEM;
-	if (v->kdf_argon) {
-		if (!u || !u->passphrase_file) {
-			snprintf(v->last_path, sizeof(v->last_path),
-				 "passphrase");
-			return -EACCES;
-		}
-		snprintf(v->last_path, sizeof(v->last_path), "%s",
-			 u->passphrase_file);
-		if ((r = read_passphrase(u->passphrase_file, &pw)))
-			return r;
-		r = crypto_pwhash(secbuf_data(v->mk), MK_BYTES,
-				  (const char *)secbuf_data(pw),
-				  secbuf_len(pw), v->salt, v->ops,
-				  (size_t)v->mem, crypto_pwhash_ALG_ARGON2ID13);
-		secbuf_free(pw);
-		return r ? -ENOMEM : 0;
-	}
-	if ((r = keyfile_path(v->dir, u, path, sizeof(path))))
-		return r;
-	snprintf(v->last_path, sizeof(v->last_path), "%s", path);
-	if (creating) {
-		rng_bytes(secbuf_data(v->mk), MK_BYTES);
-		return io_write_atomic(path, secbuf_data(v->mk), MK_BYTES,
-				       0600);
-	}
-	{
-		char *text = NULL;
-		size_t len;
-
-		if ((r = check_mode(v, path, 0)))
-			return r;
-		r = io_read_file(path, 4096, &text, &len);
-		if (r)
-			return r;
-		if (len != MK_BYTES) {
-			secmem_wipe(text, len);
-			free(text);
-			return -EACCES;
-		}
-		memcpy(secbuf_data(v->mk), text, MK_BYTES);
-		secmem_wipe(text, len);
-		free(text);
-	}
-	return 0;
-}
-
-static struct vault *vault_alloc(const char *dir)
-{
-	struct vault *v = calloc(1, sizeof(*v));
-	size_t l;
-
-	if (!v)
-		return NULL;
-	snprintf(v->dir, sizeof(v->dir), "%s", dir);
-	l = strlen(v->dir);
-	while (l > 1 && v->dir[l - 1] == '/')
-		v->dir[--l] = '\0';
-	v->lockfd = -1;
-	v->purge_protection = 1;
-	v->retention_days = VAULT_RETENTION_DAYS;
-	return v;
-}
-
-static int check_verifier(struct vault *v)
-{
-	uint8_t bin[sizeof(v->verifier) / 2];
-	size_t got = 0;
-	struct secbuf *s = NULL;
-	int r;
-
-	if (sodium_hex2bin(bin, sizeof(bin), v->verifier, strlen(v->verifier),
-			   NULL, &got, NULL))
-		return -EBADMSG;
-	r = unseal_buf(v, bin, got, VERIFIER_AD, &s);
-	secbuf_free(s);
-	return r == -EBADMSG ? -EACCES : r;
-}
-
-static int add_platform(struct vault *v, char *kid, size_t len)
-{
-	char path[PATH_MAX], k[VAULT_KID_MAX + 1];
-	struct vplat *p = grow(v->plat, v->nplat, sizeof(*p));
-	uint8_t key[32];
-	int r;
-
-	if (!p)
-		return -ENOMEM;
-	v->plat = p;
-	p += v->nplat;
-	new_version(p->ver);
-	p->created = time(NULL);
-	kid_of(v, NULL, p->ver, k, sizeof(k));
-	if ((r = sealed_path(v, NULL, p->ver, path, sizeof(path))))
-		return r;
-	rng_bytes(key, sizeof(key));
-	r = seal_file(v, path, k, key, sizeof(key));
-	sodium_memzero(key, sizeof(key));
-	if (r)
-		return r;
-	v->nplat++;
-	if (kid)
-		snprintf(kid, len, "%s", k);
-	return 0;
-}
-
-int vault_init(const char *dir, const char *name,
-	       const struct vault_unlock *u)
-{
-	struct vault *v;
-	char path[PATH_MAX], kid[VAULT_KID_MAX + 1];
-	uint8_t ver[NONCE_BYTES + 32 + ABYTES], zero[32] = { 0 };
-	int r;
-
-	if (!name)
-		name = "default";
-	if (!kid_valid_vault_name(name))
-		return -EINVAL;
-	if (!(v = vault_alloc(dir)))
-		return -ENOMEM;
-	snprintf(v->name, sizeof(v->name), "%s", name);
-	r = -EEXIST;
-	if (path_in(v, META_FILE, path, sizeof(path)) == 0 &&
-	    access(path, F_OK) == 0)
-		goto out;
-	snprintf(path, sizeof(path), "%s", v->dir);
-	if (strrchr(path, '/') && strrchr(path, '/') != path) {
-		*strrchr(path, '/') = '\0';
-		if ((r = io_mkdirs(path, 0755)))
-			goto out;
-	}
-	if (mkdir(v->dir, 0700) && errno != EEXIST) {
-		r = -errno;
-		goto out;
-	}
-	if ((r = check_mode(v, v->dir, 1)))
-		goto out;
-	snprintf(path, sizeof(path), "%s/keys", v->dir);
-	if (mkdir(path, 0700) && errno != EEXIST) {
-		r = -errno;
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/platform", v->dir);
-	if (mkdir(path, 0700) && errno != EEXIST) {
-		r = -errno;
-		goto out;
-	}
-	if (u && u->passphrase_file) {
-		v->kdf_argon = 1;
-		rng_bytes(v->salt, sizeof(v->salt));
-		v->ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-		v->mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-	}
-	if ((r = get_master(v, u, 1)))
-		goto out;
-	rng_bytes(ver, NONCE_BYTES);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(
-		ver + NONCE_BYTES, NULL, zero, sizeof(zero),
-		(const uint8_t *)VERIFIER_AD, strlen(VERIFIER_AD), NULL, ver,
-		secbuf_data(v->mk));
-	sodium_bin2hex(v->verifier, sizeof(v->verifier), ver, sizeof(ver));
-	if ((r = lock_vault(v)))
-		goto out;
-	r = add_platform(v, kid, sizeof(kid));
-	if (!r)
-		r = audit_append(v, "init", kid, 0);
-	if (!r)
-		r = meta_save(v);
-	unlock_vault(v);
-out:
-	vault_close(v);
-	return r;
-}
-
-static __thread char open_path[PATH_MAX];
-
-const char *vault_open_path(void)
-{
-	return open_path;
-}
-
-int vault_open(struct vault **out, const char *dir,
-	       const struct vault_unlock *u)
-{
-	struct vault *v = vault_alloc(dir);
-	char path[PATH_MAX];
-	int r;
-
-	if (!v)
-		return -ENOMEM;
-	if ((r = check_mode(v, v->dir, 1)))
-		goto fail;
-	if ((r = path_in(v, META_FILE, path, sizeof(path))) ||
-	    (r = check_mode(v, path, 0)))
-		goto fail;
-	if ((r = meta_load(v)))
-		goto fail;
-	if ((r = get_master(v, u, 0)))
-		goto fail;
-	if ((r = check_verifier(v))) {
-		snprintf(v->last_path, sizeof(v->last_path), "%s", v->dir);
-		goto fail;
-	}
-	v->last_path[0] = '\0';
-	*out = v;
-	return 0;
-fail:
-	snprintf(open_path, sizeof(open_path), "%s", v->last_path);
-	vault_close(v);
-	return r;
-}
-
-void vault_close(struct vault *v)
-{
-	if (!v)
-		return;
-	unlock_vault(v);
-	meta_clear(v);
-	secbuf_free(v->mk);
-	sodium_memzero(v, sizeof(*v));
-	free(v);
-}
-
-const char *vault_name(const struct vault *v)
-{
-	return v->name;
-}
-
-const char *vault_dir(const struct vault *v)
-{
-	return v->dir;
-}
-
-const char *vault_last_path(const struct vault *v)
-{
-	return v->last_path;
-}
-
-/* ---- states ---- */
 
 const char *key_state_name(enum key_state s)
 {
-	static const char *const n[] = {
+	static const char *const names[] = {
 		"usable", "disabled", "expired", "not-yet-valid", "deleted",
 		"missing",
 	};
 
-	return (unsigned)s < sizeof(n) / sizeof(n[0]) ? n[s] : "missing";
+	return (unsigned int)s < 6 ? names[s] : "missing";
 }
 
 int key_state_errno(enum key_state s)
@@ -1058,973 +66,1679 @@ int key_state_errno(enum key_state s)
 	}
 }
 
-static enum key_state ver_state(struct vkey *k, struct vver *x, time_t now)
+/* ---- small helpers ---- */
+
+static void tohex(char *out, const uint8_t *in, size_t n)
 {
-	if (k->deleted)
-		return KEY_DELETED;
-	if (!k->enabled || !x->enabled)
-		return KEY_DISABLED;
-	if (x->exp && x->exp <= now)
-		return KEY_EXPIRED;
-	if (x->nbf && x->nbf > now)
-		return KEY_NOT_YET_VALID;
-	return KEY_USABLE;
+	sodium_bin2hex(out, n * 2 + 1, in, n);
 }
 
-static enum key_state state_loaded(struct vault *v, const struct kid *k,
-				   time_t now)
+static int fromhex(uint8_t *out, size_t n, const char *hex)
 {
-	struct vkey *key;
-	struct vver *x;
+	size_t got;
 
-	if (strcmp(k->vault, v->name))
-		return KEY_MISSING;
+	if (strlen(hex) != n * 2 ||
+	    sodium_hex2bin(out, n, hex, n * 2, NULL, &got, NULL) || got != n)
+		return -EINVAL;
+	return 0;
+}
+
+static void new_version_id(char out[KEY_VERSION_HEX + 1])
+{
+	uint8_t r[16];
+
+	randombytes_buf(r, sizeof(r));
+	tohex(out, r, sizeof(r));
+}
+
+static int set_last(struct vault *v, const char *path)
+{
+	snprintf(v->last_path, sizeof(v->last_path), "%s", path);
+	return 0;
+}
+
+/* Refuse group/world access to @path.  -EPERM names it in last_path. */
+static int check_mode(struct vault *v, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		set_last(v, path);
+		return -errno;
+	}
+	if (st.st_mode & 077) {
+		set_last(v, path);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int vault_path(const struct vault *v, char *buf, size_t len, const char *fmt,
+	       ...)
+{
+	char rel[PATH_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(rel))
+		return -ENAMETOOLONG;
+	n = snprintf(buf, len, "%s/%s", v->dir, rel);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* ---- sealing ---- */
+
+static int seal(const struct vault *v, const char *ad, const uint8_t *m,
+		size_t mlen, uint8_t **out, size_t *outlen)
+{
+	uint8_t *c = malloc(SEAL_NONCE + mlen + SEAL_TAG);
+	unsigned long long clen;
+
+	if (!c)
+		return -ENOMEM;
+	randombytes_buf(c, SEAL_NONCE);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(c + SEAL_NONCE, &clen, m,
+		mlen, (const uint8_t *)ad, strlen(ad), NULL, c,
+		secbuf_data(v->master));
+	*out = c;
+	*outlen = SEAL_NONCE + clen;
+	return 0;
+}
+
+static int unseal(const struct vault *v, const char *ad, const uint8_t *c,
+		  size_t clen, struct secbuf **out)
+{
+	struct secbuf *m;
+	unsigned long long mlen;
+
+	if (clen < SEAL_NONCE + SEAL_TAG)
+		return -EBADMSG;
+	m = secbuf_new(clen - SEAL_NONCE - SEAL_TAG + 1);
+	if (!m)
+		return -ENOMEM;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(secbuf_data(m), &mlen,
+			NULL, c + SEAL_NONCE, clen - SEAL_NONCE,
+			(const uint8_t *)ad, strlen(ad), c,
+			secbuf_data(v->master))) {
+		secbuf_free(m);
+		return -EBADMSG;
+	}
+	*out = m;
+	return 0;
+}
+
+static int sealed_path(const struct vault *v, const struct kid *k, char *buf,
+		       size_t len)
+{
 	if (k->platform)
-		return find_plat(v, k->version) ? KEY_USABLE : KEY_MISSING;
-	key = find_key(v, k->name);
-	x = find_ver(v, k->name, k->version);
-	if (!key || !x)
-		return KEY_MISSING;
-	return ver_state(key, x, now ? now : time(NULL));
+		return vault_path(v, buf, len, "platform/%s.sealed",
+				  k->version);
+	return vault_path(v, buf, len, "keys/%s/%s.sealed", k->name,
+			  k->version);
 }
 
-enum key_state vault_key_state(struct vault *v, const char *kid, time_t now)
+static int write_sealed(struct vault *v, const struct kid *k,
+			const uint8_t *m, size_t mlen)
+{
+	char path[PATH_MAX], kidstr[VAULT_KID_MAX + 1];
+	uint8_t *c = NULL;
+	size_t clen;
+	int err;
+
+	err = kid_format(k, kidstr, sizeof(kidstr));
+	if (!err)
+		err = sealed_path(v, k, path, sizeof(path));
+	if (err)
+		return err;
+	if (!k->platform) {
+		char d[PATH_MAX];
+
+		err = vault_path(v, d, sizeof(d), "keys/%s", k->name);
+		if (!err && mkdir(d, 0700) < 0 && errno != EEXIST)
+			err = -errno;
+		if (err)
+			return err;
+	}
+	err = seal(v, kidstr, m, mlen, &c, &clen);
+	if (!err)
+		err = io_write_atomic(path, c, clen, 0600);
+	free(c);
+	return err;
+}
+
+/* The unsealed contents of @k's key file (DER private key or AES key). */
+static int read_sealed(struct vault *v, const struct kid *k,
+		       struct secbuf **out)
+{
+	char path[PATH_MAX], kidstr[VAULT_KID_MAX + 1];
+	char *c = NULL;
+	size_t clen;
+	int err;
+
+	err = kid_format(k, kidstr, sizeof(kidstr));
+	if (!err)
+		err = sealed_path(v, k, path, sizeof(path));
+	if (err)
+		return err;
+	err = io_read_file(path, 1 << 20, &c, &clen);
+	if (err == -ENOENT)
+		err = -ENOKEY;
+	if (err) {
+		set_last(v, path);
+		return err == -ENOKEY ? err : -EIO;
+	}
+	err = unseal(v, kidstr, (uint8_t *)c, clen, out);
+	if (err)
+		set_last(v, path);
+	free(c);
+	return err;
+}
+
+/* ---- the master key ---- */
+
+static int read_keyfile(struct vault *v, const char *path, int create)
+{
+	char *buf = NULL;
+	size_t len;
+	int err;
+
+	if (create && access(path, F_OK) < 0) {
+		uint8_t k[32];
+
+		randombytes_buf(k, sizeof(k));
+		err = io_write_atomic(path, k, sizeof(k), 0600);
+		sodium_memzero(k, sizeof(k));
+		if (err) {
+			set_last(v, path);
+			return err;
+		}
+	}
+	err = check_mode(v, path);
+	if (err)
+		return err;
+	err = io_read_file(path, 4096, &buf, &len);
+	if (err) {
+		set_last(v, path);
+		return err;
+	}
+	if (len != 32) {
+		sodium_memzero(buf, len);
+		free(buf);
+		set_last(v, path);
+		return -EINVAL;
+	}
+	v->master = secbuf_from(buf, 32);
+	sodium_memzero(buf, len);
+	free(buf);
+	return v->master ? 0 : -ENOMEM;
+}
+
+static int passphrase_key(struct vault *v, const char *path)
+{
+	char *buf = NULL;
+	size_t len;
+	int err;
+
+	err = io_read_file(path, 64 * 1024, &buf, &len);
+	if (err) {
+		set_last(v, path);
+		return err;
+	}
+	if (len && buf[len - 1] == '\n')
+		buf[--len] = 0;
+	if (!len) {
+		free(buf);
+		set_last(v, path);
+		return -EINVAL;
+	}
+	v->master = secbuf_new(32);
+	if (!v->master)
+		err = -ENOMEM;
+	else if (crypto_pwhash(secbuf_data(v->master), 32, buf, len, v->salt,
+			       v->opslimit, v->memlimit,
+			       crypto_pwhash_ALG_ARGON2ID13))
+		err = -ENOMEM;
+	sodium_memzero(buf, len);
+	free(buf);
+	return err;
+}
+
+/* ---- metadata ---- */
+
+static void free_keys(struct vault *v)
+{
+	vault_keys_free(v->keys, v->nkeys);
+	v->keys = NULL;
+	v->nkeys = 0;
+	free(v->platform);
+	v->platform = NULL;
+	v->nplatform = 0;
+	free(v->disks);
+	v->disks = NULL;
+	v->ndisks = 0;
+	free(v->extra);
+	v->extra = NULL;
+}
+
+struct vault_key *vault_find_key(struct vault *v, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < v->nkeys; i++)
+		if (!strcmp(v->keys[i].name, name))
+			return &v->keys[i];
+	return NULL;
+}
+
+static struct vault_version *find_version(struct vault_key *k,
+					  const char *ver)
+{
+	size_t i;
+
+	for (i = 0; i < k->nversions; i++)
+		if (!strcmp(k->versions[i].version, ver))
+			return &k->versions[i];
+	return NULL;
+}
+
+static void *grow(void *p, size_t n, size_t size)
+{
+	return realloc(p, (n + 1) * size);
+}
+
+static int parse_line(struct vault *v, char *line)
+{
+	char a[160], b[160];
+	long long t[6];
+	int i[4];
+	unsigned long long u[3];
+
+	if (!*line || *line == '#')
+		return 0;
+	if (sscanf(line, "ssefs-vault %d", &i[0]) == 1)
+		return i[0] == 1 ? 0 : -EPROTONOSUPPORT;
+	if (sscanf(line, "name %24s", v->name) == 1)
+		return 0;
+	if (sscanf(line, "generation %llu", &u[0]) == 1) {
+		v->generation = u[0];
+		return 0;
+	}
+	if (sscanf(line, "kdf argon2id %llu %llu %40s", &u[0], &u[1], a) ==
+	    3) {
+		v->kdf = 1;
+		v->opslimit = u[0];
+		v->memlimit = u[1];
+		return fromhex(v->salt, sizeof(v->salt), a);
+	}
+	if (!strcmp(line, "kdf keyfile")) {
+		v->kdf = 0;
+		return 0;
+	}
+	if (sscanf(line, "verifier %159s", a) == 1)
+		return fromhex(v->verifier, sizeof(v->verifier), a);
+	if (sscanf(line, "purge-protection %d", &i[0]) == 1) {
+		v->purge_protection = !!i[0];
+		return 0;
+	}
+	if (sscanf(line, "retention-days %d", &i[0]) == 1) {
+		v->retention_days = i[0];
+		return 0;
+	}
+	if (sscanf(line, "audit %llu %64s", &u[0], a) == 2) {
+		v->audit_count = u[0];
+		return fromhex(v->audit_mac, 32, a);
+	}
+	if (sscanf(line, "platform %32s %lld", a, &t[0]) == 2) {
+		struct vault_version *p = grow(v->platform, v->nplatform,
+					       sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		v->platform = p;
+		p += v->nplatform++;
+		memset(p, 0, sizeof(*p));
+		snprintf(p->version, sizeof(p->version), "%.32s", a);
+		p->enabled = 1;
+		p->created = p->updated = t[0];
+		return 0;
+	}
+	if (sscanf(line, "key %127s %d %d %d %lld %lld %llu %llu", a, &i[0],
+		   &i[1], &i[2], &t[0], &t[1], &u[0], &u[1]) == 8) {
+		struct vault_key *k = grow(v->keys, v->nkeys, sizeof(*k));
+
+		if (!k)
+			return -ENOMEM;
+		v->keys = k;
+		k += v->nkeys++;
+		memset(k, 0, sizeof(*k));
+		snprintf(k->name, sizeof(k->name), "%.127s", a);
+		k->enabled = i[0];
+		k->deleted = i[1];
+		k->bits = i[2];
+		k->created = t[0];
+		k->deleted_at = t[1];
+		k->rotate_after = u[0];
+		k->notify_before = u[1];
+		return 0;
+	}
+	if (sscanf(line, "version %127s %32s %d %lld %lld %lld %lld", a, b,
+		   &i[0], &t[0], &t[1], &t[2], &t[3]) == 7) {
+		struct vault_key *k = vault_find_key(v, a);
+		struct vault_version *p;
+
+		if (!k)
+			return -EBADMSG;
+		p = grow(k->versions, k->nversions, sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		k->versions = p;
+		p += k->nversions++;
+		memset(p, 0, sizeof(*p));
+		snprintf(p->version, sizeof(p->version), "%.32s", b);
+		p->enabled = i[0];
+		p->not_before = t[0];
+		p->expires = t[1];
+		p->created = t[2];
+		p->updated = t[3];
+		return 0;
+	}
+	if (!strncmp(line, "disk ", 5)) {
+		struct vault_disk *d = grow(v->disks, v->ndisks, sizeof(*d));
+		char des[81], kid[VAULT_KID_MAX + 1];
+		int off = 0;
+
+		if (!d)
+			return -ENOMEM;
+		v->disks = d;
+		d += v->ndisks;
+		memset(d, 0, sizeof(*d));
+		if (sscanf(line, "disk %36s %80s %255s %n", d->uuid, des, kid,
+			   &off) != 3 || !off)
+			return -EBADMSG;
+		snprintf(d->des, sizeof(d->des), "%s",
+			 strcmp(des, "-") ? des : "");
+		snprintf(d->kid, sizeof(d->kid), "%s",
+			 strcmp(kid, "-") ? kid : "");
+		snprintf(d->path, sizeof(d->path), "%s", line + off);
+		v->ndisks++;
+		return 0;
+	}
+	/* Anything else (a later section) is kept as it is. */
+	{
+		size_t old = v->extra ? strlen(v->extra) : 0;
+		char *e = realloc(v->extra, old + strlen(line) + 2);
+
+		if (!e)
+			return -ENOMEM;
+		v->extra = e;
+		sprintf(e + old, "%s\n", line);
+	}
+	return 0;
+}
+
+static int load_meta(struct vault *v)
+{
+	char path[PATH_MAX], *buf = NULL, *line, *save = NULL;
+	size_t len;
+	int err;
+
+	err = vault_path(v, path, sizeof(path), "vault.meta");
+	if (err)
+		return err;
+	err = io_read_file(path, META_MAX, &buf, &len);
+	if (err) {
+		set_last(v, path);
+		return err;
+	}
+	free_keys(v);
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		err = parse_line(v, line);
+		if (err) {
+			set_last(v, path);
+			break;
+		}
+	}
+	free(buf);
+	return err;
+}
+
+static int save_meta(struct vault *v)
+{
+	char path[PATH_MAX], hex[256];
+	char *buf = NULL;
+	size_t len = 0, i, j;
+	FILE *f;
+	int err;
+
+	err = vault_path(v, path, sizeof(path), "vault.meta");
+	if (err)
+		return err;
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return -ENOMEM;
+	v->generation++;
+	fprintf(f, "ssefs-vault 1\nname %s\ngeneration %llu\n", v->name,
+		(unsigned long long)v->generation);
+	if (v->kdf) {
+		tohex(hex, v->salt, sizeof(v->salt));
+		fprintf(f, "kdf argon2id %llu %llu %s\n",
+			(unsigned long long)v->opslimit,
+			(unsigned long long)v->memlimit, hex);
+	} else {
+		fprintf(f, "kdf keyfile\n");
+	}
+	tohex(hex, v->verifier, sizeof(v->verifier));
+	fprintf(f, "verifier %s\n", hex);
+	fprintf(f, "purge-protection %d\nretention-days %d\n",
+		v->purge_protection, v->retention_days);
+	tohex(hex, v->audit_mac, 32);
+	fprintf(f, "audit %llu %s\n", (unsigned long long)v->audit_count,
+		hex);
+	for (i = 0; i < v->nplatform; i++)
+		fprintf(f, "platform %s %lld\n", v->platform[i].version,
+			(long long)v->platform[i].created);
+	for (i = 0; i < v->nkeys; i++) {
+		struct vault_key *k = &v->keys[i];
+
+		fprintf(f, "key %s %d %d %d %lld %lld %llu %llu\n", k->name,
+			k->enabled, k->deleted, k->bits, (long long)k->created,
+			(long long)k->deleted_at,
+			(unsigned long long)k->rotate_after,
+			(unsigned long long)k->notify_before);
+		for (j = 0; j < k->nversions; j++) {
+			struct vault_version *p = &k->versions[j];
+
+			fprintf(f, "version %s %s %d %lld %lld %lld %lld\n",
+				k->name, p->version, p->enabled,
+				(long long)p->not_before,
+				(long long)p->expires, (long long)p->created,
+				(long long)p->updated);
+		}
+	}
+	for (i = 0; i < v->ndisks; i++)
+		fprintf(f, "disk %s %s %s %s\n", v->disks[i].uuid,
+			*v->disks[i].des ? v->disks[i].des : "-",
+			*v->disks[i].kid ? v->disks[i].kid : "-",
+			v->disks[i].path);
+	if (v->extra)
+		fputs(v->extra, f);
+	if (fclose(f)) {
+		free(buf);
+		return -ENOMEM;
+	}
+	err = io_write_atomic(path, buf, len, 0600);
+	if (err)
+		set_last(v, path);
+	free(buf);
+	return err;
+}
+
+/* Take the lock (LOCK_SH or LOCK_EX) and re-read the metadata. */
+int vault_begin(struct vault *v, int how)
+{
+	int err;
+
+	if (flock(v->lockfd, how) < 0)
+		return -errno;
+	err = load_meta(v);
+	if (err)
+		flock(v->lockfd, LOCK_UN);
+	return err;
+}
+
+void vault_end(struct vault *v)
+{
+	flock(v->lockfd, LOCK_UN);
+}
+
+/* Commit a change under the lock: audit it, write the metadata. */
+static int commit(struct vault *v, const char *op, const char *kid)
+{
+	int err = vault_audit_append(v, op, kid, 0);
+
+	if (!err)
+		err = save_meta(v);
+	vault_end(v);
+	return err;
+}
+
+/* Record a refused change: forget what was changed, audit the failure. */
+static int refuse(struct vault *v, const char *op, const char *kid, int res)
+{
+	if (!load_meta(v) && !vault_audit_append(v, op, kid, res))
+		save_meta(v);
+	vault_end(v);
+	return res;
+}
+
+/* ---- open, init, close ---- */
+
+static int open_lock(struct vault *v)
+{
+	char path[PATH_MAX];
+	int err = vault_path(v, path, sizeof(path), "vault.lock");
+
+	if (err)
+		return err;
+	v->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (v->lockfd < 0) {
+		set_last(v, path);
+		return -errno;
+	}
+	return 0;
+}
+
+static int unlock(struct vault *v, const struct vault_unlock *u, int create)
+{
+	char kf[PATH_MAX];
+
+	if (u && u->passphrase_file)
+		return passphrase_key(v, u->passphrase_file);
+	if (u && u->keyfile)
+		snprintf(kf, sizeof(kf), "%s", u->keyfile);
+	else if (snprintf(kf, sizeof(kf), "%s.key", v->dir) >=
+		 (int)sizeof(kf))
+		return -ENAMETOOLONG;
+	return read_keyfile(v, kf, create);
+}
+
+static struct vault *vault_alloc(const char *dir)
+{
+	struct vault *v = calloc(1, sizeof(*v));
+	size_t n;
+
+	if (!v)
+		return NULL;
+	snprintf(v->dir, sizeof(v->dir), "%s", dir);
+	n = strlen(v->dir);
+	while (n > 1 && v->dir[n - 1] == '/')
+		v->dir[--n] = 0;
+	v->lockfd = -1;
+	return v;
+}
+
+static int check_verifier(struct vault *v)
+{
+	struct secbuf *m = NULL;
+	int err = unseal(v, VERIFIER_AD, v->verifier, sizeof(v->verifier),
+			 &m);
+
+	secbuf_free(m);
+	if (err) {
+		set_last(v, v->dir);
+		return -EACCES;
+	}
+	return 0;
+}
+
+int vault_init(const char *dir, const char *name,
+	       const struct vault_unlock *u)
+{
+	struct vault *v;
+	char path[PATH_MAX], kidstr[VAULT_KID_MAX + 1];
+	uint8_t zero[32] = { 0 }, *c = NULL, pk[32];
+	size_t clen;
+	struct kid k;
+	int err;
+
+	if (!name)
+		name = "default";
+	if (!kid_valid_vault_name(name))
+		return -EINVAL;
+	if (access(dir, F_OK) == 0)
+		return -EEXIST;
+	v = vault_alloc(dir);
+	if (!v)
+		return -ENOMEM;
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	v->purge_protection = 1;
+	v->retention_days = VAULT_RETENTION_DEFAULT;
+	if (u && u->passphrase_file) {
+		v->kdf = 1;
+		v->opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+		v->memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+		randombytes_buf(v->salt, sizeof(v->salt));
+	}
+	err = io_mkdirs(dir, 0755);
+	if (!err && chmod(dir, 0700) < 0)
+		err = -errno;
+	if (err)
+		goto out;
+	err = unlock(v, u, 1);
+	if (err)
+		goto fail;
+	err = seal(v, VERIFIER_AD, zero, sizeof(zero), &c, &clen);
+	if (err)
+		goto fail;
+	memcpy(v->verifier, c, sizeof(v->verifier));
+	free(c);
+	err = vault_path(v, path, sizeof(path), "keys");
+	if (!err && mkdir(path, 0700) < 0)
+		err = -errno;
+	if (!err)
+		err = vault_path(v, path, sizeof(path), "platform");
+	if (!err && mkdir(path, 0700) < 0)
+		err = -errno;
+	if (!err)
+		err = open_lock(v);
+	if (err)
+		goto fail;
+	memset(&k, 0, sizeof(k));
+	k.platform = 1;
+	snprintf(k.vault, sizeof(k.vault), "%s", v->name);
+	new_version_id(k.version);
+	randombytes_buf(pk, sizeof(pk));
+	err = write_sealed(v, &k, pk, sizeof(pk));
+	sodium_memzero(pk, sizeof(pk));
+	if (err)
+		goto fail;
+	v->platform = calloc(1, sizeof(*v->platform));
+	if (!v->platform) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	v->nplatform = 1;
+	snprintf(v->platform[0].version, sizeof(v->platform[0].version),
+		 "%s", k.version);
+	v->platform[0].created = time(NULL);
+	err = kid_format(&k, kidstr, sizeof(kidstr));
+	if (!err)
+		err = vault_audit_append(v, "init", kidstr, 0);
+	if (!err)
+		err = save_meta(v);
+	if (err)
+		goto fail;
+	goto out;
+fail:
+	/* Leave nothing half made: the directory is ours, just created. */
+	vault_remove_tree(dir);
+out:
+	vault_close(v);
+	return err;
+}
+
+int vault_open(struct vault **out, const char *dir,
+	       const struct vault_unlock *u)
+{
+	struct vault *v = vault_alloc(dir);
+	char path[PATH_MAX];
+	int err;
+
+	if (!v)
+		return -ENOMEM;
+	err = check_mode(v, v->dir);
+	if (err)
+		goto fail;
+	err = vault_path(v, path, sizeof(path), "vault.meta");
+	if (!err)
+		err = check_mode(v, path);
+	if (!err)
+		err = open_lock(v);
+	if (!err)
+		err = vault_begin(v, LOCK_SH);
+	if (err)
+		goto fail;
+	vault_end(v);
+	if ((u && u->passphrase_file ? 1 : 0) != v->kdf) {
+		set_last(v, v->dir);
+		err = -EACCES;
+		goto fail;
+	}
+	err = unlock(v, u, 0);
+	if (!err)
+		err = check_verifier(v);
+	if (err)
+		goto fail;
+	*out = v;
+	return 0;
+fail:
+	if (err == -ENOENT && !*v->last_path)
+		set_last(v, v->dir);
+	vault_last_error_path(v);
+	vault_close(v);
+	return err;
+}
+
+void vault_close(struct vault *v)
+{
+	if (!v)
+		return;
+	secbuf_free(v->master);
+	free_keys(v);
+	if (v->lockfd >= 0)
+		close(v->lockfd);
+	free(v);
+}
+
+static char failed_path[PATH_MAX];
+
+/* vault_open() failed and freed its vault: keep the path for messages. */
+void vault_last_error_path(struct vault *v)
+{
+	snprintf(failed_path, sizeof(failed_path), "%s", v->last_path);
+}
+
+const char *vault_open_failed_path(void)
+{
+	return failed_path;
+}
+
+const char *vault_name(const struct vault *v)
+{
+	return v->name;
+}
+
+const char *vault_dir(const struct vault *v)
+{
+	return v->dir;
+}
+
+const char *vault_last_path(const struct vault *v)
+{
+	return v->last_path;
+}
+
+/* ---- kids and states ---- */
+
+static int format_kid(const struct vault *v, const char *name,
+		      const char *ver, char *buf, size_t len)
 {
 	struct kid k;
 
-	if (kid_parse(kid, &k) || meta_load(v))
-		return KEY_MISSING;
-	return state_loaded(v, &k, now);
+	memset(&k, 0, sizeof(k));
+	k.platform = !name;
+	snprintf(k.vault, sizeof(k.vault), "%s", v->name);
+	if (name)
+		snprintf(k.name, sizeof(k.name), "%s", name);
+	snprintf(k.version, sizeof(k.version), "%s", ver);
+	return kid_format(&k, buf, len);
 }
 
 int vault_resolve(struct vault *v, const char *ref, char *kid, size_t len)
 {
 	char name[KID_NAME_MAX + 1], ver[KID_VERSION_LEN + 1];
-	struct kid k;
-	struct vver *x;
-	int r;
+	struct vault_key *k;
+	struct kid pk;
+	int err;
 
-	if ((r = meta_load(v)))
-		return r;
+	err = vault_begin(v, LOCK_SH);
+	if (err)
+		return err;
 	if (!strcmp(ref, "platform")) {
-		if (!v->nplat)
-			return -ENOKEY;
-		kid_of(v, NULL, v->plat[v->nplat - 1].ver, kid, len);
-		return 0;
+		err = v->nplatform ? format_kid(v, NULL,
+			v->platform[v->nplatform - 1].version, kid, len) :
+			-ENOKEY;
+		goto out;
 	}
 	if (!strncmp(ref, "vault://", 8)) {
-		if (kid_parse(ref, &k))
-			return -EINVAL;
-		if (strcmp(k.vault, v->name))
-			return -EXDEV;
-		if (state_loaded(v, &k, 0) == KEY_MISSING)
-			return -ENOKEY;
-		snprintf(kid, len, "%s", ref);
-		return 0;
+		err = kid_parse(ref, &pk);
+		if (err)
+			goto out;
+		if (strcmp(pk.vault, v->name)) {
+			err = -EXDEV;
+			goto out;
+		}
+		snprintf(name, sizeof(name), "%s", pk.name);
+		snprintf(ver, sizeof(ver), "%s", pk.version);
+		if (pk.platform) {
+			size_t i;
+
+			err = -ENOKEY;
+			for (i = 0; i < v->nplatform; i++)
+				if (!strcmp(v->platform[i].version, ver))
+					err = format_kid(v, NULL, ver, kid,
+							 len);
+			goto out;
+		}
+	} else {
+		err = kid_split_ref(ref, name, ver);
+		if (err)
+			goto out;
 	}
-	if (kid_split_ref(ref, name, ver))
-		return -EINVAL;
-	if (!find_key(v, name))
-		return -ENOKEY;
-	x = *ver ? find_ver(v, name, ver) : newest_ver(v, name);
-	if (!x)
-		return -ENOKEY;
-	kid_of(v, name, x->ver, kid, len);
-	return 0;
-}
-
-/* ---- wrap, unwrap ---- */
-
-static int load_rsa(struct vault *v, const struct kid *k, EVP_PKEY **out)
-{
-	char path[PATH_MAX], kid[VAULT_KID_MAX + 1];
-	struct secbuf *der = NULL;
-	const unsigned char *p;
-	EVP_PKEY *pk;
-	int r;
-
-	kid_of(v, k->name, k->version, kid, sizeof(kid));
-	if ((r = sealed_path(v, k->name, k->version, path, sizeof(path))))
-		return r;
-	if ((r = unseal_file(v, path, kid, &der)))
-		return r;
-	p = secbuf_data(der);
-	pk = d2i_AutoPrivateKey(NULL, &p, (long)secbuf_len(der));
-	secbuf_free(der);
-	if (!pk)
-		return -EBADMSG;
-	*out = pk;
-	return 0;
-}
-
-static int load_plat(struct vault *v, const struct kid *k,
-		     struct secbuf **out)
-{
-	char path[PATH_MAX], kid[VAULT_KID_MAX + 1];
-	int r;
-
-	kid_of(v, NULL, k->version, kid, sizeof(kid));
-	if ((r = sealed_path(v, NULL, k->version, path, sizeof(path))))
-		return r;
-	r = unseal_file(v, path, kid, out);
-	if (!r && secbuf_len(*out) != 32) {
-		secbuf_free(*out);
-		return -EBADMSG;
+	k = vault_find_key(v, name);
+	if (!k || !k->nversions) {
+		err = -ENOKEY;
+		goto out;
 	}
-	return r;
+	if (!*ver)
+		snprintf(ver, sizeof(ver), "%s",
+			 k->versions[k->nversions - 1].version);
+	else if (!find_version(k, ver)) {
+		err = -ENOKEY;
+		goto out;
+	}
+	err = format_kid(v, name, ver, kid, len);
+out:
+	vault_end(v);
+	return err;
 }
 
-int vault_kwp(int enc, const uint8_t key[32], const uint8_t *in,
-	      size_t inlen, uint8_t *out, size_t *outlen)
+static enum key_state state_of(const struct vault_key *k,
+			       const struct vault_version *p, time_t now)
+{
+	if (k->deleted)
+		return KEY_DELETED;
+	if (!k->enabled || !p->enabled)
+		return KEY_DISABLED;
+	if (p->expires && p->expires <= now)
+		return KEY_EXPIRED;
+	if (p->not_before && p->not_before > now)
+		return KEY_NOT_YET_VALID;
+	return KEY_USABLE;
+}
+
+enum key_state vault_version_state(const struct vault_key *k,
+				   const struct vault_version *p, time_t now)
+{
+	return state_of(k, p, now ? now : time(NULL));
+}
+
+/* The state of a parsed kid; the lock is held. */
+static enum key_state kid_state(struct vault *v, const struct kid *pk,
+				time_t now)
+{
+	struct vault_key *k;
+	struct vault_version *p;
+	size_t i;
+
+	if (strcmp(pk->vault, v->name))
+		return KEY_MISSING;
+	if (pk->platform) {
+		for (i = 0; i < v->nplatform; i++)
+			if (!strcmp(v->platform[i].version, pk->version))
+				return KEY_USABLE;
+		return KEY_MISSING;
+	}
+	k = vault_find_key(v, pk->name);
+	p = k ? find_version(k, pk->version) : NULL;
+	if (!p)
+		return KEY_MISSING;
+	return state_of(k, p, now ? now : time(NULL));
+}
+
+enum key_state vault_key_state(struct vault *v, const char *kid, time_t now)
+{
+	enum key_state s;
+	struct kid pk;
+
+	if (kid_parse(kid, &pk))
+		return KEY_MISSING;
+	if (vault_begin(v, LOCK_SH))
+		return KEY_MISSING;
+	s = kid_state(v, &pk, now);
+	vault_end(v);
+	return s;
+}
+
+/* ---- wrap and unwrap ---- */
+
+int vault_aes_kwp(int wrap, const uint8_t key[32], const uint8_t *in,
+		  size_t inlen, uint8_t *out, size_t *outlen)
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	int n = 0, f = 0, r = -EBADMSG;
+	int n = 0, m = 0, err = -EBADMSG;
 
 	if (!c)
 		return -ENOMEM;
+	if (inlen > INT_MAX)
+		goto out;
 	EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	if (EVP_CipherInit_ex(c, EVP_aes_256_wrap_pad(), NULL, key, NULL,
-			      enc) != 1)
-		goto out;
-	if (EVP_CipherUpdate(c, out, &n, in, (int)inlen) != 1 || n < 0)
-		goto out;
-	if (EVP_CipherFinal_ex(c, out + n, &f) != 1)
-		goto out;
-	*outlen = (size_t)n + (size_t)f;
-	r = 0;
+	if (wrap) {
+		if (EVP_EncryptInit_ex(c, EVP_aes_256_wrap_pad(), NULL, key,
+				       NULL) != 1 ||
+		    EVP_EncryptUpdate(c, out, &n, in, (int)inlen) != 1 ||
+		    EVP_EncryptFinal_ex(c, out + n, &m) != 1)
+			goto out;
+	} else {
+		if (EVP_DecryptInit_ex(c, EVP_aes_256_wrap_pad(), NULL, key,
+				       NULL) != 1 ||
+		    EVP_DecryptUpdate(c, out, &n, in, (int)inlen) != 1 ||
+		    EVP_DecryptFinal_ex(c, out + n, &m) != 1)
+			goto out;
+	}
+	*outlen = (size_t)(n + m);
+	err = 0;
 out:
 	EVP_CIPHER_CTX_free(c);
-	return r;
+	return err;
 }
 
-static int rsa_ctx(EVP_PKEY *pk, int enc, EVP_PKEY_CTX **out)
+static EVP_PKEY *decode_private(const struct secbuf *der)
 {
-	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(pk, NULL);
+	const unsigned char *p = secbuf_data(der);
+
+	return d2i_AutoPrivateKey(NULL, &p, (long)secbuf_len(der));
+}
+
+static int rsa_oaep(int enc, EVP_PKEY *pk, const uint8_t *in, size_t inlen,
+		    uint8_t *out, size_t *outlen)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+	int err = -EBADMSG, ok;
 
 	if (!c)
 		return -ENOMEM;
-	if ((enc ? EVP_PKEY_encrypt_init(c) : EVP_PKEY_decrypt_init(c)) != 1 ||
+	ok = enc ? EVP_PKEY_encrypt_init(c) : EVP_PKEY_decrypt_init(c);
+	if (ok != 1 ||
 	    EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_oaep_md(c, EVP_sha256()) != 1 ||
-	    EVP_PKEY_CTX_set_rsa_mgf1_md(c, EVP_sha256()) != 1) {
-		EVP_PKEY_CTX_free(c);
-		return -EBADMSG;
-	}
-	*out = c;
-	return 0;
+	    EVP_PKEY_CTX_set_rsa_mgf1_md(c, EVP_sha256()) != 1)
+		goto out;
+	ok = enc ? EVP_PKEY_encrypt(c, out, outlen, in, inlen) :
+		   EVP_PKEY_decrypt(c, out, outlen, in, inlen);
+	if (ok == 1)
+		err = 0;
+out:
+	EVP_PKEY_CTX_free(c);
+	return err;
 }
 
-static int do_wrap(struct vault *v, const struct kid *k,
-		   const struct secbuf *dek, struct env_layer *out)
+/* Check @kidstr is usable and belongs here; the shared lock is held. */
+static int usable(struct vault *v, const char *kidstr, struct kid *pk)
 {
-	size_t len = sizeof(out->wrapped);
-	enum key_state s = state_loaded(v, k, 0);
-	int r;
-
-	if (strcmp(k->vault, v->name))
+	if (kid_parse(kidstr, pk))
+		return -EINVAL;
+	if (strcmp(pk->vault, v->name))
 		return -EXDEV;
-	if (s != KEY_USABLE)
-		return key_state_errno(s);
-	if (k->platform) {
-		struct secbuf *key = NULL;
+	return key_state_errno(kid_state(v, pk, 0));
+}
 
-		if ((r = load_plat(v, k, &key)))
-			return r;
-		if (secbuf_len(dek) + 8 + 8 > len)
-			r = -EINVAL;
+static int do_wrap(struct vault *v, const char *kidstr,
+		   const struct secbuf *dek, struct env_layer *l)
+{
+	struct secbuf *key = NULL;
+	EVP_PKEY *pk = NULL;
+	struct kid k;
+	size_t n = ENV_WRAPPED_MAX;
+	int err;
+
+	err = vault_begin(v, LOCK_SH);
+	if (err)
+		return err;
+	err = usable(v, kidstr, &k);
+	vault_end(v);
+	if (!err)
+		err = read_sealed(v, &k, &key);
+	if (err)
+		return err;
+	if (k.platform) {
+		if (secbuf_len(dek) + 16 > ENV_WRAPPED_MAX)
+			err = -EINVAL;
 		else
-			r = vault_kwp(1, secbuf_data(key), secbuf_data(dek),
-				      secbuf_len(dek), out->wrapped, &len);
-		secbuf_free(key);
-		out->key_source = ENV_KEY_PLATFORM;
-		out->wrap_alg = ENV_WRAP_AES_KWP;
+			err = vault_aes_kwp(1, secbuf_data(key),
+					    secbuf_data(dek), secbuf_len(dek),
+					    l->wrapped, &n);
+		l->key_source = ENV_KEY_PLATFORM;
+		l->wrap_alg = ENV_WRAP_AES_KWP;
 	} else {
-		EVP_PKEY *pk = NULL;
-		EVP_PKEY_CTX *c = NULL;
-
-		if ((r = load_rsa(v, k, &pk)))
-			return r;
-		r = rsa_ctx(pk, 1, &c);
-		if (!r && EVP_PKEY_encrypt(c, out->wrapped, &len,
-					   secbuf_data(dek),
-					   secbuf_len(dek)) != 1)
-			r = -EINVAL;
-		EVP_PKEY_CTX_free(c);
-		EVP_PKEY_free(pk);
-		out->key_source = ENV_KEY_CUSTOMER;
-		out->wrap_alg = ENV_WRAP_RSA_OAEP_256;
+		pk = decode_private(key);
+		if (!pk)
+			err = -EBADMSG;
+		else
+			err = rsa_oaep(1, pk, secbuf_data(dek),
+				       secbuf_len(dek), l->wrapped, &n);
+		l->key_source = ENV_KEY_CUSTOMER;
+		l->wrap_alg = ENV_WRAP_RSA_OAEP_256;
 	}
-	if (r)
-		return r;
-	out->wrapped_len = (uint16_t)len;
-	return kid_format(k, out->kid, sizeof(out->kid));
+	EVP_PKEY_free(pk);
+	secbuf_free(key);
+	if (err)
+		return err;
+	l->wrapped_len = (uint16_t)n;
+	snprintf(l->kid, sizeof(l->kid), "%s", kidstr);
+	return 0;
 }
 
 int vault_wrap(struct vault *v, const char *kid, const struct secbuf *dek,
 	       struct env_layer *out)
 {
-	struct kid k;
-	int r = change_begin(v);
+	int err = do_wrap(v, kid, dek, out);
 
-	if (r)
-		return r;
-	r = kid_parse(kid, &k) ? -EINVAL : do_wrap(v, &k, dek, out);
-	return change_end(v, "wrap", kid, r);
+	vault_audit(v, "wrap", kid, err);
+	return err;
 }
 
-static int do_unwrap(struct vault *v, const struct kid *k,
-		     const struct env_layer *in, struct secbuf **dek)
+static int do_unwrap(struct vault *v, const struct env_layer *in,
+		     struct secbuf **dek)
 {
-	enum key_state s;
-	struct secbuf *d = NULL;
-	size_t len = in->wrapped_len;
-	int r;
+	struct secbuf *key = NULL, *m = NULL;
+	EVP_PKEY *pk = NULL;
+	struct kid k;
+	size_t n;
+	int err;
 
-	if (strcmp(k->vault, v->name))
-		return -EXDEV;
-	s = state_loaded(v, k, 0);
-	if (s != KEY_USABLE)
-		return key_state_errno(s);
-	if (len > sizeof(in->wrapped) || len < 16)
-		return -EBADMSG;
-	if (!(d = secbuf_new(len)))
-		return -ENOMEM;
-	if (k->platform) {
-		struct secbuf *key = NULL;
-
-		if (!(r = load_plat(v, k, &key)))
-			r = vault_kwp(0, secbuf_data(key), in->wrapped, len,
-				      secbuf_data(d), &len);
-		secbuf_free(key);
+	err = vault_begin(v, LOCK_SH);
+	if (err)
+		return -EIO;
+	err = usable(v, in->kid, &k);
+	vault_end(v);
+	if (err == -EINVAL)
+		err = -ENOKEY;
+	if (!err)
+		err = read_sealed(v, &k, &key);
+	if (err)
+		return err;
+	if (in->wrapped_len > ENV_WRAPPED_MAX ||
+	    (k.platform ? 1 : 0) != (in->wrap_alg == ENV_WRAP_AES_KWP)) {
+		err = -EBADMSG;
+		goto out;
+	}
+	m = secbuf_new(ENV_WRAPPED_MAX);
+	if (!m) {
+		err = -ENOMEM;
+		goto out;
+	}
+	n = ENV_WRAPPED_MAX;
+	if (k.platform) {
+		err = vault_aes_kwp(0, secbuf_data(key), in->wrapped,
+				    in->wrapped_len, secbuf_data(m), &n);
 	} else {
-		EVP_PKEY *pk = NULL;
-		EVP_PKEY_CTX *c = NULL;
-
-		if (!(r = load_rsa(v, k, &pk)))
-			r = rsa_ctx(pk, 0, &c);
-		if (!r && EVP_PKEY_decrypt(c, secbuf_data(d), &len,
-					   in->wrapped, in->wrapped_len) != 1)
-			r = -EBADMSG;
-		EVP_PKEY_CTX_free(c);
-		EVP_PKEY_free(pk);
+		pk = decode_private(key);
+		err = pk ? rsa_oaep(0, pk, in->wrapped, in->wrapped_len,
+				    secbuf_data(m), &n) : -EBADMSG;
 	}
-	if (!r) {
-		*dek = secbuf_from(secbuf_data(d), len);
+	if (!err) {
+		*dek = secbuf_from(secbuf_data(m), n);
 		if (!*dek)
-			r = -ENOMEM;
+			err = -ENOMEM;
 	}
-	secbuf_free(d);
-	return r;
+out:
+	EVP_PKEY_free(pk);
+	secbuf_free(m);
+	secbuf_free(key);
+	return err;
 }
 
 int vault_unwrap(struct vault *v, const struct env_layer *in,
 		 struct secbuf **dek)
 {
-	struct kid k;
-	int r = change_begin(v);
+	int err = do_unwrap(v, in, dek);
 
-	if (r)
-		return r == -ENOENT ? -EIO : r;
-	r = kid_parse(in->kid, &k) ? -ENOKEY : do_unwrap(v, &k, in, dek);
-	return change_end(v, "unwrap", in->kid, r);
+	vault_audit(v, "unwrap", in->kid, err);
+	return err;
 }
 
-static int ops_unwrap(void *ctx, const struct env_layer *layer,
-		      struct secbuf **dek)
+static int ko_unwrap(void *ctx, const struct env_layer *l,
+		     struct secbuf **dek)
 {
-	return vault_unwrap(ctx, layer, dek);
+	return vault_unwrap(ctx, l, dek);
 }
 
-static int ops_wrap(void *ctx, const char *kid, const struct secbuf *dek,
-		    struct env_layer *layer)
+static int ko_wrap(void *ctx, const char *kid, const struct secbuf *dek,
+		   struct env_layer *l)
 {
-	return vault_wrap(ctx, kid, dek, layer);
+	return vault_wrap(ctx, kid, dek, l);
 }
 
 void vault_keyops(struct vault *v, struct keyops *ops)
 {
 	ops->ctx = v;
-	ops->wrap = ops_wrap;
-	ops->unwrap = ops_unwrap;
-}
-
-/* ---- disks ---- */
-
-int vault_disk_put(struct vault *v, const struct vault_disk *d)
-{
-	size_t i;
-	int r = change_begin(v);
-
-	if (r)
-		return r;
-	for (i = 0; i < v->ndisks; i++)
-		if (!strcmp(v->disks[i].uuid, d->uuid))
-			break;
-	if (i == v->ndisks) {
-		struct vault_disk *n = grow(v->disks, v->ndisks, sizeof(*n));
-
-		if (!n)
-			return change_end(v, "disk-put", d->kid, -ENOMEM);
-		v->disks = n;
-		v->ndisks++;
-	}
-	v->disks[i] = *d;
-	return change_end(v, "disk-put", d->kid[0] ? d->kid : NULL, 0);
-}
-
-int vault_disk_del(struct vault *v, const char *uuid)
-{
-	size_t i;
-	int r = change_begin(v);
-
-	if (r)
-		return r;
-	for (i = 0; i < v->ndisks; i++)
-		if (!strcmp(v->disks[i].uuid, uuid))
-			break;
-	if (i == v->ndisks)
-		return change_end(v, "disk-del", NULL, -ENOENT);
-	memmove(&v->disks[i], &v->disks[i + 1],
-		(v->ndisks - i - 1) * sizeof(v->disks[0]));
-	v->ndisks--;
-	return change_end(v, "disk-del", NULL, 0);
-}
-
-int vault_disk_list(struct vault *v, struct vault_disk **out, size_t *n)
-{
-	int r = meta_load(v);
-
-	if (r)
-		return r;
-	*out = malloc((v->ndisks + 1) * sizeof(**out));
-	if (!*out)
-		return -ENOMEM;
-	if (v->ndisks)
-		memcpy(*out, v->disks, v->ndisks * sizeof(**out));
-	*n = v->ndisks;
-	return 0;
+	ops->unwrap = ko_unwrap;
+	ops->wrap = ko_wrap;
 }
 
 /* ---- keys ---- */
 
-static int store_rsa(struct vault *v, const char *name, const char *ver,
-		     EVP_PKEY *pk)
+static int copy_key(struct vault_key *dst, const struct vault_key *src,
+		    int retention_days)
 {
-	char path[PATH_MAX], kid[VAULT_KID_MAX + 1];
-	unsigned char *der = NULL;
-	int len, r;
-
-	len = i2d_PrivateKey(pk, &der);
-	if (len <= 0)
+	*dst = *src;
+	dst->purge_at = src->deleted ?
+		src->deleted_at + (time_t)retention_days * 86400 : 0;
+	dst->versions = calloc(src->nversions ? src->nversions : 1,
+			       sizeof(*src->versions));
+	if (!dst->versions)
 		return -ENOMEM;
-	kid_of(v, name, ver, kid, sizeof(kid));
-	r = sealed_path(v, name, ver, path, sizeof(path));
-	if (!r)
-		r = seal_file(v, path, kid, der, (size_t)len);
-	OPENSSL_clear_free(der, (size_t)len);
-	return r;
-}
-
-static int add_version(struct vault *v, const char *name, EVP_PKEY *pk,
-		       time_t nbf, time_t exp, char *kid, size_t len)
-{
-	struct vver *x = grow(v->vers, v->nvers, sizeof(*x));
-	EVP_PKEY *gen = NULL;
-	int r;
-
-	if (!x)
-		return -ENOMEM;
-	v->vers = x;
-	x += v->nvers;
-	memset(x, 0, sizeof(*x));
-	snprintf(x->name, sizeof(x->name), "%s", name);
-	new_version(x->ver);
-	x->enabled = 1;
-	x->nbf = nbf;
-	x->exp = exp;
-	x->created = x->updated = time(NULL);
-	if (!pk) {
-		gen = EVP_PKEY_Q_keygen(NULL, NULL, "RSA",
-					(size_t)find_key(v, name)->bits);
-		if (!gen)
-			return -ENOMEM;
-		pk = gen;
-	}
-	r = store_rsa(v, name, x->ver, pk);
-	EVP_PKEY_free(gen);
-	if (r)
-		return r;
-	v->nvers++;
-	if (kid)
-		kid_of(v, name, x->ver, kid, len);
+	if (src->nversions)
+		memcpy(dst->versions, src->versions,
+		       src->nversions * sizeof(*src->versions));
 	return 0;
 }
 
-static int new_key(struct vault *v, const char *name, unsigned int bits,
-		   EVP_PKEY *pk, time_t nbf, time_t exp, char *kid,
-		   size_t len)
+static int cmp_key(const void *a, const void *b)
 {
-	struct vkey *k;
-
-	if (!kid_valid_key_name(name))
-		return -EINVAL;
-	if (bits != 2048 && bits != 3072 && bits != 4096)
-		return -EPROTONOSUPPORT;
-	if (find_key(v, name))
-		return -EEXIST;
-	k = grow(v->keys, v->nkeys, sizeof(*k));
-	if (!k)
-		return -ENOMEM;
-	v->keys = k;
-	k += v->nkeys++;
-	memset(k, 0, sizeof(*k));
-	snprintf(k->name, sizeof(k->name), "%s", name);
-	k->enabled = 1;
-	k->created = time(NULL);
-	k->bits = bits;
-	return add_version(v, name, pk, nbf, exp, kid, len);
+	return strcmp(((const struct vault_key *)a)->name,
+		      ((const struct vault_key *)b)->name);
 }
 
-int vault_key_create(struct vault *v, const char *name, unsigned int bits,
-		     time_t not_before, time_t expires, char *kid, size_t len)
+int vault_key_list(struct vault *v, struct vault_key **out, size_t *n)
 {
-	int r = change_begin(v);
-
-	if (r)
-		return r;
-	r = new_key(v, name, bits, NULL, not_before, expires, kid, len);
-	return change_end(v, "create", r ? NULL : kid, r);
-}
-
-static int no_prompt(char *buf, int size, int rw, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rw;
-	(void)u;
-	return -1;
-}
-
-int vault_key_import(struct vault *v, const char *name, const char *pem,
-		     size_t pemlen, char *kid, size_t len)
-{
-	BIO *b = BIO_new_mem_buf(pem, (int)pemlen);
-	EVP_PKEY *pk = NULL;
-	int bits, r;
-
-	if (!b)
-		return -ENOMEM;
-	pk = PEM_read_bio_PrivateKey(b, NULL, no_prompt, NULL);
-	BIO_free(b);
-	if (!pk)
-		return -EBADMSG;
-	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
-		EVP_PKEY_free(pk);
-		return -EPROTONOSUPPORT;
-	}
-	bits = EVP_PKEY_get_bits(pk);
-	if ((r = change_begin(v))) {
-		EVP_PKEY_free(pk);
-		return r;
-	}
-	r = new_key(v, name, (unsigned)bits, pk, 0, 0, kid, len);
-	EVP_PKEY_free(pk);
-	return change_end(v, "import", r ? NULL : kid, r);
-}
-
-int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len)
-{
-	struct vkey *k;
-	int r = change_begin(v);
-
-	if (r)
-		return r;
-	k = find_key(v, name);
-	if (!k)
-		r = -ENOKEY;
-	else if (k->deleted)
-		r = -EKEYREVOKED;
-	else
-		r = add_version(v, name, NULL, 0, 0, kid, len);
-	return change_end(v, "rotate", r ? NULL : kid, r);
-}
-
-static void apply_update(struct vver *x, const struct vault_key_update *u)
-{
-	if (u->set_enabled)
-		x->enabled = u->enabled;
-	if (u->set_expires)
-		x->exp = u->expires;
-	if (u->set_not_before)
-		x->nbf = u->not_before;
-	x->updated = time(NULL);
-}
-
-int vault_key_set(struct vault *v, const char *ref,
-		  const struct vault_key_update *u)
-{
-	char name[KID_NAME_MAX + 1], ver[KID_VERSION_LEN + 1];
-	char kid[VAULT_KID_MAX + 1] = "";
-	struct vkey *k;
-	struct vver *x;
+	struct vault_key *ks;
 	size_t i;
-	int r = change_begin(v);
+	int err;
 
-	if (r)
-		return r;
-	if (kid_split_ref(ref, name, ver)) {
-		r = -EINVAL;
-		goto out;
+	err = vault_begin(v, LOCK_SH);
+	if (err)
+		return err;
+	ks = calloc(v->nkeys ? v->nkeys : 1, sizeof(*ks));
+	err = ks ? 0 : -ENOMEM;
+	for (i = 0; !err && i < v->nkeys; i++) {
+		err = copy_key(&ks[i], &v->keys[i], v->retention_days);
+		if (err)
+			vault_keys_free(ks, i);
 	}
-	if (!(k = find_key(v, name))) {
-		r = -ENOKEY;
-		goto out;
-	}
-	if (*ver) {
-		if (!(x = find_ver(v, name, ver))) {
-			r = -ENOKEY;
-			goto out;
-		}
-		apply_update(x, u);
-		kid_of(v, name, ver, kid, sizeof(kid));
-		goto out;
-	}
-	if (u->set_enabled)
-		k->enabled = u->enabled;
-	for (i = 0; i < v->nvers; i++) {
-		if (strcmp(v->vers[i].name, name))
-			continue;
-		if (u->set_enabled) {
-			/* the key as a whole: all versions follow */
-			v->vers[i].enabled = u->enabled;
-		}
-		apply_update(&v->vers[i], u);
-	}
-	if ((x = newest_ver(v, name)))
-		kid_of(v, name, x->ver, kid, sizeof(kid));
-out:
-	return change_end(v, "set", *kid ? kid : NULL, r);
-}
-
-static int key_named(struct vault *v, const char *name, struct vkey **out,
-		     char *kid, size_t len)
-{
-	struct vver *x;
-
-	if (!(*out = find_key(v, name)))
-		return -ENOKEY;
-	if ((x = newest_ver(v, name)))
-		kid_of(v, name, x->ver, kid, len);
-	return 0;
-}
-
-int vault_key_delete(struct vault *v, const char *name)
-{
-	char kid[VAULT_KID_MAX + 1] = "";
-	struct vkey *k;
-	int r = change_begin(v);
-
-	if (r)
-		return r;
-	if (!(r = key_named(v, name, &k, kid, sizeof(kid)))) {
-		if (k->deleted) {
-			r = -ENOKEY;
-		} else {
-			k->deleted = 1;
-			k->deleted_at = time(NULL);
-		}
-	}
-	return change_end(v, "delete", *kid ? kid : NULL, r);
-}
-
-int vault_key_recover(struct vault *v, const char *name)
-{
-	char kid[VAULT_KID_MAX + 1] = "";
-	struct vkey *k;
-	int r = change_begin(v);
-
-	if (r)
-		return r;
-	if (!(r = key_named(v, name, &k, kid, sizeof(kid)))) {
-		if (!k->deleted) {
-			r = -EINVAL;
-		} else {
-			k->deleted = 0;
-			k->deleted_at = 0;
-		}
-	}
-	return change_end(v, "recover", *kid ? kid : NULL, r);
-}
-
-int vault_key_purge(struct vault *v, const char *name)
-{
-	char kid[VAULT_KID_MAX + 1] = "", path[PATH_MAX];
-	struct vkey *k;
-	size_t i, j;
-	int r = change_begin(v);
-
-	if (r)
-		return r;
-	if ((r = key_named(v, name, &k, kid, sizeof(kid))))
-		goto out;
-	if (!k->deleted) {
-		r = -EINVAL;
-		goto out;
-	}
-	if (v->purge_protection &&
-	    time(NULL) < k->deleted_at + (long long)v->retention_days * 86400) {
-		r = -EPERM;
-		goto out;
-	}
-	for (i = j = 0; i < v->nvers; i++) {
-		if (strcmp(v->vers[i].name, name)) {
-			v->vers[j++] = v->vers[i];
-			continue;
-		}
-		if (!sealed_path(v, name, v->vers[i].ver, path, sizeof(path)))
-			unlink(path);
-	}
-	v->nvers = j;
-	i = (size_t)(k - v->keys);
-	memmove(k, k + 1, (v->nkeys - i - 1) * sizeof(*k));
-	v->nkeys--;
-out:
-	return change_end(v, "purge", *kid ? kid : NULL, r);
-}
-
-int vault_key_policy(struct vault *v, const char *name,
-		     unsigned long long rotate_after,
-		     unsigned long long notify_before)
-{
-	char kid[VAULT_KID_MAX + 1] = "";
-	struct vkey *k;
-	int r = change_begin(v);
-
-	if (r)
-		return r;
-	if (!(r = key_named(v, name, &k, kid, sizeof(kid)))) {
-		if (rotate_after != (unsigned long long)-1)
-			k->rotate_after = rotate_after;
-		if (notify_before != (unsigned long long)-1)
-			k->notify_before = notify_before;
-	}
-	return change_end(v, "policy", *kid ? kid : NULL, r);
-}
-
-static int fill_info(struct vault *v, struct vkey *k,
-		     struct vault_key_info *out, time_t now)
-{
-	size_t i, n = 0;
-
-	memset(out, 0, sizeof(*out));
-	snprintf(out->name, sizeof(out->name), "%s", k->name);
-	out->enabled = k->enabled;
-	out->deleted = k->deleted;
-	out->deleted_date = k->deleted ? k->deleted_at : 0;
-	out->purge_date = k->deleted ? k->deleted_at +
-			  (long long)v->retention_days * 86400 : 0;
-	out->created = k->created;
-	out->size = k->bits;
-	out->rotate_after = k->rotate_after;
-	out->notify_before = k->notify_before;
-	out->versions = calloc(v->nvers + 1, sizeof(*out->versions));
-	if (!out->versions)
-		return -ENOMEM;
-	for (i = 0; i < v->nvers; i++) {
-		struct vver *x = &v->vers[i];
-		struct vault_key_version *o = &out->versions[n];
-
-		if (strcmp(x->name, k->name))
-			continue;
-		snprintf(o->version, sizeof(o->version), "%s", x->ver);
-		kid_of(v, k->name, x->ver, o->kid, sizeof(o->kid));
-		o->enabled = x->enabled;
-		o->not_before = x->nbf;
-		o->expires = x->exp;
-		o->created = x->created;
-		o->updated = x->updated;
-		o->state = ver_state(k, x, now);
-		n++;
-	}
-	out->nversions = n;
-	return 0;
-}
-
-int vault_key_get(struct vault *v, const char *name,
-		  struct vault_key_info *out)
-{
-	struct vkey *k;
-	int r = meta_load(v);
-
-	if (r)
-		return r;
-	if (!(k = find_key(v, name)))
-		return -ENOKEY;
-	return fill_info(v, k, out, time(NULL));
-}
-
-void vault_key_info_free(struct vault_key_info *k)
-{
-	if (k) {
-		free(k->versions);
-		k->versions = NULL;
-	}
-}
-
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(((const struct vault_key_info *)a)->name,
-		      ((const struct vault_key_info *)b)->name);
-}
-
-int vault_key_list(struct vault *v, struct vault_key_info **out, size_t *n)
-{
-	struct vault_key_info *arr;
-	size_t i;
-	int r = meta_load(v);
-
-	if (r)
-		return r;
-	arr = calloc(v->nkeys + 1, sizeof(*arr));
-	if (!arr)
-		return -ENOMEM;
-	for (i = 0; i < v->nkeys; i++) {
-		if ((r = fill_info(v, &v->keys[i], &arr[i], time(NULL)))) {
-			vault_key_list_free(arr, i);
-			return r;
-		}
-	}
-	qsort(arr, v->nkeys, sizeof(*arr), by_name);
-	*out = arr;
+	vault_end(v);
+	if (err)
+		return err;
+	qsort(ks, v->nkeys, sizeof(*ks), cmp_key);
+	*out = ks;
 	*n = v->nkeys;
 	return 0;
 }
 
-void vault_key_list_free(struct vault_key_info *k, size_t n)
+void vault_keys_free(struct vault_key *k, size_t n)
 {
 	size_t i;
 
 	if (!k)
 		return;
 	for (i = 0; i < n; i++)
-		vault_key_info_free(&k[i]);
+		free(k[i].versions);
 	free(k);
 }
 
-/* ---- vault-wide ---- */
-
-int vault_rotate_platform(struct vault *v, char *kid, size_t len)
+int vault_key_get(struct vault *v, const char *name, struct vault_key **out)
 {
-	int r = change_begin(v);
+	struct vault_key *k, *c;
+	int err;
 
-	if (r)
-		return r;
-	r = add_platform(v, kid, len);
-	return change_end(v, "rotate-platform-key", r ? NULL : kid, r);
-}
-
-int vault_get_settings(struct vault *v, struct vault_settings *s)
-{
-	int r = meta_load(v);
-
-	if (r)
-		return r;
-	s->purge_protection = v->purge_protection;
-	s->retention_days = v->retention_days;
+	err = vault_begin(v, LOCK_SH);
+	if (err)
+		return err;
+	k = vault_find_key(v, name);
+	c = k ? calloc(1, sizeof(*c)) : NULL;
+	err = !k ? -ENOKEY : !c ? -ENOMEM : copy_key(c, k, v->retention_days);
+	vault_end(v);
+	if (err) {
+		free(c);
+		return err;
+	}
+	*out = c;
 	return 0;
 }
 
-int vault_set_settings(struct vault *v, int purge_protection,
-		       int retention_days)
+static int generate_rsa(int bits, struct secbuf **der, int *gotbits)
 {
-	int r;
+	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+	int err = 0, len;
+	unsigned char *p;
 
-	if (retention_days >= 0 && (retention_days < 7 || retention_days > 90))
-		return -EINVAL;
-	if ((r = change_begin(v)))
-		return r;
-	if (purge_protection >= 0)
-		v->purge_protection = !!purge_protection;
-	if (retention_days >= 0)
-		v->retention_days = (unsigned)retention_days;
-	return change_end(v, "set", NULL, 0);
-}
-
-/* Copy regular files of @from into the new directory @to, recursively. */
-static int copy_tree(const char *from, const char *to)
-{
-	char a[PATH_MAX], b[PATH_MAX], *buf;
-	struct dirent *e;
-	struct stat st;
-	size_t len;
-	DIR *d;
-	int r = 0;
-
-	if (mkdir(to, 0700))
-		return -errno;
-	if (!(d = opendir(from)))
-		return -errno;
-	while (!r && (e = readdir(d))) {
-		if (e->d_name[0] == '.' || !strcmp(e->d_name, LOCK_FILE))
-			continue;
-		snprintf(a, sizeof(a), "%s/%s", from, e->d_name);
-		snprintf(b, sizeof(b), "%s/%s", to, e->d_name);
-		if (lstat(a, &st)) {
-			r = -errno;
-		} else if (S_ISDIR(st.st_mode)) {
-			r = copy_tree(a, b);
-		} else if (S_ISREG(st.st_mode)) {
-			r = io_read_file(a, 1u << 30, &buf, &len);
-			if (!r) {
-				r = io_write_atomic(b, buf, len, 0600);
-				free(buf);
-			}
+	if (!pk)
+		return -EIO;
+	len = i2d_PrivateKey(pk, NULL);
+	*der = len > 0 ? secbuf_new((size_t)len) : NULL;
+	if (!*der) {
+		err = -ENOMEM;
+	} else {
+		p = secbuf_data(*der);
+		if (i2d_PrivateKey(pk, &p) != len) {
+			secbuf_free(*der);
+			err = -EIO;
 		}
 	}
-	closedir(d);
-	return r;
+	*gotbits = EVP_PKEY_get_bits(pk);
+	EVP_PKEY_free(pk);
+	return err;
 }
 
-int vault_backup(struct vault *v, const char *dest)
+static int load_pem(const char *path, struct secbuf **der, int *bits)
 {
-	int r = change_begin(v);
+	BIO *b = BIO_new_file(path, "r");
+	EVP_PKEY *pk;
+	unsigned char *p;
+	int len, err = 0;
 
-	if (r)
-		return r;
-	/* audit first so the copy holds a consistent chain */
-	r = audit_append(v, "backup", NULL, 0);
-	if (!r)
-		r = meta_save(v);
-	if (!r)
-		r = copy_tree(v->dir, dest);
-	unlock_vault(v);
-	return r;
+	if (!b)
+		return -errno ? -errno : -ENOENT;
+	pk = PEM_read_bio_PrivateKey(b, NULL, NULL, (void *)"");
+	BIO_free(b);
+	if (!pk)
+		return -EBADMSG;
+	*bits = EVP_PKEY_get_bits(pk);
+	if (!EVP_PKEY_is_a(pk, "RSA") ||
+	    (*bits != 2048 && *bits != 3072 && *bits != 4096)) {
+		EVP_PKEY_free(pk);
+		return -ENOTSUP;
+	}
+	len = i2d_PrivateKey(pk, NULL);
+	*der = len > 0 ? secbuf_new((size_t)len) : NULL;
+	if (!*der) {
+		err = -ENOMEM;
+	} else {
+		p = secbuf_data(*der);
+		if (i2d_PrivateKey(pk, &p) != len) {
+			secbuf_free(*der);
+			err = -EIO;
+		}
+	}
+	EVP_PKEY_free(pk);
+	return err;
 }
 
-int vault_restore(const char *src, const char *dir)
+/* Add a version holding @der to key @name (created when @create). */
+static int add_version(struct vault *v, const char *name, int create,
+		       int bits, const struct secbuf *der, time_t nbf,
+		       time_t exp, const char *op, char *kidbuf, size_t len)
+{
+	struct vault_key *k;
+	struct vault_version *p;
+	char kidstr[VAULT_KID_MAX + 1];
+	struct kid pk;
+	time_t now = time(NULL);
+	int err;
+
+	err = vault_begin(v, LOCK_EX);
+	if (err)
+		return err;
+	k = vault_find_key(v, name);
+	if (create && k) {
+		err = k->deleted ? -EADDRINUSE : -EEXIST;
+		goto refused;
+	}
+	if (!create && !k) {
+		err = -ENOKEY;
+		goto refused;
+	}
+	if (!create && k->deleted) {
+		err = -EKEYREVOKED;
+		goto refused;
+	}
+	if (create) {
+		k = grow(v->keys, v->nkeys, sizeof(*k));
+		if (!k) {
+			err = -ENOMEM;
+			goto refused;
+		}
+		v->keys = k;
+		k += v->nkeys++;
+		memset(k, 0, sizeof(*k));
+		snprintf(k->name, sizeof(k->name), "%s", name);
+		k->enabled = 1;
+		k->bits = bits;
+		k->created = now;
+	}
+	p = grow(k->versions, k->nversions, sizeof(*p));
+	if (!p) {
+		err = -ENOMEM;
+		goto refused;
+	}
+	k->versions = p;
+	p += k->nversions;
+	memset(p, 0, sizeof(*p));
+	new_version_id(p->version);
+	p->enabled = 1;
+	p->not_before = nbf;
+	p->expires = exp;
+	p->created = p->updated = now;
+	k->nversions++;
+	memset(&pk, 0, sizeof(pk));
+	snprintf(pk.vault, sizeof(pk.vault), "%s", v->name);
+	snprintf(pk.name, sizeof(pk.name), "%s", name);
+	snprintf(pk.version, sizeof(pk.version), "%s", p->version);
+	err = kid_format(&pk, kidstr, sizeof(kidstr));
+	if (!err)
+		err = write_sealed(v, &pk, secbuf_data(der), secbuf_len(der));
+	if (err)
+		goto refused;
+	err = commit(v, op, kidstr);
+	if (!err && kidbuf)
+		snprintf(kidbuf, len, "%s", kidstr);
+	return err;
+refused:
+	return refuse(v, op, name, err);
+}
+
+int vault_key_create(struct vault *v, const char *name, int bits,
+		     time_t not_before, time_t expires, char *kid, size_t len)
+{
+	struct secbuf *der = NULL;
+	int err, got;
+
+	if (!bits)
+		bits = VAULT_RSA_DEFAULT_BITS;
+	if (!kid_valid_key_name(name) ||
+	    (bits != 2048 && bits != 3072 && bits != 4096))
+		return -EINVAL;
+	{
+		struct vault_key *k = NULL;
+
+		if (vault_key_get(v, name, &k) == 0) {
+			err = k->deleted ? -EADDRINUSE : -EEXIST;
+			vault_keys_free(k, 1);
+			return err;
+		}
+	}
+	err = generate_rsa(bits, &der, &got);
+	if (err)
+		return err;
+	err = add_version(v, name, 1, got, der, not_before, expires,
+			  "create", kid, len);
+	secbuf_free(der);
+	return err;
+}
+
+int vault_key_import(struct vault *v, const char *name, const char *pem_path,
+		     char *kid, size_t len)
+{
+	struct secbuf *der = NULL;
+	int err, bits;
+
+	if (!kid_valid_key_name(name))
+		return -EINVAL;
+	err = load_pem(pem_path, &der, &bits);
+	if (err)
+		return err;
+	err = add_version(v, name, 1, bits, der, 0, 0, "import", kid, len);
+	secbuf_free(der);
+	return err;
+}
+
+int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len)
+{
+	struct vault_key *k = NULL;
+	struct secbuf *der = NULL;
+	int err, got;
+
+	err = vault_key_get(v, name, &k);
+	if (err)
+		return err;
+	err = k->deleted ? -EKEYREVOKED : generate_rsa(k->bits, &der, &got);
+	vault_keys_free(k, 1);
+	if (err)
+		return err;
+	err = add_version(v, name, 0, got, der, 0, 0, "rotate", kid, len);
+	secbuf_free(der);
+	return err;
+}
+
+static void apply_attrs(struct vault_version *p, const struct vault_key_attrs *a,
+			time_t now)
+{
+	if (a->enabled >= 0)
+		p->enabled = !!a->enabled;
+	if (a->set_expires)
+		p->expires = a->expires;
+	if (a->set_not_before)
+		p->not_before = a->not_before;
+	p->updated = now;
+}
+
+int vault_key_set(struct vault *v, const char *name, const char *version,
+		  const struct vault_key_attrs *a)
+{
+	struct vault_key *k;
+	struct vault_version *p;
+	char ref[VAULT_KID_MAX + 1];
+	time_t now = time(NULL);
+	size_t i;
+	int err;
+
+	err = vault_begin(v, LOCK_EX);
+	if (err)
+		return err;
+	snprintf(ref, sizeof(ref), "%s%s%s", name, version && *version ?
+		 "/" : "", version ? version : "");
+	k = vault_find_key(v, name);
+	if (!k)
+		return refuse(v, "set", ref, -ENOKEY);
+	if (k->deleted)
+		return refuse(v, "set", ref, -EKEYREVOKED);
+	if (version && *version) {
+		p = find_version(k, version);
+		if (!p)
+			return refuse(v, "set", ref, -ENOKEY);
+		apply_attrs(p, a, now);
+		err = format_kid(v, name, version, ref, sizeof(ref));
+	} else {
+		if (a->enabled >= 0)
+			k->enabled = !!a->enabled;
+		for (i = 0; i < k->nversions; i++)
+			apply_attrs(&k->versions[i], a, now);
+	}
+	if (err)
+		return refuse(v, "set", ref, err);
+	return commit(v, "set", ref);
+}
+
+static int delete_files(struct vault *v, const struct vault_key *k)
 {
 	char path[PATH_MAX];
-	struct stat st;
+	size_t i;
+	int err = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", src, META_FILE);
-	if (stat(path, &st))
-		return -errno;
-	if (stat(dir, &st) == 0)
-		return -EEXIST;
-	return copy_tree(src, dir);
+	for (i = 0; i < k->nversions; i++) {
+		err = vault_path(v, path, sizeof(path), "keys/%s/%s.sealed",
+				 k->name, k->versions[i].version);
+		if (!err && unlink(path) < 0 && errno != ENOENT)
+			err = -errno;
+	}
+	if (!vault_path(v, path, sizeof(path), "keys/%s", k->name))
+		rmdir(path);
+	return err;
 }
 
-int vault_audit_files(struct vault *v, char ***files, size_t *n)
+static int key_change(struct vault *v, const char *name, const char *op)
 {
-	char path[PATH_MAX], **arr = NULL;
-	size_t cnt = 0, i;
-	int k;
+	struct vault_key *k;
+	time_t now = time(NULL);
+	int err;
 
-	for (k = 1;; k++) {
-		snprintf(path, sizeof(path), "%s/%s.%d", v->dir, AUDIT_FILE,
-			 k);
-		if (access(path, F_OK))
+	err = vault_begin(v, LOCK_EX);
+	if (err)
+		return err;
+	k = vault_find_key(v, name);
+	if (!k)
+		return refuse(v, op, name, -ENOKEY);
+	if (!strcmp(op, "delete")) {
+		if (k->deleted)
+			return refuse(v, op, name, -EKEYREVOKED);
+		k->deleted = 1;
+		k->deleted_at = now;
+	} else if (!strcmp(op, "recover")) {
+		if (!k->deleted)
+			return refuse(v, op, name, -EINVAL);
+		k->deleted = 0;
+		k->deleted_at = 0;
+	} else {
+		if (!k->deleted)
+			return refuse(v, op, name, -EINVAL);
+		if (v->purge_protection &&
+		    now < k->deleted_at + (time_t)v->retention_days * 86400)
+			return refuse(v, op, name, -EPERM);
+		err = delete_files(v, k);
+		if (err)
+			return refuse(v, op, name, err);
+		free(k->versions);
+		*k = v->keys[--v->nkeys];
+	}
+	return commit(v, op, name);
+}
+
+int vault_key_delete(struct vault *v, const char *name)
+{
+	return key_change(v, name, "delete");
+}
+
+int vault_key_recover(struct vault *v, const char *name)
+{
+	return key_change(v, name, "recover");
+}
+
+int vault_key_purge(struct vault *v, const char *name)
+{
+	return key_change(v, name, "purge");
+}
+
+int vault_key_policy(struct vault *v, const char *name, uint64_t rotate_after,
+		     uint64_t notify_before)
+{
+	struct vault_key *k;
+	int err;
+
+	err = vault_begin(v, LOCK_EX);
+	if (err)
+		return err;
+	k = vault_find_key(v, name);
+	if (!k)
+		return refuse(v, "policy", name, -ENOKEY);
+	if (rotate_after != UINT64_MAX)
+		k->rotate_after = rotate_after;
+	if (notify_before != UINT64_MAX)
+		k->notify_before = notify_before;
+	return commit(v, "policy", name);
+}
+
+/* ---- platform key and settings ---- */
+
+int vault_rotate_platform(struct vault *v, char *kidbuf, size_t len)
+{
+	struct vault_version *p;
+	char kidstr[VAULT_KID_MAX + 1];
+	uint8_t key[32];
+	struct kid k;
+	int err;
+
+	err = vault_begin(v, LOCK_EX);
+	if (err)
+		return err;
+	memset(&k, 0, sizeof(k));
+	k.platform = 1;
+	snprintf(k.vault, sizeof(k.vault), "%s", v->name);
+	new_version_id(k.version);
+	randombytes_buf(key, sizeof(key));
+	err = write_sealed(v, &k, key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+	if (!err)
+		err = kid_format(&k, kidstr, sizeof(kidstr));
+	p = err ? NULL : grow(v->platform, v->nplatform, sizeof(*p));
+	if (!p)
+		return refuse(v, "rotate-platform-key", NULL,
+			      err ? err : -ENOMEM);
+	v->platform = p;
+	p += v->nplatform++;
+	memset(p, 0, sizeof(*p));
+	snprintf(p->version, sizeof(p->version), "%s", k.version);
+	p->enabled = 1;
+	p->created = p->updated = time(NULL);
+	err = commit(v, "rotate-platform-key", kidstr);
+	if (!err && kidbuf)
+		snprintf(kidbuf, len, "%s", kidstr);
+	return err;
+}
+
+int vault_purge_protection(struct vault *v)
+{
+	if (!vault_begin(v, LOCK_SH))
+		vault_end(v);
+	return v->purge_protection;
+}
+
+int vault_retention_days(struct vault *v)
+{
+	if (!vault_begin(v, LOCK_SH))
+		vault_end(v);
+	return v->retention_days;
+}
+
+int vault_set_purge_protection(struct vault *v, int on)
+{
+	int err = vault_begin(v, LOCK_EX);
+
+	if (err)
+		return err;
+	v->purge_protection = !!on;
+	return commit(v, on ? "set purge-protection=on" :
+		      "set purge-protection=off", NULL);
+}
+
+int vault_set_retention_days(struct vault *v, int days)
+{
+	int err;
+
+	if (days < 7 || days > 90)
+		return -EINVAL;
+	err = vault_begin(v, LOCK_EX);
+	if (err)
+		return err;
+	v->retention_days = days;
+	return commit(v, "set retention-days", NULL);
+}
+
+/* ---- disks ---- */
+
+int vault_disk_put(struct vault *v, const struct vault_disk *d)
+{
+	struct vault_disk *n;
+	size_t i;
+	int err;
+
+	if (strchr(d->path, '\n') || strchr(d->des, ' ') ||
+	    strchr(d->kid, ' ') || !*d->uuid || strchr(d->uuid, ' '))
+		return -EINVAL;
+	err = vault_begin(v, LOCK_EX);
+	if (err)
+		return err;
+	for (i = 0; i < v->ndisks; i++)
+		if (!strcmp(v->disks[i].uuid, d->uuid))
 			break;
+	if (i == v->ndisks) {
+		n = grow(v->disks, v->ndisks, sizeof(*n));
+		if (!n)
+			return refuse(v, "disk-put", d->kid, -ENOMEM);
+		v->disks = n;
+		v->ndisks++;
 	}
-	arr = calloc((size_t)k + 1, sizeof(*arr));
-	if (!arr)
+	v->disks[i] = *d;
+	return commit(v, "disk-put", *d->kid ? d->kid : NULL);
+}
+
+int vault_disk_del(struct vault *v, const char *uuid)
+{
+	size_t i;
+	int err = vault_begin(v, LOCK_EX);
+
+	if (err)
+		return err;
+	for (i = 0; i < v->ndisks; i++)
+		if (!strcmp(v->disks[i].uuid, uuid))
+			break;
+	if (i == v->ndisks)
+		return refuse(v, "disk-del", NULL, -ENOENT);
+	v->disks[i] = v->disks[--v->ndisks];
+	return commit(v, "disk-del", NULL);
+}
+
+int vault_disk_list(struct vault *v, struct vault_disk **out, size_t *n)
+{
+	struct vault_disk *d;
+	int err = vault_begin(v, LOCK_SH);
+
+	if (err)
+		return err;
+	d = calloc(v->ndisks ? v->ndisks : 1, sizeof(*d));
+	if (d && v->ndisks)
+		memcpy(d, v->disks, v->ndisks * sizeof(*d));
+	*n = v->ndisks;
+	vault_end(v);
+	if (!d)
 		return -ENOMEM;
-	for (k--; k >= 0; k--) {
-		if (k)
-			snprintf(path, sizeof(path), "%s/%s.%d", v->dir,
-				 AUDIT_FILE, k);
-		else
-			snprintf(path, sizeof(path), "%s/%s", v->dir,
-				 AUDIT_FILE);
-		if (access(path, F_OK))
-			continue;
-		if (!(arr[cnt] = strdup(path))) {
-			for (i = 0; i < cnt; i++)
-				free(arr[i]);
-			free(arr);
-			return -ENOMEM;
-		}
-		cnt++;
-	}
-	*files = arr;
-	*n = cnt;
+	*out = d;
 	return 0;
 }
 
-static int verify_file(const char *path, const uint8_t key[32],
-		       uint8_t prev[MAC_BYTES], unsigned long *count,
-		       unsigned long *bad)
+int vault_audit(struct vault *v, const char *op, const char *kid, int result)
 {
-	char *text = NULL, *line, *next, *m;
-	uint8_t got[MAC_BYTES], want[MAC_BYTES];
-	unsigned long no = 0;
-	size_t len;
-	int r = io_read_file(path, 1u << 30, &text, &len);
+	int err = vault_begin(v, LOCK_EX);
 
-	if (r)
-		return r;
-	for (line = text; *line; line = next) {
-		next = strchr(line, '\n');
-		if (!next) {
-			r = -EBADMSG;	/* torn last line */
-			*bad = no + 1;
-			break;
-		}
-		*next++ = '\0';
-		no++;
-		m = strstr(line, ",\"mac\":\"");
-		if (!m || strlen(m) != 8 + 2 * MAC_BYTES + 2 ||
-		    sodium_hex2bin(got, MAC_BYTES, m + 8, 2 * MAC_BYTES, NULL,
-				   NULL, NULL)) {
-			r = -EBADMSG;
-			*bad = no;
-			break;
-		}
-		audit_mac(key, prev, line, (size_t)(m - line), want);
-		if (sodium_memcmp(got, want, MAC_BYTES)) {
-			r = -EBADMSG;
-			*bad = no;
-			break;
-		}
-		memcpy(prev, want, MAC_BYTES);
-		(*count)++;
-	}
-	free(text);
-	return r;
-}
-
-int vault_audit_verify(struct vault *v, char *bad_file, size_t len,
-		       unsigned long *bad_line)
-{
-	uint8_t key[32], prev[MAC_BYTES] = { 0 };
-	unsigned long count = 0;
-	char **files = NULL;
-	size_t n = 0, i;
-	int r;
-
-	if ((r = lock_vault(v)))
-		return r;
-	if ((r = meta_load(v)) || (r = vault_audit_files(v, &files, &n)))
-		goto out;
-	if ((r = audit_key(v, key)))
-		goto out;
-	*bad_line = 0;
-	for (i = 0; i < n && !r; i++) {
-		r = verify_file(files[i], key, prev, &count, bad_line);
-		if (r)
-			snprintf(bad_file, len, "%s", files[i]);
-	}
-	sodium_memzero(key, sizeof(key));
-	if (!r && (count != v->audit_count ||
-		   sodium_memcmp(prev, v->audit_mac, MAC_BYTES))) {
-		r = -EBADMSG;
-		*bad_line = 0;
-		snprintf(bad_file, len, "%s/%s", v->dir, AUDIT_FILE);
-	}
-out:
-	for (i = 0; i < n; i++)
-		free(files[i]);
-	free(files);
-	unlock_vault(v);
-	return r;
+	if (err)
+		return err;
+	err = vault_audit_append(v, op, kid, result);
+	if (!err)
+		err = save_meta(v);
+	vault_end(v);
+	return err;
 }
