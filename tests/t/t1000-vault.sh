@@ -20,24 +20,25 @@ test_expect_success 'init refuses an existing vault' '
 	grep -q "^ssefs: vault .*: already exists$" err
 '
 
-test_expect_success 'init refuses a bad name (usage)' '
-	test_expect_code 2 env SSEFS_VAULT="$TRASH_DIRECTORY/v2" \
+test_expect_success 'init refuses a bad name' '
+	test_must_fail env SSEFS_VAULT="$TRASH_DIRECTORY/v2" \
 		"$SSEFS_BIN" vault init --name Bad_Name 2>err &&
-	grep -q "^ssefs: --name Bad_Name" err
+	grep -q "^ssefs: .*bad name .Bad_Name." err &&
+	! test -e "$TRASH_DIRECTORY/v2/vault.meta"
 '
 
 test_expect_success 'a 0644 key file is refused, naming the file' '
 	chmod 644 "$SSEFS_VAULT.key" &&
 	test_when_finished "chmod 600 \"$SSEFS_VAULT.key\"" &&
 	test_expect_code 1 ssefs key list 2>err &&
-	grep -q "^ssefs: $SSEFS_VAULT.key: permissions are too open" err
+	grep -q "^ssefs: $SSEFS_VAULT.key: permissions 0644 are too open (want 0600)$" err
 '
 
 test_expect_success 'a 0755 vault directory is refused, naming it' '
 	chmod 755 "$SSEFS_VAULT" &&
 	test_when_finished "chmod 700 \"$SSEFS_VAULT\"" &&
 	test_expect_code 1 ssefs key list 2>err &&
-	grep -q "^ssefs: $SSEFS_VAULT: permissions are too open" err
+	grep -q "^ssefs: $SSEFS_VAULT: permissions 0755 are too open (want 0700)$" err
 '
 
 test_expect_success 'a wrong key file is refused and changes nothing' '
@@ -98,7 +99,7 @@ test_expect_success 'rotate-platform-key adds a version' '
 
 test_expect_success 'audit --verify passes, --since filters' '
 	ssefs vault audit --verify >out &&
-	grep -q "audit log ok" out &&
+	grep -q "audit log intact" out &&
 	ssefs vault audit >all &&
 	test $(wc -l <all) -ge 4 &&
 	ssefs vault audit --since 2000-01-01T00:00:00Z >since &&
@@ -114,7 +115,7 @@ test_expect_success 'audit --verify names an edited line' '
 	sed -i "2s/\"op\":\"[a-z-]*\"/\"op\":\"tampered\"/" \
 		"$SSEFS_VAULT/audit.log" &&
 	test_expect_code 1 ssefs vault audit --verify 2>err &&
-	grep -q "audit.log: line 2: audit chain broken" err
+	grep -q "audit.log line 2: edited, removed or reordered" err
 '
 
 test_expect_success 'audit --verify notices a deleted line and a cut-off tail' '
@@ -122,7 +123,7 @@ test_expect_success 'audit --verify notices a deleted line and a cut-off tail' '
 	test_when_finished "cp saved \"$SSEFS_VAULT/audit.log\"" &&
 	sed -i 3d "$SSEFS_VAULT/audit.log" &&
 	test_expect_code 1 ssefs vault audit --verify 2>err &&
-	grep -q "line 3: audit chain broken" err &&
+	grep -q "audit.log line 3: edited, removed or reordered" err &&
 	cp saved "$SSEFS_VAULT/audit.log" &&
 	sed -i \$d "$SSEFS_VAULT/audit.log" &&
 	test_expect_code 1 ssefs vault audit --verify 2>err &&
@@ -145,12 +146,17 @@ test_expect_success 'the audit log holds no key material' '
 	! grep -q "$key" "$SSEFS_VAULT"/audit.log*
 '
 
-test_expect_success 'purge-protection setting is stored' '
+test_expect_success 'vault settings are stored and shown' '
 	ssefs vault set --purge-protection off &&
-	grep -q "^settings 0 90$" "$SSEFS_VAULT/vault.meta" &&
+	ssefs --json vault show >j &&
+	grep -q "\"purgeProtection\": false" j &&
+	grep -q "\"retentionDays\": 90" j &&
 	ssefs vault set --purge-protection on --retention-days 7 &&
-	grep -q "^settings 1 7$" "$SSEFS_VAULT/vault.meta" &&
-	test_expect_code 2 ssefs vault set --retention-days 3
+	ssefs --json vault show >j &&
+	grep -q "\"purgeProtection\": true" j &&
+	grep -q "\"retentionDays\": 7" j &&
+	test_expect_code 2 ssefs vault set --retention-days 3 2>err &&
+	grep -q "^ssefs: --retention-days: want 7 to 90" err
 '
 
 test_done

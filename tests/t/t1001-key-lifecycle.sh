@@ -13,7 +13,7 @@ test_expect_success 'create prints the kid; default size is 3072' '
 	ssefs key create k1 >kid &&
 	grep -q "^vault://test/keys/k1/[0-9a-f]\{32\}$" kid &&
 	ssefs key show k1 >out &&
-	grep -q "^k1  3072 bits  enabled$" out
+	grep -q "^size: *3072$" out
 '
 
 test_expect_success JQ 'rotate twice: three versions, the newest is current' '
@@ -84,7 +84,7 @@ test_expect_success JQ 'delete: deleted state, name reserved' '
 	test "$(jq -r .scheduledPurgeDate j)" != null &&
 	test "$(jq -r "[.versions[].state] | unique | .[]" j)" = deleted &&
 	test_expect_code 1 ssefs key create k1 2>err &&
-	grep -q "^ssefs: key k1: already exists" err
+	grep -q "^ssefs: key k1: name is held by a deleted key" err
 '
 
 test_expect_success JQ 'recover brings it back' '
@@ -118,12 +118,12 @@ test_expect_success 'import a PKCS#1 and a PKCS#8 RSA key; refuse others' '
 	ssefs key import i1 --pem p1.pem &&
 	ssefs key import i8 --pem p8.pem &&
 	test_expect_code 1 ssefs key import ie --pem ec.pem 2>err &&
-	grep -q "^ssefs: ec.pem: only RSA 2048, 3072 or 4096" err &&
+	grep -q "^ssefs: ec.pem: not an RSA 2048, 3072 or 4096 private key$" err &&
 	test_expect_code 1 ssefs key import is --pem small.pem 2>err &&
-	grep -q "^ssefs: small.pem: only RSA 2048, 3072 or 4096" err &&
+	grep -q "^ssefs: small.pem: not an RSA 2048, 3072 or 4096 private key$" err &&
 	echo junk >junk.pem &&
 	test_expect_code 1 ssefs key import ij --pem junk.pem 2>err &&
-	grep -q "^ssefs: junk.pem: not a readable" err
+	grep -q "^ssefs: junk.pem: not a PEM private key" err
 '
 
 test_expect_success 'no private key material in the vault files in the clear' '
