@@ -1,32 +1,29 @@
 /*
- * envelope.c - one copy of the envelope header: decode, encode, checksum, MAC
+ * envelope.c - one 4096-byte copy of the envelope header
  *
- * On-disk layout of one copy (ENV_COPY_BYTES, little-endian integers,
- * NUL-padded strings, every byte not listed is reserved and must be zero);
- * man/ssefs-format.5 is the reference and must be kept in step:
+ * Byte layout (little-endian; man/ssefs-format.5 is the reference):
  *
- *	   0   8  magic (env_magic[copy])
- *	   8   8  self offset (copy * ENV_COPY_BYTES)
- *	  16   2  version major		  18   2  version minor
- *	  20   4  header length (ENV_COPY_BYTES)
- *	  24   8  sequence id
- *	  32   4  compat flags		  36   4  ro_compat flags
- *	  40   4  incompat flags	  44   4  reserved
- *	  48  32  SHA-256 checksum of the copy with this field zeroed
- *	  80  16  disk UUID
- *	  96   4  sector size		 100   4  encryption type
- *	 104   8  plaintext size	 112   8  created (unix s)
- *	 120   8  last rotated (unix s)	 128   4  number of layers
- *	 132   4  reserved
- *	 136  88  DES name (NUL-padded, at most 80 bytes)
- *	 224  32  header MAC (HMAC-SHA256)
- *	 256 784  layer 0		1040 784  layer 1 (zero if unused)
- *	1824 2272 reserved
+ *     0   8  magic ("SSEFS\0HA" copy 0, "SSEFS\0HB" copy 1)
+ *     8   2  version major        10   2  version minor
+ *    12   4  header size (4096)   16   8  self offset (0 or 4096)
+ *    24   8  sequence id
+ *    32   4  compat flags         36   4  ro_compat flags
+ *    40   4  incompat flags       44   4  reserved (0)
+ *    48  16  disk UUID
+ *    64   4  sector size          68   4  encryption type
+ *    72   8  plaintext size       80   8  data offset (8192)
+ *    88   8  created              96   8  last rotated
+ *   104   4  layer count         108   4  reserved (0)
+ *   112  96  DES name, NUL-padded (at most 80 bytes)
+ *   208  32  header MAC (HMAC-SHA256)
+ *   240  16  reserved (0)
+ *   256 1024 layer 0 (outer)    1280 1024 layer 1 (inner, or all zero)
+ *  2304 1760 reserved (0)
+ *  4064  32  SHA-256 of the 4096 bytes with this field zeroed
  *
- * A layer (784 bytes): +0 cipher, +1 key source, +2 wrap algorithm,
- * +3 reserved, +4 u16 wrapped length, +6 2 reserved, +8 256 kid
- * (NUL-padded, at most 255 bytes), +264 512 wrapped DEK (zero beyond the
- * wrapped length), +776 8 reserved.
+ * Layer slot: 0 cipher, 1 key source, 2 wrap algorithm, 3 reserved,
+ * 4 wrapped length (2), 6 kid length (2), 8 reserved (8), 16 kid (256,
+ * NUL-padded), 272 wrapped DEK (512), 784 reserved (240).
  */
 #include <errno.h>
 #include <string.h>
@@ -41,200 +38,163 @@
 #include "crypto/secmem.h"
 
 const uint8_t env_magic[ENV_NCOPIES][ENV_MAGIC_LEN] = {
-	{ 'S', 'S', 'E', 'F', 'S', 0, 'h', '0' },
-	{ 'S', 'S', 'E', 'F', 'S', 0, 'h', '1' },
+	{ 'S', 'S', 'E', 'F', 'S', 0, 'H', 'A' },
+	{ 'S', 'S', 'E', 'F', 'S', 0, 'H', 'B' },
 };
 
-#define OFF_MAGIC	0
-#define OFF_SELF	8
-#define OFF_VMAJOR	16
-#define OFF_VMINOR	18
-#define OFF_HDRLEN	20
-#define OFF_SEQ		24
-#define OFF_COMPAT	32
-#define OFF_ROCOMPAT	36
-#define OFF_INCOMPAT	40
-#define OFF_RSV0	44
-#define OFF_CSUM	48
-#define CSUM_BYTES	32
-#define OFF_UUID	80
-#define OFF_SECTOR	96
-#define OFF_TYPE	100
-#define OFF_PLAIN	104
-#define OFF_CREATED	112
-#define OFF_ROTATED	120
-#define OFF_NLAYERS	128
-#define OFF_RSV1	132
-#define OFF_DES		136
-#define DES_FIELD	88
-#define OFF_MAC		224
-#define OFF_LAYER	256
-#define LAYER_BYTES	784
-#define OFF_TAIL	(OFF_LAYER + ENV_MAX_LAYERS * LAYER_BYTES)
+enum {
+	OFF_MAGIC = 0, OFF_VMAJ = 8, OFF_VMIN = 10, OFF_HSIZE = 12,
+	OFF_SELF = 16, OFF_SEQ = 24, OFF_COMPAT = 32, OFF_ROCOMPAT = 36,
+	OFF_INCOMPAT = 40, OFF_RES0 = 44, OFF_UUID = 48, OFF_SECTOR = 64,
+	OFF_TYPE = 68, OFF_PSIZE = 72, OFF_DATAOFF = 80, OFF_CREATED = 88,
+	OFF_ROTATED = 96, OFF_NLAYERS = 104, OFF_RES1 = 108, OFF_DES = 112,
+	DES_FIELD = 96, OFF_MAC = 208, OFF_RES2 = 240, OFF_LAYER = 256,
+	LAYER_SIZE = 1024, OFF_RES3 = 2304, OFF_CSUM = 4064, CSUM_LEN = 32,
+	/* within a layer slot */
+	L_CIPHER = 0, L_SOURCE = 1, L_WRAP = 2, L_RES0 = 3, L_WLEN = 4,
+	L_KIDLEN = 6, L_RES1 = 8, L_KID = 16, KID_FIELD = 256, L_WRAPPED = 272,
+	L_RES2 = 784,
+};
 
-#define L_CIPHER	0
-#define L_SOURCE	1
-#define L_WRAP		2
-#define L_RSV0		3
-#define L_WLEN		4
-#define L_RSV1		6
-#define L_KID		8
-#define KID_FIELD	256
-#define L_WRAPPED	264
-#define L_RSV2		776
+_Static_assert(OFF_LAYER + ENV_MAX_LAYERS * LAYER_SIZE == OFF_RES3,
+	       "layer slots");
+_Static_assert(L_RES2 + 240 == LAYER_SIZE, "layer slot size");
+_Static_assert(L_WRAPPED + ENV_WRAPPED_MAX == L_RES2, "wrapped field");
+_Static_assert(OFF_CSUM + CSUM_LEN == ENV_COPY_BYTES, "checksum at end");
 
-#define MAC_DOMAIN	"ssefs header v1"
-
-_Static_assert(OFF_TAIL <= ENV_COPY_BYTES, "header layout overflows");
-_Static_assert(L_RSV2 + 8 == LAYER_BYTES, "layer layout");
-_Static_assert(L_WRAPPED + ENV_WRAPPED_MAX == L_RSV2, "layer layout");
-_Static_assert(OFF_DES + DES_FIELD == OFF_MAC, "des field");
-
-static inline void put16(uint8_t *p, uint16_t v)
+static void put16(uint8_t *p, uint16_t v)
 {
-	p[0] = v;
-	p[1] = v >> 8;
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
 }
 
-static inline void put32(uint8_t *p, uint32_t v)
+static void put32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
-		p[i] = v >> (8 * i);
+		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static inline void put64(uint8_t *p, uint64_t v)
+static void put64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
-		p[i] = v >> (8 * i);
+		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static inline uint16_t get16(const uint8_t *p)
+static uint16_t get16(const uint8_t *p)
 {
-	return (uint16_t)(p[0] | p[1] << 8);
+	return (uint16_t)(p[0] | (p[1] << 8));
 }
 
-static inline uint32_t get32(const uint8_t *p)
+static uint32_t get32(const uint8_t *p)
 {
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
 }
 
-static inline uint64_t get64(const uint8_t *p)
+static uint64_t get64(const uint8_t *p)
 {
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
-static int all_zero(const uint8_t *p, size_t len)
+static int all_zero(const uint8_t *p, size_t n)
 {
 	uint8_t acc = 0;
 
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < n; i++)
 		acc |= p[i];
 	return acc == 0;
 }
 
-/* Same charset as a DES name: [A-Za-z0-9._-], starting alphanumeric. */
-static int des_name_ok(const char *s)
+static int valid_des(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0)
-		return 1;	/* no DES */
-	if (n > ENV_DES_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9');
-
-		if (!alnum && !(i > 0 && (c == '.' || c == '_' || c == '-')))
-			return 0;
-	}
-	return 1;
-}
-
-static int kid_ok(const char *kid)
-{
-	size_t n = strnlen(kid, ENV_KID_MAX + 1);
-
-	if (n == 0 || n > ENV_KID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)kid[i] < 0x21 || (unsigned char)kid[i] > 0x7e)
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
 			return 0;
 	return 1;
 }
 
-static int layer_ok(const struct env_layer *l)
+/* A kid is printable ASCII without spaces. */
+static int valid_kid(const char *s)
 {
-	if (l->cipher != ENV_CIPHER_AES256_XTS &&
-	    l->cipher != ENV_CIPHER_CAMELLIA256_XTS)
-		return 0;
-	if (l->key_source != ENV_KEY_CUSTOMER &&
-	    l->key_source != ENV_KEY_PLATFORM)
-		return 0;
-	if (l->wrap_alg != ENV_WRAP_RSA_OAEP_256 &&
-	    l->wrap_alg != ENV_WRAP_AES_KWP)
-		return 0;
-	if (l->wrapped_len == 0 || l->wrapped_len > ENV_WRAPPED_MAX)
-		return 0;
-	return kid_ok(l->kid);
+	for (; *s; s++)
+		if (*s <= ' ' || *s > '~')
+			return 0;
+	return 1;
 }
 
-/* Range checks shared by encode and decode (not flags or version). */
-static int fields_ok(const struct env_header *h)
+static void checksum(const uint8_t *buf, uint8_t out[CSUM_LEN])
 {
+	crypto_hash_sha256_state st;
+	static const uint8_t zero[CSUM_LEN];
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, buf, OFF_CSUM);
+	crypto_hash_sha256_update(&st, zero, sizeof(zero));
+	crypto_hash_sha256_final(&st, out);
+}
+
+static int layer_valid(const struct env_layer *l)
+{
+	size_t kl = strnlen(l->kid, sizeof(l->kid));
+
+	return l->cipher >= ENV_CIPHER_AES256_XTS &&
+	       l->cipher <= ENV_CIPHER_CAMELLIA256_XTS &&
+	       l->key_source >= ENV_KEY_CUSTOMER &&
+	       l->key_source <= ENV_KEY_PLATFORM &&
+	       l->wrap_alg >= ENV_WRAP_RSA_OAEP_256 &&
+	       l->wrap_alg <= ENV_WRAP_AES_KWP &&
+	       l->wrapped_len > 0 && l->wrapped_len <= ENV_WRAPPED_MAX &&
+	       kl > 0 && kl <= ENV_KID_MAX && valid_kid(l->kid);
+}
+
+static int header_valid(const struct env_header *h)
+{
+	size_t dl = strnlen(h->des, sizeof(h->des));
+
 	if (h->sector_size != 512 && h->sector_size != 4096)
 		return 0;
-	if (!env_type_name(h->enc_type))
+	if (h->enc_type < ENV_TYPE_PLATFORM ||
+	    h->enc_type > ENV_TYPE_PLATFORM_AND_CUSTOMER)
 		return 0;
 	if (h->nlayers < 1 || h->nlayers > ENV_MAX_LAYERS)
 		return 0;
-	if (h->plain_size > (UINT64_MAX >> 2))
+	if ((h->enc_type == ENV_TYPE_PLATFORM_AND_CUSTOMER) !=
+	    (h->nlayers == 2))
 		return 0;
-	if (memchr(h->des, '\0', sizeof(h->des)) == NULL || !des_name_ok(h->des))
+	if (dl > ENV_DES_MAX || !valid_des(h->des))
+		return 0;
+	/* the backing file must be addressable: data offset + size */
+	if (h->plain_size > (UINT64_C(1) << 62))
 		return 0;
 	for (uint32_t i = 0; i < h->nlayers; i++)
-		if (!layer_ok(&h->layer[i]))
+		if (!layer_valid(&h->layer[i]))
 			return 0;
 	return 1;
 }
 
-static int checksum(uint8_t out[CSUM_BYTES], const uint8_t *copy)
+int env_encode(const struct env_header *h, unsigned int copy, void *out,
+	       size_t len)
 {
-	crypto_hash_sha256_state st;
-	static const uint8_t zero[CSUM_BYTES];
+	uint8_t *b = out, sum[CSUM_LEN];
 
-	if (crypto_hash_sha256_init(&st) != 0)
-		return -EIO;
-	crypto_hash_sha256_update(&st, copy, OFF_CSUM);
-	crypto_hash_sha256_update(&st, zero, CSUM_BYTES);
-	crypto_hash_sha256_update(&st, copy + OFF_CSUM + CSUM_BYTES,
-				  ENV_COPY_BYTES - OFF_CSUM - CSUM_BYTES);
-	crypto_hash_sha256_final(&st, out);
-	return 0;
-}
-
-/* Lay out the fields (everything but magic, self offset, seq, checksum). */
-static void put_fields(uint8_t *b, const struct env_header *h)
-{
-	put16(b + OFF_VMAJOR, h->version_major);
-	put16(b + OFF_VMINOR, h->version_minor);
-	put32(b + OFF_HDRLEN, ENV_COPY_BYTES);
+	if (copy >= ENV_NCOPIES || len < ENV_COPY_BYTES || !header_valid(h))
+		return -EINVAL;
+	memset(b, 0, ENV_COPY_BYTES);
+	memcpy(b + OFF_MAGIC, env_magic[copy], ENV_MAGIC_LEN);
+	put16(b + OFF_VMAJ, h->version_major);
+	put16(b + OFF_VMIN, h->version_minor);
+	put32(b + OFF_HSIZE, ENV_COPY_BYTES);
+	put64(b + OFF_SELF, (uint64_t)copy * ENV_COPY_BYTES);
+	put64(b + OFF_SEQ, h->seq);
 	put32(b + OFF_COMPAT, h->compat);
 	put32(b + OFF_ROCOMPAT, h->ro_compat);
 	put32(b + OFF_INCOMPAT, h->incompat);
 	memcpy(b + OFF_UUID, h->uuid, ENV_UUID_BYTES);
 	put32(b + OFF_SECTOR, h->sector_size);
 	put32(b + OFF_TYPE, h->enc_type);
-	put64(b + OFF_PLAIN, h->plain_size);
+	put64(b + OFF_PSIZE, h->plain_size);
+	put64(b + OFF_DATAOFF, ENV_DATA_OFFSET);
 	put64(b + OFF_CREATED, h->created);
 	put64(b + OFF_ROTATED, h->rotated);
 	put32(b + OFF_NLAYERS, h->nlayers);
@@ -242,185 +202,156 @@ static void put_fields(uint8_t *b, const struct env_header *h)
 	memcpy(b + OFF_MAC, h->mac, ENV_MAC_BYTES);
 	for (uint32_t i = 0; i < h->nlayers; i++) {
 		const struct env_layer *l = &h->layer[i];
-		uint8_t *p = b + OFF_LAYER + i * LAYER_BYTES;
+		uint8_t *p = b + OFF_LAYER + i * LAYER_SIZE;
+		size_t kl = strlen(l->kid);
 
 		p[L_CIPHER] = l->cipher;
 		p[L_SOURCE] = l->key_source;
 		p[L_WRAP] = l->wrap_alg;
 		put16(p + L_WLEN, l->wrapped_len);
-		memcpy(p + L_KID, l->kid, strlen(l->kid));
+		put16(p + L_KIDLEN, (uint16_t)kl);
+		memcpy(p + L_KID, l->kid, kl);
 		memcpy(p + L_WRAPPED, l->wrapped, l->wrapped_len);
 	}
+	checksum(b, sum);
+	memcpy(b + OFF_CSUM, sum, CSUM_LEN);
+	return 0;
 }
 
-int env_encode(const struct env_header *h, unsigned int copy, void *buf,
+int env_decode(struct env_header *h, unsigned int copy, const void *in,
 	       size_t len)
 {
-	uint8_t *b = buf;
-
-	if (copy >= ENV_NCOPIES || len < ENV_COPY_BYTES || !fields_ok(h))
-		return -EINVAL;
-	memset(b, 0, ENV_COPY_BYTES);
-	memcpy(b + OFF_MAGIC, env_magic[copy], ENV_MAGIC_LEN);
-	put64(b + OFF_SELF, (uint64_t)copy * ENV_COPY_BYTES);
-	put64(b + OFF_SEQ, h->seq);
-	put_fields(b, h);
-	return checksum(b + OFF_CSUM, b);
-}
-
-static int decode_layer(struct env_layer *l, const uint8_t *p)
-{
-	if (p[L_RSV0] || !all_zero(p + L_RSV1, 2) || !all_zero(p + L_RSV2, 8))
-		return -EBADMSG;
-	l->cipher = p[L_CIPHER];
-	l->key_source = p[L_SOURCE];
-	l->wrap_alg = p[L_WRAP];
-	l->wrapped_len = get16(p + L_WLEN);
-	if (l->wrapped_len == 0 || l->wrapped_len > ENV_WRAPPED_MAX)
-		return -EBADMSG;
-	if (!all_zero(p + L_WRAPPED + l->wrapped_len,
-		      ENV_WRAPPED_MAX - l->wrapped_len))
-		return -EBADMSG;
-	memcpy(l->wrapped, p + L_WRAPPED, l->wrapped_len);
-	/* the kid must end within its field, followed by zeros only */
-	if (memchr(p + L_KID, '\0', KID_FIELD) == NULL)
-		return -EBADMSG;
-	memcpy(l->kid, p + L_KID, ENV_KID_MAX + 1);
-	if (!all_zero(p + L_KID + strlen(l->kid), KID_FIELD - strlen(l->kid)))
-		return -EBADMSG;
-	return layer_ok(l) ? 0 : -EBADMSG;
-}
-
-int env_decode(struct env_header *out, unsigned int copy, const void *buf,
-	       size_t len)
-{
-	const uint8_t *b = buf;
-	uint8_t sum[CSUM_BYTES];
-	struct env_header h;
-	int ret = -EBADMSG;
+	const uint8_t *b = in;
+	uint8_t sum[CSUM_LEN];
 
 	if (copy >= ENV_NCOPIES || len < ENV_COPY_BYTES)
 		return -EINVAL;
-	memset(&h, 0, sizeof(h));
-	if (memcmp(b + OFF_MAGIC, env_magic[copy], ENV_MAGIC_LEN) != 0)
-		goto out;
-	if (get64(b + OFF_SELF) != (uint64_t)copy * ENV_COPY_BYTES)
-		goto out;
-	if (get32(b + OFF_HDRLEN) != ENV_COPY_BYTES)
-		goto out;
-	if (checksum(sum, b) != 0 ||
-	    CRYPTO_memcmp(sum, b + OFF_CSUM, CSUM_BYTES) != 0)
-		goto out;
-	h.version_major = get16(b + OFF_VMAJOR);
-	h.version_minor = get16(b + OFF_VMINOR);
-	h.compat = get32(b + OFF_COMPAT);
-	h.ro_compat = get32(b + OFF_ROCOMPAT);
-	h.incompat = get32(b + OFF_INCOMPAT);
-	if (h.version_major == 0)
-		goto out;
-	if (h.version_major > ENV_VERSION_MAJOR ||
-	    (h.incompat & ~ENV_INCOMPAT_KNOWN)) {
-		ret = -EPROTONOSUPPORT;
-		goto out;
-	}
-	if (!all_zero(b + OFF_RSV0, 4) || !all_zero(b + OFF_RSV1, 4) ||
-	    !all_zero(b + OFF_TAIL, ENV_COPY_BYTES - OFF_TAIL))
-		goto out;
-	h.seq = get64(b + OFF_SEQ);
-	memcpy(h.uuid, b + OFF_UUID, ENV_UUID_BYTES);
-	h.sector_size = get32(b + OFF_SECTOR);
-	h.enc_type = get32(b + OFF_TYPE);
-	h.plain_size = get64(b + OFF_PLAIN);
-	h.created = get64(b + OFF_CREATED);
-	h.rotated = get64(b + OFF_ROTATED);
-	h.nlayers = get32(b + OFF_NLAYERS);
-	if (h.nlayers < 1 || h.nlayers > ENV_MAX_LAYERS)
-		goto out;
-	if (memchr(b + OFF_DES, '\0', ENV_DES_MAX + 1) == NULL)
-		goto out;
-	memcpy(h.des, b + OFF_DES, ENV_DES_MAX + 1);
-	if (!all_zero(b + OFF_DES + strlen(h.des), DES_FIELD - strlen(h.des)))
-		goto out;
-	memcpy(h.mac, b + OFF_MAC, ENV_MAC_BYTES);
-	for (uint32_t i = 0; i < h.nlayers; i++)
-		if (decode_layer(&h.layer[i], b + OFF_LAYER + i * LAYER_BYTES))
-			goto out;
-	for (uint32_t i = h.nlayers; i < ENV_MAX_LAYERS; i++)
-		if (!all_zero(b + OFF_LAYER + i * LAYER_BYTES, LAYER_BYTES))
-			goto out;
-	if (!fields_ok(&h))
-		goto out;
-	*out = h;
-	ret = 0;
-out:
-	return ret;
-}
+	memset(h, 0, sizeof(*h));
 
-/* The MAC key: HKDF over the DEKs of all layers, concatenated. */
-static int mac_key(const struct env_header *h, struct secbuf *const *deks,
-		   uint8_t key[HKDF_SHA256_BYTES])
-{
-	struct secbuf *ikm;
-	size_t total = 0, at = 0;
-	int ret;
+	/* cheap structural checks first, then the checksum */
+	if (memcmp(b + OFF_MAGIC, env_magic[copy], ENV_MAGIC_LEN) ||
+	    get32(b + OFF_HSIZE) != ENV_COPY_BYTES ||
+	    get64(b + OFF_SELF) != (uint64_t)copy * ENV_COPY_BYTES ||
+	    get64(b + OFF_DATAOFF) != ENV_DATA_OFFSET)
+		return -EBADMSG;
+	checksum(b, sum);
+	if (CRYPTO_memcmp(sum, b + OFF_CSUM, CSUM_LEN))
+		return -EBADMSG;
 
-	for (uint32_t i = 0; i < h->nlayers; i++) {
-		if (!deks[i] || secbuf_len(deks[i]) == 0)
-			return -EINVAL;
-		total += secbuf_len(deks[i]);
+	h->version_major = get16(b + OFF_VMAJ);
+	h->version_minor = get16(b + OFF_VMIN);
+	h->incompat = get32(b + OFF_INCOMPAT);
+	if (h->version_major > ENV_VERSION_MAJOR ||
+	    (h->incompat & ~ENV_INCOMPAT_KNOWN))
+		return -EPROTONOSUPPORT;
+	if (h->version_major < 1)
+		return -EBADMSG;
+	h->seq = get64(b + OFF_SEQ);
+	h->compat = get32(b + OFF_COMPAT);
+	h->ro_compat = get32(b + OFF_ROCOMPAT);
+	memcpy(h->uuid, b + OFF_UUID, ENV_UUID_BYTES);
+	h->sector_size = get32(b + OFF_SECTOR);
+	h->enc_type = get32(b + OFF_TYPE);
+	h->plain_size = get64(b + OFF_PSIZE);
+	h->created = get64(b + OFF_CREATED);
+	h->rotated = get64(b + OFF_ROTATED);
+	h->nlayers = get32(b + OFF_NLAYERS);
+	memcpy(h->mac, b + OFF_MAC, ENV_MAC_BYTES);
+
+	/* reserved bytes are zero; the DES name is NUL-padded */
+	if (get32(b + OFF_RES0) || get32(b + OFF_RES1) ||
+	    !all_zero(b + OFF_RES2, OFF_LAYER - OFF_RES2) ||
+	    !all_zero(b + OFF_RES3, OFF_CSUM - OFF_RES3))
+		return -EBADMSG;
+	if (b[OFF_DES + ENV_DES_MAX] != 0 ||
+	    !all_zero(b + OFF_DES + ENV_DES_MAX, DES_FIELD - ENV_DES_MAX))
+		return -EBADMSG;
+	memcpy(h->des, b + OFF_DES, ENV_DES_MAX);
+	h->des[ENV_DES_MAX] = '\0';
+	if (!all_zero(b + OFF_DES + strlen(h->des),
+		      DES_FIELD - strlen(h->des)))
+		return -EBADMSG;
+	if (h->nlayers < 1 || h->nlayers > ENV_MAX_LAYERS)
+		return -EBADMSG;
+
+	for (uint32_t i = 0; i < ENV_MAX_LAYERS; i++) {
+		const uint8_t *p = b + OFF_LAYER + i * LAYER_SIZE;
+		struct env_layer *l = &h->layer[i];
+		uint16_t wl = get16(p + L_WLEN), kl = get16(p + L_KIDLEN);
+
+		if (i >= h->nlayers) {		/* unused slot: all zero */
+			if (!all_zero(p, LAYER_SIZE))
+				return -EBADMSG;
+			continue;
+		}
+		if (wl == 0 || wl > ENV_WRAPPED_MAX || kl == 0 ||
+		    kl > ENV_KID_MAX || p[L_RES0] ||
+		    !all_zero(p + L_RES1, L_KID - L_RES1) ||
+		    !all_zero(p + L_KID + kl, KID_FIELD - kl) ||
+		    !all_zero(p + L_WRAPPED + wl, ENV_WRAPPED_MAX - wl) ||
+		    !all_zero(p + L_RES2, LAYER_SIZE - L_RES2))
+			return -EBADMSG;
+		l->cipher = p[L_CIPHER];
+		l->key_source = p[L_SOURCE];
+		l->wrap_alg = p[L_WRAP];
+		l->wrapped_len = wl;
+		memcpy(l->kid, p + L_KID, kl);
+		l->kid[kl] = '\0';
+		if (strlen(l->kid) != kl)	/* a NUL inside the kid */
+			return -EBADMSG;
+		memcpy(l->wrapped, p + L_WRAPPED, wl);
 	}
-	ikm = secbuf_new(total);
-	if (!ikm)
-		return -ENOMEM;
-	for (uint32_t i = 0; i < h->nlayers; i++) {
-		memcpy(secbuf_data(ikm) + at, secbuf_data(deks[i]),
-		       secbuf_len(deks[i]));
-		at += secbuf_len(deks[i]);
-	}
-	ret = hkdf_sha256(key, HKDF_SHA256_BYTES, secbuf_data(ikm), total,
-			  NULL, 0, HKDF_INFO_HDR_MAC,
-			  strlen(HKDF_INFO_HDR_MAC));
-	secbuf_free(ikm);
-	return ret;
+	if (!header_valid(h))
+		return -EBADMSG;
+	return 0;
 }
 
 int env_compute_mac(const struct env_header *h, struct secbuf *const *deks,
 		    uint8_t mac[ENV_MAC_BYTES])
 {
-	uint8_t buf[ENV_COPY_BYTES];
-	uint8_t key[HKDF_SHA256_BYTES];
-	unsigned int maclen = ENV_MAC_BYTES;
-	int ret;
+	uint8_t buf[ENV_COPY_BYTES], key[HKDF_SHA256_BYTES];
+	uint8_t ikm[ENV_MAX_LAYERS * 64];
+	struct env_header c = *h;
+	size_t ikmlen = 0;
+	unsigned int maclen = 0;
+	int r;
 
-	if (h->nlayers < 1 || h->nlayers > ENV_MAX_LAYERS || !fields_ok(h))
+	if (h->nlayers < 1 || h->nlayers > ENV_MAX_LAYERS)
 		return -EINVAL;
-	/* canonical form: the fields only; no magic, self offset, seq,
-	 * checksum or MAC, so both copies carry the same MAC */
-	memset(buf, 0, sizeof(buf));
-	memcpy(buf, MAC_DOMAIN, sizeof(MAC_DOMAIN) - 1);
-	put_fields(buf, h);
-	memset(buf + OFF_MAC, 0, ENV_MAC_BYTES);
-	ret = mac_key(h, deks, key);
-	if (ret)
-		goto out;
-	if (!HMAC(EVP_sha256(), key, sizeof(key), buf, sizeof(buf), mac,
-		  &maclen) || maclen != ENV_MAC_BYTES)
-		ret = -EIO;
-out:
+	for (uint32_t i = 0; i < h->nlayers; i++) {
+		size_t n = secbuf_len(deks[i]);
+
+		if (n > 64)
+			return -EINVAL;
+		memcpy(ikm + ikmlen, secbuf_data(deks[i]), n);
+		ikmlen += n;
+	}
+	r = hkdf_sha256(key, sizeof(key), ikm, ikmlen, NULL, 0,
+			HKDF_INFO_HDR_MAC, strlen(HKDF_INFO_HDR_MAC));
+	sodium_memzero(ikm, sizeof(ikm));
+	if (r < 0)
+		return r;
+
+	/* the canonical form: copy 0, sequence 0, no MAC, no checksum */
+	c.seq = 0;
+	memset(c.mac, 0, sizeof(c.mac));
+	r = env_encode(&c, 0, buf, sizeof(buf));
+	if (r == 0 && !HMAC(EVP_sha256(), key, sizeof(key), buf, OFF_CSUM, mac,
+			    &maclen))
+		r = -EIO;
 	sodium_memzero(key, sizeof(key));
-	return ret;
+	return r;
 }
 
 int env_verify_mac(const struct env_header *h, struct secbuf *const *deks)
 {
 	uint8_t mac[ENV_MAC_BYTES];
-	int ret = env_compute_mac(h, deks, mac);
+	int r;
 
-	if (ret)
-		return ret == -EINVAL ? -EBADMSG : ret;
-	ret = CRYPTO_memcmp(mac, h->mac, ENV_MAC_BYTES) ? -EBADMSG : 0;
-	sodium_memzero(mac, sizeof(mac));
-	return ret;
+	r = env_compute_mac(h, deks, mac);
+	if (r < 0)
+		return r;
+	return CRYPTO_memcmp(mac, h->mac, ENV_MAC_BYTES) ? -EBADMSG : 0;
 }
 
 static const char *const type_names[] = {
@@ -432,17 +363,16 @@ static const char *const type_names[] = {
 
 const char *env_type_name(uint32_t type)
 {
-	if (type == 0 || type >= sizeof(type_names) / sizeof(type_names[0]))
+	if (type < 1 || type > ENV_TYPE_PLATFORM_AND_CUSTOMER)
 		return NULL;
 	return type_names[type];
 }
 
 int env_type_parse(const char *name, uint32_t *type)
 {
-	for (uint32_t i = 1; i < sizeof(type_names) / sizeof(type_names[0]);
-	     i++) {
-		if (strcmp(name, type_names[i]) == 0) {
-			*type = i;
+	for (uint32_t t = 1; t <= ENV_TYPE_PLATFORM_AND_CUSTOMER; t++) {
+		if (!strcmp(name, type_names[t])) {
+			*type = t;
 			return 0;
 		}
 	}

@@ -1,5 +1,5 @@
 /*
- * header.c - the two header copies of a backing file: read, write, lock
+ * header.c - read, write and lock the two header copies
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,16 +10,56 @@
 #include "disk/header.h"
 #include "util/io.h"
 
-static int ofd_lock(int fd, short type)
+int hdr_read(int fd, struct env_header *h, struct hdr_status *st)
 {
-	struct flock fl;
+	static const uint8_t prefix[6] = { 'S', 'S', 'E', 'F', 'S', 0 };
+	uint8_t buf[ENV_NCOPIES * ENV_COPY_BYTES];
+	struct env_header c[ENV_NCOPIES];
+	struct hdr_status s;
+	int best = -1, proto = 0;
+	ssize_t n;
 
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = 0;
-	fl.l_len = HDR_LOCK_LEN;
-	while (fcntl(fd, F_OFD_SETLKW, &fl) < 0) {
+	memset(&s, 0, sizeof(s));
+	memset(buf, 0, sizeof(buf));
+	n = io_pread_all(fd, buf, sizeof(buf), 0);
+	if (n < 0)
+		return (int)n;
+	for (unsigned int i = 0; i < ENV_NCOPIES; i++) {
+		if (!memcmp(buf + i * ENV_COPY_BYTES, prefix, sizeof(prefix)))
+			s.magic = 1;
+		s.err[i] = env_decode(&c[i], i, buf + i * ENV_COPY_BYTES,
+				      ENV_COPY_BYTES);
+		s.state[i] = HDR_COPY_BAD;
+		if (s.err[i] == -EPROTONOSUPPORT)
+			proto = 1;
+		if (s.err[i] < 0)
+			continue;
+		s.seq[i] = c[i].seq;
+		if (best < 0 || c[i].seq > c[best].seq)
+			best = (int)i;
+	}
+	for (unsigned int i = 0; i < ENV_NCOPIES; i++)
+		if (s.err[i] == 0)
+			s.state[i] = (int)i == best ? HDR_COPY_OK :
+							HDR_COPY_STALE;
+	if (st)
+		*st = s;
+	if (!s.magic)
+		return -ENOTSUP;
+	if (best < 0)
+		return proto ? -EPROTONOSUPPORT : -EBADMSG;
+	*h = c[best];
+	return 0;
+}
+
+static int ofd_lock(int fd, short type, off_t start, off_t len, int wait)
+{
+	struct flock fl = {
+		.l_type = type, .l_whence = SEEK_SET,
+		.l_start = start, .l_len = len,
+	};
+
+	while (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) < 0) {
 		if (errno != EINTR)
 			return -errno;
 	}
@@ -28,152 +68,78 @@ static int ofd_lock(int fd, short type)
 
 int hdr_lock(int fd)
 {
-	return ofd_lock(fd, F_WRLCK);
+	return ofd_lock(fd, F_WRLCK, 0, HDR_INUSE_BYTE, 1);
 }
 
-int hdr_unlock(int fd)
+void hdr_unlock(int fd)
 {
-	return ofd_lock(fd, F_UNLCK);
+	ofd_lock(fd, F_UNLCK, 0, HDR_INUSE_BYTE, 0);
 }
 
-/* Do two valid copies carry the same fields (seq aside)? */
-static int same_fields(const struct env_header *a, const struct env_header *b)
+int hdr_hold_inuse(int fd)
 {
-	uint8_t x[ENV_COPY_BYTES], y[ENV_COPY_BYTES];
-	struct env_header t;
-
-	t = *a;
-	t.seq = 0;
-	if (env_encode(&t, 0, x, sizeof(x)))
-		return 0;
-	t = *b;
-	t.seq = 0;
-	if (env_encode(&t, 0, y, sizeof(y)))
-		return 0;
-	return memcmp(x, y, sizeof(x)) == 0;
+	return ofd_lock(fd, F_RDLCK, HDR_INUSE_BYTE, 1, 0);
 }
 
-int hdr_read_states(int fd, struct env_header *h, enum hdr_state st[2],
-		    unsigned long long seq[2])
+int hdr_inuse(int fd)
 {
-	uint8_t buf[ENV_DATA_OFFSET];
-	struct env_header c[ENV_NCOPIES];
-	int r[ENV_NCOPIES], magic = 0, best = -1;
-	ssize_t n;
+	struct flock fl = {
+		.l_type = F_WRLCK, .l_whence = SEEK_SET,
+		.l_start = HDR_INUSE_BYTE, .l_len = 1,
+	};
 
-	n = io_pread_all(fd, buf, sizeof(buf), 0);
-	if (n < 0)
-		return (int)n;
-	if ((size_t)n < sizeof(buf))
-		memset(buf + n, 0, sizeof(buf) - n);
-	for (int i = 0; i < ENV_NCOPIES; i++) {
-		const uint8_t *p = buf + i * ENV_COPY_BYTES;
-
-		if (memcmp(p, env_magic[i], 6) == 0)
-			magic = 1;
-		r[i] = env_decode(&c[i], i, p, ENV_COPY_BYTES);
-		if (r[i] == 0 && (best < 0 || c[i].seq > c[best].seq))
-			best = i;
-	}
-	if (best < 0) {
-		if (!magic)
-			return -ENOTSUP;
-		if (r[0] == -EPROTONOSUPPORT || r[1] == -EPROTONOSUPPORT)
-			return -EPROTONOSUPPORT;
-		return -EBADMSG;
-	}
-	for (int i = 0; i < ENV_NCOPIES; i++) {
-		if (r[i] != 0) {
-			st[i] = HDR_BAD;
-			seq[i] = 0;
-			continue;
-		}
-		seq[i] = c[i].seq;
-		st[i] = same_fields(&c[i], &c[best]) ? HDR_OK : HDR_STALE;
-	}
-	*h = c[best];
-	return 0;
+	if (fcntl(fd, F_OFD_GETLK, &fl) < 0)
+		return -errno;
+	return fl.l_type != F_UNLCK;
 }
 
-int hdr_read(int fd, struct env_header *h, int *good_copy, int *bad_copy)
-{
-	enum hdr_state st[ENV_NCOPIES];
-	unsigned long long seq[ENV_NCOPIES];
-	int ret, good = -1, bad = -1;
-
-	ret = hdr_read_states(fd, h, st, seq);
-	if (ret)
-		return ret;
-	for (int i = 0; i < ENV_NCOPIES; i++) {
-		if (st[i] == HDR_OK && good < 0)
-			good = i;
-		else if (st[i] != HDR_OK)
-			bad = i;
-	}
-	if (good_copy)
-		*good_copy = good;
-	if (bad_copy)
-		*bad_copy = bad;
-	return 0;
-}
-
-static int write_copy(int fd, const struct env_header *h, unsigned int copy)
+static int write_copy(int fd, struct env_header *h, unsigned int copy,
+		      uint64_t seq)
 {
 	uint8_t buf[ENV_COPY_BYTES];
-	int ret;
+	int r;
 
-	ret = env_encode(h, copy, buf, sizeof(buf));
-	if (ret)
-		return ret;
-	ret = io_pwrite_all(fd, buf, sizeof(buf),
-			    (off_t)copy * ENV_COPY_BYTES);
-	if (ret)
-		return ret;
-	if (fdatasync(fd) < 0)
-		return -errno;
-	return 0;
-}
-
-int hdr_write_locked(int fd, struct env_header *h)
-{
-	struct env_header cur, out = *h;
-	enum hdr_state st[ENV_NCOPIES];
-	unsigned long long seq[ENV_NCOPIES];
-	uint64_t max = 0;
-	unsigned int first = 0;
-	int ret;
-
-	/* learn the newest seq; the older or invalid copy goes first, so a
-	 * crash mid-write leaves the newest valid copy untouched */
-	ret = hdr_read_states(fd, &cur, st, seq);
-	if (ret == 0) {
-		max = cur.seq;
-		if (st[0] == HDR_OK && st[1] == HDR_OK)
-			first = seq[0] <= seq[1] ? 0 : 1;
-		else
-			first = st[0] != HDR_OK ? 0 : 1;
-	} else if (ret != -ENOTSUP && ret != -EBADMSG) {
-		return ret;
-	}
-	out.seq = max + 1;
-	ret = write_copy(fd, &out, first);
-	if (ret)
-		return ret;
-	out.seq = max + 2;
-	ret = write_copy(fd, &out, !first);
-	if (ret)
-		return ret;
-	h->seq = out.seq;
-	return 0;
+	h->seq = seq;
+	r = env_encode(h, copy, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	r = io_pwrite_all(fd, buf, sizeof(buf), (off_t)copy * ENV_COPY_BYTES);
+	if (r < 0)
+		return r;
+	return fdatasync(fd) < 0 ? -errno : 0;
 }
 
 int hdr_write(int fd, struct env_header *h)
 {
-	int ret = hdr_lock(fd);
+	struct env_header cur;
+	struct hdr_status st;
+	unsigned int first;
+	uint64_t max = 0;
+	int r;
 
-	if (ret)
-		return ret;
-	ret = hdr_write_locked(fd, h);
-	hdr_unlock(fd);
-	return ret;
+	r = hdr_read(fd, &cur, &st);
+	if (r < 0 && r != -EBADMSG && r != -ENOTSUP)
+		return r;
+	for (unsigned int i = 0; i < ENV_NCOPIES; i++)
+		if (st.state[i] != HDR_COPY_BAD && st.seq[i] > max)
+			max = st.seq[i];
+	/* the older (or broken) copy goes first; the newest survives a crash */
+	if (st.state[0] == HDR_COPY_BAD)
+		first = 0;
+	else if (st.state[1] == HDR_COPY_BAD)
+		first = 1;
+	else
+		first = st.seq[0] <= st.seq[1] ? 0 : 1;
+	r = write_copy(fd, h, first, max + 1);
+	if (r == 0)
+		r = write_copy(fd, h, 1 - first, max + 2);
+	return r;
+}
+
+int hdr_repair(int fd, struct env_header *h, unsigned int copy)
+{
+	if (copy >= ENV_NCOPIES)
+		return -EINVAL;
+	/* the same sequence id: both copies now say the same thing */
+	return write_copy(fd, h, copy, h->seq);
 }

@@ -32,6 +32,28 @@ struct volume;
  */
 int vol_probe(const char *path, struct env_header *h);
 
+/* What a new disk is made of (vol_format()). */
+struct vol_format {
+	uint64_t plain_size;		/* the .vhd length, footer included */
+	uint32_t sector_size;		/* 512 or 4096 */
+	uint32_t enc_type;		/* enum env_type */
+	const char *des;		/* DES name, or NULL */
+	unsigned int nlayers;		/* 1, or 2 for double encryption */
+	/* kid per layer: [0] the outer (AES) layer, [1] the inner
+	 * (Camellia) layer of a double-encrypted disk */
+	const char *kid[2];
+	const uint8_t *uuid;		/* NULL: a fresh random one */
+};
+
+/*
+ * vol_format() - write a new header to the empty file @fd: fresh DEKs (one
+ * per layer) wrapped through @ops, the MAC, both copies, and the file's
+ * length (sparse).  The DEKs never leave this function unwrapped.
+ * Return: 0; the keyops errors; -EINVAL; -errno.
+ */
+int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
+	__attribute__((warn_unused_result));
+
 /*
  * vol_open() - open the disk at @path and unwrap its keys through @ops
  * (kept for vol_reload_keys()).  Return: 0; -EBADMSG (no valid header, or
@@ -40,7 +62,15 @@ int vol_probe(const char *path, struct env_header *h);
  */
 int vol_open(struct volume **out, const char *path, int flags,
 	     const struct keyops *ops) __attribute__((warn_unused_result));
-void vol_close(struct volume *vol);	/* flushes the size; wipes keys */
+/* The same over an open file descriptor, which the volume takes over
+ * (closed on failure too); @name is for messages. */
+int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
+		const struct keyops *ops) __attribute__((warn_unused_result));
+/* Flush the size; wipe keys; close.  Return: vol_flush()'s answer. */
+int vol_close(struct volume *vol);
+
+/* 1 when a daemon holds @path open read-write, 0 if not, or -errno. */
+int vol_in_use(const char *path);
 
 /* Return: bytes transferred (reads stop at the plaintext size), or
  * -EKEYREVOKED after vol_drop_keys(), -EROFS, -errno. */

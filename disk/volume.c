@@ -1,0 +1,793 @@
+/*
+ * volume.c - an open encrypted disk: plaintext I/O at any offset
+ *
+ * Locks, outermost first:
+ *   keys    (rwlock) every I/O holds it shared; vol_drop_keys() and
+ *           vol_reload_keys() take it exclusive, so no I/O runs on wiped
+ *           keys;
+ *   stripes (mutexes) a write or discard holds the stripes of its sectors
+ *           (sector % VOL_STRIPES, taken in ascending stripe order) for its
+ *           whole read-modify-write, so two writers in one sector never lose
+ *           each other's bytes; reads take none;
+ *   meta    (mutex) the in-memory header and size;
+ *   the header lock (OFD, disk/header.c) only while persisting.
+ * Cipher contexts come from a per-volume pool (xts_dup of the keyed
+ * prototypes), one set per I/O call, so threads never share one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/envelope.h"
+#include "crypto/rng.h"
+#include "crypto/secmem.h"
+#include "crypto/xts.h"
+#include "disk/header.h"
+#include "disk/keyops.h"
+#include "disk/offsets.h"
+#include "disk/volume.h"
+#include "util/io.h"
+
+#define VOL_STRIPES	256
+#define VOL_CHUNK	(1u << 20)	/* bytes per bounce buffer */
+
+struct cipher_set {
+	struct cipher_set *next;
+	struct xts_ctx *x[ENV_MAX_LAYERS];
+};
+
+struct volume {
+	int fd;
+	char *name;
+	int rdonly;
+	struct keyops ops;
+	uint32_t ss;			/* sector size */
+	unsigned int nlayers;
+
+	pthread_rwlock_t keys;
+	int have_keys;
+	struct secbuf *dek[ENV_MAX_LAYERS];
+	struct xts_ctx *proto[ENV_MAX_LAYERS];
+	pthread_mutex_t pool_lock;
+	struct cipher_set *pool;
+
+	pthread_mutex_t meta;
+	struct env_header hdr;
+	uint64_t size;			/* atomic reads; writes under meta */
+	int size_dirty;
+	int bad_copy;
+
+	pthread_mutex_t stripe[VOL_STRIPES];
+};
+
+/* --- keys and cipher contexts ---------------------------------------- */
+
+static void free_set(struct cipher_set *s)
+{
+	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
+		xts_free(s->x[i]);
+	free(s);
+}
+
+/* Wipe everything keyed; caller holds keys exclusive (or is the only user). */
+static void wipe_keys(struct volume *vol)
+{
+	struct cipher_set *s;
+
+	while ((s = vol->pool)) {
+		vol->pool = s->next;
+		free_set(s);
+	}
+	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++) {
+		xts_free(vol->proto[i]);
+		vol->proto[i] = NULL;
+		secbuf_free(vol->dek[i]);
+		vol->dek[i] = NULL;
+	}
+	vol->have_keys = 0;
+}
+
+static enum xts_cipher xts_of(uint8_t cipher)
+{
+	return cipher == ENV_CIPHER_CAMELLIA256_XTS ? XTS_CAMELLIA256 :
+						      XTS_AES256;
+}
+
+/*
+ * Unwrap @h's DEKs, check the MAC, key the prototypes.  Caller holds keys
+ * exclusive.  Nothing is kept on failure.
+ */
+static int load_keys(struct volume *vol, const struct env_header *h)
+{
+	int r = 0;
+
+	for (unsigned int i = 0; i < h->nlayers && r == 0; i++)
+		r = vol->ops.unwrap(vol->ops.ctx, &h->layer[i], &vol->dek[i]);
+	if (r == 0)
+		r = env_verify_mac(h, vol->dek);
+	for (unsigned int i = 0; i < h->nlayers && r == 0; i++)
+		r = xts_new(&vol->proto[i], xts_of(h->layer[i].cipher),
+			    vol->dek[i], h->sector_size);
+	if (r < 0) {
+		wipe_keys(vol);
+		return r;
+	}
+	vol->have_keys = 1;
+	return 0;
+}
+
+static struct cipher_set *get_set(struct volume *vol)
+{
+	struct cipher_set *s;
+
+	pthread_mutex_lock(&vol->pool_lock);
+	s = vol->pool;
+	if (s)
+		vol->pool = s->next;
+	pthread_mutex_unlock(&vol->pool_lock);
+	if (s)
+		return s;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	for (unsigned int i = 0; i < vol->nlayers; i++) {
+		if (xts_dup(&s->x[i], vol->proto[i]) < 0) {
+			free_set(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+static void put_set(struct volume *vol, struct cipher_set *s)
+{
+	pthread_mutex_lock(&vol->pool_lock);
+	s->next = vol->pool;
+	vol->pool = s;
+	pthread_mutex_unlock(&vol->pool_lock);
+}
+
+/* Encrypt @n sectors at @buf, the first being @sector: inner layer first. */
+static int encrypt_run(struct volume *vol, struct cipher_set *s,
+		       uint64_t sector, uint8_t *buf, size_t n)
+{
+	int r = 0;
+
+	for (int i = (int)vol->nlayers - 1; i >= 0 && r == 0; i--)
+		r = xts_encrypt(s->x[i], sector, buf, n * vol->ss);
+	return r;
+}
+
+static int decrypt_run(struct volume *vol, struct cipher_set *s,
+		       uint64_t sector, uint8_t *buf, size_t n)
+{
+	int r = 0;
+
+	for (unsigned int i = 0; i < vol->nlayers && r == 0; i++)
+		r = xts_decrypt(s->x[i], sector, buf, n * vol->ss);
+	return r;
+}
+
+static int is_zero(const uint8_t *p, size_t n)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t acc = 0;
+
+	for (size_t i = 0; i < n / 8; i++)
+		acc |= w[i];
+	return acc == 0;
+}
+
+/*
+ * Read @n backing sectors from @sector into @buf and decrypt them; holes,
+ * all-zero sectors and sectors past the end of the file read as zeros.
+ */
+static int read_sectors(struct volume *vol, struct cipher_set *s,
+			uint64_t sector, uint8_t *buf, size_t n)
+{
+	size_t bytes = n * vol->ss, i = 0;
+	ssize_t got;
+	int r;
+
+	got = io_pread_all(vol->fd, buf, bytes,
+			   (off_t)off_backing(sector, vol->ss));
+	if (got < 0)
+		return (int)got;
+	if ((size_t)got < bytes)
+		memset(buf + got, 0, bytes - (size_t)got);
+	while (i < n) {
+		size_t j = i;
+
+		if (is_zero(buf + i * vol->ss, vol->ss)) {
+			i++;
+			continue;
+		}
+		while (j < n && !is_zero(buf + j * vol->ss, vol->ss))
+			j++;
+		r = decrypt_run(vol, s, sector + i, buf + i * vol->ss, j - i);
+		if (r < 0)
+			return r;
+		i = j;
+	}
+	return 0;
+}
+
+/* --- stripes ------------------------------------------------------------ */
+
+static void stripes(struct volume *vol, uint64_t first, uint64_t last,
+		    int lock)
+{
+	uint64_t n = last - first + 1;
+	unsigned int a, b;
+
+	if (n >= VOL_STRIPES) {
+		for (unsigned int i = 0; i < VOL_STRIPES; i++)
+			(lock ? pthread_mutex_lock : pthread_mutex_unlock)(
+				&vol->stripe[i]);
+		return;
+	}
+	a = (unsigned int)(first % VOL_STRIPES);
+	b = (unsigned int)(last % VOL_STRIPES);
+	/* ascending stripe index, also when the range wraps around */
+	for (unsigned int i = 0; i < VOL_STRIPES; i++) {
+		int in = a <= b ? (i >= a && i <= b) : (i >= a || i <= b);
+
+		if (in)
+			(lock ? pthread_mutex_lock : pthread_mutex_unlock)(
+				&vol->stripe[i]);
+	}
+}
+
+/* --- I/O ---------------------------------------------------------------- */
+
+static uint64_t load_size(struct volume *vol)
+{
+	return __atomic_load_n(&vol->size, __ATOMIC_ACQUIRE);
+}
+
+static void grow_size(struct volume *vol, uint64_t end)
+{
+	pthread_mutex_lock(&vol->meta);
+	if (end > vol->size) {
+		__atomic_store_n(&vol->size, end, __ATOMIC_RELEASE);
+		vol->size_dirty = 1;
+	}
+	pthread_mutex_unlock(&vol->meta);
+}
+
+ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
+{
+	uint8_t *out = ubuf, *buf = NULL;
+	struct cipher_set *s = NULL;
+	uint64_t size, end;
+	size_t done = 0;
+	int r = 0;
+
+	pthread_rwlock_rdlock(&vol->keys);
+	if (!vol->have_keys) {
+		r = -EKEYREVOKED;
+		goto out;
+	}
+	size = load_size(vol);
+	if (off >= size || len == 0)
+		goto out;
+	end = off + len > size || off + len < off ? size : off + len;
+	buf = malloc(VOL_CHUNK);
+	s = get_set(vol);
+	if (!buf || !s) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (off + done < end) {
+		uint64_t pos = off + done;
+		uint64_t sec = pos / vol->ss, in = pos % vol->ss;
+		uint64_t want = end - pos;
+		size_t n = (size_t)((in + want + vol->ss - 1) / vol->ss);
+		size_t take;
+
+		if (n > VOL_CHUNK / vol->ss)
+			n = VOL_CHUNK / vol->ss;
+		r = read_sectors(vol, s, sec, buf, n);
+		if (r < 0)
+			break;
+		take = n * vol->ss - (size_t)in;
+		if (take > want)
+			take = (size_t)want;
+		memcpy(out + done, buf + in, take);
+		done += take;
+	}
+out:
+	if (s)
+		put_set(vol, s);
+	pthread_rwlock_unlock(&vol->keys);
+	if (buf) {
+		secmem_wipe(buf, VOL_CHUNK);
+		free(buf);
+	}
+	return r < 0 && done == 0 ? r : (ssize_t)done;
+}
+
+/*
+ * Write @len bytes of @src (NULL: zeros) at @off; keys held shared and the
+ * stripes of the range held by the caller.
+ */
+static int write_range(struct volume *vol, struct cipher_set *s,
+		       const uint8_t *src, size_t len, uint64_t off,
+		       uint8_t *buf)
+{
+	size_t done = 0;
+	int r = 0;
+
+	while (done < len && r == 0) {
+		uint64_t pos = off + done;
+		uint64_t sec = pos / vol->ss, in = pos % vol->ss;
+		size_t n = (size_t)((in + (len - done) + vol->ss - 1) / vol->ss);
+		size_t take;
+
+		if (n > VOL_CHUNK / vol->ss)
+			n = VOL_CHUNK / vol->ss;
+		take = n * vol->ss - (size_t)in;
+		if (take > len - done)
+			take = len - done;
+		/* the partly covered first and last sectors keep their
+		 * other bytes: read-modify-write */
+		if (in)
+			r = read_sectors(vol, s, sec, buf, 1);
+		if (r == 0 && (in + take) % vol->ss &&
+		    (n > 1 || in == 0))
+			r = read_sectors(vol, s, sec + n - 1,
+					 buf + (n - 1) * vol->ss, 1);
+		if (r < 0)
+			break;
+		if (src)
+			memcpy(buf + in, src + done, take);
+		else
+			memset(buf + in, 0, take);
+		r = encrypt_run(vol, s, sec, buf, n);
+		if (r == 0)
+			r = io_pwrite_all(vol->fd, buf, n * vol->ss,
+					  (off_t)off_backing(sec, vol->ss));
+		done += take;
+	}
+	return r;
+}
+
+static int begin_write(struct volume *vol)
+{
+	pthread_rwlock_rdlock(&vol->keys);
+	if (!vol->have_keys)
+		return -EKEYREVOKED;
+	if (vol->rdonly)
+		return -EROFS;
+	return 0;
+}
+
+ssize_t vol_write(struct volume *vol, const void *src, size_t len,
+		  uint64_t off)
+{
+	struct cipher_set *s = NULL;
+	uint8_t *buf = NULL;
+	int r;
+
+	if (len == 0)
+		return 0;
+	if (off + len < off || off + len > VOL_MAX_SIZE)
+		return -EFBIG;
+	r = begin_write(vol);
+	if (r < 0)
+		goto out;
+	buf = malloc(VOL_CHUNK);
+	s = get_set(vol);
+	if (!buf || !s) {
+		r = -ENOMEM;
+		goto out;
+	}
+	stripes(vol, off / vol->ss, (off + len - 1) / vol->ss, 1);
+	r = write_range(vol, s, src, len, off, buf);
+	stripes(vol, off / vol->ss, (off + len - 1) / vol->ss, 0);
+	if (r == 0)
+		grow_size(vol, off + len);
+out:
+	if (s)
+		put_set(vol, s);
+	pthread_rwlock_unlock(&vol->keys);
+	if (buf) {
+		secmem_wipe(buf, VOL_CHUNK);
+		free(buf);
+	}
+	return r < 0 ? r : (ssize_t)len;
+}
+
+int vol_discard(struct volume *vol, uint64_t off, uint64_t len)
+{
+	struct cipher_set *s = NULL;
+	uint8_t *buf = NULL;
+	uint64_t size, end, a, b;
+	int r;
+
+	r = begin_write(vol);
+	if (r < 0)
+		goto out;
+	size = load_size(vol);
+	end = off + len < off || off + len > size ? size : off + len;
+	if (off >= end)
+		goto out;
+	buf = malloc(VOL_CHUNK);
+	s = get_set(vol);
+	if (!buf || !s) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* whole sectors become holes; partial ends are written as zeros */
+	a = (off + vol->ss - 1) / vol->ss;
+	b = end / vol->ss;
+	stripes(vol, off / vol->ss, (end - 1) / vol->ss, 1);
+	if (a < b) {
+		if (fallocate(vol->fd, FALLOC_FL_PUNCH_HOLE |
+			      FALLOC_FL_KEEP_SIZE,
+			      (off_t)off_backing(a, vol->ss),
+			      (off_t)((b - a) * vol->ss)) < 0)
+			r = -errno;
+		if (r == 0 && off < a * vol->ss)
+			r = write_range(vol, s, NULL,
+					(size_t)(a * vol->ss - off), off, buf);
+		if (r == 0 && end > b * vol->ss)
+			r = write_range(vol, s, NULL,
+					(size_t)(end - b * vol->ss),
+					b * vol->ss, buf);
+	} else {
+		r = write_range(vol, s, NULL, (size_t)(end - off), off, buf);
+	}
+	stripes(vol, off / vol->ss, (end - 1) / vol->ss, 0);
+out:
+	if (s)
+		put_set(vol, s);
+	pthread_rwlock_unlock(&vol->keys);
+	if (buf) {
+		secmem_wipe(buf, VOL_CHUNK);
+		free(buf);
+	}
+	return r;
+}
+
+int vol_truncate(struct volume *vol, uint64_t size)
+{
+	struct cipher_set *s = NULL;
+	uint8_t *buf = NULL;
+	uint64_t old;
+	int r;
+
+	if (size > VOL_MAX_SIZE)
+		return -EFBIG;
+	r = begin_write(vol);
+	if (r < 0)
+		goto out;
+	pthread_mutex_lock(&vol->meta);
+	old = vol->size;
+	/* Shrinking into a sector: zero its tail, so that growing again
+	 * later shows zeros there, as a plain file would. */
+	if (size < old && size % vol->ss) {
+		uint64_t sec = size / vol->ss;
+
+		buf = malloc(vol->ss);
+		s = get_set(vol);
+		if (!buf || !s) {
+			r = -ENOMEM;
+		} else {
+			stripes(vol, sec, sec, 1);
+			r = write_range(vol, s, NULL,
+					(size_t)(vol->ss - size % vol->ss),
+					size, buf);
+			stripes(vol, sec, sec, 0);
+		}
+	}
+	if (r == 0 && ftruncate(vol->fd, (off_t)off_backing_len(size,
+							       vol->ss)) < 0)
+		r = -errno;
+	if (r == 0 && size != old) {
+		__atomic_store_n(&vol->size, size, __ATOMIC_RELEASE);
+		vol->size_dirty = 1;
+	}
+	pthread_mutex_unlock(&vol->meta);
+out:
+	if (s)
+		put_set(vol, s);
+	pthread_rwlock_unlock(&vol->keys);
+	if (buf) {
+		secmem_wipe(buf, vol->ss);
+		free(buf);
+	}
+	return r;
+}
+
+/* Persist a changed size: re-read the header under its lock (a rotation
+ * may have re-wrapped the DEKs), change only the size, re-MAC, write. */
+static int persist_size(struct volume *vol)
+{
+	struct env_header h;
+	int r;
+
+	pthread_mutex_lock(&vol->meta);
+	if (!vol->size_dirty) {
+		pthread_mutex_unlock(&vol->meta);
+		return 0;
+	}
+	r = hdr_lock(vol->fd);
+	if (r < 0)
+		goto out;
+	r = hdr_read(vol->fd, &h, NULL);
+	if (r == 0 && !vol->have_keys)
+		r = -EKEYREVOKED;
+	if (r == 0)
+		r = env_verify_mac(&h, vol->dek);	/* still our disk */
+	if (r == 0) {
+		h.plain_size = vol->size;
+		r = env_compute_mac(&h, vol->dek, h.mac);
+	}
+	if (r == 0)
+		r = hdr_write(vol->fd, &h);
+	hdr_unlock(vol->fd);
+	if (r == 0) {
+		vol->hdr = h;
+		vol->size_dirty = 0;
+	}
+out:
+	pthread_mutex_unlock(&vol->meta);
+	return r;
+}
+
+int vol_flush(struct volume *vol)
+{
+	int r;
+
+	if (vol->rdonly)
+		return 0;
+	pthread_rwlock_rdlock(&vol->keys);
+	r = persist_size(vol);
+	pthread_rwlock_unlock(&vol->keys);
+	if (fdatasync(vol->fd) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+/* --- keys: revocation and resumption ------------------------------------ */
+
+void vol_drop_keys(struct volume *vol)
+{
+	pthread_rwlock_wrlock(&vol->keys);
+	wipe_keys(vol);
+	pthread_rwlock_unlock(&vol->keys);
+}
+
+int vol_reload_keys(struct volume *vol)
+{
+	struct env_header h;
+	int r;
+
+	pthread_rwlock_wrlock(&vol->keys);
+	r = hdr_read(vol->fd, &h, NULL);
+	if (r == 0 && (h.nlayers != vol->nlayers ||
+		       h.sector_size != vol->ss))
+		r = -EBADMSG;
+	if (r == 0) {
+		wipe_keys(vol);
+		r = load_keys(vol, &h);
+	}
+	if (r == 0) {
+		pthread_mutex_lock(&vol->meta);
+		h.plain_size = vol->size;	/* ours may be newer */
+		vol->hdr = h;
+		pthread_mutex_unlock(&vol->meta);
+	}
+	pthread_rwlock_unlock(&vol->keys);
+	return r;
+}
+
+int vol_has_keys(struct volume *vol)
+{
+	int k;
+
+	pthread_rwlock_rdlock(&vol->keys);
+	k = vol->have_keys;
+	pthread_rwlock_unlock(&vol->keys);
+	return k;
+}
+
+/* --- open, close, format ------------------------------------------------ */
+
+int vol_probe(const char *path, struct env_header *h)
+{
+	struct env_header tmp;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	r = hdr_read(fd, h ? h : &tmp, NULL);
+	close(fd);
+	return r;
+}
+
+int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
+		const struct keyops *ops)
+{
+	struct hdr_status st;
+	struct volume *vol;
+	int r;
+
+	vol = calloc(1, sizeof(*vol));
+	if (!vol) {
+		close(fd);
+		return -ENOMEM;
+	}
+	vol->fd = fd;
+	vol->bad_copy = -1;
+	vol->ops = *ops;
+	pthread_rwlock_init(&vol->keys, NULL);
+	pthread_mutex_init(&vol->pool_lock, NULL);
+	pthread_mutex_init(&vol->meta, NULL);
+	for (unsigned int i = 0; i < VOL_STRIPES; i++)
+		pthread_mutex_init(&vol->stripe[i], NULL);
+	vol->name = strdup(name ? name : "");
+	if (!vol->name) {
+		r = -ENOMEM;
+		goto fail;
+	}
+
+	r = hdr_read(fd, &vol->hdr, &st);
+	if (r == -ENOTSUP)
+		r = -EBADMSG;
+	if (r < 0)
+		goto fail;
+	for (unsigned int i = 0; i < ENV_NCOPIES; i++)
+		if (st.state[i] != HDR_COPY_OK && vol->bad_copy < 0)
+			vol->bad_copy = (int)i;
+	vol->ss = vol->hdr.sector_size;
+	vol->nlayers = vol->hdr.nlayers;
+	vol->size = vol->hdr.plain_size;
+	vol->rdonly = (flags & VOL_RDONLY) ||
+		      (vol->hdr.ro_compat & ~ENV_RO_COMPAT_KNOWN);
+
+	r = load_keys(vol, &vol->hdr);
+	if (r < 0)
+		goto fail;
+	if (!vol->rdonly) {
+		r = hdr_hold_inuse(fd);
+		if (r < 0)
+			goto fail;
+	}
+	*out = vol;
+	return 0;
+fail:
+	vol_close(vol);
+	return r;
+}
+
+int vol_open(struct volume **out, const char *path, int flags,
+	     const struct keyops *ops)
+{
+	int fd;
+
+	fd = open(path, ((flags & VOL_RDONLY) ? O_RDONLY : O_RDWR) |
+		  O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	return vol_open_fd(out, fd, path, flags, ops);
+}
+
+int vol_close(struct volume *vol)
+{
+	int r = 0;
+
+	if (!vol)
+		return 0;
+	if (vol->have_keys && !vol->rdonly)
+		r = vol_flush(vol);
+	wipe_keys(vol);
+	if (vol->fd >= 0)
+		close(vol->fd);		/* drops the OFD locks */
+	for (unsigned int i = 0; i < VOL_STRIPES; i++)
+		pthread_mutex_destroy(&vol->stripe[i]);
+	pthread_rwlock_destroy(&vol->keys);
+	pthread_mutex_destroy(&vol->pool_lock);
+	pthread_mutex_destroy(&vol->meta);
+	free(vol->name);
+	free(vol);
+	return r;
+}
+
+int vol_in_use(const char *path)
+{
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	r = hdr_inuse(fd);
+	close(fd);
+	return r;
+}
+
+int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
+{
+	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
+	struct env_header h;
+	int r = 0;
+
+	if ((f->sector_size != 512 && f->sector_size != 4096) ||
+	    f->nlayers < 1 || f->nlayers > ENV_MAX_LAYERS ||
+	    f->plain_size > VOL_MAX_SIZE ||
+	    (f->des && strlen(f->des) > ENV_DES_MAX))
+		return -EINVAL;
+	memset(&h, 0, sizeof(h));
+	h.version_major = ENV_VERSION_MAJOR;
+	h.version_minor = ENV_VERSION_MINOR;
+	if (f->uuid) {
+		memcpy(h.uuid, f->uuid, ENV_UUID_BYTES);
+	} else {
+		rng_bytes(h.uuid, ENV_UUID_BYTES);
+		h.uuid[6] = (uint8_t)((h.uuid[6] & 0x0f) | 0x40); /* v4 */
+		h.uuid[8] = (uint8_t)((h.uuid[8] & 0x3f) | 0x80);
+	}
+	h.sector_size = f->sector_size;
+	h.plain_size = f->plain_size;
+	h.enc_type = f->enc_type;
+	if (f->des)
+		strcpy(h.des, f->des);
+	h.created = (uint64_t)time(NULL);
+	h.rotated = 0;
+	h.nlayers = f->nlayers;
+	for (unsigned int i = 0; i < f->nlayers && r == 0; i++) {
+		dek[i] = secbuf_new(RNG_DEKBYTES);
+		if (!dek[i]) {
+			r = -ENOMEM;
+			break;
+		}
+		r = rng_dek(dek[i]);
+		if (r == 0)
+			r = ops->wrap(ops->ctx, f->kid[i], dek[i], &h.layer[i]);
+		h.layer[i].cipher = i == 0 ? ENV_CIPHER_AES256_XTS :
+					     ENV_CIPHER_CAMELLIA256_XTS;
+	}
+	if (r == 0)
+		r = env_compute_mac(&h, dek, h.mac);
+	if (r == 0)
+		r = hdr_write(fd, &h);
+	if (r == 0 && ftruncate(fd, (off_t)off_backing_len(f->plain_size,
+							   f->sector_size)) < 0)
+		r = -errno;
+	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
+		secbuf_free(dek[i]);
+	return r;
+}
+
+/* --- accessors ---------------------------------------------------------- */
+
+uint64_t vol_size(struct volume *vol)
+{
+	return load_size(vol);
+}
+
+int vol_is_rdonly(struct volume *vol)
+{
+	return vol->rdonly;
+}
+
+void vol_get_header(struct volume *vol, struct env_header *h)
+{
+	pthread_mutex_lock(&vol->meta);
+	*h = vol->hdr;
+	h->plain_size = vol->size;
+	pthread_mutex_unlock(&vol->meta);
+}
+
+int vol_bad_copy(struct volume *vol)
+{
+	return vol->bad_copy;
+}
