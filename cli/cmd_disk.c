@@ -979,7 +979,10 @@ int cmd_disk(int argc, char **argv, struct cli_ctx *ctx)
 					fputs(disk_usage, stdout);
 					return EXIT_OK;
 				}
-			return sub[i].fn(argc - 1, argv + 1, ctx);
+			int r = sub[i].fn(argc - 1, argv + 1, ctx);
+
+			/* error() returns -1: a failure already reported */
+			return r < 0 ? EXIT_FAIL : r;
 		}
 	}
 	return cli_usage(disk_usage, "disk: unknown subcommand %s", argv[1]);
