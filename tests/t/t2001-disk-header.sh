@@ -112,4 +112,37 @@ test_expect_success 'export and snapshot refuse a disk held open by a mount' '
 	cmp x.vhd orig.vhd
 '
 
+test_expect_success 'a damaged footer makes verify exit 1' '
+	cp store/d.vhd f.vhd &&
+	size=$(stat -c %s f.vhd) &&
+	head -c 4096 /dev/urandom |
+		dd of=f.vhd bs=4096 seek=$((size / 4096 - 1)) conv=notrunc status=none &&
+	test_expect_code 1 ssefs disk verify f.vhd 2>err &&
+	grep -q "^ssefs: disk f.vhd: .*footer" err
+'
+
+test_expect_success 'an older copy rolled back in place is stale; verify rewrites it' '
+	ssefs disk import data.raw store/r.vhd >/dev/null &&
+	head -c 4096 store/r.vhd >copy0.old &&
+	dd if=store/r.vhd of=copy1.old bs=4096 skip=1 count=1 status=none &&
+	ssefs vault rotate-platform-key >/dev/null &&
+	ssefs disk rewrap store/r.vhd >/dev/null &&
+	ssefs --json disk show store/r.vhd >show.json &&
+	python3 -c "
+import json; c = json.load(open(\"show.json\"))[\"copies\"]
+print(0 if c[0][\"seq\"] < c[1][\"seq\"] else 1)" >older &&
+	o=$(cat older) &&
+	dd if=copy$o.old of=store/r.vhd bs=4096 seek=$o conv=notrunc status=none &&
+	ssefs --json disk show store/r.vhd >show.json &&
+	python3 -c "
+import json, sys; c = json.load(open(\"show.json\"))[\"copies\"]
+sys.exit(0 if c[$o][\"state\"] == \"stale\" and c[1 - $o][\"state\"] == \"ok\" else 1)" &&
+	ssefs disk verify store/r.vhd >out 2>err &&
+	grep -q "copy $o.*stale" err &&
+	ssefs --json disk show store/r.vhd >show.json &&
+	python3 -c "
+import json, sys; c = json.load(open(\"show.json\"))[\"copies\"]
+sys.exit(0 if c[0][\"state\"] == c[1][\"state\"] == \"ok\" else 1)"
+'
+
 test_done
