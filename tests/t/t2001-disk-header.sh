@@ -145,4 +145,16 @@ import json, sys; c = json.load(open(\"show.json\"))[\"copies\"]
 sys.exit(0 if c[0][\"state\"] == c[1][\"state\"] == \"ok\" else 1)"
 '
 
+test_expect_success 'export never overwrites an encrypted disk with plaintext' '
+	cp store/d.vhd self.vhd &&
+	test_expect_code 1 ssefs disk export self.vhd self.vhd 2>err &&
+	grep -q "^ssefs: disk self.vhd: is an encrypted disk" err &&
+	cmp self.vhd store/d.vhd &&
+	test_expect_code 1 ssefs disk export self.vhd store/r.vhd 2>err &&
+	ssefs disk verify store/r.vhd >/dev/null &&
+	ssefs disk export self.vhd plain.vhd &&
+	ssefs disk export self.vhd plain.vhd &&
+	cmp plain.vhd orig.vhd
+'
+
 test_done
