@@ -99,7 +99,18 @@ test_expect_success 'rewrap of the 100 GiB disk is quick and leaves data identic
 		if test $ms -lt $best; then best=$ms; fi || return 1
 	done &&
 	echo "rewrap took $best ms (best of 3)" &&
-	test $best -lt 100 &&
+	# on a loaded machine a bare process start can take 100 ms; `disk
+	# show` (same header read, no keys) is the baseline to tell the two
+	base=999999 &&
+	for i in 1 2 3; do
+		start=$(date +%s%N) &&
+		ssefs disk show store/big.vhd >/dev/null &&
+		end=$(date +%s%N) &&
+		ms=$(( (end - start) / 1000000 )) &&
+		if test $ms -lt $base; then base=$ms; fi || return 1
+	done &&
+	echo "disk show (process start, no keys) took $base ms" &&
+	{ test $best -lt 100 || test $((best - base)) -lt 100; } &&
 	test "$(ssefs --json disk show store/big.vhd | jq -r ".layers[0].kid")" = "$(cat kid2)" &&
 	ssefs disk rewrap store/imp.vhd >/dev/null &&
 	ssefs disk export store/imp.vhd out2.vhd &&
