@@ -10,6 +10,24 @@
 #include "disk/header.h"
 #include "util/io.h"
 
+/*
+ * Do @a and @b say the same thing, apart from their sequence ids?  After a
+ * complete write the two copies differ only in seq (max+1, max+2); a copy
+ * with other contents is stale (a write was cut short before reaching it).
+ */
+static int same_contents(const struct env_header *a,
+			 const struct env_header *b)
+{
+	uint8_t ea[ENV_COPY_BYTES], eb[ENV_COPY_BYTES];
+	struct env_header ta = *a, tb = *b;
+
+	ta.seq = tb.seq = 0;
+	if (env_encode(&ta, 0, ea, sizeof(ea)) ||
+	    env_encode(&tb, 0, eb, sizeof(eb)))
+		return 0;
+	return !memcmp(ea, eb, sizeof(ea));
+}
+
 int hdr_read(int fd, struct env_header *h, struct hdr_status *st)
 {
 	static const uint8_t prefix[6] = { 'S', 'S', 'E', 'F', 'S', 0 };
@@ -40,8 +58,9 @@ int hdr_read(int fd, struct env_header *h, struct hdr_status *st)
 	}
 	for (unsigned int i = 0; i < ENV_NCOPIES; i++)
 		if (s.err[i] == 0)
-			s.state[i] = (int)i == best ? HDR_COPY_OK :
-							HDR_COPY_STALE;
+			s.state[i] = (int)i == best ||
+				     same_contents(&c[i], &c[best]) ?
+				     HDR_COPY_OK : HDR_COPY_STALE;
 	if (st)
 		*st = s;
 	if (!s.magic)
