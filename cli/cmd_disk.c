@@ -31,6 +31,9 @@
 #include "util/log.h"
 
 #define MIB		(UINT64_C(1) << 20)
+
+/* error() and the exit code for a failure */
+#define fail(...)	(error(__VA_ARGS__), EXIT_FAIL)
 #define CHUNK		MIB
 
 static const char disk_usage[] =
@@ -185,18 +188,18 @@ static int choose_key(struct vault *v, const struct disk_opts *o,
 	int r;
 
 	if (o->des)
-		return error("des %s: disk encryption sets are not available yet",
+		return fail("des %s: disk encryption sets are not available yet",
 			     o->des);
 	if (o->key) {
 		r = vault_resolve(v, o->key, kid, len);
 		if (r)
-			return error("key %s: %s", o->key, cli_strerror(r));
+			return fail("key %s: %s", o->key, cli_strerror(r));
 		*type = ENV_TYPE_CUSTOMER;
 		return 0;
 	}
 	r = vault_resolve(v, "platform", kid, len);
 	if (r)
-		return error("platform key: %s", cli_strerror(r));
+		return fail("platform key: %s", cli_strerror(r));
 	*type = ENV_TYPE_PLATFORM;
 	return 0;
 }
@@ -247,7 +250,7 @@ static int build_disk(struct vault *v, const struct keyops *ops,
 		return EXIT_FAIL;
 	r = store_tmp_open(&t, path);
 	if (r)
-		return error("disk %s: %s", path, r == -EEXIST ?
+		return fail("disk %s: %s", path, r == -EEXIST ?
 			     "already exists" : cli_strerror(r));
 	new_uuid(uuid);
 	memset(&f, 0, sizeof(f));
@@ -415,21 +418,21 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage(disk_usage, "import: needs SRC and PATH.vhd");
 	fd = open(o.pos[0], O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0)
-		return error("%s: %s", o.pos[0], strerror(errno));
+		return fail("%s: %s", o.pos[0], strerror(errno));
 	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 		close(fd);
-		return error("%s: not a regular file", o.pos[0]);
+		return fail("%s: not a regular file", o.pos[0]);
 	}
 	if (st.st_size == 0) {
 		close(fd);
-		return error("%s: empty image", o.pos[0]);
+		return fail("%s: empty image", o.pos[0]);
 	}
 	/* a dynamic or differencing VHD starts with a copy of its footer */
 	if (st.st_size >= VHD_FOOTER_BYTES &&
 	    io_pread_all(fd, head, sizeof(head), 0) == VHD_FOOTER_BYTES &&
 	    vhd_footer_parse(head, &vi) == 0 && vi.type != VHD_TYPE_FIXED) {
 		close(fd);
-		return error("%s: a dynamic or differencing VHD; convert it "
+		return fail("%s: a dynamic or differencing VHD; convert it "
 			     "first with: qemu-img convert -f vpc -O vpc -o "
 			     "subformat=fixed,force_size=on %s OUT.vhd",
 			     o.pos[0], o.pos[0]);
@@ -440,7 +443,7 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	    vhd_footer_parse(foot, &vi) == 0) {
 		if (vi.type != VHD_TYPE_FIXED) {
 			close(fd);
-			return error("%s: a dynamic or differencing VHD; "
+			return fail("%s: a dynamic or differencing VHD; "
 				     "convert it first with: qemu-img convert "
 				     "-f vpc -O vpc -o subformat=fixed,"
 				     "force_size=on %s OUT.vhd",
@@ -475,9 +478,9 @@ static int refuse_in_use(const char *path)
 	int r = vol_in_use(path);
 
 	if (r < 0)
-		return error("disk %s: %s", path, cli_strerror(r));
+		return fail("disk %s: %s", path, cli_strerror(r));
 	if (r > 0)
-		return error("disk %s: in use by a mount; unmount it or copy "
+		return fail("disk %s: in use by a mount; unmount it or copy "
 			     "it through the mount", path);
 	return 0;
 }
@@ -675,15 +678,15 @@ static int disk_show(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage(disk_usage, "show: needs one PATH.vhd");
 	fd = open(o.pos[0], O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return error("disk %s: %s", o.pos[0], strerror(errno));
+		return fail("disk %s: %s", o.pos[0], strerror(errno));
 	memset(&st, 0, sizeof(st));
 	r = hdr_read(fd, &h, &st);
 	close(fd);
 	if (r == -ENOTSUP)
-		return error("disk %s: not an ssefs disk (no ssefs magic)",
+		return fail("disk %s: not an ssefs disk (no ssefs magic)",
 			     o.pos[0]);
 	if (r)
-		return error("disk %s: %s", o.pos[0], cli_strerror(r));
+		return fail("disk %s: %s", o.pos[0], cli_strerror(r));
 	uuid_str(h.uuid, uuid);
 	if (ctx->json) {
 		struct json j;
@@ -799,11 +802,11 @@ static int disk_rewrap(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage(disk_usage, "rewrap: needs one PATH.vhd");
 	fd = open(o.pos[0], O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return error("disk %s: %s", o.pos[0], strerror(errno));
+		return fail("disk %s: %s", o.pos[0], strerror(errno));
 	r = hdr_read(fd, &h, NULL);
 	if (r) {
 		close(fd);
-		return error("disk %s: %s", o.pos[0],
+		return fail("disk %s: %s", o.pos[0],
 			     cli_strerror(r == -ENOTSUP ? -EBADMSG : r));
 	}
 	if (open_keys(ctx, &v, &ops)) {
