@@ -4,7 +4,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +14,6 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/fs.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
@@ -20,696 +21,216 @@
 #include "crypto/rng.h"
 #include "disk/header.h"
 #include "disk/keyops.h"
+#include "disk/offsets.h"
 #include "disk/rewrap.h"
 #include "disk/store.h"
 #include "disk/vhd.h"
 #include "disk/volume.h"
+#include "keyvault/des.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
 #include "util/io.h"
 #include "util/json.h"
 #include "util/log.h"
 
-#define MIB		(UINT64_C(1) << 20)
-
-/* error() and the exit code for a failure */
-#define fail(...)	(error(__VA_ARGS__), EXIT_FAIL)
-#define CHUNK		MIB
+#define MiB		(UINT64_C(1) << 20)
+#define COPY_CHUNK	(4u << 20)
 
 static const char disk_usage[] =
-	"usage: ssefs disk create PATH.vhd --size SIZE [--des NAME | --key NAME] [--sector-size 512|4096]\n"
-	"   or: ssefs disk import SRC PATH.vhd [--des NAME | --key NAME]\n"
-	"   or: ssefs disk export PATH.vhd DEST\n"
-	"   or: ssefs disk snapshot PATH.vhd DEST.vhd\n"
-	"   or: ssefs disk show PATH.vhd\n"
-	"   or: ssefs disk rewrap PATH.vhd\n"
-	"   or: ssefs disk verify PATH.vhd";
-
-static const char disk_help[] =
-	"Encrypted disks: a backing file holding a fixed VHD encrypted with\n"
-	"AES-256-XTS under a data key (DEK) wrapped by a vault key.\n"
-	"\n"
-	"  create PATH.vhd --size SIZE   a new thin disk; SIZE rounded up to a\n"
-	"                                whole MiB; a 512-byte VHD footer follows\n"
-	"      --key NAME                wrap under customer key NAME\n"
-	"                                (EncryptionAtRestWithCustomerKey)\n"
-	"      --des NAME                use disk encryption set NAME\n"
-	"      --sector-size 512|4096    encryption sector size (4096)\n"
-	"                                no --key/--des: the vault's platform key\n"
-	"  import SRC PATH.vhd           a raw image (padded to a whole MiB, with\n"
-	"                                a warning) or a fixed VHD (kept as is)\n"
-	"  export PATH.vhd DEST          the plaintext fixed VHD, footer included\n"
-	"  snapshot PATH.vhd DEST.vhd    an independent encrypted copy (reflink\n"
-	"                                where possible), with a new disk id\n"
-	"  show PATH.vhd                 header fields and both copies' state\n"
-	"                                (no key needed; --json for JSON)\n"
-	"  rewrap PATH.vhd               re-wrap under the current key versions\n"
-	"  verify PATH.vhd               check both header copies, the MAC and the\n"
-	"                                footer; repair a bad copy from its twin\n"
-	"\n"
-	"export and snapshot refuse a disk that a mount has open.\n"
-	"Exit: 0 ok, 1 failure (verify: damaged), 2 usage.  See ssefs-disk(1).";
-
-struct disk_opts {
-	const char *size;
-	const char *des;
-	const char *key;
-	const char *sector;
-	const char *pos[2];
-	int npos;
-};
-
-static int parse_opts(int argc, char **argv, struct disk_opts *o,
-		      int want_key, int want_create)
-{
-	memset(o, 0, sizeof(*o));
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], **slot = NULL, *name = NULL;
-		const char *eq;
-
-		if (!strcmp(a, "--")) {
-			for (i++; i < argc; i++) {
-				if (o->npos >= 2)
-					return cli_usage(disk_usage,
-						"%s: unexpected argument", argv[i]);
-				o->pos[o->npos++] = argv[i];
-			}
-			break;
-		}
-		if (a[0] != '-' || !a[1]) {
-			if (o->npos >= 2)
-				return cli_usage(disk_usage,
-					"%s: unexpected argument", a);
-			o->pos[o->npos++] = a;
-			continue;
-		}
-		eq = strchr(a, '=');
-#define OPT(n, s, ok) \
-		else if (!strncmp(a, n, eq ? (size_t)(eq - a) : strlen(a)) && \
-			 strlen(n) == (eq ? (size_t)(eq - a) : strlen(a))) { \
-			if (!(ok)) \
-				return cli_usage(disk_usage, \
-					"%s: unknown option", n); \
-			slot = &o->s; \
-			name = n; \
-		}
-		if (0) {
-		}
-		OPT("--size", size, want_create)
-		OPT("--sector-size", sector, want_create)
-		OPT("--des", des, want_key)
-		OPT("--key", key, want_key)
-		else
-			return cli_usage(disk_usage, "%.*s: unknown option",
-					 eq ? (int)(eq - a) : (int)strlen(a), a);
-#undef OPT
-		if (eq) {
-			*slot = eq + 1;
-		} else {
-			if (i + 1 >= argc)
-				return cli_usage(disk_usage, "%s: needs a value",
-						 name);
-			*slot = argv[++i];
-		}
-	}
-	if (o->des && o->key)
-		return cli_usage(disk_usage,
-				 "--des, --key: give one or the other");
-	return 0;
-}
+"usage: ssefs disk create PATH.vhd --size SIZE [--des NAME | --key NAME]\n"
+"                         [--sector-size 512|4096]\n"
+"       ssefs disk import SRC PATH.vhd [--des NAME | --key NAME]\n"
+"                         [--sector-size 512|4096]\n"
+"       ssefs disk export PATH.vhd DEST\n"
+"       ssefs disk snapshot PATH.vhd DEST.vhd\n"
+"       ssefs disk show PATH.vhd\n"
+"       ssefs disk rewrap PATH.vhd\n"
+"       ssefs disk verify PATH.vhd\n"
+"\n"
+"SIZE is rounded up to a whole MiB; the .vhd is that plus a 512-byte\n"
+"fixed-VHD footer.  Without --des or --key a disk is encrypted under the\n"
+"vault's platform key (EncryptionAtRestWithPlatformKey).  See ssefs-disk(1).\n";
 
 static void uuid_str(const uint8_t u[16], char out[37])
 {
-	snprintf(out, 37,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
-		 u[10], u[11], u[12], u[13], u[14], u[15]);
+	static const char hex[] = "0123456789abcdef";
+	int o = 0;
+
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[u[i] >> 4];
+		out[o++] = hex[u[i] & 15];
+	}
+	out[o] = '\0';
 }
 
-static void new_uuid(uint8_t u[16])
+static int disk_err(const char *path, const char *what, int r)
 {
-	rng_bytes(u, 16);
-	u[6] = (u[6] & 0x0f) | 0x40;	/* version 4 */
-	u[8] = (u[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
-}
-
-/* Enter @path (made absolute) in the vault's registry; warn on failure. */
-static void registry_put(struct vault *v, const char *path,
-			 const struct env_header *h)
-{
-	struct vault_disk d;
-	char abs[PATH_MAX];
-	int r;
-
-	memset(&d, 0, sizeof(d));
-	if (!realpath(path, abs)) {
-		warning("disk %s: not entered in the vault's registry: %s",
-			path, strerror(errno));
-		return;
-	}
-	uuid_str(h->uuid, d.uuid);
-	snprintf(d.path, sizeof(d.path), "%s", abs);
-	snprintf(d.des, sizeof(d.des), "%s", h->des);
-	snprintf(d.kid, sizeof(d.kid), "%s", h->layer[0].kid);
-	r = vault_disk_put(v, &d);
-	if (r)
-		warning("disk %s: not entered in the vault's registry: %s",
-			path, cli_strerror(r));
-}
-
-/*
- * Which key wraps a new disk: --key NAME (customer), --des NAME (not yet
- * available), or the platform key.  Fills @kid and @type.
- */
-static int choose_key(struct vault *v, const struct disk_opts *o,
-		      char *kid, size_t len, uint32_t *type)
-{
-	int r;
-
-	if (o->des)
-		return fail("des %s: disk encryption sets are not available yet",
-			     o->des);
-	if (o->key) {
-		r = vault_resolve(v, o->key, kid, len);
-		if (r)
-			return fail("key %s: %s", o->key, cli_strerror(r));
-		*type = ENV_TYPE_CUSTOMER;
-		return 0;
-	}
-	r = vault_resolve(v, "platform", kid, len);
-	if (r)
-		return fail("platform key: %s", cli_strerror(r));
-	*type = ENV_TYPE_PLATFORM;
-	return 0;
-}
-
-static void progress(uint64_t done, uint64_t total, int *last)
-{
-	int pct;
-
-	if (!isatty(STDERR_FILENO) || !total)
-		return;
-	pct = (int)(done * 100 / total);
-	if (pct == *last)
-		return;
-	*last = pct;
-	fprintf(stderr, "\rimporting: %3d%%", pct);
-	if (pct == 100)
-		fputc('\n', stderr);
-}
-
-static int all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return 0;
-	return 1;
-}
-
-/*
- * Make a new disk at @path of @plain bytes (footer included).  With @src_fd
- * >= 0 its first @copy bytes are the contents; the footer is written from
- * @footer when given.  Atomic: on failure nothing is left.
- */
-static int build_disk(struct vault *v, const struct keyops *ops,
-		      const char *path, const struct disk_opts *o,
-		      uint64_t plain, uint32_t ss, int src_fd, uint64_t copy,
-		      const uint8_t *footer)
-{
-	struct vol_format f;
-	struct store_tmp t;
-	struct volume *vol = NULL;
-	struct env_header h;
-	uint8_t uuid[16], foot[VHD_FOOTER_BYTES], *buf = NULL;
-	char kid[VAULT_KID_MAX + 1];
-	uint32_t type = 0;
-	int r, vfd, last = -1;
-
-	if (choose_key(v, o, kid, sizeof(kid), &type))
-		return EXIT_FAIL;
-	r = store_tmp_open(&t, path);
-	if (r)
-		return fail("disk %s: %s", path, r == -EEXIST ?
-			     "already exists" : cli_strerror(r));
-	new_uuid(uuid);
-	memset(&f, 0, sizeof(f));
-	f.plain_size = plain;
-	f.sector_size = ss;
-	f.enc_type = type;
-	f.nlayers = 1;
-	f.kid[0] = kid;
-	f.uuid = uuid;
-	r = vol_format(t.fd, &f, ops);
-	if (r) {
-		error("disk %s: cannot format: %s", path, cli_strerror(r));
-		goto fail;
-	}
-	vfd = dup(t.fd);
-	if (vfd < 0) {
-		r = -errno;
-		error("disk %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	r = vol_open_fd(&vol, vfd, path, 0, ops);
-	if (r) {
-		error("disk %s: cannot open: %s", path, cli_strerror(r));
-		goto fail;
-	}
-	if (src_fd >= 0) {
-		buf = malloc(CHUNK);
-		if (!buf) {
-			r = -ENOMEM;
-			error("disk %s: %s", path, strerror(ENOMEM));
-			goto fail;
-		}
-		for (uint64_t off = 0; off < copy; off += CHUNK) {
-			size_t n = copy - off < CHUNK ? copy - off : CHUNK;
-			ssize_t got = io_pread_all(src_fd, buf, n, off);
-
-			if (got < 0 || (size_t)got != n) {
-				r = got < 0 ? (int)got : -EIO;
-				error("%s: read failed: %s", "import source",
-				      strerror(-r));
-				goto fail;
-			}
-			/* thin: all-zero chunks stay holes */
-			if (!all_zero(buf, n)) {
-				ssize_t w = vol_write(vol, buf, n, off);
-
-				if (w < 0 || (size_t)w != n) {
-					r = w < 0 ? (int)w : -EIO;
-					error("disk %s: write failed: %s", path,
-					      cli_strerror(r));
-					goto fail;
-				}
-			}
-			progress(off + n, copy, &last);
-		}
-	}
-	if (!footer) {
-		vhd_footer_build(foot, plain - VHD_FOOTER_BYTES, uuid,
-				 time(NULL));
-		footer = foot;
-	}
-	if (vol_write(vol, footer, VHD_FOOTER_BYTES,
-		      plain - VHD_FOOTER_BYTES) != VHD_FOOTER_BYTES) {
-		r = -EIO;
-		error("disk %s: cannot write the footer", path);
-		goto fail;
-	}
-	vol_get_header(vol, &h);
-	r = vol_close(vol);
-	vol = NULL;
-	if (r) {
-		error("disk %s: %s", path, cli_strerror(r));
-		goto fail;
-	}
-	r = store_tmp_commit(&t);
-	free(buf);
-	if (r) {
-		error("disk %s: %s", path, r == -EEXIST ?
-		      "already exists" : cli_strerror(r));
-		return EXIT_FAIL;
-	}
-	registry_put(v, path, &h);
-	return EXIT_OK;
-fail:
-	if (vol)
-		(void)vol_close(vol);
-	free(buf);
-	store_tmp_abort(&t);
+	if (r == -EEXIST)
+		return error("disk %s: already exists", path), EXIT_FAIL;
+	if (r == -ENOTSUP)
+		return error("disk %s: not an ssefs disk (no ssefs header)",
+			     path), EXIT_FAIL;
+	error("disk %s: %s%s%s", path, what ? what : "", what ? ": " : "",
+	      cli_strerror(r));
 	return EXIT_FAIL;
 }
 
-static int open_keys(struct cli_ctx *ctx, struct vault **v,
-		     struct keyops *ops)
+/* Register @path (its header) in the vault's disk registry. */
+static int register_disk(struct vault *v, const char *path)
 {
-	if (cli_open_vault(ctx, v))
-		return EXIT_FAIL;
-	vault_keyops(*v, ops);
-	return 0;
-}
-
-static int parse_sector(const char *s, uint32_t *ss)
-{
-	if (!s) {
-		*ss = 4096;
-		return 0;
-	}
-	if (!strcmp(s, "512"))
-		*ss = 512;
-	else if (!strcmp(s, "4096"))
-		*ss = 4096;
-	else
-		return cli_usage(disk_usage,
-				 "--sector-size: %s: must be 512 or 4096", s);
-	return 0;
-}
-
-static int disk_create(int argc, char **argv, struct cli_ctx *ctx)
-{
-	struct disk_opts o;
-	struct vault *v = NULL;
-	struct keyops ops;
-	uint64_t size;
-	uint32_t ss = 4096;
+	struct vault_disk d;
+	struct env_header h;
+	char abs[PATH_MAX];
 	int r;
 
-	r = parse_opts(argc, argv, &o, 1, 1);
-	if (r)
-		return r;
-	if (o.npos != 1)
-		return cli_usage(disk_usage, "create: needs one PATH.vhd");
-	if (!o.size)
-		return cli_usage(disk_usage, "create: --size is required");
-	if (parse_size(o.size, &size) || size == 0 ||
-	    size > (UINT64_C(1) << 50))
-		return cli_usage(disk_usage, "--size: %s: not a valid size "
-				 "(1 byte to 1P)", o.size);
-	r = parse_sector(o.sector, &ss);
-	if (r)
-		return r;
-	size = (size + MIB - 1) / MIB * MIB;
-	if (open_keys(ctx, &v, &ops))
-		return EXIT_FAIL;
-	r = build_disk(v, &ops, o.pos[0], &o, size + VHD_FOOTER_BYTES, ss,
-		       -1, 0, NULL);
-	vault_close(v);
-	return r;
-}
-
-static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
-{
-	uint8_t foot[VHD_FOOTER_BYTES], head[VHD_FOOTER_BYTES];
-	struct disk_opts o;
-	struct vault *v = NULL;
-	struct keyops ops;
-	struct vhd_info vi;
-	struct stat st;
-	uint64_t plain, copy;
-	const uint8_t *footer = NULL;
-	int fd, r;
-
-	r = parse_opts(argc, argv, &o, 1, 0);
-	if (r)
-		return r;
-	if (o.npos != 2)
-		return cli_usage(disk_usage, "import: needs SRC and PATH.vhd");
-	fd = open(o.pos[0], O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return fail("%s: %s", o.pos[0], strerror(errno));
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		close(fd);
-		return fail("%s: not a regular file", o.pos[0]);
-	}
-	if (st.st_size == 0) {
-		close(fd);
-		return fail("%s: empty image", o.pos[0]);
-	}
-	/* a dynamic or differencing VHD starts with a copy of its footer */
-	if (st.st_size >= VHD_FOOTER_BYTES &&
-	    io_pread_all(fd, head, sizeof(head), 0) == VHD_FOOTER_BYTES &&
-	    vhd_footer_parse(head, &vi) == 0 && vi.type != VHD_TYPE_FIXED) {
-		close(fd);
-		return fail("%s: a dynamic or differencing VHD; convert it "
-			     "first with: qemu-img convert -f vpc -O vpc -o "
-			     "subformat=fixed,force_size=on %s OUT.vhd",
-			     o.pos[0], o.pos[0]);
-	}
-	if (st.st_size > VHD_FOOTER_BYTES &&
-	    io_pread_all(fd, foot, sizeof(foot),
-			 st.st_size - VHD_FOOTER_BYTES) == VHD_FOOTER_BYTES &&
-	    vhd_footer_parse(foot, &vi) == 0) {
-		if (vi.type != VHD_TYPE_FIXED) {
-			close(fd);
-			return fail("%s: a dynamic or differencing VHD; "
-				     "convert it first with: qemu-img convert "
-				     "-f vpc -O vpc -o subformat=fixed,"
-				     "force_size=on %s OUT.vhd",
-				     o.pos[0], o.pos[0]);
-		}
-		/* a fixed VHD: kept byte for byte */
-		plain = (uint64_t)st.st_size;
-		copy = plain - VHD_FOOTER_BYTES;
-		footer = foot;
-	} else {
-		copy = (uint64_t)st.st_size;
-		plain = (copy + MIB - 1) / MIB * MIB;
-		if (plain != copy)
-			warning("%s: raw image of %llu bytes padded with zeros "
-				"to %llu (a whole MiB)", o.pos[0],
-				(unsigned long long)copy,
-				(unsigned long long)plain);
-		plain += VHD_FOOTER_BYTES;
-	}
-	if (open_keys(ctx, &v, &ops)) {
-		close(fd);
-		return EXIT_FAIL;
-	}
-	r = build_disk(v, &ops, o.pos[1], &o, plain, 4096, fd, copy, footer);
-	vault_close(v);
-	close(fd);
-	return r;
-}
-
-static int refuse_in_use(const char *path)
-{
-	int r = vol_in_use(path);
-
-	if (r < 0)
-		return fail("disk %s: %s", path, cli_strerror(r));
-	if (r > 0)
-		return fail("disk %s: in use by a mount; unmount it or copy "
-			     "it through the mount", path);
-	return 0;
-}
-
-static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
-{
-	char tmp[PATH_MAX];
-	struct disk_opts o;
-	struct vault *v = NULL;
-	struct keyops ops;
-	struct volume *vol = NULL;
-	uint8_t *buf = NULL;
-	uint64_t size;
-	int r, out = -1, rc = EXIT_FAIL;
-
-	r = parse_opts(argc, argv, &o, 0, 0);
-	if (r)
-		return r;
-	if (o.npos != 2)
-		return cli_usage(disk_usage, "export: needs PATH.vhd and DEST");
-	if (refuse_in_use(o.pos[0]))
-		return EXIT_FAIL;
-	if (open_keys(ctx, &v, &ops))
-		return EXIT_FAIL;
-	r = vol_open(&vol, o.pos[0], VOL_RDONLY, &ops);
-	if (r) {
-		error("disk %s: %s", o.pos[0], cli_strerror(r));
-		goto out;
-	}
-	buf = malloc(CHUNK);
-	if (!buf) {
-		error("disk %s: %s", o.pos[0], strerror(ENOMEM));
-		goto out;
-	}
-	out = io_tmpfile_beside(o.pos[1], 0600, tmp, sizeof(tmp));
-	if (out < 0) {
-		error("%s: %s", o.pos[1], strerror(-out));
-		goto out;
-	}
-	size = vol_size(vol);
-	for (uint64_t off = 0; off < size; off += CHUNK) {
-		size_t n = size - off < CHUNK ? size - off : CHUNK;
-		ssize_t got = vol_read(vol, buf, n, off);
-
-		if (got < 0 || (size_t)got != n) {
-			error("disk %s: read failed: %s", o.pos[0],
-			      cli_strerror(got < 0 ? (int)got : -EIO));
-			goto out_tmp;
-		}
-		if (all_zero(buf, n))
-			continue;	/* sparse */
-		r = io_pwrite_all(out, buf, n, off);
-		if (r) {
-			error("%s: write failed: %s", o.pos[1], strerror(-r));
-			goto out_tmp;
-		}
-	}
-	if (ftruncate(out, size) < 0) {
-		error("%s: %s", o.pos[1], strerror(errno));
-		goto out_tmp;
-	}
-	r = io_commit_tmpfile(out, tmp, o.pos[1]);
-	if (r) {
-		error("%s: %s", o.pos[1], strerror(-r));
-		goto out;
-	}
-	rc = EXIT_OK;
-	goto out;
-out_tmp:
-	unlink(tmp);
-out:
-	if (out >= 0)
-		close(out);
-	free(buf);
-	if (vol)
-		(void)vol_close(vol);
-	vault_close(v);
-	return rc;
-}
-
-/* Copy the ciphertext of @in to @out: reflink, else extent by extent. */
-static int copy_backing(int in, int out, off_t len)
-{
-	off_t data = 0, hole;
-
-	if (ioctl(out, FICLONE, in) == 0)
-		return 0;
-	while (data < len) {
-		data = lseek(in, data, SEEK_DATA);
-		if (data < 0)
-			break;		/* ENXIO: only a hole left */
-		hole = lseek(in, data, SEEK_HOLE);
-		if (hole < 0)
-			return -errno;
-		while (data < hole) {
-			loff_t a = data, b = data;
-			ssize_t n = copy_file_range(in, &a, out, &b,
-						    hole - data, 0);
-
-			if (n <= 0)
-				return n < 0 ? -errno : -EIO;
-			data += n;
-		}
-	}
-	if (ftruncate(out, len) < 0)
+	if (!realpath(path, abs))
 		return -errno;
+	r = vol_probe(abs, &h);
+	if (r < 0)
+		return r;
+	memset(&d, 0, sizeof(d));
+	uuid_str(h.uuid, d.uuid);
+	snprintf(d.path, sizeof(d.path), "%s", abs);
+	snprintf(d.des, sizeof(d.des), "%s", h.des);
+	snprintf(d.kid, sizeof(d.kid), "%s", h.layer[0].kid);
+	return vault_disk_put(v, &d);
+}
+
+/* --- choosing keys -------------------------------------------------- */
+
+struct key_choice {
+	char kid[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
+	char des[ENV_DES_MAX + 1];
+	uint32_t type;
+	unsigned int nlayers;
+};
+
+/* The kid must name a version that can wrap now. */
+static int usable(struct vault *v, const char *what, const char *kid)
+{
+	enum key_state st = vault_key_state(v, kid, 0);
+
+	if (st == KEY_USABLE)
+		return 0;
+	error("%s: %s is %s", what, kid, key_state_name(st));
+	return -1;
+}
+
+static int choose_keys(struct vault *v, const char *des, const char *key,
+		       struct key_choice *kc)
+{
+	char what[160];
+	int r;
+
+	memset(kc, 0, sizeof(*kc));
+	kc->nlayers = 1;
+	if (des) {
+		struct des d;
+
+		r = des_get(vault_dir(v), des, &d);
+		if (r == -ENOENT) {
+			error("des %s: no such disk encryption set", des);
+			return -1;
+		}
+		if (r < 0) {
+			error("des %s: %s", des, cli_strerror(r));
+			return -1;
+		}
+		snprintf(kc->kid[0], sizeof(kc->kid[0]), "%s", d.active_kid);
+		snprintf(kc->des, sizeof(kc->des), "%s", d.name);
+		kc->type = d.type;
+		snprintf(what, sizeof(what), "des %s", des);
+		if (usable(v, what, kc->kid[0]) < 0)
+			return -1;
+		if (d.type == ENV_TYPE_PLATFORM_AND_CUSTOMER) {
+			kc->nlayers = 2;
+			r = vault_resolve(v, "platform", kc->kid[1],
+					  sizeof(kc->kid[1]));
+			if (r < 0) {
+				error("vault %s: platform key: %s",
+				      vault_dir(v), cli_strerror(r));
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (key) {
+		r = vault_resolve(v, key, kc->kid[0], sizeof(kc->kid[0]));
+		if (r < 0) {
+			error("key %s: %s", key, cli_strerror(r));
+			return -1;
+		}
+		kc->type = ENV_TYPE_CUSTOMER;
+		snprintf(what, sizeof(what), "key %s", key);
+		return usable(v, what, kc->kid[0]);
+	}
+	r = vault_resolve(v, "platform", kc->kid[0], sizeof(kc->kid[0]));
+	if (r < 0) {
+		error("vault %s: platform key: %s", vault_dir(v),
+		      cli_strerror(r));
+		return -1;
+	}
+	kc->type = ENV_TYPE_PLATFORM;
 	return 0;
 }
 
-static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
+static void fill_format(struct vol_format *f, const struct key_choice *kc,
+			uint64_t plain_size, uint32_t ss)
 {
-	struct disk_opts o;
-	struct vault *v = NULL;
-	struct keyops ops;
-	struct store_tmp t = { .fd = -1 };
-	struct env_header h;
-	struct stat st;
-	uint8_t uuid[16];
-	int r, in = -1, rc = EXIT_FAIL;
-
-	r = parse_opts(argc, argv, &o, 0, 0);
-	if (r)
-		return r;
-	if (o.npos != 2)
-		return cli_usage(disk_usage,
-				 "snapshot: needs PATH.vhd and DEST.vhd");
-	if (refuse_in_use(o.pos[0]))
-		return EXIT_FAIL;
-	if (open_keys(ctx, &v, &ops))
-		return EXIT_FAIL;
-	in = open(o.pos[0], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (in < 0 || fstat(in, &st) < 0) {
-		error("disk %s: %s", o.pos[0], strerror(errno));
-		goto out;
-	}
-	/* hold the header lock on the source so no rewrap interleaves */
-	r = hdr_read(in, &h, NULL);
-	if (r) {
-		error("disk %s: %s", o.pos[0], cli_strerror(r == -ENOTSUP ?
-					       -EBADMSG : r));
-		goto out;
-	}
-	r = store_tmp_open(&t, o.pos[1]);
-	if (r) {
-		error("disk %s: %s", o.pos[1], r == -EEXIST ?
-		      "already exists" : cli_strerror(r));
-		goto out;
-	}
-	r = copy_backing(in, t.fd, st.st_size);
-	if (r) {
-		error("disk %s: copy failed: %s", o.pos[1], strerror(-r));
-		goto out;
-	}
-	new_uuid(uuid);
-	r = rewrap_fd(t.fd, NULL, uuid, &ops, NULL);
-	if (r) {
-		error("disk %s: %s", o.pos[0], cli_strerror(r));
-		goto out;
-	}
-	r = hdr_read(t.fd, &h, NULL);
-	if (!r)
-		r = store_tmp_commit(&t);
-	if (r) {
-		error("disk %s: %s", o.pos[1], r == -EEXIST ?
-		      "already exists" : cli_strerror(r));
-		goto out;
-	}
-	registry_put(v, o.pos[1], &h);
-	rc = EXIT_OK;
-out:
-	store_tmp_abort(&t);
-	if (in >= 0)
-		close(in);
-	vault_close(v);
-	return rc;
+	memset(f, 0, sizeof(*f));
+	f->plain_size = plain_size;
+	f->sector_size = ss;
+	f->enc_type = kc->type;
+	f->des = kc->des;
+	f->nlayers = kc->nlayers;
+	f->kid[0] = kc->kid[0];
+	f->kid[1] = kc->nlayers > 1 ? kc->kid[1] : NULL;
 }
 
-static const char *state_name(enum hdr_copy_state s)
+/* --- show ------------------------------------------------------------ */
+
+static const char *copy_state(enum hdr_copy_state s)
 {
 	return s == HDR_COPY_OK ? "ok" : s == HDR_COPY_STALE ? "stale" : "bad";
 }
 
-static int disk_show(int argc, char **argv, struct cli_ctx *ctx)
+static int show_header(const char *path, int json, const char *note)
 {
-	struct disk_opts o;
-	struct hdr_status st;
 	struct env_header h;
-	char uuid[37], tbuf[32];
+	struct hdr_status st;
+	char uuid[37], t[32], abs[PATH_MAX], sz[32];
 	int fd, r;
 
-	r = parse_opts(argc, argv, &o, 0, 0);
-	if (r)
-		return r;
-	if (o.npos != 1)
-		return cli_usage(disk_usage, "show: needs one PATH.vhd");
-	fd = open(o.pos[0], O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fail("disk %s: %s", o.pos[0], strerror(errno));
-	memset(&st, 0, sizeof(st));
+		return disk_err(path, NULL, -errno);
 	r = hdr_read(fd, &h, &st);
 	close(fd);
-	if (r == -ENOTSUP)
-		return fail("disk %s: not an ssefs disk (no ssefs magic)",
-			     o.pos[0]);
-	if (r)
-		return fail("disk %s: %s", o.pos[0], cli_strerror(r));
+	if (r < 0)
+		return disk_err(path, NULL, r);
+	if (!realpath(path, abs))
+		snprintf(abs, sizeof(abs), "%s", path);
 	uuid_str(h.uuid, uuid);
-	if (ctx->json) {
+	if (json) {
 		struct json j;
 
 		json_init(&j, stdout, JSON_PRETTY);
 		json_obj_begin(&j, NULL);
-		json_str(&j, "path", o.pos[0]);
+		json_str(&j, "path", abs);
 		json_str(&j, "uuid", uuid);
-		json_uint(&j, "diskSizeBytes",
-			  h.plain_size >= VHD_FOOTER_BYTES ?
-			  h.plain_size - VHD_FOOTER_BYTES : 0);
+		json_uint(&j, "diskSizeBytes", h.plain_size >= 512 ?
+			  h.plain_size - 512 : 0);
 		json_uint(&j, "vhdSizeBytes", h.plain_size);
 		json_uint(&j, "sectorSize", h.sector_size);
 		json_str(&j, "encryptionType", env_type_name(h.enc_type));
-		if (h.des[0])
-			json_str(&j, "des", h.des);
-		else
-			json_null(&j, "des");
+		json_str(&j, "des", *h.des ? h.des : NULL);
 		json_time(&j, "created", (int64_t)h.created);
 		json_time(&j, "lastRotated", (int64_t)h.rotated);
-		snprintf(tbuf, sizeof(tbuf), "%u.%u", h.version_major,
+		snprintf(t, sizeof(t), "%u.%u", h.version_major,
 			 h.version_minor);
-		json_str(&j, "formatVersion", tbuf);
+		json_str(&j, "formatVersion", t);
 		json_arr_begin(&j, "layers");
 		for (unsigned int i = 0; i < h.nlayers; i++) {
 			json_obj_begin(&j, NULL);
@@ -725,199 +246,693 @@ static int disk_show(int argc, char **argv, struct cli_ctx *ctx)
 		}
 		json_arr_end(&j);
 		json_arr_begin(&j, "copies");
-		for (unsigned int i = 0; i < ENV_NCOPIES; i++) {
+		for (unsigned int c = 0; c < ENV_NCOPIES; c++) {
 			json_obj_begin(&j, NULL);
-			json_uint(&j, "copy", i);
-			json_str(&j, "state", state_name(st.state[i]));
-			if (st.state[i] == HDR_COPY_BAD)
-				json_null(&j, "seq");
+			json_uint(&j, "copy", c);
+			json_str(&j, "state", copy_state(st.state[c]));
+			if (st.state[c] != HDR_COPY_BAD)
+				json_uint(&j, "seq", st.seq[c]);
 			else
-				json_uint(&j, "seq", st.seq[i]);
+				json_null(&j, "seq");
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
+		if (note)
+			json_str(&j, "result", note);
 		json_obj_end(&j);
-		return json_end(&j) ? EXIT_FAIL : EXIT_OK;
+		return json_end(&j) < 0 ? EXIT_FAIL : EXIT_OK;
 	}
-	printf("path:            %s\n", o.pos[0]);
-	printf("uuid:            %s\n", uuid);
-	printf("disk size:       %llu\n", (unsigned long long)
-	       (h.plain_size >= VHD_FOOTER_BYTES ?
-		h.plain_size - VHD_FOOTER_BYTES : 0));
-	printf("vhd size:        %llu\n", (unsigned long long)h.plain_size);
-	printf("sector size:     %u\n", h.sector_size);
-	printf("encryption type: %s\n", env_type_name(h.enc_type));
-	printf("des:             %s\n", h.des[0] ? h.des : "-");
-	format_time((time_t)h.created, tbuf, sizeof(tbuf));
-	printf("created:         %s\n", tbuf);
-	if (h.rotated)
-		format_time((time_t)h.rotated, tbuf, sizeof(tbuf));
-	else
-		strcpy(tbuf, "never");
-	printf("last rotated:    %s\n", tbuf);
-	printf("format version:  %u.%u\n", h.version_major, h.version_minor);
+	format_size(h.plain_size - 512, sz, sizeof(sz));
+	printf("path:             %s\n", abs);
+	printf("uuid:             %s\n", uuid);
+	printf("disk size:        %s (%llu bytes; .vhd %llu bytes)\n", sz,
+	       (unsigned long long)(h.plain_size - 512),
+	       (unsigned long long)h.plain_size);
+	printf("sector size:      %u\n", h.sector_size);
+	printf("encryption type:  %s\n", env_type_name(h.enc_type));
+	printf("des:              %s\n", *h.des ? h.des : "-");
 	for (unsigned int i = 0; i < h.nlayers; i++)
-		printf("layer %u:         %s %s %s %s\n", i,
+		printf("layer %u:          %s, %s key, %s, %s\n", i,
 		       env_cipher_name(h.layer[i].cipher),
 		       h.layer[i].key_source == ENV_KEY_PLATFORM ?
 		       "platform" : "customer",
 		       env_wrap_name(h.layer[i].wrap_alg), h.layer[i].kid);
-	for (unsigned int i = 0; i < ENV_NCOPIES; i++) {
-		if (st.state[i] == HDR_COPY_BAD)
-			printf("copy %u:          bad\n", i);
+	format_time((time_t)h.created, t, sizeof(t));
+	printf("created:          %s\n", t);
+	if (h.rotated)
+		format_time((time_t)h.rotated, t, sizeof(t));
+	printf("last rotated:     %s\n", h.rotated ? t : "never");
+	printf("format version:   %u.%u\n", h.version_major, h.version_minor);
+	for (unsigned int c = 0; c < ENV_NCOPIES; c++) {
+		if (st.state[c] == HDR_COPY_BAD)
+			printf("header copy %u:    bad\n", c);
 		else
-			printf("copy %u:          %s seq %llu\n", i,
-			       state_name(st.state[i]),
-			       (unsigned long long)st.seq[i]);
+			printf("header copy %u:    %s (seq %llu)\n", c,
+			       copy_state(st.state[c]),
+			       (unsigned long long)st.seq[c]);
+	}
+	if (note)
+		printf("result:           %s\n", note);
+	return EXIT_OK;
+}
+
+/* --- create and import --------------------------------------------- */
+
+struct import_src {
+	int fd;
+	uint64_t bytes;		/* of the source to copy */
+	uint64_t footer_at;	/* where our footer goes, or 0: none */
+	uint8_t footer[VHD_FOOTER_BYTES];
+	int progress;
+};
+
+static int is_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+static int fill_import(struct volume *vol, void *arg)
+{
+	struct import_src *s = arg;
+	uint8_t *buf = malloc(COPY_CHUNK);
+	uint64_t off = 0;
+	int r = 0, last = -1;
+
+	if (!buf)
+		return -ENOMEM;
+	while (off < s->bytes && r == 0) {
+		size_t n = s->bytes - off < COPY_CHUNK ?
+			   (size_t)(s->bytes - off) : COPY_CHUNK;
+		ssize_t got = io_pread_all(s->fd, buf, n, (off_t)off);
+
+		if (got < 0) {
+			r = (int)got;
+			break;
+		}
+		if ((size_t)got < n) {
+			r = -EIO;	/* the source shrank under us */
+			break;
+		}
+		/* zeros stay holes: an imported image stays thin */
+		if (!is_zero(buf, n)) {
+			ssize_t w = vol_write(vol, buf, n, off);
+
+			if (w < 0)
+				r = (int)w;
+		}
+		off += n;
+		if (s->progress) {
+			int pct = (int)(off * 100 / s->bytes);
+
+			if (pct != last)
+				fprintf(stderr, "\rimporting: %3d%%", pct);
+			last = pct;
+		}
+	}
+	if (s->progress)
+		fputc('\n', stderr);
+	free(buf);
+	if (r == 0 && s->footer_at) {
+		ssize_t w = vol_write(vol, s->footer, VHD_FOOTER_BYTES,
+				      s->footer_at);
+
+		if (w < 0)
+			r = (int)w;
+	}
+	return r;
+}
+
+static const struct option create_opts[] = {
+	{ "size", required_argument, NULL, 's' },
+	{ "des", required_argument, NULL, 'd' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "sector-size", required_argument, NULL, 'S' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Common to create and import: the options, the vault, the keys. */
+struct make_args {
+	const char *size, *des, *key;
+	uint32_t ss;
+	int nargs;
+	char **args;
+};
+
+static int parse_make(int argc, char **argv, struct make_args *a,
+		      int want_args, const char *cmd)
+{
+	uint64_t v;
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	a->ss = 4096;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", create_opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			a->size = optarg;
+			break;
+		case 'd':
+			a->des = optarg;
+			break;
+		case 'k':
+			a->key = optarg;
+			break;
+		case 'S':
+			if (parse_size(optarg, &v) < 0 ||
+			    (v != 512 && v != 4096))
+				return cli_usage(disk_usage, "--sector-size "
+						 "%s: must be 512 or 4096",
+						 optarg);
+			a->ss = (uint32_t)v;
+			break;
+		case 'h':
+			fputs(disk_usage, stdout);
+			return -1;
+		default:
+			return cli_usage(disk_usage, "disk %s: bad option",
+					 cmd);
+		}
+	}
+	if (a->des && a->key)
+		return cli_usage(disk_usage, "disk %s: --des and --key "
+				 "exclude each other", cmd);
+	if (argc - optind != want_args)
+		return cli_usage(disk_usage, "disk %s: wrong number of "
+				 "arguments", cmd);
+	a->nargs = argc - optind;
+	a->args = argv + optind;
+	return 0;
+}
+
+static int finish_new_disk(struct cli_ctx *ctx, struct vault *v,
+			   const char *path)
+{
+	int r = register_disk(v, path);
+
+	if (r < 0) {
+		/* the disk is fine; only the registry missed it */
+		warning("disk %s: not entered in the vault's registry: %s",
+			path, cli_strerror(r));
+	}
+	return show_header(path, ctx->json, NULL);
+}
+
+static int disk_create(int argc, char **argv, struct cli_ctx *ctx)
+{
+	struct make_args a;
+	struct key_choice kc;
+	struct vol_format f;
+	struct import_src s;
+	struct keyops ops;
+	struct vault *v = NULL;
+	uint8_t uuid[16];
+	uint64_t size;
+	int r;
+
+	r = parse_make(argc, argv, &a, 1, "create");
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!a.size)
+		return cli_usage(disk_usage, "disk create: --size is required");
+	if (parse_size(a.size, &size) < 0 || size == 0 ||
+	    size > VOL_MAX_SIZE - MiB)
+		return cli_usage(disk_usage, "--size %s: not a size from 1 "
+				 "byte to 1 EiB (e.g. 64M, 10G, 1T)", a.size);
+	size = (size + MiB - 1) / MiB * MiB;	/* whole MiB, as the cloud */
+	if (cli_open_vault(ctx, &v))
+		return EXIT_FAIL;
+	if (choose_keys(v, a.des, a.key, &kc) < 0) {
+		r = EXIT_FAIL;
+		goto out;
+	}
+	fill_format(&f, &kc, size + VHD_FOOTER_BYTES, a.ss);
+	memset(&s, 0, sizeof(s));
+	s.fd = -1;
+	s.footer_at = size;
+	/* the footer carries the disk's UUID, so make it first */
+	rng_uuid(uuid);
+	f.uuid = uuid;
+	vhd_footer_build(s.footer, size, uuid, time(NULL));
+	vault_keyops(v, &ops);
+	r = store_create(a.args[0], &f, &ops, fill_import, &s);
+	if (r < 0) {
+		r = disk_err(a.args[0], "cannot create", r);
+		goto out;
+	}
+	r = finish_new_disk(ctx, v, a.args[0]);
+out:
+	vault_close(v);
+	return r;
+}
+
+/* What kind of image is @fd?  Sets s->bytes, footer_at and footer. */
+static int classify_import(const char *src, int fd, struct import_src *s,
+			   uint64_t *plain_size, const uint8_t **uuid)
+{
+	uint8_t head[VHD_FOOTER_BYTES], tail[VHD_FOOTER_BYTES];
+	struct vhd_info vi;
+	struct stat st;
+	uint64_t size, padded;
+
+	if (fstat(fd, &st) < 0)
+		return error("%s: %s", src, strerror(errno)), -1;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return error("%s: not a regular file or block device", src), -1;
+	size = (uint64_t)st.st_size;
+	if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &size) < 0)
+		return error("%s: %s", src, strerror(errno)), -1;
+	if (size == 0)
+		return error("%s: empty image", src), -1;
+	if (size >= VHD_FOOTER_BYTES &&
+	    io_pread_all(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+	    vhd_footer_parse(head, &vi) == 0 && vi.type != VHD_TYPE_FIXED) {
+		error("%s: a dynamic or differencing VHD; convert it to a fixed "
+		      "one first: qemu-img convert -f vpc -O vpc -o "
+		      "subformat=fixed,force_size=on %s FIXED.vhd", src, src);
+		return -1;
+	}
+	if (size > VHD_FOOTER_BYTES &&
+	    io_pread_all(fd, tail, sizeof(tail),
+			 (off_t)(size - VHD_FOOTER_BYTES)) ==
+		    (ssize_t)sizeof(tail) &&
+	    vhd_footer_parse(tail, &vi) == 0) {
+		if (vi.type != VHD_TYPE_FIXED) {
+			error("%s: a dynamic or differencing VHD; convert it "
+			      "to a fixed one first: qemu-img convert -f vpc "
+			      "-O vpc -o subformat=fixed,force_size=on %s "
+			      "FIXED.vhd", src, src);
+			return -1;
+		}
+		if (vi.size != size - VHD_FOOTER_BYTES) {
+			error("%s: fixed VHD footer says %llu bytes, the file "
+			      "holds %llu", src, (unsigned long long)vi.size,
+			      (unsigned long long)(size - VHD_FOOTER_BYTES));
+			return -1;
+		}
+		/* a fixed VHD is kept as it is, footer and all */
+		s->bytes = size;
+		s->footer_at = 0;
+		*plain_size = size;
+		*uuid = NULL;
+		return 0;
+	}
+	/* raw: pad to a whole MiB and add a footer */
+	padded = (size + MiB - 1) / MiB * MiB;
+	if (padded != size)
+		warning("%s: raw image of %llu bytes padded with zeros to "
+			"%llu (a whole MiB)", src, (unsigned long long)size,
+			(unsigned long long)padded);
+	s->bytes = size;
+	s->footer_at = padded;
+	*plain_size = padded + VHD_FOOTER_BYTES;
+	return 1;
+}
+
+static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
+{
+	struct make_args a;
+	struct key_choice kc;
+	struct vol_format f;
+	struct import_src s;
+	struct keyops ops;
+	struct vault *v = NULL;
+	const uint8_t *keep_uuid = NULL;
+	uint8_t uuid[16];
+	uint64_t plain;
+	int r, kind;
+
+	r = parse_make(argc, argv, &a, 2, "import");
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (a.size)
+		return cli_usage(disk_usage, "disk import: the size comes from "
+				 "the image; --size is for create");
+	memset(&s, 0, sizeof(s));
+	s.fd = open(a.args[0], O_RDONLY | O_CLOEXEC);
+	if (s.fd < 0) {
+		error("%s: %s", a.args[0], strerror(errno));
+		return EXIT_FAIL;
+	}
+	kind = classify_import(a.args[0], s.fd, &s, &plain, &keep_uuid);
+	if (kind < 0) {
+		close(s.fd);
+		return EXIT_FAIL;
+	}
+	if (cli_open_vault(ctx, &v)) {
+		close(s.fd);
+		return EXIT_FAIL;
+	}
+	r = choose_keys(v, a.des, a.key, &kc);
+	if (r < 0) {
+		r = EXIT_FAIL;
+		goto out;
+	}
+	fill_format(&f, &kc, plain, a.ss);
+	rng_uuid(uuid);
+	f.uuid = uuid;
+	if (kind == 1)
+		vhd_footer_build(s.footer, s.footer_at, uuid, time(NULL));
+	s.progress = isatty(STDERR_FILENO) && !ctx->json;
+	vault_keyops(v, &ops);
+	r = store_create(a.args[1], &f, &ops, fill_import, &s);
+	if (r < 0) {
+		r = disk_err(a.args[1], "cannot import", r);
+		goto out;
+	}
+	r = finish_new_disk(ctx, v, a.args[1]);
+out:
+	close(s.fd);
+	vault_close(v);
+	return r;
+}
+
+/* --- export and snapshot ------------------------------------------- */
+
+static int refuse_in_use(const char *path)
+{
+	int r = vol_in_use(path);
+
+	if (r < 0)
+		return disk_err(path, NULL, r);
+	if (r > 0) {
+		error("disk %s: in use by a mount; copy it through the mount "
+		      "or unmount it first", path);
+		return EXIT_FAIL;
 	}
 	return EXIT_OK;
 }
 
-/* The current kid of the key that wraps @l: same key, newest version. */
-static int current_kid(struct vault *v, const struct env_layer *l,
-		       char *kid, size_t len)
+static int open_disk(struct cli_ctx *ctx, const char *path, int flags,
+		     struct vault **v, struct volume **vol)
+{
+	struct keyops ops;
+	int r;
+
+	if (cli_open_vault(ctx, v))
+		return EXIT_FAIL;
+	vault_keyops(*v, &ops);
+	r = vol_open(vol, path, flags, &ops);
+	if (r < 0) {
+		vault_close(*v);
+		*v = NULL;
+		return disk_err(path, "cannot open", r);
+	}
+	return EXIT_OK;
+}
+
+static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
+{
+	struct volume *vol = NULL;
+	struct vault *v = NULL;
+	char tmp[PATH_MAX];
+	uint8_t *buf = NULL;
+	uint64_t size, off;
+	int fd = -1, r;
+
+	if (argc != 3)
+		return cli_usage(disk_usage, "disk export: needs PATH.vhd "
+				 "and DEST");
+	r = refuse_in_use(argv[1]);
+	if (r)
+		return r;
+	r = open_disk(ctx, argv[1], VOL_RDONLY, &v, &vol);
+	if (r)
+		return r;
+	buf = malloc(COPY_CHUNK);
+	fd = io_tmpfile_beside(argv[2], 0600, tmp, sizeof(tmp));
+	if (!buf || fd < 0) {
+		r = disk_err(argv[2], "cannot write", fd < 0 ? fd : -ENOMEM);
+		goto out;
+	}
+	size = vol_size(vol);
+	r = ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
+	for (off = 0; r == 0 && off < size; off += COPY_CHUNK) {
+		size_t n = size - off < COPY_CHUNK ? (size_t)(size - off) :
+						     COPY_CHUNK;
+		ssize_t got = vol_read(vol, buf, n, off);
+
+		if (got != (ssize_t)n)
+			r = got < 0 ? (int)got : -EIO;
+		else if (!is_zero(buf, n))	/* keep the copy sparse */
+			r = io_pwrite_all(fd, buf, n, (off_t)off);
+	}
+	if (r == 0)
+		r = io_commit_tmpfile(fd, tmp, argv[2]);
+	else
+		unlink(tmp);
+	if (r < 0)
+		r = disk_err(argv[1], "export failed", r);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (buf) {
+		memset(buf, 0, COPY_CHUNK);
+		free(buf);
+	}
+	vol_close(vol);
+	vault_close(v);
+	return r;
+}
+
+/* Copy @src to @dst: a reflink where the file system can, else a sparse
+ * copy of the data ranges. */
+static int copy_backing(int src, int dst)
+{
+	struct stat st;
+	off_t data = 0, hole;
+	static char buf[1 << 20];
+
+	if (ioctl(dst, FICLONE, src) == 0)
+		return 0;
+	if (fstat(src, &st) < 0 || ftruncate(dst, st.st_size) < 0)
+		return -errno;
+	for (;;) {
+		data = lseek(src, data, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 0 : -errno;
+		hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		while (data < hole) {
+			size_t n = (size_t)(hole - data) < sizeof(buf) ?
+				   (size_t)(hole - data) : sizeof(buf);
+			ssize_t got = io_pread_all(src, buf, n, data);
+			int r;
+
+			if (got <= 0)
+				return got < 0 ? (int)got : -EIO;
+			r = io_pwrite_all(dst, buf, (size_t)got, data);
+			if (r < 0)
+				return r;
+			data += got;
+		}
+	}
+}
+
+static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
+{
+	struct volume *vol = NULL;
+	struct vault *v = NULL;
+	struct env_header h;
+	struct keyops ops;
+	char tmp[PATH_MAX];
+	int src = -1, dst = -1, r;
+
+	if (argc != 3)
+		return cli_usage(disk_usage, "disk snapshot: needs PATH.vhd "
+				 "and DEST.vhd");
+	if (access(argv[2], F_OK) == 0)
+		return disk_err(argv[2], NULL, -EEXIST);
+	r = refuse_in_use(argv[1]);
+	if (r)
+		return r;
+	/* opening it proves the keys and the MAC before anything is copied */
+	r = open_disk(ctx, argv[1], VOL_RDONLY, &v, &vol);
+	if (r)
+		return r;
+	vol_close(vol);
+	vol = NULL;
+	src = open(argv[1], O_RDONLY | O_CLOEXEC);
+	dst = store_tmpfile(argv[2], tmp, sizeof(tmp));
+	if (src < 0 || dst < 0) {
+		r = disk_err(src < 0 ? argv[1] : argv[2], NULL,
+			     src < 0 ? -errno : dst);
+		goto out;
+	}
+	r = copy_backing(src, dst);
+	/* the copy is a disk of its own: a new UUID, the header re-MAC'd */
+	if (r == 0)
+		r = hdr_read(dst, &h, NULL);
+	if (r == 0) {
+		struct volume *nv = NULL;
+		int vfd = dup(dst);
+
+		rng_uuid(h.uuid);
+		vault_keyops(v, &ops);
+		/* re-MAC needs the DEKs: open the copy's old header, then
+		 * write the new one through disk_rewrap's path */
+		r = vfd < 0 ? -errno : vol_open_fd(&nv, vfd, argv[2], 0, &ops);
+		if (r == 0) {
+			struct env_header cur;
+
+			vol_get_header(nv, &cur);
+			memcpy(cur.uuid, h.uuid, sizeof(cur.uuid));
+			r = vol_set_header(nv, &cur);
+			vol_close(nv);
+		}
+	}
+	if (r == 0)
+		r = store_publish_fd(dst, tmp, argv[2]);
+	else if (*tmp)
+		unlink(tmp);
+	if (r < 0) {
+		r = disk_err(argv[2], "snapshot failed", r);
+		goto out;
+	}
+	r = finish_new_disk(ctx, v, argv[2]);
+out:
+	if (src >= 0)
+		close(src);
+	if (dst >= 0)
+		close(dst);
+	vault_close(v);
+	return r;
+}
+
+/* --- rewrap and verify ---------------------------------------------- */
+
+/* The rewrap target of a layer: its key's newest version. */
+static int current_kid(struct vault *v, const char *kid, char *out,
+		       size_t len)
 {
 	struct kid k;
 
-	if (kid_parse(l->kid, &k))
+	if (kid_parse(kid, &k) < 0)
 		return -EINVAL;
-	return vault_resolve(v, k.platform ? "platform" : k.name, kid, len);
+	return vault_resolve(v, k.platform ? "platform" : k.name, out, len);
 }
 
-static int disk_rewrap(int argc, char **argv, struct cli_ctx *ctx)
+static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 {
-	char kids[ENV_MAX_LAYERS][VAULT_KID_MAX + 1];
-	const char *targets[ENV_MAX_LAYERS] = { NULL, NULL };
-	struct rewrap_result res;
-	struct disk_opts o;
+	char targets[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
+	char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
+	const char *t[ENV_MAX_LAYERS] = { NULL, NULL };
 	struct vault *v = NULL;
-	struct keyops ops;
 	struct env_header h;
-	int r, fd, rc = EXIT_FAIL;
+	struct keyops ops;
+	int r, changed = 0;
 
-	r = parse_opts(argc, argv, &o, 0, 0);
-	if (r)
-		return r;
-	if (o.npos != 1)
-		return cli_usage(disk_usage, "rewrap: needs one PATH.vhd");
-	fd = open(o.pos[0], O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return fail("disk %s: %s", o.pos[0], strerror(errno));
-	r = hdr_read(fd, &h, NULL);
-	if (r) {
-		close(fd);
-		return fail("disk %s: %s", o.pos[0],
-			     cli_strerror(r == -ENOTSUP ? -EBADMSG : r));
-	}
-	if (open_keys(ctx, &v, &ops)) {
-		close(fd);
+	if (argc != 2)
+		return cli_usage(disk_usage, "disk rewrap: needs PATH.vhd");
+	r = vol_probe(argv[1], &h);
+	if (r < 0)
+		return disk_err(argv[1], NULL, r);
+	if (cli_open_vault(ctx, &v))
 		return EXIT_FAIL;
-	}
 	for (unsigned int i = 0; i < h.nlayers; i++) {
-		r = current_kid(v, &h.layer[i], kids[i], sizeof(kids[i]));
-		if (r) {
-			error("key %s: %s", h.layer[i].kid, cli_strerror(r));
+		r = current_kid(v, h.layer[i].kid, targets[i],
+				sizeof(targets[i]));
+		if (r < 0) {
+			error("disk %s: key of %s: %s", argv[1],
+			      h.layer[i].kid, cli_strerror(r));
+			r = EXIT_FAIL;
 			goto out;
 		}
-		targets[i] = kids[i];
+		t[i] = targets[i];
 	}
-	r = rewrap_fd(fd, targets, NULL, &ops, &res);
-	if (r) {
-		error("disk %s: %s", o.pos[0], cli_strerror(r));
+	vault_keyops(v, &ops);
+	r = disk_rewrap(argv[1], &ops, t, &changed, old);
+	if (r < 0) {
+		r = disk_err(argv[1], "rewrap failed", r);
 		goto out;
 	}
-	if (!res.changed)
-		printf("disk %s: already on the current key versions\n",
-		       o.pos[0]);
-	for (unsigned int i = 0; res.changed && i < res.nlayers; i++)
-		if (strcmp(res.old_kid[i], res.new_kid[i]))
-			printf("disk %s: layer %u: %s -> %s\n", o.pos[0], i,
-			       res.old_kid[i], res.new_kid[i]);
-	rc = EXIT_OK;
+	if (changed) {
+		register_disk(v, argv[1]);
+		vault_audit(v, "disk.rewrap", t[0], 0);
+	}
+	if (!ctx->json) {
+		for (unsigned int i = 0; i < h.nlayers; i++)
+			printf("%s: layer %u: %s%s%s\n", argv[1], i,
+			       changed && strcmp(old[i], t[i]) ? old[i] : "",
+			       changed && strcmp(old[i], t[i]) ? " -> " : "",
+			       t[i]);
+		if (!changed)
+			printf("%s: already on the current key version\n",
+			       argv[1]);
+		r = EXIT_OK;
+	} else {
+		r = show_header(argv[1], 1, changed ? "rewrapped" : "current");
+	}
 out:
-	close(fd);
 	vault_close(v);
-	return rc;
+	return r;
 }
 
 static int disk_verify(int argc, char **argv, struct cli_ctx *ctx)
 {
-	uint8_t foot[VHD_FOOTER_BYTES];
-	struct disk_opts o;
-	struct vault *v = NULL;
-	struct keyops ops;
+	uint8_t footer[VHD_FOOTER_BYTES];
 	struct volume *vol = NULL;
-	struct hdr_status st;
+	struct vault *v = NULL;
 	struct env_header h;
+	struct hdr_status st;
 	struct vhd_info vi;
-	const char *p;
-	int r, fd = -1, rc = EXIT_FAIL, repaired = 0;
+	const char *note = "ok";
+	int fd = -1, r, bad = -1;
+	uint64_t size;
 
-	r = parse_opts(argc, argv, &o, 0, 0);
+	if (argc != 2)
+		return cli_usage(disk_usage, "disk verify: needs PATH.vhd");
+	r = open_disk(ctx, argv[1], VOL_RDONLY, &v, &vol);
 	if (r)
 		return r;
-	if (o.npos != 1)
-		return cli_usage(disk_usage, "verify: needs one PATH.vhd");
-	p = o.pos[0];
-	if (open_keys(ctx, &v, &ops))
-		return EXIT_FAIL;
-	/* MAC first (vol_open checks it on the best copy), then the footer */
-	r = vol_open(&vol, p, VOL_RDONLY, &ops);
-	if (r) {
-		error("disk %s: %s", p, cli_strerror(r));
+	/* the MAC was checked by the open; now the footer */
+	size = vol_size(vol);
+	if (size < VHD_FOOTER_BYTES ||
+	    vol_read(vol, footer, sizeof(footer), size - VHD_FOOTER_BYTES) !=
+		    (ssize_t)sizeof(footer) ||
+	    vhd_footer_parse(footer, &vi) < 0 || vi.type != VHD_TYPE_FIXED ||
+	    vi.size != size - VHD_FOOTER_BYTES) {
+		error("disk %s: the fixed-VHD footer is missing or damaged",
+		      argv[1]);
+		r = EXIT_FAIL;
 		goto out;
 	}
-	printf("disk %s: header MAC ok\n", p);
-	if (vol_size(vol) < VHD_FOOTER_BYTES ||
-	    vol_read(vol, foot, sizeof(foot), vol_size(vol) -
-		     VHD_FOOTER_BYTES) != VHD_FOOTER_BYTES ||
-	    vhd_footer_parse(foot, &vi) ||
-	    vi.type != VHD_TYPE_FIXED ||
-	    vi.size != vol_size(vol) - VHD_FOOTER_BYTES) {
-		error("disk %s: the VHD footer is damaged", p);
-		goto out;
-	}
-	printf("disk %s: footer ok (fixed VHD, %llu bytes)\n", p,
-	       (unsigned long long)vi.size);
-	(void)vol_close(vol);
+	vol_close(vol);
 	vol = NULL;
-
-	fd = open(p, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0) {
-		error("disk %s: %s", p, strerror(errno));
+	/* both copies: repair a bad or stale one from its valid twin */
+	fd = open(argv[1], O_RDWR | O_CLOEXEC);
+	if (fd < 0 || hdr_lock(fd) < 0) {
+		r = disk_err(argv[1], NULL, -errno);
 		goto out;
 	}
-	r = hdr_lock(fd);
-	if (!r) {
-		r = hdr_read(fd, &h, &st);
-		for (unsigned int i = 0; !r && i < ENV_NCOPIES; i++) {
-			if (st.state[i] == HDR_COPY_OK)
-				continue;
-			r = hdr_repair(fd, &h, i);
-			if (!r) {
-				printf("disk %s: header copy %u was %s: "
-				       "repaired from copy %u\n", p, i,
-				       state_name(st.state[i]), !i);
-				repaired = 1;
-			}
-		}
-		hdr_unlock(fd);
+	r = hdr_read(fd, &h, &st);
+	for (unsigned int c = 0; r == 0 && c < ENV_NCOPIES; c++)
+		if (st.state[c] != HDR_COPY_OK)
+			bad = (int)c;
+	if (r == 0 && bad >= 0) {
+		warning("disk %s: header copy %d is %s; repairing it from "
+			"copy %d", argv[1], bad,
+			copy_state(st.state[bad]), 1 - bad);
+		r = hdr_repair(fd, &h, (unsigned int)bad);
+		note = "repaired";
 	}
-	if (r) {
-		error("disk %s: cannot repair the header: %s", p,
-		      cli_strerror(r));
+	hdr_unlock(fd);
+	if (r < 0) {
+		r = disk_err(argv[1], "repair failed", r);
 		goto out;
 	}
-	if (!repaired)
-		printf("disk %s: both header copies ok\n", p);
-	rc = EXIT_OK;
+	r = show_header(argv[1], ctx->json, note);
 out:
-	if (vol)
-		(void)vol_close(vol);
 	if (fd >= 0)
 		close(fd);
+	vol_close(vol);
 	vault_close(v);
-	return rc;
+	return r;
 }
 
 int cmd_disk(int argc, char **argv, struct cli_ctx *ctx)
@@ -928,27 +943,24 @@ int cmd_disk(int argc, char **argv, struct cli_ctx *ctx)
 	} subs[] = {
 		{ "create", disk_create }, { "import", disk_import },
 		{ "export", disk_export }, { "snapshot", disk_snapshot },
-		{ "show", disk_show }, { "rewrap", disk_rewrap },
-		{ "verify", disk_verify },
+		{ "rewrap", disk_rewrap_cmd }, { "verify", disk_verify },
 	};
+	const char *sub = argc > 1 ? argv[1] : NULL;
 
-	if (argc < 2)
+	if (!sub)
 		return cli_usage(disk_usage, "disk: needs a subcommand");
-	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "help")) {
-		printf("%s\n\n%s\n", disk_usage, disk_help);
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
+		fputs(disk_usage, stdout);
 		return EXIT_OK;
 	}
-	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if (strcmp(argv[1], subs[i].name))
-			continue;
-		for (int k = 2; k < argc; k++)
-			if (!strcmp(argv[k], "--help") ||
-			    !strcmp(argv[k], "-h")) {
-				printf("%s\n\n%s\n", disk_usage, disk_help);
-				return EXIT_OK;
-			}
-		return subs[i].fn(argc - 1, argv + 1, ctx);
+	if (!strcmp(sub, "show")) {
+		if (argc != 3)
+			return cli_usage(disk_usage, "disk show: needs "
+					 "PATH.vhd");
+		return show_header(argv[2], ctx->json, NULL);
 	}
-	return cli_usage(disk_usage, "disk %s: unknown subcommand", argv[1]);
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (!strcmp(sub, subs[i].name))
+			return subs[i].fn(argc - 1, argv + 1, ctx);
+	return cli_usage(disk_usage, "disk %s: unknown subcommand", sub);
 }

@@ -1,12 +1,574 @@
 /*
- * cmd_key.c - `ssefs key`
+ * cmd_key.c - `ssefs key`: customer-managed RSA keys and their versions
  */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/cmd_vault.h"
+#include "keyvault/kid.h"
+#include "keyvault/vault.h"
+#include "util/json.h"
+#include "util/log.h"
+
+static const char key_usage[] =
+"usage: ssefs key create NAME [--size 2048|3072|4096] [--expires T]\n"
+"                            [--not-before T]\n"
+"       ssefs key import NAME --pem FILE\n"
+"       ssefs key list\n"
+"       ssefs key show NAME[/VERSION]\n"
+"       ssefs key rotate NAME\n"
+"       ssefs key set NAME[/VERSION] [--enabled true|false]\n"
+"                     [--expires T|never] [--not-before T|never]\n"
+"       ssefs key delete NAME | recover NAME | purge NAME\n"
+"       ssefs key policy NAME [--rotate-after DUR] [--notify-before DUR]\n"
+"       ssefs key expiring [--within DUR]\n"
+"\n"
+"  create    a new RSA key (default 3072 bits) with one version; prints its\n"
+"            kid\n"
+"  import    a PEM RSA private key (PKCS#1 or PKCS#8, 2048/3072/4096 bits)\n"
+"  list      every key, deleted ones too\n"
+"  show      a key and its versions with their state\n"
+"  rotate    add a version; the newest version is the current one\n"
+"  set       change a version, or without /VERSION the whole key (all\n"
+"            versions, and the key's own enabled flag)\n"
+"  delete    soft delete: kept for the vault's retention (default 90 days),\n"
+"            the name stays reserved; recover undoes it; purge removes it\n"
+"            for good (refused before retention ends while purge protection\n"
+"            is on)\n"
+"  policy    store rotate-after and notify-before (0 clears); ssefs rotate\n"
+"            acts on them\n"
+"  expiring  versions expiring within DUR (default 30d); exit 3 if any\n"
+"T: 2027-01-31T00:00:00Z or 2027-01-31; DUR: 90d, 12h, P90D.\n"
+"See ssefs-key(1).\n";
+
+static int key_error(const char *name, int err)
+{
+	switch (err) {
+	case -ENOKEY:
+		return error("key %s: no such key", name);
+	case -EEXIST:
+		return error("key %s: already exists", name);
+	case -EADDRINUSE:
+		return error("key %s: name is held by a deleted key (recover "
+			     "or purge it first)", name);
+	case -EKEYREVOKED:
+		return error("key %s: key is deleted (recover it first)", name);
+	case -EPERM:
+		return error("key %s: purge protection is on and the "
+			     "retention period is not over", name);
+	default:
+		return error("key %s: %s", name, cli_strerror(err));
+	}
+}
+
+static void json_key(struct json *j, struct vault *v, const struct vault_key *k,
+		     time_t now)
+{
+	char kid[VAULT_KID_MAX + 1];
+	struct kid pk;
+	size_t i;
+
+	memset(&pk, 0, sizeof(pk));
+	snprintf(pk.vault, sizeof(pk.vault), "%s", vault_name(v));
+	snprintf(pk.name, sizeof(pk.name), "%s", k->name);
+	json_obj_begin(j, NULL);
+	json_str(j, "name", k->name);
+	if (k->nversions) {
+		snprintf(pk.version, sizeof(pk.version), "%s",
+			 k->versions[k->nversions - 1].version);
+		kid_format(&pk, kid, sizeof(kid));
+		json_str(j, "kid", kid);
+	} else {
+		json_null(j, "kid");
+	}
+	json_bool(j, "enabled", k->enabled);
+	json_bool(j, "deleted", k->deleted);
+	json_time(j, "deletedDate", k->deleted ? k->deleted_at : 0);
+	json_time(j, "scheduledPurgeDate", k->deleted ? k->purge_at : 0);
+	json_int(j, "size", k->bits);
+	json_time(j, "created", k->created);
+	json_obj_begin(j, "policy");
+	if (k->rotate_after)
+		json_uint(j, "rotateAfter", k->rotate_after);
+	else
+		json_null(j, "rotateAfter");
+	if (k->notify_before)
+		json_uint(j, "notifyBefore", k->notify_before);
+	else
+		json_null(j, "notifyBefore");
+	json_obj_end(j);
+	json_arr_begin(j, "versions");
+	for (i = 0; i < k->nversions; i++) {
+		const struct vault_version *p = &k->versions[i];
+
+		snprintf(pk.version, sizeof(pk.version), "%s", p->version);
+		kid_format(&pk, kid, sizeof(kid));
+		json_obj_begin(j, NULL);
+		json_str(j, "version", p->version);
+		json_str(j, "kid", kid);
+		json_bool(j, "enabled", p->enabled);
+		json_time(j, "notBefore", p->not_before);
+		json_time(j, "expires", p->expires);
+		json_time(j, "created", p->created);
+		json_time(j, "updated", p->updated);
+		json_str(j, "state",
+			 key_state_name(vault_version_state(k, p, now)));
+		json_obj_end(j);
+	}
+	json_arr_end(j);
+	json_obj_end(j);
+}
+
+static void tstr(time_t t, char *buf, size_t len)
+{
+	if (t)
+		format_time(t, buf, len);
+	else
+		snprintf(buf, len, "-");
+}
+
+static void text_key(struct vault *v, const struct vault_key *k,
+		     const char *only, time_t now)
+{
+	char a[32], b[32], c[32], d1[32];
+	size_t i;
+
+	printf("name:     %s\n", k->name);
+	printf("vault:    %s\n", vault_name(v));
+	printf("size:     %d\n", k->bits);
+	printf("enabled:  %s\n", k->enabled ? "true" : "false");
+	if (k->deleted) {
+		tstr(k->deleted_at, a, sizeof(a));
+		tstr(k->purge_at, b, sizeof(b));
+		printf("deleted:  %s (purge after %s)\n", a, b);
+	}
+	if (k->rotate_after || k->notify_before) {
+		format_duration(k->rotate_after, a, sizeof(a));
+		format_duration(k->notify_before, b, sizeof(b));
+		printf("policy:   rotate-after %s notify-before %s\n",
+		       k->rotate_after ? a : "-", k->notify_before ? b : "-");
+	}
+	printf("versions (oldest first; the last is current):\n");
+	for (i = 0; i < k->nversions; i++) {
+		const struct vault_version *p = &k->versions[i];
+
+		if (only && *only && strcmp(only, p->version))
+			continue;
+		tstr(p->created, a, sizeof(a));
+		tstr(p->not_before, b, sizeof(b));
+		tstr(p->expires, c, sizeof(c));
+		snprintf(d1, sizeof(d1), "%s", p->enabled ? "enabled" :
+			 "disabled");
+		printf("  %s  %-13s created %s not-before %s expires %s\n",
+		       p->version,
+		       key_state_name(vault_version_state(k, p, now)), a, b,
+		       c);
+	}
+}
+
+static int opt_time(const char *opt, const char *val, int never_ok,
+		    time_t *t)
+{
+	if (never_ok && !strcmp(val, "never")) {
+		*t = 0;
+		return 0;
+	}
+	if (parse_time(val, t))
+		return cli_usage(key_usage, "%s: bad time '%s'", opt, val);
+	return 0;
+}
+
+static int do_create(int argc, char **argv, struct cli_ctx *ctx,
+		     struct vault *v, int import)
+{
+	const char *val, *name = NULL, *pem = NULL;
+	char kid[VAULT_KID_MAX + 1];
+	time_t nbf = 0, exp = 0;
+	struct vault_key *k;
+	int i, r, bits = 0, err;
+
+	for (i = 1; i < argc; i++) {
+		if (!import && (r = cli_take(argc, argv, &i, "--size", &val))) {
+			if (r > 0 && strcmp(val, "2048") &&
+			    strcmp(val, "3072") && strcmp(val, "4096"))
+				return cli_usage(key_usage, "--size: want 2048, "
+						 "3072 or 4096, not '%s'", val);
+			if (r > 0)
+				bits = atoi(val);
+		} else if (!import &&
+			   (r = cli_take(argc, argv, &i, "--expires", &val))) {
+			if (r > 0 && opt_time("--expires", val, 1, &exp))
+				return EXIT_USAGE;
+		} else if (!import && (r = cli_take(argc, argv, &i,
+						    "--not-before", &val))) {
+			if (r > 0 && opt_time("--not-before", val, 1, &nbf))
+				return EXIT_USAGE;
+		} else if (import &&
+			   (r = cli_take(argc, argv, &i, "--pem", &val))) {
+			pem = val;
+		} else if (argv[i][0] != '-' && !name) {
+			name = argv[i];
+			r = 1;
+		} else {
+			return cli_usage(key_usage, "key %s: unknown argument "
+					 "'%s'", argv[0], argv[i]);
+		}
+		if (r < 0)
+			return cli_usage(key_usage, "key %s: %s needs a value",
+					 argv[0], argv[i]);
+	}
+	if (!name)
+		return cli_usage(key_usage, "key %s: which NAME?", argv[0]);
+	if (!kid_valid_key_name(name))
+		return cli_usage(key_usage, "key %s: bad name (want "
+				 "[A-Za-z0-9-], at most 127)", name);
+	if (import && !pem)
+		return cli_usage(key_usage, "key import: --pem FILE is needed");
+	if (import)
+		err = vault_key_import(v, name, pem, kid, sizeof(kid));
+	else
+		err = vault_key_create(v, name, bits, nbf, exp, kid,
+				       sizeof(kid));
+	if (import && err == -ENOTSUP)
+		return error("%s: not an RSA 2048, 3072 or 4096 private key",
+			     pem), EXIT_FAIL;
+	if (import && (err == -EBADMSG || err == -ENOENT || err == -EACCES))
+		return error("%s: %s", pem, err == -EBADMSG ?
+			     "not a PEM private key (or encrypted)" :
+			     strerror(-err)), EXIT_FAIL;
+	if (err)
+		return key_error(name, err), EXIT_FAIL;
+	if (ctx->json && !vault_key_get(v, name, &k)) {
+		struct json j;
+
+		json_init(&j, stdout, JSON_PRETTY);
+		json_key(&j, v, k, time(NULL));
+		json_end(&j);
+		vault_keys_free(k, 1);
+	} else {
+		printf("%s\n", kid);
+	}
+	return EXIT_OK;
+}
+
+static int do_show(int argc, char **argv, struct cli_ctx *ctx,
+		   struct vault *v)
+{
+	char name[KID_NAME_MAX + 1], ver[KID_VERSION_LEN + 1];
+	struct vault_key *k;
+	struct json j;
+	size_t i;
+	int err;
+
+	if (argc != 2)
+		return cli_usage(key_usage, "key show: want NAME[/VERSION]");
+	if (kid_split_ref(argv[1], name, ver))
+		return cli_usage(key_usage, "key show: bad key reference '%s'",
+				 argv[1]);
+	err = vault_key_get(v, name, &k);
+	if (err)
+		return key_error(name, err), EXIT_FAIL;
+	if (*ver) {
+		for (i = 0; i < k->nversions; i++)
+			if (!strcmp(k->versions[i].version, ver))
+				break;
+		if (i == k->nversions) {
+			vault_keys_free(k, 1);
+			return error("key %s: no such version", argv[1]),
+			       EXIT_FAIL;
+		}
+		if (ctx->json) {
+			/* Only that version in "versions". */
+			k->versions[0] = k->versions[i];
+			k->nversions = 1;
+		}
+	}
+	if (ctx->json) {
+		json_init(&j, stdout, JSON_PRETTY);
+		json_key(&j, v, k, time(NULL));
+		json_end(&j);
+	} else {
+		text_key(v, k, ver, time(NULL));
+	}
+	vault_keys_free(k, 1);
+	return EXIT_OK;
+}
+
+static int do_list(struct cli_ctx *ctx, struct vault *v)
+{
+	struct vault_key *ks;
+	struct json j;
+	time_t now = time(NULL);
+	size_t n, i;
+	int err = vault_key_list(v, &ks, &n);
+
+	if (err)
+		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),
+		       EXIT_FAIL;
+	if (ctx->json) {
+		json_init(&j, stdout, JSON_PRETTY);
+		json_arr_begin(&j, NULL);
+		for (i = 0; i < n; i++)
+			json_key(&j, v, &ks[i], now);
+		json_arr_end(&j);
+		json_end(&j);
+	} else {
+		for (i = 0; i < n; i++) {
+			const struct vault_key *k = &ks[i];
+			const char *st = k->deleted ? "deleted" :
+				!k->nversions ? "missing" :
+				key_state_name(vault_version_state(k,
+					&k->versions[k->nversions - 1], now));
+
+			printf("%-24s %4d  %-13s %zu version%s\n", k->name,
+			       k->bits, st, k->nversions,
+			       k->nversions == 1 ? "" : "s");
+		}
+	}
+	vault_keys_free(ks, n);
+	return EXIT_OK;
+}
+
+static int do_set(int argc, char **argv, struct vault *v)
+{
+	char name[KID_NAME_MAX + 1], ver[KID_VERSION_LEN + 1];
+	struct vault_key_attrs a = { .enabled = -1 };
+	const char *val, *ref = NULL;
+	int i, r, any = 0, err;
+
+	for (i = 1; i < argc; i++) {
+		if ((r = cli_take(argc, argv, &i, "--enabled", &val))) {
+			if (r > 0 && parse_bool(val, &a.enabled))
+				return cli_usage(key_usage, "--enabled: want "
+						 "true or false, not '%s'", val);
+		} else if ((r = cli_take(argc, argv, &i, "--expires", &val))) {
+			if (r > 0 && opt_time("--expires", val, 1, &a.expires))
+				return EXIT_USAGE;
+			a.set_expires = 1;
+		} else if ((r = cli_take(argc, argv, &i, "--not-before",
+					 &val))) {
+			if (r > 0 && opt_time("--not-before", val, 1,
+					      &a.not_before))
+				return EXIT_USAGE;
+			a.set_not_before = 1;
+		} else if (argv[i][0] != '-' && !ref) {
+			ref = argv[i];
+			continue;
+		} else {
+			return cli_usage(key_usage, "key set: unknown argument "
+					 "'%s'", argv[i]);
+		}
+		if (r < 0)
+			return cli_usage(key_usage, "key set: %s needs a value",
+					 argv[i]);
+		any = 1;
+	}
+	if (!ref || kid_split_ref(ref, name, ver))
+		return cli_usage(key_usage, "key set: want NAME[/VERSION]");
+	if (!any)
+		return cli_usage(key_usage, "key set: nothing to set");
+	err = vault_key_set(v, name, ver, &a);
+	if (err == -ENOKEY && *ver)
+		return error("key %s: no such key or version", ref), EXIT_FAIL;
+	if (err)
+		return key_error(ref, err), EXIT_FAIL;
+	return EXIT_OK;
+}
+
+static int do_policy(int argc, char **argv, struct vault *v)
+{
+	uint64_t ra = UINT64_MAX, nb = UINT64_MAX;
+	const char *val, *name = NULL;
+	int i, r, err;
+
+	for (i = 1; i < argc; i++) {
+		if ((r = cli_take(argc, argv, &i, "--rotate-after", &val))) {
+			if (r > 0 && strcmp(val, "0") &&
+			    parse_duration(val, &ra))
+				return cli_usage(key_usage, "--rotate-after: bad "
+						 "duration '%s'", val);
+			if (r > 0 && !strcmp(val, "0"))
+				ra = 0;
+		} else if ((r = cli_take(argc, argv, &i, "--notify-before",
+					 &val))) {
+			if (r > 0 && strcmp(val, "0") &&
+			    parse_duration(val, &nb))
+				return cli_usage(key_usage, "--notify-before: "
+						 "bad duration '%s'", val);
+			if (r > 0 && !strcmp(val, "0"))
+				nb = 0;
+		} else if (argv[i][0] != '-' && !name) {
+			name = argv[i];
+			continue;
+		} else {
+			return cli_usage(key_usage, "key policy: unknown "
+					 "argument '%s'", argv[i]);
+		}
+		if (r < 0)
+			return cli_usage(key_usage, "key policy: %s needs a "
+					 "value", argv[i]);
+	}
+	if (!name)
+		return cli_usage(key_usage, "key policy: which NAME?");
+	err = vault_key_policy(v, name, ra, nb);
+	if (err)
+		return key_error(name, err), EXIT_FAIL;
+	return EXIT_OK;
+}
+
+static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
+		       struct vault *v)
+{
+	uint64_t within = 30 * 86400;
+	struct vault_key *ks;
+	const char *val;
+	struct json j;
+	time_t now = time(NULL);
+	char kid[VAULT_KID_MAX + 1], t[32];
+	size_t n, i, m;
+	int k, r, found = 0, err;
+
+	for (k = 1; k < argc; k++) {
+		r = cli_take(argc, argv, &k, "--within", &val);
+		if (r <= 0 || parse_duration(val, &within))
+			return cli_usage(key_usage, "key expiring: bad argument "
+					 "'%s'", argv[k]);
+	}
+	err = vault_key_list(v, &ks, &n);
+	if (err)
+		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),
+		       EXIT_FAIL;
+	if (ctx->json) {
+		json_init(&j, stdout, JSON_PRETTY);
+		json_arr_begin(&j, NULL);
+	}
+	for (i = 0; i < n; i++) {
+		if (ks[i].deleted || !ks[i].enabled)
+			continue;
+		for (m = 0; m < ks[i].nversions; m++) {
+			const struct vault_version *p = &ks[i].versions[m];
+			struct kid pk;
+
+			if (!p->enabled || !p->expires ||
+			    p->expires > now + (time_t)within)
+				continue;
+			found = 1;
+			memset(&pk, 0, sizeof(pk));
+			snprintf(pk.vault, sizeof(pk.vault), "%s",
+				 vault_name(v));
+			snprintf(pk.name, sizeof(pk.name), "%s", ks[i].name);
+			snprintf(pk.version, sizeof(pk.version), "%s",
+				 p->version);
+			kid_format(&pk, kid, sizeof(kid));
+			if (ctx->json) {
+				json_obj_begin(&j, NULL);
+				json_str(&j, "name", ks[i].name);
+				json_str(&j, "version", p->version);
+				json_str(&j, "kid", kid);
+				json_time(&j, "expires", p->expires);
+				json_str(&j, "state", key_state_name(
+					vault_version_state(&ks[i], p, now)));
+				json_obj_end(&j);
+			} else {
+				format_time(p->expires, t, sizeof(t));
+				printf("%s  expires %s%s\n", kid, t,
+				       p->expires <= now ? " (expired)" : "");
+			}
+		}
+	}
+	if (ctx->json) {
+		json_arr_end(&j);
+		json_end(&j);
+	}
+	vault_keys_free(ks, n);
+	return found ? EXIT_ATTENTION : EXIT_OK;
+}
 
 int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)argc;
-	(void)argv;
-	(void)ctx;
-	return cli_usage(NULL, "key: this command is not built yet");
+	struct vault *v = NULL;
+	const char *sub;
+	int r, err;
+
+	if (argc < 2)
+		return cli_usage(key_usage, "key: which subcommand?");
+	sub = argv[1];
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help") ||
+	    (argc > 2 && (!strcmp(argv[2], "-h") ||
+			  !strcmp(argv[2], "--help")))) {
+		fputs(key_usage, stdout);
+		return EXIT_OK;
+	}
+	argc--;
+	argv++;
+	if (strcmp(sub, "create") && strcmp(sub, "import") &&
+	    strcmp(sub, "list") && strcmp(sub, "show") &&
+	    strcmp(sub, "rotate") && strcmp(sub, "set") &&
+	    strcmp(sub, "delete") && strcmp(sub, "recover") &&
+	    strcmp(sub, "purge") && strcmp(sub, "policy") &&
+	    strcmp(sub, "expiring"))
+		return cli_usage(key_usage, "key: unknown subcommand '%s'", sub);
+	if ((!strcmp(sub, "rotate") || !strcmp(sub, "delete") ||
+	     !strcmp(sub, "recover") || !strcmp(sub, "purge")) && argc != 2)
+		return cli_usage(key_usage, "key %s: want NAME", sub);
+	if (!strcmp(sub, "list") && argc != 1)
+		return cli_usage(key_usage, "key list: unexpected '%s'",
+				 argv[1]);
+	if (cli_open_vault(ctx, &v))
+		return EXIT_FAIL;
+	r = EXIT_OK;
+	if (!strcmp(sub, "create") || !strcmp(sub, "import")) {
+		r = do_create(argc, argv, ctx, v, !strcmp(sub, "import"));
+	} else if (!strcmp(sub, "list")) {
+		r = do_list(ctx, v);
+	} else if (!strcmp(sub, "show")) {
+		r = do_show(argc, argv, ctx, v);
+	} else if (!strcmp(sub, "set")) {
+		r = do_set(argc, argv, v);
+	} else if (!strcmp(sub, "policy")) {
+		r = do_policy(argc, argv, v);
+	} else if (!strcmp(sub, "expiring")) {
+		r = do_expiring(argc, argv, ctx, v);
+	} else if (!strcmp(sub, "rotate")) {
+		char kid[VAULT_KID_MAX + 1];
+		struct vault_key *k;
+
+		err = vault_key_rotate(v, argv[1], kid, sizeof(kid));
+		if (err) {
+			key_error(argv[1], err);
+			r = EXIT_FAIL;
+		} else if (ctx->json && !vault_key_get(v, argv[1], &k)) {
+			struct json j;
+
+			json_init(&j, stdout, JSON_PRETTY);
+			json_key(&j, v, k, time(NULL));
+			json_end(&j);
+			vault_keys_free(k, 1);
+		} else {
+			printf("%s\n", kid);
+		}
+	} else {
+		if (!strcmp(sub, "delete"))
+			err = vault_key_delete(v, argv[1]);
+		else if (!strcmp(sub, "recover"))
+			err = vault_key_recover(v, argv[1]);
+		else
+			err = vault_key_purge(v, argv[1]);
+		if (err == -EINVAL)
+			r = error("key %s: not deleted", argv[1]) ? EXIT_FAIL :
+			    EXIT_FAIL;
+		else if (err == -EKEYREVOKED)
+			r = error("key %s: already deleted", argv[1]) ?
+			    EXIT_FAIL : EXIT_FAIL;
+		else if (err)
+			r = key_error(argv[1], err) ? EXIT_FAIL : EXIT_FAIL;
+	}
+	vault_close(v);
+	return r;
 }

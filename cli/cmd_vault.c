@@ -1,21 +1,377 @@
 /*
- * cmd_vault.c - `ssefs vault`
+ * cmd_vault.c - `ssefs vault`: init, backup, restore, audit, platform key,
+ * settings; and cli_open_vault() for every command family
  */
-#include "cli/cli.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
-struct vault;
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "cli/cmd_vault.h"
+#include "keyvault/vault.h"
+#include "util/json.h"
+#include "util/log.h"
+
+static const char vault_usage[] =
+"usage: ssefs vault init [--name NAME] [--passphrase-file F] [--keyfile F]\n"
+"       ssefs vault show\n"
+"       ssefs vault backup DEST\n"
+"       ssefs vault restore SRC\n"
+"       ssefs vault audit [--since T] [--verify]\n"
+"       ssefs vault rotate-platform-key\n"
+"       ssefs vault set [--purge-protection on|off] [--retention-days N]\n"
+"\n"
+"  init                 create the vault (--vault DIR) named NAME (default\n"
+"                       \"default\", [a-z0-9-]) with a master key in the key\n"
+"                       file F (default DIR.key, mode 0600) or from the\n"
+"                       passphrase in F (Argon2id), and platform key v1\n"
+"  show                 name, settings and current platform key\n"
+"  backup DEST          write every vault file except the master key into\n"
+"                       the single file DEST (keep the key file or\n"
+"                       passphrase apart)\n"
+"  restore SRC          recreate the vault at --vault DIR (must not exist)\n"
+"  audit                print the audit log; --since T only records from T;\n"
+"                       --verify checks the chain (exit 1 naming the first\n"
+"                       bad line, or a cut-off tail)\n"
+"  rotate-platform-key  add a platform key version (old ones stay)\n"
+"  set                  purge protection (default on) and the retention of\n"
+"                       deleted keys in days (7-90, default 90)\n"
+"See ssefs-vault(1).\n";
+
+/* Take "--name VALUE" or "--name=VALUE" at argv[*i]; 1 if taken, -1 if the
+ * value is missing. */
+int cli_take(int argc, char **argv, int *i, const char *name,
+	     const char **val)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n))
+		return 0;
+	if (argv[*i][n] == '=') {
+		*val = argv[*i] + n + 1;
+		return 1;
+	}
+	if (argv[*i][n])
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*val = argv[++*i];
+	return 1;
+}
+
+static void unlock_of(const struct cli_ctx *ctx, struct vault_unlock *u)
+{
+	u->keyfile = ctx->keyfile;
+	u->passphrase_file = ctx->passphrase_file;
+}
+
+/* Print why a vault could not be opened or used, naming what is at fault. */
+int cli_vault_error(const char *dir, const char *path, int err)
+{
+	struct stat st;
+
+	if (err == -EPERM && path && *path && stat(path, &st) == 0)
+		return error("%s: permissions %04o are too open (want %s)",
+			     path, (unsigned int)(st.st_mode & 07777),
+			     S_ISDIR(st.st_mode) ? "0700" : "0600");
+	if (err == -EACCES)
+		return error("vault %s: wrong passphrase or key file", dir);
+	if (err == -ENOENT && path && !strcmp(path, dir))
+		return error("vault %s: no vault here (run ssefs vault init)",
+			     dir);
+	if (path && *path && strcmp(path, dir))
+		return error("vault %s: %s: %s", dir, path, cli_strerror(err));
+	return error("vault %s: %s", dir, cli_strerror(err));
+}
 
 int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 {
-	(void)ctx;
-	(void)out;
-	return EXIT_FAIL;
+	struct vault_unlock u;
+	int err;
+
+	unlock_of(ctx, &u);
+	err = vault_open(out, ctx->vault_dir, &u);
+	if (err) {
+		cli_vault_error(ctx->vault_dir, vault_open_failed_path(), err);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int do_init(int argc, char **argv, struct cli_ctx *ctx)
+{
+	const char *name = NULL, *val;
+	struct vault_unlock u;
+	struct vault *v;
+	char kid[VAULT_KID_MAX + 1];
+	int i, r, err;
+
+	unlock_of(ctx, &u);
+	for (i = 1; i < argc; i++) {
+		if ((r = cli_take(argc, argv, &i, "--name", &val)))
+			name = val;
+		else if ((r = cli_take(argc, argv, &i, "--passphrase-file",
+				       &val)))
+			u.passphrase_file = val;
+		else if ((r = cli_take(argc, argv, &i, "--keyfile", &val)))
+			u.keyfile = val;
+		else
+			return cli_usage(vault_usage, "vault init: unknown "
+					 "argument '%s'", argv[i]);
+		if (r < 0)
+			return cli_usage(vault_usage, "vault init: %s needs a "
+					 "value", argv[i]);
+	}
+	err = vault_init(ctx->vault_dir, name, &u);
+	if (err == -EEXIST)
+		return error("vault %s: already exists", ctx->vault_dir), 1;
+	if (err == -EINVAL && name && !*name)
+		return cli_usage(vault_usage, "--name: empty");
+	if (err == -EINVAL)
+		return error("vault %s: bad name '%s' (want [a-z0-9-], at most "
+			     "24) or unusable key file", ctx->vault_dir,
+			     name ? name : "default"), EXIT_FAIL;
+	if (err) {
+		cli_vault_error(ctx->vault_dir, NULL, err);
+		return EXIT_FAIL;
+	}
+	ctx->keyfile = u.keyfile;
+	ctx->passphrase_file = u.passphrase_file;
+	if (cli_open_vault(ctx, &v))
+		return EXIT_FAIL;
+	err = vault_resolve(v, "platform", kid, sizeof(kid));
+	if (ctx->json) {
+		struct json j;
+
+		json_init(&j, stdout, JSON_PRETTY);
+		json_obj_begin(&j, NULL);
+		json_str(&j, "name", vault_name(v));
+		json_str(&j, "dir", vault_dir(v));
+		json_str(&j, "platformKid", err ? NULL : kid);
+		json_obj_end(&j);
+		json_end(&j);
+	} else {
+		printf("initialised vault %s at %s\n", vault_name(v),
+		       vault_dir(v));
+	}
+	vault_close(v);
+	return EXIT_OK;
+}
+
+static int do_show(struct cli_ctx *ctx, struct vault *v)
+{
+	char kid[VAULT_KID_MAX + 1];
+	int err = vault_resolve(v, "platform", kid, sizeof(kid));
+
+	if (err)
+		return error("vault %s: platform key: %s", vault_dir(v),
+			     cli_strerror(err)), EXIT_FAIL;
+	if (ctx->json) {
+		struct json j;
+
+		json_init(&j, stdout, JSON_PRETTY);
+		json_obj_begin(&j, NULL);
+		json_str(&j, "name", vault_name(v));
+		json_str(&j, "dir", vault_dir(v));
+		json_bool(&j, "purgeProtection", vault_purge_protection(v));
+		json_int(&j, "retentionDays", vault_retention_days(v));
+		json_str(&j, "platformKid", kid);
+		json_obj_end(&j);
+		json_end(&j);
+	} else {
+		printf("name:             %s\n", vault_name(v));
+		printf("dir:              %s\n", vault_dir(v));
+		printf("purge protection: %s\n",
+		       vault_purge_protection(v) ? "on" : "off");
+		printf("retention:        %d days\n", vault_retention_days(v));
+		printf("platform key:     %s\n", kid);
+	}
+	return EXIT_OK;
+}
+
+static int do_audit(int argc, char **argv, struct vault *v)
+{
+	const char *since = NULL, *val;
+	char where[512], tbuf[32] = "";
+	char **files = NULL;
+	unsigned long n;
+	size_t nf = 0, i;
+	int verify = 0, r, k, err;
+
+	for (k = 1; k < argc; k++) {
+		if (!strcmp(argv[k], "--verify"))
+			verify = 1;
+		else if ((r = cli_take(argc, argv, &k, "--since", &val)) > 0)
+			since = val;
+		else
+			return cli_usage(vault_usage, "vault audit: unknown "
+					 "argument '%s'", argv[k]);
+	}
+	if (since) {
+		time_t t;
+
+		if (parse_time(since, &t))
+			return cli_usage(vault_usage, "--since: bad time '%s'",
+					 since);
+		format_time(t, tbuf, sizeof(tbuf));
+	}
+	if (verify) {
+		err = vault_audit_verify(v, where, sizeof(where), &n);
+		if (err == -EBADMSG)
+			return error("vault %s: audit log: %s", vault_dir(v),
+				     where), EXIT_FAIL;
+		if (err)
+			return error("vault %s: audit log: %s", vault_dir(v),
+				     cli_strerror(err)), EXIT_FAIL;
+		printf("audit log intact: %lu records\n", n);
+		return EXIT_OK;
+	}
+	err = vault_audit_files(v, &files, &nf);
+	if (err)
+		return error("vault %s: audit log: %s", vault_dir(v),
+			     cli_strerror(err)), EXIT_FAIL;
+	for (i = 0; i < nf; i++) {
+		FILE *f = fopen(files[i], "r");
+		char *line = NULL;
+		size_t cap = 0;
+
+		while (f && getline(&line, &cap, f) > 0) {
+			/* {"time":"2027-01-31T00:00:00Z", fixed width */
+			if (*tbuf && strncmp(line + 9, tbuf, 20) < 0)
+				continue;
+			fputs(line, stdout);
+		}
+		free(line);
+		if (f)
+			fclose(f);
+		free(files[i]);
+	}
+	free(files);
+	return EXIT_OK;
+}
+
+static int do_set(int argc, char **argv, struct vault *v)
+{
+	const char *pp = NULL, *rd = NULL, *val;
+	int i, r, on = 0, err = 0;
+	long days = 0;
+	char *end;
+
+	for (i = 1; i < argc; i++) {
+		if ((r = cli_take(argc, argv, &i, "--purge-protection", &val)))
+			pp = val;
+		else if ((r = cli_take(argc, argv, &i, "--retention-days",
+				       &val)))
+			rd = val;
+		else
+			return cli_usage(vault_usage, "vault set: unknown "
+					 "argument '%s'", argv[i]);
+		if (r < 0)
+			return cli_usage(vault_usage, "vault set: %s needs a "
+					 "value", argv[i]);
+	}
+	if (!pp && !rd)
+		return cli_usage(vault_usage, "vault set: nothing to set");
+	if (pp && parse_bool(pp, &on))
+		return cli_usage(vault_usage, "--purge-protection: want on or "
+				 "off, not '%s'", pp);
+	if (rd) {
+		days = strtol(rd, &end, 10);
+		if (*end || end == rd || days < 7 || days > 90)
+			return cli_usage(vault_usage, "--retention-days: want 7 "
+					 "to 90, not '%s'", rd);
+	}
+	if (pp)
+		err = vault_set_purge_protection(v, on);
+	if (!err && rd)
+		err = vault_set_retention_days(v, (int)days);
+	if (err)
+		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),
+		       EXIT_FAIL;
+	return EXIT_OK;
 }
 
 int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)argc;
-	(void)argv;
-	(void)ctx;
-	return cli_usage(NULL, "vault: this command is not built yet");
+	struct vault *v = NULL;
+	const char *sub;
+	char kid[VAULT_KID_MAX + 1];
+	int r, err;
+
+	if (argc < 2)
+		return cli_usage(vault_usage, "vault: which subcommand?");
+	sub = argv[1];
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
+		fputs(vault_usage, stdout);
+		return EXIT_OK;
+	}
+	argc--;
+	argv++;
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		fputs(vault_usage, stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(sub, "init"))
+		return do_init(argc, argv, ctx);
+	if (!strcmp(sub, "restore")) {
+		if (argc != 2)
+			return cli_usage(vault_usage, "vault restore: want SRC");
+		err = vault_restore(argv[1], ctx->vault_dir);
+		if (err == -EEXIST)
+			return error("vault %s: already exists (restore wants "
+				     "a new directory)", ctx->vault_dir), 1;
+		if (err == -EBADMSG)
+			return error("%s: not an ssefs vault backup, or cut "
+				     "off", argv[1]), EXIT_FAIL;
+		if (err)
+			return error("%s: %s", argv[1], cli_strerror(err)),
+			       EXIT_FAIL;
+		if (cli_open_vault(ctx, &v))
+			return EXIT_FAIL;
+		vault_audit(v, "restore", NULL, 0);
+		if (!ctx->json)
+			printf("restored vault %s at %s\n", vault_name(v),
+			       vault_dir(v));
+		vault_close(v);
+		return EXIT_OK;
+	}
+	if (strcmp(sub, "show") && strcmp(sub, "backup") &&
+	    strcmp(sub, "audit") && strcmp(sub, "rotate-platform-key") &&
+	    strcmp(sub, "set"))
+		return cli_usage(vault_usage, "vault: unknown subcommand '%s'",
+				 sub);
+	if ((!strcmp(sub, "show") || !strcmp(sub, "rotate-platform-key")) &&
+	    argc != 1)
+		return cli_usage(vault_usage, "vault %s: unexpected '%s'", sub,
+				 argv[1]);
+	if (!strcmp(sub, "backup") && argc != 2)
+		return cli_usage(vault_usage, "vault backup: want DEST");
+	if (cli_open_vault(ctx, &v))
+		return EXIT_FAIL;
+	r = EXIT_OK;
+	if (!strcmp(sub, "show")) {
+		r = do_show(ctx, v);
+	} else if (!strcmp(sub, "backup")) {
+		err = vault_backup(v, argv[1]);
+		if (err)
+			r = error("%s: %s", argv[1], err == -EEXIST ?
+				  "already exists" : cli_strerror(err)) ?
+				  EXIT_FAIL : EXIT_FAIL;
+	} else if (!strcmp(sub, "audit")) {
+		r = do_audit(argc, argv, v);
+	} else if (!strcmp(sub, "rotate-platform-key")) {
+		err = vault_rotate_platform(v, kid, sizeof(kid));
+		if (err)
+			r = error("vault %s: platform key: %s", vault_dir(v),
+				  cli_strerror(err)) ? EXIT_FAIL : EXIT_FAIL;
+		else
+			printf("%s\n", kid);
+	} else {
+		r = do_set(argc, argv, v);
+	}
+	vault_close(v);
+	return r;
 }

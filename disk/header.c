@@ -10,24 +10,6 @@
 #include "disk/header.h"
 #include "util/io.h"
 
-/*
- * Do @a and @b say the same thing, apart from their sequence ids?  After a
- * complete write the two copies differ only in seq (max+1, max+2); a copy
- * with other contents is stale (a write was cut short before reaching it).
- */
-static int same_contents(const struct env_header *a,
-			 const struct env_header *b)
-{
-	uint8_t ea[ENV_COPY_BYTES], eb[ENV_COPY_BYTES];
-	struct env_header ta = *a, tb = *b;
-
-	ta.seq = tb.seq = 0;
-	if (env_encode(&ta, 0, ea, sizeof(ea)) ||
-	    env_encode(&tb, 0, eb, sizeof(eb)))
-		return 0;
-	return !memcmp(ea, eb, sizeof(ea));
-}
-
 int hdr_read(int fd, struct env_header *h, struct hdr_status *st)
 {
 	static const uint8_t prefix[6] = { 'S', 'S', 'E', 'F', 'S', 0 };
@@ -56,11 +38,19 @@ int hdr_read(int fd, struct env_header *h, struct hdr_status *st)
 		if (best < 0 || c[i].seq > c[best].seq)
 			best = (int)i;
 	}
-	for (unsigned int i = 0; i < ENV_NCOPIES; i++)
-		if (s.err[i] == 0)
-			s.state[i] = (int)i == best ||
-				     same_contents(&c[i], &c[best]) ?
-				     HDR_COPY_OK : HDR_COPY_STALE;
+	for (unsigned int i = 0; i < ENV_NCOPIES; i++) {
+		struct env_header a, b;
+
+		if (s.err[i] < 0)
+			continue;
+		/* a twin that says the same but for its sequence id is
+		 * current: hdr_write gives the two copies seq N+1 and N+2 */
+		a = c[i];
+		b = c[best];
+		a.seq = b.seq = 0;
+		s.state[i] = (int)i == best || !memcmp(&a, &b, sizeof(a)) ?
+			     HDR_COPY_OK : HDR_COPY_STALE;
+	}
 	if (st)
 		*st = s;
 	if (!s.magic)

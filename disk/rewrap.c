@@ -3,112 +3,101 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "crypto/envelope.h"
 #include "crypto/secmem.h"
 #include "disk/header.h"
 #include "disk/keyops.h"
 #include "disk/rewrap.h"
 
-static void free_deks(struct secbuf *deks[ENV_MAX_LAYERS])
+/* Are both copies valid, equal in kids, and on the targets? */
+static int current(int fd, const struct env_header *h,
+		   const char *const targets[ENV_MAX_LAYERS],
+		   const struct hdr_status *st)
 {
-	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++) {
-		secbuf_free(deks[i]);
-		deks[i] = NULL;
-	}
-}
+	uint8_t buf[ENV_COPY_BYTES];
+	struct env_header twin;
 
-int rewrap_unwrap(int fd, struct env_header *h, const struct keyops *ops,
-		  struct secbuf *deks[ENV_MAX_LAYERS])
-{
-	int r;
-
-	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
-		deks[i] = NULL;
-	r = hdr_read(fd, h, NULL);
-	if (r == -ENOTSUP)
-		r = -EBADMSG;
-	for (unsigned int i = 0; i < h->nlayers && r == 0; i++)
-		r = ops->unwrap(ops->ctx, &h->layer[i], &deks[i]);
-	if (r == 0)
-		r = env_verify_mac(h, deks);
-	if (r)
-		free_deks(deks);
-	return r;
-}
-
-int rewrap_fd(int fd, const char *const kids[ENV_MAX_LAYERS],
-	      const uint8_t *new_uuid, const struct keyops *ops,
-	      struct rewrap_result *res)
-{
-	struct secbuf *deks[ENV_MAX_LAYERS] = { NULL, NULL };
-	struct rewrap_result rr;
-	struct env_header h;
-	int r;
-
-	memset(&rr, 0, sizeof(rr));
-	r = hdr_lock(fd);
-	if (r)
-		return r;
-	r = rewrap_unwrap(fd, &h, ops, deks);
-	if (r)
-		goto out;
-	rr.nlayers = h.nlayers;
-	for (unsigned int i = 0; i < h.nlayers; i++) {
-		struct env_layer nl;
-		const char *kid = kids ? kids[i] : NULL;
-
-		memcpy(rr.old_kid[i], h.layer[i].kid, sizeof(rr.old_kid[i]));
-		memcpy(rr.new_kid[i], h.layer[i].kid, sizeof(rr.new_kid[i]));
-		if (!kid || !*kid || !strcmp(kid, h.layer[i].kid))
+	for (unsigned int i = 0; i < h->nlayers; i++)
+		if (targets[i] && strcmp(h->layer[i].kid, targets[i]))
+			return 0;
+	if (st->state[0] == HDR_COPY_BAD || st->state[1] == HDR_COPY_BAD)
+		return 0;
+	/* the stale twin of a crashed rotation may hold the old kid */
+	for (unsigned int c = 0; c < ENV_NCOPIES; c++) {
+		if (st->state[c] != HDR_COPY_STALE)
 			continue;
-		if (strlen(kid) > ENV_KID_MAX) {
-			r = -EINVAL;
-			goto out;
-		}
-		memset(&nl, 0, sizeof(nl));
-		r = ops->wrap(ops->ctx, kid, deks[i], &nl);
-		if (r)
-			goto out;
-		nl.cipher = h.layer[i].cipher;
-		h.layer[i] = nl;
-		snprintf(rr.new_kid[i], sizeof(rr.new_kid[i]), "%s", nl.kid);
-		rr.changed = 1;
+		if (pread(fd, buf, sizeof(buf), (off_t)c * ENV_COPY_BYTES) !=
+		    (ssize_t)sizeof(buf) ||
+		    env_decode(&twin, c, buf, sizeof(buf)) < 0)
+			return 0;
+		for (unsigned int i = 0; i < h->nlayers; i++)
+			if (strcmp(twin.layer[i].kid, h->layer[i].kid) ||
+			    twin.layer[i].wrapped_len !=
+				    h->layer[i].wrapped_len ||
+			    memcmp(twin.layer[i].wrapped, h->layer[i].wrapped,
+				   h->layer[i].wrapped_len))
+				return 0;
 	}
-	if (new_uuid) {
-		memcpy(h.uuid, new_uuid, ENV_UUID_BYTES);
-	} else if (!rr.changed) {
-		/* idempotent: nothing to write */
-		goto out;
-	}
-	if (rr.changed)
-		h.rotated = (uint64_t)time(NULL);
-	r = env_compute_mac(&h, deks, h.mac);
-	if (r)
-		goto out;
-	r = hdr_write(fd, &h);
-out:
-	free_deks(deks);
-	hdr_unlock(fd);
-	if (r == 0 && res)
-		*res = rr;
-	return r;
+	return 1;
 }
 
-int rewrap_disk(const char *path, const char *const kids[ENV_MAX_LAYERS],
-		const struct keyops *ops, struct rewrap_result *res)
+int disk_rewrap(const char *path, const struct keyops *ops,
+		const char *const targets[ENV_MAX_LAYERS], int *changed,
+		char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 {
+	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
+	struct env_header h;
+	struct hdr_status st;
 	int fd, r;
 
+	*changed = 0;
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	r = rewrap_fd(fd, kids, NULL, ops, res);
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
+	r = hdr_lock(fd);
+	if (r < 0)
+		goto out_close;
+	r = hdr_read(fd, &h, &st);
+	if (r == -ENOTSUP)
+		r = -EBADMSG;
+	if (r < 0)
+		goto out;
+	if (old_kids)
+		for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
+			strcpy(old_kids[i], i < h.nlayers ? h.layer[i].kid : "");
+	if (current(fd, &h, targets, &st))
+		goto out;
+
+	for (unsigned int i = 0; i < h.nlayers && r == 0; i++)
+		r = ops->unwrap(ops->ctx, &h.layer[i], &dek[i]);
+	if (r == 0)
+		r = env_verify_mac(&h, dek);	/* the right disk, untouched */
+	for (unsigned int i = 0; i < h.nlayers && r == 0; i++) {
+		struct env_layer l = h.layer[i];
+
+		if (!targets[i])
+			continue;
+		r = ops->wrap(ops->ctx, targets[i], dek[i], &l);
+		l.cipher = h.layer[i].cipher;
+		if (r == 0)
+			h.layer[i] = l;
+	}
+	if (r == 0) {
+		h.rotated = (uint64_t)time(NULL);
+		r = env_compute_mac(&h, dek, h.mac);
+	}
+	if (r == 0)
+		r = hdr_write(fd, &h);
+	if (r == 0)
+		*changed = 1;
+out:
+	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
+		secbuf_free(dek[i]);
+	hdr_unlock(fd);
+out_close:
+	close(fd);
 	return r;
 }

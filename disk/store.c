@@ -1,157 +1,95 @@
 /*
- * store.c - atomic disk creation and store scans
+ * store.c - atomic creation of disks
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "crypto/envelope.h"
 #include "disk/store.h"
 #include "disk/volume.h"
 #include "util/io.h"
 
-static int parent_of(const char *path, char *buf, size_t len)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return snprintf(buf, len, ".") >= (int)len ? -ENAMETOOLONG : 0;
-	if (slash == path)
-		return snprintf(buf, len, "/") >= (int)len ? -ENAMETOOLONG : 0;
-	if ((size_t)(slash - path) >= len)
-		return -ENAMETOOLONG;
-	memcpy(buf, path, slash - path);
-	buf[slash - path] = 0;
-	return 0;
-}
-
-int store_tmp_open(struct store_tmp *t, const char *target)
+int store_tmpfile(const char *path, char *tmp, size_t tmplen)
 {
 	char dir[PATH_MAX];
-	struct stat st;
-	int fd, r;
+	const char *slash = strrchr(path, '/');
+	int fd;
 
-	memset(t, 0, sizeof(*t));
-	t->fd = -1;
-	if (snprintf(t->target, sizeof(t->target), "%s", target) >=
-	    (int)sizeof(t->target))
+	tmp[0] = '\0';
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == path)
+		strcpy(dir, "/");
+	else if ((size_t)(slash - path) < sizeof(dir))
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	else
 		return -ENAMETOOLONG;
-	if (lstat(target, &st) == 0)
-		return -EEXIST;
-	if (errno != ENOENT)
-		return -errno;
-	r = parent_of(target, dir, sizeof(dir));
-	if (r)
-		return r;
 	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		t->fd = fd;
-		t->anonymous = 1;
-		return 0;
-	}
+	if (fd >= 0)
+		return fd;
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return -errno;
-	fd = io_tmpfile_beside(target, 0600, t->tmp, sizeof(t->tmp));
-	if (fd < 0)
-		return fd;
-	t->fd = fd;
-	return 0;
+	return io_tmpfile_beside(path, 0600, tmp, tmplen);
 }
 
-int store_tmp_commit(struct store_tmp *t)
+int store_publish_fd(int fd, const char *tmp, const char *path)
 {
 	char proc[64];
 	int r = 0;
 
-	if (fsync(t->fd) < 0) {
-		r = -errno;
-		goto fail;
-	}
-	if (t->anonymous) {
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", t->fd);
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, t->target,
-			   AT_SYMLINK_FOLLOW) < 0) {
-			r = -errno;
-			goto fail;
-		}
-	} else {
-		/* link() refuses an existing target, unlike rename() */
-		if (link(t->tmp, t->target) < 0) {
-			r = -errno;
-			goto fail;
-		}
-		unlink(t->tmp);
-		t->tmp[0] = 0;
-	}
-	r = io_fsync_parent(t->target);
-	close(t->fd);
-	t->fd = -1;
-	return r;
-fail:
-	store_tmp_abort(t);
-	return r;
-}
-
-void store_tmp_abort(struct store_tmp *t)
-{
-	if (t->fd >= 0)
-		close(t->fd);
-	t->fd = -1;
-	if (!t->anonymous && t->tmp[0])
-		unlink(t->tmp);
-	t->tmp[0] = 0;
-}
-
-static int scan_dir(const char *dir, int depth,
-		    int (*fn)(const char *, const struct env_header *, int,
-			      void *),
-		    void *arg)
-{
-	char path[PATH_MAX];
-	struct dirent **ents;
-	int n, r = 0;
-
-	if (depth > 32)
-		return 0;
-	n = scandir(dir, &ents, NULL, alphasort);
-	if (n < 0)
+	if (fsync(fd) < 0)
 		return -errno;
-	for (int i = 0; i < n; i++) {
-		struct env_header h;
-		struct stat st;
-		int e;
-
-		if (r || ents[i]->d_name[0] == '.')
-			goto next;
-		if (snprintf(path, sizeof(path), "%s/%s", dir,
-			     ents[i]->d_name) >= (int)sizeof(path))
-			goto next;
-		if (lstat(path, &st) < 0)
-			goto next;
-		if (S_ISDIR(st.st_mode)) {
-			r = scan_dir(path, depth + 1, fn, arg);
-		} else if (S_ISREG(st.st_mode)) {
-			e = vol_probe(path, &h);
-			if (e != -ENOTSUP && e != -ENOENT && e != -EACCES)
-				r = fn(path, e ? NULL : &h, e, arg);
-		}
-next:
-		free(ents[i]);
+	if (tmp && *tmp) {
+		/* link() refuses an existing name, unlike rename() */
+		if (link(tmp, path) < 0)
+			r = -errno;
+		unlink(tmp);
+	} else {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, path,
+			   AT_SYMLINK_FOLLOW) < 0)
+			r = -errno;
 	}
-	free(ents);
+	if (r == 0)
+		r = io_fsync_parent(path);
 	return r;
 }
 
-int store_scan(const char *dir,
-	       int (*fn)(const char *path, const struct env_header *h,
-			 int err, void *arg),
-	       void *arg)
+int store_create(const char *path, const struct vol_format *f,
+		 const struct keyops *ops, store_fill_fn fill, void *arg)
 {
-	return scan_dir(dir, 0, fn, arg);
+	char tmp[PATH_MAX];
+	struct volume *vol = NULL;
+	int fd, vfd, r;
+
+	if (access(path, F_OK) == 0)
+		return -EEXIST;
+	fd = store_tmpfile(path, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	r = vol_format(fd, f, ops);
+	if (r == 0 && fill) {
+		vfd = dup(fd);
+		if (vfd < 0)
+			r = -errno;
+		else
+			r = vol_open_fd(&vol, vfd, path, 0, ops);
+		if (r == 0)
+			r = fill(vol, arg);
+		if (vol) {
+			int rc = vol_close(vol);	/* persists the size */
+
+			if (r == 0)
+				r = rc;
+		}
+	}
+	if (r == 0)
+		r = store_publish_fd(fd, tmp, path);
+	else if (*tmp)
+		unlink(tmp);
+	close(fd);
+	return r;
 }

@@ -1,49 +1,39 @@
 /*
- * store.h - the store directory: scan it for disks, create disks atomically
+ * store.h - disks in a store directory: atomic creation
  *
- * A new disk is built in an anonymous file (O_TMPFILE in the target's
- * directory) and linked into place only when complete and synced, so a
- * crash or kill -9 at any moment leaves neither a half-written disk nor a
- * stray temporary file.  Where O_TMPFILE is not supported, a named
- * ".NAME.tmp-XXXXXX" file beside the target is used and removed on failure.
+ * A new disk is built in an unnamed file (O_TMPFILE) in the directory it
+ * will live in, filled, synced, and only then given its name (linkat), so
+ * an interruption at any moment, kill -9 included, leaves neither a
+ * half-written disk nor a stray temporary file.  Where the file system has
+ * no O_TMPFILE, a named ".NAME.tmp-XXXXXXXX" file and link()+unlink() are
+ * used instead (a crash may then leave that file behind).
  */
 #ifndef SSEFS_DISK_STORE_H
 #define SSEFS_DISK_STORE_H
 
-#include <limits.h>
+struct keyops;
+struct vol_format;
+struct volume;
 
-struct env_header;
-
-struct store_tmp {
-	int fd;
-	int anonymous;			/* 1: O_TMPFILE, no name yet */
-	char tmp[PATH_MAX];		/* the named fallback's path */
-	char target[PATH_MAX];
-};
+/* Fills a new disk through its open volume; 0 or a negative errno. */
+typedef int (*store_fill_fn)(struct volume *vol, void *arg);
 
 /*
- * store_tmp_open() - begin a new file that will become @target (mode 0600).
- * Refuses an existing @target.  Return: 0 (t->fd is open) or -errno
- * (-EEXIST).
+ * store_create() - make a disk at @path (which must not exist) formatted
+ * as @f, fill it with @fill (may be NULL), and publish it.  Return: 0;
+ * -EEXIST; the errors of vol_format() and @fill; -errno.
  */
-int store_tmp_open(struct store_tmp *t, const char *target)
-	__attribute__((warn_unused_result));
-/* fsync, link into place (never replacing an existing file), fsync the
- * directory, close.  Return: 0 or -errno (-EEXIST); on failure the
- * temporary file is gone. */
-int store_tmp_commit(struct store_tmp *t) __attribute__((warn_unused_result));
-/* Give up: close and remove the temporary file. */
-void store_tmp_abort(struct store_tmp *t);
+int store_create(const char *path, const struct vol_format *f,
+		 const struct keyops *ops, store_fill_fn fill, void *arg);
 
 /*
- * store_scan() - walk @dir recursively; call @fn for every regular file
- * that carries the ssefs magic, with @err = vol_probe()'s answer (0 valid,
- * -EBADMSG, -EPROTONOSUPPORT) and @h filled when @err is 0.  A non-zero
- * return from @fn stops the walk and is returned.  Return: 0 or -errno.
+ * store_publish_fd() - the last step of an atomic creation done by hand:
+ * fsync @fd and give it the name @path (no replace).  @tmp is the named
+ * temporary file when there is one (NULL for O_TMPFILE).
  */
-int store_scan(const char *dir,
-	       int (*fn)(const char *path, const struct env_header *h,
-			 int err, void *arg),
-	       void *arg);
+int store_publish_fd(int fd, const char *tmp, const char *path);
+/* Open an unnamed (or, as a fallback, hidden temporary) file beside
+ * @path; its name, if any, goes to @tmp (else @tmp[0] = 0). */
+int store_tmpfile(const char *path, char *tmp, size_t tmplen);
 
 #endif /* SSEFS_DISK_STORE_H */

@@ -14,6 +14,7 @@
 #define SSEFS_KEYVAULT_VAULT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 struct env_layer;
@@ -115,5 +116,104 @@ int vault_disk_list(struct vault *v, struct vault_disk **out, size_t *n);
  * log.  @kid may be NULL; @result is 0 or a negative errno.
  */
 int vault_audit(struct vault *v, const char *op, const char *kid, int result);
+
+/* ---- Keys, versions and settings (the command line and rotation) ---- */
+
+#define VAULT_RSA_DEFAULT_BITS	3072
+#define VAULT_RETENTION_DEFAULT	90	/* days a deleted key is kept */
+
+struct vault_version {
+	char version[KEY_VERSION_HEX + 1];
+	int enabled;
+	time_t not_before, expires;	/* 0: none */
+	time_t created, updated;
+};
+
+struct vault_key {
+	char name[KEY_NAME_MAX + 1];
+	int enabled, deleted;
+	int bits;			/* RSA modulus size */
+	time_t created, deleted_at, purge_at;	/* purge_at: deleted_at + retention */
+	uint64_t rotate_after, notify_before;	/* policy, seconds; 0: none */
+	size_t nversions;
+	struct vault_version *versions;	/* oldest first: the last is current */
+};
+
+/* Every key (deleted ones too), sorted by name; free with vault_keys_free. */
+int vault_key_list(struct vault *v, struct vault_key **out, size_t *n);
+void vault_keys_free(struct vault_key *k, size_t n);
+/* One key.  Return: 0 or -ENOKEY.  Free with vault_keys_free(k, 1). */
+int vault_key_get(struct vault *v, const char *name, struct vault_key **out);
+
+/*
+ * Create key @name (RSA, @bits 2048, 3072 or 4096) with one version; its kid
+ * goes to @kid.  Return: 0, -EEXIST, -EADDRINUSE (a deleted key holds the
+ * name), -EINVAL.
+ */
+int vault_key_create(struct vault *v, const char *name, int bits,
+		     time_t not_before, time_t expires, char *kid, size_t len);
+/* Import a PEM RSA private key (PKCS#1 or PKCS#8) from @pem_path.
+ * Return: as create, plus -EBADMSG (not a PEM private key), -ENOTSUP (not
+ * RSA 2048, 3072 or 4096). */
+int vault_key_import(struct vault *v, const char *name, const char *pem_path,
+		     char *kid, size_t len);
+/* A new version of the same size; the newest is current. */
+int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len);
+
+struct vault_key_attrs {
+	int enabled;			/* -1: unchanged */
+	int set_expires, set_not_before;
+	time_t expires, not_before;	/* 0: none */
+};
+/* Set attributes of version @version, or of the key as a whole (every
+ * version, and the key's own enabled flag) when @version is NULL or "". */
+int vault_key_set(struct vault *v, const char *name, const char *version,
+		  const struct vault_key_attrs *a);
+int vault_key_delete(struct vault *v, const char *name);	/* soft */
+int vault_key_recover(struct vault *v, const char *name);
+/* Return: 0, -EPERM (purge protection on and retention not over),
+ * -EINVAL (the key is not deleted), -ENOKEY. */
+int vault_key_purge(struct vault *v, const char *name);
+/* Store the rotation policy; UINT64_MAX leaves a value unchanged. */
+int vault_key_policy(struct vault *v, const char *name, uint64_t rotate_after,
+		     uint64_t notify_before);
+
+/* Add a platform key version; its kid goes to @kid. */
+int vault_rotate_platform(struct vault *v, char *kid, size_t len);
+
+int vault_purge_protection(struct vault *v);		/* 1 or 0 */
+int vault_retention_days(struct vault *v);
+int vault_set_purge_protection(struct vault *v, int on);
+/* 7..90.  Return: 0 or -EINVAL. */
+int vault_set_retention_days(struct vault *v, int days);
+
+/* Write every file of the vault except the master key into one file
+ * @dest (created 0600, must not exist). */
+int vault_backup(struct vault *v, const char *dest);
+/* Recreate a vault at @dir (must not exist) from backup @src. */
+int vault_restore(const char *src, const char *dir);
+
+/*
+ * Check the audit chain of every log file.  On a break returns -EBADMSG
+ * and describes where ("audit.log.1 line 3: mac mismatch") in @where.
+ * *@nlines gets the number of lines checked.
+ */
+int vault_audit_verify(struct vault *v, char *where, size_t len,
+		       unsigned long *nlines);
+/* The log files, oldest first ("DIR/audit.log.2", ..., "DIR/audit.log");
+ * *@out is a malloc'd array of malloc'd strings. */
+int vault_audit_files(struct vault *v, char ***out, size_t *n);
+
+/* The AES-256 key wrap with padding (RFC 5649) the platform key uses;
+ * @wrap 1 wraps, 0 unwraps.  @out holds @inlen + 16 bytes.
+ * Return: 0, -EBADMSG (integrity check failed), -EINVAL. */
+int vault_aes_kwp(int wrap, const uint8_t key[32], const uint8_t *in,
+		  size_t inlen, uint8_t *out, size_t *outlen);
+
+/* The state of version @p of key @k at @now (0: the current time). */
+enum key_state vault_version_state(const struct vault_key *k,
+				   const struct vault_version *p, time_t now);
+/* After vault_open() failed: the file or directory at fault. */
+const char *vault_open_failed_path(void);
 
 #endif /* SSEFS_KEYVAULT_VAULT_H */

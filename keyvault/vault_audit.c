@@ -1,0 +1,495 @@
+/*
+ * vault_audit.c - the chained audit log, backup and restore
+ *
+ * Each record is one JSON line:
+ *	{"time":T,"op":OP,"kid":KID|null,"caller":C,"result":R,
+ *	 "prev":HEX,"mac":HEX}
+ * mac = BLAKE2b-256 keyed with HKDF-SHA256(master key, HKDF_INFO_AUDIT),
+ * over the 32 bytes of the previous record's mac (zeros for the first)
+ * followed by the line up to (not including) ',"mac":'.  The vault
+ * metadata keeps the count of records and the last mac, so a cut-off tail
+ * is noticed too.  DIR/audit.log is renamed audit.log.1 (older ones shift
+ * up) when it grows past SSEFS_AUDIT_ROTATE_BYTES (default 1 MiB); the
+ * chain runs on across files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "crypto/hkdf.h"
+#include "crypto/secmem.h"
+#include "keyvault/vault_priv.h"
+#include "util/io.h"
+#include "util/json.h"
+
+#define AUDIT_MAC_SEP	",\"mac\":\""
+#define AUDIT_ROTATE_DEFAULT	(1u << 20)
+
+static int fromhex_mac(uint8_t out[32], const char *hex);
+
+static int audit_key(const struct vault *v, uint8_t key[32])
+{
+	return hkdf_sha256(key, 32, secbuf_data(v->master), 32, NULL, 0,
+			   HKDF_INFO_AUDIT, strlen(HKDF_INFO_AUDIT));
+}
+
+static int audit_mac(const struct vault *v, const uint8_t prev[32],
+		     const char *line, size_t len, uint8_t mac[32])
+{
+	crypto_generichash_state st;
+	uint8_t key[32];
+	int err = audit_key(v, key);
+
+	if (err)
+		return err;
+	crypto_generichash_init(&st, key, sizeof(key), 32);
+	crypto_generichash_update(&st, prev, 32);
+	crypto_generichash_update(&st, (const uint8_t *)line, len);
+	crypto_generichash_final(&st, mac, 32);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(&st, sizeof(st));
+	return 0;
+}
+
+static void caller(char *buf, size_t len)
+{
+	char comm[64] = "?";
+	FILE *f = fopen("/proc/self/comm", "r");
+
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = 0;
+		fclose(f);
+	}
+	snprintf(buf, len, "uid=%u pid=%d comm=%s", (unsigned int)getuid(),
+		 (int)getpid(), comm);
+}
+
+static unsigned int count_rotated(const struct vault *v)
+{
+	char path[PATH_MAX];
+	unsigned int n = 0;
+
+	while (!vault_path(v, path, sizeof(path), "audit.log.%u", n + 1) &&
+	       access(path, F_OK) == 0)
+		n++;
+	return n;
+}
+
+static int maybe_rotate(struct vault *v)
+{
+	char path[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+	const char *env = getenv("SSEFS_AUDIT_ROTATE_BYTES");
+	unsigned long long limit = AUDIT_ROTATE_DEFAULT;
+	struct stat st;
+	unsigned int n;
+	int err;
+
+	if (env && *env)
+		limit = strtoull(env, NULL, 10);
+	err = vault_path(v, path, sizeof(path), "audit.log");
+	if (err)
+		return err;
+	if (stat(path, &st) < 0 || (unsigned long long)st.st_size < limit ||
+	    !limit)
+		return 0;
+	for (n = count_rotated(v); n > 0; n--) {
+		if (vault_path(v, from, sizeof(from), "audit.log.%u", n) ||
+		    vault_path(v, to, sizeof(to), "audit.log.%u", n + 1))
+			return -ENAMETOOLONG;
+		if (rename(from, to) < 0)
+			return -errno;
+	}
+	if (vault_path(v, to, sizeof(to), "audit.log.1"))
+		return -ENAMETOOLONG;
+	if (rename(path, to) < 0)
+		return -errno;
+	return io_fsync_parent(path);
+}
+
+int vault_audit_append(struct vault *v, const char *op, const char *kid,
+		       int result)
+{
+	char path[PATH_MAX], when[32], who[128], res[128], hex[65];
+	char *buf = NULL;
+	size_t len = 0;
+	uint8_t mac[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	FILE *f;
+	int fd, err;
+
+	err = maybe_rotate(v);
+	if (!err)
+		err = vault_path(v, path, sizeof(path), "audit.log");
+	if (err)
+		return err;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	caller(who, sizeof(who));
+	if (result)
+		snprintf(res, sizeof(res), "error: %s", strerror(-result));
+	else
+		snprintf(res, sizeof(res), "ok");
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return -ENOMEM;
+	fputs("{\"time\":", f);
+	json_write_string(f, when);
+	fputs(",\"op\":", f);
+	json_write_string(f, op);
+	fputs(",\"kid\":", f);
+	if (kid)
+		json_write_string(f, kid);
+	else
+		fputs("null", f);
+	fputs(",\"caller\":", f);
+	json_write_string(f, who);
+	fputs(",\"result\":", f);
+	json_write_string(f, res);
+	sodium_bin2hex(hex, sizeof(hex), v->audit_mac, 32);
+	fprintf(f, ",\"prev\":\"%s\"", hex);
+	if (fclose(f)) {
+		free(buf);
+		return -ENOMEM;
+	}
+	err = audit_mac(v, v->audit_mac, buf, len, mac);
+	if (err)
+		goto out;
+	sodium_bin2hex(hex, sizeof(hex), mac, 32);
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	{
+		char tail[80];
+
+		snprintf(tail, sizeof(tail), AUDIT_MAC_SEP "%s\"}\n", hex);
+		err = io_write_all(fd, buf, len);
+		if (!err)
+			err = io_write_all(fd, tail, strlen(tail));
+	}
+	if (!err && fsync(fd) < 0)
+		err = -errno;
+	close(fd);
+	if (!err) {
+		memcpy(v->audit_mac, mac, 32);
+		v->audit_count++;
+	}
+out:
+	free(buf);
+	return err;
+}
+
+int vault_audit_files(struct vault *v, char ***out, size_t *n)
+{
+	unsigned int r = count_rotated(v), i;
+	char **files = calloc(r + 1, sizeof(*files));
+	char path[PATH_MAX];
+
+	if (!files)
+		return -ENOMEM;
+	for (i = 0; i <= r; i++) {
+		if (i < r)
+			vault_path(v, path, sizeof(path), "audit.log.%u",
+				   r - i);
+		else
+			vault_path(v, path, sizeof(path), "audit.log");
+		files[i] = strdup(path);
+	}
+	*out = files;
+	*n = r + 1;
+	return 0;
+}
+
+static int verify_file(struct vault *v, const char *path, uint8_t prev[32],
+		       unsigned long *count, char *where, size_t wlen)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char *buf = NULL, *line, *nl, *sep;
+	unsigned long ln = 0;
+	uint8_t mac[32], want[32];
+	size_t len;
+	int err;
+
+	err = io_read_file(path, 1u << 30, &buf, &len);
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return err;
+	for (line = buf; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		ln++;
+		if (!nl) {
+			snprintf(where, wlen, "%s line %lu: cut off", base, ln);
+			err = -EBADMSG;
+			break;
+		}
+		*nl = 0;
+		sep = strstr(line, AUDIT_MAC_SEP);
+		if (!sep || strlen(sep) != strlen(AUDIT_MAC_SEP) + 64 + 2 ||
+		    fromhex_mac(want, sep + strlen(AUDIT_MAC_SEP))) {
+			snprintf(where, wlen, "%s line %lu: malformed", base,
+				 ln);
+			err = -EBADMSG;
+			break;
+		}
+		err = audit_mac(v, prev, line, (size_t)(sep - line), mac);
+		if (err)
+			break;
+		if (sodium_memcmp(mac, want, 32)) {
+			snprintf(where, wlen,
+				 "%s line %lu: edited, removed or reordered",
+				 base, ln);
+			err = -EBADMSG;
+			break;
+		}
+		memcpy(prev, mac, 32);
+		(*count)++;
+	}
+	free(buf);
+	return err;
+}
+
+static int fromhex_mac(uint8_t out[32], const char *hex)
+{
+	size_t got;
+
+	if (sodium_hex2bin(out, 32, hex, 64, NULL, &got, NULL) || got != 32)
+		return -EINVAL;
+	return 0;
+}
+
+int vault_audit_verify(struct vault *v, char *where, size_t len,
+		       unsigned long *nlines)
+{
+	uint8_t prev[32] = { 0 };
+	char **files = NULL;
+	size_t n = 0, i;
+	int err;
+
+	*where = 0;
+	*nlines = 0;
+	err = vault_begin(v, LOCK_SH);
+	if (err)
+		return err;
+	err = vault_audit_files(v, &files, &n);
+	for (i = 0; !err && i < n; i++)
+		err = verify_file(v, files[i], prev, nlines, where, len);
+	if (!err && (*nlines != v->audit_count ||
+		     sodium_memcmp(prev, v->audit_mac, 32))) {
+		snprintf(where, len,
+			 "audit.log: %lu records, the vault expects %llu: "
+			 "the log was cut off or replaced", *nlines,
+			 v->audit_count);
+		err = -EBADMSG;
+	}
+	vault_end(v);
+	for (i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	return err;
+}
+
+/* ---- removal, backup, restore ---- */
+
+static int rm_one(const char *path, const struct stat *st, int flag,
+		  struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 ? -1 : 0;
+}
+
+int vault_remove_tree(const char *dir)
+{
+	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0;
+}
+
+#define BACKUP_MAGIC	"ssefs-vault-backup 1\n"
+
+static int add_file(FILE *out, const struct vault *v, const char *rel)
+{
+	char path[PATH_MAX], *buf = NULL;
+	size_t len;
+	int err;
+
+	err = vault_path(v, path, sizeof(path), "%s", rel);
+	if (!err)
+		err = io_read_file(path, 1u << 30, &buf, &len);
+	if (err)
+		return err;
+	fprintf(out, "file %s %zu\n", rel, len);
+	if (len && fwrite(buf, 1, len, out) != len)
+		err = -EIO;
+	free(buf);
+	return err;
+}
+
+static int add_dir(FILE *out, const struct vault *v, const char *rel)
+{
+	char path[PATH_MAX], sub[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int err;
+
+	err = vault_path(v, path, sizeof(path), "%s", rel);
+	if (err)
+		return err;
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while (!err && (e = readdir(d))) {
+		struct stat st;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", rel, e->d_name);
+		if (vault_path(v, path, sizeof(path), "%s", sub) ||
+		    lstat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			err = add_dir(out, v, sub);
+		else if (S_ISREG(st.st_mode))
+			err = add_file(out, v, sub);
+	}
+	closedir(d);
+	return err;
+}
+
+int vault_backup(struct vault *v, const char *dest)
+{
+	char tmp[PATH_MAX];
+	char **files = NULL;
+	size_t n = 0, i;
+	FILE *out;
+	int fd, err;
+
+	if (access(dest, F_OK) == 0)
+		return -EEXIST;
+	/* The backup holds its own record. */
+	err = vault_audit(v, "backup", NULL, 0);
+	if (!err)
+		err = vault_begin(v, LOCK_SH);
+	if (err)
+		return err;
+	fd = io_tmpfile_beside(dest, 0600, tmp, sizeof(tmp));
+	if (fd < 0) {
+		err = fd;
+		goto out;
+	}
+	out = fdopen(dup(fd), "w");
+	if (!out) {
+		err = -errno;
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	fputs(BACKUP_MAGIC, out);
+	err = add_file(out, v, "vault.meta");
+	if (!err)
+		err = vault_audit_files(v, &files, &n);
+	for (i = 0; !err && i < n; i++) {
+		const char *base = strrchr(files[i], '/') + 1;
+
+		if (access(files[i], F_OK) == 0)
+			err = add_file(out, v, base);
+	}
+	if (!err)
+		err = add_dir(out, v, "platform");
+	if (!err)
+		err = add_dir(out, v, "keys");
+	fputs("end\n", out);
+	if (fclose(out) && !err)
+		err = -EIO;
+	if (!err)
+		err = io_commit_tmpfile(fd, tmp, dest);
+	else
+		unlink(tmp);
+	close(fd);
+	for (i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+out:
+	vault_end(v);
+	return err;
+}
+
+static int safe_rel(const char *rel)
+{
+	return *rel && *rel != '/' && !strstr(rel, "..") &&
+	       !strchr(rel, '\n');
+}
+
+int vault_restore(const char *src, const char *dir)
+{
+	char *buf = NULL, *p, *end, rel[PATH_MAX], path[PATH_MAX * 2];
+	size_t len, flen;
+	int err, off;
+
+	if (access(dir, F_OK) == 0)
+		return -EEXIST;
+	err = io_read_file(src, 1u << 30, &buf, &len);
+	if (err)
+		return err;
+	end = buf + len;
+	if (strncmp(buf, BACKUP_MAGIC, strlen(BACKUP_MAGIC))) {
+		free(buf);
+		return -EBADMSG;
+	}
+	err = io_mkdirs(dir, 0755);
+	if (!err && chmod(dir, 0700) < 0)
+		err = -errno;
+	if (!err) {
+		snprintf(path, sizeof(path), "%s/keys", dir);
+		err = io_mkdirs(path, 0700);
+	}
+	if (!err) {
+		snprintf(path, sizeof(path), "%s/platform", dir);
+		err = io_mkdirs(path, 0700);
+	}
+	if (err) {
+		free(buf);
+		return err;
+	}
+	for (p = buf + strlen(BACKUP_MAGIC); !err && p < end;) {
+		if (!strncmp(p, "end\n", 4))
+			break;
+		off = 0;
+		if (sscanf(p, "file %4095s %zu\n%n", rel, &flen, &off) != 2 ||
+		    !off || !safe_rel(rel) || flen > (size_t)(end - p - off)) {
+			err = -EBADMSG;
+			break;
+		}
+		p += off;
+		snprintf(path, sizeof(path), "%s/%s", dir, rel);
+		{
+			char *slash = strrchr(path, '/');
+
+			*slash = 0;
+			err = io_mkdirs(path, 0700);
+			*slash = '/';
+		}
+		if (!err)
+			err = io_write_atomic(path, p, flen, 0600);
+		p += flen;
+	}
+	if (!err && p >= end)
+		err = -EBADMSG;		/* no end marker: truncated */
+	free(buf);
+	if (err)
+		vault_remove_tree(dir);
+	return err;
+}

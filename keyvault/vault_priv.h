@@ -1,0 +1,52 @@
+/*
+ * vault_priv.h - the vault's insides, shared by keyvault/vault*.c only
+ */
+#ifndef SSEFS_KEYVAULT_VAULT_PRIV_H
+#define SSEFS_KEYVAULT_VAULT_PRIV_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "keyvault/vault.h"
+
+struct secbuf;
+
+#define VAULT_VERIFIER_BYTES	(24 + 32 + 16)	/* nonce, zeros, tag */
+
+struct vault {
+	char dir[PATH_MAX];
+	char name[VAULT_NAME_MAX + 1];
+	char last_path[PATH_MAX];
+	int lockfd;
+	struct secbuf *master;
+	/* metadata, re-read under the lock by every call */
+	unsigned long long generation;
+	int kdf;			/* 0 key file, 1 argon2id */
+	unsigned long long opslimit, memlimit;
+	uint8_t salt[16];
+	uint8_t verifier[VAULT_VERIFIER_BYTES];
+	int purge_protection, retention_days;
+	unsigned long long audit_count;
+	uint8_t audit_mac[32];
+	struct vault_version *platform;
+	size_t nplatform;
+	struct vault_key *keys;
+	size_t nkeys;
+	struct vault_disk *disks;
+	size_t ndisks;
+	char *extra;			/* lines of later sections, kept */
+};
+
+int vault_path(const struct vault *v, char *buf, size_t len, const char *fmt,
+	       ...) __attribute__((format(printf, 4, 5)));
+int vault_begin(struct vault *v, int how);
+void vault_end(struct vault *v);
+/* Append one chained record; updates audit_count/audit_mac in memory (the
+ * caller writes the metadata).  The lock is held. */
+int vault_audit_append(struct vault *v, const char *op, const char *kid,
+		       int result);
+int vault_remove_tree(const char *dir);
+void vault_last_error_path(struct vault *v);
+struct vault_key *vault_find_key(struct vault *v, const char *name);
+
+#endif /* SSEFS_KEYVAULT_VAULT_PRIV_H */
