@@ -182,4 +182,33 @@ test_expect_success '512-byte sectors round-trip too' '
 	head -c 3145728 e512 | cmp - r512
 '
 
+test_expect_success 'a raw image that is not whole MiB is padded, with a warning' '
+	head -c 3000000 /dev/urandom >odd3.raw &&
+	ssefs disk import odd3.raw store/padded.vhd 2>err >/dev/null &&
+	grep -q "^ssefs: warning: .*odd3.raw.* padded" err &&
+	ssefs disk export store/padded.vhd padded-out.vhd &&
+	test $(stat -c %s padded-out.vhd) -eq $(( 3 * 1048576 + 512 )) &&
+	head -c 3000000 padded-out.vhd | cmp - odd3.raw
+'
+
+# A daemon holds a shared OFD read lock on byte 8191 while it has a disk
+# open read-write; python3 stands in for it here.
+test_expect_success 'export and snapshot refuse a disk a mount holds open' '
+	python3 -c "
+import fcntl, os, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.fcntl(fd, fcntl.F_OFD_SETLK,
+            struct.pack(\"hhqqi\", fcntl.F_RDLCK, 0, 8191, 1, 0))
+open(sys.argv[2], \"w\").close()
+time.sleep(30)
+" store/padded.vhd locked &
+	pid=$! &&
+	test_when_finished "kill $pid" &&
+	for i in $(test_seq 50); do test -e locked && break; sleep 0.1; done &&
+	test_expect_code 1 ssefs disk export store/padded.vhd x.vhd 2>err &&
+	grep -q "^ssefs: disk store/padded.vhd: in use by a mount" err &&
+	test_expect_code 1 ssefs disk snapshot store/padded.vhd store/y.vhd &&
+	! test -e x.vhd && ! test -e store/y.vhd
+'
+
 test_done
