@@ -261,6 +261,21 @@ static void grow_size(struct volume *vol, uint64_t end)
 	pthread_mutex_unlock(&vol->meta);
 }
 
+/*
+ * The bounce buffer a transfer of @len bytes needs: the sectors it spans
+ * (at most len / ss + 2), capped at VOL_CHUNK.  Small writes thus neither
+ * allocate nor wipe a whole megabyte.
+ */
+static size_t bounce_len(const struct volume *vol, size_t len)
+{
+	size_t n;
+
+	if (len >= VOL_CHUNK)
+		return VOL_CHUNK;
+	n = (len / vol->ss + 2) * vol->ss;
+	return n < VOL_CHUNK ? n : VOL_CHUNK;
+}
+
 ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 {
 	uint8_t *out = ubuf, *buf = NULL;
@@ -278,7 +293,7 @@ ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 	if (off >= size || len == 0)
 		goto out;
 	end = off + len > size || off + len < off ? size : off + len;
-	buf = malloc(VOL_CHUNK);
+	buf = malloc(bounce_len(vol, len));
 	s = get_set(vol);
 	if (!buf || !s) {
 		r = -ENOMEM;
@@ -307,7 +322,7 @@ out:
 		put_set(vol, s);
 	pthread_rwlock_unlock(&vol->keys);
 	if (buf) {
-		secmem_wipe(buf, VOL_CHUNK);
+		secmem_wipe(buf, bounce_len(vol, len));
 		free(buf);
 	}
 	return r < 0 && done == 0 ? r : (ssize_t)done;
@@ -382,7 +397,7 @@ ssize_t vol_write(struct volume *vol, const void *src, size_t len,
 	r = begin_write(vol);
 	if (r < 0)
 		goto out;
-	buf = malloc(VOL_CHUNK);
+	buf = malloc(bounce_len(vol, len));
 	s = get_set(vol);
 	if (!buf || !s) {
 		r = -ENOMEM;
@@ -398,7 +413,7 @@ out:
 		put_set(vol, s);
 	pthread_rwlock_unlock(&vol->keys);
 	if (buf) {
-		secmem_wipe(buf, VOL_CHUNK);
+		secmem_wipe(buf, bounce_len(vol, len));
 		free(buf);
 	}
 	return r < 0 ? r : (ssize_t)len;
