@@ -1,12 +1,966 @@
 /*
- * cmd_disk.c - `ssefs disk`
+ * cmd_disk.c - `ssefs disk`: create, import, export, snapshot, show,
+ * rewrap, verify
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/args.h"
 #include "cli/cli.h"
+#include "crypto/envelope.h"
+#include "crypto/rng.h"
+#include "disk/header.h"
+#include "disk/keyops.h"
+#include "disk/offsets.h"
+#include "disk/rewrap.h"
+#include "disk/store.h"
+#include "disk/vhd.h"
+#include "disk/volume.h"
+#include "keyvault/des.h"
+#include "keyvault/kid.h"
+#include "keyvault/vault.h"
+#include "util/io.h"
+#include "util/json.h"
+#include "util/log.h"
+
+#define MiB		(UINT64_C(1) << 20)
+#define COPY_CHUNK	(4u << 20)
+
+static const char disk_usage[] =
+"usage: ssefs disk create PATH.vhd --size SIZE [--des NAME | --key NAME]\n"
+"                         [--sector-size 512|4096]\n"
+"       ssefs disk import SRC PATH.vhd [--des NAME | --key NAME]\n"
+"                         [--sector-size 512|4096]\n"
+"       ssefs disk export PATH.vhd DEST\n"
+"       ssefs disk snapshot PATH.vhd DEST.vhd\n"
+"       ssefs disk show PATH.vhd\n"
+"       ssefs disk rewrap PATH.vhd\n"
+"       ssefs disk verify PATH.vhd\n"
+"\n"
+"SIZE is rounded up to a whole MiB; the .vhd is that plus a 512-byte\n"
+"fixed-VHD footer.  Without --des or --key a disk is encrypted under the\n"
+"vault's platform key (EncryptionAtRestWithPlatformKey).  See ssefs-disk(1).\n";
+
+static void uuid_str(const uint8_t u[16], char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	int o = 0;
+
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[u[i] >> 4];
+		out[o++] = hex[u[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+static int disk_err(const char *path, const char *what, int r)
+{
+	if (r == -EEXIST)
+		return error("disk %s: already exists", path), EXIT_FAIL;
+	if (r == -ENOTSUP)
+		return error("disk %s: not an ssefs disk (no ssefs header)",
+			     path), EXIT_FAIL;
+	error("disk %s: %s%s%s", path, what ? what : "", what ? ": " : "",
+	      cli_strerror(r));
+	return EXIT_FAIL;
+}
+
+/* Register @path (its header) in the vault's disk registry. */
+static int register_disk(struct vault *v, const char *path)
+{
+	struct vault_disk d;
+	struct env_header h;
+	char abs[PATH_MAX];
+	int r;
+
+	if (!realpath(path, abs))
+		return -errno;
+	r = vol_probe(abs, &h);
+	if (r < 0)
+		return r;
+	memset(&d, 0, sizeof(d));
+	uuid_str(h.uuid, d.uuid);
+	snprintf(d.path, sizeof(d.path), "%s", abs);
+	snprintf(d.des, sizeof(d.des), "%s", h.des);
+	snprintf(d.kid, sizeof(d.kid), "%s", h.layer[0].kid);
+	return vault_disk_put(v, &d);
+}
+
+/* --- choosing keys -------------------------------------------------- */
+
+struct key_choice {
+	char kid[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
+	char des[ENV_DES_MAX + 1];
+	uint32_t type;
+	unsigned int nlayers;
+};
+
+/* The kid must name a version that can wrap now. */
+static int usable(struct vault *v, const char *what, const char *kid)
+{
+	enum key_state st = vault_key_state(v, kid, 0);
+
+	if (st == KEY_USABLE)
+		return 0;
+	error("%s: %s is %s", what, kid, key_state_name(st));
+	return -1;
+}
+
+static int choose_keys(struct vault *v, const char *des, const char *key,
+		       struct key_choice *kc)
+{
+	char what[160];
+	int r;
+
+	memset(kc, 0, sizeof(*kc));
+	kc->nlayers = 1;
+	if (des) {
+		struct des d;
+
+		r = des_get(vault_dir(v), des, &d);
+		if (r == -ENOENT) {
+			error("des %s: no such disk encryption set", des);
+			return -1;
+		}
+		if (r < 0) {
+			error("des %s: %s", des, cli_strerror(r));
+			return -1;
+		}
+		snprintf(kc->kid[0], sizeof(kc->kid[0]), "%s", d.active_kid);
+		snprintf(kc->des, sizeof(kc->des), "%s", d.name);
+		kc->type = d.type;
+		snprintf(what, sizeof(what), "des %s", des);
+		if (usable(v, what, kc->kid[0]) < 0)
+			return -1;
+		if (d.type == ENV_TYPE_PLATFORM_AND_CUSTOMER) {
+			kc->nlayers = 2;
+			r = vault_resolve(v, "platform", kc->kid[1],
+					  sizeof(kc->kid[1]));
+			if (r < 0) {
+				error("vault %s: platform key: %s",
+				      vault_dir(v), cli_strerror(r));
+				return -1;
+			}
+		}
+		return 0;
+	}
+	if (key) {
+		r = vault_resolve(v, key, kc->kid[0], sizeof(kc->kid[0]));
+		if (r < 0) {
+			error("key %s: %s", key, cli_strerror(r));
+			return -1;
+		}
+		kc->type = ENV_TYPE_CUSTOMER;
+		snprintf(what, sizeof(what), "key %s", key);
+		return usable(v, what, kc->kid[0]);
+	}
+	r = vault_resolve(v, "platform", kc->kid[0], sizeof(kc->kid[0]));
+	if (r < 0) {
+		error("vault %s: platform key: %s", vault_dir(v),
+		      cli_strerror(r));
+		return -1;
+	}
+	kc->type = ENV_TYPE_PLATFORM;
+	return 0;
+}
+
+static void fill_format(struct vol_format *f, const struct key_choice *kc,
+			uint64_t plain_size, uint32_t ss)
+{
+	memset(f, 0, sizeof(*f));
+	f->plain_size = plain_size;
+	f->sector_size = ss;
+	f->enc_type = kc->type;
+	f->des = kc->des;
+	f->nlayers = kc->nlayers;
+	f->kid[0] = kc->kid[0];
+	f->kid[1] = kc->nlayers > 1 ? kc->kid[1] : NULL;
+}
+
+/* --- show ------------------------------------------------------------ */
+
+static const char *copy_state(enum hdr_copy_state s)
+{
+	return s == HDR_COPY_OK ? "ok" : s == HDR_COPY_STALE ? "stale" : "bad";
+}
+
+static int show_header(const char *path, int json, const char *note)
+{
+	struct env_header h;
+	struct hdr_status st;
+	char uuid[37], t[32], abs[PATH_MAX], sz[32];
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return disk_err(path, NULL, -errno);
+	r = hdr_read(fd, &h, &st);
+	close(fd);
+	if (r < 0)
+		return disk_err(path, NULL, r);
+	if (!realpath(path, abs))
+		snprintf(abs, sizeof(abs), "%s", path);
+	uuid_str(h.uuid, uuid);
+	if (json) {
+		struct json j;
+
+		json_init(&j, stdout, JSON_PRETTY);
+		json_obj_begin(&j, NULL);
+		json_str(&j, "path", abs);
+		json_str(&j, "uuid", uuid);
+		json_uint(&j, "diskSizeBytes", h.plain_size >= 512 ?
+			  h.plain_size - 512 : 0);
+		json_uint(&j, "vhdSizeBytes", h.plain_size);
+		json_uint(&j, "sectorSize", h.sector_size);
+		json_str(&j, "encryptionType", env_type_name(h.enc_type));
+		json_str(&j, "des", *h.des ? h.des : NULL);
+		json_time(&j, "created", (int64_t)h.created);
+		json_time(&j, "lastRotated", (int64_t)h.rotated);
+		snprintf(t, sizeof(t), "%u.%u", h.version_major,
+			 h.version_minor);
+		json_str(&j, "formatVersion", t);
+		json_arr_begin(&j, "layers");
+		for (unsigned int i = 0; i < h.nlayers; i++) {
+			json_obj_begin(&j, NULL);
+			json_str(&j, "cipher",
+				 env_cipher_name(h.layer[i].cipher));
+			json_str(&j, "keySource",
+				 h.layer[i].key_source == ENV_KEY_PLATFORM ?
+				 "platform" : "customer");
+			json_str(&j, "kid", h.layer[i].kid);
+			json_str(&j, "wrapAlgorithm",
+				 env_wrap_name(h.layer[i].wrap_alg));
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+		json_arr_begin(&j, "copies");
+		for (unsigned int c = 0; c < ENV_NCOPIES; c++) {
+			json_obj_begin(&j, NULL);
+			json_uint(&j, "copy", c);
+			json_str(&j, "state", copy_state(st.state[c]));
+			if (st.state[c] != HDR_COPY_BAD)
+				json_uint(&j, "seq", st.seq[c]);
+			else
+				json_null(&j, "seq");
+			json_obj_end(&j);
+		}
+		json_arr_end(&j);
+		if (note)
+			json_str(&j, "result", note);
+		json_obj_end(&j);
+		return json_end(&j) < 0 ? EXIT_FAIL : EXIT_OK;
+	}
+	format_size(h.plain_size - 512, sz, sizeof(sz));
+	printf("path:             %s\n", abs);
+	printf("uuid:             %s\n", uuid);
+	printf("disk size:        %s (%llu bytes; .vhd %llu bytes)\n", sz,
+	       (unsigned long long)(h.plain_size - 512),
+	       (unsigned long long)h.plain_size);
+	printf("sector size:      %u\n", h.sector_size);
+	printf("encryption type:  %s\n", env_type_name(h.enc_type));
+	printf("des:              %s\n", *h.des ? h.des : "-");
+	for (unsigned int i = 0; i < h.nlayers; i++)
+		printf("layer %u:          %s, %s key, %s, %s\n", i,
+		       env_cipher_name(h.layer[i].cipher),
+		       h.layer[i].key_source == ENV_KEY_PLATFORM ?
+		       "platform" : "customer",
+		       env_wrap_name(h.layer[i].wrap_alg), h.layer[i].kid);
+	format_time((time_t)h.created, t, sizeof(t));
+	printf("created:          %s\n", t);
+	if (h.rotated)
+		format_time((time_t)h.rotated, t, sizeof(t));
+	printf("last rotated:     %s\n", h.rotated ? t : "never");
+	printf("format version:   %u.%u\n", h.version_major, h.version_minor);
+	for (unsigned int c = 0; c < ENV_NCOPIES; c++) {
+		if (st.state[c] == HDR_COPY_BAD)
+			printf("header copy %u:    bad\n", c);
+		else
+			printf("header copy %u:    %s (seq %llu)\n", c,
+			       copy_state(st.state[c]),
+			       (unsigned long long)st.seq[c]);
+	}
+	if (note)
+		printf("result:           %s\n", note);
+	return EXIT_OK;
+}
+
+/* --- create and import --------------------------------------------- */
+
+struct import_src {
+	int fd;
+	uint64_t bytes;		/* of the source to copy */
+	uint64_t footer_at;	/* where our footer goes, or 0: none */
+	uint8_t footer[VHD_FOOTER_BYTES];
+	int progress;
+};
+
+static int is_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+static int fill_import(struct volume *vol, void *arg)
+{
+	struct import_src *s = arg;
+	uint8_t *buf = malloc(COPY_CHUNK);
+	uint64_t off = 0;
+	int r = 0, last = -1;
+
+	if (!buf)
+		return -ENOMEM;
+	while (off < s->bytes && r == 0) {
+		size_t n = s->bytes - off < COPY_CHUNK ?
+			   (size_t)(s->bytes - off) : COPY_CHUNK;
+		ssize_t got = io_pread_all(s->fd, buf, n, (off_t)off);
+
+		if (got < 0) {
+			r = (int)got;
+			break;
+		}
+		if ((size_t)got < n) {
+			r = -EIO;	/* the source shrank under us */
+			break;
+		}
+		/* zeros stay holes: an imported image stays thin */
+		if (!is_zero(buf, n)) {
+			ssize_t w = vol_write(vol, buf, n, off);
+
+			if (w < 0)
+				r = (int)w;
+		}
+		off += n;
+		if (s->progress) {
+			int pct = (int)(off * 100 / s->bytes);
+
+			if (pct != last)
+				fprintf(stderr, "\rimporting: %3d%%", pct);
+			last = pct;
+		}
+	}
+	if (s->progress)
+		fputc('\n', stderr);
+	free(buf);
+	if (r == 0 && s->footer_at) {
+		ssize_t w = vol_write(vol, s->footer, VHD_FOOTER_BYTES,
+				      s->footer_at);
+
+		if (w < 0)
+			r = (int)w;
+	}
+	return r;
+}
+
+static const struct option create_opts[] = {
+	{ "size", required_argument, NULL, 's' },
+	{ "des", required_argument, NULL, 'd' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "sector-size", required_argument, NULL, 'S' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Common to create and import: the options, the vault, the keys. */
+struct make_args {
+	const char *size, *des, *key;
+	uint32_t ss;
+	int nargs;
+	char **args;
+};
+
+static int parse_make(int argc, char **argv, struct make_args *a,
+		      int want_args, const char *cmd)
+{
+	uint64_t v;
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	a->ss = 4096;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", create_opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			a->size = optarg;
+			break;
+		case 'd':
+			a->des = optarg;
+			break;
+		case 'k':
+			a->key = optarg;
+			break;
+		case 'S':
+			if (parse_size(optarg, &v) < 0 ||
+			    (v != 512 && v != 4096))
+				return cli_usage(disk_usage, "--sector-size "
+						 "%s: must be 512 or 4096",
+						 optarg);
+			a->ss = (uint32_t)v;
+			break;
+		case 'h':
+			fputs(disk_usage, stdout);
+			return -1;
+		default:
+			return cli_usage(disk_usage, "disk %s: bad option",
+					 cmd);
+		}
+	}
+	if (a->des && a->key)
+		return cli_usage(disk_usage, "disk %s: --des and --key "
+				 "exclude each other", cmd);
+	if (argc - optind != want_args)
+		return cli_usage(disk_usage, "disk %s: wrong number of "
+				 "arguments", cmd);
+	a->nargs = argc - optind;
+	a->args = argv + optind;
+	return 0;
+}
+
+static int finish_new_disk(struct cli_ctx *ctx, struct vault *v,
+			   const char *path)
+{
+	int r = register_disk(v, path);
+
+	if (r < 0) {
+		/* the disk is fine; only the registry missed it */
+		warning("disk %s: not entered in the vault's registry: %s",
+			path, cli_strerror(r));
+	}
+	return show_header(path, ctx->json, NULL);
+}
+
+static int disk_create(int argc, char **argv, struct cli_ctx *ctx)
+{
+	struct make_args a;
+	struct key_choice kc;
+	struct vol_format f;
+	struct import_src s;
+	struct keyops ops;
+	struct vault *v = NULL;
+	uint8_t uuid[16];
+	uint64_t size;
+	int r;
+
+	r = parse_make(argc, argv, &a, 1, "create");
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (!a.size)
+		return cli_usage(disk_usage, "disk create: --size is required");
+	if (parse_size(a.size, &size) < 0 || size == 0 ||
+	    size > VOL_MAX_SIZE - MiB)
+		return cli_usage(disk_usage, "--size %s: not a size from 1 "
+				 "byte to 1 EiB (e.g. 64M, 10G, 1T)", a.size);
+	size = (size + MiB - 1) / MiB * MiB;	/* whole MiB, as the cloud */
+	if (cli_open_vault(ctx, &v))
+		return EXIT_FAIL;
+	if (choose_keys(v, a.des, a.key, &kc) < 0) {
+		r = EXIT_FAIL;
+		goto out;
+	}
+	fill_format(&f, &kc, size + VHD_FOOTER_BYTES, a.ss);
+	memset(&s, 0, sizeof(s));
+	s.fd = -1;
+	s.footer_at = size;
+	/* the footer carries the disk's UUID, so make it first */
+	rng_uuid(uuid);
+	f.uuid = uuid;
+	vhd_footer_build(s.footer, size, uuid, time(NULL));
+	vault_keyops(v, &ops);
+	r = store_create(a.args[0], &f, &ops, fill_import, &s);
+	if (r < 0) {
+		r = disk_err(a.args[0], "cannot create", r);
+		goto out;
+	}
+	r = finish_new_disk(ctx, v, a.args[0]);
+out:
+	vault_close(v);
+	return r;
+}
+
+/* What kind of image is @fd?  Sets s->bytes, footer_at and footer. */
+static int classify_import(const char *src, int fd, struct import_src *s,
+			   uint64_t *plain_size, const uint8_t **uuid)
+{
+	uint8_t head[VHD_FOOTER_BYTES], tail[VHD_FOOTER_BYTES];
+	struct vhd_info vi;
+	struct stat st;
+	uint64_t size, padded;
+
+	if (fstat(fd, &st) < 0)
+		return error("%s: %s", src, strerror(errno)), -1;
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode))
+		return error("%s: not a regular file or block device", src), -1;
+	size = (uint64_t)st.st_size;
+	if (S_ISBLK(st.st_mode) && ioctl(fd, BLKGETSIZE64, &size) < 0)
+		return error("%s: %s", src, strerror(errno)), -1;
+	if (size == 0)
+		return error("%s: empty image", src), -1;
+	if (size >= VHD_FOOTER_BYTES &&
+	    io_pread_all(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+	    vhd_footer_parse(head, &vi) == 0 && vi.type != VHD_TYPE_FIXED) {
+		error("%s: a dynamic or differencing VHD; convert it to a fixed "
+		      "one first: qemu-img convert -f vpc -O vpc -o "
+		      "subformat=fixed,force_size=on %s FIXED.vhd", src, src);
+		return -1;
+	}
+	if (size > VHD_FOOTER_BYTES &&
+	    io_pread_all(fd, tail, sizeof(tail),
+			 (off_t)(size - VHD_FOOTER_BYTES)) ==
+		    (ssize_t)sizeof(tail) &&
+	    vhd_footer_parse(tail, &vi) == 0) {
+		if (vi.type != VHD_TYPE_FIXED) {
+			error("%s: a dynamic or differencing VHD; convert it "
+			      "to a fixed one first: qemu-img convert -f vpc "
+			      "-O vpc -o subformat=fixed,force_size=on %s "
+			      "FIXED.vhd", src, src);
+			return -1;
+		}
+		if (vi.size != size - VHD_FOOTER_BYTES) {
+			error("%s: fixed VHD footer says %llu bytes, the file "
+			      "holds %llu", src, (unsigned long long)vi.size,
+			      (unsigned long long)(size - VHD_FOOTER_BYTES));
+			return -1;
+		}
+		/* a fixed VHD is kept as it is, footer and all */
+		s->bytes = size;
+		s->footer_at = 0;
+		*plain_size = size;
+		*uuid = NULL;
+		return 0;
+	}
+	/* raw: pad to a whole MiB and add a footer */
+	padded = (size + MiB - 1) / MiB * MiB;
+	if (padded != size)
+		warning("%s: raw image of %llu bytes padded with zeros to "
+			"%llu (a whole MiB)", src, (unsigned long long)size,
+			(unsigned long long)padded);
+	s->bytes = size;
+	s->footer_at = padded;
+	*plain_size = padded + VHD_FOOTER_BYTES;
+	return 1;
+}
+
+static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
+{
+	struct make_args a;
+	struct key_choice kc;
+	struct vol_format f;
+	struct import_src s;
+	struct keyops ops;
+	struct vault *v = NULL;
+	const uint8_t *keep_uuid = NULL;
+	uint8_t uuid[16];
+	uint64_t plain;
+	int r, kind;
+
+	r = parse_make(argc, argv, &a, 2, "import");
+	if (r)
+		return r < 0 ? EXIT_OK : r;
+	if (a.size)
+		return cli_usage(disk_usage, "disk import: the size comes from "
+				 "the image; --size is for create");
+	memset(&s, 0, sizeof(s));
+	s.fd = open(a.args[0], O_RDONLY | O_CLOEXEC);
+	if (s.fd < 0) {
+		error("%s: %s", a.args[0], strerror(errno));
+		return EXIT_FAIL;
+	}
+	kind = classify_import(a.args[0], s.fd, &s, &plain, &keep_uuid);
+	if (kind < 0) {
+		close(s.fd);
+		return EXIT_FAIL;
+	}
+	if (cli_open_vault(ctx, &v)) {
+		close(s.fd);
+		return EXIT_FAIL;
+	}
+	r = choose_keys(v, a.des, a.key, &kc);
+	if (r < 0) {
+		r = EXIT_FAIL;
+		goto out;
+	}
+	fill_format(&f, &kc, plain, a.ss);
+	rng_uuid(uuid);
+	f.uuid = uuid;
+	if (kind == 1)
+		vhd_footer_build(s.footer, s.footer_at, uuid, time(NULL));
+	s.progress = isatty(STDERR_FILENO) && !ctx->json;
+	vault_keyops(v, &ops);
+	r = store_create(a.args[1], &f, &ops, fill_import, &s);
+	if (r < 0) {
+		r = disk_err(a.args[1], "cannot import", r);
+		goto out;
+	}
+	r = finish_new_disk(ctx, v, a.args[1]);
+out:
+	close(s.fd);
+	vault_close(v);
+	return r;
+}
+
+/* --- export and snapshot ------------------------------------------- */
+
+static int refuse_in_use(const char *path)
+{
+	int r = vol_in_use(path);
+
+	if (r < 0)
+		return disk_err(path, NULL, r);
+	if (r > 0) {
+		error("disk %s: in use by a mount; copy it through the mount "
+		      "or unmount it first", path);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int open_disk(struct cli_ctx *ctx, const char *path, int flags,
+		     struct vault **v, struct volume **vol)
+{
+	struct keyops ops;
+	int r;
+
+	if (cli_open_vault(ctx, v))
+		return EXIT_FAIL;
+	vault_keyops(*v, &ops);
+	r = vol_open(vol, path, flags, &ops);
+	if (r < 0) {
+		vault_close(*v);
+		*v = NULL;
+		return disk_err(path, "cannot open", r);
+	}
+	return EXIT_OK;
+}
+
+static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
+{
+	struct volume *vol = NULL;
+	struct vault *v = NULL;
+	char tmp[PATH_MAX];
+	uint8_t *buf = NULL;
+	uint64_t size, off;
+	int fd = -1, r;
+
+	if (argc != 3)
+		return cli_usage(disk_usage, "disk export: needs PATH.vhd "
+				 "and DEST");
+	r = refuse_in_use(argv[1]);
+	if (r)
+		return r;
+	r = open_disk(ctx, argv[1], VOL_RDONLY, &v, &vol);
+	if (r)
+		return r;
+	buf = malloc(COPY_CHUNK);
+	fd = io_tmpfile_beside(argv[2], 0600, tmp, sizeof(tmp));
+	if (!buf || fd < 0) {
+		r = disk_err(argv[2], "cannot write", fd < 0 ? fd : -ENOMEM);
+		goto out;
+	}
+	size = vol_size(vol);
+	r = ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
+	for (off = 0; r == 0 && off < size; off += COPY_CHUNK) {
+		size_t n = size - off < COPY_CHUNK ? (size_t)(size - off) :
+						     COPY_CHUNK;
+		ssize_t got = vol_read(vol, buf, n, off);
+
+		if (got != (ssize_t)n)
+			r = got < 0 ? (int)got : -EIO;
+		else if (!is_zero(buf, n))	/* keep the copy sparse */
+			r = io_pwrite_all(fd, buf, n, (off_t)off);
+	}
+	if (r == 0)
+		r = io_commit_tmpfile(fd, tmp, argv[2]);
+	else
+		unlink(tmp);
+	if (r < 0)
+		r = disk_err(argv[1], "export failed", r);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (buf) {
+		memset(buf, 0, COPY_CHUNK);
+		free(buf);
+	}
+	vol_close(vol);
+	vault_close(v);
+	return r;
+}
+
+/* Copy @src to @dst: a reflink where the file system can, else a sparse
+ * copy of the data ranges. */
+static int copy_backing(int src, int dst)
+{
+	struct stat st;
+	off_t data = 0, hole;
+	static char buf[1 << 20];
+
+	if (ioctl(dst, FICLONE, src) == 0)
+		return 0;
+	if (fstat(src, &st) < 0 || ftruncate(dst, st.st_size) < 0)
+		return -errno;
+	for (;;) {
+		data = lseek(src, data, SEEK_DATA);
+		if (data < 0)
+			return errno == ENXIO ? 0 : -errno;
+		hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		while (data < hole) {
+			size_t n = (size_t)(hole - data) < sizeof(buf) ?
+				   (size_t)(hole - data) : sizeof(buf);
+			ssize_t got = io_pread_all(src, buf, n, data);
+			int r;
+
+			if (got <= 0)
+				return got < 0 ? (int)got : -EIO;
+			r = io_pwrite_all(dst, buf, (size_t)got, data);
+			if (r < 0)
+				return r;
+			data += got;
+		}
+	}
+}
+
+static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
+{
+	struct volume *vol = NULL;
+	struct vault *v = NULL;
+	struct env_header h;
+	struct keyops ops;
+	char tmp[PATH_MAX];
+	int src = -1, dst = -1, r;
+
+	if (argc != 3)
+		return cli_usage(disk_usage, "disk snapshot: needs PATH.vhd "
+				 "and DEST.vhd");
+	if (access(argv[2], F_OK) == 0)
+		return disk_err(argv[2], NULL, -EEXIST);
+	r = refuse_in_use(argv[1]);
+	if (r)
+		return r;
+	/* opening it proves the keys and the MAC before anything is copied */
+	r = open_disk(ctx, argv[1], VOL_RDONLY, &v, &vol);
+	if (r)
+		return r;
+	vol_close(vol);
+	vol = NULL;
+	src = open(argv[1], O_RDONLY | O_CLOEXEC);
+	dst = store_tmpfile(argv[2], tmp, sizeof(tmp));
+	if (src < 0 || dst < 0) {
+		r = disk_err(src < 0 ? argv[1] : argv[2], NULL,
+			     src < 0 ? -errno : dst);
+		goto out;
+	}
+	r = copy_backing(src, dst);
+	/* the copy is a disk of its own: a new UUID, the header re-MAC'd */
+	if (r == 0)
+		r = hdr_read(dst, &h, NULL);
+	if (r == 0) {
+		struct volume *nv = NULL;
+		int vfd = dup(dst);
+
+		rng_uuid(h.uuid);
+		vault_keyops(v, &ops);
+		/* re-MAC needs the DEKs: open the copy's old header, then
+		 * write the new one through disk_rewrap's path */
+		r = vfd < 0 ? -errno : vol_open_fd(&nv, vfd, argv[2], 0, &ops);
+		if (r == 0) {
+			struct env_header cur;
+
+			vol_get_header(nv, &cur);
+			memcpy(cur.uuid, h.uuid, sizeof(cur.uuid));
+			r = vol_set_header(nv, &cur);
+			vol_close(nv);
+		}
+	}
+	if (r == 0)
+		r = store_publish_fd(dst, tmp, argv[2]);
+	else if (*tmp)
+		unlink(tmp);
+	if (r < 0) {
+		r = disk_err(argv[2], "snapshot failed", r);
+		goto out;
+	}
+	r = finish_new_disk(ctx, v, argv[2]);
+out:
+	if (src >= 0)
+		close(src);
+	if (dst >= 0)
+		close(dst);
+	vault_close(v);
+	return r;
+}
+
+/* --- rewrap and verify ---------------------------------------------- */
+
+/* The rewrap target of a layer: its key's newest version. */
+static int current_kid(struct vault *v, const char *kid, char *out,
+		       size_t len)
+{
+	struct kid k;
+
+	if (kid_parse(kid, &k) < 0)
+		return -EINVAL;
+	return vault_resolve(v, k.platform ? "platform" : k.name, out, len);
+}
+
+static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
+{
+	char targets[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
+	char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
+	const char *t[ENV_MAX_LAYERS] = { NULL, NULL };
+	struct vault *v = NULL;
+	struct env_header h;
+	struct keyops ops;
+	int r, changed = 0;
+
+	if (argc != 2)
+		return cli_usage(disk_usage, "disk rewrap: needs PATH.vhd");
+	r = vol_probe(argv[1], &h);
+	if (r < 0)
+		return disk_err(argv[1], NULL, r);
+	if (cli_open_vault(ctx, &v))
+		return EXIT_FAIL;
+	for (unsigned int i = 0; i < h.nlayers; i++) {
+		r = current_kid(v, h.layer[i].kid, targets[i],
+				sizeof(targets[i]));
+		if (r < 0) {
+			error("disk %s: key of %s: %s", argv[1],
+			      h.layer[i].kid, cli_strerror(r));
+			r = EXIT_FAIL;
+			goto out;
+		}
+		t[i] = targets[i];
+	}
+	vault_keyops(v, &ops);
+	r = disk_rewrap(argv[1], &ops, t, &changed, old);
+	if (r < 0) {
+		r = disk_err(argv[1], "rewrap failed", r);
+		goto out;
+	}
+	if (changed) {
+		register_disk(v, argv[1]);
+		vault_audit(v, "disk.rewrap", t[0], 0);
+	}
+	if (!ctx->json) {
+		for (unsigned int i = 0; i < h.nlayers; i++)
+			printf("%s: layer %u: %s%s%s\n", argv[1], i,
+			       changed && strcmp(old[i], t[i]) ? old[i] : "",
+			       changed && strcmp(old[i], t[i]) ? " -> " : "",
+			       t[i]);
+		if (!changed)
+			printf("%s: already on the current key version\n",
+			       argv[1]);
+		r = EXIT_OK;
+	} else {
+		r = show_header(argv[1], 1, changed ? "rewrapped" : "current");
+	}
+out:
+	vault_close(v);
+	return r;
+}
+
+static int disk_verify(int argc, char **argv, struct cli_ctx *ctx)
+{
+	uint8_t footer[VHD_FOOTER_BYTES];
+	struct volume *vol = NULL;
+	struct vault *v = NULL;
+	struct env_header h;
+	struct hdr_status st;
+	struct vhd_info vi;
+	const char *note = "ok";
+	int fd = -1, r, bad = -1;
+	uint64_t size;
+
+	if (argc != 2)
+		return cli_usage(disk_usage, "disk verify: needs PATH.vhd");
+	r = open_disk(ctx, argv[1], VOL_RDONLY, &v, &vol);
+	if (r)
+		return r;
+	/* the MAC was checked by the open; now the footer */
+	size = vol_size(vol);
+	if (size < VHD_FOOTER_BYTES ||
+	    vol_read(vol, footer, sizeof(footer), size - VHD_FOOTER_BYTES) !=
+		    (ssize_t)sizeof(footer) ||
+	    vhd_footer_parse(footer, &vi) < 0 || vi.type != VHD_TYPE_FIXED ||
+	    vi.size != size - VHD_FOOTER_BYTES) {
+		error("disk %s: the fixed-VHD footer is missing or damaged",
+		      argv[1]);
+		r = EXIT_FAIL;
+		goto out;
+	}
+	vol_close(vol);
+	vol = NULL;
+	/* both copies: repair a bad or stale one from its valid twin */
+	fd = open(argv[1], O_RDWR | O_CLOEXEC);
+	if (fd < 0 || hdr_lock(fd) < 0) {
+		r = disk_err(argv[1], NULL, -errno);
+		goto out;
+	}
+	r = hdr_read(fd, &h, &st);
+	for (unsigned int c = 0; r == 0 && c < ENV_NCOPIES; c++)
+		if (st.state[c] != HDR_COPY_OK)
+			bad = (int)c;
+	if (r == 0 && bad >= 0) {
+		warning("disk %s: header copy %d is %s; repairing it from "
+			"copy %d", argv[1], bad,
+			copy_state(st.state[bad]), 1 - bad);
+		r = hdr_repair(fd, &h, (unsigned int)bad);
+		note = "repaired";
+	}
+	hdr_unlock(fd);
+	if (r < 0) {
+		r = disk_err(argv[1], "repair failed", r);
+		goto out;
+	}
+	r = show_header(argv[1], ctx->json, note);
+out:
+	if (fd >= 0)
+		close(fd);
+	vol_close(vol);
+	vault_close(v);
+	return r;
+}
 
 int cmd_disk(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)argc;
-	(void)argv;
-	(void)ctx;
-	return cli_usage(NULL, "disk: this command is not built yet");
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **, struct cli_ctx *);
+	} subs[] = {
+		{ "create", disk_create }, { "import", disk_import },
+		{ "export", disk_export }, { "snapshot", disk_snapshot },
+		{ "rewrap", disk_rewrap_cmd }, { "verify", disk_verify },
+	};
+	const char *sub = argc > 1 ? argv[1] : NULL;
+
+	if (!sub)
+		return cli_usage(disk_usage, "disk: needs a subcommand");
+	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
+		fputs(disk_usage, stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(sub, "show")) {
+		if (argc != 3)
+			return cli_usage(disk_usage, "disk show: needs "
+					 "PATH.vhd");
+		return show_header(argv[2], ctx->json, NULL);
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (!strcmp(sub, subs[i].name))
+			return subs[i].fn(argc - 1, argv + 1, ctx);
+	return cli_usage(disk_usage, "disk %s: unknown subcommand", sub);
 }

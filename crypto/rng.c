@@ -13,6 +13,13 @@ void rng_bytes(void *buf, size_t len)
 	randombytes_buf(buf, len);
 }
 
+void rng_uuid(unsigned char u[16])
+{
+	randombytes_buf(u, 16);
+	u[6] = (unsigned char)((u[6] & 0x0f) | 0x40);
+	u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+}
+
 int rng_dek(struct secbuf *dek)
 {
 	uint8_t *k;

@@ -51,7 +51,11 @@ struct secbuf *secbuf_new(size_t len)
 
 	if (len == 0 || len > (1u << 20))
 		return NULL;
-	b = sodium_malloc(sizeof(*b) + len);
+	/*
+	 * sodium_malloc() puts the end of the block against the guard page,
+	 * so the start is only aligned when the size is a multiple of 16.
+	 */
+	b = sodium_malloc((sizeof(*b) + len + 15) & ~(size_t)15);
 	if (!b)
 		return NULL;
 	b->len = len;

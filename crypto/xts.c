@@ -1,101 +1,135 @@
 /*
- * xts.c - IEEE 1619 XTS, a sector at a time
+ * xts.c - IEEE 1619 XTS, a sector (data unit) at a time
  *
- * AES-256 goes through OpenSSL's EVP AES-256-XTS: one EVP call per sector,
- * with the contexts keyed once and only the IV (the plain64 tweak) changed
- * per sector.  Camellia-256 (and AES-256 for the proof against OpenSSL)
- * goes through the generic construction below, built on OpenSSL's one-block
- * ECB function: T = E_K2(tweak), then for each 16-byte block j,
- * C_j = E_K1(P_j ^ T) ^ T and T = T * alpha in GF(2^128).
+ * XTS_AES256 is OpenSSL's EVP AES-256-XTS: one EVP call per sector, the
+ * 16-byte IV being the sector index little-endian followed by zeros
+ * (plain64).  The two EVP contexts are keyed once in xts_new(); each
+ * sector only resets the IV.
+ *
+ * XTS_CAMELLIA256 and XTS_AES256_GENERIC are the generic construction over
+ * a block function (crypto/block.h): T = E_K2(index), then per 16-byte block
+ * j, C = E_K1(P xor T_j) xor T_j with T_{j+1} = T_j * alpha in GF(2^128)
+ * (IEEE 1619's little-endian convention, reduction x^128 + x^7 + x^2 + x + 1).
+ * The tweaks of a whole sector are computed first so that the block cipher
+ * runs over the sector in one ECB call.  Sector sizes are multiples of 16,
+ * so no ciphertext stealing is needed.
  */
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <sodium.h>
 
+#include "crypto/block.h"
 #include "crypto/secmem.h"
 #include "crypto/xts.h"
 
-#define XTS_BLOCK	16
-#define XTS_HALF	(XTS_KEYBYTES / 2)
+#define HALF	(XTS_KEYBYTES / 2)
 
 struct xts_ctx {
 	enum xts_cipher cipher;
 	size_t sector_size;
-	/* EVP path: one keyed context per direction.  Generic path: ECB
-	 * contexts for K1 (both directions) and K2 (encrypt, tweaks). */
-	EVP_CIPHER_CTX *enc, *dec, *tweak;
+	/* fast path: AES-256-XTS keyed with both halves */
+	EVP_CIPHER_CTX *enc;
+	EVP_CIPHER_CTX *dec;
+	/* generic: K1 both ways, K2 encrypt only (tweak) */
+	EVP_CIPHER_CTX *k1enc;
+	EVP_CIPHER_CTX *k1dec;
+	EVP_CIPHER_CTX *k2enc;
+	uint8_t *tweaks;	/* one sector of tweak values, wiped after use */
 };
 
-static const EVP_CIPHER *ecb_of(enum xts_cipher c)
+static struct xts_ctx *ctx_alloc(enum xts_cipher cipher, size_t sector_size)
 {
-	return c == XTS_CAMELLIA256 ? EVP_camellia_256_ecb() :
-				      EVP_aes_256_ecb();
+	struct xts_ctx *x = OPENSSL_secure_zalloc(sizeof(*x));
+
+	if (!x)
+		return NULL;
+	x->cipher = cipher;
+	x->sector_size = sector_size;
+	if (cipher != XTS_AES256) {
+		x->tweaks = OPENSSL_secure_zalloc(sector_size);
+		if (!x->tweaks) {
+			OPENSSL_secure_clear_free(x, sizeof(*x));
+			return NULL;
+		}
+	}
+	return x;
 }
 
 void xts_free(struct xts_ctx *x)
 {
 	if (!x)
 		return;
-	/* EVP_CIPHER_CTX_free cleanses the key schedule it holds */
 	EVP_CIPHER_CTX_free(x->enc);
 	EVP_CIPHER_CTX_free(x->dec);
-	EVP_CIPHER_CTX_free(x->tweak);
+	EVP_CIPHER_CTX_free(x->k1enc);
+	EVP_CIPHER_CTX_free(x->k1dec);
+	EVP_CIPHER_CTX_free(x->k2enc);
+	if (x->tweaks)
+		OPENSSL_secure_clear_free(x->tweaks, x->sector_size);
 	OPENSSL_secure_clear_free(x, sizeof(*x));
 }
 
-static int init_ecb(EVP_CIPHER_CTX **c, const EVP_CIPHER *ciph,
-		    const uint8_t *key, int enc)
+static int fast_key(EVP_CIPHER_CTX **out, const uint8_t *key, int enc)
 {
-	*c = EVP_CIPHER_CTX_new();
-	if (!*c || EVP_CipherInit_ex(*c, ciph, NULL, key, NULL, enc) != 1 ||
-	    EVP_CIPHER_CTX_set_padding(*c, 0) != 1)
+	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+
+	if (!c)
+		return -ENOMEM;
+	if (EVP_CipherInit_ex(c, EVP_aes_256_xts(), NULL, key, NULL,
+			      enc) != 1) {
+		EVP_CIPHER_CTX_free(c);
 		return -EIO;
+	}
+	*out = c;
 	return 0;
 }
 
 int xts_new(struct xts_ctx **out, enum xts_cipher cipher,
 	    const struct secbuf *key, size_t sector_size)
 {
-	const uint8_t *k;
+	enum block_cipher bc = BLOCK_AES256;
 	struct xts_ctx *x;
+	const uint8_t *k;
 	int r;
 
-	if (secbuf_len(key) != XTS_KEYBYTES ||
-	    (sector_size != 512 && sector_size != 4096))
+	if (!key || secbuf_len(key) != XTS_KEYBYTES)
 		return -EINVAL;
-	if (cipher != XTS_AES256 && cipher != XTS_CAMELLIA256 &&
-	    cipher != XTS_AES256_GENERIC)
+	if (sector_size != 512 && sector_size != 4096)
 		return -EINVAL;
+	switch (cipher) {
+	case XTS_AES256:
+	case XTS_AES256_GENERIC:
+		break;
+	case XTS_CAMELLIA256:
+		bc = BLOCK_CAMELLIA256;
+		break;
+	default:
+		return -EINVAL;
+	}
 	k = secbuf_data(key);
-	if (CRYPTO_memcmp(k, k + XTS_HALF, XTS_HALF) == 0)
-		return -EINVAL;		/* IEEE 1619 asks for distinct halves */
+	if (sodium_memcmp(k, k + HALF, HALF) == 0)
+		return -EINVAL;
 
-	x = OPENSSL_secure_zalloc(sizeof(*x));
+	x = ctx_alloc(cipher, sector_size);
 	if (!x)
 		return -ENOMEM;
-	x->cipher = cipher;
-	x->sector_size = sector_size;
 	if (cipher == XTS_AES256) {
-		r = -EIO;
-		x->enc = EVP_CIPHER_CTX_new();
-		x->dec = EVP_CIPHER_CTX_new();
-		if (!x->enc || !x->dec ||
-		    EVP_EncryptInit_ex(x->enc, EVP_aes_256_xts(), NULL, k,
-				       NULL) != 1 ||
-		    EVP_DecryptInit_ex(x->dec, EVP_aes_256_xts(), NULL, k,
-				       NULL) != 1)
-			goto fail;
+		r = fast_key(&x->enc, k, 1);
+		if (!r)
+			r = fast_key(&x->dec, k, 0);
 	} else {
-		r = init_ecb(&x->enc, ecb_of(cipher), k, 1);
+		r = block_new(&x->k1enc, bc, k, 1);
 		if (!r)
-			r = init_ecb(&x->dec, ecb_of(cipher), k, 0);
+			r = block_new(&x->k1dec, bc, k, 0);
 		if (!r)
-			r = init_ecb(&x->tweak, ecb_of(cipher), k + XTS_HALF, 1);
-		if (r)
-			goto fail;
+			r = block_new(&x->k2enc, bc, k + HALF, 1);
 	}
+	if (r)
+		goto fail;
 	*out = x;
 	return 0;
 fail:
@@ -103,30 +137,47 @@ fail:
 	return r;
 }
 
+static int copy_ctx(EVP_CIPHER_CTX **dst, const EVP_CIPHER_CTX *src)
+{
+	EVP_CIPHER_CTX *c;
+
+	if (!src)
+		return 0;
+	c = EVP_CIPHER_CTX_new();
+	if (!c)
+		return -ENOMEM;
+	if (EVP_CIPHER_CTX_copy(c, src) != 1) {
+		EVP_CIPHER_CTX_free(c);
+		return -EIO;
+	}
+	*dst = c;
+	return 0;
+}
+
 int xts_dup(struct xts_ctx **out, const struct xts_ctx *x)
 {
-	struct xts_ctx *d;
-	EVP_CIPHER_CTX *const *src[] = { &x->enc, &x->dec, &x->tweak };
-	EVP_CIPHER_CTX **dst[3];
+	struct xts_ctx *n;
+	int r;
 
-	d = OPENSSL_secure_zalloc(sizeof(*d));
-	if (!d)
+	if (!x)
+		return -EINVAL;
+	n = ctx_alloc(x->cipher, x->sector_size);
+	if (!n)
 		return -ENOMEM;
-	d->cipher = x->cipher;
-	d->sector_size = x->sector_size;
-	dst[0] = &d->enc;
-	dst[1] = &d->dec;
-	dst[2] = &d->tweak;
-	for (int i = 0; i < 3; i++) {
-		if (!*src[i])
-			continue;
-		*dst[i] = EVP_CIPHER_CTX_new();
-		if (!*dst[i] || EVP_CIPHER_CTX_copy(*dst[i], *src[i]) != 1) {
-			xts_free(d);
-			return -EIO;
-		}
+	r = copy_ctx(&n->enc, x->enc);
+	if (!r)
+		r = copy_ctx(&n->dec, x->dec);
+	if (!r)
+		r = copy_ctx(&n->k1enc, x->k1enc);
+	if (!r)
+		r = copy_ctx(&n->k1dec, x->k1dec);
+	if (!r)
+		r = copy_ctx(&n->k2enc, x->k2enc);
+	if (r) {
+		xts_free(n);
+		return r;
 	}
-	*out = d;
+	*out = n;
 	return 0;
 }
 
@@ -135,98 +186,97 @@ size_t xts_sector_size(const struct xts_ctx *x)
 	return x->sector_size;
 }
 
-static void store_le64(uint8_t *p, uint64_t v)
+static void put_le64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* T = T * alpha in GF(2^128), IEEE 1619's little-endian byte order. */
-static void gf_mul_alpha(uint8_t t[XTS_BLOCK])
+static int fast_sector(EVP_CIPHER_CTX *c, uint64_t sector, uint8_t *p,
+		       size_t n)
 {
-	uint8_t carry = 0;
+	uint8_t iv[16] = { 0 };
+	int outl = 0;
 
-	for (int i = 0; i < XTS_BLOCK; i++) {
-		uint8_t next = t[i] >> 7;
-
-		t[i] = (uint8_t)((t[i] << 1) | carry);
-		carry = next;
-	}
-	if (carry)
-		t[0] ^= 0x87;
-}
-
-static int ecb_block(EVP_CIPHER_CTX *c, uint8_t *out, const uint8_t *in)
-{
-	int n = 0;
-
-	if (EVP_CipherUpdate(c, out, &n, in, XTS_BLOCK) != 1 || n != XTS_BLOCK)
+	put_le64(iv, sector);
+	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, iv, -1) != 1 ||
+	    EVP_CipherUpdate(c, p, &outl, p, (int)n) != 1 ||
+	    (size_t)outl != n)
 		return -EIO;
 	return 0;
 }
 
-/* One sector through the generic construction. */
-static int generic_sector(struct xts_ctx *x, uint64_t sector, uint8_t *buf,
-			  int enc)
+/* T := T * alpha in GF(2^128), IEEE 1619 byte order (byte 0 least). */
+static void gf_mul_alpha(uint8_t *t)
 {
-	uint8_t t[XTS_BLOCK] = { 0 }, b[XTS_BLOCK];
-	EVP_CIPHER_CTX *k1 = enc ? x->enc : x->dec;
+	uint8_t carry = t[15] >> 7;
+
+	for (int i = 15; i > 0; i--)
+		t[i] = (uint8_t)((t[i] << 1) | (t[i - 1] >> 7));
+	t[0] = (uint8_t)((t[0] << 1) ^ (carry ? 0x87 : 0));
+}
+
+static void xor_buf(uint8_t *p, const uint8_t *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] ^= q[i];
+}
+
+static int generic_sector(struct xts_ctx *x, EVP_CIPHER_CTX *k1,
+			  uint64_t sector, uint8_t *p)
+{
+	size_t n = x->sector_size, nb = n / BLOCK_BYTES;
+	uint8_t *t = x->tweaks;
 	int r;
 
-	store_le64(t, sector);
-	r = ecb_block(x->tweak, t, t);
-	for (size_t off = 0; r == 0 && off < x->sector_size;
-	     off += XTS_BLOCK) {
-		for (int i = 0; i < XTS_BLOCK; i++)
-			b[i] = buf[off + i] ^ t[i];
-		r = ecb_block(k1, b, b);
-		for (int i = 0; i < XTS_BLOCK; i++)
-			buf[off + i] = b[i] ^ t[i];
-		gf_mul_alpha(t);
+	memset(t, 0, BLOCK_BYTES);
+	put_le64(t, sector);
+	r = block_crypt(x->k2enc, t, t, 1);
+	if (r)
+		goto out;
+	for (size_t j = 1; j < nb; j++) {
+		memcpy(t + j * BLOCK_BYTES, t + (j - 1) * BLOCK_BYTES,
+		       BLOCK_BYTES);
+		gf_mul_alpha(t + j * BLOCK_BYTES);
 	}
-	OPENSSL_cleanse(t, sizeof(t));
-	OPENSSL_cleanse(b, sizeof(b));
+	xor_buf(p, t, n);
+	r = block_crypt(k1, p, p, nb);
+	if (r)
+		goto out;
+	xor_buf(p, t, n);
+out:
+	sodium_memzero(t, n);
 	return r;
 }
 
-static int evp_sector(struct xts_ctx *x, uint64_t sector, uint8_t *buf,
-		      int enc)
+static int xts_run(struct xts_ctx *x, uint64_t sector, void *buf, size_t len,
+		   int enc)
 {
-	EVP_CIPHER_CTX *c = enc ? x->enc : x->dec;
-	uint8_t iv[XTS_BLOCK] = { 0 };
-	int n = 0;
-
-	store_le64(iv, sector);
-	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, iv, enc) != 1 ||
-	    EVP_CipherUpdate(c, buf, &n, buf, (int)x->sector_size) != 1 ||
-	    (size_t)n != x->sector_size)
-		return -EIO;
-	return 0;
-}
-
-static int transform(struct xts_ctx *x, uint64_t sector, void *buf,
-		     size_t len, int enc)
-{
+	size_t n = x->sector_size;
 	uint8_t *p = buf;
 	int r = 0;
 
-	if (len % x->sector_size)
+	if (len % n)
 		return -EINVAL;
-	for (size_t off = 0; r == 0 && off < len; off += x->sector_size) {
+	for (size_t off = 0; off < len; off += n, sector++) {
 		if (x->cipher == XTS_AES256)
-			r = evp_sector(x, sector++, p + off, enc);
+			r = fast_sector(enc ? x->enc : x->dec, sector, p + off,
+					n);
 		else
-			r = generic_sector(x, sector++, p + off, enc);
+			r = generic_sector(x, enc ? x->k1enc : x->k1dec,
+					   sector, p + off);
+		if (r)
+			break;
 	}
 	return r;
 }
 
 int xts_encrypt(struct xts_ctx *x, uint64_t sector, void *buf, size_t len)
 {
-	return transform(x, sector, buf, len, 1);
+	return xts_run(x, sector, buf, len, 1);
 }
 
 int xts_decrypt(struct xts_ctx *x, uint64_t sector, void *buf, size_t len)
 {
-	return transform(x, sector, buf, len, 0);
+	return xts_run(x, sector, buf, len, 0);
 }

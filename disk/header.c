@@ -38,10 +38,19 @@ int hdr_read(int fd, struct env_header *h, struct hdr_status *st)
 		if (best < 0 || c[i].seq > c[best].seq)
 			best = (int)i;
 	}
-	for (unsigned int i = 0; i < ENV_NCOPIES; i++)
-		if (s.err[i] == 0)
-			s.state[i] = (int)i == best ? HDR_COPY_OK :
-							HDR_COPY_STALE;
+	for (unsigned int i = 0; i < ENV_NCOPIES; i++) {
+		struct env_header a, b;
+
+		if (s.err[i] < 0)
+			continue;
+		/* a twin that says the same but for its sequence id is
+		 * current: hdr_write gives the two copies seq N+1 and N+2 */
+		a = c[i];
+		b = c[best];
+		a.seq = b.seq = 0;
+		s.state[i] = (int)i == best || !memcmp(&a, &b, sizeof(a)) ?
+			     HDR_COPY_OK : HDR_COPY_STALE;
+	}
 	if (st)
 		*st = s;
 	if (!s.magic)

@@ -542,6 +542,32 @@ out:
 	return r;
 }
 
+int vol_set_header(struct volume *vol, const struct env_header *h)
+{
+	struct env_header n = *h;
+	int r;
+
+	pthread_rwlock_rdlock(&vol->keys);
+	pthread_mutex_lock(&vol->meta);
+	r = vol->have_keys ? 0 : -EKEYREVOKED;
+	if (r == 0)
+		r = hdr_lock(vol->fd);
+	if (r == 0) {
+		n.plain_size = vol->size;
+		r = env_compute_mac(&n, vol->dek, n.mac);
+		if (r == 0)
+			r = hdr_write(vol->fd, &n);
+		hdr_unlock(vol->fd);
+	}
+	if (r == 0) {
+		vol->hdr = n;
+		vol->size_dirty = 0;
+	}
+	pthread_mutex_unlock(&vol->meta);
+	pthread_rwlock_unlock(&vol->keys);
+	return r;
+}
+
 int vol_flush(struct volume *vol)
 {
 	int r;
@@ -731,9 +757,7 @@ int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
 	if (f->uuid) {
 		memcpy(h.uuid, f->uuid, ENV_UUID_BYTES);
 	} else {
-		rng_bytes(h.uuid, ENV_UUID_BYTES);
-		h.uuid[6] = (uint8_t)((h.uuid[6] & 0x0f) | 0x40); /* v4 */
-		h.uuid[8] = (uint8_t)((h.uuid[8] & 0x3f) | 0x80);
+		rng_uuid(h.uuid);
 	}
 	h.sector_size = f->sector_size;
 	h.plain_size = f->plain_size;

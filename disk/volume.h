@@ -93,6 +93,12 @@ uint64_t vol_size(struct volume *vol);
 int vol_is_rdonly(struct volume *vol);
 /* A snapshot of the current header (copied under the volume's lock). */
 void vol_get_header(struct volume *vol, struct env_header *h);
+/*
+ * vol_set_header() - write @h (a header from vol_get_header() with its
+ * UUID, DES or type changed; layers and size untouched) to both copies,
+ * with a new MAC under this volume's keys.  Return: 0 or -errno.
+ */
+int vol_set_header(struct volume *vol, const struct env_header *h);
 /* Which header copy was bad at open (-1: none). */
 int vol_bad_copy(struct volume *vol);
 

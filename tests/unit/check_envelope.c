@@ -135,6 +135,7 @@ START_TEST(test_every_byte_of_one_copy)
 		ck_assert_msg(st.state[victim] == HDR_COPY_BAD,
 			      "byte %zu of copy %u not detected", off, victim);
 		ck_assert_int_eq(st.state[1 - victim], HDR_COPY_OK);
+		ck_assert_uint_eq(got.seq, victim ? 1 : 2);
 		ck_assert_str_eq(got.layer[0].kid, h.layer[0].kid);
 		ck_assert_int_eq(pwrite(fd, &orig[off], 1,
 					victim * ENV_COPY_BYTES + off), 1);

@@ -1,0 +1,103 @@
+/*
+ * rewrap.c - re-wrap a disk's DEKs under other key versions
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crypto/secmem.h"
+#include "disk/header.h"
+#include "disk/keyops.h"
+#include "disk/rewrap.h"
+
+/* Are both copies valid, equal in kids, and on the targets? */
+static int current(int fd, const struct env_header *h,
+		   const char *const targets[ENV_MAX_LAYERS],
+		   const struct hdr_status *st)
+{
+	uint8_t buf[ENV_COPY_BYTES];
+	struct env_header twin;
+
+	for (unsigned int i = 0; i < h->nlayers; i++)
+		if (targets[i] && strcmp(h->layer[i].kid, targets[i]))
+			return 0;
+	if (st->state[0] == HDR_COPY_BAD || st->state[1] == HDR_COPY_BAD)
+		return 0;
+	/* the stale twin of a crashed rotation may hold the old kid */
+	for (unsigned int c = 0; c < ENV_NCOPIES; c++) {
+		if (st->state[c] != HDR_COPY_STALE)
+			continue;
+		if (pread(fd, buf, sizeof(buf), (off_t)c * ENV_COPY_BYTES) !=
+		    (ssize_t)sizeof(buf) ||
+		    env_decode(&twin, c, buf, sizeof(buf)) < 0)
+			return 0;
+		for (unsigned int i = 0; i < h->nlayers; i++)
+			if (strcmp(twin.layer[i].kid, h->layer[i].kid) ||
+			    twin.layer[i].wrapped_len !=
+				    h->layer[i].wrapped_len ||
+			    memcmp(twin.layer[i].wrapped, h->layer[i].wrapped,
+				   h->layer[i].wrapped_len))
+				return 0;
+	}
+	return 1;
+}
+
+int disk_rewrap(const char *path, const struct keyops *ops,
+		const char *const targets[ENV_MAX_LAYERS], int *changed,
+		char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+{
+	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
+	struct env_header h;
+	struct hdr_status st;
+	int fd, r;
+
+	*changed = 0;
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	r = hdr_lock(fd);
+	if (r < 0)
+		goto out_close;
+	r = hdr_read(fd, &h, &st);
+	if (r == -ENOTSUP)
+		r = -EBADMSG;
+	if (r < 0)
+		goto out;
+	if (old_kids)
+		for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
+			strcpy(old_kids[i], i < h.nlayers ? h.layer[i].kid : "");
+	if (current(fd, &h, targets, &st))
+		goto out;
+
+	for (unsigned int i = 0; i < h.nlayers && r == 0; i++)
+		r = ops->unwrap(ops->ctx, &h.layer[i], &dek[i]);
+	if (r == 0)
+		r = env_verify_mac(&h, dek);	/* the right disk, untouched */
+	for (unsigned int i = 0; i < h.nlayers && r == 0; i++) {
+		struct env_layer l = h.layer[i];
+
+		if (!targets[i])
+			continue;
+		r = ops->wrap(ops->ctx, targets[i], dek[i], &l);
+		l.cipher = h.layer[i].cipher;
+		if (r == 0)
+			h.layer[i] = l;
+	}
+	if (r == 0) {
+		h.rotated = (uint64_t)time(NULL);
+		r = env_compute_mac(&h, dek, h.mac);
+	}
+	if (r == 0)
+		r = hdr_write(fd, &h);
+	if (r == 0)
+		*changed = 1;
+out:
+	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
+		secbuf_free(dek[i]);
+	hdr_unlock(fd);
+out_close:
+	close(fd);
+	return r;
+}

@@ -1,0 +1,31 @@
+/*
+ * rewrap.h - move a disk's wrapped DEKs to other key versions
+ *
+ * Re-wrapping touches the header only: the DEKs stay, so no data is
+ * re-encrypted and the cost does not depend on the disk's size.  Both
+ * copies are rewritten (the older first, each synced) under the header
+ * lock, after re-reading them, so no copy keeps a DEK under the old
+ * version, a crash leaves one valid copy, and a concurrent mount's size
+ * update is not lost.
+ */
+#ifndef SSEFS_DISK_REWRAP_H
+#define SSEFS_DISK_REWRAP_H
+
+#include "crypto/envelope.h"
+
+struct keyops;
+
+/*
+ * disk_rewrap() - wrap layer i of @path's header under @targets[i] (NULL:
+ * keep that layer's kid).  A disk already on its targets, with both copies
+ * valid and equal, is left alone (*@changed = 0); otherwise both copies
+ * are rewritten (*@changed = 1).  @old_kids (may be NULL) receives the
+ * kids the disk had.  Return: 0; -EBADMSG (no valid header or MAC
+ * mismatch); the keyops errors; -errno.
+ */
+int disk_rewrap(const char *path, const struct keyops *ops,
+		const char *const targets[ENV_MAX_LAYERS], int *changed,
+		char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+	__attribute__((warn_unused_result));
+
+#endif /* SSEFS_DISK_REWRAP_H */
