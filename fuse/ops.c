@@ -262,6 +262,10 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 		r = vol_open(&n->vol, path, 0, &fs->keyops);
 		if (r == -EACCES || r == -EROFS || r == -EPERM)
 			r = vol_open(&n->vol, path, VOL_RDONLY, &fs->keyops);
+		/* SPEC: a version that is disabled, expired, not yet valid
+		 * or deleted stops I/O with one error, EKEYREVOKED */
+		if (r == -EKEYEXPIRED)
+			r = -EKEYREVOKED;
 		n->open_rc = r;
 		if (r < 0) {
 			n->vol = NULL;

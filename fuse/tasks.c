@@ -9,6 +9,13 @@
 
 #include "fuse/fs.h"
 
+int revoke_start(struct ssefs_fs *fs);
+void revoke_stop(struct ssefs_fs *fs);
+int rotate_start(struct ssefs_fs *fs);
+void rotate_stop(struct ssefs_fs *fs);
+
 const struct ssefs_task ssefs_tasks[] = {
+	{ "revoke", revoke_start, revoke_stop },
+	{ "rotate", rotate_start, rotate_stop },
 	{ NULL, NULL, NULL }
 };
