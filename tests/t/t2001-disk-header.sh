@@ -157,4 +157,21 @@ test_expect_success 'export never overwrites an encrypted disk with plaintext' '
 	cmp plain.vhd orig.vhd
 '
 
+test_expect_success 'double encryption: a DES of both key types gives two layers that round-trip' '
+	ssefs key create cmk >/dev/null &&
+	ssefs des create both --key cmk --type EncryptionAtRestWithPlatformAndCustomerKeys >/dev/null &&
+	ssefs disk import data.raw store/dbl.vhd --des both >/dev/null &&
+	ssefs --json disk show store/dbl.vhd >show.json &&
+	python3 -c "
+import json, sys; h = json.load(open(\"show.json\")); l = h[\"layers\"]
+ok = (h[\"encryptionType\"] == \"EncryptionAtRestWithPlatformAndCustomerKeys\"
+      and h[\"des\"] == \"both\" and len(l) == 2
+      and l[0][\"cipher\"] == \"aes-256-xts\" and l[0][\"keySource\"] == \"customer\"
+      and l[1][\"cipher\"] == \"camellia-256-xts\" and l[1][\"keySource\"] == \"platform\")
+sys.exit(0 if ok else 1)" &&
+	ssefs disk export store/dbl.vhd dbl.vhd &&
+	head -c 1048576 dbl.vhd | cmp - data.raw &&
+	ssefs disk verify store/dbl.vhd >/dev/null
+'
+
 test_done
