@@ -5,6 +5,9 @@ test_description='disk create, import, export, show, rewrap, verify'
 . ./test-lib.sh
 . "$TEST_DIRECTORY"/lib-ssefs.sh
 
+# timings mean nothing under AddressSanitizer (make check SANITIZE=1)
+case "$SSEFS_BIN" in *build-san*) ;; *) test_set_prereq UNSANITIZED ;; esac
+
 test_expect_success 'setup: vault, key, store' '
 	ssefs_setup_vault &&
 	ssefs key create k1 --size 2048 >kid1 &&
@@ -89,8 +92,11 @@ test_expect_success 'a fixed VHD imports as it is; a dynamic one is refused' '
 '
 
 test_expect_success 'rewrap of the 100 GiB disk is quick and leaves data identical' '
+	if ! test_have_prereq UNSANITIZED; then
+		say "# timing not checked under AddressSanitizer"
+	fi &&
 	best=999999 base=999999 &&
-	for i in 1 2 3; do
+	for i in 1 2 3 4 5; do
 		ssefs key rotate k1 >kid2 &&
 		start=$(date +%s%N) &&
 		ssefs disk rewrap store/big.vhd >out &&
@@ -104,8 +110,8 @@ test_expect_success 'rewrap of the 100 GiB disk is quick and leaves data identic
 	done &&
 	# the host'"'"'s own fork+exec+link time is measured and subtracted:
 	# on a loaded machine it alone can exceed 100 ms
-	echo "rewrap took $best ms (best of 3); start-up alone $base ms" &&
-	test $((best - base)) -lt 100 &&
+	echo "rewrap took $best ms (best of 5); start-up alone $base ms" &&
+	{ ! test_have_prereq UNSANITIZED || test $((best - base)) -lt 100; } &&
 	test "$(ssefs --json disk show store/big.vhd | jq -r ".layers[0].kid")" = "$(cat kid2)" &&
 	ssefs disk rewrap store/imp.vhd >/dev/null &&
 	ssefs disk export store/imp.vhd out2.vhd &&
