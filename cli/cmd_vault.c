@@ -367,8 +367,17 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 		if (err)
 			r = error("vault %s: platform key: %s", vault_dir(v),
 				  cli_strerror(err)) ? EXIT_FAIL : EXIT_FAIL;
-		else
+		else if (ctx->json) {
+			struct json j;
+
+			json_init(&j, stdout, JSON_PRETTY);
+			json_obj_begin(&j, NULL);
+			json_str(&j, "kid", kid);
+			json_obj_end(&j);
+			json_end(&j);
+		} else {
 			printf("%s\n", kid);
+		}
 	} else {
 		r = do_set(argc, argv, v);
 	}

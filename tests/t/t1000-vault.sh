@@ -97,6 +97,13 @@ test_expect_success 'rotate-platform-key adds a version' '
 	test $(ls "$SSEFS_VAULT/platform" | wc -l) = 2
 '
 
+test_expect_success JQ 'rotate-platform-key --json prints {"kid"}' '
+	ssefs --json vault rotate-platform-key >j &&
+	jq -r .kid j | grep -q "^vault://test/platform/[0-9a-f]\{32\}$" &&
+	ssefs --json vault show >s &&
+	test "$(jq -r .platformKid s)" = "$(jq -r .kid j)"
+'
+
 test_expect_success 'audit --verify passes, --since filters' '
 	ssefs vault audit --verify >out &&
 	grep -q "audit log intact" out &&
