@@ -49,7 +49,8 @@ static const char disk_usage[] =
 "\n"
 "SIZE is rounded up to a whole MiB; the .vhd is that plus a 512-byte\n"
 "fixed-VHD footer.  Without --des or --key a disk is encrypted under the\n"
-"vault's platform key (EncryptionAtRestWithPlatformKey).  See ssefs-disk(1).\n";
+"vault's platform key (EncryptionAtRestWithPlatformKey).  export never\n"
+"overwrites an encrypted disk with plaintext.  See ssefs-disk(1).\n";
 
 static void uuid_str(const uint8_t u[16], char out[37])
 {
@@ -645,6 +646,25 @@ static int open_disk(struct cli_ctx *ctx, const char *path, int flags,
 	return EXIT_OK;
 }
 
+/*
+ * Never replace an encrypted disk (the source itself, or any file with
+ * the ssefs magic) with plaintext: `export d.vhd d.vhd` would otherwise
+ * put the whole plaintext into the store.
+ */
+static int refuse_plain_over_disk(const char *dest)
+{
+	int r = vol_probe(dest, NULL);
+
+	if (r == -ENOENT || r == -ENOTSUP)
+		return EXIT_OK;
+	if (r == 0 || r == -EBADMSG || r == -EPROTONOSUPPORT) {
+		error("disk %s: is an encrypted disk; refusing to overwrite "
+		      "it with plaintext", dest);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;		/* unreadable: the write will say why */
+}
+
 static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct volume *vol = NULL;
@@ -658,6 +678,9 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage(disk_usage, "disk export: needs PATH.vhd "
 				 "and DEST");
 	r = refuse_in_use(argv[1]);
+	if (r)
+		return r;
+	r = refuse_plain_over_disk(argv[2]);
 	if (r)
 		return r;
 	r = open_disk(ctx, argv[1], VOL_RDONLY, &v, &vol);

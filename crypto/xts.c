@@ -206,20 +206,45 @@ static int fast_sector(EVP_CIPHER_CTX *c, uint64_t sector, uint8_t *p,
 	return 0;
 }
 
-/* T := T * alpha in GF(2^128), IEEE 1619 byte order (byte 0 least). */
-static void gf_mul_alpha(uint8_t *t)
+static uint64_t get_le64(const uint8_t *p)
 {
-	uint8_t carry = t[15] >> 7;
+	uint64_t v = 0;
 
-	for (int i = 15; i > 0; i--)
-		t[i] = (uint8_t)((t[i] << 1) | (t[i - 1] >> 7));
-	t[0] = (uint8_t)((t[0] << 1) ^ (carry ? 0x87 : 0));
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
 }
 
+/*
+ * Fill @nb tweaks at @t: the first is already there, each next one is the
+ * previous times alpha in GF(2^128), IEEE 1619 byte order (byte 0 least
+ * significant), worked on as two little-endian 64-bit halves.
+ */
+static void gf_tweaks(uint8_t *t, size_t nb)
+{
+	uint64_t lo = get_le64(t), hi = get_le64(t + 8);
+
+	for (size_t j = 1; j < nb; j++) {
+		uint64_t carry = hi >> 63;
+
+		hi = (hi << 1) | (lo >> 63);
+		lo = (lo << 1) ^ (0x87 & (0 - carry));
+		put_le64(t + j * BLOCK_BYTES, lo);
+		put_le64(t + j * BLOCK_BYTES + 8, hi);
+	}
+}
+
+/* p ^= q over @n bytes, a multiple of 8 (sectors are multiples of 16) */
 static void xor_buf(uint8_t *p, const uint8_t *q, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		p[i] ^= q[i];
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		uint64_t a, b;
+
+		memcpy(&a, p + i, 8);
+		memcpy(&b, q + i, 8);
+		a ^= b;
+		memcpy(p + i, &a, 8);
+	}
 }
 
 static int generic_sector(struct xts_ctx *x, EVP_CIPHER_CTX *k1,
@@ -234,11 +259,7 @@ static int generic_sector(struct xts_ctx *x, EVP_CIPHER_CTX *k1,
 	r = block_crypt(x->k2enc, t, t, 1);
 	if (r)
 		goto out;
-	for (size_t j = 1; j < nb; j++) {
-		memcpy(t + j * BLOCK_BYTES, t + (j - 1) * BLOCK_BYTES,
-		       BLOCK_BYTES);
-		gf_mul_alpha(t + j * BLOCK_BYTES);
-	}
+	gf_tweaks(t, nb);
 	xor_buf(p, t, n);
 	r = block_crypt(k1, p, p, nb);
 	if (r)

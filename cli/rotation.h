@@ -1,0 +1,51 @@
+/*
+ * rotation.h - apply automatic rotation and key policies (ssefs rotate, the
+ * mount daemon's rotation timer, des update)
+ *
+ * One pass: (1) keys whose rotation policy is due get a new version, and
+ * expiry events are raised; (2) each auto-rotating DES moves its active key
+ * to its key's newest usable version; (3) every registered disk of a DES
+ * that is not on the set's active key is re-wrapped, in parallel; (4) a set
+ * whose disks are all current forgets its previous keys, and a set with
+ * failures records the error.  Idempotent; safe to interrupt anywhere and
+ * to run beside a daemon doing the same.
+ */
+#ifndef SSEFS_CLI_ROTATION_H
+#define SSEFS_CLI_ROTATION_H
+
+#include <stddef.h>
+
+struct cli_ctx;
+struct des;
+struct vault;
+
+struct rotation_opts {
+	const char *store;	/* only disks below this directory; NULL: all */
+	const char *notify;	/* notify command for events, or NULL */
+	int threads;		/* parallel re-wraps; 0: a default */
+	/* called for each line worth telling a person; may be NULL */
+	void (*say)(void *arg, const char *line);
+	void *say_arg;
+};
+
+struct rotation_result {
+	unsigned int keys_rotated;
+	unsigned int des_moved;
+	unsigned int disks_rewrapped;
+	unsigned int disks_current;
+	unsigned int disks_failed;
+	unsigned int disks_skipped;	/* registered, but the file is gone */
+	unsigned int events_failed;
+};
+
+/* One pass over the vault.  Return: 0 when every step worked, else the
+ * first negative errno (the pass still goes as far as it can). */
+int rotation_run(struct vault *v, const struct rotation_opts *o,
+		 struct rotation_result *res);
+
+/* Re-wrap every disk of @d to its active key now (des update --key);
+ * prints progress and errors.  Return: an exit code. */
+int rotation_apply_des(struct cli_ctx *ctx, struct vault *v,
+		       const struct des *d);
+
+#endif /* SSEFS_CLI_ROTATION_H */
