@@ -371,6 +371,14 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 			error("vault %s: platform key: %s", vault_dir(v),
 			      cli_strerror(err));
 			r = EXIT_FAIL;
+		} else if (ctx->json) {
+			struct json j;
+
+			json_init(&j, stdout, JSON_PRETTY);
+			json_obj_begin(&j, NULL);
+			json_str(&j, "kid", kid);
+			json_obj_end(&j);
+			json_end(&j);
 		} else {
 			printf("%s\n", kid);
 		}

@@ -193,4 +193,10 @@ test_expect_success 'a missing vault is named' '
 	grep -q "^ssefs: vault $TRASH_DIRECTORY/nothere: no vault here" err
 '
 
+test_expect_success JQ 'rotate-platform-key --json prints {"kid"}' '
+	ssefs --json vault rotate-platform-key >j &&
+	jq -r .kid j | grep -q "^vault://[a-z0-9-]*/platform/[0-9a-f]\{32\}$" &&
+	test "$(ssefs --json vault show | jq -r .platformKid)" = "$(jq -r .kid j)"
+'
+
 test_done
