@@ -757,6 +757,26 @@ static int copy_backing(int src, int dst)
 	}
 }
 
+/* Give the fixed-VHD footer at the end of @vol the UUID @uuid. */
+static int new_footer_uuid(struct volume *vol, const uint8_t uuid[16])
+{
+	uint8_t f[VHD_FOOTER_BYTES];
+	uint64_t size = vol_size(vol);
+	struct vhd_info vi;
+	ssize_t n;
+
+	if (size < VHD_FOOTER_BYTES)
+		return 0;
+	n = vol_read(vol, f, sizeof(f), size - VHD_FOOTER_BYTES);
+	if (n != (ssize_t)sizeof(f))
+		return n < 0 ? (int)n : -EIO;
+	if (vhd_footer_parse(f, &vi) < 0)
+		return 0;	/* not ours to fix: copied as it was */
+	vhd_footer_build(f, vi.size, uuid, time(NULL));
+	n = vol_write(vol, f, sizeof(f), size - VHD_FOOTER_BYTES);
+	return n == (ssize_t)sizeof(f) ? 0 : (n < 0 ? (int)n : -EIO);
+}
+
 static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct volume *vol = NULL;
@@ -806,6 +826,9 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 			vol_get_header(nv, &cur);
 			memcpy(cur.uuid, h.uuid, sizeof(cur.uuid));
 			r = vol_set_header(nv, &cur);
+			/* the VHD footer names the disk too */
+			if (r == 0)
+				r = new_footer_uuid(nv, h.uuid);
 			vol_close(nv);
 		}
 	}

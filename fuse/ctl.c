@@ -87,6 +87,7 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	uint64_t size = 0, rd, wr;
 	int pr, open, state, opened_rc;
 	time_t since;
+	int64_t grace_left;
 	unsigned int i;
 
 	ssefs_fs_probe(fs, n);
@@ -106,6 +107,10 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	opened_rc = n->open_rc;
 	snprintf(err, sizeof(err), "%s", n->state_detail);
 	pthread_mutex_unlock(&n->lock);
+	grace_left = (int64_t)since + (int64_t)fs->opts.revoke_grace -
+		     (int64_t)time(NULL);
+	if (grace_left < 0)
+		grace_left = 0;
 	rd = __atomic_load_n(&n->bytes_read, __ATOMIC_RELAXED);
 	wr = __atomic_load_n(&n->bytes_written, __ATOMIC_RELAXED);
 
@@ -153,6 +158,10 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 		json_str(c->j, "state", disk_state_name(state));
 		json_time(c->j, "stateSince", since);
 		json_str(c->j, "stateDetail", err[0] ? err : NULL);
+		if (state == DISK_GRACE)
+			json_int(c->j, "graceSecondsLeft", grace_left);
+		else
+			json_null(c->j, "graceSecondsLeft");
 		json_str(c->j, "lastOpenError",
 			 opened_rc < 0 ? cli_strerror(opened_rc) : NULL);
 		json_obj_end(c->j);
@@ -172,6 +181,8 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	fprintf(c->f, "  bytes written:   %llu\n", (unsigned long long)wr);
 	fprintf(c->f, "  state:           %s%s%s\n", disk_state_name(state),
 		err[0] ? ": " : "", err);
+	if (state == DISK_GRACE)
+		fprintf(c->f, "  grace left:      %llds\n", (long long)grace_left);
 	if (opened_rc < 0)
 		fprintf(c->f, "  last open error: %s\n",
 			cli_strerror(opened_rc));

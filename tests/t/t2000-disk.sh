@@ -177,7 +177,11 @@ test_expect_success 'snapshot makes an independent disk with its own UUID' '
 	test "$(ssefs --json disk show store/snap.vhd | jq -r .uuid)" != \
 	     "$(ssefs --json disk show store/imp.vhd | jq -r .uuid)" &&
 	ssefs disk export store/snap.vhd snap.out &&
-	cmp out.vhd snap.out
+	cmp -n $((64 * 1048576)) out.vhd snap.out &&
+	! cmp -s out.vhd snap.out &&
+	vhdiinfo snap.out | grep -q "Disk type.*Fixed" &&
+	test "$(tail -c 512 snap.out | od -An -tx1 -j68 -N16 | tr -d " \n")" = \
+	     "$(ssefs --json disk show store/snap.vhd | jq -r .uuid | tr -d -)"
 '
 
 test_expect_success '512-byte sectors round-trip too' '
