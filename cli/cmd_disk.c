@@ -49,7 +49,8 @@ static const char disk_usage[] =
 "\n"
 "SIZE is rounded up to a whole MiB; the .vhd is that plus a 512-byte\n"
 "fixed-VHD footer.  Without --des or --key a disk is encrypted under the\n"
-"vault's platform key (EncryptionAtRestWithPlatformKey).  See ssefs-disk(1).\n";
+"vault's platform key (EncryptionAtRestWithPlatformKey).  export never\n"
+"overwrites an encrypted disk with plaintext.  See ssefs-disk(1).\n";
 
 static void uuid_str(const uint8_t u[16], char out[37])
 {
@@ -645,6 +646,25 @@ static int open_disk(struct cli_ctx *ctx, const char *path, int flags,
 	return EXIT_OK;
 }
 
+/*
+ * Never replace an encrypted disk (the source itself, or any file with
+ * the ssefs magic) with plaintext: `export d.vhd d.vhd` would otherwise
+ * put the whole plaintext into the store.
+ */
+static int refuse_plain_over_disk(const char *dest)
+{
+	int r = vol_probe(dest, NULL);
+
+	if (r == -ENOENT || r == -ENOTSUP)
+		return EXIT_OK;
+	if (r == 0 || r == -EBADMSG || r == -EPROTONOSUPPORT) {
+		error("disk %s: is an encrypted disk; refusing to overwrite "
+		      "it with plaintext", dest);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;		/* unreadable: the write will say why */
+}
+
 static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct volume *vol = NULL;
@@ -658,6 +678,9 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage(disk_usage, "disk export: needs PATH.vhd "
 				 "and DEST");
 	r = refuse_in_use(argv[1]);
+	if (r)
+		return r;
+	r = refuse_plain_over_disk(argv[2]);
 	if (r)
 		return r;
 	r = open_disk(ctx, argv[1], VOL_RDONLY, &v, &vol);
@@ -734,6 +757,26 @@ static int copy_backing(int src, int dst)
 	}
 }
 
+/* Give the fixed-VHD footer at the end of @vol the UUID @uuid. */
+static int new_footer_uuid(struct volume *vol, const uint8_t uuid[16])
+{
+	uint8_t f[VHD_FOOTER_BYTES];
+	uint64_t size = vol_size(vol);
+	struct vhd_info vi;
+	ssize_t n;
+
+	if (size < VHD_FOOTER_BYTES)
+		return 0;
+	n = vol_read(vol, f, sizeof(f), size - VHD_FOOTER_BYTES);
+	if (n != (ssize_t)sizeof(f))
+		return n < 0 ? (int)n : -EIO;
+	if (vhd_footer_parse(f, &vi) < 0)
+		return 0;	/* not ours to fix: copied as it was */
+	vhd_footer_build(f, vi.size, uuid, time(NULL));
+	n = vol_write(vol, f, sizeof(f), size - VHD_FOOTER_BYTES);
+	return n == (ssize_t)sizeof(f) ? 0 : (n < 0 ? (int)n : -EIO);
+}
+
 static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct volume *vol = NULL;
@@ -783,6 +826,9 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 			vol_get_header(nv, &cur);
 			memcpy(cur.uuid, h.uuid, sizeof(cur.uuid));
 			r = vol_set_header(nv, &cur);
+			/* the VHD footer names the disk too */
+			if (r == 0)
+				r = new_footer_uuid(nv, h.uuid);
 			vol_close(nv);
 		}
 	}

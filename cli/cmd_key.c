@@ -197,8 +197,9 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 		if (!import && (r = cli_take(argc, argv, &i, "--size", &val))) {
 			if (r > 0 && strcmp(val, "2048") &&
 			    strcmp(val, "3072") && strcmp(val, "4096"))
-				return cli_usage(key_usage, "--size: want 2048, "
-						 "3072 or 4096, not '%s'", val);
+				return cli_usage(key_usage, "--size: want "
+						 "2048, 3072 or 4096, not '%s'",
+						 val);
 			if (r > 0)
 				bits = atoi(val);
 		} else if (!import &&
@@ -225,9 +226,10 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 	}
 	if (!name)
 		return cli_usage(key_usage, "key %s: which NAME?", argv[0]);
-	if (!kid_valid_key_name(name))
+	if (!kid_valid_key_name(name) || !strcmp(name, "platform"))
 		return cli_usage(key_usage, "key %s: bad name (want "
-				 "[A-Za-z0-9-], at most 127)", name);
+				 "[A-Za-z0-9-], at most 127, not \"platform\")",
+				 name);
 	if (import && !pem)
 		return cli_usage(key_usage, "key import: --pem FILE is needed");
 	if (import)
@@ -346,7 +348,8 @@ static int do_set(int argc, char **argv, struct vault *v)
 		if ((r = cli_take(argc, argv, &i, "--enabled", &val))) {
 			if (r > 0 && parse_bool(val, &a.enabled))
 				return cli_usage(key_usage, "--enabled: want "
-						 "true or false, not '%s'", val);
+						 "true or false, not '%s'",
+						 val);
 		} else if ((r = cli_take(argc, argv, &i, "--expires", &val))) {
 			if (r > 0 && opt_time("--expires", val, 1, &a.expires))
 				return EXIT_USAGE;
@@ -391,8 +394,8 @@ static int do_policy(int argc, char **argv, struct vault *v)
 		if ((r = cli_take(argc, argv, &i, "--rotate-after", &val))) {
 			if (r > 0 && strcmp(val, "0") &&
 			    parse_duration(val, &ra))
-				return cli_usage(key_usage, "--rotate-after: bad "
-						 "duration '%s'", val);
+				return cli_usage(key_usage, "--rotate-after: "
+						 "bad duration '%s'", val);
 			if (r > 0 && !strcmp(val, "0"))
 				ra = 0;
 		} else if ((r = cli_take(argc, argv, &i, "--notify-before",
@@ -437,8 +440,8 @@ static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
 	for (k = 1; k < argc; k++) {
 		r = cli_take(argc, argv, &k, "--within", &val);
 		if (r <= 0 || parse_duration(val, &within))
-			return cli_usage(key_usage, "key expiring: bad argument "
-					 "'%s'", argv[k]);
+			return cli_usage(key_usage, "key expiring: bad "
+					 "argument '%s'", argv[k]);
 	}
 	err = vault_key_list(v, &ks, &n);
 	if (err)
@@ -513,7 +516,8 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 	    strcmp(sub, "delete") && strcmp(sub, "recover") &&
 	    strcmp(sub, "purge") && strcmp(sub, "policy") &&
 	    strcmp(sub, "expiring"))
-		return cli_usage(key_usage, "key: unknown subcommand '%s'", sub);
+		return cli_usage(key_usage, "key: unknown subcommand '%s'",
+				 sub);
 	if ((!strcmp(sub, "rotate") || !strcmp(sub, "delete") ||
 	     !strcmp(sub, "recover") || !strcmp(sub, "purge")) && argc != 2)
 		return cli_usage(key_usage, "key %s: want NAME", sub);
@@ -561,13 +565,13 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 		else
 			err = vault_key_purge(v, argv[1]);
 		if (err == -EINVAL)
-			r = error("key %s: not deleted", argv[1]) ? EXIT_FAIL :
-			    EXIT_FAIL;
+			error("key %s: not deleted", argv[1]);
 		else if (err == -EKEYREVOKED)
-			r = error("key %s: already deleted", argv[1]) ?
-			    EXIT_FAIL : EXIT_FAIL;
+			error("key %s: already deleted", argv[1]);
 		else if (err)
-			r = key_error(argv[1], err) ? EXIT_FAIL : EXIT_FAIL;
+			key_error(argv[1], err);
+		if (err)
+			r = EXIT_FAIL;
 	}
 	vault_close(v);
 	return r;

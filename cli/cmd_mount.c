@@ -1,12 +1,247 @@
 /*
- * cmd_mount.c - `ssefs mount`
+ * cmd_mount.c - `ssefs mount STORE MNT [-o OPTIONS] [-f]`
+ *
+ * Checks everything that can be checked before a mount (options, the
+ * vault, the default key or DES, the store lock), then hands over to the
+ * daemon (fuse/mount.c).
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fuse.h>
+
 #include "cli/cli.h"
+#include "fuse/mount.h"
+#include "fuse/opts.h"
+#include "keyvault/vault.h"
+#include "util/config.h"
+#include "util/log.h"
+
+#if __has_include("keyvault/des.h")
+#include "keyvault/des.h"
+#define HAVE_DES 1
+#endif
+
+static const char mount_usage[] =
+"usage: ssefs mount STORE MNT [-o OPTIONS] [-f]\n";
+
+static void mount_help(void)
+{
+	printf("%s", mount_usage);
+	printf(
+"\n"
+"Mount the store directory STORE on MNT: every ssefs disk in STORE shows in\n"
+"MNT at the same path as a plaintext fixed .vhd; other files are hidden.\n"
+"\n"
+"  -f                 stay in the foreground, log to stderr\n"
+"  -o OPTIONS         comma-separated mount options (may repeat):\n"
+"     key=NAME          new disks use customer key NAME\n"
+"     des=NAME          new disks use disk encryption set NAME\n"
+"                       (neither: the platform key)\n"
+"     allow_other       let other users see the mount (needs\n"
+"                       user_allow_other in /etc/fuse.conf for non-root)\n"
+"     allow_root        let root see the mount too\n"
+"     key_check_interval=DUR   how often keys are checked (60s)\n"
+"     revoke_grace=DUR  I/O goes on this long after a key becomes\n"
+"                       unusable (1h; 0 allowed)\n"
+"     rotate_interval=DUR      automatic rotation period (1h)\n"
+"     notify=CMD        run CMD with each event as JSON on stdin\n"
+"     host_cache=DIR, caching=None|ReadOnly|ReadWrite, cache_size=SIZE,\n"
+"     temp_disk=SIZE    the host cache (only caching=None in this version)\n"
+"     encryption_at_host=on|off    (on)\n"
+"     and libfuse's own options (ro, max_read=N, debug...)\n"
+"  -h, --help         this text\n"
+"\n"
+"Defaults come from the config file's mount: and stores: sections.\n"
+"Unmount with 'fusermount3 -u MNT' or 'umount MNT'.  See ssefs-mount(8).\n");
+}
+
+/* Check the default for new disks now rather than at the first cp. */
+static int check_default(struct cli_ctx *ctx, struct vault *v,
+			 const struct mount_opts *o)
+{
+	char kid[VAULT_KID_MAX + 1];
+	int r;
+
+	if (o->key) {
+		r = vault_resolve(v, o->key, kid, sizeof(kid));
+		if (r < 0)
+			return error("key %s: %s", o->key, cli_strerror(r)),
+			       EXIT_FAIL;
+	}
+	if (o->des) {
+#ifdef HAVE_DES
+		struct des d;
+
+		r = des_get(ctx->vault_dir, o->des, &d);
+		if (r < 0)
+			return error("des %s: %s", o->des,
+				     r == -ENOENT ?
+				     "no such disk encryption set" :
+				     cli_strerror(r)), EXIT_FAIL;
+#else
+		(void)ctx;
+		return error("des %s: disk encryption sets are not available "
+			     "yet", o->des), EXIT_FAIL;
+#endif
+	}
+	return EXIT_OK;
+}
 
 int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)argc;
-	(void)argv;
-	(void)ctx;
-	return cli_usage(NULL, "mount: this command is not built yet");
+	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
+	struct ssefs_mount_args ma;
+	struct mount_opts o;
+	struct vault *v = NULL;
+	const char *pos[2] = { NULL, NULL };
+	char store[PATH_MAX], mnt[PATH_MAX], cfgopts[4096], err[512];
+	char *fsname = NULL;
+	struct stat st;
+	int i, npos = 0, fg = 0, ret = EXIT_FAIL, r, lock_fd = -1;
+	pid_t holder;
+
+	mount_opts_init(&o);
+	if (fuse_opt_add_arg(&fargs, "ssefs")) {
+		error("mount: out of memory");
+		return EXIT_FAIL;
+	}
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			mount_help();
+			ret = EXIT_OK;
+			goto out;
+		}
+		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--foreground")) {
+			fg = 1;
+		} else if (!strcmp(argv[i], "-o") || !strncmp(argv[i], "-o", 2)) {
+			/* handled in the second pass, after the config */
+			if (!argv[i][2] && ++i >= argc) {
+				ret = cli_usage(mount_usage,
+						"-o: needs a value");
+				goto out;
+			}
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			ret = cli_usage(mount_usage, "mount: %s: unknown option",
+					argv[i]);
+			goto out;
+		} else if (npos < 2) {
+			pos[npos++] = argv[i];
+		} else {
+			ret = cli_usage(mount_usage, "mount: %s: unexpected "
+					"argument", argv[i]);
+			goto out;
+		}
+	}
+	if (npos < 2) {
+		ret = cli_usage(mount_usage, "mount: needs STORE and MNT");
+		goto out;
+	}
+	if (!realpath(pos[0], store) || stat(store, &st) < 0) {
+		error("store %s: %s", pos[0], strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		error("store %s: not a directory", pos[0]);
+		goto out;
+	}
+	if (!realpath(pos[1], mnt) || stat(mnt, &st) < 0) {
+		error("%s: %s", pos[1], strerror(errno));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		error("%s: not a directory", pos[1]);
+		goto out;
+	}
+
+	/* options: the config's defaults first, then each -o in order */
+	cfgopts[0] = '\0';
+	if (ctx->cfg && config_mount_options(ctx->cfg, store, cfgopts,
+					     sizeof(cfgopts)) < 0) {
+		error("config %s: mount options too long", ctx->config_file);
+		goto out;
+	}
+	if (mount_opts_parse(&o, cfgopts, &fargs, err, sizeof(err)) < 0) {
+		error("config %s: %s", ctx->config_file, err);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	for (i = 1; i < argc; i++) {
+		const char *val;
+
+		if (strncmp(argv[i], "-o", 2))
+			continue;
+		val = argv[i][2] ? argv[i] + 2 : argv[++i];
+		if (mount_opts_parse(&o, val, &fargs, err, sizeof(err)) < 0) {
+			ret = cli_usage(NULL, "%s", err);
+			goto out;
+		}
+	}
+	r = mount_opts_check(&o, err, sizeof(err));
+	if (r < 0) {
+		ret = r == -EINVAL ? cli_usage(NULL, "%s", err) :
+		      (error("%s", err), EXIT_FAIL);
+		goto out;
+	}
+
+	/* libfuse: always default_permissions; the store as the source */
+	if (asprintf(&fsname, "-osubtype=ssefs,default_permissions,"
+		     "fsname=%s", store) < 0) {
+		fsname = NULL;
+		goto out;
+	}
+	if (strchr(store, ',') || fuse_opt_add_arg(&fargs, fsname)) {
+		if (strchr(store, ','))
+			error("store %s: a comma in the path is not supported",
+			      store);
+		goto out;
+	}
+	if (fg && o.debug && fuse_opt_add_arg(&fargs, "-d"))
+		goto out;
+
+	/* a missing or locked vault: a clear error and no mount */
+	if (cli_open_vault(ctx, &v) != EXIT_OK)
+		goto out;
+	if (check_default(ctx, v, &o) != EXIT_OK)
+		goto out;
+
+	r = mount_lock_store(store, &lock_fd, &holder);
+	if (r == -EBUSY) {
+		if (holder > 0)
+			error("store %s: already mounted (pid %d)", pos[0],
+			      (int)holder);
+		else
+			error("store %s: already mounted", pos[0]);
+		goto out;
+	}
+	if (r < 0) {
+		error("store %s: cannot take its lock: %s", pos[0],
+		      strerror(-r));
+		goto out;
+	}
+
+	memset(&ma, 0, sizeof(ma));
+	ma.store = store;
+	ma.mnt = mnt;
+	ma.vault = v;
+	ma.vault_dir = ctx->vault_dir;
+	ma.opts = &o;
+	ma.fargs = &fargs;
+	ma.foreground = fg;
+	ma.lock_fd = lock_fd;
+	ret = ssefs_mount_main(&ma);
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	vault_close(v);
+	free(fsname);
+	fuse_opt_free_args(&fargs);
+	mount_opts_release(&o);
+	return ret;
 }

@@ -1,12 +1,49 @@
 /*
- * cmd_status.c - `ssefs status`
+ * cmd_status.c - `ssefs status MNT`: ask the mount's daemon
  */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/cli.h"
+#include "fuse/ctl.h"
+#include "util/log.h"
+
+static const char status_usage[] = "usage: ssefs [--json] status MNT\n";
 
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
-	(void)argc;
-	(void)argv;
-	(void)ctx;
-	return cli_usage(NULL, "status: this command is not built yet");
+	char mnt[PATH_MAX];
+	int r;
+
+	if (argc == 2 && (!strcmp(argv[1], "-h") ||
+			  !strcmp(argv[1], "--help"))) {
+		printf("%s", status_usage);
+		printf(
+"\n"
+"Show what the daemon of the mount MNT is doing: the store, the vault, the\n"
+"options, and for each disk its encryption type, key id, key state, whether\n"
+"it is open, bytes read and written, and revocation state; damaged disks\n"
+"with their error.  --json gives the same as one JSON object\n"
+"(ssefs-mount(8)).  Only root and the user who mounted may ask.\n"
+"Exit status: 0, or 1 when MNT is not an ssefs mount.\n");
+		return EXIT_OK;
+	}
+	if (argc != 2 || argv[1][0] == '-')
+		return cli_usage(status_usage, argc < 2 ?
+				 "status: needs MNT" :
+				 argc > 2 ? "status: too many arguments" :
+				 "status: %s: unknown option", argv[1]);
+	if (!realpath(argv[1], mnt))
+		return error("%s: not an ssefs mount", argv[1]), EXIT_FAIL;
+	fflush(stdout);
+	r = ctl_request(mnt, ctx->json ? "status json" : "status", stdout);
+	if (r == -EACCES)
+		return error("%s: permission denied (only root and the user "
+			     "who mounted it may ask)", argv[1]), EXIT_FAIL;
+	if (r < 0)
+		return error("%s: not an ssefs mount", argv[1]), EXIT_FAIL;
+	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
 }

@@ -281,8 +281,8 @@ static int do_set(int argc, char **argv, struct vault *v)
 	if (rd) {
 		days = strtol(rd, &end, 10);
 		if (*end || end == rd || days < 7 || days > 90)
-			return cli_usage(vault_usage, "--retention-days: want 7 "
-					 "to 90, not '%s'", rd);
+			return cli_usage(vault_usage, "--retention-days: "
+					 "want 7 to 90, not '%s'", rd);
 	}
 	if (pp)
 		err = vault_set_purge_protection(v, on);
@@ -310,7 +310,8 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	argc--;
 	argv++;
-	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+	if (argc > 1 &&
+	    (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		fputs(vault_usage, stdout);
 		return EXIT_OK;
 	}
@@ -318,7 +319,8 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 		return do_init(argc, argv, ctx);
 	if (!strcmp(sub, "restore")) {
 		if (argc != 2)
-			return cli_usage(vault_usage, "vault restore: want SRC");
+			return cli_usage(vault_usage,
+					 "vault restore: want SRC");
 		err = vault_restore(argv[1], ctx->vault_dir);
 		if (err == -EEXIST)
 			return error("vault %s: already exists (restore wants "
@@ -356,19 +358,30 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 		r = do_show(ctx, v);
 	} else if (!strcmp(sub, "backup")) {
 		err = vault_backup(v, argv[1]);
-		if (err)
-			r = error("%s: %s", argv[1], err == -EEXIST ?
-				  "already exists" : cli_strerror(err)) ?
-				  EXIT_FAIL : EXIT_FAIL;
+		if (err) {
+			error("%s: %s", argv[1], err == -EEXIST ?
+			      "already exists" : cli_strerror(err));
+			r = EXIT_FAIL;
+		}
 	} else if (!strcmp(sub, "audit")) {
 		r = do_audit(argc, argv, v);
 	} else if (!strcmp(sub, "rotate-platform-key")) {
 		err = vault_rotate_platform(v, kid, sizeof(kid));
-		if (err)
-			r = error("vault %s: platform key: %s", vault_dir(v),
-				  cli_strerror(err)) ? EXIT_FAIL : EXIT_FAIL;
-		else
+		if (err) {
+			error("vault %s: platform key: %s", vault_dir(v),
+			      cli_strerror(err));
+			r = EXIT_FAIL;
+		} else if (ctx->json) {
+			struct json j;
+
+			json_init(&j, stdout, JSON_PRETTY);
+			json_obj_begin(&j, NULL);
+			json_str(&j, "kid", kid);
+			json_obj_end(&j);
+			json_end(&j);
+		} else {
 			printf("%s\n", kid);
+		}
 	} else {
 		r = do_set(argc, argv, v);
 	}

@@ -389,7 +389,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	for (size_t k = 0; k < nsets; k++) {
 		char err[256] = "";
 		struct clear_arg c = { NULL };
-		unsigned int failed = 0, total = 0;
+		unsigned int failed = 0, total = 0, registered = 0;
 
 		if (only_des && strcmp(sets[k].name, only_des))
 			continue;
@@ -404,8 +404,11 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 						 cli_strerror(p.jobs[i].result));
 			}
 		}
-		/* a store-limited pass cannot speak for the whole set */
-		if (!failed && *store)
+		/* a pass that saw only part of the set cannot call its
+		 * rotation complete */
+		for (size_t i = 0; i < ndisks; i++)
+			registered += !strcmp(disks[i].des, sets[k].name);
+		if (!failed && total < registered)
 			continue;
 		if (failed)
 			c.error = err;
@@ -415,7 +418,6 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 				.type = EV_AUTO_ROTATION_FAILED,
 				.kid = sets[k].active_kid, .des = sets[k].name,
 				.detail = err });
-		(void)total;
 	}
 	pthread_mutex_destroy(&p.lock);
 	pthread_mutex_destroy(&lv.lock);

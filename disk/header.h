@@ -21,7 +21,7 @@ struct env_header;
 /* What a read found in each copy. */
 enum hdr_copy_state {
 	HDR_COPY_OK = 0,	/* valid, and the one taken */
-	HDR_COPY_STALE,		/* valid, with a lower sequence id */
+	HDR_COPY_STALE,		/* valid, older seq, other contents */
 	HDR_COPY_BAD,		/* torn, corrupt, or missing */
 };
 

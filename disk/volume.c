@@ -261,12 +261,21 @@ static void grow_size(struct volume *vol, uint64_t end)
 	pthread_mutex_unlock(&vol->meta);
 }
 
+/* A bounce buffer big enough for [off, off+len), at most VOL_CHUNK: a 4 KiB
+ * request must not pay for allocating and wiping a whole chunk. */
+static size_t bounce_size(const struct volume *vol, uint64_t off, size_t len)
+{
+	uint64_t n = ((off % vol->ss) + (uint64_t)len + vol->ss - 1) / vol->ss;
+
+	return n * vol->ss > VOL_CHUNK ? VOL_CHUNK : (size_t)(n * vol->ss);
+}
+
 ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 {
 	uint8_t *out = ubuf, *buf = NULL;
 	struct cipher_set *s = NULL;
 	uint64_t size, end;
-	size_t done = 0;
+	size_t done = 0, bufsz = 0;
 	int r = 0;
 
 	pthread_rwlock_rdlock(&vol->keys);
@@ -278,7 +287,8 @@ ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 	if (off >= size || len == 0)
 		goto out;
 	end = off + len > size || off + len < off ? size : off + len;
-	buf = malloc(VOL_CHUNK);
+	bufsz = bounce_size(vol, off, (size_t)(end - off));
+	buf = malloc(bufsz);
 	s = get_set(vol);
 	if (!buf || !s) {
 		r = -ENOMEM;
@@ -291,8 +301,8 @@ ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 		size_t n = (size_t)((in + want + vol->ss - 1) / vol->ss);
 		size_t take;
 
-		if (n > VOL_CHUNK / vol->ss)
-			n = VOL_CHUNK / vol->ss;
+		if (n > bufsz / vol->ss)
+			n = bufsz / vol->ss;
 		r = read_sectors(vol, s, sec, buf, n);
 		if (r < 0)
 			break;
@@ -307,7 +317,7 @@ out:
 		put_set(vol, s);
 	pthread_rwlock_unlock(&vol->keys);
 	if (buf) {
-		secmem_wipe(buf, VOL_CHUNK);
+		secmem_wipe(buf, bufsz);
 		free(buf);
 	}
 	return r < 0 && done == 0 ? r : (ssize_t)done;
@@ -319,7 +329,7 @@ out:
  */
 static int write_range(struct volume *vol, struct cipher_set *s,
 		       const uint8_t *src, size_t len, uint64_t off,
-		       uint8_t *buf)
+		       uint8_t *buf, size_t bufsz)
 {
 	size_t done = 0;
 	int r = 0;
@@ -330,8 +340,8 @@ static int write_range(struct volume *vol, struct cipher_set *s,
 		size_t n = (size_t)((in + (len - done) + vol->ss - 1) / vol->ss);
 		size_t take;
 
-		if (n > VOL_CHUNK / vol->ss)
-			n = VOL_CHUNK / vol->ss;
+		if (n > bufsz / vol->ss)
+			n = bufsz / vol->ss;
 		take = n * vol->ss - (size_t)in;
 		if (take > len - done)
 			take = len - done;
@@ -373,6 +383,7 @@ ssize_t vol_write(struct volume *vol, const void *src, size_t len,
 {
 	struct cipher_set *s = NULL;
 	uint8_t *buf = NULL;
+	size_t bufsz = 0;
 	int r;
 
 	if (len == 0)
@@ -382,14 +393,15 @@ ssize_t vol_write(struct volume *vol, const void *src, size_t len,
 	r = begin_write(vol);
 	if (r < 0)
 		goto out;
-	buf = malloc(VOL_CHUNK);
+	bufsz = bounce_size(vol, off, len);
+	buf = malloc(bufsz);
 	s = get_set(vol);
 	if (!buf || !s) {
 		r = -ENOMEM;
 		goto out;
 	}
 	stripes(vol, off / vol->ss, (off + len - 1) / vol->ss, 1);
-	r = write_range(vol, s, src, len, off, buf);
+	r = write_range(vol, s, src, len, off, buf, bufsz);
 	stripes(vol, off / vol->ss, (off + len - 1) / vol->ss, 0);
 	if (r == 0)
 		grow_size(vol, off + len);
@@ -398,7 +410,7 @@ out:
 		put_set(vol, s);
 	pthread_rwlock_unlock(&vol->keys);
 	if (buf) {
-		secmem_wipe(buf, VOL_CHUNK);
+		secmem_wipe(buf, bufsz);
 		free(buf);
 	}
 	return r < 0 ? r : (ssize_t)len;
@@ -436,13 +448,15 @@ int vol_discard(struct volume *vol, uint64_t off, uint64_t len)
 			r = -errno;
 		if (r == 0 && off < a * vol->ss)
 			r = write_range(vol, s, NULL,
-					(size_t)(a * vol->ss - off), off, buf);
+					(size_t)(a * vol->ss - off), off, buf,
+					VOL_CHUNK);
 		if (r == 0 && end > b * vol->ss)
 			r = write_range(vol, s, NULL,
 					(size_t)(end - b * vol->ss),
-					b * vol->ss, buf);
+					b * vol->ss, buf, VOL_CHUNK);
 	} else {
-		r = write_range(vol, s, NULL, (size_t)(end - off), off, buf);
+		r = write_range(vol, s, NULL, (size_t)(end - off), off, buf,
+				VOL_CHUNK);
 	}
 	stripes(vol, off / vol->ss, (end - 1) / vol->ss, 0);
 out:
@@ -483,7 +497,7 @@ int vol_truncate(struct volume *vol, uint64_t size)
 			stripes(vol, sec, sec, 1);
 			r = write_range(vol, s, NULL,
 					(size_t)(vol->ss - size % vol->ss),
-					size, buf);
+					size, buf, vol->ss);
 			stripes(vol, sec, sec, 0);
 		}
 	}

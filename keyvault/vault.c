@@ -2,7 +2,7 @@
  * vault.c - the embedded key vault: metadata, sealed keys, wrap/unwrap
  *
  * Layout of a vault directory DIR (mode 0700), documented in ssefs-vault(1):
- *	DIR/vault.meta			metadata, text, 0600, replaced atomically
+ *	DIR/vault.meta			metadata, text, 0600, replaced whole
  *	DIR/vault.lock			flock(2) target serialising every change
  *	DIR/keys/NAME/VERSION.sealed	RSA private key (DER), sealed
  *	DIR/platform/VERSION.sealed	32-byte platform key, sealed
@@ -377,6 +377,10 @@ static int parse_line(struct vault *v, char *line)
 		v->kdf = 0;
 		return 0;
 	}
+	if (!strncmp(line, "keyfile /", 9)) {
+		snprintf(v->keyfile, sizeof(v->keyfile), "%s", line + 8);
+		return 0;
+	}
 	if (sscanf(line, "verifier %159s", a) == 1)
 		return fromhex(v->verifier, sizeof(v->verifier), a);
 	if (sscanf(line, "purge-protection %d", &i[0]) == 1) {
@@ -530,6 +534,8 @@ static int save_meta(struct vault *v)
 			(unsigned long long)v->memlimit, hex);
 	} else {
 		fprintf(f, "kdf keyfile\n");
+		if (*v->keyfile)
+			fprintf(f, "keyfile %s\n", v->keyfile);
 	}
 	tohex(hex, v->verifier, sizeof(v->verifier));
 	fprintf(f, "verifier %s\n", hex);
@@ -582,17 +588,24 @@ int vault_begin(struct vault *v, int how)
 {
 	int err;
 
-	if (flock(v->lockfd, how) < 0)
-		return -errno;
+	pthread_mutex_lock(&v->mu);
+	if (flock(v->lockfd, how) < 0) {
+		err = -errno;
+		pthread_mutex_unlock(&v->mu);
+		return err;
+	}
 	err = load_meta(v);
-	if (err)
+	if (err) {
 		flock(v->lockfd, LOCK_UN);
+		pthread_mutex_unlock(&v->mu);
+	}
 	return err;
 }
 
 void vault_end(struct vault *v)
 {
 	flock(v->lockfd, LOCK_UN);
+	pthread_mutex_unlock(&v->mu);
 }
 
 /* Commit a change under the lock: audit it, write the metadata. */
@@ -640,6 +653,8 @@ static int unlock(struct vault *v, const struct vault_unlock *u, int create)
 		return passphrase_key(v, u->passphrase_file);
 	if (u && u->keyfile)
 		snprintf(kf, sizeof(kf), "%s", u->keyfile);
+	else if (*v->keyfile)
+		snprintf(kf, sizeof(kf), "%s", v->keyfile);
 	else if (snprintf(kf, sizeof(kf), "%s.key", v->dir) >=
 		 (int)sizeof(kf))
 		return -ENAMETOOLONG;
@@ -658,6 +673,7 @@ static struct vault *vault_alloc(const char *dir)
 	while (n > 1 && v->dir[n - 1] == '/')
 		v->dir[--n] = 0;
 	v->lockfd = -1;
+	pthread_mutex_init(&v->mu, NULL);
 	return v;
 }
 
@@ -711,6 +727,10 @@ int vault_init(const char *dir, const char *name,
 	err = unlock(v, u, 1);
 	if (err)
 		goto fail;
+	/* Remember a key file given at init, so later commands find it. */
+	if (u && u->keyfile && !u->passphrase_file &&
+	    !realpath(u->keyfile, v->keyfile))
+		*v->keyfile = 0;
 	err = seal(v, VERIFIER_AD, zero, sizeof(zero), &c, &clen);
 	if (err)
 		goto fail;
@@ -811,6 +831,7 @@ void vault_close(struct vault *v)
 	free_keys(v);
 	if (v->lockfd >= 0)
 		close(v->lockfd);
+	pthread_mutex_destroy(&v->mu);
 	free(v);
 }
 
@@ -1400,7 +1421,8 @@ int vault_key_create(struct vault *v, const char *name, int bits,
 
 	if (!bits)
 		bits = VAULT_RSA_DEFAULT_BITS;
-	if (!kid_valid_key_name(name) ||
+	/* "platform" stands for the platform key in vault_resolve(). */
+	if (!kid_valid_key_name(name) || !strcmp(name, "platform") ||
 	    (bits != 2048 && bits != 3072 && bits != 4096))
 		return -EINVAL;
 	{
@@ -1427,7 +1449,7 @@ int vault_key_import(struct vault *v, const char *name, const char *pem_path,
 	struct secbuf *der = NULL;
 	int err, bits;
 
-	if (!kid_valid_key_name(name))
+	if (!kid_valid_key_name(name) || !strcmp(name, "platform"))
 		return -EINVAL;
 	err = load_pem(pem_path, &der, &bits);
 	if (err)
@@ -1455,8 +1477,8 @@ int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len)
 	return err;
 }
 
-static void apply_attrs(struct vault_version *p, const struct vault_key_attrs *a,
-			time_t now)
+static void apply_attrs(struct vault_version *p,
+			const struct vault_key_attrs *a, time_t now)
 {
 	if (a->enabled >= 0)
 		p->enabled = !!a->enabled;

@@ -133,7 +133,8 @@ struct vault_key {
 	char name[KEY_NAME_MAX + 1];
 	int enabled, deleted;
 	int bits;			/* RSA modulus size */
-	time_t created, deleted_at, purge_at;	/* purge_at: deleted_at + retention */
+	/* purge_at: deleted_at + retention */
+	time_t created, deleted_at, purge_at;
 	uint64_t rotate_after, notify_before;	/* policy, seconds; 0: none */
 	size_t nversions;
 	struct vault_version *versions;	/* oldest first: the last is current */

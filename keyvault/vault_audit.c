@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pwd.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,8 +72,19 @@ static void caller(char *buf, size_t len)
 			comm[strcspn(comm, "\n")] = 0;
 		fclose(f);
 	}
-	snprintf(buf, len, "uid=%u pid=%d comm=%s", (unsigned int)getuid(),
-		 (int)getpid(), comm);
+	{
+		struct passwd pw, *res = NULL;
+		char pwbuf[1024];
+		uid_t uid = getuid();
+
+		if (getpwuid_r(uid, &pw, pwbuf, sizeof(pwbuf), &res) || !res)
+			snprintf(buf, len, "uid=%u pid=%d comm=%s",
+				 (unsigned int)uid, (int)getpid(), comm);
+		else
+			snprintf(buf, len, "uid=%u(%.32s) pid=%d comm=%s",
+				 (unsigned int)uid, res->pw_name,
+				 (int)getpid(), comm);
+	}
 }
 
 static unsigned int count_rotated(const struct vault *v)
@@ -435,7 +447,8 @@ static int safe_rel(const char *rel)
 
 int vault_restore(const char *src, const char *dir)
 {
-	char *buf = NULL, *p, *end, rel[PATH_MAX], path[PATH_MAX * 2];
+	char *buf = NULL, *p, *end, *nl, rel[PATH_MAX], path[PATH_MAX * 2];
+	char hdr[PATH_MAX + 64];
 	size_t len, flen;
 	int err, off;
 
@@ -467,9 +480,18 @@ int vault_restore(const char *src, const char *dir)
 	for (p = buf + strlen(BACKUP_MAGIC); !err && p < end;) {
 		if (!strncmp(p, "end\n", 4))
 			break;
-		off = 0;
-		if (sscanf(p, "file %4095s %zu\n%n", rel, &flen, &off) != 2 ||
-		    !off || !safe_rel(rel) || flen > (size_t)(end - p - off)) {
+		/* "file REL LEN\n" then LEN raw bytes (which may start with
+		 * anything, so the header line is parsed on its own). */
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl || nl - p >= (long)sizeof(hdr)) {
+			err = -EBADMSG;
+			break;
+		}
+		memcpy(hdr, p, (size_t)(nl - p));
+		hdr[nl - p] = 0;
+		off = (int)(nl - p) + 1;
+		if (sscanf(hdr, "file %4095s %zu", rel, &flen) != 2 ||
+		    !safe_rel(rel) || flen > (size_t)(end - p - off)) {
 			err = -EBADMSG;
 			break;
 		}

@@ -5,6 +5,7 @@
 #define SSEFS_KEYVAULT_VAULT_PRIV_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "keyvault/vault.h"
@@ -18,10 +19,14 @@ struct vault {
 	char name[VAULT_NAME_MAX + 1];
 	char last_path[PATH_MAX];
 	int lockfd;
+	/* flock() does not exclude threads sharing lockfd: the daemon's
+	 * threads share one struct vault, so they take this first. */
+	pthread_mutex_t mu;
 	struct secbuf *master;
 	/* metadata, re-read under the lock by every call */
 	unsigned long long generation;
 	int kdf;			/* 0 key file, 1 argon2id */
+	char keyfile[PATH_MAX];		/* recorded at init; "" = DIR.key */
 	unsigned long long opslimit, memlimit;
 	uint8_t salt[16];
 	uint8_t verifier[VAULT_VERIFIER_BYTES];

@@ -64,3 +64,21 @@ ssefs_umount_lazy () {
 random_file () {	# PATH MIB
 	head -c "$(( $2 * 1048576 ))" /dev/urandom >"$1"
 }
+
+# --- mount fixtures (mount engineer) ---
+
+# make_vhd PATH SIZE: a fixed VHD made by qemu-img, SIZE of data + footer
+# (force_size: exactly SIZE, no CHS rounding).
+make_vhd () {
+	qemu-img create -q -f vpc -o subformat=fixed,force_size=on "$1" "$2"
+}
+
+# ssefs_daemon_pid MNT: the pid ssefs_mount recorded for MNT.
+ssefs_daemon_pid () {
+	eval echo "\$SSEFS_PID_$(echo "$1" | tr -c 'A-Za-z0-9\n' _)"
+}
+
+# no_canary FILE CANARY: FILE does not contain the string CANARY.
+no_canary () {
+	! grep -a -q -F "$2" "$1"
+}

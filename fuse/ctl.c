@@ -1,0 +1,469 @@
+/*
+ * ctl.c - the control socket: status over a unix socket, callers checked
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cli/cli.h"
+#include "crypto/envelope.h"
+#include "disk/volume.h"
+#include "fuse/ctl.h"
+#include "fuse/fs.h"
+#include "fuse/newdisk.h"
+#include "keyvault/vault.h"
+#include "util/io.h"
+#include "util/json.h"
+#include "util/log.h"
+
+static int ctl_dir(uid_t uid, char *buf, size_t len)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+
+	if (uid == 0)
+		n = snprintf(buf, len, "/run/ssefs");
+	else if (xdg && *xdg == '/')
+		n = snprintf(buf, len, "%s/ssefs", xdg);
+	else
+		n = snprintf(buf, len, "/tmp/ssefs-%u", (unsigned int)uid);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int ctl_socket_path(const char *mnt_real, uid_t uid, char *buf, size_t len)
+{
+	unsigned char h[16];
+	char hex[33], dir[4096];
+	int r, n;
+
+	r = ctl_dir(uid, dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	crypto_generichash(h, sizeof(h), (const unsigned char *)mnt_real,
+			   strlen(mnt_real), NULL, 0);
+	sodium_bin2hex(hex, sizeof(hex), h, sizeof(h));
+	n = snprintf(buf, len, "%s/%s.sock", dir, hex);
+	if (n < 0 || (size_t)n >= len ||
+	    (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* ---- status ---- */
+
+struct status_ctx {
+	FILE *f;
+	struct json *j;
+	unsigned int ndisks, nbad, nopen;
+};
+
+static const char *disk_state_name(int s)
+{
+	switch (s) {
+	case DISK_GRACE:
+		return "grace";
+	case DISK_REVOKED:
+		return "revoked";
+	}
+	return "ok";
+}
+
+static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
+{
+	struct status_ctx *c = arg;
+	enum key_state ks = KEY_MISSING;
+	struct env_header h;
+	char rel[4096], uuid[37], err[256];
+	uint64_t size = 0, rd, wr;
+	int pr, open, state, opened_rc;
+	time_t since;
+	int64_t grace_left;
+	unsigned int i;
+
+	ssefs_fs_probe(fs, n);
+	pthread_mutex_lock(&n->lock);
+	snprintf(rel, sizeof(rel), "%s", n->rel);
+	pr = n->probe_rc;
+	open = n->vol != NULL;
+	if (n->vol) {
+		vol_get_header(n->vol, &h);
+		size = vol_size(n->vol);
+	} else {
+		h = n->hdr;
+		size = pr == 0 ? h.plain_size : 0;
+	}
+	state = n->state;
+	since = n->state_since;
+	opened_rc = n->open_rc;
+	snprintf(err, sizeof(err), "%s", n->state_detail);
+	pthread_mutex_unlock(&n->lock);
+	grace_left = (int64_t)since + (int64_t)fs->opts.revoke_grace -
+		     (int64_t)time(NULL);
+	if (grace_left < 0)
+		grace_left = 0;
+	rd = __atomic_load_n(&n->bytes_read, __ATOMIC_RELAXED);
+	wr = __atomic_load_n(&n->bytes_written, __ATOMIC_RELAXED);
+
+	if (pr != 0) {
+		c->nbad++;
+		if (c->j) {
+			json_obj_begin(c->j, NULL);
+			json_str(c->j, "path", rel);
+			json_bool(c->j, "valid", 0);
+			json_str(c->j, "error", cli_strerror(pr));
+			json_obj_end(c->j);
+		} else {
+			fprintf(c->f, "%s\n  error:           %s\n", rel,
+				cli_strerror(pr));
+		}
+		return 0;
+	}
+	c->ndisks++;
+	c->nopen += open;
+	if (fs->vault) {
+		ssefs_fs_vault_lock(fs);
+		for (i = 0; i < h.nlayers && i < ENV_MAX_LAYERS; i++) {
+			ks = vault_key_state(fs->vault, h.layer[i].kid, 0);
+			if (ks != KEY_USABLE)
+				break;
+		}
+		ssefs_fs_vault_unlock(fs);
+	}
+	newdisk_uuid_str(h.uuid, uuid);
+	if (c->j) {
+		json_obj_begin(c->j, NULL);
+		json_str(c->j, "path", rel);
+		json_bool(c->j, "valid", 1);
+		json_str(c->j, "uuid", uuid);
+		json_uint(c->j, "vhdSizeBytes", size);
+		json_str(c->j, "encryptionType", env_type_name(h.enc_type));
+		json_str(c->j, "des", h.des[0] ? h.des : NULL);
+		json_str(c->j, "kid", h.layer[0].kid);
+		if (h.nlayers > 1)
+			json_str(c->j, "platformKid", h.layer[1].kid);
+		json_str(c->j, "keyState", key_state_name(ks));
+		json_bool(c->j, "open", open);
+		json_uint(c->j, "bytesRead", rd);
+		json_uint(c->j, "bytesWritten", wr);
+		json_str(c->j, "state", disk_state_name(state));
+		json_time(c->j, "stateSince", since);
+		json_str(c->j, "stateDetail", err[0] ? err : NULL);
+		if (state == DISK_GRACE)
+			json_int(c->j, "graceSecondsLeft", grace_left);
+		else
+			json_null(c->j, "graceSecondsLeft");
+		json_str(c->j, "lastOpenError",
+			 opened_rc < 0 ? cli_strerror(opened_rc) : NULL);
+		json_obj_end(c->j);
+		return 0;
+	}
+	fprintf(c->f, "%s\n", rel);
+	fprintf(c->f, "  encryption type: %s\n", env_type_name(h.enc_type));
+	if (h.des[0])
+		fprintf(c->f, "  des:             %s\n", h.des);
+	fprintf(c->f, "  kid:             %s\n", h.layer[0].kid);
+	if (h.nlayers > 1)
+		fprintf(c->f, "  platform kid:    %s\n", h.layer[1].kid);
+	fprintf(c->f, "  key state:       %s\n", key_state_name(ks));
+	fprintf(c->f, "  size:            %llu\n", (unsigned long long)size);
+	fprintf(c->f, "  open:            %s\n", open ? "yes" : "no");
+	fprintf(c->f, "  bytes read:      %llu\n", (unsigned long long)rd);
+	fprintf(c->f, "  bytes written:   %llu\n", (unsigned long long)wr);
+	fprintf(c->f, "  state:           %s%s%s\n", disk_state_name(state),
+		err[0] ? ": " : "", err);
+	if (state == DISK_GRACE)
+		fprintf(c->f, "  grace left:      %llds\n", (long long)grace_left);
+	if (opened_rc < 0)
+		fprintf(c->f, "  last open error: %s\n",
+			cli_strerror(opened_rc));
+	return 0;
+}
+
+void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
+{
+	struct status_ctx c = { f, NULL, 0, 0, 0 };
+	struct json j;
+	unsigned int nd, nb;
+	char *opts = mount_opts_format(&fs->opts);
+	const char *vname = fs->vault ? vault_name(fs->vault) : NULL;
+
+	ssefs_fs_scan(fs, &nd, &nb);
+	if (json) {
+		json_init(&j, f, JSON_PRETTY);
+		c.j = &j;
+		json_obj_begin(&j, NULL);
+		json_str(&j, "store", fs->store);
+		json_str(&j, "mountpoint", fs->mnt);
+		json_int(&j, "pid", fs->pid);
+		json_str(&j, "vault", fs->vault_dir);
+		json_str(&j, "vaultName", vname);
+		json_str(&j, "options", opts);
+		json_str(&j, "defaultKey", fs->opts.des ? NULL :
+			 (fs->opts.key ? fs->opts.key : "platform"));
+		json_str(&j, "defaultDes", fs->opts.des);
+		json_bool(&j, "encryptionAtHost",
+			  fs->opts.encryption_at_host);
+		json_str(&j, "caching", mount_caching_name(fs->opts.caching));
+		json_str(&j, "hostCache", fs->opts.host_cache);
+		json_null(&j, "tempDisk");
+		json_uint(&j, "keyCheckIntervalSeconds",
+			  fs->opts.key_check_interval);
+		json_uint(&j, "revokeGraceSeconds", fs->opts.revoke_grace);
+		json_uint(&j, "rotateIntervalSeconds",
+			  fs->opts.rotate_interval);
+		json_arr_begin(&j, "disks");
+		ssefs_fs_for_each_disk(fs, status_disk, &c);
+		json_arr_end(&j);
+		json_uint(&j, "diskCount", c.ndisks);
+		json_uint(&j, "openCount", c.nopen);
+		json_uint(&j, "badCount", c.nbad);
+		json_obj_end(&j);
+		json_end(&j);
+		free(opts);
+		return;
+	}
+	fprintf(f, "store:      %s\n", fs->store);
+	fprintf(f, "mountpoint: %s\n", fs->mnt);
+	fprintf(f, "daemon:     pid %d\n", (int)fs->pid);
+	fprintf(f, "vault:      %s (%s)\n", fs->vault_dir, vname ? vname : "?");
+	fprintf(f, "options:    %s\n", opts ? opts : "?");
+	fprintf(f, "new disks:  %s%s\n",
+		fs->opts.des ? "des " : fs->opts.key ? "key " : "",
+		fs->opts.des ? fs->opts.des :
+		fs->opts.key ? fs->opts.key : "platform key");
+	if (fs->opts.encryption_at_host)
+		fprintf(f, "encryption at host: on (host cache: %s, "
+			"temp disk: none)\n",
+			mount_caching_name(fs->opts.caching));
+	else
+		fprintf(f, "encryption at host: off (a host cache or temp "
+			"disk would hold plaintext on host storage; "
+			"host cache: %s, temp disk: none)\n",
+			mount_caching_name(fs->opts.caching));
+	fprintf(f, "\n");
+	ssefs_fs_for_each_disk(fs, status_disk, &c);
+	fprintf(f, "\n%u disk%s, %u open, %u damaged\n", c.ndisks,
+		c.ndisks == 1 ? "" : "s", c.nopen, c.nbad);
+	free(opts);
+}
+
+/* ---- the daemon's side ---- */
+
+static int ctl_listen_fd = -1;
+static int ctl_wake[2] = { -1, -1 };
+static char ctl_path[108];
+static pthread_t ctl_thread;
+static int ctl_running;
+
+static void serve(struct ssefs_fs *fs, int cfd)
+{
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
+	char req[128];
+	ssize_t n;
+	size_t got = 0;
+	FILE *f;
+	struct pollfd p = { cfd, POLLIN, 0 };
+
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
+	    (cr.uid != 0 && cr.uid != fs->uid)) {
+		const char *no = "error: permission denied\n";
+
+		ssize_t w = write(cfd, no, strlen(no));
+
+		(void)w;	/* nothing to do about a failure */
+		close(cfd);
+		return;
+	}
+	while (got < sizeof(req) - 1) {
+		if (poll(&p, 1, 5000) <= 0)
+			break;
+		n = read(cfd, req + got, sizeof(req) - 1 - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (memchr(req, '\n', got))
+			break;
+	}
+	req[got] = '\0';
+	req[strcspn(req, "\n")] = '\0';
+	f = fdopen(cfd, "w");
+	if (!f) {
+		close(cfd);
+		return;
+	}
+	if (!strcmp(req, "status json"))
+		ctl_write_status(fs, f, 1);
+	else if (!strcmp(req, "status"))
+		ctl_write_status(fs, f, 0);
+	else
+		fprintf(f, "error: unknown request\n");
+	fclose(f);
+}
+
+static void *ctl_main(void *arg)
+{
+	struct ssefs_fs *fs = arg;
+	struct pollfd p[2];
+
+	for (;;) {
+		int cfd;
+
+		p[0].fd = ctl_listen_fd;
+		p[0].events = POLLIN;
+		p[1].fd = ctl_wake[0];
+		p[1].events = POLLIN;
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		cfd = accept4(ctl_listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (cfd < 0)
+			continue;
+		serve(fs, cfd);
+	}
+	return NULL;
+}
+
+int ctl_start(struct ssefs_fs *fs)
+{
+	struct sockaddr_un sa;
+	char dir[4096];
+	mode_t old;
+	int r;
+
+	r = ctl_socket_path(fs->mnt, geteuid(), ctl_path, sizeof(ctl_path));
+	if (r < 0)
+		return r;
+	r = ctl_dir(geteuid(), dir, sizeof(dir));
+	if (r == 0)
+		r = io_mkdirs(dir, 0700);
+	if (r < 0)
+		return r;
+	if (pipe2(ctl_wake, O_CLOEXEC) < 0)
+		return -errno;
+	ctl_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl_listen_fd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, ctl_path, strlen(ctl_path) + 1);
+	unlink(ctl_path);		/* a stale socket of a dead daemon */
+	old = umask(0177);
+	r = bind(ctl_listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || chmod(ctl_path, 0600) < 0 ||
+	    listen(ctl_listen_fd, 8) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = pthread_create(&ctl_thread, NULL, ctl_main, fs);
+	if (r) {
+		r = -r;
+		goto fail;
+	}
+	ctl_running = 1;
+	return 0;
+fail:
+	ctl_stop(fs);
+	return r;
+}
+
+void ctl_stop(struct ssefs_fs *fs)
+{
+	(void)fs;
+	if (ctl_running) {
+		ssize_t w = write(ctl_wake[1], "x", 1);
+
+		(void)w;
+		pthread_join(ctl_thread, NULL);
+		ctl_running = 0;
+	}
+	if (ctl_listen_fd >= 0) {
+		close(ctl_listen_fd);
+		unlink(ctl_path);
+	}
+	ctl_listen_fd = -1;
+	if (ctl_wake[0] >= 0)
+		close(ctl_wake[0]);
+	if (ctl_wake[1] >= 0)
+		close(ctl_wake[1]);
+	ctl_wake[0] = ctl_wake[1] = -1;
+}
+
+/* ---- the client's side ---- */
+
+static int try_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int ctl_request(const char *mnt_real, const char *req, FILE *out)
+{
+	char path[4096], buf[8192];
+	ssize_t n;
+	int fd = -ENOTCONN, r;
+	size_t total = 0;
+
+	/* our own directory first, then root's (a root daemon) */
+	r = ctl_socket_path(mnt_real, geteuid(), path, sizeof(path));
+	if (r == 0)
+		fd = try_connect(path);
+	if (fd < 0 && geteuid() != 0 &&
+	    ctl_socket_path(mnt_real, 0, path, sizeof(path)) == 0) {
+		r = try_connect(path);
+		if (r >= 0 || r == -EACCES)
+			fd = r;
+	}
+	if (fd < 0)
+		return fd == -EACCES ? -EACCES : -ENOTCONN;
+	if (dprintf(fd, "%s\n", req) < 0) {
+		close(fd);
+		return -ENOTCONN;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (total == 0 && !strncmp(buf, "error: permission denied",
+					   24)) {
+			close(fd);
+			return -EACCES;
+		}
+		fwrite(buf, 1, (size_t)n, out);
+		total += (size_t)n;
+	}
+	close(fd);
+	if (n < 0)
+		return -EIO;
+	return total ? 0 : -ENOTCONN;
+}

@@ -1,0 +1,427 @@
+/*
+ * fs.c - one mount's table of disks: header cache, open volumes, scans
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fuse.h>
+
+#include "disk/volume.h"
+#include "fuse/fs.h"
+#include "keyvault/vault.h"
+
+struct ssefs_fs *ssefs_fs_get(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+void ssefs_fs_vault_lock(struct ssefs_fs *fs)
+{
+	pthread_mutex_lock(&fs->vault_lock);
+}
+
+void ssefs_fs_vault_unlock(struct ssefs_fs *fs)
+{
+	pthread_mutex_unlock(&fs->vault_lock);
+}
+
+/* The vault's keyops behind the vault lock: struct vault is one handle. */
+static int locked_unwrap(void *ctx, const struct env_layer *layer,
+			 struct secbuf **dek)
+{
+	struct ssefs_fs *fs = ctx;
+	int r;
+
+	ssefs_fs_vault_lock(fs);
+	r = fs->vault_ops.unwrap(fs->vault_ops.ctx, layer, dek);
+	ssefs_fs_vault_unlock(fs);
+	return r;
+}
+
+static int locked_wrap(void *ctx, const char *kid, const struct secbuf *dek,
+		       struct env_layer *layer)
+{
+	struct ssefs_fs *fs = ctx;
+	int r;
+
+	ssefs_fs_vault_lock(fs);
+	r = fs->vault_ops.wrap(fs->vault_ops.ctx, kid, dek, layer);
+	ssefs_fs_vault_unlock(fs);
+	return r;
+}
+
+int ssefs_fs_init(struct ssefs_fs *fs, const char *store, const char *mnt,
+		  struct vault *v, const char *vault_dir)
+{
+	memset(fs, 0, sizeof(*fs));
+	fs->store_fd = -1;
+	pthread_mutex_init(&fs->lock, NULL);
+	pthread_mutex_init(&fs->vault_lock, NULL);
+	mount_opts_init(&fs->opts);
+	fs->store = strdup(store);
+	fs->mnt = strdup(mnt);
+	fs->vault_dir = strdup(vault_dir ? vault_dir : "");
+	if (!fs->store || !fs->mnt || !fs->vault_dir)
+		return -ENOMEM;
+	fs->store_fd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fs->store_fd < 0)
+		return -errno;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	fs->pid = getpid();
+	fs->vault = v;
+	if (v) {
+		vault_keyops(v, &fs->vault_ops);
+		fs->keyops.ctx = fs;
+		fs->keyops.unwrap = locked_unwrap;
+		fs->keyops.wrap = locked_wrap;
+	}
+	return 0;
+}
+
+static unsigned int hash_rel(const char *s)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h % SSEFS_NBUCKETS;
+}
+
+static void node_free(struct disk_node *n)
+{
+	if (!n)
+		return;
+	if (n->vol)
+		vol_close(n->vol);
+	pthread_mutex_destroy(&n->lock);
+	free(n->rel);
+	free(n);
+}
+
+struct disk_node *ssefs_fs_node(struct ssefs_fs *fs, const char *rel,
+				int create)
+{
+	unsigned int b = hash_rel(rel);
+	struct disk_node *n;
+
+	pthread_mutex_lock(&fs->lock);
+	for (n = fs->bucket[b]; n; n = n->next)
+		if (!strcmp(n->rel, rel))
+			goto out;
+	if (!create)
+		goto out;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		goto out;
+	n->rel = strdup(rel);
+	if (!n->rel) {
+		free(n);
+		n = NULL;
+		goto out;
+	}
+	pthread_mutex_init(&n->lock, NULL);
+	n->next = fs->bucket[b];
+	fs->bucket[b] = n;
+out:
+	pthread_mutex_unlock(&fs->lock);
+	return n;
+}
+
+int ssefs_fs_abspath(struct ssefs_fs *fs, const char *rel, char *buf,
+		     size_t len)
+{
+	int n;
+
+	if (!*rel || !strcmp(rel, "."))
+		n = snprintf(buf, len, "%s", fs->store);
+	else
+		n = snprintf(buf, len, "%s/%s", fs->store, rel);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/* Caller holds n->lock. */
+static int probe_locked(struct ssefs_fs *fs, struct disk_node *n)
+{
+	char path[4096];
+	struct stat st;
+	int r;
+
+	if (fstatat(fs->store_fd, n->rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -ENOTSUP;
+	if (n->probed && n->dev == st.st_dev && n->ino == st.st_ino &&
+	    n->bsize == st.st_size &&
+	    n->mtime.tv_sec == st.st_mtim.tv_sec &&
+	    n->mtime.tv_nsec == st.st_mtim.tv_nsec)
+		return n->probe_rc;
+	if (n->vol && n->probed && n->probe_rc == 0 &&
+	    n->dev == st.st_dev && n->ino == st.st_ino)
+		return 0;	/* open: the volume is the truth, not the file */
+	r = ssefs_fs_abspath(fs, n->rel, path, sizeof(path));
+	if (r == 0)
+		r = vol_probe(path, &n->hdr);
+	if (r != 0 && r != -ENOTSUP && r != -EBADMSG &&
+	    r != -EPROTONOSUPPORT)
+		return r;	/* e.g. -ENOENT racing an unlink: no cache */
+	n->probe_rc = r;
+	n->probed = 1;
+	n->dev = st.st_dev;
+	n->ino = st.st_ino;
+	n->bsize = st.st_size;
+	n->mtime = st.st_mtim;
+	return r;
+}
+
+int ssefs_fs_probe(struct ssefs_fs *fs, struct disk_node *n)
+{
+	int r;
+
+	pthread_mutex_lock(&n->lock);
+	r = probe_locked(fs, n);
+	pthread_mutex_unlock(&n->lock);
+	return r;
+}
+
+int ssefs_fs_for_each_disk(struct ssefs_fs *fs,
+			   int (*fn)(struct ssefs_fs *fs, struct disk_node *n,
+				     void *arg), void *arg)
+{
+	struct disk_node **all = NULL, *n;
+	size_t cnt = 0, cap = 0, i;
+	unsigned int b;
+	int r = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	for (b = 0; b < SSEFS_NBUCKETS; b++) {
+		for (n = fs->bucket[b]; n; n = n->next) {
+			if (cnt == cap) {
+				struct disk_node **p;
+
+				cap = cap ? cap * 2 : 64;
+				p = realloc(all, cap * sizeof(*all));
+				if (!p) {
+					pthread_mutex_unlock(&fs->lock);
+					free(all);
+					return -ENOMEM;
+				}
+				all = p;
+			}
+			all[cnt++] = n;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+
+	/* Nodes live until unmount: safe to use without fs->lock. */
+	for (i = 0; i < cnt && r == 0; i++) {
+		int pr;
+
+		n = all[i];
+		pthread_mutex_lock(&n->lock);
+		pr = n->probed ? n->probe_rc : -ENOTSUP;
+		pthread_mutex_unlock(&n->lock);
+		if (pr == -ENOTSUP || n->unlinked)
+			continue;
+		r = fn(fs, n, arg);
+	}
+	free(all);
+	return r;
+}
+
+static int scan_dir(struct ssefs_fs *fs, const char *rel, unsigned int *nd,
+		    unsigned int *nb, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, r = 0;
+
+	if (depth > 64)
+		return 0;
+	fd = openat(fs->store_fd, *rel ? rel : ".",
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	while ((de = readdir(d))) {
+		char child[4096];
+		struct disk_node *n;
+		int pr;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (snprintf(child, sizeof(child), "%s%s%s", rel,
+			     *rel ? "/" : "", de->d_name) >= (int)sizeof(child))
+			continue;
+		if (de->d_type == DT_DIR) {
+			scan_dir(fs, child, nd, nb, depth + 1);
+			continue;
+		}
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (!depth && !strcmp(de->d_name, ".ssefs.lock"))
+			continue;
+		n = ssefs_fs_node(fs, child, 1);
+		if (!n)
+			continue;
+		pr = ssefs_fs_probe(fs, n);
+		if (pr == 0)
+			(*nd)++;
+		else if (pr == -EBADMSG || pr == -EPROTONOSUPPORT)
+			(*nb)++;
+	}
+	closedir(d);
+	return 0;
+}
+
+int ssefs_fs_scan(struct ssefs_fs *fs, unsigned int *ndisks,
+		  unsigned int *nbad)
+{
+	*ndisks = *nbad = 0;
+	return scan_dir(fs, "", ndisks, nbad, 0);
+}
+
+void ssefs_fs_invalidate(struct ssefs_fs *fs, struct disk_node *n)
+{
+	char path[4097];
+
+	if (!fs->fuse)
+		return;
+	pthread_mutex_lock(&fs->lock);
+	snprintf(path, sizeof(path), "/%s", n->rel);
+	pthread_mutex_unlock(&fs->lock);
+	fuse_invalidate_path(fs->fuse, path);
+}
+
+void ssefs_fs_close_all(struct ssefs_fs *fs)
+{
+	struct disk_node *n;
+	unsigned int b;
+
+	pthread_mutex_lock(&fs->lock);
+	for (b = 0; b < SSEFS_NBUCKETS; b++) {
+		for (n = fs->bucket[b]; n; n = n->next) {
+			pthread_mutex_lock(&n->lock);
+			if (n->vol) {
+				vol_close(n->vol);
+				n->vol = NULL;
+			}
+			pthread_mutex_unlock(&n->lock);
+		}
+	}
+	for (n = fs->graveyard; n; n = n->next) {
+		pthread_mutex_lock(&n->lock);
+		if (n->vol) {
+			vol_close(n->vol);
+			n->vol = NULL;
+		}
+		pthread_mutex_unlock(&n->lock);
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+void ssefs_fs_destroy(struct ssefs_fs *fs)
+{
+	struct disk_node *n, *next;
+	unsigned int b;
+
+	ssefs_fs_close_all(fs);
+	for (b = 0; b < SSEFS_NBUCKETS; b++) {
+		for (n = fs->bucket[b]; n; n = next) {
+			next = n->next;
+			node_free(n);
+		}
+		fs->bucket[b] = NULL;
+	}
+	for (n = fs->graveyard; n; n = next) {
+		next = n->next;
+		node_free(n);
+	}
+	fs->graveyard = NULL;
+	if (fs->store_fd >= 0)
+		close(fs->store_fd);
+	fs->store_fd = -1;
+	mount_opts_release(&fs->opts);
+	free(fs->store);
+	free(fs->mnt);
+	free(fs->vault_dir);
+	free(fs->default_kid_ref);
+	fs->store = fs->mnt = fs->vault_dir = fs->default_kid_ref = NULL;
+	pthread_mutex_destroy(&fs->lock);
+	pthread_mutex_destroy(&fs->vault_lock);
+}
+
+void ssefs_fs_bury(struct ssefs_fs *fs, struct disk_node *n)
+{
+	struct disk_node **pp;
+
+	pthread_mutex_lock(&fs->lock);
+	for (pp = &fs->bucket[hash_rel(n->rel)]; *pp; pp = &(*pp)->next) {
+		if (*pp == n) {
+			*pp = n->next;
+			n->next = fs->graveyard;
+			fs->graveyard = n;
+			n->unlinked = 1;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fs->lock);
+}
+
+int ssefs_fs_rename_nodes(struct ssefs_fs *fs, const char *from,
+			  const char *to)
+{
+	struct disk_node *moved = NULL, *n, **pp;
+	size_t fl = strlen(from);
+	unsigned int b;
+	int r = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	for (b = 0; b < SSEFS_NBUCKETS; b++) {
+		pp = &fs->bucket[b];
+		while ((n = *pp)) {
+			if (!strncmp(n->rel, from, fl) &&
+			    (n->rel[fl] == '\0' || n->rel[fl] == '/')) {
+				*pp = n->next;
+				n->next = moved;
+				moved = n;
+			} else {
+				pp = &n->next;
+			}
+		}
+	}
+	while ((n = moved)) {
+		char *rel;
+
+		moved = n->next;
+		if (asprintf(&rel, "%s%s", to, n->rel + fl) < 0) {
+			n->next = fs->graveyard;
+			fs->graveyard = n;
+			n->unlinked = 1;
+			r = -ENOMEM;
+			continue;
+		}
+		pthread_mutex_lock(&n->lock);
+		free(n->rel);
+		n->rel = rel;
+		pthread_mutex_unlock(&n->lock);
+		b = hash_rel(rel);
+		n->next = fs->bucket[b];
+		fs->bucket[b] = n;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	return r;
+}

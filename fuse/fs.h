@@ -1,0 +1,175 @@
+/*
+ * fs.h - one mount's state, its table of disks, and the hooks that the
+ * rotation and revocation timers (fuse/rotate.c, fuse/revoke.c) use
+ *
+ * Every regular file of the store that the mount has looked at gets a
+ * struct disk_node, keyed by its path relative to the store ("a/d0.vhd").
+ * A node caches the probe of its header (refreshed when the backing file's
+ * inode, size or mtime change) and, while the disk is open, holds the one
+ * struct volume that every open file handle of it shares (fi->fh points at
+ * the node).  Nodes are never freed while the file system is mounted (an
+ * unlinked or replaced node moves to a graveyard), so a pointer to one stays
+ * valid until ssefs_fs_destroy().
+ *
+ * Locking: fs->lock guards the table (lookup, insert, rename); node->lock
+ * guards the node's fields (header cache, vol, refs, state).  Take fs->lock
+ * before a node's lock, never the other way round.  Vault calls go through
+ * fs->vault_lock (ssefs_fs_vault_lock()); the keyops in fs->keyops take it
+ * themselves.  I/O on an open volume takes no lock here (disk/ is
+ * thread-safe), so revocation can drop keys under node->lock while reads
+ * and writes fail with -EKEYREVOKED.
+ *
+ * Hooks for the timers:
+ *   - ssefs_fs_for_each_disk() visits every known disk node;
+ *   - under node->lock: node->vol (NULL when closed), vol_drop_keys(),
+ *     vol_reload_keys(); node->state and node->state_detail show in
+ *     `ssefs status`;
+ *   - ssefs_fs_invalidate() drops the kernel's cached pages and
+ *     attributes of a disk;
+ *   - background tasks: add a struct ssefs_task to ssefs_tasks[] in
+ *     fuse/tasks.c; start() runs after the daemon has detached and before
+ *     the FUSE loop, stop() after the loop ends (in reverse order), before
+ *     the volumes are closed.  fs->opts has the intervals.
+ */
+#ifndef SSEFS_FUSE_FS_H
+#define SSEFS_FUSE_FS_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "crypto/envelope.h"
+#include "disk/keyops.h"
+#include "fuse/opts.h"
+
+struct fuse;
+struct vault;
+struct volume;
+
+enum disk_state {
+	DISK_OK = 0,		/* keys usable (or not yet needed) */
+	DISK_GRACE,		/* key unusable, I/O goes on until the grace ends */
+	DISK_REVOKED,		/* keys wiped; I/O fails with EKEYREVOKED */
+};
+
+struct disk_node {
+	struct disk_node *next;		/* hash chain or graveyard */
+	char *rel;			/* path in the store, no leading '/' */
+	pthread_mutex_t lock;
+
+	/* header cache, from vol_probe() */
+	int probed;
+	dev_t dev;
+	ino_t ino;
+	off_t bsize;			/* backing file size */
+	struct timespec mtime;		/* backing file mtime */
+	int probe_rc;			/* 0, -ENOTSUP (hidden), -EBADMSG... */
+	struct env_header hdr;		/* valid when probe_rc == 0 */
+
+	/* open state */
+	struct volume *vol;		/* NULL: closed, no keys in memory */
+	unsigned int refs;		/* open file handles */
+	int open_rc;			/* the last open's result */
+	int unlinked;			/* gone from the store (graveyard) */
+
+	/* statistics (atomic) */
+	uint64_t bytes_read, bytes_written;
+
+	/* revocation state, filled by fuse/revoke.c */
+	int state;			/* enum disk_state */
+	time_t state_since;
+	char state_detail[128];
+};
+
+struct ssefs_fs {
+	char *store;			/* realpath of the store */
+	char *mnt;			/* realpath of the mount point */
+	int store_fd;			/* O_DIRECTORY fd of the store */
+	uid_t uid;			/* who mounted */
+	gid_t gid;
+	pid_t pid;			/* the daemon */
+
+	struct vault *vault;
+	char *vault_dir;
+	pthread_mutex_t vault_lock;
+	struct keyops vault_ops;	/* the vault's own (unlocked) */
+	struct keyops keyops;		/* the same behind vault_lock */
+
+	struct mount_opts opts;
+	char *default_kid_ref;		/* "platform", key name, or NULL */
+
+	struct fuse *fuse;		/* set once mounted */
+	volatile int stopping;		/* the loop is ending */
+
+	pthread_mutex_t lock;		/* the table */
+#define SSEFS_NBUCKETS 1024
+	struct disk_node *bucket[SSEFS_NBUCKETS];
+	struct disk_node *graveyard;
+};
+
+/* The running mount (inside FUSE callbacks). */
+struct ssefs_fs *ssefs_fs_get(void);
+
+/* Set up @fs for @store (a realpath) and @mnt; takes over @v. */
+int ssefs_fs_init(struct ssefs_fs *fs, const char *store, const char *mnt,
+		  struct vault *v, const char *vault_dir);
+/* Close every open volume (flushing sizes, wiping keys). */
+void ssefs_fs_close_all(struct ssefs_fs *fs);
+/* Free the table; closes what is still open.  Does not close the vault. */
+void ssefs_fs_destroy(struct ssefs_fs *fs);
+
+/*
+ * ssefs_fs_node() - the node for @rel (no leading '/'), creating it when
+ * @create; NULL when it does not exist (or out of memory).
+ */
+struct disk_node *ssefs_fs_node(struct ssefs_fs *fs, const char *rel,
+				int create);
+
+/*
+ * ssefs_fs_probe() - refresh @n's header cache from the backing file if it
+ * changed.  Return: @n->probe_rc, or -errno of the stat.
+ */
+int ssefs_fs_probe(struct ssefs_fs *fs, struct disk_node *n);
+
+/*
+ * ssefs_fs_for_each_disk() - call @fn on every node that is an ssefs disk
+ * (or a damaged one), without fs->lock held; stops at and returns the
+ * first non-zero return of @fn.
+ */
+int ssefs_fs_for_each_disk(struct ssefs_fs *fs,
+			   int (*fn)(struct ssefs_fs *fs, struct disk_node *n,
+				     void *arg), void *arg);
+
+/*
+ * ssefs_fs_scan() - walk the whole store (probing headers only), so that
+ * every disk has a node; returns how many disks and damaged disks it saw.
+ */
+int ssefs_fs_scan(struct ssefs_fs *fs, unsigned int *ndisks,
+		  unsigned int *nbad);
+
+/* Move @n out of the table into the graveyard (unlinked, replaced). */
+void ssefs_fs_bury(struct ssefs_fs *fs, struct disk_node *n);
+/* After a rename in the store: every node at or under @from moves to @to. */
+int ssefs_fs_rename_nodes(struct ssefs_fs *fs, const char *from,
+			  const char *to);
+
+/* Drop the kernel's cached pages and attributes of @n (best effort). */
+void ssefs_fs_invalidate(struct ssefs_fs *fs, struct disk_node *n);
+
+/* "STORE/REL" into @buf.  Return: 0 or -ENAMETOOLONG. */
+int ssefs_fs_abspath(struct ssefs_fs *fs, const char *rel, char *buf,
+		     size_t len);
+
+void ssefs_fs_vault_lock(struct ssefs_fs *fs);
+void ssefs_fs_vault_unlock(struct ssefs_fs *fs);
+
+/* Background tasks (fuse/tasks.c). */
+struct ssefs_task {
+	const char *name;
+	int (*start)(struct ssefs_fs *fs);	/* 0 or -errno */
+	void (*stop)(struct ssefs_fs *fs);
+};
+extern const struct ssefs_task ssefs_tasks[];	/* ends with { NULL } */
+
+#endif /* SSEFS_FUSE_FS_H */

@@ -1,0 +1,189 @@
+/*
+ * mount.c - the mount daemon: store lock, store scan, libfuse setup, the
+ * multithreaded loop, background tasks, teardown with keys wiped
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+
+#include "cli/cli.h"
+#include "crypto/secmem.h"
+#include "fuse/ctl.h"
+#include "fuse/fs.h"
+#include "fuse/mount.h"
+#include "fuse/ops.h"
+#include "util/log.h"
+
+int mount_lock_store(const char *store, int *fd, pid_t *holder)
+{
+	char path[4096], buf[32];
+	ssize_t n;
+	int lfd;
+
+	*holder = 0;
+	if (snprintf(path, sizeof(path), "%s/%s", store, SSEFS_LOCK_FILE) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lfd < 0)
+		return -errno;
+	if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
+		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		n = pread(lfd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			*holder = (pid_t)atoi(buf);
+		}
+		close(lfd);
+		return r;
+	}
+	*fd = lfd;
+	return 0;
+}
+
+void mount_lock_set_pid(int fd, pid_t pid)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) == n)
+		return;
+}
+
+/* The mount's default for new disks, checked once at mount time. */
+static char *default_ref(const struct mount_opts *o)
+{
+	if (o->des)
+		return NULL;		/* newdisk asks the DES each time */
+	return strdup(o->key ? o->key : "platform");
+}
+
+static int start_tasks(struct ssefs_fs *fs, int *started)
+{
+	int i, r;
+
+	for (i = 0; ssefs_tasks[i].name; i++) {
+		r = ssefs_tasks[i].start(fs);
+		if (r < 0) {
+			error("mount: cannot start the %s task: %s",
+			      ssefs_tasks[i].name, strerror(-r));
+			*started = i;
+			return r;
+		}
+	}
+	*started = i;
+	return 0;
+}
+
+static void stop_tasks(struct ssefs_fs *fs, int started)
+{
+	while (started-- > 0)
+		ssefs_tasks[started].stop(fs);
+}
+
+int ssefs_mount_main(struct ssefs_mount_args *a)
+{
+	struct fuse_loop_config lc = { .clone_fd = 1, .max_idle_threads = 16 };
+	struct ssefs_fs *fs;
+	struct fuse *fuse = NULL;
+	unsigned int nd = 0, nb = 0;
+	int r, ret = EXIT_FAIL, mounted = 0, tasks = 0, ctl = 0;
+
+	fs = calloc(1, sizeof(*fs));
+	if (!fs) {
+		error("mount: out of memory");
+		return EXIT_FAIL;
+	}
+	r = ssefs_fs_init(fs, a->store, a->mnt, a->vault, a->vault_dir);
+	if (r < 0) {
+		error("store %s: %s", a->store, strerror(-r));
+		goto out;
+	}
+	fs->opts = *a->opts;		/* take over the strings */
+	mount_opts_init(a->opts);
+	fs->default_kid_ref = default_ref(&fs->opts);
+
+	/* Headers only, no keys: a store of 1000 disks mounts at once. */
+	ssefs_fs_scan(fs, &nd, &nb);
+
+	fuse = fuse_new(a->fargs, &ssefs_ops, sizeof(ssefs_ops), fs);
+	if (!fuse) {
+		error("mount: libfuse refused the options");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (fuse_mount(fuse, a->mnt) != 0) {
+		error("%s: cannot mount (see the message above)", a->mnt);
+		goto out;
+	}
+	mounted = 1;
+	fs->fuse = fuse;
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
+		error("mount: cannot set signal handlers");
+		goto out;
+	}
+	if (!a->foreground) {
+		if (fuse_daemonize(0) != 0) {
+			error("mount: cannot become a daemon");
+			goto out;
+		}
+		log_use_syslog(1);
+	}
+	fs->pid = getpid();
+	mount_lock_set_pid(a->lock_fd, fs->pid);
+#ifndef __SANITIZE_ADDRESS__
+	r = secmem_lock_all();
+	if (r < 0)
+		warning("mount: cannot lock the daemon's memory: %s",
+			strerror(-r));
+#endif
+	r = ctl_start(fs);
+	if (r < 0)
+		warning("mount: no control socket (ssefs status will not "
+			"work): %s", strerror(-r));
+	else
+		ctl = 1;
+	if (start_tasks(fs, &tasks) < 0)
+		goto out;
+	if (nb)
+		warning("store %s: %u damaged disk%s (see ssefs status)",
+			a->store, nb, nb == 1 ? "" : "s");
+	info("store %s mounted on %s: %u disk%s", a->store, a->mnt, nd,
+	     nd == 1 ? "" : "s");
+
+	r = fuse_loop_mt(fuse, &lc);
+	if (r < 0)
+		r = -r;
+	/* libfuse reports the signal that ended the loop: a clean stop */
+	if (r != 0 && r != EINTR && r != SIGTERM && r != SIGINT &&
+	    r != SIGHUP) {
+		error("%s: the file system loop failed: %s", a->mnt,
+		      strerror(r));
+		goto out;
+	}
+	ret = EXIT_OK;
+out:
+	fs->stopping = 1;
+	stop_tasks(fs, tasks);
+	if (ctl)
+		ctl_stop(fs);
+	if (fuse) {
+		fuse_remove_signal_handlers(fuse_get_session(fuse));
+		if (mounted)
+			fuse_unmount(fuse);
+		fuse_destroy(fuse);	/* ->destroy closes the volumes */
+	}
+	fs->fuse = NULL;
+	ssefs_fs_destroy(fs);		/* whatever is left: keys wiped */
+	free(fs);
+	return ret;
+}

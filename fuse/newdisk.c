@@ -1,0 +1,229 @@
+/*
+ * newdisk.c - a file created through the mount becomes a new disk
+ *
+ * The header is written to an anonymous file (O_TMPFILE) in the target's
+ * directory, which is linked into place only when complete and synced: a
+ * crash leaves either no file or a whole empty disk.  Where O_TMPFILE is
+ * not supported, the file is made under its own name with O_EXCL and
+ * removed again on failure.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto/envelope.h"
+#include "disk/volume.h"
+#include "fuse/fs.h"
+#include "fuse/newdisk.h"
+#include "keyvault/vault.h"
+#include "util/log.h"
+
+#if __has_include("keyvault/des.h")
+#include "keyvault/des.h"
+#define HAVE_DES 1
+#endif
+
+void newdisk_uuid_str(const uint8_t u[16], char out[37])
+{
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4],
+		 u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
+		 u[14], u[15]);
+}
+
+struct kids {
+	char kid[2][VAULT_KID_MAX + 1];
+	char des[ENV_DES_MAX + 1];
+	uint32_t type;
+	unsigned int nlayers;
+};
+
+/* Work out the kids of a new disk from the mount's default. */
+static int pick_kids(struct ssefs_fs *fs, struct kids *k)
+{
+	int r;
+
+	memset(k, 0, sizeof(*k));
+	k->nlayers = 1;
+	ssefs_fs_vault_lock(fs);
+	if (fs->opts.des) {
+#ifdef HAVE_DES
+		struct des d;
+
+		r = des_get(fs->vault_dir, fs->opts.des, &d);
+		if (r < 0)
+			goto out;
+		snprintf(k->des, sizeof(k->des), "%s", d.name);
+		k->type = d.type;
+		if (d.active_kid[0]) {
+			snprintf(k->kid[0], sizeof(k->kid[0]), "%s",
+				 d.active_kid);
+		} else {
+			char ref[200];
+
+			snprintf(ref, sizeof(ref), "%s%s%s", d.key,
+				 d.version[0] ? "/" : "", d.version);
+			r = vault_resolve(fs->vault, ref, k->kid[0],
+					  sizeof(k->kid[0]));
+			if (r < 0)
+				goto out;
+		}
+		if (k->type == ENV_TYPE_PLATFORM_AND_CUSTOMER) {
+			k->nlayers = 2;
+			r = vault_resolve(fs->vault, "platform", k->kid[1],
+					  sizeof(k->kid[1]));
+			if (r < 0)
+				goto out;
+		} else if (k->type == ENV_TYPE_PLATFORM) {
+			r = vault_resolve(fs->vault, "platform", k->kid[0],
+					  sizeof(k->kid[0]));
+			if (r < 0)
+				goto out;
+		} else {
+			k->type = ENV_TYPE_CUSTOMER;
+		}
+		r = 0;
+#else
+		r = -ENOSYS;
+#endif
+		goto out;
+	}
+	if (fs->opts.key) {
+		k->type = ENV_TYPE_CUSTOMER;
+		r = vault_resolve(fs->vault, fs->opts.key, k->kid[0],
+				  sizeof(k->kid[0]));
+	} else {
+		k->type = ENV_TYPE_PLATFORM;
+		r = vault_resolve(fs->vault, "platform", k->kid[0],
+				  sizeof(k->kid[0]));
+	}
+out:
+	ssefs_fs_vault_unlock(fs);
+	return r;
+}
+
+/* The directory part of @rel ("." at the top). */
+static void parent_of(const char *rel, char *buf, size_t len)
+{
+	const char *slash = strrchr(rel, '/');
+
+	if (!slash)
+		snprintf(buf, len, ".");
+	else
+		snprintf(buf, len, "%.*s", (int)(slash - rel), rel);
+}
+
+static int format_fd(struct ssefs_fs *fs, int fd, const struct kids *k,
+		     mode_t mode, uid_t uid, gid_t gid)
+{
+	struct vol_format f;
+	int r;
+
+	memset(&f, 0, sizeof(f));
+	f.plain_size = 0;
+	f.sector_size = 4096;
+	f.enc_type = k->type;
+	f.des = k->des[0] ? k->des : NULL;
+	f.nlayers = k->nlayers;
+	f.kid[0] = k->kid[0];
+	f.kid[1] = k->nlayers > 1 ? k->kid[1] : NULL;
+	r = vol_format(fd, &f, &fs->keyops);
+	if (r < 0)
+		return r;
+	if (fchmod(fd, mode & 07777) < 0)
+		return -errno;
+	if (geteuid() == 0 && fchown(fd, uid, gid) < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+static void registry_add(struct ssefs_fs *fs, const char *rel,
+			 const struct kids *k)
+{
+	struct env_header h;
+	struct vault_disk d;
+	char path[4096];
+	int r;
+
+	r = ssefs_fs_abspath(fs, rel, path, sizeof(path));
+	if (r == 0)
+		r = vol_probe(path, &h);
+	if (r < 0) {
+		warning("disk %s: cannot enter it in the vault's registry: %s",
+			rel, strerror(-r));
+		return;
+	}
+	memset(&d, 0, sizeof(d));
+	newdisk_uuid_str(h.uuid, d.uuid);
+	snprintf(d.path, sizeof(d.path), "%s", path);
+	snprintf(d.des, sizeof(d.des), "%s", k->des);
+	snprintf(d.kid, sizeof(d.kid), "%s", k->kid[0]);
+	ssefs_fs_vault_lock(fs);
+	r = vault_disk_put(fs->vault, &d);
+	ssefs_fs_vault_unlock(fs);
+	if (r < 0)
+		warning("disk %s: cannot enter it in the vault's registry: %s",
+			path, strerror(-r));
+}
+
+int newdisk_create(struct ssefs_fs *fs, const char *rel, mode_t mode,
+		   uid_t uid, gid_t gid)
+{
+	char dir[4096], proc[64];
+	struct kids k;
+	int fd = -1, dfd = -1, named = 0, r;
+
+	if (!fs->vault)
+		return -ENOKEY;
+	r = pick_kids(fs, &k);
+	if (r < 0)
+		return r;
+	parent_of(rel, dir, sizeof(dir));
+	dfd = openat(fs->store_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR ||
+		       errno == EINVAL)) {
+		fd = openat(fs->store_fd, rel,
+			    O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+		named = 1;
+	}
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = format_fd(fs, fd, &k, mode, uid, gid);
+	if (r < 0)
+		goto fail;
+	if (!named) {
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, fs->store_fd, rel,
+			   AT_SYMLINK_FOLLOW) < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	if (fsync(dfd) < 0) {
+		r = -errno;
+		goto out;
+	}
+	registry_add(fs, rel, &k);
+	r = 0;
+	goto out;
+fail:
+	if (named)
+		unlinkat(fs->store_fd, rel, 0);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dfd >= 0)
+		close(dfd);
+	return r;
+}

@@ -1,0 +1,324 @@
+/*
+ * opts.c - ssefs's mount options over fuse_opt
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fuse.h>
+#include <fuse_opt.h>
+
+#include "cli/args.h"
+#include "fuse/opts.h"
+
+enum {
+	KEY_DES,
+	KEY_KEY,
+	KEY_ALLOW_OTHER,
+	KEY_ALLOW_ROOT,
+	KEY_KEY_CHECK,
+	KEY_REVOKE_GRACE,
+	KEY_ROTATE_INTERVAL,
+	KEY_NOTIFY,
+	KEY_HOST_CACHE,
+	KEY_CACHING,
+	KEY_CACHE_SIZE,
+	KEY_EAH,
+	KEY_TEMP_DISK,
+	KEY_DEBUG,
+	KEY_DEFAULT_PERMISSIONS,
+};
+
+static const struct fuse_opt ssefs_opt_table[] = {
+	FUSE_OPT_KEY("des=", KEY_DES),
+	FUSE_OPT_KEY("key=", KEY_KEY),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	FUSE_OPT_KEY("allow_root", KEY_ALLOW_ROOT),
+	FUSE_OPT_KEY("key_check_interval=", KEY_KEY_CHECK),
+	FUSE_OPT_KEY("revoke_grace=", KEY_REVOKE_GRACE),
+	FUSE_OPT_KEY("rotate_interval=", KEY_ROTATE_INTERVAL),
+	FUSE_OPT_KEY("notify=", KEY_NOTIFY),
+	FUSE_OPT_KEY("host_cache=", KEY_HOST_CACHE),
+	FUSE_OPT_KEY("caching=", KEY_CACHING),
+	FUSE_OPT_KEY("cache_size=", KEY_CACHE_SIZE),
+	FUSE_OPT_KEY("encryption_at_host=", KEY_EAH),
+	FUSE_OPT_KEY("temp_disk=", KEY_TEMP_DISK),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
+	FUSE_OPT_END
+};
+
+struct parse_ctx {
+	struct mount_opts *o;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static int bad(struct parse_ctx *c, const char *arg, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int bad(struct parse_ctx *c, const char *arg, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!c->failed)
+		snprintf(c->err, c->errlen, "-o %s: %s", arg, why);
+	c->failed = 1;
+	return -1;
+}
+
+static int set_str(struct parse_ctx *c, char **slot, const char *arg,
+		   const char *val)
+{
+	char *s;
+
+	if (!*val)
+		return bad(c, arg, "needs a value");
+	s = strdup(val);
+	if (!s)
+		return bad(c, arg, "out of memory");
+	free(*slot);
+	*slot = s;
+	return 0;
+}
+
+static int set_dur(struct parse_ctx *c, uint64_t *slot, const char *arg,
+		   const char *val, int zero_ok)
+{
+	uint64_t v;
+
+	if (parse_duration(val, &v) < 0)
+		return bad(c, arg, "not a duration (30s, 1h, 90d, PT1H)");
+	if (!v && !zero_ok)
+		return bad(c, arg, "must be more than zero");
+	*slot = v;
+	return 0;
+}
+
+static int set_size(struct parse_ctx *c, uint64_t *slot, const char *arg,
+		    const char *val)
+{
+	uint64_t v;
+
+	if (parse_size(val, &v) < 0 || !v)
+		return bad(c, arg, "not a size (512, 64M, 10G, 1T)");
+	*slot = v;
+	return 0;
+}
+
+/* Names of DES and keys: the vault's own charset; refuse what can't be. */
+static int valid_name(const char *s)
+{
+	if (!*s || strlen(s) > 127)
+		return 0;
+	for (; *s; s++)
+		if (!(*s >= 'a' && *s <= 'z') && !(*s >= 'A' && *s <= 'Z') &&
+		    !(*s >= '0' && *s <= '9') && *s != '-' && *s != '_' &&
+		    *s != '/')
+			return 0;
+	return 1;
+}
+
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct parse_ctx *c = data;
+	struct mount_opts *o = c->o;
+	const char *val = strchr(arg, '=');
+
+	(void)outargs;
+	val = val ? val + 1 : "";
+	switch (key) {
+	case KEY_DES:
+	case KEY_KEY:
+		if (!valid_name(val))
+			return bad(c, arg, "not a valid %s name",
+				   key == KEY_DES ? "disk encryption set" :
+				   "key");
+		if (key == KEY_DES) {
+			free(o->key);
+			o->key = NULL;
+			return set_str(c, &o->des, arg, val);
+		}
+		free(o->des);
+		o->des = NULL;
+		return set_str(c, &o->key, arg, val);
+	case KEY_ALLOW_OTHER:
+		o->allow_other = 1;
+		return 1;		/* libfuse needs it too */
+	case KEY_ALLOW_ROOT:
+		o->allow_root = 1;
+		return 1;
+	case KEY_DEBUG:
+		o->debug = 1;
+		return 1;
+	case KEY_DEFAULT_PERMISSIONS:
+		return 0;		/* always on; added by the mount */
+	case KEY_KEY_CHECK:
+		return set_dur(c, &o->key_check_interval, arg, val, 0);
+	case KEY_REVOKE_GRACE:
+		return set_dur(c, &o->revoke_grace, arg, val, 1);
+	case KEY_ROTATE_INTERVAL:
+		return set_dur(c, &o->rotate_interval, arg, val, 0);
+	case KEY_NOTIFY:
+		return set_str(c, &o->notify, arg, val);
+	case KEY_HOST_CACHE:
+		if (*val != '/')
+			return bad(c, arg, "must be an absolute path");
+		return set_str(c, &o->host_cache, arg, val);
+	case KEY_CACHING:
+		if (!strcmp(val, "None"))
+			o->caching = CACHING_NONE;
+		else if (!strcmp(val, "ReadOnly"))
+			o->caching = CACHING_READONLY;
+		else if (!strcmp(val, "ReadWrite"))
+			o->caching = CACHING_READWRITE;
+		else
+			return bad(c, arg,
+				   "must be None, ReadOnly or ReadWrite");
+		return 0;
+	case KEY_CACHE_SIZE:
+		return set_size(c, &o->cache_size, arg, val);
+	case KEY_EAH:
+		if (!strcmp(val, "on"))
+			o->encryption_at_host = 1;
+		else if (!strcmp(val, "off"))
+			o->encryption_at_host = 0;
+		else
+			return bad(c, arg, "must be on or off");
+		return 0;
+	case KEY_TEMP_DISK:
+		return set_size(c, &o->temp_disk, arg, val);
+	}
+	return 1;			/* FUSE_OPT_KEY_OPT etc.: pass on */
+}
+
+void mount_opts_init(struct mount_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->key_check_interval = MOUNT_DEFAULT_KEY_CHECK;
+	o->revoke_grace = MOUNT_DEFAULT_REVOKE_GRACE;
+	o->rotate_interval = MOUNT_DEFAULT_ROTATE_INTERVAL;
+	o->caching = CACHING_NONE;
+	o->encryption_at_host = 1;
+}
+
+void mount_opts_release(struct mount_opts *o)
+{
+	free(o->des);
+	free(o->key);
+	free(o->notify);
+	free(o->host_cache);
+	o->des = o->key = o->notify = o->host_cache = NULL;
+}
+
+int mount_opts_parse(struct mount_opts *o, const char *optstr,
+		     struct fuse_args *fuse, char *err, size_t errlen)
+{
+	struct fuse_args tmp = FUSE_ARGS_INIT(0, NULL);
+	struct parse_ctx c = { o, err, errlen, 0 };
+	int i, r = 0;
+
+	if (!optstr || !*optstr)
+		return 0;
+	if (fuse_opt_add_arg(&tmp, "ssefs") || fuse_opt_add_arg(&tmp, "-o") ||
+	    fuse_opt_add_arg(&tmp, optstr)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (fuse_opt_parse(&tmp, &c, ssefs_opt_table, opt_proc) != 0) {
+		if (!c.failed)
+			snprintf(err, errlen, "-o %s: cannot parse", optstr);
+		r = -EINVAL;
+		goto out;
+	}
+	/* What is left ("ssefs", "-oREST") goes to libfuse. */
+	for (i = 1; i < tmp.argc; i++) {
+		if (fuse_opt_add_arg(fuse, tmp.argv[i])) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+out:
+	fuse_opt_free_args(&tmp);
+	return r;
+}
+
+int mount_opts_check(const struct mount_opts *o, char *err, size_t errlen)
+{
+	if (o->allow_other && o->allow_root) {
+		snprintf(err, errlen, "-o allow_other,allow_root: "
+			 "give one or the other");
+		return -EINVAL;
+	}
+	if (o->caching != CACHING_NONE) {
+		snprintf(err, errlen, "-o caching=%s: the host cache is not "
+			 "available in this version",
+			 mount_caching_name(o->caching));
+		return -ENOTSUP;
+	}
+	if (o->temp_disk) {
+		snprintf(err, errlen, "-o temp_disk: the host cache is not "
+			 "available in this version");
+		return -ENOTSUP;
+	}
+	if (o->host_cache || o->cache_size) {
+		snprintf(err, errlen, "-o %s: the host cache is not "
+			 "available in this version",
+			 o->host_cache ? "host_cache" : "cache_size");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+const char *mount_caching_name(int caching)
+{
+	switch (caching) {
+	case CACHING_READONLY:
+		return "ReadOnly";
+	case CACHING_READWRITE:
+		return "ReadWrite";
+	}
+	return "None";
+}
+
+char *mount_opts_format(const struct mount_opts *o)
+{
+	char kc[32], rg[32], ri[32], *s = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	f = open_memstream(&s, &len);
+	if (!f)
+		return NULL;
+	format_duration(o->key_check_interval, kc, sizeof(kc));
+	format_duration(o->revoke_grace, rg, sizeof(rg));
+	format_duration(o->rotate_interval, ri, sizeof(ri));
+	if (o->des)
+		fprintf(f, "des=%s,", o->des);
+	if (o->key)
+		fprintf(f, "key=%s,", o->key);
+	if (o->allow_other)
+		fprintf(f, "allow_other,");
+	if (o->allow_root)
+		fprintf(f, "allow_root,");
+	fprintf(f, "key_check_interval=%s,revoke_grace=%s,rotate_interval=%s,",
+		kc, rg, ri);
+	if (o->notify)
+		fprintf(f, "notify=%s,", o->notify);
+	fprintf(f, "caching=%s,encryption_at_host=%s",
+		mount_caching_name(o->caching),
+		o->encryption_at_host ? "on" : "off");
+	if (fclose(f)) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}

@@ -1,0 +1,70 @@
+/*
+ * opts.h - the mount options of `ssefs mount -o ...` (ssefs-mount(8))
+ *
+ * ssefs's own options are taken out and validated; everything else is
+ * handed to libfuse untouched (ro, max_read=, fsname=...).  The config
+ * file's defaults come first, the command line's -o after, and a later
+ * value wins.  Functions return 0 or a negative errno and never print.
+ */
+#ifndef SSEFS_FUSE_OPTS_H
+#define SSEFS_FUSE_OPTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fuse_args;
+
+enum mount_caching {
+	CACHING_NONE = 0,
+	CACHING_READONLY,
+	CACHING_READWRITE,
+};
+
+struct mount_opts {
+	char *des;			/* default DES for new disks, or NULL */
+	char *key;			/* default customer key, or NULL */
+	int allow_other, allow_root;
+	uint64_t key_check_interval;	/* seconds, default 60 */
+	uint64_t revoke_grace;		/* seconds, default 3600, 0 allowed */
+	uint64_t rotate_interval;	/* seconds, default 3600 */
+	char *notify;			/* notify command, or NULL */
+	char *host_cache;		/* host cache directory, or NULL */
+	int caching;			/* enum mount_caching */
+	uint64_t cache_size;		/* bytes, 0: not set */
+	int encryption_at_host;		/* 1 (default) or 0 */
+	uint64_t temp_disk;		/* bytes, 0: no temp disk */
+	int debug;			/* -o debug: libfuse's trace */
+};
+
+#define MOUNT_DEFAULT_KEY_CHECK		60
+#define MOUNT_DEFAULT_REVOKE_GRACE	3600
+#define MOUNT_DEFAULT_ROTATE_INTERVAL	3600
+
+/* Defaults; all strings NULL. */
+void mount_opts_init(struct mount_opts *o);
+/* Free the strings; the struct can be reused after mount_opts_init(). */
+void mount_opts_release(struct mount_opts *o);
+
+/*
+ * mount_opts_parse() - take ssefs's options out of the comma-separated
+ * @optstr (NULL or "" is fine) into @o, and append the rest as "-o REST"
+ * to @fuse (which may already hold arguments).  On a bad value, writes
+ * "-o NAME=VALUE: WHY" into @err and returns -EINVAL; -ENOMEM.
+ * Call it once per source, config defaults first.
+ */
+int mount_opts_parse(struct mount_opts *o, const char *optstr,
+		     struct fuse_args *fuse, char *err, size_t errlen);
+
+/*
+ * mount_opts_check() - refuse combinations and what this version does not
+ * implement (host cache, temp disk); same @err convention.
+ */
+int mount_opts_check(const struct mount_opts *o, char *err, size_t errlen);
+
+/* "None", "ReadOnly", "ReadWrite" */
+const char *mount_caching_name(int caching);
+
+/* The effective ssefs options as "k=v,k=v" (for status), malloc'd. */
+char *mount_opts_format(const struct mount_opts *o);
+
+#endif /* SSEFS_FUSE_OPTS_H */

@@ -1,0 +1,197 @@
+/*
+ * revoke.c - the key-state watcher: grace, revocation, resumption
+ *
+ * Every key_check_interval the watcher reads the state of each open disk's
+ * key versions, from the header on disk (a rotation may have moved it).
+ * A disk whose key stopped being usable enters its grace period (the
+ * DiskKeyRevoked event goes out now, so admins can act); when the grace
+ * ends, its dirty data is flushed, the kernel's cached pages are dropped,
+ * and its DEKs are wiped: I/O then fails with EKEYREVOKED.  When the key
+ * is usable again the DEKs are unwrapped afresh and I/O resumes
+ * (DiskKeyRestored), without a remount.  A vault that cannot be read
+ * counts as unusable only after three failed checks in a row.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/envelope.h"
+#include "disk/volume.h"
+#include "fuse/fs.h"
+#include "fuse/timer.h"
+#include "keyvault/events.h"
+#include "keyvault/vault.h"
+#include "util/log.h"
+
+#define VAULT_FAILS_TO_REVOKE	3
+
+static struct timer watcher;
+static int vault_fails;
+
+static void tell(struct ssefs_fs *fs, enum event_type type,
+		 struct disk_node *n, const char *kid, const char *detail)
+{
+	char disk[4096];
+	struct event ev = {
+		.type = type, .kid = kid, .detail = detail,
+	};
+	int r;
+
+	if (ssefs_fs_abspath(fs, n->rel, disk, sizeof(disk)) == 0)
+		ev.disk = disk;
+	ev.des = *n->hdr.des ? n->hdr.des : NULL;
+	ssefs_fs_vault_lock(fs);
+	ev.vault = vault_name(fs->vault);
+	vault_audit(fs->vault, type == EV_DISK_KEY_REVOKED ?
+		    "event.DiskKeyRevoked" : "event.DiskKeyRestored", kid, 0);
+	ssefs_fs_vault_unlock(fs);
+	info("disk %s: %s%s%s", n->rel, event_name(type),
+	     detail ? ": " : "", detail ? detail : "");
+	r = event_notify(fs->opts.notify, &ev);
+	if (r)
+		warning("notify command failed for %s on %s", event_name(type),
+			n->rel);
+}
+
+/*
+ * The first unusable key version of the disk at @n (NULL: all usable),
+ * with why in @why.  @vault_ok 0: the vault has been unreadable for long
+ * enough to count.
+ */
+static const char *unusable_kid(struct ssefs_fs *fs, const struct env_header *h,
+				int vault_ok, char *why, size_t len)
+{
+	if (!vault_ok) {
+		snprintf(why, len, "vault unreadable");
+		return h->layer[0].kid;
+	}
+	for (unsigned int i = 0; i < h->nlayers; i++) {
+		enum key_state st;
+
+		ssefs_fs_vault_lock(fs);
+		st = vault_key_state(fs->vault, h->layer[i].kid, 0);
+		ssefs_fs_vault_unlock(fs);
+		if (st != KEY_USABLE) {
+			snprintf(why, len, "%s %s", h->layer[i].kid,
+				 key_state_name(st));
+			return h->layer[i].kid;
+		}
+	}
+	return NULL;
+}
+
+static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
+{
+	int vault_ok = *(int *)arg;
+	char path[4096], why[sizeof(n->state_detail)], kid[ENV_KID_MAX + 1];
+	struct env_header h;
+	const char *bad;
+	time_t now = time(NULL);
+	int restored = 0, revoked = 0, entered = 0;
+
+	pthread_mutex_lock(&n->lock);
+	if (!n->vol) {
+		/* closed: no keys in memory; a fresh open asks the vault */
+		n->state = DISK_OK;
+		n->state_detail[0] = '\0';
+		pthread_mutex_unlock(&n->lock);
+		return 0;
+	}
+	if (ssefs_fs_abspath(fs, n->rel, path, sizeof(path)) < 0 ||
+	    vol_probe(path, &h) < 0)
+		vol_get_header(n->vol, &h);
+	bad = unusable_kid(fs, &h, vault_ok, why, sizeof(why));
+	snprintf(kid, sizeof(kid), "%s", bad ? bad : h.layer[0].kid);
+
+	if (bad && n->state == DISK_OK) {
+		n->state = DISK_GRACE;
+		n->state_since = now;
+		snprintf(n->state_detail, sizeof(n->state_detail), "%s", why);
+		entered = 1;
+	}
+	if (bad && n->state == DISK_GRACE &&
+	    (uint64_t)(now - n->state_since) >= fs->opts.revoke_grace) {
+		/* flush what is dirty while the keys still work, then make
+		 * sure no plaintext is served from the page cache */
+		int r = vol_flush(n->vol);
+
+		if (r < 0)
+			warning("disk %s: flush before revocation: %s", n->rel,
+				strerror(-r));
+		ssefs_fs_invalidate(fs, n);
+		vol_drop_keys(n->vol);
+		n->state = DISK_REVOKED;
+		n->state_since = now;
+		revoked = 1;
+	}
+	if (!bad && n->state == DISK_GRACE) {
+		n->state = DISK_OK;
+		n->state_detail[0] = '\0';
+		restored = 1;
+	}
+	if (!bad && n->state == DISK_REVOKED) {
+		int r = vol_reload_keys(n->vol);
+
+		if (r == 0) {
+			n->state = DISK_OK;
+			n->state_since = now;
+			n->state_detail[0] = '\0';
+			ssefs_fs_invalidate(fs, n);
+			restored = 1;
+		} else {
+			snprintf(n->state_detail, sizeof(n->state_detail),
+				 "keys usable again but unwrap failed: %s",
+				 strerror(-r));
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+
+	if (entered)
+		tell(fs, EV_DISK_KEY_REVOKED, n, kid, why);
+	if (revoked)
+		warning("disk %s: keys wiped, I/O fails with EKEYREVOKED (%s)",
+			n->rel, why);
+	if (restored)
+		tell(fs, EV_DISK_KEY_RESTORED, n, kid, NULL);
+	return 0;
+}
+
+static void watch(struct ssefs_fs *fs)
+{
+	struct vault_key *keys = NULL;
+	size_t nkeys = 0;
+	int r, vault_ok;
+
+	/* can the vault be read at all? */
+	ssefs_fs_vault_lock(fs);
+	r = vault_key_list(fs->vault, &keys, &nkeys);
+	ssefs_fs_vault_unlock(fs);
+	if (r == 0)
+		vault_keys_free(keys, nkeys);
+	vault_fails = r < 0 ? vault_fails + 1 : 0;
+	if (r < 0 && vault_fails < VAULT_FAILS_TO_REVOKE) {
+		warning("vault unreadable (%s), check %d of %d before disks "
+			"stop", strerror(-r), vault_fails,
+			VAULT_FAILS_TO_REVOKE);
+		return;
+	}
+	vault_ok = r == 0;
+	ssefs_fs_for_each_disk(fs, check_disk, &vault_ok);
+}
+
+int revoke_start(struct ssefs_fs *fs);
+void revoke_stop(struct ssefs_fs *fs);
+
+int revoke_start(struct ssefs_fs *fs)
+{
+	vault_fails = 0;
+	return timer_start(&watcher, fs, fs->opts.key_check_interval, watch);
+}
+
+void revoke_stop(struct ssefs_fs *fs)
+{
+	(void)fs;
+	timer_stop(&watcher);
+}

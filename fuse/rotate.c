@@ -1,0 +1,54 @@
+/*
+ * rotate.c - the mount's rotation timer: every rotate_interval, the same
+ * pass as `ssefs rotate STORE` (cli/rotation.c), for this store
+ */
+#include <string.h>
+
+#include "cli/rotation.h"
+#include "fuse/fs.h"
+#include "fuse/timer.h"
+#include "keyvault/vault.h"
+#include "util/log.h"
+
+static struct timer rotator;
+
+static void log_line(void *arg, const char *line)
+{
+	(void)arg;
+	info("%s", line);
+}
+
+static void rotate_tick(struct ssefs_fs *fs)
+{
+	struct rotation_opts o = {
+		.store = fs->store, .notify = fs->opts.notify,
+		.say = log_line,
+	};
+	struct rotation_result res;
+	int r;
+
+	/* the vault has its own lock for threads; rewraps take each
+	 * disk's header lock, never the data path's */
+	r = rotation_run(fs->vault, &o, &res);
+	if (r < 0)
+		warning("automatic rotation: %u disk(s) failed: %s",
+			res.disks_failed, strerror(-r));
+	else if (res.disks_rewrapped || res.keys_rotated)
+		info("automatic rotation: %u key(s) rotated, %u disk(s) "
+		     "re-wrapped", res.keys_rotated, res.disks_rewrapped);
+}
+
+int rotate_start(struct ssefs_fs *fs);
+void rotate_stop(struct ssefs_fs *fs);
+
+int rotate_start(struct ssefs_fs *fs)
+{
+	return timer_start(&rotator, fs, fs->opts.rotate_interval,
+			   rotate_tick);
+}
+
+void rotate_stop(struct ssefs_fs *fs)
+{
+	(void)fs;
+	timer_stop(&rotator);
+}
