@@ -93,7 +93,7 @@ echo "## $( [ "$MODE" = full ] && echo "Full run (\`make bench-full\`)" || echo 
 echo
 echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); the run took ${DURATION:-?} s."
 echo "- Machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo), kernel $(uname -r), load average ${LOAD_START:-?} at the start and $(cut -d' ' -f1-3 /proc/loadavg) at the end (the machine is shared with other builds, so figures are noisy; the interleaving spreads that noise over all targets), backing file system $(df -T "${WORK:-/var/tmp}" 2>/dev/null | awk 'NR == 2 {print $2}')."
-echo "- Tools: $(fio --version), gocryptfs $(gocryptfs -version 2>/dev/null | awk '{print $2; exit}' | tr -d ';'), securefs $(dpkg-query -W -f '${Version}' securefs 2>/dev/null), libfuse $(pkg-config --modversion fuse3), $(openssl version | awk '{print $1, $2}'), $(gnuplot --version 2>/dev/null), ssefs $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)."
+echo "- Tools: $(fio --version), gocryptfs $(gocryptfs -version 2>/dev/null | awk '{print $2; exit}' | tr -d ';'), securefs $(dpkg-query -W -f '${Version}' securefs 2>/dev/null), libfuse $(pkg-config --modversion fuse3), $(openssl version | awk '{print $1, $2}'), $(gnuplot --version 2>/dev/null), ssefs binary ${SSEFS_BIN:-?} (tree $(git -C "$(dirname "${SSEFS_BIN:-$ROOT/ssefs}")" log -1 --format='%h %s' 2>/dev/null | cut -c1-60))."
 echo "- Command: \`$CMD\` (as root; $REPS repetitions, medians; files of $SEQ_SIZE; random jobs psync iodepth 1, ${RUNTIME} s after a ${RAMP} s ramp; page cache dropped before every job)."
 echo
 echo "Targets:"
@@ -194,7 +194,7 @@ if [ "$r" != NA ] && awk -v r="$r" 'BEGIN { exit !(r < 1) }'; then s=PASS; else 
 verdict $s "mount: store of 1000 disks in ${r/NA/(not measured)} s, target < 1 s"
 r=$(awk '$1 == "rss" && $2 == "ssefs" {print $3}' "$OUTDIR/$MODE.micro" | tail -1)
 if [ -n "$r" ] && [ "$r" -lt $((32 * 1024)) ]; then s=PASS; else s=MISS; fi
-verdict $s "rss: ssefs daemon VmRSS ${r:+$((r / 1024)) MiB}${r:-(not measured)} after the fio jobs, target < 32 MiB"
+verdict $s "rss: ssefs daemon VmRSS $( [ -n "$r" ] && echo "$((r / 1024)) MiB" || echo "(not measured)") after the fio jobs, target < 32 MiB"
 
 {
 	cat "$FRAG.tmp"
