@@ -41,27 +41,6 @@ static const char vault_usage[] =
 "                       deleted keys in days (7-90, default 90)\n"
 "See ssefs-vault(1).\n";
 
-/* Take "--name VALUE" or "--name=VALUE" at argv[*i]; 1 if taken, -1 if the
- * value is missing. */
-int cli_take(int argc, char **argv, int *i, const char *name,
-	     const char **val)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n))
-		return 0;
-	if (argv[*i][n] == '=') {
-		*val = argv[*i] + n + 1;
-		return 1;
-	}
-	if (argv[*i][n])
-		return 0;
-	if (*i + 1 >= argc)
-		return -1;
-	*val = argv[++*i];
-	return 1;
-}
-
 static void unlock_of(const struct cli_ctx *ctx, struct vault_unlock *u)
 {
 	u->keyfile = ctx->keyfile;

@@ -88,7 +88,6 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	int pr, open, state, opened_rc;
 	time_t since;
 	int64_t grace_left;
-	unsigned int i;
 
 	ssefs_fs_probe(fs, n);
 	pthread_mutex_lock(&n->lock);
@@ -130,15 +129,7 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	}
 	c->ndisks++;
 	c->nopen += open;
-	if (fs->vault) {
-		ssefs_fs_vault_lock(fs);
-		for (i = 0; i < h.nlayers && i < ENV_MAX_LAYERS; i++) {
-			ks = vault_key_state(fs->vault, h.layer[i].kid, 0);
-			if (ks != KEY_USABLE)
-				break;
-		}
-		ssefs_fs_vault_unlock(fs);
-	}
+	ks = ssefs_fs_key_state(fs, &h, NULL);
 	newdisk_uuid_str(h.uuid, uuid);
 	if (c->j) {
 		json_obj_begin(c->j, NULL);
