@@ -266,16 +266,6 @@ static void serve(struct ssefs_fs *fs, int cfd)
 	FILE *f;
 	struct pollfd p = { cfd, POLLIN, 0 };
 
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
-	    (cr.uid != 0 && cr.uid != fs->uid)) {
-		const char *no = "error: permission denied\n";
-
-		ssize_t w = write(cfd, no, strlen(no));
-
-		(void)w;	/* nothing to do about a failure */
-		close(cfd);
-		return;
-	}
 	while (got < sizeof(req) - 1) {
 		if (poll(&p, 1, 5000) <= 0)
 			break;
@@ -288,6 +278,16 @@ static void serve(struct ssefs_fs *fs, int cfd)
 	}
 	req[got] = '\0';
 	req[strcspn(req, "\n")] = '\0';
+	/* read first, refuse after: a refused client still gets the line */
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
+	    (cr.uid != 0 && cr.uid != fs->uid)) {
+		const char *no = "error: permission denied\n";
+		ssize_t w = write(cfd, no, strlen(no));
+
+		(void)w;	/* nothing to do about a failure */
+		close(cfd);
+		return;
+	}
 	f = fdopen(cfd, "w");
 	if (!f) {
 		close(cfd);
@@ -440,9 +440,18 @@ int ctl_request(const char *mnt_real, const char *req, FILE *out)
 	}
 	if (fd < 0)
 		return fd == -EACCES ? -EACCES : -ENOTCONN;
-	if (dprintf(fd, "%s\n", req) < 0) {
-		close(fd);
-		return -ENOTCONN;
+	/* The daemon may refuse (and close) before it reads the request:
+	 * no SIGPIPE, and its answer is still there to read. */
+	{
+		char line[256];
+		int len = snprintf(line, sizeof(line), "%s\n", req);
+
+		if (len > 0 && (size_t)len < sizeof(line) &&
+		    send(fd, line, (size_t)len, MSG_NOSIGNAL) < 0 &&
+		    errno != EPIPE && errno != ECONNRESET) {
+			close(fd);
+			return -ENOTCONN;
+		}
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		if (total == 0 && !strncmp(buf, "error: permission denied",
