@@ -203,7 +203,8 @@ setup_ssefs() {
 	ssefs_cmd disk create "$SSEFS_STORE/d.vhd" --size 2G >>"$WORK/ssefs.log" 2>&1 &&
 	ssefs_cmd disk create "$SSEFS_STORE/e.vhd" --size 2G >>"$WORK/ssefs.log" 2>&1 ||
 		{ say "MISSING ssefs: disk create: $(tail -1 "$WORK/ssefs.log")"; return; }
-	ssefs_cmd mount "$SSEFS_STORE" "$m" -f ${BENCH_SSEFS_OPTS:+-o "$BENCH_SSEFS_OPTS"} \
+	# not through ssefs_cmd: $! must be the daemon itself
+	"$SSEFS_BIN" --vault "$SSEFS_VAULT" mount "$SSEFS_STORE" "$m" -f ${BENCH_SSEFS_OPTS:+-o "$BENCH_SSEFS_OPTS"} \
 		>>"$WORK/ssefs.log" 2>&1 &
 	pid=$!
 	PIDS+=("$pid")
@@ -314,9 +315,15 @@ micro_xts() {
 		"$lib" $(pkg-config --libs fuse3 libcrypto libsodium yaml-0.1) \
 		-lpthread -o "$WORK/xts_speed" 2>"$WORK/xts_speed.log" ||
 		{ micro "MISSING xts: xts_speed does not build"; return; }
-	x=$("$WORK/xts_speed" 3 aes | awk '{print $4}')
-	o=$(openssl speed -seconds 3 -bytes 4096 -evp aes-256-xts 2>/dev/null |
-		awk '/^AES-256-XTS/ {sub(/k$/, "", $2); printf "%.0f", $2 / 1000}')
+	# best of three, alternating: the machine is shared and noisy
+	x=0 o=0
+	for i in 1 2 3; do
+		v=$("$WORK/xts_speed" 2 aes | awk '{print $4}')
+		[ "${v:-0}" -gt "$x" ] && x=$v
+		v=$(openssl speed -seconds 2 -bytes 4096 -evp aes-256-xts 2>/dev/null |
+			awk '/^AES-256-XTS/ {sub(/k$/, "", $2); printf "%.0f", $2 / 1000}')
+		[ "${v:-0}" -gt "$o" ] && o=$v
+	done
 	ratio=$(awk -v a="$x" -v b="$o" 'BEGIN { printf "%.2f", a / b }')
 	micro "xts_aes_mbs $x"
 	micro "openssl_xts_mbs $o"
@@ -328,16 +335,16 @@ micro_xts() {
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
-# A store of N disks under key NAME of SIZE bits, in vault $1; disks of
-# 1 MiB (thin) made with `ssefs disk create`.
+# make_store VAULT STORE N [disk create options]: a store of N thin 1 MiB
+# disks made with `ssefs disk create`, four at a time (not measured).
 make_store() {
-	local vault=$1 store=$2 n=$3 key=$4 i
+	local vault=$1 store=$2 n=$3
+	shift 3
 	mkdir -p "$store"
-	for ((i = 0; i < n; i++)); do
-		"$SSEFS_BIN" --vault "$vault" disk create "$store/d$i.vhd" \
-			--size 1M ${key:+--key "$key"} >>"$WORK/micro.log" 2>&1 ||
-			return 1
-	done
+	seq 0 $((n - 1)) | xargs -P 4 -I{} "$SSEFS_BIN" --vault "$vault" \
+		disk create "$store/d{}.vhd" --size 1M "$@" \
+		>>"$WORK/micro.log" 2>&1 &&
+	[ "$(ls "$store" | grep -c '\.vhd$')" = "$n" ]
 }
 
 # Rewrap: per key size, a vault with one key and stores of 1, 100, 1000
@@ -356,21 +363,18 @@ micro_rewrap() {
 		"$SSEFS_BIN" --vault "$v" des create set --key k --auto-rotate \
 			>>"$WORK/micro.log" 2>&1 || how=rewrap
 		for n in 1 100 1000; do
-			[ "$MODE" = short ] && [ "$n" != 1000 ] && continue
+			# short run: 1000 disks; 100 where each disk costs a
+			# process of its own (disk rewrap), scaled in the report
+			if [ "$MODE" = short ]; then
+				[ "$how" = rotate ] && [ "$n" != 1000 ] && continue
+				[ "$how" = rewrap ] && [ "$n" != 100 ] && continue
+			fi
 			s=$WORK/rs$bits-$n
 			if [ "$how" = rotate ]; then
-				mkdir -p "$s"
-				local i ok=1
-				for ((i = 0; i < n; i++)); do
-					"$SSEFS_BIN" --vault "$v" disk create "$s/d$i.vhd" \
-						--size 1M --des set >>"$WORK/micro.log" 2>&1 ||
-						{ ok=0; break; }
-				done
-				[ $ok = 1 ] || { micro "MISSING rewrap: disk create: $(tail -1 "$WORK/micro.log")"; return; }
+				make_store "$v" "$s" "$n" --des set
 			else
-				make_store "$v" "$s" "$n" k ||
-					{ micro "MISSING rewrap: disk create: $(tail -1 "$WORK/micro.log")"; return; }
-			fi
+				make_store "$v" "$s" "$n" --key k
+			fi || { micro "MISSING rewrap: disk create: $(tail -1 "$WORK/micro.log")"; return; }
 			"$SSEFS_BIN" --vault "$v" key rotate k >>"$WORK/micro.log" 2>&1 ||
 				{ micro "MISSING rewrap: key rotate: $(tail -1 "$WORK/micro.log")"; return; }
 			t0=$(now)
@@ -395,11 +399,15 @@ micro_rewrap() {
 MOUNT_STORE= MOUNT_VAULT=
 micro_mount() {
 	local m=$WORK/m_1000 t0 t1 pid
+	if "$SSEFS_BIN" mount 2>&1 | grep -q 'not built yet'; then
+		micro "MISSING mount1000: ssefs mount is not built yet"
+		return
+	fi
 	if [ -z "$MOUNT_STORE" ]; then
 		MOUNT_VAULT=$WORK/mv
 		MOUNT_STORE=$WORK/ms
 		"$SSEFS_BIN" --vault "$MOUNT_VAULT" vault init --name mt >>"$WORK/micro.log" 2>&1 &&
-		make_store "$MOUNT_VAULT" "$MOUNT_STORE" 1000 "" ||
+		make_store "$MOUNT_VAULT" "$MOUNT_STORE" 1000 ||
 			{ micro "MISSING mount1000: $(tail -1 "$WORK/micro.log")"; return; }
 	fi
 	mkdir -p "$m"
