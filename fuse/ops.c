@@ -255,6 +255,10 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 		r = n->probe_rc == -ENOTSUP ? -ENOENT : n->probe_rc;
 		goto out;
 	}
+	if (n->state == DISK_REVOKED) {
+		r = -EKEYREVOKED;	/* open fails as I/O does */
+		goto out;
+	}
 	if (!n->vol) {
 		r = ssefs_fs_abspath(fs, n->rel, path, sizeof(path));
 		if (r < 0)

@@ -87,7 +87,9 @@ test_expect_success 'disable the key: reads fail with EKEYREVOKED, status says s
 	wait_for revoked &&
 	ssefs --json status mnt >st.json &&
 	jq -e ".disks[] | select(.path == \"d.vhd\") | .stateDetail | test(\"disabled\")" st.json &&
-	! dd if=mnt/d.vhd of=/dev/null bs=4096 count=1 2>/dev/null
+	! dd if=mnt/d.vhd of=/dev/null bs=4096 count=1 2>/dev/null &&
+	test_must_fail python3 -c "open(\"mnt/d.vhd\", \"rb\")" 2>err &&
+	grep -q "Key has been revoked" err
 '
 
 test_expect_success 'no plaintext is served from the page cache meanwhile' '
