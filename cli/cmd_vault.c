@@ -11,6 +11,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmd_vault.h"
+#include "keyvault/kid.h"
 #include "keyvault/vault.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -104,6 +105,10 @@ static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 			return cli_usage(vault_usage, "vault init: %s needs a "
 					 "value", argv[i]);
 	}
+	if (name && !kid_valid_vault_name(name))
+		return cli_usage(vault_usage, "--name %s: a vault name is 1-%d "
+				 "of a-z 0-9 - (not starting with -)", name,
+				 KID_VAULT_MAX);
 	err = vault_init(ctx->vault_dir, name, &u);
 	if (err == -EEXIST)
 		return error("vault %s: already exists", ctx->vault_dir), 1;
