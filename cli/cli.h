@@ -51,6 +51,11 @@ int cli_usage(const char *usage, const char *fmt, ...)
  */
 int cli_open_vault(struct cli_ctx *ctx, struct vault **out);
 
+/* Take "--name VALUE" or "--name=VALUE" at argv[*i] (advancing *i past a
+ * separate value).  Return: 1 taken, 0 not this option, -1 value missing. */
+int cli_take(int argc, char **argv, int *i, const char *name,
+	     const char **val);
+
 /* strerror() with ssefs's own words for the errnos it gives meaning to
  * (EKEYREVOKED: "key has been revoked", EBADMSG: "no valid header"...). */
 const char *cli_strerror(int err);

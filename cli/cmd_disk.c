@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "crypto/envelope.h"
 #include "crypto/rng.h"
+#include "crypto/secmem.h"
 #include "disk/header.h"
 #include "disk/keyops.h"
 #include "disk/offsets.h"
@@ -355,6 +356,7 @@ static int fill_import(struct volume *vol, void *arg)
 	}
 	if (s->progress)
 		fputc('\n', stderr);
+	secmem_wipe(buf, COPY_CHUNK);	/* plaintext of the image */
 	free(buf);
 	if (r == 0 && s->footer_at) {
 		ssize_t w = vol_write(vol, s->footer, VHD_FOOTER_BYTES,
@@ -714,7 +716,7 @@ out:
 	if (fd >= 0)
 		close(fd);
 	if (buf) {
-		memset(buf, 0, COPY_CHUNK);
+		secmem_wipe(buf, COPY_CHUNK);
 		free(buf);
 	}
 	vol_close(vol);

@@ -11,6 +11,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmd_vault.h"
+#include "keyvault/kid.h"
 #include "keyvault/vault.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -40,27 +41,6 @@ static const char vault_usage[] =
 "  set                  purge protection (default on) and the retention of\n"
 "                       deleted keys in days (7-90, default 90)\n"
 "See ssefs-vault(1).\n";
-
-/* Take "--name VALUE" or "--name=VALUE" at argv[*i]; 1 if taken, -1 if the
- * value is missing. */
-int cli_take(int argc, char **argv, int *i, const char *name,
-	     const char **val)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n))
-		return 0;
-	if (argv[*i][n] == '=') {
-		*val = argv[*i] + n + 1;
-		return 1;
-	}
-	if (argv[*i][n])
-		return 0;
-	if (*i + 1 >= argc)
-		return -1;
-	*val = argv[++*i];
-	return 1;
-}
 
 static void unlock_of(const struct cli_ctx *ctx, struct vault_unlock *u)
 {
@@ -125,6 +105,10 @@ static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 			return cli_usage(vault_usage, "vault init: %s needs a "
 					 "value", argv[i]);
 	}
+	if (name && !kid_valid_vault_name(name))
+		return cli_usage(vault_usage, "--name %s: a vault name is 1-%d "
+				 "of a-z 0-9 - (not starting with -)", name,
+				 KID_VAULT_MAX);
 	err = vault_init(ctx->vault_dir, name, &u);
 	if (err == -EEXIST)
 		return error("vault %s: already exists", ctx->vault_dir), 1;

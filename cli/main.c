@@ -98,9 +98,8 @@ const char *cli_strerror(int err)
 	return strerror(err);
 }
 
-/* Take "--name VALUE" or "--name=VALUE" at argv[*i]; 1 if taken. */
-static int take_opt(int argc, char **argv, int *i, const char *name,
-		    const char **val)
+int cli_take(int argc, char **argv, int *i, const char *name,
+	     const char **val)
 {
 	size_t n = strlen(name);
 
@@ -110,13 +109,23 @@ static int take_opt(int argc, char **argv, int *i, const char *name,
 		*val = argv[*i] + n + 1;
 		return 1;
 	}
-	if (argv[*i][n] != '\0')
+	if (argv[*i][n])
 		return 0;
-	if (*i + 1 >= argc) {
-		exit(cli_usage(NULL, "%s: needs a value", name));
-	}
+	if (*i + 1 >= argc)
+		return -1;
 	*val = argv[++*i];
 	return 1;
+}
+
+/* A global option at argv[*i]; a missing value is a usage error. */
+static int take_opt(int argc, char **argv, int *i, const char *name,
+		    const char **val)
+{
+	int r = cli_take(argc, argv, i, name, val);
+
+	if (r < 0)
+		exit(cli_usage(NULL, "%s: needs a value", name));
+	return r;
 }
 
 /* Pull the global options out of argv (up to "--"); return the new argc. */

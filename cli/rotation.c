@@ -379,7 +379,6 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 		res->disks_rewrapped++;
 		snprintf(j->disk.kid, sizeof(j->disk.kid), "%s", j->target);
 		vault_disk_put(v, &j->disk);
-		vault_audit(v, "disk.rewrap", j->target, 0);
 		say(o, "disk %s: %s -> %s", j->disk.path, j->old, j->target);
 		notify(v, o, res, &(struct event){
 			.type = EV_DISK_REWRAPPED, .kid = j->target,

@@ -520,38 +520,50 @@ out:
 	return r;
 }
 
-/* Persist a changed size: re-read the header under its lock (a rotation
- * may have re-wrapped the DEKs), change only the size, re-MAC, write. */
+/*
+ * Write a header with this volume's size and a MAC under its keys, under
+ * the header lock.  @reread: first re-read the header on disk (a rotation
+ * may have re-wrapped the DEKs since we opened), check that it is still
+ * ours, and keep it but for the size; else write @h as it is.  Caller
+ * holds keys (shared) and meta.
+ */
+static int store_header(struct volume *vol, struct env_header *h, int reread)
+{
+	int r;
+
+	if (!vol->have_keys)
+		return -EKEYREVOKED;
+	r = hdr_lock(vol->fd);
+	if (r < 0)
+		return r;
+	if (reread) {
+		r = hdr_read(vol->fd, h, NULL);
+		if (r == 0)
+			r = env_verify_mac(h, vol->dek);
+	}
+	if (r == 0) {
+		h->plain_size = vol->size;
+		r = env_compute_mac(h, vol->dek, h->mac);
+	}
+	if (r == 0)
+		r = hdr_write(vol->fd, h);
+	hdr_unlock(vol->fd);
+	if (r == 0) {
+		vol->hdr = *h;
+		vol->size_dirty = 0;
+	}
+	return r;
+}
+
+/* Persist a changed size (flush, fsync, release, unmount). */
 static int persist_size(struct volume *vol)
 {
 	struct env_header h;
-	int r;
+	int r = 0;
 
 	pthread_mutex_lock(&vol->meta);
-	if (!vol->size_dirty) {
-		pthread_mutex_unlock(&vol->meta);
-		return 0;
-	}
-	r = hdr_lock(vol->fd);
-	if (r < 0)
-		goto out;
-	r = hdr_read(vol->fd, &h, NULL);
-	if (r == 0 && !vol->have_keys)
-		r = -EKEYREVOKED;
-	if (r == 0)
-		r = env_verify_mac(&h, vol->dek);	/* still our disk */
-	if (r == 0) {
-		h.plain_size = vol->size;
-		r = env_compute_mac(&h, vol->dek, h.mac);
-	}
-	if (r == 0)
-		r = hdr_write(vol->fd, &h);
-	hdr_unlock(vol->fd);
-	if (r == 0) {
-		vol->hdr = h;
-		vol->size_dirty = 0;
-	}
-out:
+	if (vol->size_dirty)
+		r = store_header(vol, &h, 1);
 	pthread_mutex_unlock(&vol->meta);
 	return r;
 }
@@ -563,20 +575,7 @@ int vol_set_header(struct volume *vol, const struct env_header *h)
 
 	pthread_rwlock_rdlock(&vol->keys);
 	pthread_mutex_lock(&vol->meta);
-	r = vol->have_keys ? 0 : -EKEYREVOKED;
-	if (r == 0)
-		r = hdr_lock(vol->fd);
-	if (r == 0) {
-		n.plain_size = vol->size;
-		r = env_compute_mac(&n, vol->dek, n.mac);
-		if (r == 0)
-			r = hdr_write(vol->fd, &n);
-		hdr_unlock(vol->fd);
-	}
-	if (r == 0) {
-		vol->hdr = n;
-		vol->size_dirty = 0;
-	}
+	r = store_header(vol, &n, 0);
 	pthread_mutex_unlock(&vol->meta);
 	pthread_rwlock_unlock(&vol->keys);
 	return r;

@@ -88,7 +88,6 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	int pr, open, state, opened_rc;
 	time_t since;
 	int64_t grace_left;
-	unsigned int i;
 
 	ssefs_fs_probe(fs, n);
 	pthread_mutex_lock(&n->lock);
@@ -130,15 +129,7 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	}
 	c->ndisks++;
 	c->nopen += open;
-	if (fs->vault) {
-		ssefs_fs_vault_lock(fs);
-		for (i = 0; i < h.nlayers && i < ENV_MAX_LAYERS; i++) {
-			ks = vault_key_state(fs->vault, h.layer[i].kid, 0);
-			if (ks != KEY_USABLE)
-				break;
-		}
-		ssefs_fs_vault_unlock(fs);
-	}
+	ks = ssefs_fs_key_state(fs, &h, NULL);
 	newdisk_uuid_str(h.uuid, uuid);
 	if (c->j) {
 		json_obj_begin(c->j, NULL);
@@ -275,16 +266,6 @@ static void serve(struct ssefs_fs *fs, int cfd)
 	FILE *f;
 	struct pollfd p = { cfd, POLLIN, 0 };
 
-	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
-	    (cr.uid != 0 && cr.uid != fs->uid)) {
-		const char *no = "error: permission denied\n";
-
-		ssize_t w = write(cfd, no, strlen(no));
-
-		(void)w;	/* nothing to do about a failure */
-		close(cfd);
-		return;
-	}
 	while (got < sizeof(req) - 1) {
 		if (poll(&p, 1, 5000) <= 0)
 			break;
@@ -297,6 +278,16 @@ static void serve(struct ssefs_fs *fs, int cfd)
 	}
 	req[got] = '\0';
 	req[strcspn(req, "\n")] = '\0';
+	/* read first, refuse after: a refused client still gets the line */
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
+	    (cr.uid != 0 && cr.uid != fs->uid)) {
+		const char *no = "error: permission denied\n";
+		ssize_t w = write(cfd, no, strlen(no));
+
+		(void)w;	/* nothing to do about a failure */
+		close(cfd);
+		return;
+	}
 	f = fdopen(cfd, "w");
 	if (!f) {
 		close(cfd);
@@ -449,9 +440,18 @@ int ctl_request(const char *mnt_real, const char *req, FILE *out)
 	}
 	if (fd < 0)
 		return fd == -EACCES ? -EACCES : -ENOTCONN;
-	if (dprintf(fd, "%s\n", req) < 0) {
-		close(fd);
-		return -ENOTCONN;
+	/* The daemon may refuse (and close) before it reads the request:
+	 * no SIGPIPE, and its answer is still there to read. */
+	{
+		char line[256];
+		int len = snprintf(line, sizeof(line), "%s\n", req);
+
+		if (len > 0 && (size_t)len < sizeof(line) &&
+		    send(fd, line, (size_t)len, MSG_NOSIGNAL) < 0 &&
+		    errno != EPIPE && errno != ECONNRESET) {
+			close(fd);
+			return -ENOTCONN;
+		}
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		if (total == 0 && !strncmp(buf, "error: permission denied",

@@ -425,3 +425,24 @@ int ssefs_fs_rename_nodes(struct ssefs_fs *fs, const char *from,
 	pthread_mutex_unlock(&fs->lock);
 	return r;
 }
+
+enum key_state ssefs_fs_key_state(struct ssefs_fs *fs,
+				  const struct env_header *h,
+				  unsigned int *layer)
+{
+	enum key_state ks = KEY_MISSING;
+	unsigned int i;
+
+	if (!fs->vault)
+		return KEY_MISSING;
+	ssefs_fs_vault_lock(fs);
+	for (i = 0; i < h->nlayers && i < ENV_MAX_LAYERS; i++) {
+		ks = vault_key_state(fs->vault, h->layer[i].kid, 0);
+		if (ks != KEY_USABLE)
+			break;
+	}
+	ssefs_fs_vault_unlock(fs);
+	if (layer)
+		*layer = i < h->nlayers ? i : 0;
+	return ks;
+}

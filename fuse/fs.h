@@ -42,6 +42,7 @@
 #include "crypto/envelope.h"
 #include "disk/keyops.h"
 #include "fuse/opts.h"
+#include "keyvault/vault.h"
 
 struct fuse;
 struct vault;
@@ -160,6 +161,15 @@ void ssefs_fs_invalidate(struct ssefs_fs *fs, struct disk_node *n);
 /* "STORE/REL" into @buf.  Return: 0 or -ENAMETOOLONG. */
 int ssefs_fs_abspath(struct ssefs_fs *fs, const char *rel, char *buf,
 		     size_t len);
+
+/*
+ * The key state of a disk: that of the first layer whose version is not
+ * usable (its index in *@layer, which may be NULL), else KEY_USABLE.  Takes
+ * the vault lock.
+ */
+enum key_state ssefs_fs_key_state(struct ssefs_fs *fs,
+				  const struct env_header *h,
+				  unsigned int *layer);
 
 void ssefs_fs_vault_lock(struct ssefs_fs *fs);
 void ssefs_fs_vault_unlock(struct ssefs_fs *fs);

@@ -255,6 +255,10 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 		r = n->probe_rc == -ENOTSUP ? -ENOENT : n->probe_rc;
 		goto out;
 	}
+	if (n->state == DISK_REVOKED) {
+		r = -EKEYREVOKED;	/* open fails as I/O does */
+		goto out;
+	}
 	if (!n->vol) {
 		r = ssefs_fs_abspath(fs, n->rel, path, sizeof(path));
 		if (r < 0)
@@ -758,19 +762,9 @@ static int xattr_value(struct ssefs_fs *fs, struct disk_node *n,
 	} else if (!strcmp(name, "user.ssefs.uuid")) {
 		newdisk_uuid_str(h.uuid, val);
 	} else if (!strcmp(name, "user.ssefs.key_state")) {
-		enum key_state ks = KEY_MISSING;
-		unsigned int i;
-
 		if (!fs->vault)
 			return -ENODATA;
-		ssefs_fs_vault_lock(fs);
-		for (i = 0; i < h.nlayers && i < ENV_MAX_LAYERS; i++) {
-			ks = vault_key_state(fs->vault, h.layer[i].kid, 0);
-			if (ks != KEY_USABLE)
-				break;
-		}
-		ssefs_fs_vault_unlock(fs);
-		s = key_state_name(ks);
+		s = key_state_name(ssefs_fs_key_state(fs, &h, NULL));
 	} else if (!strcmp(name, "user.ssefs.platform_kid")) {
 		if (h.nlayers < 2)
 			return -ENODATA;

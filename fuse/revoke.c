@@ -67,12 +67,10 @@ static const char *unusable_kid(struct ssefs_fs *fs, const struct env_header *h,
 		snprintf(why, len, "vault unreadable");
 		return h->layer[0].kid;
 	}
-	for (unsigned int i = 0; i < h->nlayers; i++) {
-		enum key_state st;
+	{
+		unsigned int i;
+		enum key_state st = ssefs_fs_key_state(fs, h, &i);
 
-		ssefs_fs_vault_lock(fs);
-		st = vault_key_state(fs->vault, h->layer[i].kid, 0);
-		ssefs_fs_vault_unlock(fs);
 		if (st != KEY_USABLE) {
 			snprintf(why, len, "%s %s", h->layer[i].kid,
 				 key_state_name(st));

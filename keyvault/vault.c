@@ -1282,25 +1282,32 @@ int vault_key_get(struct vault *v, const char *name, struct vault_key **out)
 	return 0;
 }
 
+/* The DER of @pk's private key, in guarded memory (*@der; NULL on error). */
+static int pkey_to_der(EVP_PKEY *pk, struct secbuf **der)
+{
+	int len = i2d_PrivateKey(pk, NULL);
+	unsigned char *p;
+
+	*der = len > 0 ? secbuf_new((size_t)len) : NULL;
+	if (!*der)
+		return -ENOMEM;
+	p = secbuf_data(*der);
+	if (i2d_PrivateKey(pk, &p) != len) {
+		secbuf_free(*der);
+		*der = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
 static int generate_rsa(int bits, struct secbuf **der, int *gotbits)
 {
 	EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
-	int err = 0, len;
-	unsigned char *p;
+	int err;
 
 	if (!pk)
 		return -EIO;
-	len = i2d_PrivateKey(pk, NULL);
-	*der = len > 0 ? secbuf_new((size_t)len) : NULL;
-	if (!*der) {
-		err = -ENOMEM;
-	} else {
-		p = secbuf_data(*der);
-		if (i2d_PrivateKey(pk, &p) != len) {
-			secbuf_free(*der);
-			err = -EIO;
-		}
-	}
+	err = pkey_to_der(pk, der);
 	*gotbits = EVP_PKEY_get_bits(pk);
 	EVP_PKEY_free(pk);
 	return err;
@@ -1310,8 +1317,7 @@ static int load_pem(const char *path, struct secbuf **der, int *bits)
 {
 	BIO *b = BIO_new_file(path, "r");
 	EVP_PKEY *pk;
-	unsigned char *p;
-	int len, err = 0;
+	int err;
 
 	if (!b)
 		return -errno ? -errno : -ENOENT;
@@ -1325,17 +1331,7 @@ static int load_pem(const char *path, struct secbuf **der, int *bits)
 		EVP_PKEY_free(pk);
 		return -ENOTSUP;
 	}
-	len = i2d_PrivateKey(pk, NULL);
-	*der = len > 0 ? secbuf_new((size_t)len) : NULL;
-	if (!*der) {
-		err = -ENOMEM;
-	} else {
-		p = secbuf_data(*der);
-		if (i2d_PrivateKey(pk, &p) != len) {
-			secbuf_free(*der);
-			err = -EIO;
-		}
-	}
+	err = pkey_to_der(pk, der);
 	EVP_PKEY_free(pk);
 	return err;
 }

@@ -24,8 +24,8 @@ test_expect_success 'init refuses an existing vault' '
 '
 
 test_expect_success 'init refuses a bad name' '
-	test_expect_code 1 ssefs --vault "$TRASH_DIRECTORY/bad" vault init --name Bad_Name 2>err &&
-	grep -q "bad name" err &&
+	test_expect_code 2 ssefs --vault "$TRASH_DIRECTORY/bad" vault init --name Bad_Name 2>err &&
+	grep -q "^ssefs: --name Bad_Name: a vault name is" err &&
 	test ! -e "$TRASH_DIRECTORY/bad"
 '
 

@@ -145,6 +145,23 @@ test_expect_success JQ 'status --json' '
 		.vhdSizeBytes == 67109376" st.json
 '
 
+test_expect_success ROOT 'the control socket answers only root and the user who mounted' '
+	chmod a+rx "$TRASH_DIRECTORY" &&
+	test_expect_code 1 setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$SSEFS_BIN" status "$TRASH_DIRECTORY/mnt" >out 2>err &&
+	grep -q "^ssefs: .*mnt: permission denied" err &&
+	# open the socket up: the daemon itself must still refuse (SO_PEERCRED)
+	id=$(printf "%s" "$(realpath mnt)" | b2sum -l 128 | cut -d" " -f1) &&
+	sock=/run/ssefs/$id.sock &&
+	test "$(stat -c %a "$sock")" = 600 &&
+	test_when_finished "chmod 0600 \"$sock\"; chmod 0700 /run/ssefs" &&
+	chmod 0711 /run/ssefs && chmod 0666 "$sock" &&
+	{ setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$SSEFS_BIN" status "$TRASH_DIRECTORY/mnt" >out 2>err; true; } &&
+	grep -q "^ssefs: .*mnt: permission denied" err &&
+	! grep -q "d0.vhd" out
+'
+
 test_expect_success 'status of something that is not a mount: exit 1' '
 	mkdir plain &&
 	test_expect_code 1 ssefs status plain 2>err &&

@@ -29,6 +29,10 @@ disk_state () {
 	ssefs --json status mnt | jq -r '.disks[] | select(.path == "d.vhd") | .state'
 }
 
+kid_is () {
+	test "$(ssefs --json disk show store/d.vhd | jq -r ".layers[0].kid")" = "$1"
+}
+
 revoked () {
 	! read_first_mib got 2>/dev/null &&
 	grep -q "Key has been revoked" got.err &&
@@ -58,7 +62,9 @@ test_expect_success 'disable the key: reads fail with EKEYREVOKED, status says s
 	wait_for revoked &&
 	ssefs --json status mnt >st.json &&
 	jq -e ".disks[] | select(.path == \"d.vhd\") | .stateDetail | test(\"disabled\")" st.json &&
-	! dd if=mnt/d.vhd of=/dev/null bs=4096 count=1 2>/dev/null
+	! dd if=mnt/d.vhd of=/dev/null bs=4096 count=1 2>/dev/null &&
+	test_must_fail python3 -c "open(\"mnt/d.vhd\", \"rb\")" 2>err &&
+	grep -q "Key has been revoked" err
 '
 
 test_expect_success 'no plaintext is served from the page cache meanwhile' '
@@ -92,6 +98,31 @@ test_expect_success 'writes go on after resumption; the mount unmounts cleanly' 
 	ssefs_umount mnt &&
 	ssefs disk export store/d.vhd out.vhd &&
 	dd if=out.vhd bs=1M skip=2 count=1 2>/dev/null | cmp - want
+'
+
+test_expect_success 'the daemon rotates by itself every rotate_interval' '
+	cat >notify.sh <<-EOF &&
+	#!/bin/sh
+	cat >>"$PWD/events.jsonl"
+	EOF
+	chmod +x notify.sh &&
+	ssefs_mount store mnt "key_check_interval=1s,revoke_grace=0,rotate_interval=1s,notify=$PWD/notify.sh" &&
+	exec 7<mnt/d.vhd &&
+	ssefs key rotate k1 >kidr &&
+	wait_for kid_is "$(cat kidr)" &&
+	read_first_mib got && cmp got want
+'
+
+test_expect_success 'with revoke_grace=0 the daemon stops the disk at the next check, and says so' '
+	ssefs key set k1 --enabled false &&
+	wait_for revoked &&
+	ssefs key set k1 --enabled true &&
+	wait_for resumed &&
+	jq -s -e "map(select(.event == \"DiskKeyRevoked\")) | length >= 1" events.jsonl &&
+	jq -s -e "map(select(.event == \"DiskKeyRestored\")) | length >= 1" events.jsonl &&
+	jq -s -e "map(select(.event == \"DiskRewrapped\")) | length >= 1" events.jsonl &&
+	exec 7<&- &&
+	ssefs_umount mnt
 '
 
 test_done
