@@ -40,7 +40,10 @@ int secmem_init(void)
 
 int secmem_lock_all(void)
 {
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
+	/* MCL_ONFAULT: lock pages as they are touched, not up front, so
+	 * every FUSE thread's 8 MiB stack does not become resident */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) < 0 &&
+	    mlockall(MCL_CURRENT | MCL_FUTURE) < 0)
 		return -errno;
 	return 0;
 }
