@@ -37,6 +37,7 @@ static void mount_help(void)
 "\n"
 "Mount the store directory STORE on MNT: every ssefs disk in STORE shows in\n"
 "MNT at the same path as a plaintext fixed .vhd; other files are hidden.\n"
+"A disk never has the setuid or setgid bit (chmod drops them).\n"
 "\n"
 "  -f                 stay in the foreground, log to stderr\n"
 "  -o OPTIONS         comma-separated mount options (may repeat):\n"

@@ -18,6 +18,7 @@
 #include "crypto/secmem.h"
 #include "fuse/ctl.h"
 #include "fuse/fs.h"
+#include "fuse/fuseio.h"
 #include "fuse/mount.h"
 #include "fuse/ops.h"
 #include "util/log.h"
@@ -127,6 +128,11 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	}
 	mounted = 1;
 	fs->fuse = fuse;
+	/* one FUSE round trip per write, not two (fuse/fuseio.h) */
+	r = fuseio_install(fuse_get_session(fuse));
+	if (r < 0)
+		warning("mount: FUSE_HANDLE_KILLPRIV_V2 not requested, writes "
+			"will be slower: %s", strerror(-r));
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
 		error("mount: cannot set signal handlers");
 		goto out;

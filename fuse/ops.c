@@ -98,9 +98,18 @@ static int lookup_file(struct ssefs_fs *fs, const char *rel,
 	return 0;
 }
 
-/* Fill the size fields of @st for disk node @n. */
+/*
+ * A disk never carries setuid or setgid: the mount asks the kernel for
+ * FUSE_HANDLE_KILLPRIV_V2 (fuse/fuseio.h), which leaves dropping them on
+ * write, truncate and chown to the file system; with no such bits there is
+ * nothing to drop.  Directories keep theirs.
+ */
+#define DISK_MODE_MASK	(07777 & ~(S_ISUID | S_ISGID))
+
+/* Fill the size fields of @st for disk node @n (and drop suid/sgid). */
 static void disk_stat(struct disk_node *n, struct stat *st)
 {
+	st->st_mode &= ~(mode_t)(S_ISUID | S_ISGID);
 	pthread_mutex_lock(&n->lock);
 	if (n->vol)
 		st->st_size = (off_t)vol_size(n->vol);
@@ -351,7 +360,7 @@ static int ssefs_create(const char *path, mode_t mode,
 
 	if (is_lockfile(rel))
 		return -EPERM;
-	r = newdisk_create(fs, rel, mode & 07777, cx->uid, cx->gid);
+	r = newdisk_create(fs, rel, mode & DISK_MODE_MASK, cx->uid, cx->gid);
 	if (r < 0)
 		return r;
 	r = lookup_file(fs, rel, &n, NULL);
@@ -670,16 +679,18 @@ static int ssefs_chmod(const char *path, mode_t mode,
 		       struct fuse_file_info *fi)
 {
 	struct ssefs_fs *fs = ssefs_fs_get();
+	struct disk_node *n;
 	char buf[PATH_MAX];
 	const char *rel = fi_rel(path, fi, buf, sizeof(buf));
 	int r;
 
 	if (!rel)
 		return -EBADF;
-	r = visible(fs, rel);
-	if (r < 0)
+	r = lookup_file(fs, rel, &n, NULL);
+	if (r < 0 && r != -EISDIR)
 		return r;
-	if (fchmodat(fs->store_fd, rel, mode & 07777, 0) < 0)
+	mode &= r == -EISDIR ? 07777 : DISK_MODE_MASK;
+	if (fchmodat(fs->store_fd, rel, mode, 0) < 0)
 		return -errno;
 	return 0;
 }
