@@ -28,6 +28,8 @@ PTS="passthrough passthrough_fh passthrough_ll"
 [ "$MICRO" = "$OUTDIR/$MODE.micro" ] || cp "$MICRO" "$OUTDIR/$MODE.micro"
 [ "$TARGET_DESC" = "$OUTDIR/$MODE.targets" ] ||
 	cp "$TARGET_DESC" "$OUTDIR/$MODE.targets"
+[ -n "${PHASES:-}" ] && [ -f "$PHASES" ] && [ "$PHASES" != "$OUTDIR/$MODE.phases" ] &&
+	cp "$PHASES" "$OUTDIR/$MODE.phases"
 
 TARGETS=$(cut -f1 "$OUTDIR/$MODE.targets")
 
@@ -91,10 +93,16 @@ verdict() {	# verdict PASS|MISS TEXT
 {
 echo "## $( [ "$MODE" = full ] && echo "Full run (\`make bench-full\`)" || echo "Short run (\`make bench\`)")"
 echo
-echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); the run took ${DURATION:-?} s."
+PH=
+[ -n "${PHASES:-}" ] && [ -s "$PHASES" ] &&
+	PH=" ($(awk '{ printf "%s%s %s s", (NR > 1 ? ", " : ""), $1, $2 }' "$PHASES"))"
+echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); the run took ${DURATION:-?} s$PH."
 echo "- Machine: $(nproc) cores, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo), $(awk '/MemTotal/ {printf "%.0f GiB RAM", $2 / 1048576}' /proc/meminfo), kernel $(uname -r), load average ${LOAD_START:-?} at the start and $(cut -d' ' -f1-3 /proc/loadavg) at the end (the machine is shared with other builds, so figures are noisy; the interleaving spreads that noise over all targets), backing file system $(df -T "${WORK:-/var/tmp}" 2>/dev/null | awk 'NR == 2 {print $2}')."
 echo "- Tools: $(fio --version), gocryptfs $(gocryptfs -version 2>/dev/null | awk '{print $2; exit}' | tr -d ';'), securefs $(dpkg-query -W -f '${Version}' securefs 2>/dev/null), libfuse $(pkg-config --modversion fuse3), $(openssl version | awk '{print $1, $2}'), $(gnuplot --version 2>/dev/null), ssefs binary ${SSEFS_BIN:-?} (tree $(git -C "$(dirname "${SSEFS_BIN:-$ROOT/ssefs}")" log -1 --format='%h %s' 2>/dev/null | cut -c1-60))."
-echo "- Command: \`$CMD\` (as root; $REPS repetitions, medians; files of $SEQ_SIZE; random jobs psync iodepth 1, ${RUNTIME} s after a ${RAMP} s ramp; page cache dropped before every job)."
+SEQ_NOTE=
+[ "${SEQ_RUNTIME:-0}" -gt 0 ] 2>/dev/null &&
+	SEQ_NOTE=", each stopped after ${SEQ_RUNTIME} s if not done"
+echo "- Command: \`${CMD:-make bench}\` (as root; $REPS repetitions, medians; sequential jobs on files of $SEQ_SIZE$SEQ_NOTE; random jobs psync iodepth 1, ${RUNTIME} s after a ${RAMP} s ramp; page cache dropped before every job)."
 echo
 echo "Targets:"
 echo

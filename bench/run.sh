@@ -2,14 +2,21 @@
 # bench/run.sh - ssefs against the raw directory, libfuse's passthrough
 # examples, gocryptfs and securefs, side by side (issue 7).
 #
-#   make bench        short run: 5 s per random job after a 2 s ramp, the
-#                     best passthrough example only (passthrough_ll unless
-#                     BENCH_PASSTHROUGH says otherwise), RSA-3072 rewrap only
-#   make bench-full   the whole matrix: 20 s random jobs, all three
-#                     passthrough examples, rewrap with RSA 2048/3072/4096
+#   make bench        short run (< 15 min): 5 s per random job after a 1 s
+#                     ramp, sequential jobs stopped after 8 s (only a slow
+#                     target, securefs at ~25 MB/s, needs that: 45 s per
+#                     1 GiB write otherwise), the best passthrough example
+#                     only (passthrough_ll unless BENCH_PASSTHROUGH says
+#                     otherwise), RSA-3072 rewrap only
+#   make bench-full   the whole matrix: 20 s random jobs after a 2 s ramp,
+#                     whole 1 GiB sequential jobs, all three passthrough
+#                     examples, rewrap with RSA 2048/3072/4096
+# Both: 3 repetitions, medians.  The time each phase took is printed and
+# recorded in the report ("the run took N s: ...").
 #
 # Knobs (environment): SSEFS_BIN, BENCH_FULL=1, BENCH_REPS (3),
-# BENCH_RUNTIME, BENCH_RAMP, BENCH_SEQ_SIZE (1G), BENCH_PASSTHROUGH
+# BENCH_RUNTIME, BENCH_RAMP, BENCH_SEQ_RUNTIME (0 = the whole file),
+# BENCH_SEQ_SIZE (1G), BENCH_PASSTHROUGH
 # (short run: one of passthrough passthrough_fh passthrough_ll),
 # BENCH_TARGETS (space-separated subset of the target names),
 # BENCH_SKIP_MICRO=1, BENCH_SKIP_FIO=1, BENCH_NO_INSTALL=1, BENCH_DIR
@@ -31,11 +38,13 @@ if [ "$FULL" = 1 ]; then
 	MODE=full
 	RUNTIME=${BENCH_RUNTIME:-20}
 	RAMP=${BENCH_RAMP:-2}
+	SEQ_RUNTIME=${BENCH_SEQ_RUNTIME:-0}
 	RSA_SIZES="2048 3072 4096"
 else
 	MODE=short
 	RUNTIME=${BENCH_RUNTIME:-5}
-	RAMP=${BENCH_RAMP:-2}
+	RAMP=${BENCH_RAMP:-1}
+	SEQ_RUNTIME=${BENCH_SEQ_RUNTIME:-8}
 	RSA_SIZES="3072"
 fi
 CLK_TCK=$(getconf CLK_TCK)
@@ -43,6 +52,17 @@ T_START=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 say() { printf 'bench: %s\n' "$*" >&2; }
+
+# phase NAME: close the previous phase, recording its seconds in $PHASES
+PHASE= PHASE_T0=
+phase() {
+	local t
+	t=$(date +%s)
+	[ -n "$PHASE" ] && [ -n "${PHASES:-}" ] &&
+		printf '%s %s\n' "$PHASE" $((t - PHASE_T0)) >>"$PHASES" &&
+		say "phase $PHASE took $((t - PHASE_T0)) s"
+	PHASE=$1 PHASE_T0=$t
+}
 die() { say "$*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (drop_caches, losetup, mount)"
@@ -90,6 +110,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 say "scratch directory $WORK ($MODE run)"
+PHASES=$WORK/phases.txt
+: >"$PHASES"
+phase setup
 
 # Wait until $1 is a mount point (up to $2 seconds, default 20).
 wait_mount() {
@@ -256,6 +279,9 @@ run_fio() {
 		    --fallocate=none --ioengine=psync --iodepth=1
 		    --output-format=terse --terse-version=3 --group_reporting)
 	local c0 c1 out val cpu kb
+	case $job in
+	seq*)	[ "$SEQ_RUNTIME" -gt 0 ] && args+=(--runtime="$SEQ_RUNTIME") ;;
+	esac
 	case $job in
 	seqwrite)  args+=(--rw=write --bs=1M --end_fsync=1) ;;
 	seqread)   args+=(--rw=read --bs=1M) ;;
@@ -444,6 +470,7 @@ if [ "${BENCH_SKIP_FIO:-0}" != 1 ]; then
 	say "targets: ${TARGETS[*]}"
 
 	# lay every file out once (not measured), so each run overwrites
+	phase layout
 	for t in "${TARGETS[@]}"; do
 		fio --name=layout --filename="${TFILE[$t]}" --size="$SEQ_SIZE" \
 			--rw=write --bs=1M --fallocate=none --end_fsync=1 \
@@ -452,6 +479,7 @@ if [ "${BENCH_SKIP_FIO:-0}" != 1 ]; then
 	done
 	# interleaved: every rep runs every job on every target in turn
 	for ((rep = 1; rep <= REPS; rep++)); do
+		phase "fio-rep$rep"
 		for job in $JOBS; do
 			for t in "${TARGETS[@]}"; do
 				run_fio "$job" "$t" "$rep"
@@ -466,10 +494,14 @@ if [ "${BENCH_SKIP_FIO:-0}" != 1 ]; then
 	done
 fi
 if [ "${BENCH_SKIP_MICRO:-0}" != 1 ]; then
+	phase micro-xts
 	micro_xts
+	phase micro-rewrap
 	micro_rewrap
+	phase micro-mount
 	micro_mount
 fi
+phase report
 
 # --------------------------------------------------------------- report
 T_END=$(date +%s)
@@ -480,5 +512,6 @@ CMD="make bench"
 [ "$MODE" = full ] && CMD="make bench-full"
 MODE=$MODE RES=$RES MICRO=$MICRO TARGET_DESC=$TARGET_DESC ROOT=$ROOT \
 	CMD="$CMD" LOAD_START="$LOAD_START" DURATION=$((T_END - T_START)) RUNTIME=$RUNTIME RAMP=$RAMP \
-	REPS=$REPS SEQ_SIZE=$SEQ_SIZE WORK=$WORK SSEFS_BIN=$SSEFS_BIN \
+	REPS=$REPS SEQ_SIZE=$SEQ_SIZE SEQ_RUNTIME=$SEQ_RUNTIME PHASES=$PHASES \
+	WORK=$WORK SSEFS_BIN=$SSEFS_BIN \
 	bash "$HERE/report.sh"
