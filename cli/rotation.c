@@ -32,38 +32,6 @@
 
 #define DEFAULT_THREADS	8
 
-/* --- a thread-safe keyops over one vault handle ---------------------- */
-
-struct locked_vault {
-	struct vault *v;
-	struct keyops inner;
-	pthread_mutex_t lock;
-};
-
-static int locked_unwrap(void *ctx, const struct env_layer *l,
-			 struct secbuf **dek)
-{
-	struct locked_vault *lv = ctx;
-	int r;
-
-	pthread_mutex_lock(&lv->lock);
-	r = lv->inner.unwrap(lv->inner.ctx, l, dek);
-	pthread_mutex_unlock(&lv->lock);
-	return r;
-}
-
-static int locked_wrap(void *ctx, const char *kid, const struct secbuf *dek,
-		       struct env_layer *l)
-{
-	struct locked_vault *lv = ctx;
-	int r;
-
-	pthread_mutex_lock(&lv->lock);
-	r = lv->inner.wrap(lv->inner.ctx, kid, dek, l);
-	pthread_mutex_unlock(&lv->lock);
-	return r;
-}
-
 /* --- telling -------------------------------------------------------- */
 
 static void say(const struct rotation_opts *o, const char *fmt, ...)
@@ -294,8 +262,9 @@ static int settle_des(struct des *d, void *arg)
 static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 			struct rotation_result *res, const char *only_des)
 {
-	struct locked_vault lv = { .v = v };
 	struct pool p = { 0 };
+	struct vault_disk *done = NULL;
+	size_t ndone = 0;
 	struct vault_disk *disks = NULL;
 	struct des *sets = NULL;
 	size_t ndisks = 0, nsets = 0;
@@ -333,11 +302,9 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 		p.njobs++;
 	}
 
-	vault_keyops(v, &lv.inner);
-	pthread_mutex_init(&lv.lock, NULL);
-	p.ops.ctx = &lv;
-	p.ops.unwrap = locked_unwrap;
-	p.ops.wrap = locked_wrap;
+	/* The vault serialises its own state; the RSA work runs in
+	 * parallel. */
+	vault_keyops(v, &p.ops);
 	pthread_mutex_init(&p.lock, NULL);
 	nth = o->threads > 0 ? o->threads : DEFAULT_THREADS;
 	if (nth > 64)
@@ -354,7 +321,33 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	for (int i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
 
-	/* report, register, and settle each set */
+	/* register the new kids at once, then report each disk */
+	done = calloc(p.njobs ? p.njobs : 1, sizeof(*done));
+	if (!done) {
+		r = -ENOMEM;
+		goto join;
+	}
+	for (size_t i = 0; i < p.njobs; i++) {
+		struct job *j = &p.jobs[i];
+
+		/* a disk the last pass re-wrapped but could not record is
+		 * recorded now */
+		if (j->missing || j->result < 0 ||
+		    (!j->changed && !strcmp(j->disk.kid, j->target)))
+			continue;
+		done[ndone] = j->disk;
+		snprintf(done[ndone].kid, sizeof(done[0].kid), "%s",
+			 j->target);
+		ndone++;
+	}
+	r = vault_disk_put_many(v, done, ndone);
+	if (r < 0) {
+		say(o, "registry: cannot record %zu re-wrapped disk%s: %s",
+		    ndone, ndone == 1 ? "" : "s", cli_strerror(r));
+		first = r;
+		r = 0;		/* the headers are right; the next pass
+				 * records them (see above) */
+	}
 	for (size_t i = 0; i < p.njobs; i++) {
 		struct job *j = &p.jobs[i];
 
@@ -378,7 +371,6 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 		}
 		res->disks_rewrapped++;
 		snprintf(j->disk.kid, sizeof(j->disk.kid), "%s", j->target);
-		vault_disk_put(v, &j->disk);
 		say(o, "disk %s: %s -> %s", j->disk.path, j->old, j->target);
 		notify(v, o, res, &(struct event){
 			.type = EV_DISK_REWRAPPED, .kid = j->target,
@@ -418,9 +410,10 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 				.kid = sets[k].active_kid, .des = sets[k].name,
 				.detail = err });
 	}
+join:
 	pthread_mutex_destroy(&p.lock);
-	pthread_mutex_destroy(&lv.lock);
 out:
+	free(done);
 	free(p.jobs);
 	free(disks);
 	free(sets);

@@ -344,9 +344,19 @@ static struct vault_version *find_version(struct vault_key *k,
 	return NULL;
 }
 
+/*
+ * Make room for element @n of an array that holds @n: every array here is
+ * allocated by grow() alone (or holds exactly one element), so its
+ * capacity is the power of two at or above its length, and it doubles
+ * when the length reaches one.
+ */
 static void *grow(void *p, size_t n, size_t size)
 {
-	return realloc(p, (n + 1) * size);
+	if (n && (n & (n - 1)))
+		return p;
+	if (n > SIZE_MAX / 2 / size)
+		return NULL;
+	return realloc(p, (n ? 2 * n : 1) * size);
 }
 
 static int parse_line(struct vault *v, char *line)
@@ -497,7 +507,23 @@ static int load_meta(struct vault *v)
 		set_last(v, path);
 		return err;
 	}
+	/* Parsing a large registry is the cost; the bytes are cheap to
+	 * compare.  The cache is trusted only if no exclusive section could
+	 * have changed the parsed state since it was parsed. */
+	if (v->meta_clean && v->meta_raw && len == v->meta_len &&
+	    !memcmp(buf, v->meta_raw, len)) {
+		free(buf);
+		return 0;
+	}
+	free(v->meta_raw);
+	v->meta_raw = NULL;
+	v->meta_clean = 0;
 	free_keys(v);
+	v->meta_raw = malloc(len ? len : 1);
+	if (v->meta_raw) {
+		memcpy(v->meta_raw, buf, len);
+		v->meta_len = len;
+	}
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		err = parse_line(v, line);
@@ -507,6 +533,7 @@ static int load_meta(struct vault *v)
 		}
 	}
 	free(buf);
+	v->meta_clean = !err && v->meta_raw;
 	return err;
 }
 
@@ -583,8 +610,8 @@ static int save_meta(struct vault *v)
 	return err;
 }
 
-/* Take the lock (LOCK_SH or LOCK_EX) and re-read the metadata. */
-int vault_begin(struct vault *v, int how)
+/* Take the lock (LOCK_SH or LOCK_EX) without reading anything. */
+int vault_lock(struct vault *v, int how)
 {
 	int err;
 
@@ -594,12 +621,25 @@ int vault_begin(struct vault *v, int how)
 		pthread_mutex_unlock(&v->mu);
 		return err;
 	}
+	return 0;
+}
+
+/* Take the lock (LOCK_SH or LOCK_EX) and re-read the metadata. */
+int vault_begin(struct vault *v, int how)
+{
+	int err = vault_lock(v, how);
+
+	if (err)
+		return err;
 	err = load_meta(v);
 	if (err) {
-		flock(v->lockfd, LOCK_UN);
-		pthread_mutex_unlock(&v->mu);
+		vault_end(v);
+		return err;
 	}
-	return err;
+	/* Whoever holds it exclusively may change the parsed state. */
+	if (how == LOCK_EX)
+		v->meta_clean = 0;
+	return 0;
 }
 
 void vault_end(struct vault *v)
@@ -829,6 +869,7 @@ void vault_close(struct vault *v)
 		return;
 	secbuf_free(v->master);
 	free_keys(v);
+	free(v->meta_raw);
 	if (v->lockfd >= 0)
 		close(v->lockfd);
 	pthread_mutex_destroy(&v->mu);
@@ -1688,30 +1729,54 @@ int vault_set_retention_days(struct vault *v, int days)
 
 /* ---- disks ---- */
 
-int vault_disk_put(struct vault *v, const struct vault_disk *d)
+static int disk_valid(const struct vault_disk *d)
 {
-	struct vault_disk *n;
-	size_t i;
+	return !strchr(d->path, '\n') && !strchr(d->des, ' ') &&
+	       !strchr(d->kid, ' ') && *d->uuid && !strchr(d->uuid, ' ');
+}
+
+int vault_disk_put_many(struct vault *v, const struct vault_disk *d,
+			size_t n)
+{
+	struct vault_disk *g;
+	size_t i, k;
 	int err;
 
-	if (strchr(d->path, '\n') || strchr(d->des, ' ') ||
-	    strchr(d->kid, ' ') || !*d->uuid || strchr(d->uuid, ' '))
-		return -EINVAL;
+	for (k = 0; k < n; k++)
+		if (!disk_valid(&d[k]))
+			return -EINVAL;
+	if (!n)
+		return 0;
 	err = vault_begin(v, LOCK_EX);
 	if (err)
 		return err;
-	for (i = 0; i < v->ndisks; i++)
-		if (!strcmp(v->disks[i].uuid, d->uuid))
-			break;
-	if (i == v->ndisks) {
-		n = grow(v->disks, v->ndisks, sizeof(*n));
-		if (!n)
-			return refuse(v, "disk-put", d->kid, -ENOMEM);
-		v->disks = n;
-		v->ndisks++;
+	for (k = 0; k < n; k++) {
+		for (i = 0; i < v->ndisks; i++)
+			if (!strcmp(v->disks[i].uuid, d[k].uuid))
+				break;
+		if (i == v->ndisks) {
+			g = grow(v->disks, v->ndisks, sizeof(*g));
+			if (!g)
+				return refuse(v, "disk-put", d[k].kid, -ENOMEM);
+			v->disks = g;
+			v->ndisks++;
+		}
+		v->disks[i] = d[k];
 	}
-	v->disks[i] = *d;
-	return commit(v, "disk-put", *d->kid ? d->kid : NULL);
+	/* One record per disk, one flush for them all. */
+	for (k = 0; !err && k + 1 < n; k++)
+		err = vault_audit_write(v, "disk-put",
+					*d[k].kid ? d[k].kid : NULL, 0, NULL);
+	if (err) {
+		vault_end(v);
+		return err;
+	}
+	return commit(v, "disk-put", *d[n - 1].kid ? d[n - 1].kid : NULL);
+}
+
+int vault_disk_put(struct vault *v, const struct vault_disk *d)
+{
+	return vault_disk_put_many(v, d, 1);
 }
 
 int vault_disk_del(struct vault *v, const char *uuid)
@@ -1748,15 +1813,3 @@ int vault_disk_list(struct vault *v, struct vault_disk **out, size_t *n)
 	return 0;
 }
 
-int vault_audit(struct vault *v, const char *op, const char *kid, int result)
-{
-	int err = vault_begin(v, LOCK_EX);
-
-	if (err)
-		return err;
-	err = vault_audit_append(v, op, kid, result);
-	if (!err)
-		err = save_meta(v);
-	vault_end(v);
-	return err;
-}

@@ -107,6 +107,9 @@ struct vault_disk {
 	char kid[VAULT_KID_MAX + 1];	/* outer layer's kid */
 };
 int vault_disk_put(struct vault *v, const struct vault_disk *d);
+/* Enter or update @n disks at once: one metadata write, one flush. */
+int vault_disk_put_many(struct vault *v, const struct vault_disk *d,
+			size_t n);
 int vault_disk_del(struct vault *v, const char *uuid);
 /* *@out is a malloc'd array of *@n entries (free()). */
 int vault_disk_list(struct vault *v, struct vault_disk **out, size_t *n);

@@ -34,6 +34,9 @@
 #include "util/json.h"
 
 #define AUDIT_MAC_SEP	",\"mac\":\""
+#define AUDIT_SEQ_KEY	"\"seq\":"
+#define AUDIT_TAIL_MAX	8192		/* longer than any record */
+#define AUDIT_HEAD_LEN	86		/* "%020llu %64s\n" */
 #define AUDIT_ROTATE_DEFAULT	(1u << 20)
 
 static int fromhex_mac(uint8_t out[32], const char *hex);
@@ -105,7 +108,7 @@ static int maybe_rotate(struct vault *v)
 	unsigned long long limit = AUDIT_ROTATE_DEFAULT;
 	struct stat st;
 	unsigned int n;
-	int err;
+	int err, fd;
 
 	if (env && *env)
 		limit = strtoull(env, NULL, 10);
@@ -115,6 +118,15 @@ static int maybe_rotate(struct vault *v)
 	if (stat(path, &st) < 0 || (unsigned long long)st.st_size < limit ||
 	    !limit)
 		return 0;
+	/* Records appended by a batch may not be synced yet: a rename
+	 * would hide them from the batch's final fsync. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		err = fdatasync(fd) < 0 ? -errno : 0;
+		close(fd);
+		if (err)
+			return err;
+	}
 	for (n = count_rotated(v); n > 0; n--) {
 		if (vault_path(v, from, sizeof(from), "audit.log.%u", n) ||
 		    vault_path(v, to, sizeof(to), "audit.log.%u", n + 1))
@@ -129,8 +141,155 @@ static int maybe_rotate(struct vault *v)
 	return io_fsync_parent(path);
 }
 
-int vault_audit_append(struct vault *v, const char *op, const char *kid,
-		       int result)
+/* Parse "seq":N (0 when absent: records written before it existed) and
+ * the mac of one record line (without its newline). */
+static int parse_record(const char *line, unsigned long long *seq,
+			uint8_t mac[32])
+{
+	const char *sep = strstr(line, AUDIT_MAC_SEP);
+	const char *q = strstr(line, AUDIT_SEQ_KEY);
+
+	if (!sep || strlen(sep) != strlen(AUDIT_MAC_SEP) + 64 + 2 ||
+	    fromhex_mac(mac, sep + strlen(AUDIT_MAC_SEP)))
+		return -EBADMSG;
+	*seq = 0;
+	if (q && q < sep) {
+		char *end;
+
+		*seq = strtoull(q + strlen(AUDIT_SEQ_KEY), &end, 10);
+		if (*end != ',')
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+/*
+ * The last record of the log file @path.  A torn last line (a crash in
+ * the middle of an append, which was never acknowledged) is cut away
+ * first.  -ENOENT when the file holds no record.
+ */
+static int read_tail(const char *path, unsigned long long *seq,
+		     uint8_t mac[32])
+{
+	char buf[AUDIT_TAIL_MAX + 1], *nl, *line;
+	struct stat st;
+	off_t from;
+	ssize_t got;
+	int fd, err = 0;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	from = st.st_size > AUDIT_TAIL_MAX ? st.st_size - AUDIT_TAIL_MAX : 0;
+	got = pread(fd, buf, (size_t)(st.st_size - from), from);
+	if (got != st.st_size - from) {
+		err = got < 0 ? -errno : -EIO;
+		goto out;
+	}
+	buf[got] = 0;
+	if (got && buf[got - 1] != '\n') {
+		nl = memrchr(buf, '\n', (size_t)got);
+		if (!nl && from) {
+			err = -EBADMSG;	/* a "line" longer than any record */
+			goto out;
+		}
+		got = nl ? nl - buf + 1 : 0;
+		if (ftruncate(fd, from + got) < 0 || fsync(fd) < 0) {
+			err = -errno;
+			goto out;
+		}
+		buf[got] = 0;
+	}
+	if (!got) {
+		err = -ENOENT;
+		goto out;
+	}
+	buf[got - 1] = 0;
+	line = strrchr(buf, '\n');
+	line = line ? line + 1 : buf;
+	if (line == buf && from)
+		err = -EBADMSG;
+	else
+		err = parse_record(line, seq, mac);
+out:
+	close(fd);
+	return err;
+}
+
+/*
+ * Find the chain's head, the count and mac of the newest record, in the
+ * log itself: the metadata's copy is only a checkpoint and may lag.
+ * Called with the lock held.
+ */
+static int chain_head(struct vault *v)
+{
+	char path[PATH_MAX];
+	unsigned long long seq;
+	uint8_t mac[32];
+	int err;
+
+	err = vault_path(v, path, sizeof(path), "audit.log");
+	if (!err)
+		err = read_tail(path, &seq, mac);
+	if (err == -ENOENT) {
+		err = vault_path(v, path, sizeof(path), "audit.log.1");
+		if (!err)
+			err = read_tail(path, &seq, mac);
+	}
+	if (err == -ENOENT)
+		return 0;	/* no log yet: the in-memory head (init) */
+	if (err == -EBADMSG)
+		return 0;	/* chain on from the checkpoint; --verify
+				 * names the damaged line */
+	if (err)
+		return err;
+	if (!seq)		/* a log from before "seq": the metadata's
+				 * head was written with every record */
+		return 0;
+	v->audit_count = seq;
+	memcpy(v->audit_mac, mac, 32);
+	return 0;
+}
+
+/* Record the head in DIR/audit.head, in place; the caller syncs @*fdp. */
+static int write_head(struct vault *v, int *fdp)
+{
+	char path[PATH_MAX], line[AUDIT_HEAD_LEN + 1], hex[65];
+	int fd, err;
+
+	err = vault_path(v, path, sizeof(path), "audit.head");
+	if (err)
+		return err;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	sodium_bin2hex(hex, sizeof(hex), v->audit_mac, 32);
+	snprintf(line, sizeof(line), "%020llu %s\n", v->audit_count, hex);
+	if (pwrite(fd, line, AUDIT_HEAD_LEN, 0) != AUDIT_HEAD_LEN) {
+		err = -EIO;
+		close(fd);
+		return err;
+	}
+	*fdp = fd;
+	return 0;
+}
+
+/*
+ * Append one record to the log: the head is found, the record chained on
+ * it, written with one write(2) and made durable, then the head file is
+ * updated (never ahead of the durable log).  The lock is held.  The head
+ * file is left to the caller to sync and close (*@headfd, -1 if none),
+ * outside the lock, so that concurrent records share the flushes.
+ * With @headfd NULL the record is only written: a batch whose last
+ * record is appended normally, whose fdatasync covers the file (and
+ * maybe_rotate() syncs a file before renaming it).
+ */
+int vault_audit_write(struct vault *v, const char *op, const char *kid,
+		      int result, int *headfd)
 {
 	char path[PATH_MAX], when[32], who[128], res[128], hex[65];
 	char *buf = NULL;
@@ -141,7 +300,11 @@ int vault_audit_append(struct vault *v, const char *op, const char *kid,
 	FILE *f;
 	int fd, err;
 
+	if (headfd)
+		*headfd = -1;
 	err = maybe_rotate(v);
+	if (!err)
+		err = chain_head(v);
 	if (!err)
 		err = vault_path(v, path, sizeof(path), "audit.log");
 	if (err)
@@ -169,39 +332,75 @@ int vault_audit_append(struct vault *v, const char *op, const char *kid,
 	json_write_string(f, who);
 	fputs(",\"result\":", f);
 	json_write_string(f, res);
+	fprintf(f, "," AUDIT_SEQ_KEY "%llu", v->audit_count + 1);
 	sodium_bin2hex(hex, sizeof(hex), v->audit_mac, 32);
 	fprintf(f, ",\"prev\":\"%s\"", hex);
-	if (fclose(f)) {
+	if (fflush(f)) {
+		fclose(f);
 		free(buf);
 		return -ENOMEM;
 	}
 	err = audit_mac(v, v->audit_mac, buf, len, mac);
+	if (!err) {
+		sodium_bin2hex(hex, sizeof(hex), mac, 32);
+		fprintf(f, AUDIT_MAC_SEP "%s\"}\n", hex);
+	}
+	if (fclose(f) && !err)
+		err = -ENOMEM;
 	if (err)
 		goto out;
-	sodium_bin2hex(hex, sizeof(hex), mac, 32);
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		err = -errno;
 		goto out;
 	}
-	{
-		char tail[80];
-
-		snprintf(tail, sizeof(tail), AUDIT_MAC_SEP "%s\"}\n", hex);
-		err = io_write_all(fd, buf, len);
-		if (!err)
-			err = io_write_all(fd, tail, strlen(tail));
-	}
-	if (!err && fsync(fd) < 0)
+	err = io_write_all(fd, buf, len);
+	if (!err && headfd && fdatasync(fd) < 0)
 		err = -errno;
 	close(fd);
-	if (!err) {
-		memcpy(v->audit_mac, mac, 32);
-		v->audit_count++;
-	}
+	if (err)
+		goto out;
+	memcpy(v->audit_mac, mac, 32);
+	v->audit_count++;
+	if (headfd)
+		err = write_head(v, headfd);
 out:
 	free(buf);
 	return err;
+}
+
+static int sync_head(int fd)
+{
+	int err = 0;
+
+	if (fd < 0)
+		return 0;
+	if (fdatasync(fd) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int vault_audit_append(struct vault *v, const char *op, const char *kid,
+		       int result)
+{
+	int fd, err = vault_audit_write(v, op, kid, result, &fd);
+	int e2 = sync_head(fd);
+
+	return err ? err : e2;
+}
+
+/* An audit-only record: no metadata is read or written. */
+int vault_audit(struct vault *v, const char *op, const char *kid, int result)
+{
+	int fd = -1, err = vault_lock(v, LOCK_EX), e2;
+
+	if (err)
+		return err;
+	err = vault_audit_write(v, op, kid, result, &fd);
+	vault_end(v);
+	e2 = sync_head(fd);
+	return err ? err : e2;
 }
 
 int vault_audit_files(struct vault *v, char ***out, size_t *n)
@@ -225,14 +424,23 @@ int vault_audit_files(struct vault *v, char ***out, size_t *n)
 	return 0;
 }
 
+/* A point of the chain the vault recorded: its record count and mac. */
+struct checkpoint {
+	const char *what;
+	unsigned long long count;
+	uint8_t mac[32];
+};
+
 static int verify_file(struct vault *v, const char *path, uint8_t prev[32],
-		       unsigned long *count, char *where, size_t wlen)
+		       unsigned long *count, const struct checkpoint *cp,
+		       size_t ncp, char *where, size_t wlen)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	char *buf = NULL, *line, *nl, *sep;
+	unsigned long long seq;
 	unsigned long ln = 0;
 	uint8_t mac[32], want[32];
-	size_t len;
+	size_t len, i;
 	int err;
 
 	err = io_read_file(path, 1u << 30, &buf, &len);
@@ -249,18 +457,17 @@ static int verify_file(struct vault *v, const char *path, uint8_t prev[32],
 			break;
 		}
 		*nl = 0;
-		sep = strstr(line, AUDIT_MAC_SEP);
-		if (!sep || strlen(sep) != strlen(AUDIT_MAC_SEP) + 64 + 2 ||
-		    fromhex_mac(want, sep + strlen(AUDIT_MAC_SEP))) {
+		if (parse_record(line, &seq, want)) {
 			snprintf(where, wlen, "%s line %lu: malformed", base,
 				 ln);
 			err = -EBADMSG;
 			break;
 		}
+		sep = strstr(line, AUDIT_MAC_SEP);
 		err = audit_mac(v, prev, line, (size_t)(sep - line), mac);
 		if (err)
 			break;
-		if (sodium_memcmp(mac, want, 32)) {
+		if (sodium_memcmp(mac, want, 32) || (seq && seq != *count + 1)) {
 			snprintf(where, wlen,
 				 "%s line %lu: edited, removed or reordered",
 				 base, ln);
@@ -269,6 +476,18 @@ static int verify_file(struct vault *v, const char *path, uint8_t prev[32],
 		}
 		memcpy(prev, mac, 32);
 		(*count)++;
+		for (i = 0; i < ncp; i++) {
+			if (cp[i].count != *count ||
+			    !sodium_memcmp(cp[i].mac, mac, 32))
+				continue;
+			snprintf(where, wlen, "%s line %lu: not the record "
+				 "%s names: the log was replaced", base, ln,
+				 cp[i].what);
+			err = -EBADMSG;
+			break;
+		}
+		if (err)
+			break;
 	}
 	free(buf);
 	return err;
@@ -283,12 +502,37 @@ static int fromhex_mac(uint8_t out[32], const char *hex)
 	return 0;
 }
 
+/* DIR/audit.head, if there is one and it parses. */
+static int read_head(struct vault *v, struct checkpoint *cp)
+{
+	char path[PATH_MAX], line[AUDIT_HEAD_LEN + 1], hex[65];
+	ssize_t got;
+	int fd;
+
+	if (vault_path(v, path, sizeof(path), "audit.head"))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	got = pread(fd, line, AUDIT_HEAD_LEN, 0);
+	close(fd);
+	if (got != AUDIT_HEAD_LEN)
+		return -EBADMSG;
+	line[got] = 0;
+	if (sscanf(line, "%llu %64s", &cp->count, hex) != 2 ||
+	    fromhex_mac(cp->mac, hex))
+		return -EBADMSG;
+	cp->what = "audit.head";
+	return 0;
+}
+
 int vault_audit_verify(struct vault *v, char *where, size_t len,
 		       unsigned long *nlines)
 {
+	struct checkpoint cp[2];
 	uint8_t prev[32] = { 0 };
 	char **files = NULL;
-	size_t n = 0, i;
+	size_t n = 0, i, ncp = 1;
 	int err;
 
 	*where = 0;
@@ -296,17 +540,34 @@ int vault_audit_verify(struct vault *v, char *where, size_t len,
 	err = vault_begin(v, LOCK_SH);
 	if (err)
 		return err;
+	/* Two checkpoints: the metadata's (moved with every change to the
+	 * vault) and audit.head (moved with every record). */
+	cp[0].what = "vault.meta";
+	cp[0].count = v->audit_count;
+	memcpy(cp[0].mac, v->audit_mac, 32);
+	err = read_head(v, &cp[1]);
+	if (!err)
+		ncp++;
+	else if (err != -ENOENT) {
+		snprintf(where, len, "audit.head: unreadable: %s",
+			 strerror(-err));
+		err = -EBADMSG;
+		goto out;
+	}
 	err = vault_audit_files(v, &files, &n);
 	for (i = 0; !err && i < n; i++)
-		err = verify_file(v, files[i], prev, nlines, where, len);
-	if (!err && (*nlines != v->audit_count ||
-		     sodium_memcmp(prev, v->audit_mac, 32))) {
+		err = verify_file(v, files[i], prev, nlines, cp, ncp, where,
+				  len);
+	for (i = 0; !err && i < ncp; i++) {
+		if (*nlines >= cp[i].count)
+			continue;
 		snprintf(where, len,
-			 "audit.log: %lu records, the vault expects %llu: "
-			 "the log was cut off or replaced", *nlines,
-			 v->audit_count);
+			 "audit.log: %lu records, %s names record %llu: "
+			 "the log was cut off", *nlines, cp[i].what,
+			 cp[i].count);
 		err = -EBADMSG;
 	}
+out:
 	vault_end(v);
 	for (i = 0; i < n; i++)
 		free(files[i]);
@@ -418,6 +679,13 @@ int vault_backup(struct vault *v, const char *dest)
 
 		if (access(files[i], F_OK) == 0)
 			err = add_file(out, v, base);
+	}
+	if (!err) {
+		char head[PATH_MAX];
+
+		if (!vault_path(v, head, sizeof(head), "audit.head") &&
+		    access(head, F_OK) == 0)
+			err = add_file(out, v, "audit.head");
 	}
 	if (!err)
 		err = add_dir(out, v, "platform");

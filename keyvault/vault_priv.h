@@ -40,16 +40,28 @@ struct vault {
 	struct vault_disk *disks;
 	size_t ndisks;
 	char *extra;			/* lines of later sections, kept */
+	/* the bytes the state above was parsed from, reused while equal */
+	char *meta_raw;
+	size_t meta_len;
+	int meta_clean;
+	/* The lock is taken per call:  vault_begin() = vault_lock() +
+	 * re-read, and vault_end(). */
 };
 
 int vault_path(const struct vault *v, char *buf, size_t len, const char *fmt,
 	       ...) __attribute__((format(printf, 4, 5)));
+int vault_lock(struct vault *v, int how);
 int vault_begin(struct vault *v, int how);
 void vault_end(struct vault *v);
 /* Append one chained record; updates audit_count/audit_mac in memory (the
  * caller writes the metadata).  The lock is held. */
 int vault_audit_append(struct vault *v, const char *op, const char *kid,
 		       int result);
+/* The same, but *@headfd (or -1) is audit.head, written, for the caller
+ * to sync and close; with @headfd NULL the record is written but not
+ * synced (a batch, ended by vault_audit_append()). */
+int vault_audit_write(struct vault *v, const char *op, const char *kid,
+		      int result, int *headfd);
 int vault_remove_tree(const char *dir);
 void vault_last_error_path(struct vault *v);
 struct vault_key *vault_find_key(struct vault *v, const char *name);

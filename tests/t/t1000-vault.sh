@@ -155,6 +155,46 @@ test_expect_success 'audit --verify passes, then fails after an edit' '
 	ssefs vault audit --verify
 '
 
+test_expect_success 'audit: records carry their position; the head is in audit.head' '
+	ssefs vault audit >log &&
+	n=$(wc -l <log) &&
+	tail -n 1 log | jq -e ".seq == $n" >/dev/null &&
+	test "$(cut -d" " -f1 "$SSEFS_VAULT/audit.head" | sed "s/^0*//")" = "$n"
+'
+
+test_expect_success 'audit: records past the metadata checkpoint verify; a cut among them is noticed' '
+	cp "$SSEFS_VAULT/vault.meta" meta.before &&
+	ssefs vault backup b1.bak && ssefs vault backup b2.bak &&
+	test_cmp meta.before "$SSEFS_VAULT/vault.meta" &&
+	ssefs vault audit --verify &&
+	cp "$SSEFS_VAULT/audit.log" saved.log &&
+	sed "\$d" saved.log >"$SSEFS_VAULT/audit.log" &&
+	test_expect_code 1 ssefs vault audit --verify 2>err &&
+	grep -q "audit.head names record .*cut off" err &&
+	cp saved.log "$SSEFS_VAULT/audit.log" &&
+	ssefs vault audit --verify
+'
+
+test_expect_success 'audit: a torn last record (a crash mid-append) is cut away by the next one' '
+	cp "$SSEFS_VAULT/audit.log" saved.log &&
+	printf "{\"time\":\"2027-01-01T00:00:00Z\",\"op\":\"unw" >>"$SSEFS_VAULT/audit.log" &&
+	test_expect_code 1 ssefs vault audit --verify 2>err &&
+	grep -q "cut off" err &&
+	ssefs vault backup b3.bak &&
+	ssefs vault audit --verify &&
+	! grep -q "\"op\":\"unw\$" "$SSEFS_VAULT/audit.log"
+'
+
+test_expect_success 'audit: concurrent audit-only records from several processes keep one chain' '
+	for i in 1 2 3 4 5 6 7 8; do
+		ssefs vault backup c$i.bak &
+	done &&
+	wait &&
+	ssefs vault audit --verify >out &&
+	ssefs vault audit | grep -c "\"op\":\"backup\"" >nb &&
+	test "$(cat nb)" -ge 11
+'
+
 test_expect_success 'audit log rotation keeps one chain' '
 	for i in 1 2 3 4 5 6; do
 		SSEFS_AUDIT_ROTATE_BYTES=700 ssefs key policy b1 --rotate-after ${i}d || return 1

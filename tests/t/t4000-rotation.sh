@@ -94,7 +94,8 @@ test_expect_success 'kill -9 of ssefs rotate at random moments, 20 times' '
 		test "$(kid_of store/d$i.vhd)" = "$(cat kidn)" &&
 		ssefs disk verify store/d$i.vhd >/dev/null || return 1
 	done &&
-	test "$(ssefs --json des show des1 | jq ".previousKeys | length")" = 0
+	test "$(ssefs --json des show des1 | jq ".previousKeys | length")" = 0 &&
+	ssefs vault audit --verify
 '
 
 test_expect_success 'snapshots are rotated too' '

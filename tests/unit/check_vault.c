@@ -647,6 +647,50 @@ START_TEST(test_disks_and_keyops)
 }
 END_TEST
 
+/* Many disks in one batch; two handles on one vault see each other's
+ * changes (the parsed metadata is reused only while its bytes are). */
+START_TEST(test_disk_registry_batch)
+{
+	char dir[4200];
+	struct vault *a = fresh("batch", dir, sizeof(dir)), *b;
+	struct vault_disk *d = calloc(300, sizeof(*d)), *list = NULL;
+	size_t n, i;
+
+	ck_assert_ptr_nonnull(d);
+	for (i = 0; i < 300; i++) {
+		snprintf(d[i].uuid, sizeof(d[i].uuid),
+			 "0e1c2f6a-1111-4222-8333-%012zu", i);
+		snprintf(d[i].path, sizeof(d[i].path), "/srv/s/d%zu.vhd", i);
+		strcpy(d[i].des, "aaaa");
+	}
+	ck_assert_int_eq(vault_disk_put_many(a, d, 300), 0);
+	b = open_dir(dir);
+	ck_assert_int_eq(vault_disk_list(b, &list, &n), 0);
+	ck_assert_uint_eq(n, 300);
+	ck_assert_str_eq(list[299].path, "/srv/s/d299.vhd");
+	free(list);
+	/* a change of the same length, made through the other handle */
+	strcpy(d[7].des, "bbbb");
+	ck_assert_int_eq(vault_disk_put_many(a, &d[7], 1), 0);
+	ck_assert_int_eq(vault_disk_del(a, d[0].uuid), 0);
+	ck_assert_int_eq(vault_disk_list(b, &list, &n), 0);
+	ck_assert_uint_eq(n, 299);
+	for (i = 0; i < n; i++) {
+		ck_assert_str_ne(list[i].uuid, d[0].uuid);
+		if (!strcmp(list[i].uuid, d[7].uuid))
+			ck_assert_str_eq(list[i].des, "bbbb");
+	}
+	free(list);
+	/* an invalid entry refuses the whole batch */
+	strcpy(d[5].des, "a b");
+	ck_assert_int_eq(vault_disk_put_many(b, d, 300), -EINVAL);
+	ck_assert_int_eq(verify(a), 0);
+	vault_close(b);
+	vault_close(a);
+	free(d);
+}
+END_TEST
+
 START_TEST(test_import)
 {
 	char dir[4200], pem[4400], cmd[9000], kid[VAULT_KID_MAX + 1];
@@ -690,6 +734,7 @@ Suite *suite_vault(void)
 	tcase_add_test(tc, test_backup_restore);
 	tcase_add_test(tc, test_disks_and_keyops);
 	tcase_add_test(tc, test_import);
+	tcase_add_test(tc, test_disk_registry_batch);
 	tcase_add_test(tc, test_threads_share_a_vault);
 	suite_add_tcase(s, tc);
 	return s;
