@@ -234,14 +234,17 @@ static void stripes(struct volume *vol, uint64_t first, uint64_t last,
 	}
 	a = (unsigned int)(first % VOL_STRIPES);
 	b = (unsigned int)(last % VOL_STRIPES);
-	/* ascending stripe index, also when the range wraps around */
-	for (unsigned int i = 0; i < VOL_STRIPES; i++) {
-		int in = a <= b ? (i >= a && i <= b) : (i >= a || i <= b);
-
-		if (in)
+	/* ascending stripe index, also when the range wraps around: the
+	 * low part [0, b] first, then [a, VOL_STRIPES) */
+	if (a > b) {
+		for (unsigned int i = 0; i <= b; i++)
 			(lock ? pthread_mutex_lock : pthread_mutex_unlock)(
 				&vol->stripe[i]);
+		b = VOL_STRIPES - 1;
 	}
+	for (unsigned int i = a; i <= b; i++)
+		(lock ? pthread_mutex_lock : pthread_mutex_unlock)(
+			&vol->stripe[i]);
 }
 
 /* --- I/O ---------------------------------------------------------------- */
@@ -253,6 +256,9 @@ static uint64_t load_size(struct volume *vol)
 
 static void grow_size(struct volume *vol, uint64_t end)
 {
+	/* the common case, a write inside the disk, takes no lock */
+	if (end <= load_size(vol))
+		return;
 	pthread_mutex_lock(&vol->meta);
 	if (end > vol->size) {
 		__atomic_store_n(&vol->size, end, __ATOMIC_RELEASE);

@@ -891,7 +891,10 @@ static void *ssefs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->auto_cache = 0;
 	cfg->direct_io = 0;
 	cfg->hard_remove = 1;
-	cfg->nullpath_ok = 0;	/* paths even for open files (but unlinked) */
+	/* I/O on an open disk needs no path (fi->fh has the node): saves
+	 * libfuse a path lookup per request; the path-taking callbacks
+	 * fall back to the node's name (fi_rel()) */
+	cfg->nullpath_ok = 1;
 	cfg->use_ino = 0;
 	return fs;
 }

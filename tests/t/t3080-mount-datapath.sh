@@ -69,6 +69,33 @@ test_expect_success 'directories keep setgid' '
 	test_cmp expect actual
 '
 
+# nullpath_ok: I/O, ftruncate, fsync and fchmod on an open file come
+# without a path; after unlink there is none at all.  (fstat and fchmod
+# right after unlink fail with ESTALE, with or without nullpath_ok: the
+# kernel asks for them without the file handle.)
+test_expect_success 'an open, unlinked disk still reads, writes, truncates' '
+	(umask 022 && qemu-img create -q -f vpc \
+		-o subformat=fixed,force_size=on mnt/gone.vhd 1M) &&
+	python3 - mnt/gone.vhd <<-\PY &&
+	import os, sys
+	fd = os.open(sys.argv[1], os.O_RDWR)
+	os.fchmod(fd, 0o640)
+	assert os.fstat(fd).st_mode & 0o7777 == 0o640
+	os.pwrite(fd, b"x" * 8192, 4096)
+	os.unlink(sys.argv[1])
+	os.pwrite(fd, b"y" * 100, 10000)
+	want = b"x" * 5904 + b"y" * 100 + b"x" * 2188
+	assert os.pread(fd, 8192, 4096) == want
+	os.ftruncate(fd, 2 * 1048576)
+	assert os.fstat(fd).st_size == 2 * 1048576
+	os.fsync(fd)
+	assert os.pread(fd, 8192, 4096) == want
+	os.close(fd)
+	PY
+	! test -e mnt/gone.vhd &&
+	! test -e store/gone.vhd
+'
+
 test_expect_success 'unmount' '
 	ssefs_umount mnt
 '
