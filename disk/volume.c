@@ -281,7 +281,7 @@ ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 	uint8_t *out = ubuf, *buf = NULL;
 	struct cipher_set *s = NULL;
 	uint64_t size, end;
-	size_t done = 0, bufsz = 0;
+	size_t done = 0;
 	int r = 0;
 
 	pthread_rwlock_rdlock(&vol->keys);
@@ -293,26 +293,44 @@ ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 	if (off >= size || len == 0)
 		goto out;
 	end = off + len > size || off + len < off ? size : off + len;
-	bufsz = bounce_size(vol, off, (size_t)(end - off));
-	buf = malloc(bufsz);
 	s = get_set(vol);
-	if (!buf || !s) {
+	if (!s) {
 		r = -ENOMEM;
 		goto out;
 	}
+	/*
+	 * Whole sectors are read and decrypted in the caller's buffer; only
+	 * a partly wanted first or last sector goes through a one-sector
+	 * bounce buffer.  (A 1 MiB read no longer copies and wipes 1 MiB.)
+	 */
 	while (off + done < end) {
 		uint64_t pos = off + done;
 		uint64_t sec = pos / vol->ss, in = pos % vol->ss;
 		uint64_t want = end - pos;
-		size_t n = (size_t)((in + want + vol->ss - 1) / vol->ss);
 		size_t take;
 
-		if (n > bufsz / vol->ss)
-			n = bufsz / vol->ss;
-		r = read_sectors(vol, s, sec, buf, n);
+		if (in == 0 && want >= vol->ss) {
+			size_t n = (size_t)(want / vol->ss);
+
+			if (n > VOL_CHUNK / vol->ss)
+				n = VOL_CHUNK / vol->ss;
+			r = read_sectors(vol, s, sec, out + done, n);
+			if (r < 0)
+				break;
+			done += n * vol->ss;
+			continue;
+		}
+		if (!buf) {
+			buf = malloc(vol->ss);
+			if (!buf) {
+				r = -ENOMEM;
+				break;
+			}
+		}
+		r = read_sectors(vol, s, sec, buf, 1);
 		if (r < 0)
 			break;
-		take = n * vol->ss - (size_t)in;
+		take = vol->ss - (size_t)in;
 		if (take > want)
 			take = (size_t)want;
 		memcpy(out + done, buf + in, take);
@@ -323,7 +341,7 @@ out:
 		put_set(vol, s);
 	pthread_rwlock_unlock(&vol->keys);
 	if (buf) {
-		secmem_wipe(buf, bufsz);
+		secmem_wipe(buf, vol->ss);
 		free(buf);
 	}
 	return r < 0 && done == 0 ? r : (ssize_t)done;
