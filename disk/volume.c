@@ -174,13 +174,15 @@ static int decrypt_run(struct volume *vol, struct cipher_set *s,
 	return r;
 }
 
+/* @p may be unaligned (vol_read() decrypts in the caller's buffer). */
 static int is_zero(const uint8_t *p, size_t n)
 {
-	const uint64_t *w = (const uint64_t *)p;
-	uint64_t acc = 0;
+	uint64_t acc = 0, w;
 
-	for (size_t i = 0; i < n / 8; i++)
-		acc |= w[i];
+	for (size_t i = 0; i + sizeof(w) <= n; i += sizeof(w)) {
+		memcpy(&w, p + i, sizeof(w));
+		acc |= w;
+	}
 	return acc == 0;
 }
 
