@@ -445,13 +445,28 @@ static int finish_new_disk(struct cli_ctx *ctx, struct vault *v,
 	return show_header(path, ctx->json, NULL);
 }
 
+/* Write the new disk at @path from @s, then finish_new_disk(); @what
+ * names the step in an error ("cannot create"). */
+static int make_new_disk(struct cli_ctx *ctx, struct vault *v,
+			 const char *path, const struct vol_format *f,
+			 struct import_src *s, const char *what)
+{
+	struct keyops ops;
+	int r;
+
+	vault_keyops(v, &ops);
+	r = store_create(path, f, &ops, fill_import, s);
+	if (r < 0)
+		return disk_err(path, what, r);
+	return finish_new_disk(ctx, v, path);
+}
+
 static int disk_create(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct make_args a;
 	struct key_choice kc;
 	struct vol_format f;
 	struct import_src s;
-	struct keyops ops;
 	struct vault *v = NULL;
 	uint8_t uuid[16];
 	uint64_t size;
@@ -481,13 +496,7 @@ static int disk_create(int argc, char **argv, struct cli_ctx *ctx)
 	rng_uuid(uuid);
 	f.uuid = uuid;
 	vhd_footer_build(s.footer, size, uuid, time(NULL));
-	vault_keyops(v, &ops);
-	r = store_create(a.args[0], &f, &ops, fill_import, &s);
-	if (r < 0) {
-		r = disk_err(a.args[0], "cannot create", r);
-		goto out;
-	}
-	r = finish_new_disk(ctx, v, a.args[0]);
+	r = make_new_disk(ctx, v, a.args[0], &f, &s, "cannot create");
 out:
 	vault_close(v);
 	return r;
@@ -562,7 +571,6 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	struct key_choice kc;
 	struct vol_format f;
 	struct import_src s;
-	struct keyops ops;
 	struct vault *v = NULL;
 	const uint8_t *keep_uuid = NULL;
 	uint8_t uuid[16];
@@ -601,13 +609,7 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	if (kind == 1)
 		vhd_footer_build(s.footer, s.footer_at, uuid, time(NULL));
 	s.progress = isatty(STDERR_FILENO) && !ctx->json;
-	vault_keyops(v, &ops);
-	r = store_create(a.args[1], &f, &ops, fill_import, &s);
-	if (r < 0) {
-		r = disk_err(a.args[1], "cannot import", r);
-		goto out;
-	}
-	r = finish_new_disk(ctx, v, a.args[1]);
+	r = make_new_disk(ctx, v, a.args[1], &f, &s, "cannot import");
 out:
 	close(s.fd);
 	vault_close(v);
