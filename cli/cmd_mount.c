@@ -16,6 +16,7 @@
 #include <fuse.h>
 
 #include "cli/cli.h"
+#include "cache/hostdir.h"
 #include "fuse/mount.h"
 #include "fuse/opts.h"
 #include "keyvault/vault.h"
@@ -105,6 +106,7 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	char *fsname = NULL;
 	struct stat st;
 	int i, npos = 0, fg = 0, ret = EXIT_FAIL, r, lock_fd = -1;
+	struct hostdir hd = { NULL, -1, -1 };
 	pid_t holder;
 
 	mount_opts_init(&o);
@@ -227,6 +229,25 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 		goto out;
 	}
 
+	if (o.host_cache) {
+		r = hostdir_open(&hd, o.host_cache, store, mnt, &holder);
+		if (r == -EBUSY) {
+			error("-o host_cache=%s: in use by another mount "
+			      "(pid %d)", o.host_cache, (int)holder);
+			goto out;
+		}
+		if (r == -ELOOP) {
+			error("-o host_cache=%s: must be outside the store "
+			      "and the mount point", o.host_cache);
+			goto out;
+		}
+		if (r < 0) {
+			error("-o host_cache=%s: %s", o.host_cache,
+			      strerror(-r));
+			goto out;
+		}
+	}
+
 	memset(&ma, 0, sizeof(ma));
 	ma.store = store;
 	ma.mnt = mnt;
@@ -236,10 +257,12 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	ma.fargs = &fargs;
 	ma.foreground = fg;
 	ma.lock_fd = lock_fd;
+	ma.host = &hd;
 	ret = ssefs_mount_main(&ma);
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);
+	hostdir_close(&hd);
 	vault_close(v);
 	free(fsname);
 	fuse_opt_free_args(&fargs);

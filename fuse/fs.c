@@ -61,6 +61,7 @@ int ssefs_fs_init(struct ssefs_fs *fs, const char *store, const char *mnt,
 {
 	memset(fs, 0, sizeof(*fs));
 	fs->store_fd = -1;
+	fs->host.fd = fs->host.lock_fd = -1;
 	pthread_mutex_init(&fs->lock, NULL);
 	pthread_mutex_init(&fs->vault_lock, NULL);
 	mount_opts_init(&fs->opts);
@@ -354,6 +355,7 @@ void ssefs_fs_destroy(struct ssefs_fs *fs)
 	if (fs->store_fd >= 0)
 		close(fs->store_fd);
 	fs->store_fd = -1;
+	hostdir_close(&fs->host);
 	mount_opts_release(&fs->opts);
 	free(fs->store);
 	free(fs->mnt);

@@ -39,6 +39,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "cache/hostdir.h"
 #include "crypto/envelope.h"
 #include "disk/keyops.h"
 #include "fuse/opts.h"
@@ -98,6 +99,7 @@ struct ssefs_fs {
 	struct keyops keyops;		/* the same behind vault_lock */
 
 	struct mount_opts opts;
+	struct hostdir host;		/* -o host_cache (fd -1: none) */
 	char *default_kid_ref;		/* "platform", key name, or NULL */
 
 	struct fuse *fuse;		/* set once mounted */

@@ -15,6 +15,7 @@
 #include <fuse_lowlevel.h>
 
 #include "cli/cli.h"
+#include "cache/hostdir.h"
 #include "crypto/secmem.h"
 #include "fuse/ctl.h"
 #include "fuse/fs.h"
@@ -110,6 +111,9 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 		goto out;
 	}
 	fs->opts = *a->opts;		/* take over the strings */
+	fs->host = *a->host;		/* and the host cache directory */
+	a->host->path = NULL;
+	a->host->fd = a->host->lock_fd = -1;
 	mount_opts_init(a->opts);
 	fs->default_kid_ref = default_ref(&fs->opts);
 
@@ -146,6 +150,8 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	}
 	fs->pid = getpid();
 	mount_lock_set_pid(a->lock_fd, fs->pid);
+	if (fs->host.fd >= 0)
+		hostdir_set_pid(&fs->host, fs->pid);
 #ifndef __SANITIZE_ADDRESS__
 	r = secmem_lock_all();
 	if (r < 0)

@@ -34,6 +34,8 @@ struct ssefs_mount_args {
 	struct fuse_args *fargs;	/* libfuse's options ("-o ...") */
 	int foreground;			/* -f: no daemon, log to stderr */
 	int lock_fd;			/* from mount_lock_store() */
+	struct hostdir *host;		/* -o host_cache: opened and locked
+					 * (fd -1 when none); taken over */
 };
 
 /*

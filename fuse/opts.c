@@ -258,24 +258,27 @@ int mount_opts_check(const struct mount_opts *o, char *err, size_t errlen)
 			 "give one or the other");
 		return -EINVAL;
 	}
-	if (o->caching != CACHING_NONE) {
-		snprintf(err, errlen, "-o caching=%s: the host cache is not "
-			 "available in this version",
+	if (o->caching != CACHING_NONE && !o->host_cache) {
+		snprintf(err, errlen, "-o caching=%s: needs host_cache=DIR, "
+			 "the directory that holds the cache",
 			 mount_caching_name(o->caching));
-		return -ENOTSUP;
+		return -EINVAL;
 	}
-	if (o->temp_disk) {
-		snprintf(err, errlen, "-o temp_disk: the host cache is not "
-			 "available in this version");
-		return -ENOTSUP;
+	if (o->temp_disk && !o->host_cache) {
+		snprintf(err, errlen, "-o temp_disk: needs host_cache=DIR, "
+			 "the directory that holds the temp disk");
+		return -EINVAL;
 	}
-	if (o->host_cache || o->cache_size) {
-		snprintf(err, errlen, "-o %s: the host cache is not "
-			 "available in this version",
-			 o->host_cache ? "host_cache" : "cache_size");
-		return -ENOTSUP;
+	if (o->cache_size && o->cache_size < MOUNT_MIN_CACHE_SIZE) {
+		snprintf(err, errlen, "-o cache_size: at least 64K");
+		return -EINVAL;
 	}
 	return 0;
+}
+
+uint64_t mount_cache_size(const struct mount_opts *o)
+{
+	return o->cache_size ? o->cache_size : MOUNT_DEFAULT_CACHE_SIZE;
 }
 
 const char *mount_caching_name(int caching)
@@ -313,8 +316,16 @@ char *mount_opts_format(const struct mount_opts *o)
 		kc, rg, ri);
 	if (o->notify)
 		fprintf(f, "notify=%s,", o->notify);
-	fprintf(f, "caching=%s,encryption_at_host=%s",
-		mount_caching_name(o->caching),
+	if (o->host_cache)
+		fprintf(f, "host_cache=%s,", o->host_cache);
+	fprintf(f, "caching=%s,", mount_caching_name(o->caching));
+	if (o->caching != CACHING_NONE)
+		fprintf(f, "cache_size=%llu,",
+			(unsigned long long)mount_cache_size(o));
+	if (o->temp_disk)
+		fprintf(f, "temp_disk=%llu,",
+			(unsigned long long)o->temp_disk);
+	fprintf(f, "encryption_at_host=%s",
 		o->encryption_at_host ? "on" : "off");
 	if (fclose(f)) {
 		free(s);

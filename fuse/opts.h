@@ -39,6 +39,8 @@ struct mount_opts {
 #define MOUNT_DEFAULT_KEY_CHECK		60
 #define MOUNT_DEFAULT_REVOKE_GRACE	3600
 #define MOUNT_DEFAULT_ROTATE_INTERVAL	3600
+#define MOUNT_DEFAULT_CACHE_SIZE	(1ull << 30)	/* 1 GiB */
+#define MOUNT_MIN_CACHE_SIZE		(64ull << 10)
 
 /* Defaults; all strings NULL. */
 void mount_opts_init(struct mount_opts *o);
@@ -56,10 +58,13 @@ int mount_opts_parse(struct mount_opts *o, const char *optstr,
 		     struct fuse_args *fuse, char *err, size_t errlen);
 
 /*
- * mount_opts_check() - refuse combinations and what this version does not
- * implement (host cache, temp disk); same @err convention.
+ * mount_opts_check() - refuse combinations that cannot work (caching or
+ * a temp disk without host_cache, a tiny cache); same @err convention.
  */
 int mount_opts_check(const struct mount_opts *o, char *err, size_t errlen);
+
+/* The host cache's size: cache_size, or the default. */
+uint64_t mount_cache_size(const struct mount_opts *o);
 
 /* "None", "ReadOnly", "ReadWrite" */
 const char *mount_caching_name(int caching);

@@ -203,11 +203,13 @@ test_expect_success 'bad mount options: one line, exit 2' '
 	! mountpoint -q mnt
 '
 
-test_expect_success 'the host cache is refused honestly in this version' '
-	test_expect_code 1 ssefs mount -f store mnt -o caching=ReadOnly 2>err &&
-	grep -q "^ssefs: -o caching=ReadOnly: the host cache is not available in this version$" err &&
-	test_expect_code 1 ssefs mount -f store mnt -o temp_disk=1G 2>err &&
-	grep -q "host cache is not available" err &&
+test_expect_success 'caching and a temp disk need host_cache: exit 2' '
+	test_expect_code 2 ssefs mount -f store mnt -o caching=ReadOnly 2>err &&
+	test "$(cat err)" = "ssefs: -o caching=ReadOnly: needs host_cache=DIR, the directory that holds the cache" &&
+	test_expect_code 2 ssefs mount -f store mnt -o temp_disk=1G 2>err &&
+	grep -q "^ssefs: -o temp_disk: needs host_cache=DIR" err &&
+	test_expect_code 2 ssefs mount -f store mnt -o host_cache=/tmp,caching=ReadWrite,cache_size=4K 2>err &&
+	grep -q "^ssefs: -o cache_size: at least 64K$" err &&
 	! mountpoint -q mnt
 '
 
