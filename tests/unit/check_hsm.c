@@ -1,0 +1,281 @@
+/*
+ * check_hsm.c - the PKCS#11 backend against a real SoftHSM2 token
+ *
+ * Each test gets a token of its own: a temporary SOFTHSM2_CONF and token
+ * directory, initialised with softhsm2-util.  Without SoftHSM2 the suite
+ * runs one test that says, loudly, that it skipped.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <sodium.h>
+
+#include "crypto/envelope.h"
+#include "crypto/rng.h"
+#include "crypto/secmem.h"
+#include "keyvault/hsm.h"
+#include "keyvault/vault.h"
+
+Suite *suite_hsm(void);
+
+#define TOKEN		"ssefs-unit"
+#define CKA_PRIVATE_EXPONENT_	0x123UL		/* PKCS#11 */
+#define CKA_MODULUS_		0x120UL
+
+static const char *const module_paths[] = {
+	"/usr/lib/softhsm/libsofthsm2.so",
+	"/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+};
+
+static const char *module;
+static char top[] = "/tmp/ssefs-check-hsm-XXXXXX";
+static char pinfile[4200], badpin[4200];
+
+static const char *find_module(void)
+{
+	size_t i;
+
+	if (system("command -v softhsm2-util >/dev/null 2>&1") != 0)
+		return NULL;
+	for (i = 0; i < sizeof(module_paths) / sizeof(*module_paths); i++)
+		if (access(module_paths[i], R_OK) == 0)
+			return module_paths[i];
+	return NULL;
+}
+
+static void write_file(const char *path, const char *s, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs(s, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, mode), 0);
+}
+
+static void setup(void)
+{
+	char path[4200], cmd[8600];
+
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	snprintf(path, sizeof(path), "%s/tokens", top);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	snprintf(cmd, sizeof(cmd), "directories.tokendir = %s\n"
+		 "objectstore.backend = file\nlog.level = ERROR\n", path);
+	snprintf(path, sizeof(path), "%s/softhsm2.conf", top);
+	write_file(path, cmd, 0600);
+	setenv("SOFTHSM2_CONF", path, 1);
+	snprintf(cmd, sizeof(cmd), "softhsm2-util --init-token --free "
+		 "--label " TOKEN " --pin 1234 --so-pin 5678 >/dev/null");
+	ck_assert_int_eq(system(cmd), 0);
+	snprintf(pinfile, sizeof(pinfile), "%s/pin", top);
+	write_file(pinfile, "1234\n", 0600);
+	snprintf(badpin, sizeof(badpin), "%s/badpin", top);
+	write_file(badpin, "9999\n", 0600);
+}
+
+static void teardown(void)
+{
+	char cmd[4300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", top);
+}
+
+static struct hsm *open_token(void)
+{
+	struct hsm *h = NULL;
+	char why[256];
+	int err = hsm_open(&h, module, TOKEN, pinfile, why, sizeof(why));
+
+	ck_assert_msg(err == 0, "hsm_open: %d %s", err, why);
+	return h;
+}
+
+/* RSA-OAEP-256 with the public key, in OpenSSL: what vault_wrap does. */
+static size_t wrap_pub(const uint8_t *der, size_t derlen,
+		       const struct secbuf *dek, uint8_t *out, size_t outlen)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)derlen);
+	EVP_PKEY_CTX *c;
+
+	ck_assert_ptr_nonnull(pk);
+	c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(EVP_PKEY_encrypt_init(c), 1);
+	ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_padding(c,
+			 RSA_PKCS1_OAEP_PADDING), 1);
+	ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_oaep_md(c, EVP_sha256()), 1);
+	ck_assert_int_eq(EVP_PKEY_CTX_set_rsa_mgf1_md(c, EVP_sha256()), 1);
+	ck_assert_int_eq(EVP_PKEY_encrypt(c, out, &outlen, secbuf_data(dek),
+					  secbuf_len(dek)), 1);
+	EVP_PKEY_CTX_free(c);
+	EVP_PKEY_free(pk);
+	return outlen;
+}
+
+START_TEST(test_skipped)
+{
+	fprintf(stderr, "check_hsm: SKIPPED: SoftHSM2 (softhsm2-util, "
+		"libsofthsm2.so) is not installed\n");
+}
+END_TEST
+
+/* Generate in the token, wrap in OpenSSL, unwrap in the token, both by
+ * the automatic path and by forced raw RSA; 2048 and 3072 bits. */
+START_TEST(test_wrap_unwrap)
+{
+	int bits = _i ? 3072 : 2048;
+	struct hsm *h = open_token();
+	struct secbuf *dek = secbuf_new(64), *got = NULL;
+	uint8_t id[HSM_ID_BYTES], *pub = NULL, ct[512];
+	size_t publen = 0, n;
+
+	ck_assert_int_eq(rng_dek(dek), 0);
+	ck_assert_int_eq(hsm_generate_rsa(h, bits, "vault://u/keys/k/1", id,
+					  &pub, &publen), 0);
+	n = wrap_pub(pub, publen, dek, ct, sizeof(ct));
+	ck_assert_uint_eq(n, (size_t)bits / 8);
+
+	ck_assert_int_eq(hsm_unwrap_oaep256(h, id, ct, n, 0, &got), 0);
+	ck_assert_int_eq(secbuf_eq(got, dek), 1);
+	fprintf(stderr, "check_hsm: %d bits: the token %s\n", bits,
+		hsm_used_oaep(h) ? "did OAEP-256 itself" :
+		"refused OAEP-256; raw RSA + OpenSSL OAEP check");
+	secbuf_free(got);
+	got = NULL;
+
+	ck_assert_int_eq(hsm_unwrap_oaep256(h, id, ct, n, HSM_FORCE_RAW,
+					    &got), 0);
+	ck_assert_int_eq(hsm_used_oaep(h), 0);
+	ck_assert_int_eq(secbuf_eq(got, dek), 1);
+	secbuf_free(got);
+	got = NULL;
+
+	/* One flipped bit: the padding check refuses it. */
+	ct[n / 2] ^= 1;
+	ck_assert_int_eq(hsm_unwrap_oaep256(h, id, ct, n, 0, &got),
+			 -EBADMSG);
+	ck_assert_ptr_null(got);
+	free(pub);
+	secbuf_free(dek);
+	hsm_close(h);
+}
+END_TEST
+
+START_TEST(test_not_extractable)
+{
+	struct hsm *h = open_token();
+	uint8_t id[HSM_ID_BYTES], *pub = NULL;
+	size_t publen = 0, len = 0;
+
+	ck_assert_int_eq(hsm_generate_rsa(h, 2048, "k", id, &pub, &publen),
+			 0);
+	ck_assert_int_eq(hsm_read_private_attr(h, id, CKA_PRIVATE_EXPONENT_,
+					       &len), -EACCES);
+	/* The same call does read a public attribute: the check can fail. */
+	ck_assert_int_eq(hsm_read_private_attr(h, id, CKA_MODULUS_, &len), 0);
+	ck_assert_uint_eq(len, 256);
+	free(pub);
+	hsm_close(h);
+}
+END_TEST
+
+START_TEST(test_wrong_pin)
+{
+	struct hsm *h = NULL;
+	char why[256];
+
+	ck_assert_int_eq(hsm_open(&h, module, TOKEN, badpin, why,
+				  sizeof(why)), -EACCES);
+	ck_assert_ptr_null(h);
+	ck_assert_ptr_nonnull(strstr(why, "wrong pin"));
+	/* The right PIN still works afterwards. */
+	h = open_token();
+	hsm_close(h);
+}
+END_TEST
+
+START_TEST(test_pin_file_mode)
+{
+	struct hsm *h = NULL;
+	char why[256];
+
+	ck_assert_int_eq(chmod(pinfile, 0644), 0);
+	ck_assert_int_eq(hsm_open(&h, module, TOKEN, pinfile, why,
+				  sizeof(why)), -EPERM);
+	ck_assert_ptr_nonnull(strstr(why, "too open"));
+}
+END_TEST
+
+START_TEST(test_no_token)
+{
+	struct hsm *h = NULL;
+	char why[256];
+
+	ck_assert_int_eq(hsm_open(&h, module, "nosuchtoken", pinfile, why,
+				  sizeof(why)), -ENODEV);
+	ck_assert_int_eq(hsm_open(&h, "/nonexistent/p11.so", TOKEN, pinfile,
+				  why, sizeof(why)), -ENOENT);
+	ck_assert_int_eq(hsm_open(&h, "/etc/passwd", TOKEN, pinfile,
+				  why, sizeof(why)), -ELIBBAD);
+}
+END_TEST
+
+START_TEST(test_destroy)
+{
+	struct hsm *h = open_token(), *h2;
+	struct secbuf *dek = secbuf_new(64), *got = NULL;
+	uint8_t id[HSM_ID_BYTES], *pub = NULL, ct[512];
+	size_t publen = 0, n;
+
+	ck_assert_int_eq(rng_dek(dek), 0);
+	ck_assert_int_eq(hsm_generate_rsa(h, 2048, "k", id, &pub, &publen),
+			 0);
+	n = wrap_pub(pub, publen, dek, ct, sizeof(ct));
+	/* A second handle in the same process shares the module. */
+	h2 = open_token();
+	ck_assert_int_eq(hsm_unwrap_oaep256(h2, id, ct, n, 0, &got), 0);
+	secbuf_free(got);
+	got = NULL;
+	hsm_close(h2);
+	ck_assert_int_eq(hsm_destroy(h, id), 0);
+	ck_assert_int_eq(hsm_unwrap_oaep256(h, id, ct, n, 0, &got), -ENOKEY);
+	free(pub);
+	secbuf_free(dek);
+	hsm_close(h);
+}
+END_TEST
+
+Suite *suite_hsm(void)
+{
+	Suite *s = suite_create("hsm");
+	TCase *tc = tcase_create("softhsm2");
+
+	module = find_module();
+	if (!module) {
+		tcase_add_test(tc, test_skipped);
+		suite_add_tcase(s, tc);
+		return s;
+	}
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_wrap_unwrap, 0, 2);
+	tcase_add_test(tc, test_not_extractable);
+	tcase_add_test(tc, test_wrong_pin);
+	tcase_add_test(tc, test_pin_file_mode);
+	tcase_add_test(tc, test_no_token);
+	tcase_add_test(tc, test_destroy);
+	suite_add_tcase(s, tc);
+	return s;
+}
