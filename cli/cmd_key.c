@@ -18,7 +18,7 @@
 
 static const char key_usage[] =
 "usage: ssefs key create NAME [--size 2048|3072|4096] [--expires T]\n"
-"                            [--not-before T]\n"
+"                            [--not-before T] [--protection software|hsm]\n"
 "       ssefs key import NAME --pem FILE\n"
 "       ssefs key list\n"
 "       ssefs key show NAME[/VERSION]\n"
@@ -30,8 +30,11 @@ static const char key_usage[] =
 "       ssefs key expiring [--within DUR]\n"
 "\n"
 "  create    a new RSA key (default 3072 bits) with one version; prints its\n"
-"            kid\n"
-"  import    a PEM RSA private key (PKCS#1 or PKCS#8, 2048/3072/4096 bits)\n"
+"            kid; --protection hsm generates it in the vault's PKCS#11\n"
+"            token (ssefs vault set --hsm-module), which its private key\n"
+"            never leaves; its versions are made there too\n"
+"  import    a PEM RSA private key (PKCS#1 or PKCS#8, 2048/3072/4096 bits);\n"
+"            always software protection\n"
 "  list      every key, deleted ones too\n"
 "  show      a key and its versions with their state\n"
 "  rotate    add a version; the newest version is the current one\n"
@@ -47,8 +50,11 @@ static const char key_usage[] =
 "T: 2027-01-31T00:00:00Z or 2027-01-31; DUR: 90d, 12h, P90D.\n"
 "See ssefs-key(1).\n";
 
-static int key_error(const char *name, int err)
+static int key_error(struct vault *v, const char *name, int err)
 {
+	/* The token said why: "key NAME: token LABEL: WHY" */
+	if (err && *vault_hsm_why(v))
+		return error("key %s: %s", name, vault_hsm_why(v));
 	switch (err) {
 	case -ENOKEY:
 		return error("key %s: no such key", name);
@@ -92,6 +98,7 @@ static void json_key(struct json *j, struct vault *v, const struct vault_key *k,
 	json_time(j, "deletedDate", k->deleted ? k->deleted_at : 0);
 	json_time(j, "scheduledPurgeDate", k->deleted ? k->purge_at : 0);
 	json_int(j, "size", k->bits);
+	json_str(j, "protection", k->hsm ? "hsm" : "software");
 	json_time(j, "created", k->created);
 	json_obj_begin(j, "policy");
 	if (k->rotate_after)
@@ -142,6 +149,7 @@ static void text_key(struct vault *v, const struct vault_key *k,
 	printf("name:     %s\n", k->name);
 	printf("vault:    %s\n", vault_name(v));
 	printf("size:     %d\n", k->bits);
+	printf("protection: %s\n", k->hsm ? "hsm" : "software");
 	printf("enabled:  %s\n", k->enabled ? "true" : "false");
 	if (k->deleted) {
 		tstr(k->deleted_at, a, sizeof(a));
@@ -191,10 +199,26 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 	char kid[VAULT_KID_MAX + 1];
 	time_t nbf = 0, exp = 0;
 	struct vault_key *k;
-	int i, r, bits = 0, err;
+	int i, r, bits = 0, hsm = 0, err;
 
 	for (i = 1; i < argc; i++) {
-		if (!import && (r = cli_take(argc, argv, &i, "--size", &val))) {
+		if ((r = cli_take(argc, argv, &i, "--protection", &val))) {
+			if (r > 0 && strcmp(val, "software") &&
+			    strcmp(val, "hsm"))
+				return cli_usage(key_usage, "--protection: "
+						 "want software or hsm, not "
+						 "'%s'", val);
+			if (r > 0 && import && !strcmp(val, "hsm"))
+				return cli_usage(key_usage, "key import: "
+						 "--protection hsm: a private "
+						 "key that existed outside the "
+						 "token cannot become an hsm "
+						 "key (create one in the token "
+						 "instead)");
+			if (r > 0)
+				hsm = !strcmp(val, "hsm");
+		} else if (!import &&
+			   (r = cli_take(argc, argv, &i, "--size", &val))) {
 			if (r > 0 && strcmp(val, "2048") &&
 			    strcmp(val, "3072") && strcmp(val, "4096"))
 				return cli_usage(key_usage, "--size: want "
@@ -235,8 +259,9 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 	if (import)
 		err = vault_key_import(v, name, pem, kid, sizeof(kid));
 	else
-		err = vault_key_create(v, name, bits, nbf, exp, kid,
-				       sizeof(kid));
+		err = vault_key_create_ex(v, name, bits,
+					  hsm ? VAULT_KEY_HSM : 0, nbf, exp,
+					  kid, sizeof(kid));
 	if (import && err == -ENOTSUP)
 		return error("%s: not an RSA 2048, 3072 or 4096 private key",
 			     pem), EXIT_FAIL;
@@ -245,7 +270,7 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 			     "not a PEM private key (or encrypted)" :
 			     strerror(-err)), EXIT_FAIL;
 	if (err)
-		return key_error(name, err), EXIT_FAIL;
+		return key_error(v, name, err), EXIT_FAIL;
 	if (ctx->json && !vault_key_get(v, name, &k)) {
 		struct json j;
 
@@ -275,7 +300,7 @@ static int do_show(int argc, char **argv, struct cli_ctx *ctx,
 				 argv[1]);
 	err = vault_key_get(v, name, &k);
 	if (err)
-		return key_error(name, err), EXIT_FAIL;
+		return key_error(v, name, err), EXIT_FAIL;
 	if (*ver) {
 		for (i = 0; i < k->nversions; i++)
 			if (!strcmp(k->versions[i].version, ver))
@@ -328,8 +353,9 @@ static int do_list(struct cli_ctx *ctx, struct vault *v)
 				key_state_name(vault_version_state(k,
 					&k->versions[k->nversions - 1], now));
 
-			printf("%-24s %4d  %-13s %zu version%s\n", k->name,
-			       k->bits, st, k->nversions,
+			printf("%-24s %4d  %-8s  %-13s %zu version%s\n",
+			       k->name, k->bits, k->hsm ? "hsm" : "software",
+			       st, k->nversions,
 			       k->nversions == 1 ? "" : "s");
 		}
 	}
@@ -380,7 +406,7 @@ static int do_set(int argc, char **argv, struct vault *v)
 	if (err == -ENOKEY && *ver)
 		return error("key %s: no such key or version", ref), EXIT_FAIL;
 	if (err)
-		return key_error(ref, err), EXIT_FAIL;
+		return key_error(v, ref, err), EXIT_FAIL;
 	return EXIT_OK;
 }
 
@@ -421,7 +447,7 @@ static int do_policy(int argc, char **argv, struct vault *v)
 		return cli_usage(key_usage, "key policy: which NAME?");
 	err = vault_key_policy(v, name, ra, nb);
 	if (err)
-		return key_error(name, err), EXIT_FAIL;
+		return key_error(v, name, err), EXIT_FAIL;
 	return EXIT_OK;
 }
 
@@ -545,7 +571,7 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 
 		err = vault_key_rotate(v, argv[1], kid, sizeof(kid));
 		if (err) {
-			key_error(argv[1], err);
+			key_error(v, argv[1], err);
 			r = EXIT_FAIL;
 		} else if (ctx->json && !vault_key_get(v, argv[1], &k)) {
 			struct json j;
@@ -569,7 +595,7 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 		else if (err == -EKEYREVOKED)
 			error("key %s: already deleted", argv[1]);
 		else if (err)
-			key_error(argv[1], err);
+			key_error(v, argv[1], err);
 		if (err)
 			r = EXIT_FAIL;
 	}

@@ -3,6 +3,7 @@
  * settings; and cli_open_vault() for every command family
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@ static const char vault_usage[] =
 "       ssefs vault audit [--since T] [--verify]\n"
 "       ssefs vault rotate-platform-key\n"
 "       ssefs vault set [--purge-protection on|off] [--retention-days N]\n"
+"                       [--hsm-module PATH|none] [--hsm-token LABEL]\n"
+"                       [--hsm-pin-file F]\n"
 "\n"
 "  init                 create the vault (--vault DIR) named NAME (default\n"
 "                       \"default\", [a-z0-9-]) with a master key in the key\n"
@@ -39,7 +42,13 @@ static const char vault_usage[] =
 "                       bad line, or a cut-off tail)\n"
 "  rotate-platform-key  add a platform key version (old ones stay)\n"
 "  set                  purge protection (default on) and the retention of\n"
-"                       deleted keys in days (7-90, default 90)\n"
+"                       deleted keys in days (7-90, default 90); the\n"
+"                       PKCS#11 token that holds \"--protection hsm\" keys:\n"
+"                       its module, its label, and the file (mode 0600)\n"
+"                       the user PIN is read from at each use; checked by\n"
+"                       logging in before it is recorded; --hsm-module none\n"
+"                       forgets it (refused while hsm keys exist)\n"
+"SSEFS_HSM_PIN_FILE names another PIN file for one command or mount.\n"
 "See ssefs-vault(1).\n";
 
 static void unlock_of(const struct cli_ctx *ctx, struct vault_unlock *u)
@@ -72,12 +81,18 @@ int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 	struct vault_unlock u;
 	int err;
 
+	const char *pin = getenv("SSEFS_HSM_PIN_FILE");
+	char abs[PATH_MAX];
+
 	unlock_of(ctx, &u);
 	err = vault_open(out, ctx->vault_dir, &u);
 	if (err) {
 		cli_vault_error(ctx->vault_dir, vault_open_failed_path(), err);
 		return EXIT_FAIL;
 	}
+	/* Absolute: the daemon may change directory before it reads it. */
+	if (pin && *pin)
+		vault_hsm_pin_file(*out, realpath(pin, abs) ? abs : pin);
 	return EXIT_OK;
 }
 
@@ -153,6 +168,13 @@ static int do_show(struct cli_ctx *ctx, struct vault *v)
 	if (err)
 		return error("vault %s: platform key: %s", vault_dir(v),
 			     cli_strerror(err)), EXIT_FAIL;
+	struct vault_hsm *hsm = calloc(1, sizeof(*hsm));
+
+	if (!hsm || vault_hsm_get(v, hsm)) {
+		free(hsm);
+		return error("vault %s: %s", vault_dir(v),
+			     cli_strerror(-ENOMEM)), EXIT_FAIL;
+	}
 	if (ctx->json) {
 		struct json j;
 
@@ -163,6 +185,15 @@ static int do_show(struct cli_ctx *ctx, struct vault *v)
 		json_bool(&j, "purgeProtection", vault_purge_protection(v));
 		json_int(&j, "retentionDays", vault_retention_days(v));
 		json_str(&j, "platformKid", kid);
+		if (*hsm->module) {
+			json_obj_begin(&j, "hsm");
+			json_str(&j, "module", hsm->module);
+			json_str(&j, "token", hsm->token);
+			json_str(&j, "pinFile", hsm->pin_file);
+			json_obj_end(&j);
+		} else {
+			json_null(&j, "hsm");
+		}
 		json_obj_end(&j);
 		json_end(&j);
 	} else {
@@ -172,7 +203,15 @@ static int do_show(struct cli_ctx *ctx, struct vault *v)
 		       vault_purge_protection(v) ? "on" : "off");
 		printf("retention:        %d days\n", vault_retention_days(v));
 		printf("platform key:     %s\n", kid);
+		if (*hsm->module) {
+			printf("hsm module:       %s\n", hsm->module);
+			printf("hsm token:        %s\n", hsm->token);
+			printf("hsm pin file:     %s\n", hsm->pin_file);
+		} else {
+			printf("hsm:              none\n");
+		}
 	}
+	free(hsm);
 	return EXIT_OK;
 }
 
@@ -237,9 +276,81 @@ static int do_audit(int argc, char **argv, struct vault *v)
 	return EXIT_OK;
 }
 
+/* The token settings: what is given over what is recorded. */
+static int set_hsm(struct vault *v, const char *module, const char *token,
+		   const char *pin)
+{
+	struct vault_hsm *c = calloc(1, sizeof(*c));
+	int err;
+
+	if (!c || vault_hsm_get(v, c)) {
+		free(c);
+		return error("vault %s: %s", vault_dir(v),
+			     cli_strerror(-ENOMEM)), EXIT_FAIL;
+	}
+	if (module && !strcmp(module, "none")) {
+		if (token || pin) {
+			free(c);
+			return cli_usage(vault_usage, "--hsm-module none: "
+					 "takes no --hsm-token or "
+					 "--hsm-pin-file");
+		}
+		*c->module = 0;
+	} else {
+		/* As given when absolute (a symlink may be the stable
+		 * name), else made absolute. */
+		if (module && *module == '/')
+			snprintf(c->module, sizeof(c->module), "%s", module);
+		else if (module && !realpath(module, c->module)) {
+			err = errno;
+			free(c);
+			return error("--hsm-module %s: %s", module,
+				     strerror(err)), EXIT_FAIL;
+		}
+		if (pin && *pin == '/')
+			snprintf(c->pin_file, sizeof(c->pin_file), "%s", pin);
+		else if (pin && !realpath(pin, c->pin_file)) {
+			err = errno;
+			free(c);
+			return error("--hsm-pin-file %s: %s", pin,
+				     strerror(err)), EXIT_FAIL;
+		}
+		if (token && strlen(token) > 32) {
+			free(c);
+			return cli_usage(vault_usage, "--hsm-token: a token "
+					 "label is at most 32 bytes");
+		}
+		if (token)
+			snprintf(c->token, sizeof(c->token), "%s", token);
+		if (!*c->module || !*c->token || !*c->pin_file) {
+			free(c);
+			return cli_usage(vault_usage, "vault set: a token "
+					 "needs --hsm-module, --hsm-token and "
+					 "--hsm-pin-file");
+		}
+	}
+	err = vault_hsm_set(v, c);
+	free(c);
+	if (!err)
+		return EXIT_OK;
+	if (err == -EINVAL)
+		return cli_usage(vault_usage, "vault set: bad token settings "
+				 "(an absolute module path, a label of 1-32 "
+				 "bytes)");
+	if (err == -EBUSY)
+		error("vault %s: hsm keys exist (purge them before "
+		      "--hsm-module none)", vault_dir(v));
+	else if (*vault_hsm_why(v))
+		error("vault %s: %s", vault_dir(v), vault_hsm_why(v));
+	else
+		error("vault %s: %s", vault_dir(v), cli_strerror(err));
+	return EXIT_FAIL;
+}
+
 static int do_set(int argc, char **argv, struct vault *v)
 {
 	const char *pp = NULL, *rd = NULL, *val;
+	const char *hmod = NULL, *htok = NULL, *hpin = NULL;
 	int i, r, on = 0, err = 0;
 	long days = 0;
 	char *end;
@@ -250,6 +361,13 @@ static int do_set(int argc, char **argv, struct vault *v)
 		else if ((r = cli_take(argc, argv, &i, "--retention-days",
 				       &val)))
 			rd = val;
+		else if ((r = cli_take(argc, argv, &i, "--hsm-module", &val)))
+			hmod = val;
+		else if ((r = cli_take(argc, argv, &i, "--hsm-token", &val)))
+			htok = val;
+		else if ((r = cli_take(argc, argv, &i, "--hsm-pin-file",
+				       &val)))
+			hpin = val;
 		else
 			return cli_usage(vault_usage, "vault set: unknown "
 					 "argument '%s'", argv[i]);
@@ -257,7 +375,7 @@ static int do_set(int argc, char **argv, struct vault *v)
 			return cli_usage(vault_usage, "vault set: %s needs a "
 					 "value", argv[i]);
 	}
-	if (!pp && !rd)
+	if (!pp && !rd && !hmod && !htok && !hpin)
 		return cli_usage(vault_usage, "vault set: nothing to set");
 	if (pp && parse_bool(pp, &on))
 		return cli_usage(vault_usage, "--purge-protection: want on or "
@@ -267,6 +385,11 @@ static int do_set(int argc, char **argv, struct vault *v)
 		if (*end || end == rd || days < 7 || days > 90)
 			return cli_usage(vault_usage, "--retention-days: "
 					 "want 7 to 90, not '%s'", rd);
+	}
+	if (hmod || htok || hpin) {
+		r = set_hsm(v, hmod, htok, hpin);
+		if (r != EXIT_OK)
+			return r;
 	}
 	if (pp)
 		err = vault_set_purge_protection(v, on);

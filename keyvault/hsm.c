@@ -120,6 +120,11 @@ const char *hsm_why(const struct hsm *h)
 	return h ? h->why : "";
 }
 
+const char *hsm_token(const struct hsm *h)
+{
+	return h->token;
+}
+
 int hsm_used_oaep(const struct hsm *h)
 {
 	return h->used_oaep;

@@ -43,6 +43,8 @@ int hsm_open(struct hsm **out, const char *module, const char *token,
 /* Close the session; finalize the module when the last user goes. */
 void hsm_close(struct hsm *h);
 
+/* The label of the token @h is logged in to. */
+const char *hsm_token(const struct hsm *h);
 /* What the token said on the last failure ("wrong pin", "CKR_..."). */
 const char *hsm_why(const struct hsm *h);
 

@@ -4,7 +4,10 @@
  * Layout of a vault directory DIR (mode 0700), documented in ssefs-vault(1):
  *	DIR/vault.meta			metadata, text, 0600, replaced whole
  *	DIR/vault.lock			flock(2) target serialising every change
- *	DIR/keys/NAME/VERSION.sealed	RSA private key (DER), sealed
+ *	DIR/keys/NAME/VERSION.sealed	RSA private key (DER), sealed; for a
+ *					key in the token (protection hsm):
+ *					"SSEFSHS1", CKA_ID (16 bytes), public
+ *					key (DER SubjectPublicKeyInfo), sealed
  *	DIR/platform/VERSION.sealed	32-byte platform key, sealed
  *	DIR/audit.log[.N]		chained audit log (keyvault/audit.c)
  * A sealed file is nonce (24 bytes) || XChaCha20-Poly1305-IETF ciphertext
@@ -30,6 +33,7 @@
 #include "crypto/envelope.h"
 #include "crypto/secmem.h"
 #include "disk/keyops.h"
+#include "keyvault/hsm.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
 #include "keyvault/vault_priv.h"
@@ -321,6 +325,7 @@ static void free_keys(struct vault *v)
 	v->ndisks = 0;
 	free(v->extra);
 	v->extra = NULL;
+	*v->hsm_module = *v->hsm_token = *v->hsm_pin_file = 0;
 }
 
 struct vault_key *vault_find_key(struct vault *v, const char *name)
@@ -419,8 +424,22 @@ static int parse_line(struct vault *v, char *line)
 		p->created = p->updated = t[0];
 		return 0;
 	}
-	if (sscanf(line, "key %127s %d %d %d %lld %lld %llu %llu", a, &i[0],
-		   &i[1], &i[2], &t[0], &t[1], &u[0], &u[1]) == 8) {
+	if (!strncmp(line, "hsm-module ", 11)) {
+		snprintf(v->hsm_module, sizeof(v->hsm_module), "%s", line + 11);
+		return 0;
+	}
+	if (!strncmp(line, "hsm-token ", 10)) {
+		snprintf(v->hsm_token, sizeof(v->hsm_token), "%s", line + 10);
+		return 0;
+	}
+	if (!strncmp(line, "hsm-pin-file ", 13)) {
+		snprintf(v->hsm_pin_file, sizeof(v->hsm_pin_file), "%s",
+			 line + 13);
+		return 0;
+	}
+	i[3] = 0;
+	if (sscanf(line, "key %127s %d %d %d %lld %lld %llu %llu%n", a, &i[0],
+		   &i[1], &i[2], &t[0], &t[1], &u[0], &u[1], &i[3]) == 8) {
 		struct vault_key *k = grow(v->keys, v->nkeys, sizeof(*k));
 
 		if (!k)
@@ -436,6 +455,8 @@ static int parse_line(struct vault *v, char *line)
 		k->deleted_at = t[1];
 		k->rotate_after = u[0];
 		k->notify_before = u[1];
+		/* protection: a trailing " hsm"; nothing means software */
+		k->hsm = i[3] && !strcmp(line + i[3], " hsm");
 		return 0;
 	}
 	if (sscanf(line, "version %127s %32s %d %lld %lld %lld %lld", a, b,
@@ -571,17 +592,21 @@ static int save_meta(struct vault *v)
 	tohex(hex, v->audit_mac, 32);
 	fprintf(f, "audit %llu %s\n", (unsigned long long)v->audit_count,
 		hex);
+	if (*v->hsm_module)
+		fprintf(f, "hsm-module %s\nhsm-token %s\nhsm-pin-file %s\n",
+			v->hsm_module, v->hsm_token, v->hsm_pin_file);
 	for (i = 0; i < v->nplatform; i++)
 		fprintf(f, "platform %s %lld\n", v->platform[i].version,
 			(long long)v->platform[i].created);
 	for (i = 0; i < v->nkeys; i++) {
 		struct vault_key *k = &v->keys[i];
 
-		fprintf(f, "key %s %d %d %d %lld %lld %llu %llu\n", k->name,
-			k->enabled, k->deleted, k->bits, (long long)k->created,
-			(long long)k->deleted_at,
+		fprintf(f, "key %s %d %d %d %lld %lld %llu %llu%s\n",
+			k->name, k->enabled, k->deleted, k->bits,
+			(long long)k->created, (long long)k->deleted_at,
 			(unsigned long long)k->rotate_after,
-			(unsigned long long)k->notify_before);
+			(unsigned long long)k->notify_before,
+			k->hsm ? " hsm" : "");
 		for (j = 0; j < k->nversions; j++) {
 			struct vault_version *p = &k->versions[j];
 
@@ -714,6 +739,7 @@ static struct vault *vault_alloc(const char *dir)
 		v->dir[--n] = 0;
 	v->lockfd = -1;
 	pthread_mutex_init(&v->mu, NULL);
+	pthread_mutex_init(&v->hsm_mu, NULL);
 	return v;
 }
 
@@ -872,6 +898,8 @@ void vault_close(struct vault *v)
 	free(v->meta_raw);
 	if (v->lockfd >= 0)
 		close(v->lockfd);
+	hsm_close(v->hsm);
+	pthread_mutex_destroy(&v->hsm_mu);
 	pthread_mutex_destroy(&v->mu);
 	free(v);
 }
@@ -1099,6 +1127,136 @@ out:
 	return err;
 }
 
+/* ---- keys in the PKCS#11 token (protection hsm) ---- */
+
+#define HSM_MAGIC	"SSEFSHS1"
+#define HSM_MAGIC_LEN	8
+#define HSM_BLOB_HDR	(HSM_MAGIC_LEN + HSM_ID_BYTES)
+
+/* A sealed file of an hsm key holds this instead of a private key (a DER
+ * private key starts with 0x30, never with 'S'). */
+static int is_hsm_blob(const struct secbuf *b)
+{
+	return secbuf_len(b) > HSM_BLOB_HDR &&
+	       !memcmp(secbuf_data(b), HSM_MAGIC, HSM_MAGIC_LEN);
+}
+
+static const uint8_t *blob_id(const struct secbuf *b)
+{
+	return secbuf_data(b) + HSM_MAGIC_LEN;
+}
+
+static EVP_PKEY *blob_public(const struct secbuf *b)
+{
+	const unsigned char *p = secbuf_data(b) + HSM_BLOB_HDR;
+
+	return d2i_PUBKEY(NULL, &p, (long)(secbuf_len(b) - HSM_BLOB_HDR));
+}
+
+static void token_why(struct vault *v, const char *token, const char *why)
+{
+	snprintf(v->hsm_why, sizeof(v->hsm_why), "token %s: %s", token, why);
+}
+
+/*
+ * The token session, opened at first use and kept until vault_close().
+ * @locked: the caller holds the vault lock, so the settings are fresh;
+ * otherwise they are read under it first: hsm_mu is always taken after
+ * the vault lock, never before.
+ */
+static int token_get(struct vault *v, int locked, struct hsm **out)
+{
+	char module[PATH_MAX], token[33], pin[PATH_MAX], why[256] = "";
+	int err;
+
+	if (!locked) {
+		err = vault_begin(v, LOCK_SH);
+		if (err)
+			return err;
+	}
+	snprintf(module, sizeof(module), "%s", v->hsm_module);
+	snprintf(token, sizeof(token), "%s", v->hsm_token);
+	snprintf(pin, sizeof(pin), "%s", *v->hsm_pin_override ?
+		 v->hsm_pin_override : v->hsm_pin_file);
+	if (!locked)
+		vault_end(v);
+	pthread_mutex_lock(&v->hsm_mu);
+	err = 0;
+	*v->hsm_why = 0;
+	if (!*module) {
+		snprintf(v->hsm_why, sizeof(v->hsm_why), "no PKCS#11 token "
+			 "is configured (ssefs vault set --hsm-module)");
+		err = -ENODEV;
+	} else if (!v->hsm) {
+		err = hsm_open(&v->hsm, module, token, pin, why, sizeof(why));
+		if (err)
+			token_why(v, token, why);
+	}
+	if (!err)
+		*out = v->hsm;
+	pthread_mutex_unlock(&v->hsm_mu);
+	return err;
+}
+
+/* Generate version @kidstr of an hsm key in the token: the sealed blob
+ * to keep goes to *@blob, the object id to @id. */
+static int token_generate(struct vault *v, int bits, const char *kidstr,
+			  uint8_t id[HSM_ID_BYTES], struct secbuf **blob)
+{
+	struct hsm *h = NULL;
+	uint8_t *pub = NULL;
+	size_t publen = 0;
+	int err;
+
+	err = token_get(v, 0, &h);
+	if (err)
+		return err;
+	err = hsm_generate_rsa(h, bits, kidstr, id, &pub, &publen);
+	if (err) {
+		token_why(v, hsm_token(h), hsm_why(h));
+		return err;
+	}
+	*blob = secbuf_new(HSM_BLOB_HDR + publen);
+	if (*blob) {
+		memcpy(secbuf_data(*blob), HSM_MAGIC, HSM_MAGIC_LEN);
+		memcpy(secbuf_data(*blob) + HSM_MAGIC_LEN, id, HSM_ID_BYTES);
+		memcpy(secbuf_data(*blob) + HSM_BLOB_HDR, pub, publen);
+	} else {
+		err = -ENOMEM;
+		hsm_destroy(h, id);
+	}
+	free(pub);
+	return err;
+}
+
+/* Unwrap @in with the private key of @blob, in the token. */
+static int token_unwrap(struct vault *v, const struct secbuf *blob,
+			const struct env_layer *in, struct secbuf *m,
+			size_t *n)
+{
+	struct secbuf *d = NULL;
+	struct hsm *h = NULL;
+	int err;
+
+	err = token_get(v, 0, &h);
+	if (err)
+		return err;
+	err = hsm_unwrap_oaep256(h, blob_id(blob), in->wrapped,
+				 in->wrapped_len, 0, &d);
+	if (err) {
+		token_why(v, hsm_token(h), hsm_why(h));
+		return err;
+	}
+	if (secbuf_len(d) > secbuf_len(m)) {
+		err = -EBADMSG;
+	} else {
+		memcpy(secbuf_data(m), secbuf_data(d), secbuf_len(d));
+		*n = secbuf_len(d);
+	}
+	secbuf_free(d);
+	return err;
+}
+
 /* Check @kidstr is usable and belongs here; the shared lock is held. */
 static int usable(struct vault *v, const char *kidstr, struct kid *pk)
 {
@@ -1137,7 +1295,9 @@ static int do_wrap(struct vault *v, const char *kidstr,
 		l->key_source = ENV_KEY_PLATFORM;
 		l->wrap_alg = ENV_WRAP_AES_KWP;
 	} else {
-		pk = decode_private(key);
+		/* An hsm key wraps with its public key; no token call. */
+		pk = is_hsm_blob(key) ? blob_public(key) :
+					decode_private(key);
 		if (!pk)
 			err = -EBADMSG;
 		else
@@ -1198,6 +1358,8 @@ static int do_unwrap(struct vault *v, const struct env_layer *in,
 	if (k.platform) {
 		err = vault_aes_kwp(0, secbuf_data(key), in->wrapped,
 				    in->wrapped_len, secbuf_data(m), &n);
+	} else if (is_hsm_blob(key)) {
+		err = token_unwrap(v, key, in, m, &n);
 	} else {
 		pk = decode_private(key);
 		err = pk ? rsa_oaep(0, pk, in->wrapped, in->wrapped_len,
@@ -1377,10 +1539,12 @@ static int load_pem(const char *path, struct secbuf **der, int *bits)
 	return err;
 }
 
-/* Add a version holding @der to key @name (created when @create). */
+/* Add version @ver holding @der (a private key, or an hsm key's blob) to
+ * key @name (created when @create, with protection @hsm). */
 static int add_version(struct vault *v, const char *name, int create,
-		       int bits, const struct secbuf *der, time_t nbf,
-		       time_t exp, const char *op, char *kidbuf, size_t len)
+		       int hsm, int bits, const struct secbuf *der,
+		       const char *ver, time_t nbf, time_t exp,
+		       const char *op, char *kidbuf, size_t len)
 {
 	struct vault_key *k;
 	struct vault_version *p;
@@ -1405,6 +1569,10 @@ static int add_version(struct vault *v, const char *name, int create,
 		err = -EKEYREVOKED;
 		goto refused;
 	}
+	if (!create && k->hsm != hsm) {
+		err = -EINVAL;
+		goto refused;
+	}
 	if (create) {
 		k = grow(v->keys, v->nkeys, sizeof(*k));
 		if (!k) {
@@ -1416,6 +1584,7 @@ static int add_version(struct vault *v, const char *name, int create,
 		memset(k, 0, sizeof(*k));
 		snprintf(k->name, sizeof(k->name), "%s", name);
 		k->enabled = 1;
+		k->hsm = hsm;
 		k->bits = bits;
 		k->created = now;
 	}
@@ -1427,7 +1596,7 @@ static int add_version(struct vault *v, const char *name, int create,
 	k->versions = p;
 	p += k->nversions;
 	memset(p, 0, sizeof(*p));
-	new_version_id(p->version);
+	snprintf(p->version, sizeof(p->version), "%s", ver);
 	p->enabled = 1;
 	p->not_before = nbf;
 	p->expires = exp;
@@ -1450,17 +1619,53 @@ refused:
 	return refuse(v, op, name, err);
 }
 
-int vault_key_create(struct vault *v, const char *name, int bits,
-		     time_t not_before, time_t expires, char *kid, size_t len)
+/*
+ * The key material of a new version @ver of key @name: a fresh software
+ * RSA key (DER, *@der), or a key pair generated in the token (@hsm; the
+ * blob to seal in *@der, the object id in @id).
+ */
+static int new_material(struct vault *v, const char *name, int hsm,
+			int bits, const char *ver, uint8_t id[HSM_ID_BYTES],
+			struct secbuf **der, int *got)
 {
+	char kidstr[VAULT_KID_MAX + 1];
+	int err;
+
+	if (!hsm)
+		return generate_rsa(bits, der, got);
+	err = format_kid(v, name, ver, kidstr, sizeof(kidstr));
+	if (err)
+		return err;
+	*got = bits;
+	return token_generate(v, bits, kidstr, id, der);
+}
+
+/* After add_version() refused an hsm version: its objects must go. */
+static void forget_material(struct vault *v, int hsm,
+			    const uint8_t id[HSM_ID_BYTES])
+{
+	struct hsm *h = NULL;
+
+	if (hsm && !token_get(v, 0, &h))
+		hsm_destroy(h, id);
+}
+
+int vault_key_create_ex(struct vault *v, const char *name, int bits,
+			int flags, time_t not_before, time_t expires,
+			char *kid, size_t len)
+{
+	char ver[KEY_VERSION_HEX + 1];
+	uint8_t id[HSM_ID_BYTES];
 	struct secbuf *der = NULL;
+	int hsm = flags & VAULT_KEY_HSM ? 1 : 0;
 	int err, got;
 
 	if (!bits)
 		bits = VAULT_RSA_DEFAULT_BITS;
 	/* "platform" stands for the platform key in vault_resolve(). */
 	if (!kid_valid_key_name(name) || !strcmp(name, "platform") ||
-	    (bits != 2048 && bits != 3072 && bits != 4096))
+	    (bits != 2048 && bits != 3072 && bits != 4096) ||
+	    (flags & ~VAULT_KEY_HSM))
 		return -EINVAL;
 	{
 		struct vault_key *k = NULL;
@@ -1471,18 +1676,29 @@ int vault_key_create(struct vault *v, const char *name, int bits,
 			return err;
 		}
 	}
-	err = generate_rsa(bits, &der, &got);
+	new_version_id(ver);
+	err = new_material(v, name, hsm, bits, ver, id, &der, &got);
 	if (err)
 		return err;
-	err = add_version(v, name, 1, got, der, not_before, expires,
-			  "create", kid, len);
+	err = add_version(v, name, 1, hsm, got, der, ver, not_before,
+			  expires, "create", kid, len);
+	if (err)
+		forget_material(v, hsm, id);
 	secbuf_free(der);
 	return err;
+}
+
+int vault_key_create(struct vault *v, const char *name, int bits,
+		     time_t not_before, time_t expires, char *kid, size_t len)
+{
+	return vault_key_create_ex(v, name, bits, 0, not_before, expires,
+				   kid, len);
 }
 
 int vault_key_import(struct vault *v, const char *name, const char *pem_path,
 		     char *kid, size_t len)
 {
+	char ver[KEY_VERSION_HEX + 1];
 	struct secbuf *der = NULL;
 	int err, bits;
 
@@ -1491,25 +1707,35 @@ int vault_key_import(struct vault *v, const char *name, const char *pem_path,
 	err = load_pem(pem_path, &der, &bits);
 	if (err)
 		return err;
-	err = add_version(v, name, 1, bits, der, 0, 0, "import", kid, len);
+	new_version_id(ver);
+	err = add_version(v, name, 1, 0, bits, der, ver, 0, 0, "import", kid,
+			  len);
 	secbuf_free(der);
 	return err;
 }
 
 int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len)
 {
+	char ver[KEY_VERSION_HEX + 1];
+	uint8_t id[HSM_ID_BYTES];
 	struct vault_key *k = NULL;
 	struct secbuf *der = NULL;
-	int err, got;
+	int err, got, hsm;
 
 	err = vault_key_get(v, name, &k);
 	if (err)
 		return err;
-	err = k->deleted ? -EKEYREVOKED : generate_rsa(k->bits, &der, &got);
+	hsm = k->hsm;
+	new_version_id(ver);
+	err = k->deleted ? -EKEYREVOKED :
+		new_material(v, name, hsm, k->bits, ver, id, &der, &got);
 	vault_keys_free(k, 1);
 	if (err)
 		return err;
-	err = add_version(v, name, 0, got, der, 0, 0, "rotate", kid, len);
+	err = add_version(v, name, 0, hsm, got, der, ver, 0, 0, "rotate", kid,
+			  len);
+	if (err)
+		forget_material(v, hsm, id);
 	secbuf_free(der);
 	return err;
 }
@@ -1580,6 +1806,41 @@ static int delete_files(struct vault *v, const struct vault_key *k)
 	return err;
 }
 
+/* Destroy the token objects of every version of hsm key @k, so purge
+ * leaves nothing of it in the token either.  The vault lock is held. */
+static int destroy_token_keys(struct vault *v, const struct vault_key *k)
+{
+	struct secbuf *b;
+	struct hsm *h = NULL;
+	struct kid pk;
+	size_t i;
+	int err;
+
+	err = token_get(v, 1, &h);
+	if (err)
+		return err;
+	for (i = 0; i < k->nversions; i++) {
+		memset(&pk, 0, sizeof(pk));
+		snprintf(pk.vault, sizeof(pk.vault), "%s", v->name);
+		snprintf(pk.name, sizeof(pk.name), "%s", k->name);
+		snprintf(pk.version, sizeof(pk.version), "%s",
+			 k->versions[i].version);
+		b = NULL;
+		err = read_sealed(v, &pk, &b);
+		if (err == -ENOKEY)
+			continue;
+		if (!err && is_hsm_blob(b)) {
+			err = hsm_destroy(h, blob_id(b));
+			if (err)
+				token_why(v, hsm_token(h), hsm_why(h));
+		}
+		secbuf_free(b);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int key_change(struct vault *v, const char *name, const char *op)
 {
 	struct vault_key *k;
@@ -1608,7 +1869,9 @@ static int key_change(struct vault *v, const char *name, const char *op)
 		if (v->purge_protection &&
 		    now < k->deleted_at + (time_t)v->retention_days * 86400)
 			return refuse(v, op, name, -EPERM);
-		err = delete_files(v, k);
+		err = k->hsm ? destroy_token_keys(v, k) : 0;
+		if (!err)
+			err = delete_files(v, k);
 		if (err)
 			return refuse(v, op, name, err);
 		free(k->versions);
@@ -1725,6 +1988,89 @@ int vault_set_retention_days(struct vault *v, int days)
 		return err;
 	v->retention_days = days;
 	return commit(v, "set retention-days", NULL);
+}
+
+/* ---- the PKCS#11 token ---- */
+
+int vault_hsm_get(struct vault *v, struct vault_hsm *out)
+{
+	int err = vault_begin(v, LOCK_SH);
+
+	if (err)
+		return err;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->module, sizeof(out->module), "%s", v->hsm_module);
+	snprintf(out->token, sizeof(out->token), "%s", v->hsm_token);
+	snprintf(out->pin_file, sizeof(out->pin_file), "%s",
+		 v->hsm_pin_file);
+	vault_end(v);
+	return 0;
+}
+
+static int hsm_setting_ok(const char *s, size_t max)
+{
+	return *s && strlen(s) <= max && !strchr(s, '\n');
+}
+
+int vault_hsm_set(struct vault *v, const struct vault_hsm *c)
+{
+	int set = c && *c->module;
+	struct hsm *h = NULL;
+	char why[256] = "";
+	size_t i;
+	int err;
+
+	*v->hsm_why = 0;
+	if (set) {
+		if (*c->module != '/' || *c->pin_file != '/' ||
+		    !hsm_setting_ok(c->module, sizeof(v->hsm_module) - 1) ||
+		    !hsm_setting_ok(c->token, HSM_LABEL_MAX) ||
+		    !hsm_setting_ok(c->pin_file,
+				    sizeof(v->hsm_pin_file) - 1))
+			return -EINVAL;
+		/* Record nothing that does not work. */
+		err = hsm_open(&h, c->module, c->token, c->pin_file, why,
+			       sizeof(why));
+		if (err) {
+			token_why(v, c->token, why);
+			return err;
+		}
+		hsm_close(h);
+	}
+	err = vault_begin(v, LOCK_EX);
+	if (err)
+		return err;
+	if (!set) {
+		for (i = 0; i < v->nkeys; i++)
+			if (v->keys[i].hsm)
+				return refuse(v, "set hsm-module=none", NULL,
+					      -EBUSY);
+		*v->hsm_module = *v->hsm_token = *v->hsm_pin_file = 0;
+	} else {
+		snprintf(v->hsm_module, sizeof(v->hsm_module), "%s",
+			 c->module);
+		snprintf(v->hsm_token, sizeof(v->hsm_token), "%s", c->token);
+		snprintf(v->hsm_pin_file, sizeof(v->hsm_pin_file), "%s",
+			 c->pin_file);
+	}
+	/* The next use opens a session with the new settings. */
+	pthread_mutex_lock(&v->hsm_mu);
+	hsm_close(v->hsm);
+	v->hsm = NULL;
+	pthread_mutex_unlock(&v->hsm_mu);
+	return commit(v, set ? "set hsm-module" : "set hsm-module=none",
+		      NULL);
+}
+
+void vault_hsm_pin_file(struct vault *v, const char *path)
+{
+	snprintf(v->hsm_pin_override, sizeof(v->hsm_pin_override), "%s",
+		 path ? path : "");
+}
+
+const char *vault_hsm_why(struct vault *v)
+{
+	return v->hsm_why;
 }
 
 /* ---- disks ---- */

@@ -136,6 +136,7 @@ struct vault_key {
 	char name[KEY_NAME_MAX + 1];
 	int enabled, deleted;
 	int bits;			/* RSA modulus size */
+	int hsm;			/* 1: private key in the PKCS#11 token */
 	/* purge_at: deleted_at + retention */
 	time_t created, deleted_at, purge_at;
 	uint64_t rotate_after, notify_before;	/* policy, seconds; 0: none */
@@ -156,6 +157,18 @@ int vault_key_get(struct vault *v, const char *name, struct vault_key **out);
  */
 int vault_key_create(struct vault *v, const char *name, int bits,
 		     time_t not_before, time_t expires, char *kid, size_t len);
+/*
+ * The same, with @flags: VAULT_KEY_HSM generates the key pair in the
+ * vault's PKCS#11 token (ssefs vault set --hsm-module), where the private
+ * key stays; the vault keeps its public key and object id.  Return: as
+ * vault_key_create(), plus the token's errors (vault_hsm_why() says more):
+ * -ENODEV (no token configured or found), -EACCES (wrong PIN), -EPERM (PIN
+ * file readable by others), -EIO.
+ */
+#define VAULT_KEY_HSM		(1 << 0)
+int vault_key_create_ex(struct vault *v, const char *name, int bits,
+			int flags, time_t not_before, time_t expires,
+			char *kid, size_t len);
 /* Import a PEM RSA private key (PKCS#1 or PKCS#8) from @pem_path.
  * Return: as create, plus -EBADMSG (not a PEM private key), -ENOTSUP (not
  * RSA 2048, 3072 or 4096). */
@@ -190,6 +203,30 @@ int vault_retention_days(struct vault *v);
 int vault_set_purge_protection(struct vault *v, int on);
 /* 7..90.  Return: 0 or -EINVAL. */
 int vault_set_retention_days(struct vault *v, int days);
+
+/* ---- The PKCS#11 token behind "hsm" keys ---- */
+
+struct vault_hsm {
+	char module[4096];		/* path of the PKCS#11 module; "": none */
+	char token[33];			/* the token's label */
+	char pin_file[4096];		/* the user PIN is read from it, 0600 */
+};
+
+/* The vault's token settings (module "" when there is none). */
+int vault_hsm_get(struct vault *v, struct vault_hsm *out);
+/*
+ * Record the token settings after checking that the module loads, the
+ * token is there and the PIN logs in; @c NULL or an empty module clears
+ * them.  Return: 0, -EBUSY (clearing while HSM keys exist, deleted ones
+ * included), the token's errors as vault_key_create_ex().
+ */
+int vault_hsm_set(struct vault *v, const struct vault_hsm *c);
+/* Read the PIN from @path rather than the recorded file, for this handle
+ * only (SSEFS_HSM_PIN_FILE).  NULL restores the recorded one. */
+void vault_hsm_pin_file(struct vault *v, const char *path);
+/* "token LABEL: WHY" after an operation failed in or on the way to the
+ * token; "" otherwise. */
+const char *vault_hsm_why(struct vault *v);
 
 /* Write every file of the vault except the master key into one file
  * @dest (created 0600, must not exist). */

@@ -40,6 +40,16 @@ struct vault {
 	struct vault_disk *disks;
 	size_t ndisks;
 	char *extra;			/* lines of later sections, kept */
+	/* the PKCS#11 token (keyvault/hsm.h), from the metadata */
+	char hsm_module[PATH_MAX];
+	char hsm_token[33];
+	char hsm_pin_file[PATH_MAX];
+	char hsm_pin_override[PATH_MAX];	/* SSEFS_HSM_PIN_FILE */
+	/* the session, opened at first use; hsm_mu is taken after the
+	 * vault lock, never before it */
+	pthread_mutex_t hsm_mu;
+	struct hsm *hsm;
+	char hsm_why[320];
 	/* the bytes the state above was parsed from, reused while equal */
 	char *meta_raw;
 	size_t meta_len;

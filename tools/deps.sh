@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libssl-dev libsodium-dev
 libyaml-dev check jq qemu-utils libvhdi-utils fio e2fsprogs util-linux attr
-clang libclang-rt-14-dev kmod libp11-kit-dev softhsm2"
+clang libclang-rt-14-dev kmod libp11-kit-dev softhsm2 opensc"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
