@@ -37,7 +37,7 @@ static const char *const module_paths[] = {
 
 static const char *module;
 static char top[] = "/tmp/ssefs-check-hsm-XXXXXX";
-static char pinfile[4200], badpin[4200];
+static char pinfile[1024], badpin[1024];
 
 static const char *find_module(void)
 {
@@ -257,6 +257,159 @@ START_TEST(test_destroy)
 }
 END_TEST
 
+/* ---- the vault with hsm keys ---- */
+
+static struct vault *vault_with_token(const char *name)
+{
+	struct vault_hsm c;
+	struct vault *v = NULL;
+	char dir[4300];
+
+	snprintf(dir, sizeof(dir), "%s/%s", top, name);
+	ck_assert_int_eq(vault_init(dir, "unit", NULL), 0);
+	ck_assert_int_eq(vault_open(&v, dir, NULL), 0);
+	memset(&c, 0, sizeof(c));
+	snprintf(c.module, sizeof(c.module), "%s", module);
+	snprintf(c.token, sizeof(c.token), "%s", TOKEN);
+	snprintf(c.pin_file, sizeof(c.pin_file), "%s", pinfile);
+	ck_assert_int_eq(vault_hsm_set(v, &c), 0);
+	return v;
+}
+
+static void wrap_unwrap(struct vault *v, const char *kid,
+			struct env_layer *l)
+{
+	struct secbuf *dek = secbuf_new(64), *got = NULL;
+
+	ck_assert_int_eq(rng_dek(dek), 0);
+	ck_assert_int_eq(vault_wrap(v, kid, dek, l), 0);
+	ck_assert_int_eq(l->wrap_alg, ENV_WRAP_RSA_OAEP_256);
+	ck_assert_int_eq(vault_unwrap(v, l, &got), 0);
+	ck_assert_int_eq(secbuf_eq(got, dek), 1);
+	secbuf_free(got);
+	secbuf_free(dek);
+}
+
+/* Create, wrap, unwrap, a second handle, rotate, purge, forget. */
+START_TEST(test_vault_hsm_key)
+{
+	struct vault *v = vault_with_token("v"), *v2 = NULL;
+	char kid[VAULT_KID_MAX + 1], kid2[VAULT_KID_MAX + 1], dir[4300];
+	struct env_layer l1, l2;
+	struct secbuf *got = NULL;
+	struct vault_key *k = NULL;
+
+	ck_assert_int_eq(vault_key_create_ex(v, "h1", 2048, VAULT_KEY_HSM, 0,
+					     0, kid, sizeof(kid)), 0);
+	ck_assert_int_eq(vault_key_get(v, "h1", &k), 0);
+	ck_assert_int_eq(k->hsm, 1);
+	ck_assert_int_eq(k->bits, 2048);
+	vault_keys_free(k, 1);
+	wrap_unwrap(v, kid, &l1);
+
+	/* Another handle in the same process: the module is shared, and
+	 * closing one handle leaves the other working. */
+	snprintf(dir, sizeof(dir), "%s/v", top);
+	ck_assert_int_eq(vault_open(&v2, dir, NULL), 0);
+	ck_assert_int_eq(vault_unwrap(v2, &l1, &got), 0);
+	secbuf_free(got);
+	got = NULL;
+	vault_close(v2);
+	ck_assert_int_eq(vault_unwrap(v, &l1, &got), 0);
+	secbuf_free(got);
+	got = NULL;
+
+	ck_assert_int_eq(vault_key_rotate(v, "h1", kid2, sizeof(kid2)), 0);
+	ck_assert_str_ne(kid, kid2);
+	ck_assert_int_eq(vault_key_get(v, "h1", &k), 0);
+	ck_assert_int_eq(k->hsm, 1);
+	ck_assert_uint_eq(k->nversions, 2);
+	vault_keys_free(k, 1);
+	wrap_unwrap(v, kid2, &l2);
+
+	/* A disabled key refuses before the token is asked. */
+	{
+		struct vault_key_attrs a = { .enabled = 0 };
+
+		ck_assert_int_eq(vault_key_set(v, "h1", NULL, &a), 0);
+		ck_assert_int_eq(vault_unwrap(v, &l2, &got), -EKEYREVOKED);
+		a.enabled = 1;
+		ck_assert_int_eq(vault_key_set(v, "h1", NULL, &a), 0);
+	}
+
+	ck_assert_int_eq(vault_hsm_set(v, NULL), -EBUSY);
+	ck_assert_int_eq(vault_set_purge_protection(v, 0), 0);
+	ck_assert_int_eq(vault_key_delete(v, "h1"), 0);
+	ck_assert_int_eq(vault_hsm_set(v, NULL), -EBUSY);
+	ck_assert_int_eq(vault_key_purge(v, "h1"), 0);
+	ck_assert_int_eq(vault_hsm_set(v, NULL), 0);
+	vault_close(v);
+}
+END_TEST
+
+/* Purge leaves nothing in the token: the same blob no longer unwraps. */
+START_TEST(test_vault_purge_destroys)
+{
+	struct vault *v = vault_with_token("v");
+	char kid[VAULT_KID_MAX + 1];
+	char cmd[4400];
+
+	ck_assert_int_eq(vault_key_create_ex(v, "h1", 2048, VAULT_KEY_HSM, 0,
+					     0, kid, sizeof(kid)), 0);
+	/* Count the key's objects (private and public) by label, with
+	 * pkcs11-tool when it is there. */
+	snprintf(cmd, sizeof(cmd), "command -v pkcs11-tool >/dev/null || "
+		 "exit 0; test \"$(pkcs11-tool --module %s --token-label %s "
+		 "--login --pin 1234 --list-objects 2>/dev/null | "
+		 "grep -c 'label: *vault://unit/keys/h1/')\" = %d", module,
+		 TOKEN, 2);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(vault_set_purge_protection(v, 0), 0);
+	ck_assert_int_eq(vault_key_delete(v, "h1"), 0);
+	ck_assert_int_eq(vault_key_purge(v, "h1"), 0);
+	snprintf(cmd, sizeof(cmd), "command -v pkcs11-tool >/dev/null || "
+		 "exit 0; test \"$(pkcs11-tool --module %s --token-label %s "
+		 "--login --pin 1234 --list-objects 2>/dev/null | "
+		 "grep -c 'label: *vault://unit/keys/h1/')\" = %d", module,
+		 TOKEN, 0);
+	ck_assert_int_eq(system(cmd), 0);
+	vault_close(v);
+}
+END_TEST
+
+/* A wrong PIN at unwrap: -EACCES, and the reason names the token. */
+START_TEST(test_vault_wrong_pin)
+{
+	struct vault *v = vault_with_token("v"), *v2 = NULL;
+	char kid[VAULT_KID_MAX + 1], dir[4300];
+	struct secbuf *got = NULL;
+	struct env_layer l;
+
+	ck_assert_int_eq(vault_key_create_ex(v, "h1", 2048, VAULT_KEY_HSM, 0,
+					     0, kid, sizeof(kid)), 0);
+	wrap_unwrap(v, kid, &l);
+	/* The login state belongs to the process (PKCS#11 logs in an application,
+	 * not a session):
+	 * while @v is logged in, another handle would be too. */
+	vault_close(v);
+	snprintf(dir, sizeof(dir), "%s/v", top);
+	ck_assert_int_eq(vault_open(&v2, dir, NULL), 0);
+	vault_hsm_pin_file(v2, badpin);
+	ck_assert_int_eq(vault_unwrap(v2, &l, &got), -EACCES);
+	ck_assert_ptr_null(got);
+	ck_assert_msg(strstr(vault_hsm_why(v2), "token " TOKEN ": wrong pin"),
+		      "why: %s", vault_hsm_why(v2));
+	/* Wrapping needs no token, so it still works. */
+	{
+		struct secbuf *dek = secbuf_new(64);
+
+		ck_assert_int_eq(vault_wrap(v2, kid, dek, &l), 0);
+		secbuf_free(dek);
+	}
+	vault_close(v2);
+}
+END_TEST
+
 Suite *suite_hsm(void)
 {
 	Suite *s = suite_create("hsm");
@@ -276,6 +429,14 @@ Suite *suite_hsm(void)
 	tcase_add_test(tc, test_pin_file_mode);
 	tcase_add_test(tc, test_no_token);
 	tcase_add_test(tc, test_destroy);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("vault");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_vault_hsm_key);
+	tcase_add_test(tc, test_vault_purge_destroys);
+	tcase_add_test(tc, test_vault_wrong_pin);
 	suite_add_tcase(s, tc);
 	return s;
 }
