@@ -14,6 +14,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,9 @@ struct hsm {
 	int have_session;
 	int oaep_refused;		/* the token said no to OAEP-256 */
 	int used_oaep;
+	CK_RV last_rv;			/* of the last failed call */
 	char token[HSM_LABEL_MAX + 1];
+	char pin_file[PATH_MAX];	/* read again at each login */
 	char why[256];
 };
 
@@ -92,6 +95,7 @@ static int fail(struct hsm *h, const char *what, CK_RV rv)
 {
 	const char *n = rv_name(rv);
 
+	h->last_rv = rv;
 	if (n)
 		snprintf(h->why, sizeof(h->why), "%s: %s", what, n);
 	else
@@ -258,6 +262,16 @@ static int read_pin(const char *path, struct secbuf **pin, char *why,
 	return err;
 }
 
+/* The PIN file is there and only its owner may read it. */
+static int read_pin_check(const char *path, char *why, size_t whylen)
+{
+	struct secbuf *pin = NULL;
+	int err = read_pin(path, &pin, why, whylen);
+
+	secbuf_free(pin);
+	return err;
+}
+
 /* The first slot whose token is labelled @label (blank-padded to 32). */
 static int find_slot(struct hsm *h, const char *label, CK_SLOT_ID *slot)
 {
@@ -300,13 +314,89 @@ out:
 	return err;
 }
 
+/*
+ * Find the token, open a read-write session and log in with the PIN read
+ * now from h->pin_file.  On failure h->why says why and no session is
+ * left open.
+ */
+static int session_open(struct hsm *h)
+{
+	struct secbuf *pin = NULL;
+	CK_SLOT_ID slot;
+	CK_RV rv;
+	int err;
+
+	err = read_pin(h->pin_file, &pin, h->why, sizeof(h->why));
+	if (err)
+		return err;
+	err = find_slot(h, h->token, &slot);
+	if (err)
+		goto out;
+	rv = h->mod->f->C_OpenSession(slot, CKF_SERIAL_SESSION |
+				      CKF_RW_SESSION, NULL, NULL, &h->session);
+	if (rv != CKR_OK) {
+		err = fail(h, "C_OpenSession", rv);
+		goto out;
+	}
+	h->have_session = 1;
+	rv = h->mod->f->C_Login(h->session, CKU_USER, secbuf_data(pin),
+				secbuf_len(pin));
+	if (rv == CKR_PIN_INCORRECT) {
+		snprintf(h->why, sizeof(h->why), "wrong pin (from %.200s)",
+			 h->pin_file);
+		err = -EACCES;
+	} else if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+		err = fail(h, "C_Login", rv);
+	}
+	if (err) {
+		h->mod->f->C_CloseSession(h->session);
+		h->have_session = 0;
+	}
+out:
+	secbuf_free(pin);
+	return err;
+}
+
+/* Did the last failure lose the session (token pulled and put back,
+ * session closed behind our back, login gone)? */
+static int session_lost(const struct hsm *h)
+{
+	switch (h->last_rv) {
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_SESSION_CLOSED:
+	case CKR_USER_NOT_LOGGED_IN:
+	case CKR_DEVICE_REMOVED:
+	case CKR_TOKEN_NOT_PRESENT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* After session_lost(): a new session, once.  The mutex is held. */
+static int session_reopen(struct hsm *h)
+{
+	if (h->have_session)
+		h->mod->f->C_CloseSession(h->session);
+	h->have_session = 0;
+	h->last_rv = CKR_OK;
+	h->oaep_refused = 0;
+	*h->why = 0;
+	return session_open(h);
+}
+
+void hsm_test_drop_session(struct hsm *h)
+{
+	pthread_mutex_lock(&h->mu);
+	if (h->have_session)
+		h->mod->f->C_CloseSession(h->session);
+	pthread_mutex_unlock(&h->mu);
+}
+
 int hsm_open(struct hsm **out, const char *module, const char *token,
 	     const char *pin_file, char *why, size_t whylen)
 {
-	struct secbuf *pin = NULL;
 	struct hsm *h;
-	CK_SLOT_ID slot;
-	CK_RV rv;
 	char dummy[8];
 	int err;
 
@@ -316,7 +406,8 @@ int hsm_open(struct hsm **out, const char *module, const char *token,
 	}
 	*why = 0;
 	if (!module || !*module || !token || !*token ||
-	    strlen(token) > HSM_LABEL_MAX || !pin_file || !*pin_file) {
+	    strlen(token) > HSM_LABEL_MAX || !pin_file || !*pin_file ||
+	    strlen(pin_file) >= PATH_MAX) {
 		snprintf(why, whylen, "the token is not configured");
 		return -EINVAL;
 	}
@@ -325,41 +416,23 @@ int hsm_open(struct hsm **out, const char *module, const char *token,
 		return -ENOMEM;
 	pthread_mutex_init(&h->mu, NULL);
 	snprintf(h->token, sizeof(h->token), "%s", token);
-	err = read_pin(pin_file, &pin, why, whylen);
+	snprintf(h->pin_file, sizeof(h->pin_file), "%s", pin_file);
+	/* A PIN file with loose permissions is refused before anything is
+	 * loaded. */
+	err = read_pin_check(pin_file, why, whylen);
 	if (err)
 		goto fail;
 	err = module_get(module, &h->mod, why, whylen);
 	if (err)
 		goto fail;
-	err = find_slot(h, token, &slot);
-	if (err)
-		goto fail_why;
-	rv = h->mod->f->C_OpenSession(slot, CKF_SERIAL_SESSION |
-				      CKF_RW_SESSION, NULL, NULL, &h->session);
-	if (rv != CKR_OK) {
-		err = fail(h, "C_OpenSession", rv);
-		goto fail_why;
+	err = session_open(h);
+	if (err) {
+		snprintf(why, whylen, "%s", h->why);
+		goto fail;
 	}
-	h->have_session = 1;
-	rv = h->mod->f->C_Login(h->session, CKU_USER, secbuf_data(pin),
-				secbuf_len(pin));
-	if (rv == CKR_PIN_INCORRECT) {
-		snprintf(h->why, sizeof(h->why), "wrong pin (from %s)",
-			 pin_file);
-		err = -EACCES;
-		goto fail_why;
-	}
-	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-		err = fail(h, "C_Login", rv);
-		goto fail_why;
-	}
-	secbuf_free(pin);
 	*out = h;
 	return 0;
-fail_why:
-	snprintf(why, whylen, "%s", h->why);
 fail:
-	secbuf_free(pin);
 	hsm_close(h);
 	return err;
 }
@@ -521,6 +594,16 @@ int hsm_generate_rsa(struct hsm *h, int bits, const char *label,
 				  sizeof(pubt) / sizeof(pubt[0]), privt,
 				  sizeof(privt) / sizeof(privt[0]), &pubobj,
 				  &privobj);
+	if (rv != CKR_OK && (fail(h, "", rv), session_lost(h))) {
+		err = session_reopen(h);
+		if (err)
+			goto out;
+		rv = f->C_GenerateKeyPair(h->session, &mech, pubt,
+					  sizeof(pubt) / sizeof(pubt[0]),
+					  privt,
+					  sizeof(privt) / sizeof(privt[0]),
+					  &pubobj, &privobj);
+	}
 	if (rv != CKR_OK) {
 		err = fail(h, "C_GenerateKeyPair", rv);
 		goto out;
@@ -551,6 +634,12 @@ int hsm_destroy(struct hsm *h, const uint8_t id[HSM_ID_BYTES])
 	pthread_mutex_lock(&h->mu);
 	*h->why = 0;
 	rv = f->C_FindObjectsInit(h->session, tmpl, 1);
+	if (rv != CKR_OK && (fail(h, "", rv), session_lost(h))) {
+		err = session_reopen(h);
+		if (err)
+			goto out;
+		rv = f->C_FindObjectsInit(h->session, tmpl, 1);
+	}
 	if (rv != CKR_OK) {
 		err = fail(h, "C_FindObjectsInit", rv);
 		goto out;
@@ -706,6 +795,11 @@ int hsm_unwrap_oaep256(struct hsm *h, const uint8_t id[HSM_ID_BYTES],
 	pthread_mutex_lock(&h->mu);
 	*h->why = 0;
 	err = find_object(h, CKO_PRIVATE_KEY, id, &obj);
+	if (err && session_lost(h)) {
+		err = session_reopen(h);
+		if (!err)
+			err = find_object(h, CKO_PRIVATE_KEY, id, &obj);
+	}
 	if (err)
 		goto out;
 	err = 1;

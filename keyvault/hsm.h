@@ -9,8 +9,11 @@
  *
  * One struct hsm is one logged-in session on one token.  Calls on it are
  * serialised by its own mutex (a PKCS#11 session runs one operation at a
- * time), so the daemon's threads may share it.  Functions return 0 or a
- * negative errno and never print; hsm_why() says what the token said.
+ * time), so the daemon's threads may share it.  A call that finds the
+ * session lost (closed, logged out, token removed and put back) opens a
+ * new one, reading the PIN file again, and tries once more.  Functions
+ * return 0 or a negative errno and never print; hsm_why() says what the
+ * token said.
  */
 #ifndef SSEFS_KEYVAULT_HSM_H
 #define SSEFS_KEYVAULT_HSM_H
@@ -89,5 +92,9 @@ int hsm_destroy(struct hsm *h, const uint8_t id[HSM_ID_BYTES]);
  */
 int hsm_read_private_attr(struct hsm *h, const uint8_t id[HSM_ID_BYTES],
 			  unsigned long type, size_t *len);
+
+/* For tests: close the session behind @h's back, as a token pulled and
+ * put back would.  The next call finds it lost and logs in again. */
+void hsm_test_drop_session(struct hsm *h);
 
 #endif /* SSEFS_KEYVAULT_HSM_H */

@@ -1153,9 +1153,18 @@ static EVP_PKEY *blob_public(const struct secbuf *b)
 	return d2i_PUBKEY(NULL, &p, (long)(secbuf_len(b) - HSM_BLOB_HDR));
 }
 
-static void token_why(struct vault *v, const char *token, const char *why)
+/* Note why the token failed, for vault_hsm_why(); hsm_mu is held. */
+static void token_why_locked(struct vault *v, const char *token,
+			     const char *why)
 {
 	snprintf(v->hsm_why, sizeof(v->hsm_why), "token %s: %s", token, why);
+}
+
+static void token_why(struct vault *v, const char *token, const char *why)
+{
+	pthread_mutex_lock(&v->hsm_mu);
+	token_why_locked(v, token, why);
+	pthread_mutex_unlock(&v->hsm_mu);
 }
 
 /*
@@ -1190,7 +1199,7 @@ static int token_get(struct vault *v, int locked, struct hsm **out)
 	} else if (!v->hsm) {
 		err = hsm_open(&v->hsm, module, token, pin, why, sizeof(why));
 		if (err)
-			token_why(v, token, why);
+			token_why_locked(v, token, why);
 	}
 	if (!err)
 		*out = v->hsm;

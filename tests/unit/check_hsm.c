@@ -257,6 +257,39 @@ START_TEST(test_destroy)
 }
 END_TEST
 
+/* A session lost behind our back is opened again, PIN re-read. */
+START_TEST(test_session_lost)
+{
+	struct hsm *h = open_token();
+	struct secbuf *dek = secbuf_new(64), *got = NULL;
+	uint8_t id[HSM_ID_BYTES], *pub = NULL, ct[512];
+	size_t publen = 0, n;
+
+	ck_assert_int_eq(rng_dek(dek), 0);
+	ck_assert_int_eq(hsm_generate_rsa(h, 2048, "k", id, &pub, &publen),
+			 0);
+	n = wrap_pub(pub, publen, dek, ct, sizeof(ct));
+
+	hsm_test_drop_session(h);
+	ck_assert_int_eq(hsm_unwrap_oaep256(h, id, ct, n, 0, &got), 0);
+	ck_assert_int_eq(secbuf_eq(got, dek), 1);
+	secbuf_free(got);
+	got = NULL;
+
+	/* The PIN file is read again: a wrong one now fails the login. */
+	hsm_test_drop_session(h);
+	write_file(pinfile, "0000\n", 0600);
+	ck_assert_int_eq(hsm_unwrap_oaep256(h, id, ct, n, 0, &got), -EACCES);
+	ck_assert_ptr_nonnull(strstr(hsm_why(h), "wrong pin"));
+	write_file(pinfile, "1234\n", 0600);
+	ck_assert_int_eq(hsm_unwrap_oaep256(h, id, ct, n, 0, &got), 0);
+	secbuf_free(got);
+	free(pub);
+	secbuf_free(dek);
+	hsm_close(h);
+}
+END_TEST
+
 /* ---- the vault with hsm keys ---- */
 
 static struct vault *vault_with_token(const char *name)
@@ -429,6 +462,7 @@ Suite *suite_hsm(void)
 	tcase_add_test(tc, test_pin_file_mode);
 	tcase_add_test(tc, test_no_token);
 	tcase_add_test(tc, test_destroy);
+	tcase_add_test(tc, test_session_lost);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("vault");
