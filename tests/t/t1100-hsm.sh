@@ -205,6 +205,15 @@ test_expect_success FUSE,JQ 'a remount unwraps in the token again' '
 	ssefs_umount mnt
 '
 
+test_expect_success FUSE 'a mount whose PIN is wrong cannot open the disk' '
+	SSEFS_HSM_PIN_FILE=bad ssefs_mount store mnt &&
+	test_must_fail dd if=mnt/d.vhd of=/dev/null bs=4096 count=1 2>err &&
+	grep "Permission denied" err &&
+	ssefs_umount mnt &&
+	ssefs vault audit | grep "\"op\":\"unwrap\"" | tail -n 1 >last &&
+	grep "\"op\":\"unwrap\".*\"result\":\"error: Permission denied\"" last
+'
+
 test_expect_success 'backup and restore: the restored vault uses the same token' '
 	ssefs vault backup bk &&
 	! grep -a -F "$PIN" bk &&
