@@ -45,6 +45,7 @@ struct hsm {
 	int oaep_refused;		/* the token said no to OAEP-256 */
 	int used_oaep;
 	CK_RV last_rv;			/* of the last failed call */
+	int limited;			/* last key: decrypt-only */
 	char token[HSM_LABEL_MAX + 1];
 	char pin_file[PATH_MAX];	/* read again at each login */
 	char why[256];
@@ -58,6 +59,7 @@ struct module {
 };
 
 #define MAX_MODULES	8
+#define USAGE_LIMITS	2	/* see hsm_generate_rsa() */
 
 static pthread_mutex_t modules_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct module modules[MAX_MODULES];
@@ -127,6 +129,11 @@ const char *hsm_why(const struct hsm *h)
 const char *hsm_token(const struct hsm *h)
 {
 	return h->token;
+}
+
+int hsm_usage_limited(const struct hsm *h)
+{
+	return h->limited;
 }
 
 int hsm_used_oaep(const struct hsm *h)
@@ -560,16 +567,19 @@ int hsm_generate_rsa(struct hsm *h, int bits, const char *label,
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_OBJECT_HANDLE pubobj, privobj;
 	uint8_t newid[HSM_ID_BYTES];
+	/* The last USAGE_LIMITS of each template forbid every use but
+	 * encrypt/decrypt; a token whose keys cannot be limited so (a TPM's
+	 * RSA keys both sign and decrypt) gets the templates without them. */
 	CK_ATTRIBUTE pubt[] = {
 		{ CKA_TOKEN, &yes, sizeof(yes) },
 		{ CKA_PRIVATE, &no, sizeof(no) },
 		{ CKA_ENCRYPT, &yes, sizeof(yes) },
-		{ CKA_VERIFY, &no, sizeof(no) },
-		{ CKA_WRAP, &no, sizeof(no) },
 		{ CKA_MODULUS_BITS, &modbits, sizeof(modbits) },
 		{ CKA_PUBLIC_EXPONENT, e65537, sizeof(e65537) },
 		{ CKA_ID, newid, sizeof(newid) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_VERIFY, &no, sizeof(no) },
+		{ CKA_WRAP, &no, sizeof(no) },
 	};
 	CK_ATTRIBUTE privt[] = {
 		{ CKA_TOKEN, &yes, sizeof(yes) },
@@ -577,11 +587,13 @@ int hsm_generate_rsa(struct hsm *h, int bits, const char *label,
 		{ CKA_SENSITIVE, &yes, sizeof(yes) },
 		{ CKA_EXTRACTABLE, &no, sizeof(no) },
 		{ CKA_DECRYPT, &yes, sizeof(yes) },
-		{ CKA_SIGN, &no, sizeof(no) },
-		{ CKA_UNWRAP, &no, sizeof(no) },
 		{ CKA_ID, newid, sizeof(newid) },
 		{ CKA_LABEL, (void *)label, strlen(label) },
+		{ CKA_SIGN, &no, sizeof(no) },
+		{ CKA_UNWRAP, &no, sizeof(no) },
 	};
+	CK_ULONG npub = sizeof(pubt) / sizeof(pubt[0]);
+	CK_ULONG npriv = sizeof(privt) / sizeof(privt[0]);
 	CK_RV rv;
 	int err;
 
@@ -590,19 +602,25 @@ int hsm_generate_rsa(struct hsm *h, int bits, const char *label,
 	randombytes_buf(newid, sizeof(newid));
 	pthread_mutex_lock(&h->mu);
 	*h->why = 0;
-	rv = f->C_GenerateKeyPair(h->session, &mech, pubt,
-				  sizeof(pubt) / sizeof(pubt[0]), privt,
-				  sizeof(privt) / sizeof(privt[0]), &pubobj,
-				  &privobj);
+	rv = f->C_GenerateKeyPair(h->session, &mech, pubt, npub, privt, npriv,
+				  &pubobj, &privobj);
 	if (rv != CKR_OK && (fail(h, "", rv), session_lost(h))) {
 		err = session_reopen(h);
 		if (err)
 			goto out;
+		rv = f->C_GenerateKeyPair(h->session, &mech, pubt, npub,
+					  privt, npriv, &pubobj, &privobj);
+	}
+	if (rv == CKR_TEMPLATE_INCONSISTENT ||
+	    rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_GENERAL_ERROR ||
+	    rv == CKR_FUNCTION_FAILED) {
+		h->limited = 0;
 		rv = f->C_GenerateKeyPair(h->session, &mech, pubt,
-					  sizeof(pubt) / sizeof(pubt[0]),
-					  privt,
-					  sizeof(privt) / sizeof(privt[0]),
-					  &pubobj, &privobj);
+					  npub - USAGE_LIMITS, privt,
+					  npriv - USAGE_LIMITS, &pubobj,
+					  &privobj);
+	} else {
+		h->limited = 1;
 	}
 	if (rv != CKR_OK) {
 		err = fail(h, "C_GenerateKeyPair", rv);

@@ -54,7 +54,8 @@ const char *hsm_why(const struct hsm *h);
 /*
  * hsm_generate_rsa() - generate an RSA key pair of @bits in the token as
  * token objects labelled @label with a fresh random CKA_ID (to @id); the
- * private key is CKA_SENSITIVE, not CKA_EXTRACTABLE, and may only decrypt.
+ * private key is CKA_SENSITIVE, not CKA_EXTRACTABLE, and may only decrypt
+ * where the token allows that limit (hsm_usage_limited()).
  * *@pub gets the public key as DER SubjectPublicKeyInfo (malloc'd, *@publen
  * bytes; free()).
  */
@@ -76,6 +77,11 @@ int hsm_unwrap_oaep256(struct hsm *h, const uint8_t id[HSM_ID_BYTES],
 		       const uint8_t *in, size_t inlen, int flags,
 		       struct secbuf **out)
 	__attribute__((warn_unused_result));
+
+/* Whether the last key generated could be limited to encrypt/decrypt
+ * (1), or the token refused CKA_SIGN/CKA_VERIFY/CKA_WRAP/CKA_UNWRAP false
+ * and the key may sign too (0; TPM-backed tokens). */
+int hsm_usage_limited(const struct hsm *h);
 
 /* Whether the last unwrap used the token's own OAEP (1) or raw RSA (0). */
 int hsm_used_oaep(const struct hsm *h);

@@ -181,6 +181,8 @@ START_TEST(test_not_extractable)
 
 	ck_assert_int_eq(hsm_generate_rsa(h, 2048, "k", id, &pub, &publen),
 			 0);
+	/* SoftHSM2 takes the decrypt-only template. */
+	ck_assert_int_eq(hsm_usage_limited(h), 1);
 	ck_assert_int_eq(hsm_read_private_attr(h, id, CKA_PRIVATE_EXPONENT_,
 					       &len), -EACCES);
 	/* The same call does read a public attribute: the check can fail. */
