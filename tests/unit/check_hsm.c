@@ -445,11 +445,68 @@ START_TEST(test_vault_wrong_pin)
 }
 END_TEST
 
+/*
+ * A token named by the environment, which t1101 sets up on swtpm with
+ * tpm2-pkcs11: SSEFS_TEST_P11_MODULE, _TOKEN, _PIN_FILE; with
+ * SSEFS_TEST_P11_OAEP=1 the token must do RSA-OAEP-256 itself, so this
+ * proves the path SoftHSM2 cannot take.
+ */
+START_TEST(test_external)
+{
+	const char *want_oaep = getenv("SSEFS_TEST_P11_OAEP");
+	struct secbuf *dek = secbuf_new(64), *got = NULL;
+	uint8_t id[HSM_ID_BYTES], *pub = NULL, ct[512];
+	size_t publen = 0, n, len;
+	struct hsm *h = NULL;
+	char why[256];
+	int err;
+
+	err = hsm_open(&h, getenv("SSEFS_TEST_P11_MODULE"),
+		       getenv("SSEFS_TEST_P11_TOKEN"),
+		       getenv("SSEFS_TEST_P11_PIN_FILE"), why, sizeof(why));
+	ck_assert_msg(err == 0, "hsm_open: %d %s", err, why);
+	ck_assert_int_eq(rng_dek(dek), 0);
+	err = hsm_generate_rsa(h, 2048, "vault://ext/keys/k/1", id, &pub,
+			       &publen);
+	ck_assert_msg(err == 0, "generate: %d %s", err, hsm_why(h));
+	n = wrap_pub(pub, publen, dek, ct, sizeof(ct));
+	ck_assert_int_eq(hsm_unwrap_oaep256(h, id, ct, n, 0, &got), 0);
+	ck_assert_int_eq(secbuf_eq(got, dek), 1);
+	fprintf(stderr, "check_hsm: external token: %s; keys %s\n",
+		hsm_used_oaep(h) ? "OAEP-256 in the token" :
+		"raw RSA + OpenSSL OAEP check",
+		hsm_usage_limited(h) ? "decrypt-only" : "not usage-limited");
+	if (want_oaep && !strcmp(want_oaep, "1"))
+		ck_assert_int_eq(hsm_used_oaep(h), 1);
+	secbuf_free(got);
+	got = NULL;
+	ck_assert_int_eq(hsm_unwrap_oaep256(h, id, ct, n, HSM_FORCE_RAW,
+					    &got), 0);
+	ck_assert_int_eq(secbuf_eq(got, dek), 1);
+	secbuf_free(got);
+	got = NULL;
+	ck_assert_int_eq(hsm_read_private_attr(h, id, CKA_PRIVATE_EXPONENT_,
+					       &len), -EACCES);
+	ck_assert_int_eq(hsm_destroy(h, id), 0);
+	ck_assert_int_eq(hsm_unwrap_oaep256(h, id, ct, n, 0, &got), -ENOKEY);
+	free(pub);
+	secbuf_free(dek);
+	hsm_close(h);
+}
+END_TEST
+
 Suite *suite_hsm(void)
 {
 	Suite *s = suite_create("hsm");
 	TCase *tc = tcase_create("softhsm2");
 
+	if (getenv("SSEFS_TEST_P11_MODULE")) {
+		TCase *ext = tcase_create("external");
+
+		tcase_set_timeout(ext, 300);
+		tcase_add_test(ext, test_external);
+		suite_add_tcase(s, ext);
+	}
 	module = find_module();
 	if (!module) {
 		tcase_add_test(tc, test_skipped);
