@@ -18,6 +18,7 @@
 #include "cli/cli.h"
 #include "crypto/envelope.h"
 #include "disk/volume.h"
+#include "cache/hcache.h"
 #include "fuse/ctl.h"
 #include "fuse/fs.h"
 #include "fuse/newdisk.h"
@@ -206,6 +207,23 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 			  fs->opts.encryption_at_host);
 		json_str(&j, "caching", mount_caching_name(fs->opts.caching));
 		json_str(&j, "hostCache", fs->opts.host_cache);
+		if (fs->hc) {
+			struct hc_stats hs;
+
+			hc_get_stats(fs->hc, &hs);
+			json_obj_begin(&j, "hostCacheStats");
+			json_str(&j, "file", HC_FILE);
+			json_bool(&j, "plaintext", hs.file_plain);
+			json_uint(&j, "sizeBytes", hs.slots * HC_SLOT_SIZE);
+			json_uint(&j, "slots", hs.slots);
+			json_uint(&j, "used", hs.used);
+			json_uint(&j, "dirty", hs.dirty);
+			json_uint(&j, "waitingForReplay", hs.pending);
+			json_uint(&j, "hits", hs.hits);
+			json_uint(&j, "misses", hs.misses);
+			json_uint(&j, "writtenBack", hs.writebacks);
+			json_obj_end(&j);
+		}
 		json_null(&j, "tempDisk");
 		json_uint(&j, "keyCheckIntervalSeconds",
 			  fs->opts.key_check_interval);
@@ -241,6 +259,24 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 			"disk would hold plaintext on host storage; "
 			"host cache: %s, temp disk: none)\n",
 			mount_caching_name(fs->opts.caching));
+	if (fs->hc) {
+		struct hc_stats hs;
+
+		hc_get_stats(fs->hc, &hs);
+		fprintf(f, "host cache: %s/%s, %s, %llu MiB, %llu of %llu "
+			"slots used, %llu dirty, %llu waiting for replay; "
+			"%llu hits, %llu misses, %llu written back\n",
+			fs->host.path, HC_FILE,
+			hs.file_plain ? "PLAINTEXT" : "ciphertext",
+			(unsigned long long)(hs.slots * HC_SLOT_SIZE >> 20),
+			(unsigned long long)hs.used,
+			(unsigned long long)hs.slots,
+			(unsigned long long)hs.dirty,
+			(unsigned long long)hs.pending,
+			(unsigned long long)hs.hits,
+			(unsigned long long)hs.misses,
+			(unsigned long long)hs.writebacks);
+	}
 	fprintf(f, "\n");
 	ssefs_fs_for_each_disk(fs, status_disk, &c);
 	fprintf(f, "\n%u disk%s, %u open, %u damaged\n", c.ndisks,

@@ -46,6 +46,7 @@
 #include "keyvault/vault.h"
 
 struct fuse;
+struct hcache;
 struct vault;
 struct volume;
 
@@ -100,6 +101,7 @@ struct ssefs_fs {
 
 	struct mount_opts opts;
 	struct hostdir host;		/* -o host_cache (fd -1: none) */
+	struct hcache *hc;		/* caching=ReadOnly|ReadWrite, or NULL */
 	char *default_kid_ref;		/* "platform", key name, or NULL */
 
 	struct fuse *fuse;		/* set once mounted */

@@ -279,6 +279,13 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 		 * or deleted stops I/O with one error, EKEYREVOKED */
 		if (r == -EKEYEXPIRED)
 			r = -EKEYREVOKED;
+		if (r == 0 && fs->hc) {
+			r = vol_attach_cache(n->vol, fs->hc);
+			if (r < 0) {
+				vol_close(n->vol);
+				n->vol = NULL;
+			}
+		}
 		n->open_rc = r;
 		if (r < 0) {
 			n->vol = NULL;
