@@ -212,6 +212,40 @@ test_expect_success 'kill -9 of the daemon: the next mount removes the leftover'
 	only_lock_left
 '
 
+test_expect_success JQ 'revocation of a store disk'"'"'s key leaves the temp disk alone' '
+	ssefs key create k1 --size 2048 >/dev/null &&
+	ssefs disk create store/d1.vhd --size 16M --key k1 >/dev/null &&
+	ssefs_mount store mnt "$opts,key_check_interval=1s,revoke_grace=0" &&
+	exec 7<mnt/d1.vhd &&
+	test_when_finished "exec 7<&-" &&
+	ssefs key set k1 --enabled false &&
+	for i in $(test_seq 75); do
+		state=$(ssefs --json status mnt |
+			jq -r ".disks[] | select(.path == \"d1.vhd\") | .state") &&
+		test "$state" = revoked && break
+		sleep 0.2
+	done &&
+	test "$state" = revoked &&
+	printf "%s" "$canary" |
+		dd of=mnt/temp.vhd bs=4096 seek=3 conv=notrunc,fsync 2>/dev/null &&
+	dd if=mnt/temp.vhd bs=4096 skip=3 count=1 2>/dev/null |
+		head -c ${#canary} >got &&
+	printf "%s" "$canary" >want &&
+	test_cmp want got &&
+	ssefs --json status mnt >st.json &&
+	test "$(jq -r .tempDisk.open st.json)" = false &&
+	test "$(jq -r .diskCount st.json)" = 2 &&
+	ssefs key set k1 --enabled true
+'
+
+test_expect_success 'SIGTERM: the daemon exits 0 and leaves nothing in the host cache' '
+	exec 7<&- &&
+	kill -TERM "$(cat store/.ssefs.lock)" &&
+	wait "$(ssefs_daemon_pid mnt)" &&
+	! mountpoint -q mnt &&
+	only_lock_left
+'
+
 test_expect_success 'encryption_at_host=off: plaintext in the host cache, and status says so' '
 	ssefs_mount store mnt "$opts,encryption_at_host=off" &&
 	test -f "$HC/temp-disk.vhd" &&
