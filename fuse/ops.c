@@ -496,10 +496,9 @@ static int ssefs_truncate(const char *path, off_t size,
 
 	if (size < 0)
 		return -EINVAL;
-	if ((fh_node(fi) && fh_node(fi)->temp) ||
-	    (!fh_node(fi) && path && is_tempdisk(fs, relpath(path))))
-		return fs->temp && (uint64_t)size == tempdisk_size(fs->temp) ?
-		       0 : -EPERM;	/* its size is fixed */
+	if (fh_node(fi) ? fh_node(fi)->temp != NULL :
+	    path && is_tempdisk(fs, relpath(path)))	/* its size is fixed */
+		return (uint64_t)size == tempdisk_size(fs->temp) ? 0 : -EPERM;
 	if (fh_node(fi) && fh_vol(fi))
 		return vol_truncate(fh_vol(fi), (uint64_t)size);
 	if (!path)
