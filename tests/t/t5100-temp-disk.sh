@@ -299,4 +299,17 @@ test_expect_success 'temp_disk sizes: as disk create takes them' '
 	only_lock_left
 '
 
+test_expect_success 'the config file can ask for a temp disk too' '
+	cat >cfg.yaml <<-EOF &&
+	mount:
+	  host_cache: $HC
+	  temp_disk: 8M
+	EOF
+	SSEFS_CONFIG=$PWD/cfg.yaml ssefs_mount store mnt &&
+	test "$(stat -c %s mnt/temp.vhd)" = $((8 * MiB + 512)) &&
+	test -f "$HC/temp-disk.ssefs" &&
+	ssefs_umount mnt &&
+	only_lock_left
+'
+
 test_done
