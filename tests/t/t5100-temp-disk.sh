@@ -178,6 +178,23 @@ test_expect_success LOOP 'losetup + mkfs.ext4 + mount on temp.vhd; the host cach
 	qemu-img info -f vpc mnt/temp.vhd | grep -q "virtual size: 64 MiB"
 '
 
+test_expect_success LOOP 'discards from the file system free space in the host cache' '
+	attach mnt/temp.vhd &&
+	mount "$LOOP" fs &&
+	head -c 20000000 /dev/urandom >fs/big &&
+	sync &&
+	before=$(stat -c %b "$HC/temp-disk.ssefs") &&
+	rm fs/big &&
+	sync &&
+	fstrim fs &&
+	sync &&
+	after=$(stat -c %b "$HC/temp-disk.ssefs") &&
+	echo "blocks before $before after $after" &&
+	test $((before - after)) -gt 20000 &&
+	umount fs &&
+	losetup -d "$LOOP"
+'
+
 test_expect_success 'unmount: clean, and nothing is left in the host cache' '
 	ssefs_umount mnt &&
 	! mountpoint -q mnt &&
