@@ -11,6 +11,7 @@
 #include <fuse_opt.h>
 
 #include "cli/args.h"
+#include "disk/offsets.h"
 #include "fuse/opts.h"
 
 enum {
@@ -196,8 +197,17 @@ static int opt_proc(void *data, const char *arg, int key,
 		else
 			return bad(c, arg, "must be on or off");
 		return 0;
-	case KEY_TEMP_DISK:
-		return set_size(c, &o->temp_disk, arg, val);
+	case KEY_TEMP_DISK: {
+		const uint64_t MiB = UINT64_C(1) << 20;
+
+		/* the rules of `ssefs disk create --size`: whole MiB */
+		if (parse_size(val, &o->temp_disk) < 0 || !o->temp_disk ||
+		    o->temp_disk > VOL_MAX_SIZE - MiB)
+			return bad(c, arg, "not a size from 1 byte to 1 EiB "
+				   "(e.g. 64M, 10G, 1T)");
+		o->temp_disk = (o->temp_disk + MiB - 1) / MiB * MiB;
+		return 0;
+	}
 	case KEY_WRITEBACK_DELAY:
 		return set_dur(c, &o->writeback_delay, arg, val, 0);
 	}
