@@ -24,6 +24,7 @@
 #include "cache/hcache.h"
 #include "crypto/rng.h"
 #include "crypto/secmem.h"
+#include "util/endian.h"
 #include "util/io.h"
 
 #define HC_MAGIC	"SSEFSHC1"
@@ -106,36 +107,6 @@ struct hcache {
 
 /* --- encoding ----------------------------------------------------------- */
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
 /*
  * A table entry: uuid[16] sector[8] seq[8] flags[4] len[4] mac[16]
  * reserved[8].  The MAC (keyed BLAKE2b-128) covers bytes 0-39, the cache
@@ -148,7 +119,7 @@ static void entry_mac(struct hcache *hc, const struct secbuf *key,
 	crypto_generichash_blake2b_state st;
 	uint8_t ix[8];
 
-	put64(ix, idx);
+	put_le64(ix, idx);
 	crypto_generichash_blake2b_init(&st, secbuf_data(key),
 					secbuf_len(key), HC_MAC_BYTES);
 	crypto_generichash_blake2b_update(&st, e, 40);
@@ -328,14 +299,14 @@ static void sb_encode(uint8_t *sb, const struct hcache *hc, const char *store)
 		n = HC_STORE_MAX;
 	memset(sb, 0, HC_SB_SIZE);
 	memcpy(sb, HC_MAGIC, 8);
-	put32(sb + 8, HC_VERSION);
-	put32(sb + 12, HC_SLOT_SIZE);
-	put64(sb + 16, hc->nslots);
-	put64(sb + 24, hc->table_off);
-	put64(sb + 32, hc->data_off);
-	put64(sb + 40, (uint64_t)time(NULL));
+	put_le32(sb + 8, HC_VERSION);
+	put_le32(sb + 12, HC_SLOT_SIZE);
+	put_le64(sb + 16, hc->nslots);
+	put_le64(sb + 24, hc->table_off);
+	put_le64(sb + 32, hc->data_off);
+	put_le64(sb + 40, (uint64_t)time(NULL));
 	memcpy(sb + 48, hc->id, 16);
-	put32(sb + 64, (uint32_t)n);
+	put_le32(sb + 64, (uint32_t)n);
 	memcpy(sb + 68, store, n);
 	crypto_generichash_blake2b(sb + HC_SUM_OFF, 32, sb, HC_SUM_OFF,
 				   NULL, 0);
@@ -352,12 +323,12 @@ static int sb_decode(const uint8_t *sb, uint64_t fsize, struct hcache *hc,
 	if (memcmp(sb, HC_MAGIC, 8) ||
 	    sodium_memcmp(sum, sb + HC_SUM_OFF, sizeof(sum)))
 		return -EBADMSG;
-	if (get32(sb + 8) != HC_VERSION || get32(sb + 12) != HC_SLOT_SIZE)
+	if (get_le32(sb + 8) != HC_VERSION || get_le32(sb + 12) != HC_SLOT_SIZE)
 		return -EPROTONOSUPPORT;
-	hc->nslots = get64(sb + 16);
-	hc->table_off = get64(sb + 24);
-	hc->data_off = get64(sb + 32);
-	n = get32(sb + 64);
+	hc->nslots = get_le64(sb + 16);
+	hc->table_off = get_le64(sb + 24);
+	hc->data_off = get_le64(sb + 32);
+	n = get_le32(sb + 64);
 	/* trust no number read: the geometry must be the one we write */
 	if (hc->nslots == 0 || hc->nslots > (1ull << 31) ||
 	    hc->table_off != HC_SB_SIZE || n > HC_STORE_MAX ||
@@ -442,7 +413,7 @@ static int load_table(struct hcache *hc)
 			const uint8_t *e = buf + j * HC_ENTRY_SIZE;
 			struct pending *p;
 
-			if (!(get32(e + 32) & E_DIRTY))
+			if (!(get_le32(e + 32) & E_DIRTY))
 				continue;
 			p = realloc(hc->pend, (hc->npend + 1) * sizeof(*p));
 			if (!p) {
@@ -452,7 +423,7 @@ static int load_table(struct hcache *hc)
 			hc->pend = p;
 			p += hc->npend++;
 			p->slot = i + j;
-			p->seq = get64(e + 24);
+			p->seq = get_le64(e + 24);
 			memcpy(p->uuid, e, 16);
 			hc->slots[i + j].state = S_PENDING;
 			hc->nused++;
@@ -697,8 +668,8 @@ static int verify_pending(struct hcache *hc, struct hc_disk *d, uint64_t idx,
 	if (io_pread_all(hc->fd, e, sizeof(e), entry_off(hc, idx)) !=
 	    (ssize_t)sizeof(e))
 		return 0;
-	flags = get32(e + 32);
-	len = get32(e + 36);
+	flags = get_le32(e + 32);
+	len = get_le32(e + 36);
 	if (!(flags & E_DIRTY) || len != d->ss || memcmp(e, d->uuid, 16))
 		return 0;
 	if (io_pread_all(hc->fd, data, len, slot_off(hc, idx)) ==
@@ -707,7 +678,7 @@ static int verify_pending(struct hcache *hc, struct hc_disk *d, uint64_t idx,
 		ok = !sodium_memcmp(mac, e + 40, sizeof(mac));
 	}
 	sodium_memzero(data, sizeof(data));
-	*sector = get64(e + 16);
+	*sector = get_le64(e + 16);
 	*plain = !!(flags & E_PLAIN);
 	return ok;
 }
@@ -857,6 +828,21 @@ void hc_detach(struct hc_disk *d)
 
 /* --- I/O ---------------------------------------------------------------- */
 
+/* Read slot @idx's data with the lock dropped and the slot pinned, so no
+ * one gives it to another sector meanwhile.  Called and returns locked. */
+static ssize_t read_pinned(struct hcache *hc, uint64_t idx, void *buf,
+			   size_t len)
+{
+	ssize_t got;
+
+	hc->slots[idx].pins++;
+	pthread_mutex_unlock(&hc->lock);
+	got = io_pread_all(hc->fd, buf, len, slot_off(hc, idx));
+	pthread_mutex_lock(&hc->lock);
+	hc->slots[idx].pins--;
+	return got;
+}
+
 int hc_read(struct hc_disk *d, uint64_t sector, void *buf, int *plain)
 {
 	struct hcache *hc = d->hc;
@@ -870,13 +856,9 @@ int hc_read(struct hc_disk *d, uint64_t sector, void *buf, int *plain)
 		pthread_mutex_unlock(&hc->lock);
 		return 0;
 	}
-	hc->slots[idx].pins++;
 	hc->slots[idx].ref = 1;
 	*plain = hc->slots[idx].plain;
-	pthread_mutex_unlock(&hc->lock);
-	got = io_pread_all(hc->fd, buf, d->ss, slot_off(hc, idx));
-	pthread_mutex_lock(&hc->lock);
-	hc->slots[idx].pins--;
+	got = read_pinned(hc, idx, buf, d->ss);
 	if (got == (ssize_t)d->ss)
 		hc->hits++;
 	else
@@ -998,10 +980,10 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 	seq = hc->seq++;
 	memset(e, 0, sizeof(e));
 	memcpy(e, d->uuid, 16);
-	put64(e + 16, sector);
-	put64(e + 24, seq);
-	put32(e + 32, E_DIRTY | (plain ? E_PLAIN : 0));
-	put32(e + 36, d->ss);
+	put_le64(e + 16, sector);
+	put_le64(e + 24, seq);
+	put_le32(e + 32, E_DIRTY | (plain ? E_PLAIN : 0));
+	put_le32(e + 36, d->ss);
 	entry_mac(hc, d->key, idx, e, buf, d->ss, e + 40);
 	pthread_mutex_unlock(&hc->lock);
 
@@ -1110,12 +1092,8 @@ int hc_take_dirty(struct hc_disk *d, uint64_t sector, void *buf, int *plain)
 		pthread_mutex_unlock(&hc->lock);
 		return 0;
 	}
-	hc->slots[idx].pins++;
 	*plain = hc->slots[idx].plain;
-	pthread_mutex_unlock(&hc->lock);
-	got = io_pread_all(hc->fd, buf, d->ss, slot_off(hc, idx));
-	pthread_mutex_lock(&hc->lock);
-	hc->slots[idx].pins--;
+	got = read_pinned(hc, idx, buf, d->ss);
 	pthread_mutex_unlock(&hc->lock);
 	if (got < 0)
 		return (int)got;
