@@ -126,6 +126,13 @@ const char *hsm_why(const struct hsm *h)
 	return h ? h->why : "";
 }
 
+void hsm_why_copy(struct hsm *h, char *buf, size_t len)
+{
+	pthread_mutex_lock(&h->mu);
+	snprintf(buf, len, "%s", h->why);
+	pthread_mutex_unlock(&h->mu);
+}
+
 const char *hsm_token(const struct hsm *h)
 {
 	return h->token;

@@ -48,8 +48,10 @@ void hsm_close(struct hsm *h);
 
 /* The label of the token @h is logged in to. */
 const char *hsm_token(const struct hsm *h);
-/* What the token said on the last failure ("wrong pin", "CKR_..."). */
+/* What the token said on the last failure ("wrong pin", "CKR_...").
+ * hsm_why() is for a single thread; hsm_why_copy() takes @h's lock. */
 const char *hsm_why(const struct hsm *h);
+void hsm_why_copy(struct hsm *h, char *buf, size_t len);
 
 /*
  * hsm_generate_rsa() - generate an RSA key pair of @bits in the token as

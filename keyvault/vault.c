@@ -1167,6 +1167,16 @@ static void token_why(struct vault *v, const char *token, const char *why)
 	pthread_mutex_unlock(&v->hsm_mu);
 }
 
+/* An operation on session @h failed: keep what the token said.  The copy
+ * is taken under @h's own lock, as other threads may be using it. */
+static void token_failed(struct vault *v, struct hsm *h)
+{
+	char why[256];
+
+	hsm_why_copy(h, why, sizeof(why));
+	token_why(v, hsm_token(h), why);
+}
+
 /*
  * The token session, opened at first use and kept until vault_close().
  * @locked: the caller holds the vault lock, so the settings are fresh;
@@ -1222,7 +1232,7 @@ static int token_generate(struct vault *v, int bits, const char *kidstr,
 		return err;
 	err = hsm_generate_rsa(h, bits, kidstr, id, &pub, &publen);
 	if (err) {
-		token_why(v, hsm_token(h), hsm_why(h));
+		token_failed(v, h);
 		return err;
 	}
 	*blob = secbuf_new(HSM_BLOB_HDR + publen);
@@ -1253,7 +1263,7 @@ static int token_unwrap(struct vault *v, const struct secbuf *blob,
 	err = hsm_unwrap_oaep256(h, blob_id(blob), in->wrapped,
 				 in->wrapped_len, 0, &d);
 	if (err) {
-		token_why(v, hsm_token(h), hsm_why(h));
+		token_failed(v, h);
 		return err;
 	}
 	if (secbuf_len(d) > secbuf_len(m)) {
@@ -1841,7 +1851,7 @@ static int destroy_token_keys(struct vault *v, const struct vault_key *k)
 		if (!err && is_hsm_blob(b)) {
 			err = hsm_destroy(h, blob_id(b));
 			if (err)
-				token_why(v, hsm_token(h), hsm_why(h));
+				token_failed(v, h);
 		}
 		secbuf_free(b);
 		if (err)
