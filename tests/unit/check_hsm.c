@@ -6,6 +6,7 @@
  * runs one test that says, loudly, that it skipped.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -382,6 +383,58 @@ START_TEST(test_vault_hsm_key)
 }
 END_TEST
 
+struct unwrapper {
+	struct vault *v;
+	const struct env_layer *l;
+	const struct secbuf *dek;
+	int bad;
+};
+
+static void *unwrap_many(void *arg)
+{
+	struct unwrapper *u = arg;
+	struct secbuf *got;
+	int i;
+
+	for (i = 0; i < 15; i++) {
+		got = NULL;
+		if (vault_unwrap(u->v, u->l, &got) || !secbuf_eq(got, u->dek))
+			u->bad++;
+		secbuf_free(got);
+	}
+	return NULL;
+}
+
+/* The daemon's threads share one vault and so one session: four threads
+ * unwrapping at once through it all get the right key. */
+START_TEST(test_vault_threads)
+{
+	struct vault *v = vault_with_token("v");
+	struct secbuf *dek = secbuf_new(64);
+	char kid[VAULT_KID_MAX + 1];
+	struct unwrapper u[4];
+	pthread_t t[4];
+	struct env_layer l;
+	int i;
+
+	ck_assert_int_eq(vault_key_create_ex(v, "h1", 2048, VAULT_KEY_HSM, 0,
+					     0, kid, sizeof(kid)), 0);
+	ck_assert_int_eq(rng_dek(dek), 0);
+	ck_assert_int_eq(vault_wrap(v, kid, dek, &l), 0);
+	for (i = 0; i < 4; i++) {
+		u[i] = (struct unwrapper){ .v = v, .l = &l, .dek = dek };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, unwrap_many,
+						&u[i]), 0);
+	}
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_int_eq(u[i].bad, 0);
+	}
+	secbuf_free(dek);
+	vault_close(v);
+}
+END_TEST
+
 /* Purge leaves nothing in the token: the same blob no longer unwraps. */
 START_TEST(test_vault_purge_destroys)
 {
@@ -530,6 +583,7 @@ Suite *suite_hsm(void)
 	tcase_add_test(tc, test_vault_hsm_key);
 	tcase_add_test(tc, test_vault_purge_destroys);
 	tcase_add_test(tc, test_vault_wrong_pin);
+	tcase_add_test(tc, test_vault_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }
