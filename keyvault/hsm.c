@@ -162,12 +162,16 @@ static int module_get(const char *path, struct module **out, char *why,
 	int i, err = 0;
 
 	if (access(path, R_OK) < 0) {
-		snprintf(why, whylen, "module %s: %s", path, strerror(errno));
-		return errno == ENOENT ? -ENOENT : -ELIBBAD;
+		err = errno;
+		snprintf(why, whylen, "module %s: %s", path, strerror(err));
+		return err == ENOENT ? -ENOENT : -ELIBBAD;
 	}
 	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!dl) {
-		snprintf(why, whylen, "module %s: cannot load it", path);
+		const char *e = dlerror();
+
+		snprintf(why, whylen, "module %s: cannot load it%s%s", path,
+			 e ? ": " : "", e ? e : "");
 		return -ELIBBAD;
 	}
 	pthread_mutex_lock(&modules_mu);
