@@ -24,12 +24,12 @@
 struct hsm;
 struct secbuf;
 
-#define HSM_ID_BYTES		16	/* CKA_ID: random, per key version */
-#define HSM_LABEL_MAX		32	/* a token label, as C_GetTokenInfo */
-#define HSM_PIN_MAX		256
+#define HSM_ID_BYTES	16	/* CKA_ID: random, per key version */
+#define HSM_LABEL_MAX	32	/* a token label, as C_GetTokenInfo */
+#define HSM_PIN_MAX	256
 
 /* Unwrap flags */
-#define HSM_FORCE_RAW		(1 << 0)	/* skip CKM_RSA_PKCS_OAEP */
+#define HSM_FORCE_RAW	(1 << 0)	/* skip CKM_RSA_PKCS_OAEP */
 
 /*
  * hsm_open() - load @module, find the token labelled @token, open a

@@ -207,9 +207,9 @@ int vault_set_retention_days(struct vault *v, int days);
 /* ---- The PKCS#11 token behind "hsm" keys ---- */
 
 struct vault_hsm {
-	char module[4096];		/* path of the PKCS#11 module; "": none */
-	char token[33];			/* the token's label */
-	char pin_file[4096];		/* the user PIN is read from it, 0600 */
+	char module[4096];	/* the PKCS#11 module's path; "": none */
+	char token[33];		/* the token's label */
+	char pin_file[4096];	/* the user PIN is read from it, 0600 */
 };
 
 /* The vault's token settings (module "" when there is none). */

@@ -476,9 +476,9 @@ START_TEST(test_vault_wrong_pin)
 	ck_assert_int_eq(vault_key_create_ex(v, "h1", 2048, VAULT_KEY_HSM, 0,
 					     0, kid, sizeof(kid)), 0);
 	wrap_unwrap(v, kid, &l);
-	/* The login state belongs to the process (PKCS#11 logs in an application,
-	 * not a session):
-	 * while @v is logged in, another handle would be too. */
+	/* The login state belongs to the process (PKCS#11 logs in an
+	 * application, not a session): while @v is logged in, another
+	 * handle would be too. */
 	vault_close(v);
 	snprintf(dir, sizeof(dir), "%s/v", top);
 	ck_assert_int_eq(vault_open(&v2, dir, NULL), 0);
