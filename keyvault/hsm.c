@@ -46,6 +46,7 @@ struct hsm {
 	int used_oaep;
 	CK_RV last_rv;			/* of the last failed call */
 	int limited;			/* last key: decrypt-only */
+	int limits_refused;		/* the token said no to them */
 	char token[HSM_LABEL_MAX + 1];
 	char pin_file[PATH_MAX];	/* read again at each login */
 	char why[256];
@@ -614,6 +615,10 @@ int hsm_generate_rsa(struct hsm *h, int bits, const char *label,
 	randombytes_buf(newid, sizeof(newid));
 	pthread_mutex_lock(&h->mu);
 	*h->why = 0;
+	if (h->limits_refused) {
+		npub -= USAGE_LIMITS;
+		npriv -= USAGE_LIMITS;
+	}
 	rv = f->C_GenerateKeyPair(h->session, &mech, pubt, npub, privt, npriv,
 				  &pubobj, &privobj);
 	if (rv != CKR_OK && (fail(h, "", rv), session_lost(h))) {
@@ -623,16 +628,16 @@ int hsm_generate_rsa(struct hsm *h, int bits, const char *label,
 		rv = f->C_GenerateKeyPair(h->session, &mech, pubt, npub,
 					  privt, npriv, &pubobj, &privobj);
 	}
-	if (rv == CKR_TEMPLATE_INCONSISTENT ||
+	h->limited = !h->limits_refused;
+	if (!h->limits_refused && (rv == CKR_TEMPLATE_INCONSISTENT ||
 	    rv == CKR_ATTRIBUTE_VALUE_INVALID || rv == CKR_GENERAL_ERROR ||
-	    rv == CKR_FUNCTION_FAILED) {
+	    rv == CKR_FUNCTION_FAILED)) {
+		h->limits_refused = 1;
 		h->limited = 0;
 		rv = f->C_GenerateKeyPair(h->session, &mech, pubt,
 					  npub - USAGE_LIMITS, privt,
 					  npriv - USAGE_LIMITS, &pubobj,
 					  &privobj);
-	} else {
-		h->limited = 1;
 	}
 	if (rv != CKR_OK) {
 		err = fail(h, "C_GenerateKeyPair", rv);
