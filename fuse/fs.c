@@ -16,6 +16,7 @@
 #include "cache/hcache.h"
 #include "fuse/fs.h"
 #include "keyvault/vault.h"
+#include "util/log.h"
 
 struct ssefs_fs *ssefs_fs_get(void)
 {
@@ -41,6 +42,9 @@ static int locked_unwrap(void *ctx, const struct env_layer *layer,
 
 	ssefs_fs_vault_lock(fs);
 	r = fs->vault_ops.unwrap(fs->vault_ops.ctx, layer, dek);
+	/* An hsm key's token said why: the admin needs it in the log. */
+	if (r < 0 && fs->vault && *vault_hsm_why(fs->vault))
+		warning("key %s: %s", layer->kid, vault_hsm_why(fs->vault));
 	ssefs_fs_vault_unlock(fs);
 	return r;
 }

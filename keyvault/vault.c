@@ -1167,6 +1167,14 @@ static void token_why(struct vault *v, const char *token, const char *why)
 	pthread_mutex_unlock(&v->hsm_mu);
 }
 
+/* A new operation: forget why the last one failed in the token. */
+static void token_clear(struct vault *v)
+{
+	pthread_mutex_lock(&v->hsm_mu);
+	*v->hsm_why = 0;
+	pthread_mutex_unlock(&v->hsm_mu);
+}
+
 /* An operation on session @h failed: keep what the token said.  The copy
  * is taken under @h's own lock, as other threads may be using it. */
 static void token_failed(struct vault *v, struct hsm *h)
@@ -1352,6 +1360,7 @@ static int do_unwrap(struct vault *v, const struct env_layer *in,
 	size_t n;
 	int err;
 
+	token_clear(v);
 	err = vault_begin(v, LOCK_SH);
 	if (err)
 		return -EIO;
@@ -1679,6 +1688,7 @@ int vault_key_create_ex(struct vault *v, const char *name, int bits,
 	int hsm = flags & VAULT_KEY_HSM ? 1 : 0;
 	int err, got;
 
+	token_clear(v);
 	if (!bits)
 		bits = VAULT_RSA_DEFAULT_BITS;
 	/* "platform" stands for the platform key in vault_resolve(). */
@@ -1741,6 +1751,7 @@ int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len)
 	struct secbuf *der = NULL;
 	int err, got, hsm;
 
+	token_clear(v);
 	err = vault_key_get(v, name, &k);
 	if (err)
 		return err;
@@ -1866,6 +1877,7 @@ static int key_change(struct vault *v, const char *name, const char *op)
 	time_t now = time(NULL);
 	int err;
 
+	token_clear(v);
 	err = vault_begin(v, LOCK_EX);
 	if (err)
 		return err;
@@ -2039,7 +2051,7 @@ int vault_hsm_set(struct vault *v, const struct vault_hsm *c)
 	size_t i;
 	int err;
 
-	*v->hsm_why = 0;
+	token_clear(v);
 	if (set) {
 		if (*c->module != '/' || *c->pin_file != '/' ||
 		    !hsm_setting_ok(c->module, sizeof(v->hsm_module) - 1) ||

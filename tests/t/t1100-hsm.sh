@@ -210,6 +210,7 @@ test_expect_success FUSE 'a mount whose PIN is wrong cannot open the disk' '
 	test_must_fail dd if=mnt/d.vhd of=/dev/null bs=4096 count=1 2>err &&
 	grep "Permission denied" err &&
 	ssefs_umount mnt &&
+	grep "key vault://test/keys/h1/[0-9a-f]*: token tk1: wrong pin" mnt.log &&
 	ssefs vault audit | grep "\"op\":\"unwrap\"" | tail -n 1 >last &&
 	grep "\"op\":\"unwrap\".*\"result\":\"error: Permission denied\"" last
 '
