@@ -151,6 +151,8 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 			goto out;
 		}
 		log_use_syslog(1);
+		/* a host cache replay may have used an hsm key's token */
+		vault_after_fork(fs->vault);
 	}
 	fs->pid = getpid();
 	mount_lock_set_pid(a->lock_fd, fs->pid);

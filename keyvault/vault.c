@@ -2093,6 +2093,14 @@ int vault_hsm_set(struct vault *v, const struct vault_hsm *c)
 		      NULL);
 }
 
+void vault_after_fork(struct vault *v)
+{
+	pthread_mutex_lock(&v->hsm_mu);
+	hsm_close(v->hsm);
+	v->hsm = NULL;
+	pthread_mutex_unlock(&v->hsm_mu);
+}
+
 void vault_hsm_pin_file(struct vault *v, const char *path)
 {
 	snprintf(v->hsm_pin_override, sizeof(v->hsm_pin_override), "%s",

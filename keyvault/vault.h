@@ -224,6 +224,10 @@ int vault_hsm_set(struct vault *v, const struct vault_hsm *c);
 /* Read the PIN from @path rather than the recorded file, for this handle
  * only (SSEFS_HSM_PIN_FILE).  NULL restores the recorded one. */
 void vault_hsm_pin_file(struct vault *v, const char *path);
+/* The process has forked (the mount daemon detaching): the token session
+ * belongs to the parent, so close it here; the next use opens a new one
+ * (a PKCS#11 module must be initialised again in a child). */
+void vault_after_fork(struct vault *v);
 /* "token LABEL: WHY" after an operation failed in or on the way to the
  * token; "" otherwise. */
 const char *vault_hsm_why(struct vault *v);

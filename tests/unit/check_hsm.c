@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -435,6 +436,35 @@ START_TEST(test_vault_threads)
 }
 END_TEST
 
+/* The mount daemon forks after a host cache replay may have used the
+ * token: the child drops the parent's session and opens its own. */
+START_TEST(test_vault_fork)
+{
+	struct vault *v = vault_with_token("v");
+	char kid[VAULT_KID_MAX + 1];
+	struct secbuf *got = NULL;
+	struct env_layer l;
+	int status = -1;
+	pid_t pid;
+
+	ck_assert_int_eq(vault_key_create_ex(v, "h1", 2048, VAULT_KEY_HSM, 0,
+					     0, kid, sizeof(kid)), 0);
+	wrap_unwrap(v, kid, &l);	/* the session is open now */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		vault_after_fork(v);
+		_exit(vault_unwrap(v, &l, &got) == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* The parent's session is untouched. */
+	ck_assert_int_eq(vault_unwrap(v, &l, &got), 0);
+	secbuf_free(got);
+	vault_close(v);
+}
+END_TEST
+
 /* Purge leaves nothing in the token: the same blob no longer unwraps. */
 START_TEST(test_vault_purge_destroys)
 {
@@ -584,6 +614,7 @@ Suite *suite_hsm(void)
 	tcase_add_test(tc, test_vault_purge_destroys);
 	tcase_add_test(tc, test_vault_wrong_pin);
 	tcase_add_test(tc, test_vault_threads);
+	tcase_add_test(tc, test_vault_fork);
 	suite_add_tcase(s, tc);
 	return s;
 }
