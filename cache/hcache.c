@@ -77,6 +77,7 @@ struct hc_disk {
 	unsigned int pass;
 	uint64_t ndirty, nondisk;
 	uint64_t gen;		/* bumped by every write and drop */
+	struct hc_fp fp;	/* parked: the backing file when it closed */
 };
 
 struct hcache {
@@ -95,7 +96,8 @@ struct hcache {
 	uint64_t seq;
 	struct pending *pend;
 	size_t npend;
-	struct hc_disk *disks;
+	struct hc_disk *disks;		/* open */
+	struct hc_disk *parked;		/* closed, with clean slots kept */
 	uint64_t nused, ndirty;
 	uint64_t hits, misses, writebacks;
 
@@ -647,6 +649,12 @@ void hc_close(struct hcache *hc)
 		fdatasync(hc->fd);
 		close(hc->fd);
 	}
+	while (hc->parked) {
+		struct hc_disk *d = hc->parked;
+
+		hc->parked = d->next;
+		free(d);
+	}
 	free_tables(hc);
 	pthread_cond_destroy(&hc->wake);
 	pthread_cond_destroy(&hc->cond);
@@ -725,28 +733,51 @@ static void adopt_pending(struct hcache *hc, struct hc_disk *d)
 	hc->npend = keep;
 }
 
-int hc_attach(struct hcache *hc, const uint8_t uuid[16], uint32_t ss,
-	      const struct secbuf *key, int (*flush)(void *owner),
-	      void *owner, struct hc_disk **out)
+/* Forget every slot a parked disk kept (its file changed meanwhile). */
+static void forget_parked(struct hcache *hc, struct hc_disk *d)
 {
-	struct hc_disk *d;
+	for (uint64_t i = 0; i < hc->nslots; i++)
+		if (hc->slots[i].d == d && hc->slots[i].state == S_VALID)
+			slot_unmap(hc, i);
+}
+
+int hc_attach(struct hcache *hc, const uint8_t uuid[16], uint32_t ss,
+	      const struct secbuf *key, const struct hc_fp *fp,
+	      int (*flush)(void *owner), void *owner, struct hc_disk **out)
+{
+	struct hc_disk *d, *fresh, **pp;
+	struct secbuf *k;
 
 	if (ss > HC_SLOT_SIZE || !key)
 		return -EINVAL;
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->key = secbuf_from(secbuf_data(key), secbuf_len(key));
-	if (!d->key) {
-		free(d);
+	fresh = calloc(1, sizeof(*fresh));
+	k = secbuf_from(secbuf_data(key), secbuf_len(key));
+	if (!fresh || !k) {
+		free(fresh);
+		secbuf_free(k);
 		return -ENOMEM;
 	}
-	d->hc = hc;
-	memcpy(d->uuid, uuid, 16);
-	d->ss = ss;
+	pthread_mutex_lock(&hc->lock);
+	/* the same disk closed earlier in this mount: its clean slots are
+	 * still mapped to its struct, good if the file did not change */
+	for (pp = &hc->parked; *pp; pp = &(*pp)->next)
+		if (!memcmp((*pp)->uuid, uuid, 16))
+			break;
+	d = *pp;
+	if (d) {
+		*pp = d->next;
+		if (d->ss != ss || memcmp(&d->fp, fp, sizeof(*fp)))
+			forget_parked(hc, d);
+		free(fresh);
+	} else {
+		d = fresh;
+		d->hc = hc;
+		memcpy(d->uuid, uuid, 16);
+		d->ss = ss;
+	}
+	d->key = k;
 	d->flush = flush;
 	d->owner = owner;
-	pthread_mutex_lock(&hc->lock);
 	adopt_pending(hc, d);
 	d->next = hc->disks;
 	hc->disks = d;
@@ -771,7 +802,7 @@ int hc_set_key(struct hc_disk *d, const struct secbuf *key)
 	return 0;
 }
 
-void hc_detach(struct hc_disk *d)
+void hc_detach(struct hc_disk *d, const struct hc_fp *fp)
 {
 	struct hcache *hc;
 	struct hc_disk **pp;
@@ -813,16 +844,29 @@ void hc_detach(struct hc_disk *d)
 		}
 		if (s->ondisk) {
 			clear_entry(hc, i);
+			s->ondisk = 0;
 			sync = 1;
 		}
+		if (s->state == S_VALID && fp)
+			continue;	/* clean: kept for the next open */
 		if (s->state == S_VALID || s->state == S_FILLING)
 			map_remove(hc, i);
 		slot_free(hc, i);
 	}
+	d->ndirty = d->nondisk = 0;
+	secbuf_free(d->key);
+	d->key = NULL;
+	d->flush = NULL;
+	d->owner = NULL;
+	if (fp) {
+		d->fp = *fp;
+		d->next = hc->parked;
+		hc->parked = d;
+		d = NULL;
+	}
 	pthread_mutex_unlock(&hc->lock);
 	if (sync)
 		fdatasync(hc->fd);
-	secbuf_free(d->key);
 	free(d);
 }
 
