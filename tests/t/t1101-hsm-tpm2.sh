@@ -21,10 +21,14 @@ if [ -n "$missing" ]; then
 fi
 command -v pkcs11-tool >/dev/null && test_set_prereq PKCS11TOOL
 UNIT=$TEST_DIRECTORY/../../build/unit-tests
+case "$SSEFS_BIN" in
+*build-san/*) UNIT=$TEST_DIRECTORY/../../build-san/unit-tests ;;
+esac
 [ -x "$UNIT" ] && test_set_prereq UNIT
 
-# One port pair per run, from the pid, so parallel runs do not meet.
-PORT=$(( 30000 + ($$ % 10000) * 2 ))
+# A port pair below the ephemeral range, from the pid, so parallel runs
+# do not meet; start_tpm moves on if it is taken.
+PORT=$(( 20000 + ($$ % 6000) * 2 ))
 PIN=tpm-pin-4711
 export TPM2_PKCS11_TCTI=tabrmd:bus_type=session
 export TPM2TOOLS_TCTI=tabrmd:bus_type=session
@@ -36,12 +40,18 @@ unset SSEFS_HSM_PIN_FILE
 # exit; waits until the TPM answers.
 start_tpm () {
 	mkdir tpmstate p11store || return 1
-	swtpm socket --tpm2 --server type=tcp,port=$PORT \
-		--ctrl type=tcp,port=$((PORT + 1)) \
-		--tpmstate dir="$PWD/tpmstate" \
-		--flags not-need-init,startup-clear \
-		</dev/null >swtpm.log 2>&1 3>&- 4>&- &
-	test_atexit "kill $! 2>/dev/null"
+	for try in 1 2 3; do
+		swtpm socket --tpm2 --server type=tcp,port=$PORT \
+			--ctrl type=tcp,port=$((PORT + 1)) \
+			--tpmstate dir="$PWD/tpmstate" \
+			--flags not-need-init,startup-clear \
+			</dev/null >swtpm.log 2>&1 3>&- 4>&- &
+		test_atexit "kill $! 2>/dev/null"
+		sleep 0.3
+		kill -0 $! 2>/dev/null && break
+		cat swtpm.log >&2
+		PORT=$((PORT + 2))
+	done
 	dbus-daemon --session --print-address=1 --print-pid=2 --fork \
 		</dev/null >dbus.addr 2>dbus.pid 3>&- 4>&- || return 1
 	test_atexit "kill $(cat dbus.pid) 2>/dev/null"
