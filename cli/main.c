@@ -81,6 +81,13 @@ const char *cli_strerror(int err)
 {
 	if (err < 0)
 		err = -err;
+	/* An hsm key's token failed: say what it said ("token tk1: wrong
+	 * pin (from F)") rather than a bare errno. */
+	if (*vault_hsm_last_why() &&
+	    (err == EACCES || err == EPERM || err == ENODEV || err == EIO ||
+	     err == ENOKEY || err == ELIBBAD || err == ENOENT ||
+	     err == EBADMSG))
+		return vault_hsm_last_why();
 	switch (err) {
 	case EKEYREVOKED:
 		return "key has been revoked (disabled or deleted)";

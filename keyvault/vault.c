@@ -1153,11 +1153,28 @@ static EVP_PKEY *blob_public(const struct secbuf *b)
 	return d2i_PUBKEY(NULL, &p, (long)(secbuf_len(b) - HSM_BLOB_HDR));
 }
 
+/* The process's last token failure (vault_hsm_last_why()). */
+static pthread_mutex_t last_why_mu = PTHREAD_MUTEX_INITIALIZER;
+static char last_why[320];
+
+static void set_last_why(const char *why)
+{
+	pthread_mutex_lock(&last_why_mu);
+	snprintf(last_why, sizeof(last_why), "%s", why);
+	pthread_mutex_unlock(&last_why_mu);
+}
+
+const char *vault_hsm_last_why(void)
+{
+	return last_why;
+}
+
 /* Note why the token failed, for vault_hsm_why(); hsm_mu is held. */
 static void token_why_locked(struct vault *v, const char *token,
 			     const char *why)
 {
 	snprintf(v->hsm_why, sizeof(v->hsm_why), "token %s: %s", token, why);
+	set_last_why(v->hsm_why);
 }
 
 static void token_why(struct vault *v, const char *token, const char *why)
@@ -1173,6 +1190,7 @@ static void token_clear(struct vault *v)
 	pthread_mutex_lock(&v->hsm_mu);
 	*v->hsm_why = 0;
 	pthread_mutex_unlock(&v->hsm_mu);
+	set_last_why("");
 }
 
 /* An operation on session @h failed: keep what the token said.  The copy
@@ -1213,6 +1231,7 @@ static int token_get(struct vault *v, int locked, struct hsm **out)
 	if (!*module) {
 		snprintf(v->hsm_why, sizeof(v->hsm_why), "no PKCS#11 token "
 			 "is configured (ssefs vault set --hsm-module)");
+		set_last_why(v->hsm_why);
 		err = -ENODEV;
 	} else if (!v->hsm) {
 		err = hsm_open(&v->hsm, module, token, pin, why, sizeof(why));

@@ -231,6 +231,9 @@ void vault_after_fork(struct vault *v);
 /* "token LABEL: WHY" after an operation failed in or on the way to the
  * token; "" otherwise. */
 const char *vault_hsm_why(struct vault *v);
+/* The same for the process's last vault operation, whichever handle ran
+ * it: for the command line's messages, where no handle is at hand. */
+const char *vault_hsm_last_why(void);
 
 /* Write every file of the vault except the master key into one file
  * @dest (created 0600, must not exist). */

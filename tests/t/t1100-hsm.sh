@@ -215,6 +215,15 @@ test_expect_success FUSE 'a mount whose PIN is wrong cannot open the disk' '
 	grep "\"op\":\"unwrap\".*\"result\":\"error: Permission denied\"" last
 '
 
+test_expect_success 'disk commands name the token when it refuses' '
+	SSEFS_HSM_PIN_FILE=bad test_expect_code 1 ssefs disk export \
+		store/d.vhd never.vhd 2>err &&
+	cat err &&
+	grep "^ssefs: .*token tk1: wrong pin (from .*/bad)" err &&
+	test "$(wc -l <err)" = 1 &&
+	! test -e never.vhd
+'
+
 test_expect_success 'backup and restore: the restored vault uses the same token' '
 	ssefs vault backup bk &&
 	! grep -a -F "$PIN" bk &&
