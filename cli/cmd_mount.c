@@ -19,6 +19,7 @@
 #include "cache/hostdir.h"
 #include "fuse/mount.h"
 #include "fuse/opts.h"
+#include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -53,9 +54,18 @@ static void mount_help(void)
 "                       unusable (1h; 0 allowed)\n"
 "     rotate_interval=DUR      automatic rotation period (1h)\n"
 "     notify=CMD        run CMD with each event as JSON on stdin\n"
-"     host_cache=DIR, caching=None|ReadOnly|ReadWrite, cache_size=SIZE,\n"
-"     temp_disk=SIZE    the host cache (only caching=None in this version)\n"
-"     encryption_at_host=on|off    (on)\n"
+"     host_cache=DIR    directory for the host cache and the temp disk\n"
+"     caching=None|ReadOnly|ReadWrite    host caching (None)\n"
+"     cache_size=SIZE   host cache size (1G)\n"
+"     writeback_delay=DUR      ReadWrite: dirty data is written back\n"
+"                       to the store this often (1s), and at fsync\n"
+"     temp_disk=SIZE    needs host_cache: temp.vhd at the root of MNT, a\n"
+"                       fixed VHD of SIZE (whole MiB) kept in DIR and\n"
+"                       discarded at unmount; STORE/temp.vhd must not exist\n"
+"     encryption_at_host=on|off    (on) on: the host cache holds\n"
+"                       ciphertext and the temp disk is encrypted under a\n"
+"                       key that lives only in the daemon's memory; off:\n"
+"                       both hold plaintext in DIR\n"
 "     and libfuse's own options (ro, max_read=N, debug...)\n"
 "  -h, --help         this text\n"
 "\n"
@@ -191,6 +201,19 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 		ret = r == -EINVAL ? cli_usage(NULL, "%s", err) :
 		      (error("%s", err), EXIT_FAIL);
 		goto out;
+	}
+
+	/* the temp disk would hide a store file of the same name */
+	if (o.temp_disk) {
+		char tpath[PATH_MAX + 16];
+
+		snprintf(tpath, sizeof(tpath), "%s/%s", store, TEMPDISK_NAME);
+		if (lstat(tpath, &st) == 0) {
+			error("-o temp_disk: %s exists in the store and the "
+			      "temp disk would hide it; rename it or mount "
+			      "without temp_disk", tpath);
+			goto out;
+		}
 	}
 
 	/* libfuse: always default_permissions; the store as the source */

@@ -26,8 +26,10 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 "Show what the daemon of the mount MNT is doing: the store, the vault, the\n"
 "options, and for each disk its encryption type, key id, key state, whether\n"
 "it is open, bytes read and written, and revocation state; damaged disks\n"
-"with their error.  --json gives the same as one JSON object\n"
-"(ssefs-mount(8)).  Only root and the user who mounted may ask.\n"
+"with their error; the temp disk (-o temp_disk) with its backing file and\n"
+"whether it is encrypted or plaintext on host storage.  --json gives the\n"
+"same as one JSON object (ssefs-mount(8)).  Only root and the user who\n"
+"mounted may ask.\n"
 "Exit status: 0, or 1 when MNT is not an ssefs mount.\n");
 		return EXIT_OK;
 	}

@@ -24,7 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/hcache.h"
 #include "crypto/envelope.h"
+#include "crypto/hkdf.h"
 #include "crypto/rng.h"
 #include "crypto/secmem.h"
 #include "crypto/xts.h"
@@ -64,6 +66,11 @@ struct volume {
 	int bad_copy;
 
 	pthread_mutex_t stripe[VOL_STRIPES];
+
+	/* the host cache (vol_attach_cache()), or NULL */
+	struct hc_disk *hcd;
+	int hc_rw;			/* ReadWrite: writes stay in it */
+	int hc_plain;			/* it holds plaintext */
 };
 
 /* --- keys and cipher contexts ---------------------------------------- */
@@ -186,6 +193,65 @@ static int is_zero(const uint8_t *p, size_t n)
 	return acc == 0;
 }
 
+/* Read sectors [@i, @j) of a run from the store; zeros past its end. */
+static int pread_sectors(struct volume *vol, uint64_t sector, uint8_t *buf,
+			 size_t i, size_t j)
+{
+	size_t bytes = (j - i) * vol->ss;
+	ssize_t got;
+
+	got = io_pread_all(vol->fd, buf + i * vol->ss, bytes,
+			   (off_t)off_backing(sector + i, vol->ss));
+	if (got < 0)
+		return (int)got;
+	if ((size_t)got < bytes)
+		memset(buf + i * vol->ss + got, 0, bytes - (size_t)got);
+	return 0;
+}
+
+/*
+ * read_sectors() through the host cache: hits come from it, misses from
+ * the store, and what the store gave is offered to the cache (ciphertext,
+ * or with encryption at host off plaintext).  Zero sectors are not cached.
+ */
+static int read_sectors_cached(struct volume *vol, struct cipher_set *s,
+			       uint64_t sector, uint8_t *buf, size_t n)
+{
+	enum { MISS, HIT_CIPHER, HIT_PLAIN };
+	uint8_t st[VOL_CHUNK / 512];
+	uint64_t token = hc_token(vol->hcd);
+	size_t i, j;
+	int r = 0;
+
+	for (i = 0; i < n; i++) {
+		int plain = 0;
+
+		st[i] = hc_read(vol->hcd, sector + i, buf + i * vol->ss,
+				&plain) == 1 ? (plain ? HIT_PLAIN : HIT_CIPHER) :
+					       MISS;
+	}
+	for (i = 0; i < n && r == 0; i = j) {
+		for (j = i; j < n && st[j] == MISS; j++)
+			;
+		if (j > i)
+			r = pread_sectors(vol, sector, buf, i, j);
+		else
+			j++;
+	}
+	for (i = 0; i < n && r == 0; i++) {
+		uint8_t *p = buf + i * vol->ss;
+
+		if (st[i] == HIT_PLAIN || is_zero(p, vol->ss))
+			continue;
+		if (st[i] == MISS && !vol->hc_plain)
+			hc_fill(vol->hcd, sector + i, p, 0, token);
+		r = decrypt_run(vol, s, sector + i, p, 1);
+		if (r == 0 && st[i] == MISS && vol->hc_plain)
+			hc_fill(vol->hcd, sector + i, p, 1, token);
+	}
+	return r;
+}
+
 /*
  * Read @n backing sectors from @sector into @buf and decrypt them; holes,
  * all-zero sectors and sectors past the end of the file read as zeros.
@@ -193,16 +259,15 @@ static int is_zero(const uint8_t *p, size_t n)
 static int read_sectors(struct volume *vol, struct cipher_set *s,
 			uint64_t sector, uint8_t *buf, size_t n)
 {
-	size_t bytes = n * vol->ss, i = 0;
-	ssize_t got;
+	size_t i = 0;
 	int r;
 
-	got = io_pread_all(vol->fd, buf, bytes,
-			   (off_t)off_backing(sector, vol->ss));
-	if (got < 0)
-		return (int)got;
-	if ((size_t)got < bytes)
-		memset(buf + got, 0, bytes - (size_t)got);
+	if (vol->hcd)
+		return read_sectors_cached(vol, s, sector, buf, n);
+
+	r = pread_sectors(vol, sector, buf, 0, n);
+	if (r < 0)
+		return r;
 	while (i < n) {
 		size_t j = i;
 
@@ -349,6 +414,82 @@ out:
 	return r < 0 && done == 0 ? r : (ssize_t)done;
 }
 
+static int pwrite_sectors(struct volume *vol, uint64_t sector,
+			  const uint8_t *buf, size_t n)
+{
+	return io_pwrite_all(vol->fd, buf, n * vol->ss,
+			     (off_t)off_backing(sector, vol->ss));
+}
+
+/*
+ * store_run() with a ReadWrite host cache: every sector goes to the cache
+ * (ciphertext, or plaintext with encryption at host off) and is written
+ * back later; one the cache has no room for goes to the store at once.
+ */
+static int store_run_rw(struct volume *vol, struct cipher_set *s,
+			uint64_t sec, uint8_t *buf, size_t n)
+{
+	int r = 0, c;
+
+	if (!vol->hc_plain)
+		r = encrypt_run(vol, s, sec, buf, n);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		uint8_t *p = buf + i * vol->ss;
+
+		c = hc_write_dirty(vol->hcd, sec + i, p, vol->hc_plain);
+		if (c < 0)
+			return c;
+		if (c == 1)
+			continue;
+		if (vol->hc_plain)
+			r = encrypt_run(vol, s, sec + i, p, 1);
+		if (r == 0)
+			r = pwrite_sectors(vol, sec + i, p, 1);
+		hc_drop(vol->hcd, sec + i, sec + i);
+	}
+	return r;
+}
+
+/*
+ * Encrypt the plaintext run @buf of @n sectors from @sec (in place) and
+ * write it: to the store; with a ReadOnly host cache, the store first and
+ * then the cached copies; with a ReadWrite one, to the cache.
+ */
+static int store_run(struct volume *vol, struct cipher_set *s, uint64_t sec,
+		     uint8_t *buf, size_t n)
+{
+	uint8_t *plain = NULL;
+	int r;
+
+	if (vol->hcd && vol->hc_rw)
+		return store_run_rw(vol, s, sec, buf, n);
+	if (vol->hcd && vol->hc_plain) {
+		plain = malloc(n * vol->ss);
+		if (!plain)
+			return -ENOMEM;
+		memcpy(plain, buf, n * vol->ss);
+	}
+	r = encrypt_run(vol, s, sec, buf, n);
+	if (r == 0)
+		r = pwrite_sectors(vol, sec, buf, n);
+	if (vol->hcd) {
+		const uint8_t *c = plain ? plain : buf;
+
+		for (size_t i = 0; i < n; i++) {
+			if (r == 0)
+				hc_wrote(vol->hcd, sec + i, c + i * vol->ss,
+					 plain != NULL);
+			else
+				hc_drop(vol->hcd, sec + i, sec + i);
+		}
+	}
+	if (plain) {
+		secmem_wipe(plain, n * vol->ss);
+		free(plain);
+	}
+	return r;
+}
+
 /*
  * Write @len bytes of @src (NULL: zeros) at @off; keys held shared and the
  * stripes of the range held by the caller.
@@ -385,10 +526,7 @@ static int write_range(struct volume *vol, struct cipher_set *s,
 			memcpy(buf + in, src + done, take);
 		else
 			memset(buf + in, 0, take);
-		r = encrypt_run(vol, s, sec, buf, n);
-		if (r == 0)
-			r = io_pwrite_all(vol->fd, buf, n * vol->ss,
-					  (off_t)off_backing(sec, vol->ss));
+		r = store_run(vol, s, sec, buf, n);
 		done += take;
 	}
 	return r;
@@ -472,6 +610,10 @@ int vol_discard(struct volume *vol, uint64_t off, uint64_t len)
 			      (off_t)off_backing(a, vol->ss),
 			      (off_t)((b - a) * vol->ss)) < 0)
 			r = -errno;
+		/* the cached copies and dirty sectors go too: nothing may
+		 * be written back over the hole */
+		if (vol->hcd)
+			hc_drop(vol->hcd, a, b - 1);
 		if (r == 0 && off < a * vol->ss)
 			r = write_range(vol, s, NULL,
 					(size_t)(a * vol->ss - off), off, buf,
@@ -527,9 +669,16 @@ int vol_truncate(struct volume *vol, uint64_t size)
 			stripes(vol, sec, sec, 0);
 		}
 	}
+	/* with a host cache, no write-back may run past the new end */
+	if (vol->hcd && size < old)
+		stripes(vol, 0, VOL_STRIPES, 1);
+	if (r == 0 && vol->hcd && size < old)
+		hc_drop(vol->hcd, (size + vol->ss - 1) / vol->ss, UINT64_MAX);
 	if (r == 0 && ftruncate(vol->fd, (off_t)off_backing_len(size,
 							       vol->ss)) < 0)
 		r = -errno;
+	if (vol->hcd && size < old)
+		stripes(vol, 0, VOL_STRIPES, 0);
 	if (r == 0 && size != old) {
 		__atomic_store_n(&vol->size, size, __ATOMIC_RELEASE);
 		vol->size_dirty = 1;
@@ -607,17 +756,201 @@ int vol_set_header(struct volume *vol, const struct env_header *h)
 	return r;
 }
 
+#define WB_RUN	64u		/* sectors written back per store write */
+
+/*
+ * Write back one run of consecutive dirty sectors @secs[0..@n) (@n <=
+ * WB_RUN), with their stripes held: take each out of the cache (encrypting
+ * plaintext ones, which needs the keys: @s), write what was taken in
+ * consecutive pieces, and mark those clean.
+ */
+static int writeback_run(struct volume *vol, struct cipher_set *s,
+			 const uint64_t *secs, size_t n, uint8_t *buf)
+{
+	uint8_t took[WB_RUN];
+	size_t i, j;
+	int r = 0;
+
+	stripes(vol, secs[0], secs[n - 1], 1);
+	for (i = 0; i < n; i++) {
+		uint8_t *p = buf + i * vol->ss;
+		int plain = 0, t;
+
+		t = hc_take_dirty(vol->hcd, secs[i], p, &plain);
+		took[i] = t == 1;
+		if (t < 0 && r == 0)
+			r = t;
+		if (t == 1 && plain) {
+			t = s ? encrypt_run(vol, s, secs[i], p, 1) :
+				-EKEYREVOKED;
+			if (t < 0) {
+				took[i] = 0;
+				if (r == 0)
+					r = t;
+			}
+		}
+	}
+	for (i = 0; i < n; i = j) {
+		for (j = i; j < n && took[j]; j++)
+			;
+		if (j == i) {
+			j++;
+			continue;
+		}
+		if (pwrite_sectors(vol, secs[i], buf + i * vol->ss,
+				   j - i) < 0) {
+			r = r ? r : -EIO;
+			continue;
+		}
+		for (size_t k = i; k < j; k++)
+			hc_cleaned(vol->hcd, secs[k]);
+	}
+	stripes(vol, secs[0], secs[n - 1], 0);
+	return r;
+}
+
+/*
+ * Write the host cache's dirty sectors of this disk back to the store.
+ * Ciphertext needs no key, so this works after a revocation too, but for
+ * plaintext sectors (encryption at host off).  Caller holds keys shared.
+ */
+static int writeback(struct volume *vol)
+{
+	struct cipher_set *s = NULL;
+	uint64_t *secs;
+	uint8_t *buf;
+	size_t n, i, j;
+	int r, r2;
+
+	r = hc_dirty_sectors(vol->hcd, &secs, &n);
+	if (r < 0 || n == 0)
+		return r;
+	buf = malloc((size_t)WB_RUN * vol->ss);
+	if (vol->have_keys)
+		s = get_set(vol);
+	if (!buf || (vol->have_keys && !s)) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && j - i < WB_RUN &&
+			     secs[j] == secs[j - 1] + 1; j++)
+			;
+		r2 = writeback_run(vol, s, secs + i, j - i, buf);
+		if (r2 < 0 && r == 0)
+			r = r2;
+	}
+out:
+	if (s)
+		put_set(vol, s);
+	if (buf) {
+		secmem_wipe(buf, (size_t)WB_RUN * vol->ss);
+		free(buf);
+	}
+	free(secs);
+	return r;
+}
+
+/*
+ * The barrier: the host cache's dirty sectors to the store, the size to
+ * the header, the store to stable storage, and then the cache's table
+ * entries cleared (they are in the store now).
+ */
 int vol_flush(struct volume *vol)
 {
-	int r;
+	int r = 0, r2;
 
 	if (vol->rdonly)
 		return 0;
 	pthread_rwlock_rdlock(&vol->keys);
-	r = persist_size(vol);
+	if (vol->hcd)
+		r = writeback(vol);
+	r2 = persist_size(vol);
 	pthread_rwlock_unlock(&vol->keys);
-	if (fdatasync(vol->fd) < 0 && r == 0)
-		r = -errno;
+	if (r == 0)
+		r = r2;
+	if (fdatasync(vol->fd) < 0) {
+		if (r == 0)
+			r = -errno;
+		return r;
+	}
+	if (vol->hcd) {
+		r2 = hc_checkpoint(vol->hcd);
+		if (r == 0)
+			r = r2;
+	}
+	return r;
+}
+
+/* --- the host cache ----------------------------------------------------- */
+
+static int cache_flush_cb(void *owner)
+{
+	return vol_flush(owner);
+}
+
+/* The disk's cache key, from its (outer) DEK.  Caller holds keys. */
+static struct secbuf *cache_key(struct volume *vol)
+{
+	struct secbuf *k = secbuf_new(HC_KEY_BYTES);
+
+	if (k && hkdf_sha256(secbuf_data(k), HC_KEY_BYTES,
+			     secbuf_data(vol->dek[0]),
+			     secbuf_len(vol->dek[0]), NULL, 0,
+			     HKDF_INFO_CACHE, strlen(HKDF_INFO_CACHE)) < 0) {
+		secbuf_free(k);
+		k = NULL;
+	}
+	return k;
+}
+
+/* What the backing file looks like now, for the cache's reuse check. */
+static int backing_fp(struct volume *vol, struct hc_fp *fp)
+{
+	struct stat st;
+
+	if (fstat(vol->fd, &st) < 0)
+		return -errno;
+	memset(fp, 0, sizeof(*fp));
+	fp->dev = (uint64_t)st.st_dev;
+	fp->ino = (uint64_t)st.st_ino;
+	fp->size = (uint64_t)st.st_size;
+	fp->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+		       (uint64_t)st.st_mtim.tv_nsec;
+	fp->ctime_ns = (uint64_t)st.st_ctim.tv_sec * 1000000000u +
+		       (uint64_t)st.st_ctim.tv_nsec;
+	return 0;
+}
+
+int vol_attach_cache(struct volume *vol, struct hcache *hc)
+{
+	struct secbuf *key = NULL;
+	struct hc_fp fp;
+	int r;
+
+	pthread_rwlock_wrlock(&vol->keys);
+	if (vol->hcd) {
+		r = -EBUSY;
+		goto out;
+	}
+	if (!vol->have_keys) {
+		r = -EKEYREVOKED;
+		goto out;
+	}
+	key = cache_key(vol);
+	if (!key) {
+		r = -ENOMEM;
+		goto out;
+	}
+	vol->hc_rw = hc_mode(hc) == HC_READWRITE && !vol->rdonly;
+	vol->hc_plain = hc_plain(hc);
+	r = backing_fp(vol, &fp);
+	if (r == 0)
+		r = hc_attach(hc, vol->hdr.uuid, vol->ss, key, &fp,
+			      cache_flush_cb, vol, &vol->hcd);
+out:
+	pthread_rwlock_unlock(&vol->keys);
+	secbuf_free(key);
 	return r;
 }
 
@@ -626,6 +959,8 @@ int vol_flush(struct volume *vol)
 void vol_drop_keys(struct volume *vol)
 {
 	pthread_rwlock_wrlock(&vol->keys);
+	if (vol->hcd)
+		hc_set_key(vol->hcd, NULL);
 	wipe_keys(vol);
 	pthread_rwlock_unlock(&vol->keys);
 }
@@ -643,6 +978,12 @@ int vol_reload_keys(struct volume *vol)
 	if (r == 0) {
 		wipe_keys(vol);
 		r = load_keys(vol, &h);
+	}
+	if (r == 0 && vol->hcd) {
+		struct secbuf *key = cache_key(vol);
+
+		r = key ? hc_set_key(vol->hcd, key) : -ENOMEM;
+		secbuf_free(key);
 	}
 	if (r == 0) {
 		pthread_mutex_lock(&vol->meta);
@@ -752,8 +1093,17 @@ int vol_close(struct volume *vol)
 
 	if (!vol)
 		return 0;
-	if (vol->have_keys && !vol->rdonly)
+	/* with a host cache, ciphertext is written back even without keys */
+	if ((vol->have_keys || vol->hcd) && !vol->rdonly)
 		r = vol_flush(vol);
+	if (vol->hcd) {
+		struct hc_fp fp;
+
+		/* keep the clean sectors only when all went well */
+		hc_detach(vol->hcd, r == 0 && backing_fp(vol, &fp) == 0 ?
+				    &fp : NULL);
+		vol->hcd = NULL;
+	}
 	wipe_keys(vol);
 	if (vol->fd >= 0)
 		close(vol->fd);		/* drops the OFD locks */

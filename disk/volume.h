@@ -80,8 +80,19 @@ ssize_t vol_write(struct volume *vol, const void *buf, size_t len,
 int vol_truncate(struct volume *vol, uint64_t size);
 /* Punch out whole sectors in [off, off+len) (partial ones are zeroed). */
 int vol_discard(struct volume *vol, uint64_t off, uint64_t len);
-/* Persist a changed size in the header, then fdatasync the data. */
+/* Write back the host cache's dirty sectors, persist a changed size in
+ * the header, fdatasync the data, clear the cache's entries. */
 int vol_flush(struct volume *vol);
+
+/*
+ * vol_attach_cache() - serve this disk through the host cache @hc (after
+ * a successful open; cache/hcache.h): reads are cached, writes update it
+ * or (ReadWrite) stay in it until written back.  Dirty sectors an earlier
+ * mount left for this disk are adopted and written back at the next
+ * vol_flush().  Return: 0; -EKEYREVOKED; -errno.
+ */
+struct hcache;
+int vol_attach_cache(struct volume *vol, struct hcache *hc);
 
 /* Revocation: wipe the DEKs; I/O fails with -EKEYREVOKED until
  * vol_reload_keys() unwraps them again (re-reading the header). */

@@ -18,9 +18,11 @@
 #include "cli/cli.h"
 #include "crypto/envelope.h"
 #include "disk/volume.h"
+#include "cache/hcache.h"
 #include "fuse/ctl.h"
 #include "fuse/fs.h"
 #include "fuse/newdisk.h"
+#include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
 #include "util/io.h"
 #include "util/json.h"
@@ -180,6 +182,55 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	return 0;
 }
 
+/* The temp disk: like a disk, plus where it lives and how it is kept. */
+static void status_tempdisk(struct ssefs_fs *fs, struct status_ctx *c)
+{
+	struct tempdisk *t = fs->temp;
+	struct disk_node *n = tempdisk_node(t);
+	const char *kid = tempdisk_kid(t);
+	uint64_t size = tempdisk_size(t), alloc = 0, rd, wr;
+	unsigned int refs;
+	struct stat st;
+
+	if (tempdisk_stat(t, fs->uid, fs->gid, &st) == 0)
+		alloc = (uint64_t)st.st_blocks * 512;
+	refs = __atomic_load_n(&n->refs, __ATOMIC_RELAXED);
+	rd = __atomic_load_n(&n->bytes_read, __ATOMIC_RELAXED);
+	wr = __atomic_load_n(&n->bytes_written, __ATOMIC_RELAXED);
+	if (c->j) {
+		json_obj_begin(c->j, "tempDisk");
+		json_str(c->j, "path", TEMPDISK_NAME);
+		json_str(c->j, "backingFile", tempdisk_path(t));
+		json_bool(c->j, "encrypted", kid != NULL);
+		json_str(c->j, "encryption", kid ? "EphemeralPlatformKey" :
+			 "None");
+		json_str(c->j, "kid", kid);
+		json_uint(c->j, "vhdSizeBytes", size);
+		json_uint(c->j, "diskSizeBytes", size - 512);
+		json_uint(c->j, "allocatedBytes", alloc);
+		json_bool(c->j, "open", refs > 0);
+		json_uint(c->j, "bytesRead", rd);
+		json_uint(c->j, "bytesWritten", wr);
+		json_obj_end(c->j);
+		return;
+	}
+	fprintf(c->f, "%s (temp disk, discarded at unmount)\n", TEMPDISK_NAME);
+	fprintf(c->f, "  backing file:    %s\n", tempdisk_path(t));
+	if (kid) {
+		fprintf(c->f, "  encryption:      encrypted at host, ephemeral "
+			"platform key (in memory only)\n");
+		fprintf(c->f, "  kid:             %s\n", kid);
+	} else {
+		fprintf(c->f, "  encryption:      none: PLAINTEXT on host "
+			"storage (encryption_at_host=off)\n");
+	}
+	fprintf(c->f, "  size:            %llu\n", (unsigned long long)size);
+	fprintf(c->f, "  allocated:       %llu\n", (unsigned long long)alloc);
+	fprintf(c->f, "  open:            %s\n", refs ? "yes" : "no");
+	fprintf(c->f, "  bytes read:      %llu\n", (unsigned long long)rd);
+	fprintf(c->f, "  bytes written:   %llu\n", (unsigned long long)wr);
+}
+
 void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 {
 	struct status_ctx c = { f, NULL, 0, 0, 0 };
@@ -206,7 +257,29 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 			  fs->opts.encryption_at_host);
 		json_str(&j, "caching", mount_caching_name(fs->opts.caching));
 		json_str(&j, "hostCache", fs->opts.host_cache);
-		json_null(&j, "tempDisk");
+		if (fs->hc) {
+			struct hc_stats hs;
+
+			hc_get_stats(fs->hc, &hs);
+			json_obj_begin(&j, "hostCacheStats");
+			json_str(&j, "file", HC_FILE);
+			json_bool(&j, "plaintext", hs.file_plain);
+			json_uint(&j, "sizeBytes", hs.slots * HC_SLOT_SIZE);
+			json_uint(&j, "slots", hs.slots);
+			json_uint(&j, "used", hs.used);
+			json_uint(&j, "dirty", hs.dirty);
+			json_uint(&j, "waitingForReplay", hs.pending);
+			json_uint(&j, "hits", hs.hits);
+			json_uint(&j, "misses", hs.misses);
+			json_uint(&j, "writtenBack", hs.writebacks);
+			json_obj_end(&j);
+		}
+		pthread_mutex_lock(&fs->lock);	/* vs tempdisk_stop() */
+		if (fs->temp)
+			status_tempdisk(fs, &c);
+		else
+			json_null(&j, "tempDisk");
+		pthread_mutex_unlock(&fs->lock);
 		json_uint(&j, "keyCheckIntervalSeconds",
 			  fs->opts.key_check_interval);
 		json_uint(&j, "revokeGraceSeconds", fs->opts.revoke_grace);
@@ -232,16 +305,42 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 		fs->opts.des ? "des " : fs->opts.key ? "key " : "",
 		fs->opts.des ? fs->opts.des :
 		fs->opts.key ? fs->opts.key : "platform key");
+	pthread_mutex_lock(&fs->lock);	/* vs tempdisk_stop() */
 	if (fs->opts.encryption_at_host)
 		fprintf(f, "encryption at host: on (host cache: %s, "
-			"temp disk: none)\n",
-			mount_caching_name(fs->opts.caching));
+			"temp disk: %s)\n",
+			mount_caching_name(fs->opts.caching),
+			fs->temp ? "encrypted under an ephemeral platform key" :
+			"none");
 	else
-		fprintf(f, "encryption at host: off (a host cache or temp "
-			"disk would hold plaintext on host storage; "
-			"host cache: %s, temp disk: none)\n",
-			mount_caching_name(fs->opts.caching));
+		fprintf(f, "encryption at host: off (the host cache and the "
+			"temp disk hold plaintext on host storage; "
+			"host cache: %s, temp disk: %s%s)\n",
+			mount_caching_name(fs->opts.caching),
+			fs->temp ? "plaintext in " : "none",
+			fs->temp ? tempdisk_path(fs->temp) : "");
+	if (fs->hc) {
+		struct hc_stats hs;
+
+		hc_get_stats(fs->hc, &hs);
+		fprintf(f, "host cache: %s/%s, %s, %llu MiB, %llu of %llu "
+			"slots used, %llu dirty, %llu waiting for replay; "
+			"%llu hits, %llu misses, %llu written back\n",
+			fs->host.path, HC_FILE,
+			hs.file_plain ? "PLAINTEXT" : "ciphertext",
+			(unsigned long long)(hs.slots * HC_SLOT_SIZE >> 20),
+			(unsigned long long)hs.used,
+			(unsigned long long)hs.slots,
+			(unsigned long long)hs.dirty,
+			(unsigned long long)hs.pending,
+			(unsigned long long)hs.hits,
+			(unsigned long long)hs.misses,
+			(unsigned long long)hs.writebacks);
+	}
 	fprintf(f, "\n");
+	if (fs->temp)
+		status_tempdisk(fs, &c);
+	pthread_mutex_unlock(&fs->lock);
 	ssefs_fs_for_each_disk(fs, status_disk, &c);
 	fprintf(f, "\n%u disk%s, %u open, %u damaged\n", c.ndisks,
 		c.ndisks == 1 ? "" : "s", c.nopen, c.nbad);

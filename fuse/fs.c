@@ -13,6 +13,7 @@
 #include <fuse.h>
 
 #include "disk/volume.h"
+#include "cache/hcache.h"
 #include "fuse/fs.h"
 #include "keyvault/vault.h"
 
@@ -340,6 +341,8 @@ void ssefs_fs_destroy(struct ssefs_fs *fs)
 	unsigned int b;
 
 	ssefs_fs_close_all(fs);
+	hc_close(fs->hc);		/* after every disk detached */
+	fs->hc = NULL;
 	for (b = 0; b < SSEFS_NBUCKETS; b++) {
 		for (n = fs->bucket[b]; n; n = next) {
 			next = n->next;

@@ -46,6 +46,8 @@
 #include "keyvault/vault.h"
 
 struct fuse;
+struct hcache;
+struct tempdisk;
 struct vault;
 struct volume;
 
@@ -74,6 +76,9 @@ struct disk_node {
 	unsigned int refs;		/* open file handles */
 	int open_rc;			/* the last open's result */
 	int unlinked;			/* gone from the store (graveyard) */
+	struct tempdisk *temp;		/* the temp disk's own node only
+					 * (fuse/tempdisk.h): not in the
+					 * table, no vol, no header */
 
 	/* statistics (atomic) */
 	uint64_t bytes_read, bytes_written;
@@ -100,6 +105,8 @@ struct ssefs_fs {
 
 	struct mount_opts opts;
 	struct hostdir host;		/* -o host_cache (fd -1: none) */
+	struct hcache *hc;		/* caching=ReadOnly|ReadWrite, or NULL */
+	struct tempdisk *temp;		/* -o temp_disk, or NULL */
 	char *default_kid_ref;		/* "platform", key name, or NULL */
 
 	struct fuse *fuse;		/* set once mounted */

@@ -17,6 +17,7 @@
 #include "cli/cli.h"
 #include "cache/hostdir.h"
 #include "crypto/secmem.h"
+#include "fuse/cache.h"
 #include "fuse/ctl.h"
 #include "fuse/fs.h"
 #include "fuse/fuseio.h"
@@ -119,6 +120,9 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 
 	/* Headers only, no keys: a store of 1000 disks mounts at once. */
 	ssefs_fs_scan(fs, &nd, &nb);
+	/* the host cache, and what an earlier mount left in it */
+	if (fs_cache_open(fs) < 0)
+		goto out;
 
 	fuse = fuse_new(a->fargs, &ssefs_ops, sizeof(ssefs_ops), fs);
 	if (!fuse) {
@@ -164,6 +168,12 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 			"work): %s", strerror(-r));
 	else
 		ctl = 1;
+	r = fs_cache_start(fs);
+	if (r < 0) {
+		error("mount: cannot start the host cache write-back: %s",
+		      strerror(-r));
+		goto out;
+	}
 	if (start_tasks(fs, &tasks) < 0)
 		goto out;
 	if (nb)

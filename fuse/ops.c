@@ -6,6 +6,12 @@
  * disk (with its plaintext size) or carries the ssefs magic without a valid
  * header (size 0; open fails with EBADMSG); everything else is hidden.
  * Callbacks return 0 or -errno; the open disk is in fi->fh.
+ *
+ * With -o temp_disk, "/temp.vhd" is the temp disk (fuse/tempdisk.h), not a
+ * store file: is_tempdisk() catches it in each callback that takes a path,
+ * and its node (node->temp set) in those that take an open file.  Its size
+ * and name are fixed: truncate to another size, unlink, rename, chmod and
+ * chown fail with EPERM, creating it with EEXIST.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +32,7 @@
 #include "fuse/fs.h"
 #include "fuse/newdisk.h"
 #include "fuse/ops.h"
+#include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
 #include "util/log.h"
 
@@ -67,6 +74,12 @@ static int visible_rc(int probe_rc)
 static int is_lockfile(const char *rel)
 {
 	return !strcmp(rel, ".ssefs.lock");
+}
+
+/* Is @rel the temp disk of this mount? */
+static int is_tempdisk(struct ssefs_fs *fs, const char *rel)
+{
+	return fs->temp && !strcmp(rel, TEMPDISK_NAME);
 }
 
 /*
@@ -167,6 +180,8 @@ static int ssefs_getattr(const char *path, struct stat *st,
 	}
 	if (!rel)
 		return -EBADF;
+	if (is_tempdisk(fs, rel))
+		return tempdisk_stat(fs->temp, fs->uid, fs->gid, st);
 	if (fstatat(fs->store_fd, rel, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (S_ISDIR(st->st_mode))
@@ -225,6 +240,12 @@ static int ssefs_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 		close(fd);
 		return -ENOMEM;
 	}
+	if (top && fs->temp) {
+		struct stat st;
+
+		if (tempdisk_stat(fs->temp, fs->uid, fs->gid, &st) == 0)
+			fill(buf, TEMPDISK_NAME, &st, 0, 0);
+	}
 	while ((de = readdir(d))) {
 		char child[PATH_MAX];
 		struct disk_node *n;
@@ -237,7 +258,8 @@ static int ssefs_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 			continue;
 		}
 		if (snprintf(child, sizeof(child), "%s%s%s", top ? "" : rel,
-			     top ? "" : "/", de->d_name) >= (int)sizeof(child))
+			     top ? "" : "/", de->d_name) >= (int)sizeof(child) ||
+		    is_tempdisk(fs, child))
 			continue;
 		if (fstatat(fs->store_fd, child, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
@@ -279,6 +301,13 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 		 * or deleted stops I/O with one error, EKEYREVOKED */
 		if (r == -EKEYEXPIRED)
 			r = -EKEYREVOKED;
+		if (r == 0 && fs->hc) {
+			r = vol_attach_cache(n->vol, fs->hc);
+			if (r < 0) {
+				vol_close(n->vol);
+				n->vol = NULL;
+			}
+		}
 		n->open_rc = r;
 		if (r < 0) {
 			n->vol = NULL;
@@ -330,6 +359,14 @@ static int ssefs_open(const char *path, struct fuse_file_info *fi)
 	struct disk_node *n;
 	int r;
 
+	if (is_tempdisk(fs, relpath(path))) {
+		if (fi->flags & O_TRUNC)
+			return -EPERM;	/* its size is fixed */
+		n = tempdisk_node(fs->temp);
+		__atomic_add_fetch(&n->refs, 1, __ATOMIC_RELAXED);
+		fi->fh = (uintptr_t)n;
+		return 0;
+	}
 	r = lookup_file(fs, relpath(path), &n, NULL);
 	if (r < 0)
 		return r;
@@ -360,6 +397,8 @@ static int ssefs_create(const char *path, mode_t mode,
 
 	if (is_lockfile(rel))
 		return -EPERM;
+	if (is_tempdisk(fs, rel))
+		return -EEXIST;
 	r = newdisk_create(fs, rel, mode & DISK_MODE_MASK, cx->uid, cx->gid);
 	if (r < 0)
 		return r;
@@ -383,6 +422,11 @@ static int ssefs_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	if (!n)
 		return 0;
+	if (n->temp) {
+		__atomic_sub_fetch(&n->refs, 1, __ATOMIC_RELAXED);
+		fi->fh = 0;
+		return 0;
+	}
 	r = node_release(n);
 	if (r < 0)
 		warning("disk %s: cannot persist its size: %s", n->rel,
@@ -398,11 +442,14 @@ static int ssefs_read(const char *path, char *buf, size_t size, off_t off,
 	ssize_t r;
 
 	(void)path;
-	if (!n || !n->vol)
-		return -EBADF;
 	if (size > INT_MAX)
 		size = INT_MAX;
-	r = vol_read(n->vol, buf, size, (uint64_t)off);
+	if (n && n->temp)
+		r = tempdisk_read(n->temp, buf, size, (uint64_t)off);
+	else if (!n || !n->vol)
+		return -EBADF;
+	else
+		r = vol_read(n->vol, buf, size, (uint64_t)off);
 	if (r > 0)
 		__atomic_add_fetch(&n->bytes_read, (uint64_t)r,
 				   __ATOMIC_RELAXED);
@@ -416,11 +463,14 @@ static int ssefs_write(const char *path, const char *buf, size_t size,
 	ssize_t r;
 
 	(void)path;
-	if (!n || !n->vol)
-		return -EBADF;
 	if (size > INT_MAX)
 		size = INT_MAX;
-	r = vol_write(n->vol, buf, size, (uint64_t)off);
+	if (n && n->temp)
+		r = tempdisk_write(n->temp, buf, size, (uint64_t)off);
+	else if (!n || !n->vol)
+		return -EBADF;
+	else
+		r = vol_write(n->vol, buf, size, (uint64_t)off);
 	if (r > 0)
 		__atomic_add_fetch(&n->bytes_written, (uint64_t)r,
 				   __ATOMIC_RELAXED);
@@ -453,6 +503,9 @@ static int ssefs_truncate(const char *path, off_t size,
 
 	if (size < 0)
 		return -EINVAL;
+	if (fh_node(fi) ? fh_node(fi)->temp != NULL :
+	    path && is_tempdisk(fs, relpath(path)))	/* its size is fixed */
+		return (uint64_t)size == tempdisk_size(fs->temp) ? 0 : -EPERM;
 	if (fh_node(fi) && fh_vol(fi))
 		return vol_truncate(fh_vol(fi), (uint64_t)size);
 	if (!path)
@@ -476,10 +529,13 @@ static int ssefs_fallocate(const char *path, int mode, off_t off, off_t len,
 	int r;
 
 	(void)path;
-	if (!v)
-		return -EBADF;
 	if (off < 0 || len <= 0)
 		return -EINVAL;
+	if (fh_node(fi) && fh_node(fi)->temp)
+		return tempdisk_fallocate(fh_node(fi)->temp, mode,
+					  (uint64_t)off, (uint64_t)len);
+	if (!v)
+		return -EBADF;
 	end = (uint64_t)off + (uint64_t)len;
 	size = vol_size(v);
 	switch (mode) {
@@ -543,6 +599,8 @@ static int ssefs_unlink(const char *path)
 	struct disk_node *n;
 	int r, was_disk;
 
+	if (is_tempdisk(fs, rel))
+		return -EPERM;
 	r = lookup_file(fs, rel, &n, NULL);
 	if (r < 0)
 		return r;
@@ -565,6 +623,8 @@ static int ssefs_mkdir(const char *path, mode_t mode)
 	struct fuse_context *cx = fuse_get_context();
 	const char *rel = relpath(path);
 
+	if (is_tempdisk(fs, rel))
+		return -EEXIST;
 	if (mkdirat(fs->store_fd, rel, mode & 07777) < 0)
 		return -errno;
 	if (geteuid() == 0 &&
@@ -627,7 +687,8 @@ static int ssefs_rename(const char *from, const char *to, unsigned int flags)
 
 	if (flags & ~RENAME_NOREPLACE)
 		return -EINVAL;
-	if (is_lockfile(rf) || is_lockfile(rt))
+	if (is_lockfile(rf) || is_lockfile(rt) || is_tempdisk(fs, rf) ||
+	    is_tempdisk(fs, rt))
 		return -EPERM;
 	if (fstatat(fs->store_fd, rf, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
@@ -686,6 +747,8 @@ static int ssefs_chmod(const char *path, mode_t mode,
 
 	if (!rel)
 		return -EBADF;
+	if (is_tempdisk(fs, rel))
+		return -EPERM;		/* always 0600, the mounting user's */
 	r = lookup_file(fs, rel, &n, NULL);
 	if (r < 0 && r != -EISDIR)
 		return r;
@@ -705,6 +768,8 @@ static int ssefs_chown(const char *path, uid_t uid, gid_t gid,
 
 	if (!rel)
 		return -EBADF;
+	if (is_tempdisk(fs, rel))
+		return -EPERM;
 	r = visible(fs, rel);
 	if (r < 0)
 		return r;
@@ -723,6 +788,8 @@ static int ssefs_utimens(const char *path, const struct timespec tv[2],
 
 	if (!rel)
 		return -EBADF;
+	if (is_tempdisk(fs, rel))
+		return tempdisk_utimens(fs->temp, tv);
 	r = visible(fs, rel);
 	if (r < 0)
 		return r;
@@ -799,7 +866,7 @@ static int ssefs_getxattr(const char *path, const char *name, char *value,
 	char val[ENV_KID_MAX + 64];
 	int r;
 
-	if (strncmp(name, "user.ssefs.", 11))
+	if (strncmp(name, "user.ssefs.", 11) || is_tempdisk(fs, relpath(path)))
 		return -ENODATA;
 	r = lookup_file(fs, relpath(path), &n, NULL);
 	if (r < 0)
@@ -823,6 +890,8 @@ static int ssefs_listxattr(const char *path, char *list, size_t size)
 	char *p = list;
 	int r, nlayers;
 
+	if (is_tempdisk(fs, relpath(path)))
+		return 0;		/* no user.ssefs.* attributes */
 	r = lookup_file(fs, relpath(path), &n, NULL);
 	if (r == -EISDIR)
 		return 0;

@@ -11,6 +11,7 @@
 #include <fuse_opt.h>
 
 #include "cli/args.h"
+#include "disk/offsets.h"
 #include "fuse/opts.h"
 
 enum {
@@ -27,6 +28,7 @@ enum {
 	KEY_CACHE_SIZE,
 	KEY_EAH,
 	KEY_TEMP_DISK,
+	KEY_WRITEBACK_DELAY,
 	KEY_DEBUG,
 	KEY_DEFAULT_PERMISSIONS,
 };
@@ -45,6 +47,7 @@ static const struct fuse_opt ssefs_opt_table[] = {
 	FUSE_OPT_KEY("cache_size=", KEY_CACHE_SIZE),
 	FUSE_OPT_KEY("encryption_at_host=", KEY_EAH),
 	FUSE_OPT_KEY("temp_disk=", KEY_TEMP_DISK),
+	FUSE_OPT_KEY("writeback_delay=", KEY_WRITEBACK_DELAY),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_END
@@ -194,8 +197,19 @@ static int opt_proc(void *data, const char *arg, int key,
 		else
 			return bad(c, arg, "must be on or off");
 		return 0;
-	case KEY_TEMP_DISK:
-		return set_size(c, &o->temp_disk, arg, val);
+	case KEY_TEMP_DISK: {
+		const uint64_t MiB = UINT64_C(1) << 20;
+
+		/* the rules of `ssefs disk create --size`: whole MiB */
+		if (parse_size(val, &o->temp_disk) < 0 || !o->temp_disk ||
+		    o->temp_disk > VOL_MAX_SIZE - MiB)
+			return bad(c, arg, "not a size from 1 byte to 1 EiB "
+				   "(e.g. 64M, 10G, 1T)");
+		o->temp_disk = (o->temp_disk + MiB - 1) / MiB * MiB;
+		return 0;
+	}
+	case KEY_WRITEBACK_DELAY:
+		return set_dur(c, &o->writeback_delay, arg, val, 0);
 	}
 	return 1;			/* FUSE_OPT_KEY_OPT etc.: pass on */
 }
@@ -208,6 +222,7 @@ void mount_opts_init(struct mount_opts *o)
 	o->rotate_interval = MOUNT_DEFAULT_ROTATE_INTERVAL;
 	o->caching = CACHING_NONE;
 	o->encryption_at_host = 1;
+	o->writeback_delay = MOUNT_DEFAULT_WRITEBACK_DELAY;
 }
 
 void mount_opts_release(struct mount_opts *o)
@@ -322,6 +337,12 @@ char *mount_opts_format(const struct mount_opts *o)
 	if (o->caching != CACHING_NONE)
 		fprintf(f, "cache_size=%llu,",
 			(unsigned long long)mount_cache_size(o));
+	if (o->caching == CACHING_READWRITE) {
+		char wd[32];
+
+		format_duration(o->writeback_delay, wd, sizeof(wd));
+		fprintf(f, "writeback_delay=%s,", wd);
+	}
 	if (o->temp_disk)
 		fprintf(f, "temp_disk=%llu,",
 			(unsigned long long)o->temp_disk);

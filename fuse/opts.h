@@ -33,6 +33,8 @@ struct mount_opts {
 	uint64_t cache_size;		/* bytes, 0: not set */
 	int encryption_at_host;		/* 1 (default) or 0 */
 	uint64_t temp_disk;		/* bytes, 0: no temp disk */
+	uint64_t writeback_delay;	/* seconds a ReadWrite cache may hold
+					 * dirty data, default 1 */
 	int debug;			/* -o debug: libfuse's trace */
 };
 
@@ -41,6 +43,7 @@ struct mount_opts {
 #define MOUNT_DEFAULT_ROTATE_INTERVAL	3600
 #define MOUNT_DEFAULT_CACHE_SIZE	(1ull << 30)	/* 1 GiB */
 #define MOUNT_MIN_CACHE_SIZE		(64ull << 10)
+#define MOUNT_DEFAULT_WRITEBACK_DELAY	1
 
 /* Defaults; all strings NULL. */
 void mount_opts_init(struct mount_opts *o);

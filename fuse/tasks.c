@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "fuse/fs.h"
+#include "fuse/tempdisk.h"
 
 int revoke_start(struct ssefs_fs *fs);
 void revoke_stop(struct ssefs_fs *fs);
@@ -15,6 +16,8 @@ int rotate_start(struct ssefs_fs *fs);
 void rotate_stop(struct ssefs_fs *fs);
 
 const struct ssefs_task ssefs_tasks[] = {
+	/* first, so it is there before anything else runs, and stops last */
+	{ "tempdisk", tempdisk_start, tempdisk_stop },
 	{ "revoke", revoke_start, revoke_stop },
 	{ "rotate", rotate_start, rotate_stop },
 	{ NULL, NULL, NULL }

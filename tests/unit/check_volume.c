@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <check.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 
+#include "cache/hcache.h"
 #include "crypto/envelope.h"
 #include "crypto/secmem.h"
 #include "disk/keyops.h"
@@ -99,6 +101,10 @@ static void setup(void)
 
 static void teardown(void)
 {
+	char hc[160];
+
+	snprintf(hc, sizeof(hc), "%s/%s", dir, HC_FILE);
+	unlink(hc);
 	unlink(path);
 	rmdir(dir);
 }
@@ -335,6 +341,193 @@ START_TEST(test_wrong_key_and_revocation)
 }
 END_TEST
 
+/* --- the host cache (cache/hcache.h) through a volume ------------------ */
+
+#define HC_REGION	(256u * 1024)
+#define HC_THREADS	4
+
+static struct hcache *open_cache(int mode, int plain, uint64_t size)
+{
+	struct hc_params p = {
+		.dir = dir, .store = "/unit/store", .size = size,
+		.mode = mode, .plain = plain, .writeback_delay = 1,
+	};
+	struct hcache *hc = NULL;
+	char err[512], note[512];
+
+	ck_assert_int_eq(hc_open(&hc, &p, err, sizeof(err), note,
+				 sizeof(note)), 0);
+	return hc;
+}
+
+struct hc_worker {
+	struct volume *vol;
+	unsigned int id;
+	uint8_t ref[HC_REGION];
+	int bad;
+};
+
+/* One thread owns one region: random writes, discards and reads, each
+ * read checked against what this thread wrote. */
+static void *hc_work(void *arg)
+{
+	struct hc_worker *w = arg;
+	uint64_t base = (uint64_t)w->id * HC_REGION;
+	static __thread uint8_t buf[24000];
+
+	for (int op = 0; op < 300 && !w->bad; op++) {
+		uint32_t off = randombytes_uniform(HC_REGION - 1);
+		uint32_t len = 1 + randombytes_uniform(sizeof(buf));
+
+		if (off + len > HC_REGION)
+			len = HC_REGION - off;
+		switch (randombytes_uniform(8)) {
+		case 0:
+			if (vol_discard(w->vol, base + off, len) != 0)
+				w->bad = 1;
+			memset(w->ref + off, 0, len);
+			break;
+		case 1: case 2: case 3:
+			randombytes_buf(buf, len);
+			if (vol_write(w->vol, buf, len, base + off) !=
+			    (ssize_t)len)
+				w->bad = 2;
+			memcpy(w->ref + off, buf, len);
+			break;
+		default:
+			if (vol_read(w->vol, buf, len, base + off) !=
+			    (ssize_t)len || memcmp(buf, w->ref + off, len))
+				w->bad = 3;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Four threads through a 16-slot cache (evictions, write-through when it
+ * is full of dirty sectors, the background write-back racing them): every
+ * read sees the thread's own last write, and after a flush the store alone
+ * holds it all.  Variants: bit 0 ReadWrite, bit 1 plaintext cache, bit 2
+ * 512-byte sectors.
+ */
+START_TEST(test_cache_threads)
+{
+	int mode = _i & 1 ? HC_READWRITE : HC_READONLY;
+	uint32_t ss = _i & 4 ? 512 : 4096;
+	static struct hc_worker w[HC_THREADS];
+	static uint8_t got[HC_REGION];
+	pthread_t t[HC_THREADS];
+	struct volume *vol = NULL;
+	struct hcache *hc;
+	struct hc_stats st;
+
+	make_disk((uint64_t)HC_THREADS * HC_REGION, ss, 1);
+	hc = open_cache(mode, _i & 2, 64 * 1024);
+	ck_assert_int_eq(hc_start(hc), 0);
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	for (unsigned int i = 0; i < HC_THREADS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].vol = vol;
+		w[i].id = i;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, hc_work, &w[i]),
+				 0);
+	}
+	for (unsigned int i = 0; i < HC_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(w[i].bad, 0);
+	}
+	ck_assert_int_eq(vol_flush(vol), 0);
+	hc_get_stats(hc, &st);
+	ck_assert_uint_eq(st.dirty, 0);
+	ck_assert_uint_gt(st.hits + st.misses, 0);
+	ck_assert_int_eq(vol_close(vol), 0);
+	hc_close(hc);
+
+	vol = NULL;
+	ck_assert_int_eq(vol_open(&vol, path, VOL_RDONLY, &ops), 0);
+	for (unsigned int i = 0; i < HC_THREADS; i++) {
+		ck_assert_int_eq(vol_read(vol, got, HC_REGION,
+					  (uint64_t)i * HC_REGION),
+				 (ssize_t)HC_REGION);
+		ck_assert_mem_eq(got, w[i].ref, HC_REGION);
+	}
+	vol_close(vol);
+}
+END_TEST
+
+/*
+ * A process writes through a ReadWrite cache and dies before any
+ * write-back; the next open adopts and writes back what it left, but not
+ * an entry whose data was altered.
+ */
+START_TEST(test_cache_replay)
+{
+	static uint8_t data[64 * 4096], got[64 * 4096];
+	uint8_t seed[randombytes_SEEDBYTES] = { 7 };
+	struct volume *vol = NULL;
+	struct hcache *hc;
+	struct hc_stats st;
+	uint8_t uuid[1][16];
+	char hcpath[160];
+	pid_t pid;
+	int status, fd;
+
+	randombytes_buf_deterministic(data, sizeof(data), seed);
+	make_disk(sizeof(data) + 4096, 4096, 1);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		hc = open_cache(HC_READWRITE, _i, 1 << 20);
+		if (vol_open(&vol, path, 0, &ops) || vol_attach_cache(vol, hc) ||
+		    vol_write(vol, data, sizeof(data), 0) != sizeof(data))
+			_exit(1);
+		_exit(0);		/* no flush, no close: a crash */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(status, 0);
+
+	/* alter the data of the slot that holds sector 5 */
+	snprintf(hcpath, sizeof(hcpath), "%s/%s", dir, HC_FILE);
+	fd = open(hcpath, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	for (uint64_t i = 0; i < 256; i++) {
+		uint8_t e[64], b;
+		uint64_t sec = 0;
+
+		ck_assert_int_eq(pread(fd, e, 64, 4096 + 64 * i), 64);
+		for (int k = 7; k >= 0; k--)
+			sec = sec << 8 | e[16 + k];
+		if (!(e[32] & 1) || sec != 5)
+			continue;
+		ck_assert_int_eq(pread(fd, &b, 1, 4096 * 5 + 4096 * i + 9), 1);
+		b ^= 1;
+		ck_assert_int_eq(pwrite(fd, &b, 1, 4096 * 5 + 4096 * i + 9), 1);
+	}
+	close(fd);
+
+	hc = open_cache(HC_READWRITE, 0, 1 << 20);
+	ck_assert_uint_eq(hc_pending(hc, uuid, 1), 1);
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	hc_get_stats(hc, &st);
+	ck_assert_uint_eq(st.dirty, 63);	/* sector 5 was refused */
+	ck_assert_uint_eq(st.pending, 0);
+	ck_assert_int_eq(vol_close(vol), 0);
+	hc_close(hc);
+
+	vol = NULL;
+	ck_assert_int_eq(vol_open(&vol, path, VOL_RDONLY, &ops), 0);
+	ck_assert_int_eq(vol_read(vol, got, sizeof(got), 0),
+			 (ssize_t)sizeof(got));
+	vol_close(vol);
+	ck_assert_mem_eq(got, data, 5 * 4096);
+	ck_assert_mem_eq(got + 6 * 4096, data + 6 * 4096, 58 * 4096);
+	for (size_t i = 5 * 4096; i < 6 * 4096; i++)
+		ck_assert_uint_eq(got[i], 0);	/* the store's old zeros */
+}
+END_TEST
+
 Suite *suite_volume(void)
 {
 	Suite *s = suite_create("volume");
@@ -348,6 +541,13 @@ Suite *suite_volume(void)
 	tcase_add_test(tc, test_writers_in_one_sector);
 	tcase_add_test(tc, test_discard_and_truncate);
 	tcase_add_test(tc, test_wrong_key_and_revocation);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostcache");
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_cache_threads, 0, 8);
+	tcase_add_loop_test(tc, test_cache_replay, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,125 @@
+/*
+ * cache.c - the mount's host cache: open, replay, start
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "cache/hcache.h"
+#include "disk/volume.h"
+#include "fuse/cache.h"
+#include "fuse/fs.h"
+#include "fuse/newdisk.h"
+#include "util/log.h"
+
+struct find_uuid {
+	const uint8_t *uuid;
+	struct disk_node *found;
+};
+
+static int match_uuid(struct ssefs_fs *fs, struct disk_node *n, void *arg)
+{
+	struct find_uuid *f = arg;
+	int hit;
+
+	(void)fs;
+	pthread_mutex_lock(&n->lock);
+	hit = n->probe_rc == 0 && !n->unlinked &&
+	      !memcmp(n->hdr.uuid, f->uuid, sizeof(n->hdr.uuid));
+	pthread_mutex_unlock(&n->lock);
+	if (hit)
+		f->found = n;
+	return hit;
+}
+
+/* Write back what an earlier mount left of disk @uuid, and say so. */
+static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
+{
+	struct find_uuid f = { uuid, NULL };
+	struct hc_stats before, after;
+	uint64_t adopted = 0, ignored;
+	struct volume *vol = NULL;
+	char path[4096], id[37];
+	int r;
+
+	newdisk_uuid_str(uuid, id);
+	ssefs_fs_for_each_disk(fs, match_uuid, &f);
+	if (!f.found) {
+		warning("host cache: disk %s has data to write back but is "
+			"not in store %s; the data stays in the cache", id,
+			fs->store);
+		return;
+	}
+	hc_get_stats(fs->hc, &before);
+	r = ssefs_fs_abspath(fs, f.found->rel, path, sizeof(path));
+	if (r == 0)
+		r = vol_open(&vol, path, 0, &fs->keyops);
+	if (r == 0)
+		r = vol_attach_cache(vol, fs->hc);
+	hc_get_stats(fs->hc, &after);
+	adopted = after.dirty;		/* nothing else is open yet */
+	if (r == 0)
+		r = vol_flush(vol);
+	if (vol) {
+		int r2 = vol_close(vol);
+
+		if (r == 0)
+			r = r2;
+	}
+	ignored = before.pending - after.pending - adopted;
+	if (ignored)
+		warning("disk %s: %llu host cache entr%s failed %s check "
+			"(torn by the crash, or altered) and %s ignored",
+			f.found->rel, (unsigned long long)ignored,
+			ignored == 1 ? "y" : "ies", ignored == 1 ? "its" :
+			"their", ignored == 1 ? "was" : "were");
+	if (r < 0) {
+		warning("disk %s: cannot write back its host cache data: %s; "
+			"the data stays in the cache for the next mount",
+			f.found->rel, strerror(-r));
+		return;
+	}
+	warning("disk %s: wrote back %llu sector%s from the host cache "
+		"(an earlier mount ended without doing so)", f.found->rel,
+		(unsigned long long)adopted, adopted == 1 ? "" : "s");
+}
+
+int fs_cache_open(struct ssefs_fs *fs)
+{
+	struct hc_params p;
+	uint8_t uuids[256][16];
+	char err[4400], note[4400];
+	unsigned int n;
+	int r;
+
+	if (fs->opts.caching == CACHING_NONE)
+		return 0;
+	memset(&p, 0, sizeof(p));
+	p.dir = fs->host.path;
+	p.store = fs->store;
+	p.size = mount_cache_size(&fs->opts);
+	p.mode = fs->opts.caching == CACHING_READWRITE ? HC_READWRITE :
+							 HC_READONLY;
+	p.plain = !fs->opts.encryption_at_host;
+	p.writeback_delay = fs->opts.writeback_delay > 86400 ? 86400 :
+			    (unsigned int)fs->opts.writeback_delay;
+	r = hc_open(&fs->hc, &p, err, sizeof(err), note, sizeof(note));
+	if (r < 0) {
+		if (err[0])
+			error("host cache: %s", err);
+		else
+			error("host cache %s: %s", fs->host.path,
+			      strerror(-r));
+		return -1;
+	}
+	if (note[0])
+		warning("host cache: %s", note);
+	n = hc_pending(fs->hc, uuids, 256);
+	for (unsigned int i = 0; i < n && i < 256; i++)
+		replay_disk(fs, uuids[i]);
+	return 0;
+}
+
+int fs_cache_start(struct ssefs_fs *fs)
+{
+	return fs->hc ? hc_start(fs->hc) : 0;
+}
