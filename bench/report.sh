@@ -191,6 +191,8 @@ if grep -q '^fsync ' "$OUTDIR/$MODE.micro"; then
 	printf 'fsync(2) reaching the backing disk (strace of the daemon during a 16 MiB write with `end_fsync`, fsync/fdatasync/sync_file_range/syncfs calls):'
 	awk '$1 == "fsync" { printf "%s `%s` %s (%s)", (n++ ? "," : ""), $2, $3, $4 }' "$OUTDIR/$MODE.micro"
 	echo "."
+	# a check added to stored results by hand says when it was made
+	[ "$(mget fsync_note)" != NA ] && echo "$(mget fsync_note)"
 	[ -n "$(nosync_pts)" ] &&
 		echo "An example whose fsync does not sync finishes \"1 MiB writes, end_fsync\" without waiting for the disk; the seqwrite column's *best passthrough* leaves it out (its ratio is still in its row, and in the verdicts)."
 fi
