@@ -171,6 +171,21 @@ static int encrypt_run(struct volume *vol, struct cipher_set *s,
 	return r;
 }
 
+/* The same, out of place: @src (plaintext) is not touched, @dst gets the
+ * ciphertext; no copy of the plaintext into a bounce buffer first. */
+static int encrypt_run_to(struct volume *vol, struct cipher_set *s,
+			  uint64_t sector, uint8_t *dst, const uint8_t *src,
+			  size_t n)
+{
+	int i = (int)vol->nlayers - 1;
+	int r;
+
+	r = xts_encrypt_to(s->x[i], sector, dst, src, n * vol->ss);
+	for (i--; i >= 0 && r == 0; i--)
+		r = xts_encrypt(s->x[i], sector, dst, n * vol->ss);
+	return r;
+}
+
 static int decrypt_run(struct volume *vol, struct cipher_set *s,
 		       uint64_t sector, uint8_t *buf, size_t n)
 {
@@ -496,7 +511,7 @@ static int store_run(struct volume *vol, struct cipher_set *s, uint64_t sec,
  */
 static int write_range(struct volume *vol, struct cipher_set *s,
 		       const uint8_t *src, size_t len, uint64_t off,
-		       uint8_t *buf, size_t bufsz)
+		       uint8_t *buf, size_t bufsz, int *staged)
 {
 	size_t done = 0;
 	int r = 0;
@@ -512,6 +527,20 @@ static int write_range(struct volume *vol, struct cipher_set *s,
 		take = n * vol->ss - (size_t)in;
 		if (take > len - done)
 			take = len - done;
+		if (src && in == 0 && take == n * vol->ss && !vol->hcd) {
+			/* whole sectors, no host cache: encrypt straight
+			 * from the caller's buffer; @buf only ever holds
+			 * ciphertext */
+			r = encrypt_run_to(vol, s, sec, buf, src + done, n);
+			if (r == 0)
+				r = pwrite_sectors(vol, sec, buf, n);
+			if (r < 0 && staged)
+				*staged = 1;
+			done += take;
+			continue;
+		}
+		if (staged)
+			*staged = 1;
 		/* the partly covered first and last sectors keep their
 		 * other bytes: read-modify-write */
 		if (in)
@@ -548,6 +577,7 @@ ssize_t vol_write(struct volume *vol, const void *src, size_t len,
 	struct cipher_set *s = NULL;
 	uint8_t *buf = NULL;
 	size_t bufsz = 0;
+	int staged = 0;
 	int r;
 
 	if (len == 0)
@@ -565,7 +595,7 @@ ssize_t vol_write(struct volume *vol, const void *src, size_t len,
 		goto out;
 	}
 	stripes(vol, off / vol->ss, (off + len - 1) / vol->ss, 1);
-	r = write_range(vol, s, src, len, off, buf, bufsz);
+	r = write_range(vol, s, src, len, off, buf, bufsz, &staged);
 	stripes(vol, off / vol->ss, (off + len - 1) / vol->ss, 0);
 	if (r == 0)
 		grow_size(vol, off + len);
@@ -574,7 +604,9 @@ out:
 		put_set(vol, s);
 	pthread_rwlock_unlock(&vol->keys);
 	if (buf) {
-		secmem_wipe(buf, bufsz);
+		/* only ciphertext in it unless plaintext was staged */
+		if (staged || r < 0)
+			secmem_wipe(buf, bufsz);
 		free(buf);
 	}
 	return r < 0 ? r : (ssize_t)len;
@@ -617,14 +649,14 @@ int vol_discard(struct volume *vol, uint64_t off, uint64_t len)
 		if (r == 0 && off < a * vol->ss)
 			r = write_range(vol, s, NULL,
 					(size_t)(a * vol->ss - off), off, buf,
-					VOL_CHUNK);
+					VOL_CHUNK, NULL);
 		if (r == 0 && end > b * vol->ss)
 			r = write_range(vol, s, NULL,
 					(size_t)(end - b * vol->ss),
-					b * vol->ss, buf, VOL_CHUNK);
+					b * vol->ss, buf, VOL_CHUNK, NULL);
 	} else {
 		r = write_range(vol, s, NULL, (size_t)(end - off), off, buf,
-				VOL_CHUNK);
+				VOL_CHUNK, NULL);
 	}
 	stripes(vol, off / vol->ss, (end - 1) / vol->ss, 0);
 out:
@@ -665,7 +697,7 @@ int vol_truncate(struct volume *vol, uint64_t size)
 			stripes(vol, sec, sec, 1);
 			r = write_range(vol, s, NULL,
 					(size_t)(vol->ss - size % vol->ss),
-					size, buf, vol->ss);
+					size, buf, vol->ss, NULL);
 			stripes(vol, sec, sec, 0);
 		}
 	}
