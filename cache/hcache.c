@@ -876,7 +876,8 @@ int hc_read(struct hc_disk *d, uint64_t sector, void *buf, int *plain)
 	pthread_mutex_unlock(&hc->lock);
 	got = io_pread_all(hc->fd, buf, d->ss, slot_off(hc, idx));
 	pthread_mutex_lock(&hc->lock);
-	hc->slots[idx].pins--;
+	if (!--hc->slots[idx].pins)
+		pthread_cond_broadcast(&hc->cond);	/* drop_one() */
 	if (got == (ssize_t)d->ss)
 		hc->hits++;
 	else
@@ -1031,14 +1032,31 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 	return r < 0 ? r : 1;
 }
 
-static void drop_one(struct hcache *hc, uint64_t idx)
+/*
+ * Drop @d's @sector.  A reader (hc_read() takes no stripe) may hold its
+ * slot pinned while it copies the data out: wait for it, else the slot
+ * could go to another sector under it and the reader return that
+ * sector's bytes.  The wait drops the lock, so look the sector up again.
+ */
+static void drop_one(struct hcache *hc, struct hc_disk *d, uint64_t sector)
 {
-	if (idx == NONE)
-		return;
-	if (hc->slots[idx].state == S_FILLING)
-		hc->slots[idx].stale = 1;
-	else if (hc->slots[idx].state == S_VALID)
-		slot_unmap(hc, idx);
+	for (;;) {
+		uint64_t idx = map_find(hc, d, sector);
+
+		if (idx == NONE)
+			return;
+		if (hc->slots[idx].state == S_FILLING) {
+			hc->slots[idx].stale = 1;
+			return;
+		}
+		if (hc->slots[idx].state != S_VALID)
+			return;
+		if (!hc->slots[idx].pins) {
+			slot_unmap(hc, idx);
+			return;
+		}
+		pthread_cond_wait(&hc->cond, &hc->lock);
+	}
 }
 
 void hc_drop(struct hc_disk *d, uint64_t first, uint64_t last)
@@ -1049,14 +1067,15 @@ void hc_drop(struct hc_disk *d, uint64_t first, uint64_t last)
 	d->gen++;
 	if (last - first < 64) {
 		for (uint64_t sec = first; sec <= last; sec++)
-			drop_one(hc, map_find(hc, d, sec));
+			drop_one(hc, d, sec);
 	} else {
 		for (uint64_t i = 0; i < hc->nslots; i++) {
 			struct slot *s = &hc->slots[i];
 
 			if (s->d == d && s->sector >= first &&
-			    s->sector <= last)
-				drop_one(hc, i);
+			    s->sector <= last &&
+			    (s->state == S_VALID || s->state == S_FILLING))
+				drop_one(hc, d, s->sector);
 		}
 	}
 	pthread_mutex_unlock(&hc->lock);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <check.h>
@@ -528,6 +529,90 @@ START_TEST(test_cache_replay)
 }
 END_TEST
 
+static int no_flush(void *owner)
+{
+	(void)owner;
+	return 0;
+}
+
+struct pin_race {
+	struct hc_disk *d;
+	volatile int stop;
+	unsigned long hits, bad;
+};
+
+/* Read sector 0 over and over: a hit must be sector 0's bytes (0xa0). */
+static void *pin_reader(void *arg)
+{
+	struct pin_race *pr = arg;
+	static uint8_t buf[4096];
+
+	while (!pr->stop) {
+		int plain;
+
+		if (hc_read(pr->d, 0, buf, &plain) != 1)
+			continue;
+		pr->hits++;
+		for (size_t i = 0; i < sizeof(buf); i++)
+			if (buf[i] != 0xa0) {
+				pr->bad++;
+				break;
+			}
+	}
+	return NULL;
+}
+
+/*
+ * A reader holds a slot pinned while it copies the data out; dropping the
+ * sector (discard, truncate) meanwhile must not free the slot under it,
+ * else the slot goes to another sector and the reader returns that
+ * sector's bytes as a hit.  15 of the 16 slots are kept dirty, so the one
+ * left over alternates between sector 0 (0xa0) and sector 1 (0xb1).
+ */
+START_TEST(test_cache_drop_pinned)
+{
+	static uint8_t a[4096], b[4096];
+	uint8_t uuid[16] = { 1 };
+	struct pin_race pr = { 0 };
+	struct secbuf *key;
+	struct hcache *hc;
+	pthread_t t;
+	time_t end;
+
+	memset(a, 0xa0, sizeof(a));
+	memset(b, 0xb1, sizeof(b));
+	hc = open_cache(HC_READWRITE, 0, 16 * 4096);
+	key = secbuf_new(HC_KEY_BYTES);
+	ck_assert_ptr_nonnull(key);
+	ck_assert_int_eq(hc_attach(hc, uuid, 4096, key, no_flush, NULL,
+				   &pr.d), 0);
+	for (uint64_t sec = 100; sec < 115; sec++)
+		ck_assert_int_eq(hc_write_dirty(pr.d, sec, b, 0), 1);
+	ck_assert_int_eq(pthread_create(&t, NULL, pin_reader, &pr), 0);
+	end = time(NULL) + 3;
+	while (time(NULL) < end && !pr.bad) {
+		for (int k = 0; k < 200; k++) {
+			hc_fill(pr.d, 0, a, 0, hc_token(pr.d));
+			hc_drop(pr.d, 0, 0);
+			hc_fill(pr.d, 1, b, 0, hc_token(pr.d));
+			hc_drop(pr.d, 1, 1);
+		}
+	}
+	pr.stop = 1;
+	pthread_join(t, NULL);
+	ck_assert_uint_gt(pr.hits, 0);
+	ck_assert_uint_eq(pr.bad, 0);
+	/* all slots usable again: no pin left behind */
+	hc_drop(pr.d, 0, UINT64_MAX);
+	ck_assert_int_eq(hc_checkpoint(pr.d), 0);
+	for (uint64_t sec = 200; sec < 216; sec++)
+		ck_assert_int_eq(hc_write_dirty(pr.d, sec, a, 0), 1);
+	hc_detach(pr.d);
+	hc_close(hc);
+	secbuf_free(key);
+}
+END_TEST
+
 Suite *suite_volume(void)
 {
 	Suite *s = suite_create("volume");
@@ -548,6 +633,7 @@ Suite *suite_volume(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_cache_threads, 0, 8);
 	tcase_add_loop_test(tc, test_cache_replay, 0, 2);
+	tcase_add_test(tc, test_cache_drop_pinned);
 	suite_add_tcase(s, tc);
 	return s;
 }
