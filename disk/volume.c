@@ -669,14 +669,16 @@ int vol_truncate(struct volume *vol, uint64_t size)
 			stripes(vol, sec, sec, 0);
 		}
 	}
-	/* with a host cache, no write-back may run past the new end */
+	/* with a host cache, no write-back may run past the new end; the
+	 * cached copies go after the store shrank, so that a reader who
+	 * read the store before cannot cache the old bytes again */
 	if (vol->hcd && size < old)
 		stripes(vol, 0, VOL_STRIPES, 1);
-	if (r == 0 && vol->hcd && size < old)
-		hc_drop(vol->hcd, (size + vol->ss - 1) / vol->ss, UINT64_MAX);
 	if (r == 0 && ftruncate(vol->fd, (off_t)off_backing_len(size,
 							       vol->ss)) < 0)
 		r = -errno;
+	if (r == 0 && vol->hcd && size < old)
+		hc_drop(vol->hcd, (size + vol->ss - 1) / vol->ss, UINT64_MAX);
 	if (vol->hcd && size < old)
 		stripes(vol, 0, VOL_STRIPES, 0);
 	if (r == 0 && size != old) {

@@ -613,6 +613,67 @@ START_TEST(test_cache_drop_pinned)
 }
 END_TEST
 
+struct trunc_race {
+	struct volume *vol;
+	volatile int stop;
+	unsigned long reads;
+};
+
+/* Read the sectors a truncation cuts off, over and over. */
+static void *trunc_reader(void *arg)
+{
+	struct trunc_race *tr = arg;
+	static uint8_t buf[8 * 4096];
+
+	while (!tr->stop) {
+		vol_read(tr->vol, buf, sizeof(buf), 8 * 4096);
+		tr->reads++;
+	}
+	return NULL;
+}
+
+/*
+ * A shrink racing a reader: a reader that read the store before the
+ * ftruncate() must not put what it read in the cache after the cached
+ * copies were dropped, else growing the disk again shows the old bytes
+ * from the cache where the store has zeros.
+ */
+START_TEST(test_cache_truncate_read_race)
+{
+	static uint8_t data[8 * 4096], got[8 * 4096], zero[8 * 4096];
+	struct trunc_race tr = { 0 };
+	struct volume *vol = NULL;
+	struct hcache *hc;
+	pthread_t t;
+	time_t end;
+	int bad = 0;
+
+	memset(data, 0x5a, sizeof(data));
+	make_disk(16 * 4096, 4096, 1);
+	hc = open_cache(HC_READONLY, _i, 1 << 20);
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	tr.vol = vol;
+	ck_assert_int_eq(pthread_create(&t, NULL, trunc_reader, &tr), 0);
+	end = time(NULL) + 4;
+	while (time(NULL) < end && !bad) {
+		ck_assert_int_eq(vol_write(vol, data, sizeof(data), 8 * 4096),
+				 (ssize_t)sizeof(data));
+		ck_assert_int_eq(vol_truncate(vol, 8 * 4096), 0);
+		ck_assert_int_eq(vol_truncate(vol, 16 * 4096), 0);
+		ck_assert_int_eq(vol_read(vol, got, sizeof(got), 8 * 4096),
+				 (ssize_t)sizeof(got));
+		bad = memcmp(got, zero, sizeof(got)) != 0;
+	}
+	tr.stop = 1;
+	pthread_join(t, NULL);
+	ck_assert_uint_gt(tr.reads, 0);
+	ck_assert_int_eq(bad, 0);
+	ck_assert_int_eq(vol_close(vol), 0);
+	hc_close(hc);
+}
+END_TEST
+
 Suite *suite_volume(void)
 {
 	Suite *s = suite_create("volume");
@@ -634,6 +695,7 @@ Suite *suite_volume(void)
 	tcase_add_loop_test(tc, test_cache_threads, 0, 8);
 	tcase_add_loop_test(tc, test_cache_replay, 0, 2);
 	tcase_add_test(tc, test_cache_drop_pinned);
+	tcase_add_loop_test(tc, test_cache_truncate_read_race, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
