@@ -553,8 +553,11 @@ int hc_open(struct hcache **out, const struct hc_params *p, char *err,
 		if (hc->npend && hc->nslots != p->size / HC_SLOT_SIZE)
 			snprintf(note, notelen, "%s keeps its size until the "
 				 "data it holds is written back", path);
-		if (!hc->npend && (strcmp(old_store, p->store) ||
-				   hc->nslots != p->size / HC_SLOT_SIZE)) {
+		/* nothing to replay: start afresh, also when store and size
+		 * are the same, so that no sector an earlier mount cached
+		 * stays in the file (plaintext, if encryption at host was
+		 * off then) */
+		if (!hc->npend) {
 			close(hc->fd);
 			hc->fd = -1;
 			free_tables(hc);

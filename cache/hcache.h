@@ -69,8 +69,9 @@ struct hc_params {
  * dirty from an earlier mount (replayed when each disk attaches).  A file
  * of another store that still holds dirty sectors is refused (-EEXIST),
  * as is a file that is not a host cache (-EBADMSG); @err then says why in
- * one line.  A file of another size is rebuilt when nothing in it is
- * dirty, else kept with its own size until it is clean (*@note says so).
+ * one line.  A file with nothing dirty in it is created afresh (no
+ * sector an earlier mount cached stays in it); one with dirty sectors is
+ * kept, with its own size until it is clean (*@note says so).
  * Return: 0 or -errno.
  */
 int hc_open(struct hcache **out, const struct hc_params *p, char *err,

@@ -613,6 +613,47 @@ START_TEST(test_cache_drop_pinned)
 }
 END_TEST
 
+/*
+ * A mount with encryption at host off leaves plaintext in the slots it
+ * cached; the next mount of the same store, with encryption at host on,
+ * must not keep that plaintext in its cache file ("clean cached sectors
+ * are forgotten at every mount").
+ */
+START_TEST(test_cache_plain_forgotten)
+{
+	static uint8_t secret[4096], file[64 * 4096 + 8192];
+	uint8_t uuid[16] = { 2 };
+	struct hc_disk *d = NULL;
+	struct secbuf *key;
+	struct hcache *hc;
+	char hcpath[160];
+	ssize_t got;
+	int fd;
+
+	memset(secret, 'S', sizeof(secret));
+	memcpy(secret, "TOP-SECRET-PLAINTEXT", 20);
+	key = secbuf_new(HC_KEY_BYTES);
+	ck_assert_ptr_nonnull(key);
+	hc = open_cache(HC_READONLY, 1, 16 * 4096);
+	ck_assert_int_eq(hc_attach(hc, uuid, 4096, key, no_flush, NULL, &d),
+			 0);
+	hc_fill(d, 3, secret, 1, hc_token(d));
+	hc_detach(d);
+	hc_close(hc);
+
+	hc = open_cache(HC_READONLY, 0, 16 * 4096);
+	snprintf(hcpath, sizeof(hcpath), "%s/%s", dir, HC_FILE);
+	fd = open(hcpath, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	got = read(fd, file, sizeof(file));
+	close(fd);
+	ck_assert_int_gt(got, 16 * 4096);
+	ck_assert_ptr_null(memmem(file, (size_t)got, secret, 20));
+	hc_close(hc);
+	secbuf_free(key);
+}
+END_TEST
+
 struct trunc_race {
 	struct volume *vol;
 	volatile int stop;
@@ -695,6 +736,7 @@ Suite *suite_volume(void)
 	tcase_add_loop_test(tc, test_cache_threads, 0, 8);
 	tcase_add_loop_test(tc, test_cache_replay, 0, 2);
 	tcase_add_test(tc, test_cache_drop_pinned);
+	tcase_add_test(tc, test_cache_plain_forgotten);
 	tcase_add_loop_test(tc, test_cache_truncate_read_race, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
