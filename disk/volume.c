@@ -611,8 +611,9 @@ int vol_discard(struct volume *vol, uint64_t off, uint64_t len)
 			      (off_t)((b - a) * vol->ss)) < 0)
 			r = -errno;
 		/* the cached copies and dirty sectors go too: nothing may
-		 * be written back over the hole */
-		if (vol->hcd)
+		 * be written back over the hole; but if the store kept its
+		 * bytes, so does the cache (its dirty sectors are newer) */
+		if (vol->hcd && r == 0)
 			hc_drop(vol->hcd, a, b - 1);
 		if (r == 0 && off < a * vol->ss)
 			r = write_range(vol, s, NULL,

@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -100,10 +102,27 @@ static void setup(void)
 	snprintf(path, sizeof(path), "%s/d.vhd", dir);
 }
 
+/* Set or clear the append-only attribute of the store file.  Return: 0,
+ * or -1 when this file system or this process cannot. */
+static int set_append_only(int on)
+{
+	int fd = open(path, O_RDONLY), flags, r = -1;
+
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+		flags = on ? flags | FS_APPEND_FL : flags & ~FS_APPEND_FL;
+		r = ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	close(fd);
+	return r;
+}
+
 static void teardown(void)
 {
 	char hc[160];
 
+	set_append_only(0);
 	snprintf(hc, sizeof(hc), "%s/%s", dir, HC_FILE);
 	unlink(hc);
 	unlink(path);
@@ -715,6 +734,47 @@ START_TEST(test_cache_truncate_read_race)
 }
 END_TEST
 
+/*
+ * A discard the store refuses (here: an append-only file, where the
+ * kernel refuses to punch holes) changes nothing: written sectors the
+ * ReadWrite cache has not written back yet must not be dropped with it,
+ * else the disk reads the store's older bytes.
+ */
+START_TEST(test_cache_discard_fails)
+{
+	static uint8_t data[8 * 4096], got[8 * 4096];
+	struct volume *vol = NULL;
+	struct hcache *hc;
+
+	memset(data, 0x77, sizeof(data));
+	make_disk(16 * 4096, 4096, 1);
+	hc = open_cache(HC_READWRITE, _i, 1 << 20);
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(vol_write(vol, data, sizeof(data), 0),
+			 (ssize_t)sizeof(data));
+	if (set_append_only(1) < 0) {
+		vol_close(vol);
+		hc_close(hc);
+		return;		/* cannot make the store refuse here */
+	}
+	ck_assert_int_lt(vol_discard(vol, 0, sizeof(data)), 0);
+	ck_assert_int_eq(set_append_only(0), 0);
+	ck_assert_int_eq(vol_read(vol, got, sizeof(got), 0),
+			 (ssize_t)sizeof(got));
+	ck_assert_mem_eq(got, data, sizeof(data));
+	ck_assert_int_eq(vol_close(vol), 0);
+	hc_close(hc);
+
+	vol = NULL;
+	ck_assert_int_eq(vol_open(&vol, path, VOL_RDONLY, &ops), 0);
+	ck_assert_int_eq(vol_read(vol, got, sizeof(got), 0),
+			 (ssize_t)sizeof(got));
+	ck_assert_mem_eq(got, data, sizeof(data));
+	vol_close(vol);
+}
+END_TEST
+
 Suite *suite_volume(void)
 {
 	Suite *s = suite_create("volume");
@@ -737,6 +797,7 @@ Suite *suite_volume(void)
 	tcase_add_loop_test(tc, test_cache_replay, 0, 2);
 	tcase_add_test(tc, test_cache_drop_pinned);
 	tcase_add_test(tc, test_cache_plain_forgotten);
+	tcase_add_loop_test(tc, test_cache_discard_fails, 0, 2);
 	tcase_add_loop_test(tc, test_cache_truncate_read_race, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
