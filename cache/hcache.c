@@ -96,7 +96,7 @@ struct hcache {
 	size_t npend;
 	struct hc_disk *disks;
 	uint64_t nused, ndirty;
-	uint64_t hits, misses, writebacks;
+	uint64_t hits, misses, writebacks, refused;
 
 	pthread_t thread;
 	int running, stop;
@@ -733,6 +733,7 @@ static void adopt_pending(struct hcache *hc, struct hc_disk *d)
 		s = &hc->slots[p->slot];
 		if (!verify_pending(hc, d, p->slot, &sector, &plain)) {
 			/* torn or forged: never replayed */
+			hc->refused++;
 			clear_entry(hc, p->slot);
 			slot_free(hc, p->slot);
 			continue;
@@ -1197,6 +1198,7 @@ void hc_get_stats(struct hcache *hc, struct hc_stats *st)
 	st->hits = hc->hits;
 	st->misses = hc->misses;
 	st->writebacks = hc->writebacks;
+	st->refused = hc->refused;
 	st->file_plain = hc->plain;
 	pthread_mutex_unlock(&hc->lock);
 }

@@ -155,6 +155,7 @@ int hc_checkpoint(struct hc_disk *d);
 struct hc_stats {
 	uint64_t slots, used, dirty, pending;
 	uint64_t hits, misses, writebacks;
+	uint64_t refused;		/* replay: entries that failed the MAC */
 	int file_plain;			/* any plaintext slot in the file */
 };
 void hc_get_stats(struct hcache *hc, struct hc_stats *st);

@@ -930,6 +930,15 @@ int vol_attach_cache(struct volume *vol, struct hcache *hc)
 	vol->hc_plain = hc_plain(hc);
 	r = hc_attach(hc, vol->hdr.uuid, vol->ss, key, cache_flush_cb, vol,
 		      &vol->hcd);
+	/*
+	 * Sectors a crash left dirty past the disk's end (cut off by a
+	 * shrink whose size reached the header, or written past a size that
+	 * never did) are not part of the disk: written back, they would
+	 * show again, instead of zeros, when it grows.
+	 */
+	if (r == 0)
+		hc_drop(vol->hcd, (vol->size + vol->ss - 1) / vol->ss,
+			UINT64_MAX);
 out:
 	pthread_rwlock_unlock(&vol->keys);
 	secbuf_free(key);
