@@ -122,7 +122,7 @@ fuzz: deps
 		-max_len=8192 build-fuzz/corpus tests/fuzz/corpus
 	build-fuzz/fuzz_hcache \
 		-max_total_time=$$(($(FUZZ_SECONDS) - $(FUZZ_SECONDS) / 2)) \
-		-max_len=20480 build-fuzz/corpus-hcache
+		-max_len=20480 -len_control=0 build-fuzz/corpus-hcache
 
 bench: $(PROG)
 	SSEFS_BIN=$(abspath $(PROG)) bash bench/run.sh
