@@ -24,6 +24,7 @@
 #include "cache/hcache.h"
 #include "crypto/rng.h"
 #include "crypto/secmem.h"
+#include "util/endian.h"
 #include "util/io.h"
 
 #define HC_MAGIC	"SSEFSHC1"
@@ -76,6 +77,7 @@ struct hc_disk {
 	unsigned int pass;
 	uint64_t ndirty, nondisk;
 	uint64_t gen;		/* bumped by every write and drop */
+	struct hc_fp fp;	/* parked: the backing file when it closed */
 };
 
 struct hcache {
@@ -94,7 +96,8 @@ struct hcache {
 	uint64_t seq;
 	struct pending *pend;
 	size_t npend;
-	struct hc_disk *disks;
+	struct hc_disk *disks;		/* open */
+	struct hc_disk *parked;		/* closed, with clean slots kept */
 	uint64_t nused, ndirty;
 	uint64_t hits, misses, writebacks, refused;
 
@@ -105,36 +108,6 @@ struct hcache {
 };
 
 /* --- encoding ----------------------------------------------------------- */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 /*
  * A table entry: uuid[16] sector[8] seq[8] flags[4] len[4] mac[16]
@@ -148,7 +121,7 @@ static void entry_mac(struct hcache *hc, const struct secbuf *key,
 	crypto_generichash_blake2b_state st;
 	uint8_t ix[8];
 
-	put64(ix, idx);
+	put_le64(ix, idx);
 	crypto_generichash_blake2b_init(&st, secbuf_data(key),
 					secbuf_len(key), HC_MAC_BYTES);
 	crypto_generichash_blake2b_update(&st, e, 40);
@@ -328,14 +301,14 @@ static void sb_encode(uint8_t *sb, const struct hcache *hc, const char *store)
 		n = HC_STORE_MAX;
 	memset(sb, 0, HC_SB_SIZE);
 	memcpy(sb, HC_MAGIC, 8);
-	put32(sb + 8, HC_VERSION);
-	put32(sb + 12, HC_SLOT_SIZE);
-	put64(sb + 16, hc->nslots);
-	put64(sb + 24, hc->table_off);
-	put64(sb + 32, hc->data_off);
-	put64(sb + 40, (uint64_t)time(NULL));
+	put_le32(sb + 8, HC_VERSION);
+	put_le32(sb + 12, HC_SLOT_SIZE);
+	put_le64(sb + 16, hc->nslots);
+	put_le64(sb + 24, hc->table_off);
+	put_le64(sb + 32, hc->data_off);
+	put_le64(sb + 40, (uint64_t)time(NULL));
 	memcpy(sb + 48, hc->id, 16);
-	put32(sb + 64, (uint32_t)n);
+	put_le32(sb + 64, (uint32_t)n);
 	memcpy(sb + 68, store, n);
 	crypto_generichash_blake2b(sb + HC_SUM_OFF, 32, sb, HC_SUM_OFF,
 				   NULL, 0);
@@ -352,12 +325,12 @@ static int sb_decode(const uint8_t *sb, uint64_t fsize, struct hcache *hc,
 	if (memcmp(sb, HC_MAGIC, 8) ||
 	    sodium_memcmp(sum, sb + HC_SUM_OFF, sizeof(sum)))
 		return -EBADMSG;
-	if (get32(sb + 8) != HC_VERSION || get32(sb + 12) != HC_SLOT_SIZE)
+	if (get_le32(sb + 8) != HC_VERSION || get_le32(sb + 12) != HC_SLOT_SIZE)
 		return -EPROTONOSUPPORT;
-	hc->nslots = get64(sb + 16);
-	hc->table_off = get64(sb + 24);
-	hc->data_off = get64(sb + 32);
-	n = get32(sb + 64);
+	hc->nslots = get_le64(sb + 16);
+	hc->table_off = get_le64(sb + 24);
+	hc->data_off = get_le64(sb + 32);
+	n = get_le32(sb + 64);
 	/* trust no number read: the geometry must be the one we write */
 	if (hc->nslots == 0 || hc->nslots > (1ull << 31) ||
 	    hc->table_off != HC_SB_SIZE || n > HC_STORE_MAX ||
@@ -442,7 +415,7 @@ static int load_table(struct hcache *hc)
 			const uint8_t *e = buf + j * HC_ENTRY_SIZE;
 			struct pending *p;
 
-			if (!(get32(e + 32) & E_DIRTY))
+			if (!(get_le32(e + 32) & E_DIRTY))
 				continue;
 			p = realloc(hc->pend, (hc->npend + 1) * sizeof(*p));
 			if (!p) {
@@ -452,7 +425,7 @@ static int load_table(struct hcache *hc)
 			hc->pend = p;
 			p += hc->npend++;
 			p->slot = i + j;
-			p->seq = get64(e + 24);
+			p->seq = get_le64(e + 24);
 			memcpy(p->uuid, e, 16);
 			hc->slots[i + j].state = S_PENDING;
 			hc->nused++;
@@ -679,6 +652,12 @@ void hc_close(struct hcache *hc)
 		fdatasync(hc->fd);
 		close(hc->fd);
 	}
+	while (hc->parked) {
+		struct hc_disk *d = hc->parked;
+
+		hc->parked = d->next;
+		free(d);
+	}
 	free_tables(hc);
 	pthread_cond_destroy(&hc->wake);
 	pthread_cond_destroy(&hc->cond);
@@ -700,8 +679,8 @@ static int verify_pending(struct hcache *hc, struct hc_disk *d, uint64_t idx,
 	if (io_pread_all(hc->fd, e, sizeof(e), entry_off(hc, idx)) !=
 	    (ssize_t)sizeof(e))
 		return 0;
-	flags = get32(e + 32);
-	len = get32(e + 36);
+	flags = get_le32(e + 32);
+	len = get_le32(e + 36);
 	if (!(flags & E_DIRTY) || len != d->ss || memcmp(e, d->uuid, 16))
 		return 0;
 	if (io_pread_all(hc->fd, data, len, slot_off(hc, idx)) ==
@@ -710,7 +689,7 @@ static int verify_pending(struct hcache *hc, struct hc_disk *d, uint64_t idx,
 		ok = !sodium_memcmp(mac, e + 40, sizeof(mac));
 	}
 	sodium_memzero(data, sizeof(data));
-	*sector = get64(e + 16);
+	*sector = get_le64(e + 16);
 	*plain = !!(flags & E_PLAIN);
 	return ok;
 }
@@ -758,28 +737,51 @@ static void adopt_pending(struct hcache *hc, struct hc_disk *d)
 	hc->npend = keep;
 }
 
-int hc_attach(struct hcache *hc, const uint8_t uuid[16], uint32_t ss,
-	      const struct secbuf *key, int (*flush)(void *owner),
-	      void *owner, struct hc_disk **out)
+/* Forget every slot a parked disk kept (its file changed meanwhile). */
+static void forget_parked(struct hcache *hc, struct hc_disk *d)
 {
-	struct hc_disk *d;
+	for (uint64_t i = 0; i < hc->nslots; i++)
+		if (hc->slots[i].d == d && hc->slots[i].state == S_VALID)
+			slot_unmap(hc, i);
+}
+
+int hc_attach(struct hcache *hc, const uint8_t uuid[16], uint32_t ss,
+	      const struct secbuf *key, const struct hc_fp *fp,
+	      int (*flush)(void *owner), void *owner, struct hc_disk **out)
+{
+	struct hc_disk *d, *fresh, **pp;
+	struct secbuf *k;
 
 	if (ss > HC_SLOT_SIZE || !key)
 		return -EINVAL;
-	d = calloc(1, sizeof(*d));
-	if (!d)
-		return -ENOMEM;
-	d->key = secbuf_from(secbuf_data(key), secbuf_len(key));
-	if (!d->key) {
-		free(d);
+	fresh = calloc(1, sizeof(*fresh));
+	k = secbuf_from(secbuf_data(key), secbuf_len(key));
+	if (!fresh || !k) {
+		free(fresh);
+		secbuf_free(k);
 		return -ENOMEM;
 	}
-	d->hc = hc;
-	memcpy(d->uuid, uuid, 16);
-	d->ss = ss;
+	pthread_mutex_lock(&hc->lock);
+	/* the same disk closed earlier in this mount: its clean slots are
+	 * still mapped to its struct, good if the file did not change */
+	for (pp = &hc->parked; *pp; pp = &(*pp)->next)
+		if (!memcmp((*pp)->uuid, uuid, 16))
+			break;
+	d = *pp;
+	if (d) {
+		*pp = d->next;
+		if (d->ss != ss || memcmp(&d->fp, fp, sizeof(*fp)))
+			forget_parked(hc, d);
+		free(fresh);
+	} else {
+		d = fresh;
+		d->hc = hc;
+		memcpy(d->uuid, uuid, 16);
+		d->ss = ss;
+	}
+	d->key = k;
 	d->flush = flush;
 	d->owner = owner;
-	pthread_mutex_lock(&hc->lock);
 	adopt_pending(hc, d);
 	d->next = hc->disks;
 	hc->disks = d;
@@ -804,7 +806,7 @@ int hc_set_key(struct hc_disk *d, const struct secbuf *key)
 	return 0;
 }
 
-void hc_detach(struct hc_disk *d)
+void hc_detach(struct hc_disk *d, const struct hc_fp *fp)
 {
 	struct hcache *hc;
 	struct hc_disk **pp;
@@ -846,20 +848,49 @@ void hc_detach(struct hc_disk *d)
 		}
 		if (s->ondisk) {
 			clear_entry(hc, i);
+			s->ondisk = 0;
 			sync = 1;
 		}
+		if (s->state == S_VALID && fp)
+			continue;	/* clean: kept for the next open */
 		if (s->state == S_VALID || s->state == S_FILLING)
 			map_remove(hc, i);
 		slot_free(hc, i);
 	}
+	d->ndirty = d->nondisk = 0;
+	secbuf_free(d->key);
+	d->key = NULL;
+	d->flush = NULL;
+	d->owner = NULL;
+	if (fp) {
+		d->fp = *fp;
+		d->next = hc->parked;
+		hc->parked = d;
+		d = NULL;
+	}
 	pthread_mutex_unlock(&hc->lock);
 	if (sync)
 		fdatasync(hc->fd);
-	secbuf_free(d->key);
 	free(d);
 }
 
 /* --- I/O ---------------------------------------------------------------- */
+
+/* Read slot @idx's data with the lock dropped and the slot pinned, so no
+ * one gives it to another sector meanwhile.  Called and returns locked. */
+static ssize_t read_pinned(struct hcache *hc, uint64_t idx, void *buf,
+			   size_t len)
+{
+	ssize_t got;
+
+	hc->slots[idx].pins++;
+	pthread_mutex_unlock(&hc->lock);
+	got = io_pread_all(hc->fd, buf, len, slot_off(hc, idx));
+	pthread_mutex_lock(&hc->lock);
+	if (!--hc->slots[idx].pins)
+		pthread_cond_broadcast(&hc->cond);	/* drop_one() */
+	return got;
+}
 
 int hc_read(struct hc_disk *d, uint64_t sector, void *buf, int *plain)
 {
@@ -874,14 +905,9 @@ int hc_read(struct hc_disk *d, uint64_t sector, void *buf, int *plain)
 		pthread_mutex_unlock(&hc->lock);
 		return 0;
 	}
-	hc->slots[idx].pins++;
 	hc->slots[idx].ref = 1;
 	*plain = hc->slots[idx].plain;
-	pthread_mutex_unlock(&hc->lock);
-	got = io_pread_all(hc->fd, buf, d->ss, slot_off(hc, idx));
-	pthread_mutex_lock(&hc->lock);
-	if (!--hc->slots[idx].pins)
-		pthread_cond_broadcast(&hc->cond);	/* drop_one() */
+	got = read_pinned(hc, idx, buf, d->ss);
 	if (got == (ssize_t)d->ss)
 		hc->hits++;
 	else
@@ -1003,10 +1029,10 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 	seq = hc->seq++;
 	memset(e, 0, sizeof(e));
 	memcpy(e, d->uuid, 16);
-	put64(e + 16, sector);
-	put64(e + 24, seq);
-	put32(e + 32, E_DIRTY | (plain ? E_PLAIN : 0));
-	put32(e + 36, d->ss);
+	put_le64(e + 16, sector);
+	put_le64(e + 24, seq);
+	put_le32(e + 32, E_DIRTY | (plain ? E_PLAIN : 0));
+	put_le32(e + 36, d->ss);
 	entry_mac(hc, d->key, idx, e, buf, d->ss, e + 40);
 	pthread_mutex_unlock(&hc->lock);
 
@@ -1133,12 +1159,8 @@ int hc_take_dirty(struct hc_disk *d, uint64_t sector, void *buf, int *plain)
 		pthread_mutex_unlock(&hc->lock);
 		return 0;
 	}
-	hc->slots[idx].pins++;
 	*plain = hc->slots[idx].plain;
-	pthread_mutex_unlock(&hc->lock);
-	got = io_pread_all(hc->fd, buf, d->ss, slot_off(hc, idx));
-	pthread_mutex_lock(&hc->lock);
-	hc->slots[idx].pins--;
+	got = read_pinned(hc, idx, buf, d->ss);
 	pthread_mutex_unlock(&hc->lock);
 	if (got < 0)
 		return (int)got;

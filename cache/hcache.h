@@ -9,7 +9,8 @@
  * plaintext when it is off (the entry says which).
  *
  * ReadOnly caches what is read and keeps cached sectors up to date on
- * write; writes go to the store first.  ReadWrite also acknowledges writes
+ * write; writes go to the store first.  What a disk has cached stays when
+ * it closes, and serves it again when it opens unchanged.  ReadWrite also acknowledges writes
  * from the cache: the sector goes to its slot, and the slot's table entry
  * (disk UUID, sector, sequence number, a MAC keyed from the disk's DEK)
  * says it is newer than the store.  A background thread writes dirty
@@ -98,20 +99,27 @@ unsigned int hc_pending(struct hcache *hc, uint8_t (*uuids)[16],
  * key (HKDF of its DEK, HC_KEY_BYTES).  Dirty sectors of an earlier mount
  * are verified with the key and adopted as dirty.  @flush(@owner) writes
  * the disk's dirty sectors back (vol_flush()); the background thread calls
- * it.  Return: 0 or -errno.
+ * it.  @fp identifies the backing file's state (struct hc_fp): clean
+ * sectors cached before the disk last closed are used again only if it is
+ * the same as at that hc_detach().  Return: 0 or -errno.
  */
+struct hc_fp {
+	uint64_t dev, ino, size, mtime_ns, ctime_ns;
+};
 int hc_attach(struct hcache *hc, const uint8_t uuid[16], uint32_t ss,
-	      const struct secbuf *key, int (*flush)(void *owner),
-	      void *owner, struct hc_disk **out);
+	      const struct secbuf *key, const struct hc_fp *fp,
+	      int (*flush)(void *owner), void *owner, struct hc_disk **out);
 
 /* New key (after a reload), or NULL to wipe it (revocation). */
 int hc_set_key(struct hc_disk *d, const struct secbuf *key);
 
 /*
- * hc_detach() - the disk closes, after a vol_flush(): sectors still dirty
- * (write-back failed) stay in the file for the next attach or mount.
+ * hc_detach() - the disk closes, after a vol_flush(), with its backing
+ * file in state @fp: sectors still dirty (write-back failed) stay in the
+ * file for the next attach or mount; clean ones stay cached (the key is
+ * wiped) for the next hc_attach() of the same, unchanged disk.
  */
-void hc_detach(struct hc_disk *d);
+void hc_detach(struct hc_disk *d, const struct hc_fp *fp);
 
 /* Read a cached sector.  Return: 1 (hit; *@plain: plaintext), 0, -errno. */
 int hc_read(struct hc_disk *d, uint64_t sector, void *buf, int *plain);

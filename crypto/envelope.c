@@ -36,6 +36,7 @@
 #include "crypto/envelope.h"
 #include "crypto/hkdf.h"
 #include "crypto/secmem.h"
+#include "util/endian.h"
 
 const uint8_t env_magic[ENV_NCOPIES][ENV_MAGIC_LEN] = {
 	{ 'S', 'S', 'E', 'F', 'S', 0, 'H', 'A' },
@@ -61,40 +62,6 @@ _Static_assert(OFF_LAYER + ENV_MAX_LAYERS * LAYER_SIZE == OFF_RES3,
 _Static_assert(L_RES2 + 240 == LAYER_SIZE, "layer slot size");
 _Static_assert(L_WRAPPED + ENV_WRAPPED_MAX == L_RES2, "wrapped field");
 _Static_assert(OFF_CSUM + CSUM_LEN == ENV_COPY_BYTES, "checksum at end");
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | (p[1] << 8));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 static int all_zero(const uint8_t *p, size_t n)
 {
@@ -182,22 +149,22 @@ int env_encode(const struct env_header *h, unsigned int copy, void *out,
 		return -EINVAL;
 	memset(b, 0, ENV_COPY_BYTES);
 	memcpy(b + OFF_MAGIC, env_magic[copy], ENV_MAGIC_LEN);
-	put16(b + OFF_VMAJ, h->version_major);
-	put16(b + OFF_VMIN, h->version_minor);
-	put32(b + OFF_HSIZE, ENV_COPY_BYTES);
-	put64(b + OFF_SELF, (uint64_t)copy * ENV_COPY_BYTES);
-	put64(b + OFF_SEQ, h->seq);
-	put32(b + OFF_COMPAT, h->compat);
-	put32(b + OFF_ROCOMPAT, h->ro_compat);
-	put32(b + OFF_INCOMPAT, h->incompat);
+	put_le16(b + OFF_VMAJ, h->version_major);
+	put_le16(b + OFF_VMIN, h->version_minor);
+	put_le32(b + OFF_HSIZE, ENV_COPY_BYTES);
+	put_le64(b + OFF_SELF, (uint64_t)copy * ENV_COPY_BYTES);
+	put_le64(b + OFF_SEQ, h->seq);
+	put_le32(b + OFF_COMPAT, h->compat);
+	put_le32(b + OFF_ROCOMPAT, h->ro_compat);
+	put_le32(b + OFF_INCOMPAT, h->incompat);
 	memcpy(b + OFF_UUID, h->uuid, ENV_UUID_BYTES);
-	put32(b + OFF_SECTOR, h->sector_size);
-	put32(b + OFF_TYPE, h->enc_type);
-	put64(b + OFF_PSIZE, h->plain_size);
-	put64(b + OFF_DATAOFF, ENV_DATA_OFFSET);
-	put64(b + OFF_CREATED, h->created);
-	put64(b + OFF_ROTATED, h->rotated);
-	put32(b + OFF_NLAYERS, h->nlayers);
+	put_le32(b + OFF_SECTOR, h->sector_size);
+	put_le32(b + OFF_TYPE, h->enc_type);
+	put_le64(b + OFF_PSIZE, h->plain_size);
+	put_le64(b + OFF_DATAOFF, ENV_DATA_OFFSET);
+	put_le64(b + OFF_CREATED, h->created);
+	put_le64(b + OFF_ROTATED, h->rotated);
+	put_le32(b + OFF_NLAYERS, h->nlayers);
 	memcpy(b + OFF_DES, h->des, strlen(h->des));
 	memcpy(b + OFF_MAC, h->mac, ENV_MAC_BYTES);
 	for (uint32_t i = 0; i < h->nlayers; i++) {
@@ -208,8 +175,8 @@ int env_encode(const struct env_header *h, unsigned int copy, void *out,
 		p[L_CIPHER] = l->cipher;
 		p[L_SOURCE] = l->key_source;
 		p[L_WRAP] = l->wrap_alg;
-		put16(p + L_WLEN, l->wrapped_len);
-		put16(p + L_KIDLEN, (uint16_t)kl);
+		put_le16(p + L_WLEN, l->wrapped_len);
+		put_le16(p + L_KIDLEN, (uint16_t)kl);
 		memcpy(p + L_KID, l->kid, kl);
 		memcpy(p + L_WRAPPED, l->wrapped, l->wrapped_len);
 	}
@@ -230,36 +197,36 @@ int env_decode(struct env_header *h, unsigned int copy, const void *in,
 
 	/* cheap structural checks first, then the checksum */
 	if (memcmp(b + OFF_MAGIC, env_magic[copy], ENV_MAGIC_LEN) ||
-	    get32(b + OFF_HSIZE) != ENV_COPY_BYTES ||
-	    get64(b + OFF_SELF) != (uint64_t)copy * ENV_COPY_BYTES ||
-	    get64(b + OFF_DATAOFF) != ENV_DATA_OFFSET)
+	    get_le32(b + OFF_HSIZE) != ENV_COPY_BYTES ||
+	    get_le64(b + OFF_SELF) != (uint64_t)copy * ENV_COPY_BYTES ||
+	    get_le64(b + OFF_DATAOFF) != ENV_DATA_OFFSET)
 		return -EBADMSG;
 	checksum(b, sum);
 	if (CRYPTO_memcmp(sum, b + OFF_CSUM, CSUM_LEN))
 		return -EBADMSG;
 
-	h->version_major = get16(b + OFF_VMAJ);
-	h->version_minor = get16(b + OFF_VMIN);
-	h->incompat = get32(b + OFF_INCOMPAT);
+	h->version_major = get_le16(b + OFF_VMAJ);
+	h->version_minor = get_le16(b + OFF_VMIN);
+	h->incompat = get_le32(b + OFF_INCOMPAT);
 	if (h->version_major > ENV_VERSION_MAJOR ||
 	    (h->incompat & ~ENV_INCOMPAT_KNOWN))
 		return -EPROTONOSUPPORT;
 	if (h->version_major < 1)
 		return -EBADMSG;
-	h->seq = get64(b + OFF_SEQ);
-	h->compat = get32(b + OFF_COMPAT);
-	h->ro_compat = get32(b + OFF_ROCOMPAT);
+	h->seq = get_le64(b + OFF_SEQ);
+	h->compat = get_le32(b + OFF_COMPAT);
+	h->ro_compat = get_le32(b + OFF_ROCOMPAT);
 	memcpy(h->uuid, b + OFF_UUID, ENV_UUID_BYTES);
-	h->sector_size = get32(b + OFF_SECTOR);
-	h->enc_type = get32(b + OFF_TYPE);
-	h->plain_size = get64(b + OFF_PSIZE);
-	h->created = get64(b + OFF_CREATED);
-	h->rotated = get64(b + OFF_ROTATED);
-	h->nlayers = get32(b + OFF_NLAYERS);
+	h->sector_size = get_le32(b + OFF_SECTOR);
+	h->enc_type = get_le32(b + OFF_TYPE);
+	h->plain_size = get_le64(b + OFF_PSIZE);
+	h->created = get_le64(b + OFF_CREATED);
+	h->rotated = get_le64(b + OFF_ROTATED);
+	h->nlayers = get_le32(b + OFF_NLAYERS);
 	memcpy(h->mac, b + OFF_MAC, ENV_MAC_BYTES);
 
 	/* reserved bytes are zero; the DES name is NUL-padded */
-	if (get32(b + OFF_RES0) || get32(b + OFF_RES1) ||
+	if (get_le32(b + OFF_RES0) || get_le32(b + OFF_RES1) ||
 	    !all_zero(b + OFF_RES2, OFF_LAYER - OFF_RES2) ||
 	    !all_zero(b + OFF_RES3, OFF_CSUM - OFF_RES3))
 		return -EBADMSG;
@@ -277,7 +244,7 @@ int env_decode(struct env_header *h, unsigned int copy, const void *in,
 	for (uint32_t i = 0; i < ENV_MAX_LAYERS; i++) {
 		const uint8_t *p = b + OFF_LAYER + i * LAYER_SIZE;
 		struct env_layer *l = &h->layer[i];
-		uint16_t wl = get16(p + L_WLEN), kl = get16(p + L_KIDLEN);
+		uint16_t wl = get_le16(p + L_WLEN), kl = get_le16(p + L_KIDLEN);
 
 		if (i >= h->nlayers) {		/* unused slot: all zero */
 			if (!all_zero(p, LAYER_SIZE))

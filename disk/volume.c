@@ -907,9 +907,28 @@ static struct secbuf *cache_key(struct volume *vol)
 	return k;
 }
 
+/* What the backing file looks like now, for the cache's reuse check. */
+static int backing_fp(struct volume *vol, struct hc_fp *fp)
+{
+	struct stat st;
+
+	if (fstat(vol->fd, &st) < 0)
+		return -errno;
+	memset(fp, 0, sizeof(*fp));
+	fp->dev = (uint64_t)st.st_dev;
+	fp->ino = (uint64_t)st.st_ino;
+	fp->size = (uint64_t)st.st_size;
+	fp->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
+		       (uint64_t)st.st_mtim.tv_nsec;
+	fp->ctime_ns = (uint64_t)st.st_ctim.tv_sec * 1000000000u +
+		       (uint64_t)st.st_ctim.tv_nsec;
+	return 0;
+}
+
 int vol_attach_cache(struct volume *vol, struct hcache *hc)
 {
 	struct secbuf *key = NULL;
+	struct hc_fp fp;
 	int r;
 
 	pthread_rwlock_wrlock(&vol->keys);
@@ -928,8 +947,10 @@ int vol_attach_cache(struct volume *vol, struct hcache *hc)
 	}
 	vol->hc_rw = hc_mode(hc) == HC_READWRITE && !vol->rdonly;
 	vol->hc_plain = hc_plain(hc);
-	r = hc_attach(hc, vol->hdr.uuid, vol->ss, key, cache_flush_cb, vol,
-		      &vol->hcd);
+	r = backing_fp(vol, &fp);
+	if (r == 0)
+		r = hc_attach(hc, vol->hdr.uuid, vol->ss, key, &fp,
+			      cache_flush_cb, vol, &vol->hcd);
 	/*
 	 * Sectors a crash left dirty past the disk's end (cut off by a
 	 * shrink whose size reached the header, or written past a size that
@@ -1087,8 +1108,14 @@ int vol_close(struct volume *vol)
 	/* with a host cache, ciphertext is written back even without keys */
 	if ((vol->have_keys || vol->hcd) && !vol->rdonly)
 		r = vol_flush(vol);
-	hc_detach(vol->hcd);
-	vol->hcd = NULL;
+	if (vol->hcd) {
+		struct hc_fp fp;
+
+		/* keep the clean sectors only when all went well */
+		hc_detach(vol->hcd, r == 0 && backing_fp(vol, &fp) == 0 ?
+				    &fp : NULL);
+		vol->hcd = NULL;
+	}
 	wipe_keys(vol);
 	if (vol->fd >= 0)
 		close(vol->fd);		/* drops the OFD locks */

@@ -99,7 +99,7 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	struct ssefs_fs *fs;
 	struct fuse *fuse = NULL;
 	unsigned int nd = 0, nb = 0;
-	int r, ret = EXIT_FAIL, mounted = 0, tasks = 0, ctl = 0;
+	int r, ret = EXIT_FAIL, mounted = 0, tasks = 0, ctl = 0, sigs = 0;
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs) {
@@ -145,6 +145,7 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 		error("mount: cannot set signal handlers");
 		goto out;
 	}
+	sigs = 1;
 	if (!a->foreground) {
 		if (fuse_daemonize(0) != 0) {
 			error("mount: cannot become a daemon");
@@ -199,7 +200,8 @@ out:
 	if (ctl)
 		ctl_stop(fs);
 	if (fuse) {
-		fuse_remove_signal_handlers(fuse_get_session(fuse));
+		if (sigs)
+			fuse_remove_signal_handlers(fuse_get_session(fuse));
 		if (mounted)
 			fuse_unmount(fuse);
 		fuse_destroy(fuse);	/* ->destroy closes the volumes */

@@ -98,6 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t uuids[4][16];
 	struct hcache *hc = NULL;
 	struct hc_disk *d = NULL;
+	struct hc_fp fp = { 0 };
 	struct secbuf *key;
 	unsigned int n;
 
@@ -130,8 +131,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	/* replay the first pending disk: entries are checked, none can
 	 * pass with this key but the loader's bookkeeping must hold */
-	if (n && hc_attach(hc, uuids[0], 4096, key, no_flush, NULL, &d) == 0)
-		hc_detach(d);
+	if (n && hc_attach(hc, uuids[0], 4096, key, &fp, no_flush, NULL,
+			   &d) == 0)
+		hc_detach(d, &fp);
 	secbuf_free(key);
 	hc_close(hc);
 	unlink(path);

@@ -81,6 +81,31 @@ assert s[\"dirty\"] == 0 and not s[\"plaintext\"], s
 	ssefs status mnt | grep "^host cache: $CACHE, ciphertext"
 '
 
+# hits JSON-STATUS-FILE: the host cache's hit count
+hits () {
+	python3 -c "import json; print(json.load(open(\"$1\"))[\"hostCacheStats\"][\"hits\"])"
+}
+
+test_expect_success 'ReadOnly: what a disk cached serves its next open, unless the file changed' '
+	cat mnt/d0.vhd >/dev/null &&
+	ssefs --json status mnt >s1.json &&
+	same_prefix canary mnt/d0.vhd $((8 * MIB)) &&
+	ssefs --json status mnt >s2.json &&
+	echo "hits: $(hits s1.json) then $(hits s2.json)" &&
+	test $(hits s2.json) -ge $(( $(hits s1.json) + 2048 )) &&
+	# the backing file is put back to an older copy behind the mount,
+	# with the same inode, size and even mtime: nothing stale may be
+	# served (only its ctime tells)
+	cp store/d0.vhd old.vhd &&
+	dd if=random of=mnt/d0.vhd bs=1M conv=notrunc status=none &&
+	same_prefix random mnt/d0.vhd $((8 * MIB)) &&
+	mtime=$(stat -c %.9Y store/d0.vhd) &&
+	cp old.vhd store/d0.vhd &&
+	touch -m -d "@$mtime" store/d0.vhd &&
+	test "$(stat -c %.9Y store/d0.vhd)" = "$mtime" &&
+	same_prefix canary mnt/d0.vhd $((8 * MIB))
+'
+
 test_expect_success 'encryption at host on: the cache holds no plaintext' '
 	no_canary "$CACHE" SSEFS-HOST-CACHE-CANARY &&
 	ssefs_umount mnt &&

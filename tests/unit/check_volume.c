@@ -593,6 +593,7 @@ START_TEST(test_cache_drop_pinned)
 	static uint8_t a[4096], b[4096];
 	uint8_t uuid[16] = { 1 };
 	struct pin_race pr = { 0 };
+	struct hc_fp fp = { 0 };
 	struct secbuf *key;
 	struct hcache *hc;
 	pthread_t t;
@@ -603,7 +604,7 @@ START_TEST(test_cache_drop_pinned)
 	hc = open_cache(HC_READWRITE, 0, 16 * 4096);
 	key = secbuf_new(HC_KEY_BYTES);
 	ck_assert_ptr_nonnull(key);
-	ck_assert_int_eq(hc_attach(hc, uuid, 4096, key, no_flush, NULL,
+	ck_assert_int_eq(hc_attach(hc, uuid, 4096, key, &fp, no_flush, NULL,
 				   &pr.d), 0);
 	for (uint64_t sec = 100; sec < 115; sec++)
 		ck_assert_int_eq(hc_write_dirty(pr.d, sec, b, 0), 1);
@@ -626,7 +627,7 @@ START_TEST(test_cache_drop_pinned)
 	ck_assert_int_eq(hc_checkpoint(pr.d), 0);
 	for (uint64_t sec = 200; sec < 216; sec++)
 		ck_assert_int_eq(hc_write_dirty(pr.d, sec, a, 0), 1);
-	hc_detach(pr.d);
+	hc_detach(pr.d, &fp);
 	hc_close(hc);
 	secbuf_free(key);
 }
@@ -643,6 +644,7 @@ START_TEST(test_cache_plain_forgotten)
 	static uint8_t secret[4096], file[64 * 4096 + 8192];
 	uint8_t uuid[16] = { 2 };
 	struct hc_disk *d = NULL;
+	struct hc_fp fp = { 0 };
 	struct secbuf *key;
 	struct hcache *hc;
 	char hcpath[160];
@@ -654,10 +656,10 @@ START_TEST(test_cache_plain_forgotten)
 	key = secbuf_new(HC_KEY_BYTES);
 	ck_assert_ptr_nonnull(key);
 	hc = open_cache(HC_READONLY, 1, 16 * 4096);
-	ck_assert_int_eq(hc_attach(hc, uuid, 4096, key, no_flush, NULL, &d),
-			 0);
+	ck_assert_int_eq(hc_attach(hc, uuid, 4096, key, &fp, no_flush, NULL,
+				   &d), 0);
 	hc_fill(d, 3, secret, 1, hc_token(d));
-	hc_detach(d);
+	hc_detach(d, &fp);
 	hc_close(hc);
 
 	hc = open_cache(HC_READONLY, 0, 16 * 4096);
