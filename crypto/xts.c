@@ -192,15 +192,15 @@ static void put_le64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static int fast_sector(EVP_CIPHER_CTX *c, uint64_t sector, uint8_t *p,
-		       size_t n)
+static int fast_sector(EVP_CIPHER_CTX *c, uint64_t sector, uint8_t *out,
+		       const uint8_t *in, size_t n)
 {
 	uint8_t iv[16] = { 0 };
 	int outl = 0;
 
 	put_le64(iv, sector);
 	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, iv, -1) != 1 ||
-	    EVP_CipherUpdate(c, p, &outl, p, (int)n) != 1 ||
+	    EVP_CipherUpdate(c, out, &outl, in, (int)n) != 1 ||
 	    (size_t)outl != n)
 		return -EIO;
 	return 0;
@@ -270,22 +270,29 @@ out:
 	return r;
 }
 
-static int xts_run(struct xts_ctx *x, uint64_t sector, void *buf, size_t len,
-		   int enc)
+static int xts_run(struct xts_ctx *x, uint64_t sector, void *dst,
+		   const void *src, size_t len, int enc)
 {
 	size_t n = x->sector_size;
-	uint8_t *p = buf;
+	uint8_t *out = dst;
+	const uint8_t *in = src;
 	int r = 0;
 
 	if (len % n)
 		return -EINVAL;
 	for (size_t off = 0; off < len; off += n, sector++) {
-		if (x->cipher == XTS_AES256)
-			r = fast_sector(enc ? x->enc : x->dec, sector, p + off,
-					n);
-		else
-			r = generic_sector(x, enc ? x->k1enc : x->k1dec,
-					   sector, p + off);
+		if (x->cipher == XTS_AES256) {
+			r = fast_sector(enc ? x->enc : x->dec, sector,
+					out + off, in + off, n);
+			if (r)
+				break;
+			continue;
+		}
+		/* the generic code works in place */
+		if (out != in)
+			memcpy(out + off, in + off, n);
+		r = generic_sector(x, enc ? x->k1enc : x->k1dec, sector,
+				   out + off);
 		if (r)
 			break;
 	}
@@ -294,10 +301,22 @@ static int xts_run(struct xts_ctx *x, uint64_t sector, void *buf, size_t len,
 
 int xts_encrypt(struct xts_ctx *x, uint64_t sector, void *buf, size_t len)
 {
-	return xts_run(x, sector, buf, len, 1);
+	return xts_run(x, sector, buf, buf, len, 1);
 }
 
 int xts_decrypt(struct xts_ctx *x, uint64_t sector, void *buf, size_t len)
 {
-	return xts_run(x, sector, buf, len, 0);
+	return xts_run(x, sector, buf, buf, len, 0);
+}
+
+int xts_encrypt_to(struct xts_ctx *x, uint64_t sector, void *dst,
+		   const void *src, size_t len)
+{
+	return xts_run(x, sector, dst, src, len, 1);
+}
+
+int xts_decrypt_to(struct xts_ctx *x, uint64_t sector, void *dst,
+		   const void *src, size_t len)
+{
+	return xts_run(x, sector, dst, src, len, 0);
 }

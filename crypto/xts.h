@@ -46,6 +46,19 @@ int xts_dup(struct xts_ctx **out, const struct xts_ctx *x)
 int xts_encrypt(struct xts_ctx *x, uint64_t sector, void *buf, size_t len);
 int xts_decrypt(struct xts_ctx *x, uint64_t sector, void *buf, size_t len);
 
+/*
+ * The same, out of place: @src is left as it is, the result goes to @dst.
+ * @dst and @src must not overlap (unless equal: then it is in place).
+ * Saves the caller a copy of the plaintext into a bounce buffer first.
+ * On failure @dst may hold a partial result (plaintext, for the generic
+ * ciphers): the caller wipes it.
+ * Return: 0, -EINVAL (length), -EIO (OpenSSL).
+ */
+int xts_encrypt_to(struct xts_ctx *x, uint64_t sector, void *dst,
+		   const void *src, size_t len);
+int xts_decrypt_to(struct xts_ctx *x, uint64_t sector, void *dst,
+		   const void *src, size_t len);
+
 size_t xts_sector_size(const struct xts_ctx *x);
 
 void xts_free(struct xts_ctx *x);	/* wipes; NULL is a no-op */

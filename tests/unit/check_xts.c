@@ -323,6 +323,43 @@ START_TEST(test_dup)
 }
 END_TEST
 
+/* out of place: the same bytes as in place, and the source untouched */
+START_TEST(test_out_of_place)
+{
+	static const enum xts_cipher all[] = {
+		XTS_AES256, XTS_CAMELLIA256, XTS_AES256_GENERIC,
+	};
+	struct secbuf *k = randkey();
+	uint8_t p[8192], keep[8192], in_place[8192], out[8192], back[8192];
+
+	rng_bytes(p, sizeof(p));
+	memcpy(keep, p, sizeof(p));
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		struct xts_ctx *x = NULL;
+
+		ck_assert_int_eq(xts_new(&x, all[i], k, 4096), 0);
+		memcpy(in_place, p, sizeof(p));
+		ck_assert_int_eq(xts_encrypt(x, 1000, in_place,
+					     sizeof(in_place)), 0);
+		memset(out, 0, sizeof(out));
+		ck_assert_int_eq(xts_encrypt_to(x, 1000, out, p, sizeof(p)), 0);
+		ck_assert_mem_eq(out, in_place, sizeof(out));
+		ck_assert_mem_eq(p, keep, sizeof(p));
+		ck_assert_int_eq(xts_decrypt_to(x, 1000, back, out,
+						sizeof(out)), 0);
+		ck_assert_mem_eq(back, p, sizeof(p));
+		ck_assert_mem_eq(out, in_place, sizeof(out));
+		/* dst == src is in place */
+		ck_assert_int_eq(xts_decrypt_to(x, 1000, out, out,
+						sizeof(out)), 0);
+		ck_assert_mem_eq(out, p, sizeof(p));
+		ck_assert_int_eq(xts_encrypt_to(x, 0, out, p, 100), -EINVAL);
+		xts_free(x);
+	}
+	secbuf_free(k);
+}
+END_TEST
+
 START_TEST(test_cascade)
 {
 	struct secbuf *k1 = randkey(), *k2 = randkey();
@@ -369,6 +406,7 @@ Suite *suite_xts(void)
 	tcase_add_test(tc, test_camellia);
 	tcase_add_test(tc, test_refusals);
 	tcase_add_test(tc, test_dup);
+	tcase_add_test(tc, test_out_of_place);
 	tcase_add_test(tc, test_cascade);
 	suite_add_tcase(s, tc);
 	return s;
