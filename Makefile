@@ -111,9 +111,18 @@ fuzz: deps
 		-o build-fuzz/fuzz_envelope tests/fuzz/fuzz_envelope.c \
 		crypto/envelope.c crypto/secmem.c crypto/hkdf.c \
 		$(shell pkg-config --libs libsodium libcrypto)
-	@mkdir -p build-fuzz/corpus
-	build-fuzz/fuzz_envelope -max_total_time=$(FUZZ_SECONDS) \
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -I. \
+		-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+		$(shell pkg-config --cflags libsodium libcrypto) \
+		-o build-fuzz/fuzz_hcache tests/fuzz/fuzz_hcache.c \
+		cache/hcache.c crypto/secmem.c crypto/rng.c util/io.c \
+		$(shell pkg-config --libs libsodium libcrypto) -lpthread
+	@mkdir -p build-fuzz/corpus build-fuzz/corpus-hcache
+	build-fuzz/fuzz_envelope -max_total_time=$$(($(FUZZ_SECONDS) / 2)) \
 		-max_len=8192 build-fuzz/corpus tests/fuzz/corpus
+	build-fuzz/fuzz_hcache \
+		-max_total_time=$$(($(FUZZ_SECONDS) - $(FUZZ_SECONDS) / 2)) \
+		-max_len=20480 -len_control=0 build-fuzz/corpus-hcache
 
 bench: $(PROG)
 	SSEFS_BIN=$(abspath $(PROG)) bash bench/run.sh

@@ -99,7 +99,7 @@ struct hcache {
 	struct hc_disk *disks;		/* open */
 	struct hc_disk *parked;		/* closed, with clean slots kept */
 	uint64_t nused, ndirty;
-	uint64_t hits, misses, writebacks;
+	uint64_t hits, misses, writebacks, refused;
 
 	pthread_t thread;
 	int running, stop;
@@ -526,8 +526,11 @@ int hc_open(struct hcache **out, const struct hc_params *p, char *err,
 		if (hc->npend && hc->nslots != p->size / HC_SLOT_SIZE)
 			snprintf(note, notelen, "%s keeps its size until the "
 				 "data it holds is written back", path);
-		if (!hc->npend && (strcmp(old_store, p->store) ||
-				   hc->nslots != p->size / HC_SLOT_SIZE)) {
+		/* nothing to replay: start afresh, also when store and size
+		 * are the same, so that no sector an earlier mount cached
+		 * stays in the file (plaintext, if encryption at host was
+		 * off then) */
+		if (!hc->npend) {
 			close(hc->fd);
 			hc->fd = -1;
 			free_tables(hc);
@@ -709,6 +712,7 @@ static void adopt_pending(struct hcache *hc, struct hc_disk *d)
 		s = &hc->slots[p->slot];
 		if (!verify_pending(hc, d, p->slot, &sector, &plain)) {
 			/* torn or forged: never replayed */
+			hc->refused++;
 			clear_entry(hc, p->slot);
 			slot_free(hc, p->slot);
 			continue;
@@ -883,7 +887,8 @@ static ssize_t read_pinned(struct hcache *hc, uint64_t idx, void *buf,
 	pthread_mutex_unlock(&hc->lock);
 	got = io_pread_all(hc->fd, buf, len, slot_off(hc, idx));
 	pthread_mutex_lock(&hc->lock);
-	hc->slots[idx].pins--;
+	if (!--hc->slots[idx].pins)
+		pthread_cond_broadcast(&hc->cond);	/* drop_one() */
 	return got;
 }
 
@@ -1057,14 +1062,31 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 	return r < 0 ? r : 1;
 }
 
-static void drop_one(struct hcache *hc, uint64_t idx)
+/*
+ * Drop @d's @sector.  A reader (hc_read() takes no stripe) may hold its
+ * slot pinned while it copies the data out: wait for it, else the slot
+ * could go to another sector under it and the reader return that
+ * sector's bytes.  The wait drops the lock, so look the sector up again.
+ */
+static void drop_one(struct hcache *hc, struct hc_disk *d, uint64_t sector)
 {
-	if (idx == NONE)
-		return;
-	if (hc->slots[idx].state == S_FILLING)
-		hc->slots[idx].stale = 1;
-	else if (hc->slots[idx].state == S_VALID)
-		slot_unmap(hc, idx);
+	for (;;) {
+		uint64_t idx = map_find(hc, d, sector);
+
+		if (idx == NONE)
+			return;
+		if (hc->slots[idx].state == S_FILLING) {
+			hc->slots[idx].stale = 1;
+			return;
+		}
+		if (hc->slots[idx].state != S_VALID)
+			return;
+		if (!hc->slots[idx].pins) {
+			slot_unmap(hc, idx);
+			return;
+		}
+		pthread_cond_wait(&hc->cond, &hc->lock);
+	}
 }
 
 void hc_drop(struct hc_disk *d, uint64_t first, uint64_t last)
@@ -1075,14 +1097,15 @@ void hc_drop(struct hc_disk *d, uint64_t first, uint64_t last)
 	d->gen++;
 	if (last - first < 64) {
 		for (uint64_t sec = first; sec <= last; sec++)
-			drop_one(hc, map_find(hc, d, sec));
+			drop_one(hc, d, sec);
 	} else {
 		for (uint64_t i = 0; i < hc->nslots; i++) {
 			struct slot *s = &hc->slots[i];
 
 			if (s->d == d && s->sector >= first &&
-			    s->sector <= last)
-				drop_one(hc, i);
+			    s->sector <= last &&
+			    (s->state == S_VALID || s->state == S_FILLING))
+				drop_one(hc, d, s->sector);
 		}
 	}
 	pthread_mutex_unlock(&hc->lock);
@@ -1197,6 +1220,7 @@ void hc_get_stats(struct hcache *hc, struct hc_stats *st)
 	st->hits = hc->hits;
 	st->misses = hc->misses;
 	st->writebacks = hc->writebacks;
+	st->refused = hc->refused;
 	st->file_plain = hc->plain;
 	pthread_mutex_unlock(&hc->lock);
 }

@@ -34,6 +34,8 @@
  * and written outside it, with the slot pinned.  Writers and write-back of
  * one sector are serialised by the volume's stripe locks, which callers of
  * hc_write_dirty(), hc_wrote(), hc_take_dirty() and hc_drop() hold.
+ * Readers (hc_read()) take no stripe: hc_drop() waits for a reader's pin
+ * to go before it lets the slot go.
  */
 #ifndef SSEFS_CACHE_HCACHE_H
 #define SSEFS_CACHE_HCACHE_H
@@ -68,8 +70,9 @@ struct hc_params {
  * dirty from an earlier mount (replayed when each disk attaches).  A file
  * of another store that still holds dirty sectors is refused (-EEXIST),
  * as is a file that is not a host cache (-EBADMSG); @err then says why in
- * one line.  A file of another size is rebuilt when nothing in it is
- * dirty, else kept with its own size until it is clean (*@note says so).
+ * one line.  A file with nothing dirty in it is created afresh (no
+ * sector an earlier mount cached stays in it); one with dirty sectors is
+ * kept, with its own size until it is clean (*@note says so).
  * Return: 0 or -errno.
  */
 int hc_open(struct hcache **out, const struct hc_params *p, char *err,
@@ -160,6 +163,7 @@ int hc_checkpoint(struct hc_disk *d);
 struct hc_stats {
 	uint64_t slots, used, dirty, pending;
 	uint64_t hits, misses, writebacks;
+	uint64_t refused;		/* replay: entries that failed the MAC */
 	int file_plain;			/* any plaintext slot in the file */
 };
 void hc_get_stats(struct hcache *hc, struct hc_stats *st);

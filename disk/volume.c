@@ -643,8 +643,9 @@ int vol_discard(struct volume *vol, uint64_t off, uint64_t len)
 			      (off_t)((b - a) * vol->ss)) < 0)
 			r = -errno;
 		/* the cached copies and dirty sectors go too: nothing may
-		 * be written back over the hole */
-		if (vol->hcd)
+		 * be written back over the hole; but if the store kept its
+		 * bytes, so does the cache (its dirty sectors are newer) */
+		if (vol->hcd && r == 0)
 			hc_drop(vol->hcd, a, b - 1);
 		if (r == 0 && off < a * vol->ss)
 			r = write_range(vol, s, NULL,
@@ -701,14 +702,16 @@ int vol_truncate(struct volume *vol, uint64_t size)
 			stripes(vol, sec, sec, 0);
 		}
 	}
-	/* with a host cache, no write-back may run past the new end */
+	/* with a host cache, no write-back may run past the new end; the
+	 * cached copies go after the store shrank, so that a reader who
+	 * read the store before cannot cache the old bytes again */
 	if (vol->hcd && size < old)
 		stripes(vol, 0, VOL_STRIPES, 1);
-	if (r == 0 && vol->hcd && size < old)
-		hc_drop(vol->hcd, (size + vol->ss - 1) / vol->ss, UINT64_MAX);
 	if (r == 0 && ftruncate(vol->fd, (off_t)off_backing_len(size,
 							       vol->ss)) < 0)
 		r = -errno;
+	if (r == 0 && vol->hcd && size < old)
+		hc_drop(vol->hcd, (size + vol->ss - 1) / vol->ss, UINT64_MAX);
 	if (vol->hcd && size < old)
 		stripes(vol, 0, VOL_STRIPES, 0);
 	if (r == 0 && size != old) {
@@ -980,6 +983,15 @@ int vol_attach_cache(struct volume *vol, struct hcache *hc)
 	if (r == 0)
 		r = hc_attach(hc, vol->hdr.uuid, vol->ss, key, &fp,
 			      cache_flush_cb, vol, &vol->hcd);
+	/*
+	 * Sectors a crash left dirty past the disk's end (cut off by a
+	 * shrink whose size reached the header, or written past a size that
+	 * never did) are not part of the disk: written back, they would
+	 * show again, instead of zeros, when it grows.
+	 */
+	if (r == 0)
+		hc_drop(vol->hcd, (vol->size + vol->ss - 1) / vol->ss,
+			UINT64_MAX);
 out:
 	pthread_rwlock_unlock(&vol->keys);
 	secbuf_free(key);

@@ -65,7 +65,8 @@ static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
 		if (r == 0)
 			r = r2;
 	}
-	ignored = before.pending - after.pending - adopted;
+	/* (entries past the disk's end were dropped: neither count) */
+	ignored = after.refused - before.refused;
 	if (ignored)
 		warning("disk %s: %llu host cache entr%s failed %s check "
 			"(torn by the crash, or altered) and %s ignored",
