@@ -952,6 +952,33 @@ void hc_fill(struct hc_disk *d, uint64_t sector, const void *buf, int plain,
 	pthread_mutex_unlock(&hc->lock);
 }
 
+/*
+ * Drop @d's @sector.  A reader (hc_read() takes no stripe) may hold its
+ * slot pinned while it copies the data out: wait for it, else the slot
+ * could go to another sector under it and the reader return that
+ * sector's bytes.  The wait drops the lock, so look the sector up again.
+ */
+static void drop_one(struct hcache *hc, struct hc_disk *d, uint64_t sector)
+{
+	for (;;) {
+		uint64_t idx = map_find(hc, d, sector);
+
+		if (idx == NONE)
+			return;
+		if (hc->slots[idx].state == S_FILLING) {
+			hc->slots[idx].stale = 1;
+			return;
+		}
+		if (hc->slots[idx].state != S_VALID)
+			return;
+		if (!hc->slots[idx].pins) {
+			slot_unmap(hc, idx);
+			return;
+		}
+		pthread_cond_wait(&hc->cond, &hc->lock);
+	}
+}
+
 void hc_wrote(struct hc_disk *d, uint64_t sector, const void *buf, int plain)
 {
 	struct hcache *hc = d->hc;
@@ -980,8 +1007,10 @@ void hc_wrote(struct hc_disk *d, uint64_t sector, const void *buf, int plain)
 	r = io_pwrite_all(hc->fd, buf, d->ss, slot_off(hc, idx));
 	pthread_mutex_lock(&hc->lock);
 	s->pins--;
-	if (r < 0 && !s->dirty)
-		slot_unmap(hc, idx);
+	/* a half-written copy must not be served: forget it (once no
+	 * reader copies from it) */
+	if (r < 0)
+		drop_one(hc, d, sector);
 	pthread_mutex_unlock(&hc->lock);
 }
 
@@ -1055,6 +1084,11 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 		pthread_cond_broadcast(&hc->cond);
 	} else {
 		s->pins--;
+		/* the slot may hold half of the new sector: never write it
+		 * back; the sector keeps what the store has (the write
+		 * failed, so either content is allowed) */
+		if (r < 0)
+			drop_one(hc, d, sector);
 	}
 	if (hc->ndirty * 2 > hc->nslots)
 		pthread_cond_signal(&hc->wake);
@@ -1062,32 +1096,6 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 	return r < 0 ? r : 1;
 }
 
-/*
- * Drop @d's @sector.  A reader (hc_read() takes no stripe) may hold its
- * slot pinned while it copies the data out: wait for it, else the slot
- * could go to another sector under it and the reader return that
- * sector's bytes.  The wait drops the lock, so look the sector up again.
- */
-static void drop_one(struct hcache *hc, struct hc_disk *d, uint64_t sector)
-{
-	for (;;) {
-		uint64_t idx = map_find(hc, d, sector);
-
-		if (idx == NONE)
-			return;
-		if (hc->slots[idx].state == S_FILLING) {
-			hc->slots[idx].stale = 1;
-			return;
-		}
-		if (hc->slots[idx].state != S_VALID)
-			return;
-		if (!hc->slots[idx].pins) {
-			slot_unmap(hc, idx);
-			return;
-		}
-		pthread_cond_wait(&hc->cond, &hc->lock);
-	}
-}
 
 void hc_drop(struct hc_disk *d, uint64_t first, uint64_t last)
 {

@@ -2,13 +2,18 @@
  * cache.c - the mount's host cache: open, replay, start
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cache/hcache.h"
 #include "disk/volume.h"
 #include "fuse/cache.h"
 #include "fuse/fs.h"
 #include "fuse/newdisk.h"
+#include "util/io.h"
 #include "util/log.h"
 
 struct find_uuid {
@@ -84,6 +89,71 @@ static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
 		(unsigned long long)adopted, adopted == 1 ? "" : "s");
 }
 
+/*
+ * STORE/.ssefs-hostcache names the host cache directory while a
+ * ReadWrite cache may hold data the store lacks.  A mount that would not
+ * replay it (no cache, or another directory) is refused: its writes would
+ * be overwritten by the replay of older data later.
+ */
+static int check_marker(struct ssefs_fs *fs)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 64];
+	ssize_t n;
+	int fd;
+
+	fd = openat(fs->store_fd, HC_MARKER, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : (error("store %s: %s: %s",
+						    fs->store, HC_MARKER,
+						    strerror(errno)), -1);
+	n = read(fd, dir, sizeof(dir) - 1);
+	close(fd);
+	if (n <= 0)
+		n = 0;
+	dir[n] = '\0';
+	dir[strcspn(dir, "\n")] = '\0';
+	if (fs->opts.caching != CACHING_NONE && fs->host.path &&
+	    !strcmp(dir, fs->host.path))
+		return 0;		/* this mount replays it */
+	snprintf(path, sizeof(path), "%s/%s", dir, HC_FILE);
+	if (dir[0] && access(path, F_OK) < 0 && errno == ENOENT) {
+		warning("store %s: the host cache %s named in %s is gone; "
+			"what it held is lost", fs->store, path, HC_MARKER);
+		unlinkat(fs->store_fd, HC_MARKER, 0);
+		return 0;
+	}
+	error("store %s: host cache %s may hold data not yet written to "
+	      "this store (a mount with caching=ReadWrite did not end "
+	      "cleanly): mount with -o host_cache=%s,caching=ReadWrite to "
+	      "write it back, or remove %s/%s to discard it", fs->store, dir,
+	      dir, fs->store, HC_MARKER);
+	return -1;
+}
+
+static int write_marker(struct ssefs_fs *fs)
+{
+	char path[PATH_MAX + 64], line[PATH_MAX + 2];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/%s", fs->store, HC_MARKER);
+	n = snprintf(line, sizeof(line), "%s\n", fs->host.path);
+	return io_write_atomic(path, line, (size_t)n, 0600);
+}
+
+void fs_cache_close(struct ssefs_fs *fs)
+{
+	int clean;
+
+	if (!fs->hc)
+		return;
+	clean = hc_pending(fs->hc, NULL, 0) == 0;
+	hc_close(fs->hc);
+	fs->hc = NULL;
+	/* nothing left to replay: a mount without this cache is safe */
+	if (clean && unlinkat(fs->store_fd, HC_MARKER, 0) == 0)
+		fsync(fs->store_fd);
+}
+
 int fs_cache_open(struct ssefs_fs *fs)
 {
 	struct hc_params p;
@@ -92,6 +162,8 @@ int fs_cache_open(struct ssefs_fs *fs)
 	unsigned int n;
 	int r;
 
+	if (check_marker(fs) < 0)
+		return -1;
 	if (fs->opts.caching == CACHING_NONE)
 		return 0;
 	memset(&p, 0, sizeof(p));
@@ -114,6 +186,14 @@ int fs_cache_open(struct ssefs_fs *fs)
 	}
 	if (note[0])
 		warning("host cache: %s", note);
+	if (p.mode == HC_READWRITE) {
+		r = write_marker(fs);
+		if (r < 0) {
+			error("store %s: cannot write %s: %s", fs->store,
+			      HC_MARKER, strerror(-r));
+			return -1;
+		}
+	}
 	n = hc_pending(fs->hc, uuids, 256);
 	for (unsigned int i = 0; i < n && i < 256; i++)
 		replay_disk(fs, uuids[i]);

@@ -17,6 +17,13 @@ struct ssefs_fs;
  */
 int fs_cache_open(struct ssefs_fs *fs);
 
+/* In the store while a ReadWrite host cache may hold data it lacks. */
+#define HC_MARKER	".ssefs-hostcache"
+
+/* Close the host cache (after every disk closed); with nothing left in it
+ * to replay, remove the store's marker. */
+void fs_cache_close(struct ssefs_fs *fs);
+
 /* Start the background write-back (after the daemon detached). */
 int fs_cache_start(struct ssefs_fs *fs);
 

@@ -239,6 +239,30 @@ test_expect_success 'a second mount cannot share the host cache directory' '
 	ssefs_umount mnt
 '
 
+test_expect_success 'after a crash, a mount that would not replay the cache is refused' '
+	random_file r6 2 &&
+	ssefs_mount store mnt "host_cache=$HC,caching=ReadWrite,writeback_delay=1h" &&
+	test "$(cat store/.ssefs-hostcache)" = "$HC" &&
+	! ls -a mnt | grep -q ssefs-hostcache &&
+	write_and_kill mnt/d0.vhd r6 $(cat store/.ssefs.lock) &&
+	crash_cleanup mnt &&
+	test_expect_code 1 ssefs mount -f store mnt 2>err &&
+	cat err &&
+	test "$(wc -l <err)" = 1 &&
+	grep -q "^ssefs: store $TRASH_DIRECTORY/store: host cache $HC may hold data not yet written to this store" err &&
+	! mountpoint -q mnt &&
+	mkdir -p hc2 &&
+	test_expect_code 1 ssefs mount -f store mnt -o "host_cache=$TRASH_DIRECTORY/hc2,caching=ReadWrite" 2>err &&
+	grep -q "may hold data not yet written" err &&
+	ssefs_mount store mnt "host_cache=$HC,caching=ReadOnly" &&
+	grep "wrote back 512 sectors" mnt.log &&
+	ssefs_umount mnt &&
+	! test -e store/.ssefs-hostcache &&
+	ssefs_mount store mnt &&
+	same_prefix r6 mnt/d0.vhd $((2 * MIB)) &&
+	ssefs_umount mnt
+'
+
 test_expect_success LOOP 'ext4 on a disk through a tiny ReadWrite cache, checked without it' '
 	ssefs disk create store/fs.vhd --size 64M >/dev/null &&
 	ssefs_mount store mnt "host_cache=$HC,caching=ReadWrite,cache_size=64K" &&
