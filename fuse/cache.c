@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -157,7 +158,7 @@ void fs_cache_close(struct ssefs_fs *fs)
 int fs_cache_open(struct ssefs_fs *fs)
 {
 	struct hc_params p;
-	uint8_t uuids[256][16];
+	uint8_t (*uuids)[16];
 	char err[4400], note[4400];
 	unsigned int n;
 	int r;
@@ -194,9 +195,19 @@ int fs_cache_open(struct ssefs_fs *fs)
 			return -1;
 		}
 	}
-	n = hc_pending(fs->hc, uuids, 256);
-	for (unsigned int i = 0; i < n && i < 256; i++)
+	/* every disk with something to replay (at most one per entry) */
+	n = hc_pending(fs->hc, NULL, 0);
+	if (!n)
+		return 0;
+	uuids = calloc(n, sizeof(*uuids));
+	if (!uuids) {
+		error("host cache: out of memory");
+		return -1;
+	}
+	n = hc_pending(fs->hc, uuids, n);
+	for (unsigned int i = 0; i < n; i++)
 		replay_disk(fs, uuids[i]);
+	free(uuids);
 	return 0;
 }
 
