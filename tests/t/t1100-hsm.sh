@@ -29,37 +29,6 @@ p11 () {
 		--pin "$PIN" "$@"
 }
 
-read_first_mib () {
-	sync && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
-	dd if=mnt/d.vhd of="$1" bs=1M count=1 2>"$1.err"
-}
-
-wait_for () {
-	for i in $(test_seq 75); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-
-disk_state () {
-	ssefs --json status mnt | jq -r '.disks[] | select(.path == "d.vhd") | .state'
-}
-
-kid_is () {
-	test "$(ssefs --json disk show store/d.vhd | jq -r ".layers[0].kid")" = "$1"
-}
-
-revoked () {
-	! read_first_mib got 2>/dev/null &&
-	grep -q "Key has been revoked" got.err &&
-	test "$(disk_state)" = revoked
-}
-
-resumed () {
-	read_first_mib got && cmp got want && test "$(disk_state)" = ok
-}
-
 test_expect_success 'setup: a SoftHSM2 token and a vault' '
 	mkdir tokens &&
 	printf "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n" \

@@ -8,41 +8,6 @@ a usable key again resumes it without a remount'
 
 test_have_prereq FUSE || { skip_all='cannot mount FUSE here'; test_done; }
 
-# read_first_mib: the first MiB of the disk through the mount, caches
-# dropped first, into FILE; fails as dd does.
-read_first_mib () {
-	sync && echo 3 >/proc/sys/vm/drop_caches 2>/dev/null
-	dd if=mnt/d.vhd of="$1" bs=1M count=1 2>"$1.err"
-}
-
-# wait_for CMD...: retry for up to 15 s (grace 2 s + check interval 1 s,
-# with room for a loaded machine)
-wait_for () {
-	for i in $(test_seq 75); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	return 1
-}
-
-disk_state () {
-	ssefs --json status mnt | jq -r '.disks[] | select(.path == "d.vhd") | .state'
-}
-
-kid_is () {
-	test "$(ssefs --json disk show store/d.vhd | jq -r ".layers[0].kid")" = "$1"
-}
-
-revoked () {
-	! read_first_mib got 2>/dev/null &&
-	grep -q "Key has been revoked" got.err &&
-	test "$(disk_state)" = revoked
-}
-
-resumed () {
-	read_first_mib got && cmp got want && test "$(disk_state)" = ok
-}
-
 test_expect_success 'setup: a key, a set, a disk, a mount with a 2 s grace' '
 	ssefs_setup_vault &&
 	ssefs key create k1 --size 2048 >kid1 &&
