@@ -391,6 +391,24 @@ static int cmp_pending(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Record slot @idx as waiting for disk @uuid to attach.  Return: the
+ * record, or NULL (out of memory). */
+static struct pending *add_pending(struct hcache *hc, uint64_t idx,
+				   uint64_t seq, const uint8_t *uuid)
+{
+	struct pending *p;
+
+	p = realloc(hc->pend, (hc->npend + 1) * sizeof(*p));
+	if (!p)
+		return NULL;
+	hc->pend = p;
+	p += hc->npend++;
+	p->slot = idx;
+	p->seq = seq;
+	memcpy(p->uuid, uuid, 16);
+	return p;
+}
+
 /* Read the table: every dirty entry becomes a pending slot. */
 static int load_table(struct hcache *hc)
 {
@@ -417,16 +435,11 @@ static int load_table(struct hcache *hc)
 
 			if (!(get_le32(e + 32) & E_DIRTY))
 				continue;
-			p = realloc(hc->pend, (hc->npend + 1) * sizeof(*p));
+			p = add_pending(hc, i + j, get_le64(e + 24), e);
 			if (!p) {
 				r = -ENOMEM;
 				break;
 			}
-			hc->pend = p;
-			p += hc->npend++;
-			p->slot = i + j;
-			p->seq = get_le64(e + 24);
-			memcpy(p->uuid, e, 16);
 			hc->slots[i + j].state = S_PENDING;
 			hc->nused++;
 			if (p->seq >= hc->seq)
@@ -830,14 +843,7 @@ void hc_detach(struct hc_disk *d, const struct hc_fp *fp)
 			continue;
 		if (s->state == S_VALID && s->dirty) {
 			/* not written back: the next attach replays it */
-			p = realloc(hc->pend, (hc->npend + 1) * sizeof(*p));
-			if (p) {
-				hc->pend = p;
-				p += hc->npend++;
-				p->slot = i;
-				p->seq = 0;
-				memcpy(p->uuid, d->uuid, 16);
-			}
+			p = add_pending(hc, i, 0, d->uuid);
 			map_remove(hc, i);
 			hc->ndirty--;
 			memset(s, 0, sizeof(*s));
