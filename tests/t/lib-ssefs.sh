@@ -18,6 +18,13 @@ command -v qemu-img >/dev/null && test_set_prereq QEMU
 command -v vhdiinfo >/dev/null && test_set_prereq VHDI
 command -v fio >/dev/null && test_set_prereq FIO
 test_have_prereq ROOT && losetup -f >/dev/null 2>&1 && test_set_prereq LOOP
+# OTHERS: an unprivileged user (nobody) can run the binary and reach this
+# test's directory; not so when the checkout sits in a directory only root
+# can enter (a clone in a mktemp -d directory is 0700)
+test_have_prereq ROOT && command -v setpriv >/dev/null &&
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+		sh -c "test -x '$SSEFS_BIN' && cd '$TRASH_DIRECTORY'" 2>/dev/null &&
+	test_set_prereq OTHERS
 
 ssefs_setup_vault () {
 	ssefs vault init --name test >/dev/null

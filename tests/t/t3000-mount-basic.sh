@@ -145,7 +145,7 @@ test_expect_success JQ 'status --json' '
 		.vhdSizeBytes == 67109376" st.json
 '
 
-test_expect_success ROOT 'the control socket answers only root and the user who mounted' '
+test_expect_success ROOT,OTHERS 'the control socket answers only root and the user who mounted' '
 	chmod a+rx "$TRASH_DIRECTORY" &&
 	test_expect_code 1 setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$SSEFS_BIN" status "$TRASH_DIRECTORY/mnt" >out 2>err &&

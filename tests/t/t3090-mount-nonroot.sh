@@ -16,6 +16,10 @@ OWNER=ssefs-t3090-a
 OTHER=ssefs-t3090-b
 W=$(mktemp -d /tmp/ssefs-t3090.XXXXXX)
 chmod 755 "$W"
+# the users run a copy: the checkout may sit in a directory only root can
+# enter (a clone in a mktemp -d directory is 0700)
+cp "$SSEFS_BIN" "$W/ssefs" && chmod 755 "$W/ssefs"
+BIN=$W/ssefs
 
 cleanup_users () {
 	fusermount3 -uz "$W/mnt" 2>/dev/null
@@ -36,7 +40,7 @@ mounted () {
 as () {
 	local u=$1
 	shift
-	runuser -u "$u" -- env SSEFS_VAULT="$W/vault" HOME="$W" "$SSEFS_BIN" "$@"
+	runuser -u "$u" -- env SSEFS_VAULT="$W/vault" HOME="$W" "$BIN" "$@"
 }
 
 test_expect_success 'setup: two users; the owner makes a vault, a store, a disk' '
@@ -64,7 +68,7 @@ test_expect_success 'another user and root see nothing of it' '
 	! runuser -u $OTHER -- cat "$W/mnt/d0.vhd" >/dev/null 2>&1 &&
 	! ls "$W/mnt/d0.vhd" 2>/dev/null &&
 	! stat "$W/mnt" 2>/dev/null &&
-	test_expect_code 1 runuser -u $OTHER -- "$SSEFS_BIN" status "$W/mnt" 2>err &&
+	test_expect_code 1 runuser -u $OTHER -- "$BIN" status "$W/mnt" 2>err &&
 	cat err
 '
 
