@@ -16,7 +16,9 @@
 #
 # Knobs (environment): SSEFS_BIN, BENCH_FULL=1, BENCH_REPS (3),
 # BENCH_RUNTIME, BENCH_RAMP, BENCH_SEQ_RUNTIME (0 = the whole file),
-# BENCH_SEQ_SIZE (1G), BENCH_PASSTHROUGH
+# BENCH_SEQ_SIZE (1G), BENCH_SEGMENT (5: random reads run in cold segments
+# of at most this many seconds, see fio_once), BENCH_JOBS (a subset of
+# the jobs, for experiments), BENCH_PASSTHROUGH
 # (short run: one of passthrough passthrough_fh passthrough_ll),
 # BENCH_TARGETS (space-separated subset of the target names),
 # BENCH_SKIP_MICRO=1, BENCH_SKIP_FIO=1, BENCH_NO_INSTALL=1, BENCH_DIR
@@ -256,7 +258,7 @@ cpu_ticks() {
 	sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'
 }
 
-JOBS="seqwrite seqread randread randwrite randread2 randwrite2"
+JOBS=${BENCH_JOBS:-"seqwrite seqread randread randwrite randread2 randwrite2"}
 job_unit() { case $1 in seq*) echo MB/s ;; *) echo IOPS ;; esac; }
 job_label() {
 	case $1 in
@@ -269,8 +271,43 @@ job_label() {
 	esac
 }
 
-# run_fio JOB TARGET REP: one fio run; appends "rep job target value cpu"
-# to $RES (value in MB/s or IOPS, cpu in daemon CPU seconds per GiB).
+# Random reads from a cold page cache feed the cache as they go: each miss
+# leaves its page behind, more reads hit, the job runs faster and caches
+# faster still.  On a 1 GiB file a 20 s job ends with the file wholly
+# cached, and where in that climb a repetition happens to be decides its
+# figure (15-fold spreads between repetitions of one target, see
+# BENCHMARKS.md).  So random-read jobs run as segments of at most
+# $SEGMENT seconds, each after a drop of the caches and its own ramp; the
+# figure is the mean IOPS of the segments (equal lengths: total I/Os over
+# total measured time) and the CPU is summed over them.
+SEGMENT=${BENCH_SEGMENT:-5}
+
+# fio_once ARGS...: drop the caches, run fio once; sets $out (its terse
+# line, empty on failure) and $ticks (daemon CPU ticks after the ramp).
+fio_once() {
+	local c0 c1 sampler
+	drop_caches
+	c0=$(cpu_ticks "$pid")
+	if [ "${job#rand}" != "$job" ] && [ -n "$pid" ]; then
+		# CPU is counted from the end of the ramp, as fio's figures are
+		( sleep "$RAMP"; cpu_ticks "$pid" >"$WORK/c0" ) &
+		sampler=$!
+		out=$(fio "$@" 2>>"$WORK/fio.err")
+		wait "$sampler"
+		c0=$(cat "$WORK/c0")
+	else
+		out=$(fio "$@" 2>>"$WORK/fio.err")
+	fi
+	c1=$(cpu_ticks "$pid")
+	ticks=$((c1 - c0))
+	out=$(printf '%s\n' "$out" | grep '^3;' | tail -1)
+	if [ -n "$out" ] && [ "$(echo "$out" | cut -d';' -f5)" != 0 ]; then
+		out=
+	fi
+}
+
+# run_fio JOB TARGET REP: one measurement; appends "rep job target value
+# cpu" to $RES (value in MB/s or IOPS, cpu in daemon CPU s per GiB).
 RES=$WORK/results.tsv
 : >"$RES"
 run_fio() {
@@ -278,52 +315,49 @@ run_fio() {
 	local args=(--name="$job" --filename="$file" --size="$SEQ_SIZE"
 		    --fallocate=none --ioengine=psync --iodepth=1
 		    --output-format=terse --terse-version=3 --group_reporting)
-	local c0 c1 out val cpu kb
+	local out ticks val cpu kb=0 sum=0 tsum=0 nseg=1 seg=$RUNTIME i segs=
 	case $job in
 	seq*)	[ "$SEQ_RUNTIME" -gt 0 ] && args+=(--runtime="$SEQ_RUNTIME") ;;
+	esac
+	case $job in
+	randread*)
+		nseg=$(( (RUNTIME + SEGMENT - 1) / SEGMENT ))
+		seg=$(( RUNTIME / nseg )) ;;
 	esac
 	case $job in
 	seqwrite)  args+=(--rw=write --bs=1M --end_fsync=1) ;;
 	seqread)   args+=(--rw=read --bs=1M) ;;
 	rand*)
-		args+=(--bs=4k --time_based --runtime="$RUNTIME"
+		args+=(--bs=4k --time_based --runtime="$seg"
 		       --ramp_time="$RAMP" --norandommap --randrepeat=0)
 		case $job in randread*) args+=(--rw=randread) ;;
 			     *) args+=(--rw=randwrite) ;; esac
 		case $job in *2) args+=(--numjobs=2) ;; esac ;;
 	esac
-	drop_caches
-	c0=$(cpu_ticks "$pid")
-	if [ "${job#rand}" != "$job" ] && [ -n "$pid" ]; then
-		# CPU is counted from the end of the ramp, as fio's figures are
-		local sampler
-		( sleep "$RAMP"; cpu_ticks "$pid" >"$WORK/c0" ) &
-		sampler=$!
-		out=$(fio "${args[@]}" 2>>"$WORK/fio.err")
-		wait "$sampler"
-		c0=$(cat "$WORK/c0")
-	else
-		out=$(fio "${args[@]}" 2>>"$WORK/fio.err")
-	fi
-	c1=$(cpu_ticks "$pid")
-	out=$(printf '%s\n' "$out" | grep '^3;' | tail -1)
-	if [ -z "$out" ] || [ "$(echo "$out" | cut -d';' -f5)" != 0 ]; then
-		say "fio $job on $t failed (see $WORK/fio.err)"
-		printf '%s\t%s\t%s\tNA\tNA\n' "$rep" "$job" "$t" >>"$RES"
-		return
-	fi
-	val=$(echo "$out" | awk -F';' -v j="$job" '{
-		if (j ~ /^seq/) printf "%.0f", ($7 + $48) * 1024 / 1e6;
-		else printf "%.0f", $8 + $49 }')
-	kb=$(echo "$out" | awk -F';' '{print $6 + $47}')
+	for ((i = 0; i < nseg; i++)); do
+		fio_once "${args[@]}"
+		if [ -z "$out" ]; then
+			say "fio $job on $t failed (see $WORK/fio.err)"
+			printf '%s\t%s\t%s\tNA\tNA\n' "$rep" "$job" "$t" >>"$RES"
+			return
+		fi
+		val=$(echo "$out" | awk -F';' -v j="$job" '{
+			if (j ~ /^seq/) printf "%.0f", ($7 + $48) * 1024 / 1e6;
+			else printf "%.0f", $8 + $49 }')
+		sum=$((sum + val)) segs="$segs $val"
+		kb=$((kb + $(echo "$out" | awk -F';' '{print $6 + $47}')))
+		tsum=$((tsum + ticks))
+	done
+	val=$((sum / nseg))
 	if [ -n "$pid" ] && [ "$kb" -gt 0 ]; then
-		cpu=$(awk -v a="$c0" -v b="$c1" -v k="$kb" -v hz="$CLK_TCK" \
-			'BEGIN { printf "%.2f", (b - a) / hz / (k / 1048576) }')
+		cpu=$(awk -v t="$tsum" -v k="$kb" -v hz="$CLK_TCK" \
+			'BEGIN { printf "%.2f", t / hz / (k / 1048576) }')
 	else
 		cpu=NA
 	fi
 	printf '%s\t%s\t%s\t%s\t%s\n' "$rep" "$job" "$t" "$val" "$cpu" >>"$RES"
-	say "rep $rep $job $t: $val $(job_unit "$job"), cpu ${cpu} s/GiB"
+	say "rep $rep $job $t: $val $(job_unit "$job"), cpu ${cpu} s/GiB" \
+	    "$([ "$nseg" -gt 1 ] && echo "($nseg cold segments of $seg s:$segs)")"
 }
 
 # ---------------------------------------------------------- micro benches
