@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <fuse.h>
 
 #include "cli/cli.h"
+#include "cli/mountinfo.h"
 #include "cache/hostdir.h"
 #include "fuse/mount.h"
 #include "fuse/opts.h"
@@ -30,7 +32,12 @@
 #endif
 
 static const char mount_usage[] =
-"usage: ssefs mount STORE MNT [-o OPTIONS] [-f]\n";
+"usage: ssefs mount STORE MNT [-o OPTIONS] [-f]\n"
+"       ssefs --config FILE mount MNT [-o OPTIONS] [-f]   (STORE: store:)\n";
+
+/* A daemon whose mount is gone may still be closing its disks: wait this
+ * many times 50 ms for it to let go of the store lock. */
+#define LOCK_TRIES	200
 
 static void mount_help(void)
 {
@@ -39,6 +46,7 @@ static void mount_help(void)
 "\n"
 "Mount the store directory STORE on MNT: every ssefs disk in STORE shows in\n"
 "MNT at the same path as a plaintext fixed .vhd; other files are hidden.\n"
+"Without STORE, the config file's store: is mounted.\n"
 "A disk never has the setuid or setgid bit (chmod drops them).\n"
 "\n"
 "  -f                 stay in the foreground, log to stderr\n"
@@ -49,6 +57,7 @@ static void mount_help(void)
 "     allow_other       let other users see the mount (needs\n"
 "                       user_allow_other in /etc/fuse.conf for non-root)\n"
 "     allow_root        let root see the mount too\n"
+"                       (both also as =true|false, the config file's form)\n"
 "     key_check_interval=DUR   how often keys are checked (60s)\n"
 "     revoke_grace=DUR  I/O goes on this long after a key becomes\n"
 "                       unusable (1h; 0 allowed)\n"
@@ -70,7 +79,8 @@ static void mount_help(void)
 "  -h, --help         this text\n"
 "\n"
 "Defaults come from the config file's mount: and stores: sections.\n"
-"Unmount with 'fusermount3 -u MNT' or 'umount MNT'.  See ssefs-mount(8).\n");
+"Unmount with 'fusermount3 -u MNT' or 'umount MNT'; a new mount of the\n"
+"store waits up to 10 s for the old daemon to finish.  See ssefs-mount(8).\n");
 }
 
 /* Check the default for new disks now rather than at the first cp. */
@@ -151,6 +161,12 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 					"argument", argv[i]);
 			goto out;
 		}
+	}
+	if (npos == 1 && ctx->cfg && config_default_store(ctx->cfg)) {
+		/* "ssefs mount MNT": the config file names the store */
+		pos[1] = pos[0];
+		pos[0] = config_default_store(ctx->cfg);
+		npos = 2;
 	}
 	if (npos < 2) {
 		ret = cli_usage(mount_usage, "mount: needs STORE and MNT");
@@ -238,6 +254,13 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 		goto out;
 
 	r = mount_lock_store(store, &lock_fd, &holder);
+	/* Unmounted a moment ago, its daemon still finishing: wait for it
+	 * rather than refuse a script's "umount MNT && ssefs mount ...". */
+	for (i = 0; r == -EBUSY && i < LOCK_TRIES && !mi_store_mounted(store);
+	     i++) {
+		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+		r = mount_lock_store(store, &lock_fd, &holder);
+	}
 	if (r == -EBUSY) {
 		if (holder > 0)
 			error("store %s: already mounted (pid %d)", pos[0],

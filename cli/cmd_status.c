@@ -6,10 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
+#include "cli/mountinfo.h"
 #include "fuse/ctl.h"
 #include "util/log.h"
+
+#define STATUS_TRIES	100	/* of 50 ms: 5 s for a daemon starting */
 
 static const char status_usage[] = "usage: ssefs [--json] status MNT\n";
 
@@ -29,7 +33,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 "with their error; the temp disk (-o temp_disk) with its backing file and\n"
 "whether it is encrypted or plaintext on host storage.  --json gives the\n"
 "same as one JSON object (ssefs-mount(8)).  Only root and the user who\n"
-"mounted may ask.\n"
+"mounted may ask.  Right after a mount it waits up to 5 s for the daemon.\n"
 "Exit status: 0, or 1 when MNT is not an ssefs mount.\n");
 		return EXIT_OK;
 	}
@@ -41,7 +45,17 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	if (!realpath(argv[1], mnt))
 		return error("%s: not an ssefs mount", argv[1]), EXIT_FAIL;
 	fflush(stdout);
-	r = ctl_request(mnt, ctx->json ? "status json" : "status", stdout);
+	/* Right after `ssefs mount` (no -f) returns, the daemon may not
+	 * have opened its control socket yet: while MNT is an ssefs mount,
+	 * ask again for a few seconds. */
+	for (int tries = 0;; tries++) {
+		r = ctl_request(mnt, ctx->json ? "status json" : "status",
+				stdout);
+		if (r != -ENOTCONN || tries >= STATUS_TRIES ||
+		    !mi_ssefs_at(mnt))
+			break;
+		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
+	}
 	if (r == -EACCES)
 		return error("%s: permission denied (only root and the user "
 			     "who mounted it may ask)", argv[1]), EXIT_FAIL;

@@ -165,12 +165,6 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 		warning("mount: cannot lock the daemon's memory: %s",
 			strerror(-r));
 #endif
-	r = ctl_start(fs);
-	if (r < 0)
-		warning("mount: no control socket (ssefs status will not "
-			"work): %s", strerror(-r));
-	else
-		ctl = 1;
 	r = fs_cache_start(fs);
 	if (r < 0) {
 		error("mount: cannot start the host cache write-back: %s",
@@ -179,6 +173,14 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	}
 	if (start_tasks(fs, &tasks) < 0)
 		goto out;
+	/* Last, so that the first `ssefs status` already sees the temp
+	 * disk and the tasks (it waits for the socket; ssefs-mount(8)). */
+	r = ctl_start(fs);
+	if (r < 0)
+		warning("mount: no control socket (ssefs status will not "
+			"work): %s", strerror(-r));
+	else
+		ctl = 1;
 	if (nb)
 		warning("store %s: %u damaged disk%s (see ssefs status)",
 			a->store, nb, nb == 1 ? "" : "s");

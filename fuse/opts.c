@@ -19,6 +19,8 @@ enum {
 	KEY_KEY,
 	KEY_ALLOW_OTHER,
 	KEY_ALLOW_ROOT,
+	KEY_ALLOW_OTHER_BOOL,
+	KEY_ALLOW_ROOT_BOOL,
 	KEY_KEY_CHECK,
 	KEY_REVOKE_GRACE,
 	KEY_ROTATE_INTERVAL,
@@ -38,6 +40,9 @@ static const struct fuse_opt ssefs_opt_table[] = {
 	FUSE_OPT_KEY("key=", KEY_KEY),
 	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
 	FUSE_OPT_KEY("allow_root", KEY_ALLOW_ROOT),
+	/* the config file's "allow_other: true" comes as allow_other=true */
+	FUSE_OPT_KEY("allow_other=", KEY_ALLOW_OTHER_BOOL),
+	FUSE_OPT_KEY("allow_root=", KEY_ALLOW_ROOT_BOOL),
 	FUSE_OPT_KEY("key_check_interval=", KEY_KEY_CHECK),
 	FUSE_OPT_KEY("revoke_grace=", KEY_REVOKE_GRACE),
 	FUSE_OPT_KEY("rotate_interval=", KEY_ROTATE_INTERVAL),
@@ -136,7 +141,6 @@ static int opt_proc(void *data, const char *arg, int key,
 	struct mount_opts *o = c->o;
 	const char *val = strchr(arg, '=');
 
-	(void)outargs;
 	val = val ? val + 1 : "";
 	switch (key) {
 	case KEY_DES:
@@ -159,6 +163,24 @@ static int opt_proc(void *data, const char *arg, int key,
 	case KEY_ALLOW_ROOT:
 		o->allow_root = 1;
 		return 1;
+	case KEY_ALLOW_OTHER_BOOL:
+	case KEY_ALLOW_ROOT_BOOL: {
+		int on;
+
+		if (parse_bool(val, &on) < 0)
+			return bad(c, arg, "must be true or false");
+		if (!on)
+			return 0;	/* as if not given */
+		if (key == KEY_ALLOW_OTHER_BOOL)
+			o->allow_other = 1;
+		else
+			o->allow_root = 1;
+		/* libfuse knows the bare flag only */
+		if (fuse_opt_add_arg(outargs, key == KEY_ALLOW_OTHER_BOOL ?
+				     "-oallow_other" : "-oallow_root"))
+			return bad(c, arg, "out of memory");
+		return 0;
+	}
 	case KEY_DEBUG:
 		o->debug = 1;
 		return 1;
