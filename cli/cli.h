@@ -38,11 +38,20 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx);
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx);
 
 /*
- * Print "ssefs: WHAT: WHY" for a usage mistake, then "usage: ..." lines,
- * and return EXIT_USAGE.  @usage may be NULL.
+ * Print the one line "ssefs: WHAT: WHY" for a usage mistake and return
+ * EXIT_USAGE.  @usage is no longer printed (every error is one line; the
+ * usage is for COMMAND --help) and may be NULL.
  */
 int cli_usage(const char *usage, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * For getopt_long() run with opterr = 0 and an optstring starting with
+ * ':': turn its '?' (unknown option) or ':' (missing value) into one line,
+ * "ssefs: CMD: --foo: unknown option" or "ssefs: CMD: --size needs a
+ * value", and return EXIT_USAGE.
+ */
+int cli_getopt_usage(const char *cmd, int c, char **argv);
 
 /*
  * Open and unlock the vault of @ctx.  On failure prints one line naming

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli/args.h"
@@ -30,6 +31,8 @@ static const char des_usage[] =
 "--key NAME follows the key's newest version; NAME/VERSION pins one.\n"
 "--auto-rotate moves every disk of the set to the newest key version\n"
 "within the rotation interval (ssefs rotate, or a mount's daemon).\n"
+"delete is refused while disks of the set exist (those whose file is gone\n"
+"are dropped from the vault's registry).\n"
 "See ssefs-des(1).\n";
 
 static int des_error(const char *name, int r)
@@ -155,7 +158,8 @@ static int des_create_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	memset(&d, 0, sizeof(d));
 	d.type = ENV_TYPE_CUSTOMER;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", create_opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", create_opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			key = optarg;
@@ -179,7 +183,7 @@ static int des_create_cmd(int argc, char **argv, struct cli_ctx *ctx)
 			fputs(des_usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_usage(des_usage, "des create: bad option");
+			return cli_getopt_usage("des create", c, argv);
 		}
 	}
 	if (optind != argc - 1)
@@ -271,7 +275,8 @@ static int des_update_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	memset(&want, 0, sizeof(want));
 	u.want = &want;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", update_opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", update_opts, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			key = optarg;
@@ -287,7 +292,7 @@ static int des_update_cmd(int argc, char **argv, struct cli_ctx *ctx)
 			fputs(des_usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_usage(des_usage, "des update: bad option");
+			return cli_getopt_usage("des update", c, argv);
 		}
 	}
 	if (optind != argc - 1)
@@ -393,9 +398,37 @@ out:
 	return r;
 }
 
+/*
+ * Drop from the registry the disks of set @name whose file is gone (removed
+ * with rm rather than through a mount); count the others in *@live.
+ */
+static int prune_gone_disks(struct vault *v, const char *name, size_t *live)
+{
+	struct vault_disk *d;
+	struct stat st;
+	size_t n;
+	int r;
+
+	r = vault_disk_list(v, &d, &n);
+	if (r < 0)
+		return r;
+	*live = 0;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (strcmp(d[i].des, name))
+			continue;
+		if (lstat(d[i].path, &st) == 0 || errno != ENOENT)
+			(*live)++;
+		else
+			r = vault_disk_del(v, d[i].uuid);
+	}
+	free(d);
+	return r == -ENOENT ? 0 : r;
+}
+
 static int des_delete_cmd(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct vault *v = NULL;
+	struct des d;
 	size_t disks;
 	int r;
 
@@ -403,11 +436,14 @@ static int des_delete_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage(des_usage, "des delete: needs one NAME");
 	if (cli_open_vault(ctx, &v))
 		return EXIT_FAIL;
-	r = count_disks(v, argv[1], &disks);
+	r = des_get(vault_dir(v), argv[1], &d);
+	if (r == 0)
+		r = prune_gone_disks(v, argv[1], &disks);
 	if (r == 0 && disks > 0) {
-		error("des %s: %zu disk%s still use%s it; move them to "
-		      "another set first", argv[1], disks,
-		      disks == 1 ? "" : "s", disks == 1 ? "s" : "");
+		error("des %s: %zu disk%s still use%s it (snapshots "
+		      "included); delete %s first", argv[1], disks,
+		      disks == 1 ? "" : "s", disks == 1 ? "s" : "",
+		      disks == 1 ? "it" : "them");
 		r = EXIT_FAIL;
 		goto out;
 	}

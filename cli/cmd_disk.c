@@ -202,6 +202,7 @@ static int show_header(const char *path, int json, const char *note)
 {
 	struct env_header h;
 	struct hdr_status st;
+	struct stat sb;
 	char uuid[37], t[32], abs[PATH_MAX], sz[32];
 	int fd, r;
 
@@ -209,6 +210,9 @@ static int show_header(const char *path, int json, const char *note)
 	if (fd < 0)
 		return disk_err(path, NULL, -errno);
 	r = hdr_read(fd, &h, &st);
+	/* what the store spends on it: a thin disk costs little */
+	if (r == 0 && fstat(fd, &sb) < 0)
+		r = -errno;
 	close(fd);
 	if (r < 0)
 		return disk_err(path, NULL, r);
@@ -225,6 +229,7 @@ static int show_header(const char *path, int json, const char *note)
 		json_uint(&j, "diskSizeBytes", h.plain_size >= 512 ?
 			  h.plain_size - 512 : 0);
 		json_uint(&j, "vhdSizeBytes", h.plain_size);
+		json_uint(&j, "allocatedBytes", (uint64_t)sb.st_blocks * 512);
 		json_uint(&j, "sectorSize", h.sector_size);
 		json_str(&j, "encryptionType", env_type_name(h.enc_type));
 		json_str(&j, "des", *h.des ? h.des : NULL);
@@ -270,6 +275,8 @@ static int show_header(const char *path, int json, const char *note)
 	printf("disk size:        %s (%llu bytes; .vhd %llu bytes)\n", sz,
 	       (unsigned long long)(h.plain_size - 512),
 	       (unsigned long long)h.plain_size);
+	printf("allocated:        %llu bytes in the store\n",
+	       (unsigned long long)sb.st_blocks * 512);
 	printf("sector size:      %u\n", h.sector_size);
 	printf("encryption type:  %s\n", env_type_name(h.enc_type));
 	printf("des:              %s\n", *h.des ? h.des : "-");
@@ -394,7 +401,8 @@ static int parse_make(int argc, char **argv, struct make_args *a,
 	memset(a, 0, sizeof(*a));
 	a->ss = 4096;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", create_opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", create_opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			a->size = optarg;
@@ -416,9 +424,12 @@ static int parse_make(int argc, char **argv, struct make_args *a,
 		case 'h':
 			fputs(disk_usage, stdout);
 			return -1;
-		default:
-			return cli_usage(disk_usage, "disk %s: bad option",
-					 cmd);
+		default: {
+			char what[32];
+
+			snprintf(what, sizeof(what), "disk %s", cmd);
+			return cli_getopt_usage(what, c, argv);
+		}
 		}
 	}
 	if (a->des && a->key)

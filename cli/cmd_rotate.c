@@ -2,10 +2,12 @@
  * cmd_rotate.c - `ssefs rotate [STORE]`: automatic rotation and key
  * policies, now
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/rotation.h"
@@ -42,7 +44,8 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 	int c, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
 			o.threads = atoi(optarg);
@@ -54,13 +57,17 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 			fputs(rotate_usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_usage(rotate_usage, "rotate: bad option");
+			return cli_getopt_usage("rotate", c, argv);
 		}
 	}
 	if (argc - optind > 1)
 		return cli_usage(rotate_usage, "rotate: at most one STORE");
 	o.store = optind < argc ? argv[optind] :
 		  ctx->cfg ? config_default_store(ctx->cfg) : NULL;
+	if (o.store && access(o.store, F_OK) < 0) {
+		error("store %s: %s", o.store, strerror(errno));
+		return EXIT_FAIL;
+	}
 	o.notify = ctx->cfg ? config_notify(ctx->cfg) : NULL;
 	o.say = ctx->json ? NULL : say_line;
 	if (cli_open_vault(ctx, &v))

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
@@ -36,10 +37,12 @@ static const char vault_usage[] =
 "  backup DEST          write every vault file except the master key into\n"
 "                       the single file DEST (keep the key file or\n"
 "                       passphrase apart)\n"
-"  restore SRC          recreate the vault at --vault DIR (must not exist)\n"
+"  restore SRC          recreate the vault at --vault DIR (must not exist);\n"
+"                       its key file DIR.key may be put in place after\n"
 "  audit                print the audit log; --since T only records from T;\n"
-"                       --verify checks the chain (exit 1 naming the first\n"
-"                       bad line, or a cut-off tail)\n"
+"                       (JSON lines); --verify checks the chain (exit 1\n"
+"                       naming the first bad line, or a cut-off tail;\n"
+"                       --json: {\"intact\", \"records\"})\n"
 "  rotate-platform-key  add a platform key version (old ones stay)\n"
 "  set                  purge protection (default on) and the retention of\n"
 "                       deleted keys in days (7-90, default 90); the\n"
@@ -86,6 +89,14 @@ int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 
 	unlock_of(ctx, &u);
 	err = vault_open(out, ctx->vault_dir, &u);
+	if (err == -EACCES && !u.passphrase_file && !u.keyfile &&
+	    snprintf(abs, sizeof(abs), "%s.key", ctx->vault_dir) <
+		    (int)sizeof(abs) && access(abs, F_OK) < 0) {
+		/* no key file at all: a passphrase vault, asked without */
+		error("vault %s: needs its passphrase (--passphrase-file F or "
+		      "SSEFS_PASSPHRASE_FILE)", ctx->vault_dir);
+		return EXIT_FAIL;
+	}
 	if (err) {
 		cli_vault_error(ctx->vault_dir, vault_open_failed_path(), err);
 		return EXIT_FAIL;
@@ -215,7 +226,7 @@ static int do_show(struct cli_ctx *ctx, struct vault *v)
 	return EXIT_OK;
 }
 
-static int do_audit(int argc, char **argv, struct vault *v)
+static int do_audit(int argc, char **argv, struct vault *v, int json)
 {
 	const char *since = NULL, *val;
 	char where[512], tbuf[32] = "";
@@ -229,6 +240,9 @@ static int do_audit(int argc, char **argv, struct vault *v)
 			verify = 1;
 		else if ((r = cli_take(argc, argv, &k, "--since", &val)) > 0)
 			since = val;
+		else if (r < 0)
+			return cli_usage(vault_usage, "vault audit: --since "
+					 "needs a value");
 		else
 			return cli_usage(vault_usage, "vault audit: unknown "
 					 "argument '%s'", argv[k]);
@@ -249,6 +263,16 @@ static int do_audit(int argc, char **argv, struct vault *v)
 		if (err)
 			return error("vault %s: audit log: %s", vault_dir(v),
 				     cli_strerror(err)), EXIT_FAIL;
+		if (json) {
+			struct json j;
+
+			json_init(&j, stdout, JSON_PRETTY);
+			json_obj_begin(&j, NULL);
+			json_bool(&j, "intact", 1);
+			json_uint(&j, "records", n);
+			json_obj_end(&j);
+			return json_end(&j) < 0 ? EXIT_FAIL : EXIT_OK;
+		}
 		printf("audit log intact: %lu records\n", n);
 		return EXIT_OK;
 	}
@@ -403,6 +427,7 @@ static int do_set(int argc, char **argv, struct vault *v)
 
 int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 {
+	struct vault_unlock u;
 	struct vault *v = NULL;
 	const char *sub;
 	char kid[VAULT_KID_MAX + 1];
@@ -438,8 +463,18 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 		if (err)
 			return error("%s: %s", argv[1], cli_strerror(err)),
 			       EXIT_FAIL;
-		if (cli_open_vault(ctx, &v))
-			return EXIT_FAIL;
+		/* Restored.  Its master key (DIR.key, or the passphrase) may
+		 * be put in place only now, as ssefs-vault(1) allows: then
+		 * the restore is not recorded in its audit log yet. */
+		unlock_of(ctx, &u);
+		err = vault_open(&v, ctx->vault_dir, &u);
+		if (err) {
+			warning("vault %s: restored, but its master key is "
+				"not at hand (%s): put the key file at %s.key "
+				"or give the passphrase", ctx->vault_dir,
+				cli_strerror(err), ctx->vault_dir);
+			return EXIT_OK;
+		}
 		vault_audit(v, "restore", NULL, 0);
 		if (!ctx->json)
 			printf("restored vault %s at %s\n", vault_name(v),
@@ -471,7 +506,7 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 			r = EXIT_FAIL;
 		}
 	} else if (!strcmp(sub, "audit")) {
-		r = do_audit(argc, argv, v);
+		r = do_audit(argc, argv, v, ctx->json);
 	} else if (!strcmp(sub, "rotate-platform-key")) {
 		err = vault_rotate_platform(v, kid, sizeof(kid));
 		if (err) {

@@ -6,10 +6,12 @@
  * command family sees it.  Each family parses its own options.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "crypto/secmem.h"
@@ -59,7 +61,8 @@ static void usage(FILE *f)
 "  -h, --help             this text; 'ssefs COMMAND --help' for a command\n"
 "  --version              the version\n"
 "\n"
-"Exit codes: 0 success, 1 failure, 2 usage, 3 attention needed.\n"
+"Exit codes: 0 success, 1 failure, 2 usage, 3 attention needed; an error\n"
+"is one line on stderr, 'ssefs: WHAT: WHY'.\n"
 "See ssefs(1), and ssefs-COMMAND(1) for each command.\n");
 }
 
@@ -71,10 +74,20 @@ int cli_usage(const char *usage_text, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	(void)usage_text;	/* one line; COMMAND --help has the rest */
 	error("%s", line);
-	if (usage_text)
-		fprintf(stderr, "%s", usage_text);
 	return EXIT_USAGE;
+}
+
+int cli_getopt_usage(const char *cmd, int c, char **argv)
+{
+	const char *opt = optind > 0 ? argv[optind - 1] : "?";
+
+	if (c == ':')
+		return cli_usage(NULL, "%s: %s needs a value", cmd, opt);
+	if (optopt && optopt != '?')
+		return cli_usage(NULL, "%s: -%c: unknown option", cmd, optopt);
+	return cli_usage(NULL, "%s: %s: unknown option", cmd, opt);
 }
 
 const char *cli_strerror(int err)
@@ -186,9 +199,19 @@ static int setup_ctx(struct cli_ctx *ctx, const char *vault)
 	if ((!vault || !*vault) && ctx->cfg)
 		vault = config_vault_dir(ctx->cfg);
 	if (vault && *vault) {
-		if (strlen(vault) >= sizeof(ctx->vault_dir))
+		char cwd[4096];
+		int n;
+
+		/* Absolute: a mount's daemon works from "/" (fuse_daemonize
+		 * changes directory) and still reads the vault. */
+		if (*vault == '/' || !getcwd(cwd, sizeof(cwd)))
+			n = snprintf(ctx->vault_dir, sizeof(ctx->vault_dir),
+				     "%s", vault);
+		else
+			n = snprintf(ctx->vault_dir, sizeof(ctx->vault_dir),
+				     "%s/%s", cwd, vault);
+		if (n < 0 || (size_t)n >= sizeof(ctx->vault_dir))
 			return cli_usage(NULL, "--vault: path too long");
-		strcpy(ctx->vault_dir, vault);
 	} else if (vault_default_dir(ctx->vault_dir,
 				     sizeof(ctx->vault_dir)) < 0) {
 		error("vault: cannot find a default vault directory: "
@@ -249,11 +272,10 @@ int main(int argc, char **argv)
 		config_free(ctx.cfg);
 		return r;
 	}
+	/* one line, as every error (ssefs --help lists the commands) */
 	if (argv[1][0] == '-')
 		r = cli_usage(NULL, "%s: unknown option", argv[1]);
 	else
 		r = cli_usage(NULL, "%s: unknown command", argv[1]);
-	fprintf(stderr, "usage: ssefs [GLOBAL OPTIONS] COMMAND [ARGS]; "
-		"see 'ssefs --help'\n");
 	return r;
 }

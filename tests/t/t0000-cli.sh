@@ -23,10 +23,10 @@ test_expect_success 'no command: usage on stderr, exit 2' '
 	grep -q "^usage:" err
 '
 
-test_expect_success 'an unknown command exits 2 with one error line and a usage line' '
+test_expect_success 'an unknown command exits 2 with one error line' '
 	test_expect_code 2 ssefs frobnicate 2>err &&
 	grep -q "^ssefs: frobnicate: unknown command$" err &&
-	grep -q "^usage:" err
+	test "$(wc -l <err)" = 1
 '
 
 test_expect_success 'an unknown global option exits 2' '

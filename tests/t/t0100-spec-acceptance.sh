@@ -1,0 +1,208 @@
+#!/bin/bash
+
+test_description='SPEC.md read literally: what a new user types, and its errors'
+
+. ./test-lib.sh
+. "$TEST_DIRECTORY"/lib-ssefs.sh
+
+# one_line FILE: FILE holds exactly one line, "ssefs: WHAT: WHY"
+one_line () {
+	test "$(wc -l <"$1")" = 1 && grep -q "^ssefs: [^:]*: " "$1" || {
+		cat "$1" >&2
+		return 1
+	}
+}
+
+# wait_daemon_gone STORE: the daemon holding STORE's lock has exited
+wait_daemon_gone () {
+	local pid i
+	pid=$(cat "$1/.ssefs.lock" 2>/dev/null)
+	[ -n "$pid" ] || return 0
+	for i in $(test_seq 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+test_expect_success 'setup: vault init, its key file beside it, a key' '
+	ssefs vault init --name spec >out &&
+	test "$(stat -c %a "$SSEFS_VAULT.key")" = 600 &&
+	ssefs key create k1 --size 2048 --expires 2099-01-31 \
+		--not-before 2020-01-31T00:00:00Z >kid &&
+	grep -q "^vault://spec/keys/k1/[0-9a-f]\{32\}$" kid &&
+	mkdir store &&
+	ssefs disk create store/s64M.vhd --size 64M >/dev/null
+'
+
+test_expect_success 'a passphrase vault asked without its passphrase says so' '
+	printf "words\n" >pp && chmod 600 pp &&
+	ssefs --vault "$TRASH_DIRECTORY/pv" vault init --passphrase-file pp \
+		>/dev/null &&
+	test_expect_code 1 ssefs --vault "$TRASH_DIRECTORY/pv" key list 2>err &&
+	one_line err && grep -q "needs its passphrase" err &&
+	SSEFS_PASSPHRASE_FILE=pp ssefs --vault "$TRASH_DIRECTORY/pv" key list
+'
+
+test_expect_success 'an impossible size: one line naming it, exit 2' '
+	test_expect_code 2 ssefs disk create store/x.vhd --size 0 2>err &&
+	one_line err && grep -q -- "--size 0" err &&
+	test_expect_code 2 ssefs disk create store/x.vhd --size 2E 2>err &&
+	one_line err && grep -q -- "--size 2E" err &&
+	test_expect_code 2 ssefs disk create store/x.vhd --size ten 2>err &&
+	one_line err &&
+	test_expect_code 2 ssefs key create k9 --size 1000 2>err &&
+	one_line err && grep -q -- "--size" err &&
+	! test -e store/x.vhd
+'
+
+test_expect_success 'bad times and durations: one line naming them, exit 2' '
+	test_expect_code 2 ssefs key create k9 --expires 2027-13-01 2>err &&
+	one_line err && grep -q -- "--expires" err &&
+	test_expect_code 2 ssefs key policy k1 --rotate-after forever 2>err &&
+	one_line err && grep -q -- "--rotate-after" err &&
+	test_expect_code 2 ssefs key expiring --within soon 2>err &&
+	one_line err &&
+	test_expect_code 2 ssefs vault audit --since yesterday 2>err &&
+	one_line err && grep -q -- "--since" err
+'
+
+test_expect_success 'unknown options and missing values: one line each, exit 2' '
+	test_expect_code 2 ssefs disk create store/x.vhd --size 64M --bogus \
+		2>err &&
+	one_line err && grep -q "^ssefs: disk create: --bogus: unknown option$" err &&
+	test_expect_code 2 ssefs des create d1 --key 2>err &&
+	one_line err && grep -q "^ssefs: des create: --key needs a value$" err &&
+	test_expect_code 2 ssefs rotate --frob 2>err &&
+	one_line err && grep -q -- "--frob" err &&
+	test_expect_code 2 ssefs key frob 2>err && one_line err &&
+	test_expect_code 2 ssefs vault audit --since 2>err && one_line err
+'
+
+test_expect_success JQ 'SIZE 512, 64M, 10G, 1T: thin disks; show gives the space used' '
+	for s in 512 64M 10G 1T; do
+		{ test $s = 64M ||
+		  ssefs disk create store/s$s.vhd --size $s >/dev/null; } &&
+		ssefs --json disk show store/s$s.vhd >show.json &&
+		a=$(jq -r .allocatedBytes show.json) &&
+		test "$a" -lt 1048576 &&
+		ssefs disk show store/s$s.vhd | grep -q "^allocated: " ||
+		return 1
+	done &&
+	test "$(jq -r .diskSizeBytes show.json)" = 1099511627776 &&
+	ssefs --json disk show store/s512.vhd >show.json &&
+	test "$(jq -r .diskSizeBytes show.json)" = 1048576
+'
+
+test_expect_success JQ 'DUR 30s, 1h, 90d, P90D, PT1H; key expiring exits 3' '
+	for d in 30s 1h 90d P90D PT1H; do
+		ssefs key policy k1 --rotate-after $d --notify-before $d ||
+		return 1
+	done &&
+	ssefs --json key show k1 >k.json &&
+	test "$(jq -r .policy.rotateAfter k.json)" = 3600 &&
+	ssefs key create soon --size 2048 --expires "$(date -u -d "+2 days" +%F)" \
+		>/dev/null &&
+	test_expect_code 3 ssefs key expiring >out &&
+	grep -q "/keys/soon/" out &&
+	test_expect_code 3 ssefs key expiring --within P7D >/dev/null &&
+	ssefs key expiring --within 1h >out &&
+	! grep -q soon out
+'
+
+test_expect_success JQ 'vault restore before the key file is in place: restored, exit 0' '
+	ssefs vault backup vault.bak &&
+	R="$TRASH_DIRECTORY/restored" &&
+	ssefs --vault "$R" vault restore vault.bak 2>err &&
+	one_line err && grep -q "restored" err &&
+	test -d "$R" &&
+	cp "$SSEFS_VAULT.key" "$R.key" &&
+	ssefs --vault "$R" --json key show k1 >r.json &&
+	test "$(jq -r .kid r.json)" = "$(ssefs --json key show k1 | jq -r .kid)" &&
+	ssefs --vault "$R" vault audit --verify
+'
+
+test_expect_success JQ 'vault audit --verify --json is one JSON object' '
+	ssefs --json vault audit --verify >v.json &&
+	test "$(jq -r .intact v.json)" = true &&
+	test "$(jq -r .records v.json)" -gt 3
+'
+
+test_expect_success 'rotate of a store that does not exist names it, exit 1' '
+	test_expect_code 1 ssefs rotate nostore >out 2>err &&
+	one_line err && grep -q "^ssefs: store nostore: " err
+'
+
+test_expect_success 'des delete after the disk file was removed with rm' '
+	ssefs des create gone --key k1 >/dev/null &&
+	ssefs disk create store/gone.vhd --size 4M --des gone >/dev/null &&
+	test_expect_code 1 ssefs des delete gone 2>err &&
+	one_line err && grep -q "1 disk still uses it" err &&
+	rm store/gone.vhd &&
+	ssefs des delete gone &&
+	test_expect_code 1 ssefs des show gone 2>err && one_line err
+'
+
+test_expect_success FUSE,JQ 'ssefs mount (a daemon), at once ssefs status; umount, mount again' '
+	mkdir mnt &&
+	test_atexit "fusermount3 -uz \"$TRASH_DIRECTORY/mnt\" 2>/dev/null" &&
+	test_when_finished "fusermount3 -uz mnt 2>/dev/null; wait_daemon_gone store" &&
+	(
+		for i in 1 2 3 4 5; do
+			ssefs mount store mnt &&
+			ssefs status mnt >status.out &&
+			grep -q "s64M.vhd" status.out &&
+			ssefs --json status mnt >status.json &&
+			jq -e ".disks | length > 0" status.json >/dev/null &&
+			fusermount3 -u mnt || exit 1
+		done
+	) &&
+	wait_daemon_gone store
+'
+
+test_expect_success FUSE 'the first ssefs status after a mount already shows the temp disk' '
+	mkdir -p hc &&
+	test_when_finished "fusermount3 -uz mnt 2>/dev/null; wait_daemon_gone store" &&
+	(
+		for i in 1 2 3 4 5; do
+			ssefs mount store mnt \
+				-o host_cache="$TRASH_DIRECTORY/hc,temp_disk=64M" &&
+			ssefs status mnt >status.out &&
+			grep -q "^temp.vhd (temp disk" status.out &&
+			grep -q "temp disk: encrypted" status.out &&
+			fusermount3 -u mnt || exit 1
+		done
+	) &&
+	wait_daemon_gone store
+'
+
+test_expect_success FUSE 'a relative --vault DIR serves a daemon too' '
+	(
+		unset SSEFS_VAULT &&
+		ssefs --vault vault mount store mnt
+	) &&
+	echo "through a relative vault" >mnt/rel.vhd &&
+	test "$(cat mnt/rel.vhd)" = "through a relative vault" &&
+	cat mnt/s64M.vhd >/dev/null &&
+	fusermount3 -u mnt &&
+	wait_daemon_gone store &&
+	ssefs disk show store/rel.vhd >/dev/null
+'
+
+test_expect_success FUSE 'mount MNT alone takes the config file'"'"'s store:; allow_other: true' '
+	cat >c.yaml <<-EOF &&
+	store: $TRASH_DIRECTORY/store
+	mount:
+	  allow_other: true
+	  revoke_grace: PT1H
+	EOF
+	ssefs --config c.yaml mount mnt &&
+	ssefs status mnt >status.out &&
+	grep -q "allow_other" status.out &&
+	test -e mnt/s64M.vhd &&
+	fusermount3 -u mnt &&
+	wait_daemon_gone store &&
+	test_expect_code 2 ssefs mount mnt 2>err && one_line err
+'
+
+test_done
