@@ -4,7 +4,7 @@
 #
 # Called by bench/run.sh with MODE (short|full), RES (rep job target value
 # cpu, tab-separated), MICRO (key value lines), TARGET_DESC, ROOT, CMD,
-# DURATION, RUNTIME, RAMP, REPS, SEQ_SIZE, WORK, SSEFS_BIN in the
+# DURATION, RUNTIME, RAMP, SEGMENT, REPS, SEQ_SIZE, WORK, SSEFS_BIN in the
 # environment.  Can be re-run by hand on a saved results directory:
 #   MODE=short RES=bench/results/short.tsv MICRO=bench/results/short.micro \
 #   TARGET_DESC=bench/results/short.targets ROOT=. KEEP_HEADER=1 \
@@ -134,7 +134,11 @@ else
 	SEQ_NOTE=
 	[ "${SEQ_RUNTIME:-0}" -gt 0 ] 2>/dev/null &&
 		SEQ_NOTE=", each stopped after ${SEQ_RUNTIME} s if not done"
-	echo "- Command: \`${CMD:-make bench}\` (as root; $REPS repetitions, medians; sequential jobs on files of $SEQ_SIZE$SEQ_NOTE; random jobs psync iodepth 1, ${RUNTIME} s after a ${RAMP} s ramp; page cache dropped before every job)."
+	SEG_NOTE=
+	SEG=${SEGMENT:-5}
+	[ "${RUNTIME:-0}" -gt "$SEG" ] 2>/dev/null &&
+		SEG_NOTE=" (random reads as $(( (RUNTIME + SEG - 1) / SEG )) segments of $(( RUNTIME / ((RUNTIME + SEG - 1) / SEG) )) s, each after its own cache drop and ramp)"
+	echo "- Command: \`${CMD:-make bench}\` (as root; $REPS repetitions, medians; sequential jobs on files of $SEQ_SIZE$SEQ_NOTE; random jobs psync iodepth 1, ${RUNTIME} s after a ${RAMP} s ramp$SEG_NOTE; page cache dropped before every job)."
 fi
 echo
 echo "Targets:"
