@@ -122,6 +122,18 @@ test_expect_success JQ 'vault restore before the key file is in place: restored,
 	ssefs --vault "$R" vault audit --verify
 '
 
+test_expect_success 'a disk whose key is disabled: one line naming the key id' '
+	ssefs key create kd --size 2048 >kd.kid &&
+	ssefs disk create store/kd.vhd --size 4M --key kd >/dev/null &&
+	ssefs key set kd --enabled false &&
+	test_expect_code 1 ssefs disk export store/kd.vhd kd.out 2>err &&
+	one_line err &&
+	grep -q "^ssefs: disk store/kd.vhd: cannot open: key $(cat kd.kid) is disabled$" err &&
+	! test -e kd.out &&
+	ssefs key set kd --enabled true &&
+	ssefs disk export store/kd.vhd kd.out
+'
+
 test_expect_success JQ 'vault audit --verify --json is one JSON object' '
 	ssefs --json vault audit --verify >v.json &&
 	test "$(jq -r .intact v.json)" = true &&
