@@ -13,6 +13,7 @@
  * A sealed file is nonce (24 bytes) || XChaCha20-Poly1305-IETF ciphertext
  * under the master key, with the full kid as associated data.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -757,6 +758,22 @@ static int check_verifier(struct vault *v)
 	return 0;
 }
 
+/* 1 when @dir is a directory with nothing in it. */
+static int dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int empty = 1;
+
+	if (!d)
+		return 0;
+	while (empty && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
 int vault_init(const char *dir, const char *name,
 	       const struct vault_unlock *u)
 {
@@ -765,14 +782,19 @@ int vault_init(const char *dir, const char *name,
 	uint8_t zero[32] = { 0 }, *c = NULL, pk[32];
 	size_t clen;
 	struct kid k;
-	int err;
+	int err, existed = 0;
 
 	if (!name)
 		name = "default";
 	if (!kid_valid_vault_name(name))
 		return -EINVAL;
-	if (access(dir, F_OK) == 0)
-		return -EEXIST;
+	/* An empty directory made for the vault (a mount point, a
+	 * StateDirectory) is taken; anything else that exists is not. */
+	if (access(dir, F_OK) == 0) {
+		if (!dir_empty(dir))
+			return -EEXIST;
+		existed = 1;
+	}
 	v = vault_alloc(dir);
 	if (!v)
 		return -ENOMEM;
@@ -840,8 +862,11 @@ int vault_init(const char *dir, const char *name,
 		goto fail;
 	goto out;
 fail:
-	/* Leave nothing half made: the directory is ours, just created. */
+	/* Leave nothing half made: the directory is ours, just created
+	 * (or it was empty, and is left empty). */
 	vault_remove_tree(dir);
+	if (existed && mkdir(dir, 0700) < 0 && errno != EEXIST)
+		err = err ? err : -errno;
 out:
 	vault_close(v);
 	return err;

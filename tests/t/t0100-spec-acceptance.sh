@@ -35,6 +35,17 @@ test_expect_success 'setup: vault init, its key file beside it, a key' '
 	ssefs disk create store/s64M.vhd --size 64M >/dev/null
 '
 
+test_expect_success 'vault init takes an empty directory made for it, not a full one' '
+	mkdir -m 755 empty full && touch full/x &&
+	ssefs --vault empty vault init --name e >/dev/null &&
+	test "$(stat -c %a empty)" = 700 &&
+	test -f empty/vault.meta && test -f empty.key &&
+	ssefs --vault empty key list &&
+	test_expect_code 1 ssefs --vault full vault init 2>err &&
+	one_line err && grep -q "already exists" err &&
+	test -f full/x
+'
+
 test_expect_success 'a passphrase vault asked without its passphrase says so' '
 	printf "words\n" >pp && chmod 600 pp &&
 	ssefs --vault "$TRASH_DIRECTORY/pv" vault init --passphrase-file pp \
