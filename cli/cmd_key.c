@@ -45,7 +45,7 @@ static const char key_usage[] =
 "            for good (refused before retention ends while purge protection\n"
 "            is on)\n"
 "  policy    store rotate-after and notify-before (0 clears); ssefs rotate\n"
-"            acts on them\n"
+"            acts on them; without either, print them\n"
 "  expiring  versions expiring within DUR (default 30d); exit 3 if any\n"
 "T: 2027-01-31T00:00:00Z or 2027-01-31; DUR: 90d, 12h, P90D.\n"
 "See ssefs-key(1).\n";
@@ -410,7 +410,43 @@ static int do_set(int argc, char **argv, struct vault *v)
 	return EXIT_OK;
 }
 
-static int do_policy(int argc, char **argv, struct vault *v)
+/* "key policy NAME" alone: show the policy rather than change nothing. */
+static int show_policy(struct cli_ctx *ctx, struct vault *v, const char *name)
+{
+	struct vault_key *k;
+	char a[32], b[32];
+	int err = vault_key_get(v, name, &k);
+
+	if (err)
+		return key_error(v, name, err), EXIT_FAIL;
+	if (ctx->json) {
+		struct json j;
+
+		json_init(&j, stdout, JSON_PRETTY);
+		json_obj_begin(&j, NULL);
+		json_str(&j, "name", k->name);
+		if (k->rotate_after)
+			json_uint(&j, "rotateAfter", k->rotate_after);
+		else
+			json_null(&j, "rotateAfter");
+		if (k->notify_before)
+			json_uint(&j, "notifyBefore", k->notify_before);
+		else
+			json_null(&j, "notifyBefore");
+		json_obj_end(&j);
+		json_end(&j);
+	} else {
+		format_duration(k->rotate_after, a, sizeof(a));
+		format_duration(k->notify_before, b, sizeof(b));
+		printf("rotate-after:  %s\nnotify-before: %s\n",
+		       k->rotate_after ? a : "-", k->notify_before ? b : "-");
+	}
+	vault_keys_free(k, 1);
+	return EXIT_OK;
+}
+
+static int do_policy(int argc, char **argv, struct cli_ctx *ctx,
+		     struct vault *v)
 {
 	uint64_t ra = UINT64_MAX, nb = UINT64_MAX;
 	const char *val, *name = NULL;
@@ -445,6 +481,8 @@ static int do_policy(int argc, char **argv, struct vault *v)
 	}
 	if (!name)
 		return cli_usage(key_usage, "key policy: which NAME?");
+	if (ra == UINT64_MAX && nb == UINT64_MAX)
+		return show_policy(ctx, v, name);
 	err = vault_key_policy(v, name, ra, nb);
 	if (err)
 		return key_error(v, name, err), EXIT_FAIL;
@@ -562,7 +600,7 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 	} else if (!strcmp(sub, "set")) {
 		r = do_set(argc, argv, v);
 	} else if (!strcmp(sub, "policy")) {
-		r = do_policy(argc, argv, v);
+		r = do_policy(argc, argv, ctx, v);
 	} else if (!strcmp(sub, "expiring")) {
 		r = do_expiring(argc, argv, ctx, v);
 	} else if (!strcmp(sub, "rotate")) {

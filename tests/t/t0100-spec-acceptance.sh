@@ -112,6 +112,10 @@ test_expect_success JQ 'DUR 30s, 1h, 90d, P90D, PT1H; key expiring exits 3' '
 	done &&
 	ssefs --json key show k1 >k.json &&
 	test "$(jq -r .policy.rotateAfter k.json)" = 3600 &&
+	ssefs key policy k1 >p.out &&
+	grep -q "^rotate-after: *1h$" p.out &&
+	ssefs --json key policy k1 >p.json &&
+	test "$(jq -r .notifyBefore p.json)" = 3600 &&
 	ssefs key create soon --size 2048 --expires "$(date -u -d "+2 days" +%F)" \
 		>/dev/null &&
 	test_expect_code 3 ssefs key expiring >out &&
