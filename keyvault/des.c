@@ -218,7 +218,13 @@ int des_list(const char *dir, struct des **out, size_t *n)
 		if (k && !strcmp(k, "sets"))
 			sets = yaml_document_get_node(&doc, p->value);
 	}
-	if (!sets) {
+	/* none, or "sets:" with nothing after it (as earlier builds wrote
+	 * the file once its last set was deleted) */
+	if (!sets || (sets->type == YAML_SCALAR_NODE &&
+		      (!sets->data.scalar.length ||
+		       !strcmp((const char *)sets->data.scalar.value, "~") ||
+		       !strcmp((const char *)sets->data.scalar.value,
+			       "null")))) {
 		r = 0;
 		goto out;
 	}
@@ -307,8 +313,9 @@ static int write_all_sets(const char *dir, const struct des *v, size_t n)
 	f = open_memstream(&buf, &len);
 	if (!f)
 		return -ENOMEM;
+	/* "sets:" alone would be a null, not an empty list */
 	fprintf(f, "# ssefs disk encryption sets; written by ssefs, "
-		   "see ssefs-des(1)\nversion: 1\nsets:\n");
+		   "see ssefs-des(1)\nversion: 1\nsets:%s\n", n ? "" : " []");
 	for (size_t i = 0; i < n; i++) {
 		fprintf(f, "  -\n");
 		put_str(f, "name", v[i].name);

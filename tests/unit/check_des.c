@@ -73,6 +73,34 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* Deleting the last set leaves a file that still reads (as no sets), and
+ * a file that an earlier build left with a bare "sets:" reads too. */
+START_TEST(test_last_deleted)
+{
+	struct des d, *all;
+	char path[128];
+	size_t n;
+	FILE *f;
+
+	sample(&d, "only");
+	ck_assert_int_eq(des_create(dir, &d), 0);
+	ck_assert_int_eq(des_delete(dir, "only"), 0);
+	ck_assert_int_eq(des_list(dir, &all, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	free(all);
+	ck_assert_int_eq(des_create(dir, &d), 0);
+
+	snprintf(path, sizeof(path), "%s/des.yaml", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("version: 1\nsets:\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(des_list(dir, &all, &n), 0);
+	ck_assert_uint_eq(n, 0);
+	free(all);
+}
+END_TEST
+
 START_TEST(test_previous)
 {
 	char kid[64];
@@ -130,6 +158,7 @@ Suite *suite_des(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_last_deleted);
 	tcase_add_test(tc, test_previous);
 	tcase_add_test(tc, test_names_and_damage);
 	suite_add_tcase(s, tc);
