@@ -63,6 +63,7 @@ static void mount_help(void)
 "                       unusable (1h; 0 allowed)\n"
 "     rotate_interval=DUR      automatic rotation period (1h)\n"
 "     notify=CMD        run CMD with each event as JSON on stdin\n"
+"                       (default: the config file's notify:)\n"
 "     host_cache=DIR    directory for the host cache and the temp disk\n"
 "     caching=None|ReadOnly|ReadWrite    host caching (None)\n"
 "     cache_size=SIZE   host cache size (1G)\n"
@@ -209,6 +210,15 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 		val = argv[i][2] ? argv[i] + 2 : argv[++i];
 		if (mount_opts_parse(&o, val, &fargs, err, sizeof(err)) < 0) {
 			ret = cli_usage(NULL, "%s", err);
+			goto out;
+		}
+	}
+	/* the config file's notify: hears the daemon's events too (key
+	 * revoked, disk re-wrapped), unless an option named another */
+	if (!o.notify && ctx->cfg && config_notify(ctx->cfg)) {
+		o.notify = strdup(config_notify(ctx->cfg));
+		if (!o.notify) {
+			error("mount: out of memory");
 			goto out;
 		}
 	}

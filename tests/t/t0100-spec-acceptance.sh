@@ -167,7 +167,12 @@ test_expect_success 'des delete after the disk file was removed with rm' '
 	one_line err && grep -q "1 disk still uses it" err &&
 	rm store/gone.vhd &&
 	ssefs des delete gone &&
-	test_expect_code 1 ssefs des show gone 2>err && one_line err
+	test_expect_code 1 ssefs des show gone 2>err && one_line err &&
+	grep -q "no such disk encryption set" err &&
+	ssefs des list >list && test ! -s list &&
+	ssefs rotate >/dev/null &&
+	ssefs des create again --key k1 >/dev/null &&
+	ssefs des delete again
 '
 
 test_expect_success FUSE,JQ 'ssefs mount (a daemon), at once ssefs status; umount, mount again' '
@@ -214,6 +219,31 @@ test_expect_success FUSE 'a relative --vault DIR serves a daemon too' '
 	fusermount3 -u mnt &&
 	wait_daemon_gone store &&
 	ssefs disk show store/rel.vhd >/dev/null
+'
+
+test_expect_success FUSE,JQ 'the config file'"'"'s notify: hears the daemon'"'"'s events' '
+	cat >notify.sh <<-EOF &&
+	#!/bin/sh
+	cat >>"$TRASH_DIRECTORY/events.jsonl"
+	EOF
+	chmod +x notify.sh &&
+	cat >n.yaml <<-EOF &&
+	notify: $TRASH_DIRECTORY/notify.sh
+	EOF
+	ssefs key create kn --size 2048 >/dev/null &&
+	ssefs des create dn --key kn --auto-rotate >/dev/null &&
+	ssefs disk create store/dn.vhd --size 4M --des dn >/dev/null &&
+	ssefs --config n.yaml mount store mnt -o rotate_interval=1s &&
+	test_when_finished "fusermount3 -uz mnt 2>/dev/null; wait_daemon_gone store" &&
+	ssefs key rotate kn >/dev/null &&
+	for i in $(test_seq 50); do
+		test -s events.jsonl && break
+		sleep 0.2
+	done &&
+	jq -s -e "map(select(.event == \"DiskRewrapped\")) | length >= 1" \
+		events.jsonl &&
+	fusermount3 -u mnt &&
+	wait_daemon_gone store
 '
 
 test_expect_success FUSE 'mount MNT alone takes the config file'"'"'s store:; allow_other: true' '
