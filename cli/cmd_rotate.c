@@ -22,7 +22,9 @@ static const char rotate_usage[] =
 "Apply key rotation policies, move each auto-rotating disk encryption set\n"
 "to its key's newest version, and re-wrap every disk (and snapshot) of\n"
 "each set that is not on its set's active key; only the disks below STORE\n"
-"when given.  Idempotent; safe beside a mount doing the same.\n"
+"when given; disks of a set moved within STORE behind the vault's back\n"
+"(mv, a renamed store) are found there and entered in the registry.\n"
+"Idempotent; safe beside a mount doing the same.\n"
 "Exit 0 when all went well, 1 when something failed.  See ssefs-des(1).\n";
 
 static void say_line(void *arg, const char *line)

@@ -7,6 +7,7 @@
  * key keeps the old one in previousKeys until all its disks are re-wrapped;
  * a disk whose header copies disagree is re-wrapped again.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -420,13 +422,132 @@ out:
 	return r < 0 ? r : first;
 }
 
+/* --- finding disks moved within the store -------------------------- */
+
+struct found {
+	struct vault_disk *reg;		/* the registry */
+	size_t nreg;
+	struct vault_disk *put;		/* entries to write back */
+	size_t nput, cap;
+};
+
+static void uuid_text(const uint8_t u[16], char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	int o = 0;
+
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[u[i] >> 4];
+		out[o++] = hex[u[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+/* The disk at @path: registered elsewhere whose file is gone (moved with
+ * mv, the store renamed), or not at all (copied in): record it here. */
+static int note_disk(struct found *f, const char *path)
+{
+	struct vault_disk *d = NULL, *g;
+	struct env_header h;
+	struct stat st;
+	char uuid[37];
+
+	if (vol_probe(path, &h) < 0 || !*h.des)
+		return 0;	/* not a disk, or no set rotates it */
+	uuid_text(h.uuid, uuid);
+	for (size_t i = 0; i < f->nreg; i++)
+		if (!strcmp(f->reg[i].uuid, uuid))
+			d = &f->reg[i];
+	if (d && (!strcmp(d->path, path) || lstat(d->path, &st) == 0 ||
+		  errno != ENOENT))
+		return 0;	/* where it is recorded (or a stray copy) */
+	if (f->nput == f->cap) {
+		g = realloc(f->put, (f->cap * 2 + 8) * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		f->put = g;
+		f->cap = f->cap * 2 + 8;
+	}
+	g = &f->put[f->nput++];
+	memset(g, 0, sizeof(*g));
+	snprintf(g->uuid, sizeof(g->uuid), "%s", uuid);
+	snprintf(g->path, sizeof(g->path), "%s", path);
+	snprintf(g->des, sizeof(g->des), "%s", h.des);
+	snprintf(g->kid, sizeof(g->kid), "%s", h.layer[0].kid);
+	return 0;
+}
+
+static int scan_dir(struct found *f, const char *dir, int depth)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	struct stat st;
+	DIR *d;
+	int r = 0;
+
+	if (depth > 32)
+		return 0;
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while (r == 0 && (e = readdir(d))) {
+		if (e->d_name[0] == '.' && (!e->d_name[1] ||
+		    (e->d_name[1] == '.' && !e->d_name[2])))
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >=
+		    (int)sizeof(path) || lstat(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode))
+			r = scan_dir(f, path, depth + 1);
+		else if (S_ISREG(st.st_mode))
+			r = note_disk(f, path);
+	}
+	closedir(d);
+	return r;
+}
+
+/*
+ * Disks of a set that were moved inside @store behind the vault's back
+ * (mv in the store, a renamed store, a copy restored into it) are entered
+ * in the registry at their new path, so that rotation reaches them.
+ */
+static int adopt_moved(struct vault *v, const struct rotation_opts *o)
+{
+	struct found f = { NULL, 0, NULL, 0, 0 };
+	char store[PATH_MAX];
+	int r;
+
+	if (!realpath(o->store, store))
+		return -errno;
+	r = vault_disk_list(v, &f.reg, &f.nreg);
+	if (r < 0)
+		return r;
+	r = scan_dir(&f, store, 0);
+	if (r == 0 && f.nput)
+		r = vault_disk_put_many(v, f.put, f.nput);
+	for (size_t i = 0; r == 0 && i < f.nput; i++)
+		say(o, "disk %s: found in the store; entered in the registry",
+		    f.put[i].path);
+	free(f.reg);
+	free(f.put);
+	return r;
+}
+
 int rotation_run(struct vault *v, const struct rotation_opts *o,
 		 struct rotation_result *res)
 {
 	int r, first;
 
 	memset(res, 0, sizeof(*res));
-	first = apply_policies(v, o, res, time(NULL));
+	first = o->store ? adopt_moved(v, o) : 0;
+	if (first < 0)
+		say(o, "store %s: cannot look for moved disks: %s", o->store,
+		    cli_strerror(first));
+	r = apply_policies(v, o, res, time(NULL));
+	if (r < 0 && !first)
+		first = r;
 	r = follow_keys(v, o, res);
 	if (r < 0 && !first)
 		first = r;

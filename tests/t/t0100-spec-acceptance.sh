@@ -175,6 +175,28 @@ test_expect_success 'des delete after the disk file was removed with rm' '
 	ssefs des delete again
 '
 
+test_expect_success JQ 'ssefs rotate STORE reaches a disk moved with mv, or a moved store' '
+	ssefs key create km --size 2048 >/dev/null &&
+	ssefs des create dm --key km --auto-rotate >/dev/null &&
+	mkdir st1 &&
+	ssefs disk create st1/a.vhd --size 4M --des dm >/dev/null &&
+	ssefs disk create st1/b.vhd --size 4M --des dm >/dev/null &&
+	mv st1/a.vhd st1/moved.vhd &&
+	ssefs key rotate km >km.kid &&
+	ssefs rotate st1 >out &&
+	grep -q "st1/moved.vhd: found in the store" out &&
+	test "$(ssefs --json disk show st1/moved.vhd | jq -r ".layers[0].kid")" = "$(cat km.kid)" &&
+	mv st1 st2 &&
+	ssefs key rotate km >km.kid &&
+	ssefs rotate st2 >/dev/null &&
+	for d in moved b; do
+		test "$(ssefs --json disk show st2/$d.vhd | jq -r ".layers[0].kid")" = "$(cat km.kid)" ||
+		return 1
+	done &&
+	ssefs --json des show dm >dm.json &&
+	test "$(jq -r ".previousKeys | length" dm.json)" = 0
+'
+
 test_expect_success FUSE,JQ 'ssefs mount (a daemon), at once ssefs status; umount, mount again' '
 	mkdir mnt &&
 	test_atexit "fusermount3 -uz \"$TRASH_DIRECTORY/mnt\" 2>/dev/null" &&
