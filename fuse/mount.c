@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,32 @@ static void stop_tasks(struct ssefs_fs *fs, int started)
 		ssefs_tasks[started].stop(fs);
 }
 
+/*
+ * What libfuse says while it parses the options ("fuse: unknown
+ * option(s): `-o foo'"), kept to be told in ssefs's one line.  libfuse's
+ * log hook takes no argument, hence the static buffer; it is used only
+ * around fuse_new(), before any thread exists.
+ */
+static char fuse_said[256];
+
+static int fuse_said_done;
+
+static void keep_fuse_log(enum fuse_log_level level, const char *fmt,
+			  va_list ap)
+{
+	size_t len = strlen(fuse_said), n;
+
+	(void)level;
+	if (fuse_said_done || len + 1 >= sizeof(fuse_said))
+		return;		/* the first line says why; it may come in parts */
+	vsnprintf(fuse_said + len, sizeof(fuse_said) - len, fmt, ap);
+	n = strcspn(fuse_said, "\n");
+	if (fuse_said[n]) {
+		fuse_said[n] = '\0';
+		fuse_said_done = 1;
+	}
+}
+
 int ssefs_mount_main(struct ssefs_mount_args *a)
 {
 	struct fuse_loop_config lc = { .clone_fd = 1, .max_idle_threads = 16 };
@@ -124,9 +151,16 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	if (fs_cache_open(fs) < 0)
 		goto out;
 
+	*fuse_said = '\0';
+	fuse_said_done = 0;
+	fuse_set_log_func(keep_fuse_log);
 	fuse = fuse_new(a->fargs, &ssefs_ops, sizeof(ssefs_ops), fs);
+	fuse_set_log_func(NULL);	/* back to libfuse's stderr */
 	if (!fuse) {
-		error("mount: libfuse refused the options");
+		/* one line: "ssefs: mount: unknown option(s): `-o foo'" */
+		error("mount: %s", *fuse_said ? fuse_said +
+		      (strncmp(fuse_said, "fuse: ", 6) ? 0 : 6) :
+		      "libfuse refused the options");
 		ret = EXIT_USAGE;
 		goto out;
 	}

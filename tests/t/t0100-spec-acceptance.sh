@@ -197,8 +197,15 @@ test_expect_success JQ 'ssefs rotate STORE reaches a disk moved with mv, or a mo
 	test "$(jq -r ".previousKeys | length" dm.json)" = 0
 '
 
+test_expect_success FUSE 'an option nobody knows: one line naming it, exit 2, no mount' '
+	mkdir -p mnt &&
+	test_expect_code 2 ssefs mount store mnt -o bogus_opt 2>err &&
+	one_line err && grep -q "bogus_opt" err &&
+	! mountpoint -q mnt
+'
+
 test_expect_success FUSE,JQ 'ssefs mount (a daemon), at once ssefs status; umount, mount again' '
-	mkdir mnt &&
+	mkdir -p mnt &&
 	test_atexit "fusermount3 -uz \"$TRASH_DIRECTORY/mnt\" 2>/dev/null" &&
 	test_when_finished "fusermount3 -uz mnt 2>/dev/null; wait_daemon_gone store" &&
 	(
