@@ -45,13 +45,15 @@ static const char disk_usage[] =
 "       ssefs disk export PATH.vhd DEST\n"
 "       ssefs disk snapshot PATH.vhd DEST.vhd\n"
 "       ssefs disk show PATH.vhd\n"
-"       ssefs disk rewrap PATH.vhd\n"
+"       ssefs disk rewrap PATH.vhd [--des NAME | --key NAME]\n"
 "       ssefs disk verify PATH.vhd\n"
 "\n"
 "SIZE is rounded up to a whole MiB; the .vhd is that plus a 512-byte\n"
 "fixed-VHD footer.  Without --des or --key a disk is encrypted under the\n"
 "vault's platform key (EncryptionAtRestWithPlatformKey).  export never\n"
-"overwrites an encrypted disk with plaintext.  See ssefs-disk(1).\n";
+"overwrites an encrypted disk with plaintext.  rewrap --des/--key moves a\n"
+"disk to another set or key by re-wrapping its DEK (same number of\n"
+"layers only; no data is re-encrypted).  See ssefs-disk(1).\n";
 
 static void uuid_str(const uint8_t u[16], char out[37])
 {
@@ -903,28 +905,79 @@ static int current_kid(struct vault *v, const char *kid, char *out,
 	return vault_resolve(v, k.platform ? "platform" : k.name, out, len);
 }
 
+static const struct option rewrap_opts[] = {
+	{ "des", required_argument, NULL, 'd' },
+	{ "key", required_argument, NULL, 'k' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 {
 	char targets[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
 	char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
 	const char *t[ENV_MAX_LAYERS] = { NULL, NULL };
+	const char *des = NULL, *key = NULL, *path;
+	struct key_choice kc;
+	struct rewrap_set set;
 	struct vault *v = NULL;
 	struct env_header h;
 	struct keyops ops;
-	int r, changed = 0;
+	int c, r, changed = 0;
 
-	if (argc != 2)
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", rewrap_opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			des = optarg;
+			break;
+		case 'k':
+			key = optarg;
+			break;
+		case 'h':
+			fputs(disk_usage, stdout);
+			return EXIT_OK;
+		default:
+			return cli_getopt_usage("disk rewrap", c, argv);
+		}
+	}
+	if (des && key)
+		return cli_usage(disk_usage, "disk rewrap: --des and --key "
+				 "exclude each other");
+	if (argc - optind != 1)
 		return cli_usage(disk_usage, "disk rewrap: needs PATH.vhd");
-	r = vol_probe(argv[1], &h);
+	path = argv[optind];
+	r = vol_probe(path, &h);
 	if (r < 0)
-		return disk_err(argv[1], NULL, r);
+		return disk_err(path, NULL, r);
 	if (cli_open_vault(ctx, &v))
 		return EXIT_FAIL;
-	for (unsigned int i = 0; i < h.nlayers; i++) {
+	if (des || key) {
+		/* a change of set: the new set's keys, as create would */
+		if (choose_keys(v, des, key, &kc) < 0) {
+			r = EXIT_FAIL;
+			goto out;
+		}
+		if (kc.nlayers != h.nlayers) {
+			error("disk %s: is %s, %s %s is %s: changing the number "
+			      "of encryption layers would re-encrypt the data; "
+			      "make a new disk and copy it instead", path,
+			      env_type_name(h.enc_type), des ? "des" : "key",
+			      des ? des : key, env_type_name(kc.type));
+			r = EXIT_FAIL;
+			goto out;
+		}
+		for (unsigned int i = 0; i < h.nlayers; i++)
+			t[i] = kc.kid[i];
+		set.des = kc.des;
+		set.enc_type = kc.type;
+	}
+	for (unsigned int i = 0; !(des || key) && i < h.nlayers; i++) {
 		r = current_kid(v, h.layer[i].kid, targets[i],
 				sizeof(targets[i]));
 		if (r < 0) {
-			error("disk %s: key of %s: %s", argv[1],
+			error("disk %s: key of %s: %s", path,
 			      h.layer[i].kid, cli_strerror(r));
 			r = EXIT_FAIL;
 			goto out;
@@ -932,27 +985,35 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		t[i] = targets[i];
 	}
 	vault_keyops(v, &ops);
-	r = disk_rewrap(argv[1], &ops, t, &changed, old);
+	r = disk_rewrap_set(path, &ops, t, des || key ? &set : NULL,
+			    &changed, old);
 	if (r < 0) {
-		r = disk_err(argv[1], "rewrap failed", r);
+		r = disk_err(path, "rewrap failed", r);
 		goto out;
 	}
 	if (changed) {
-		register_disk(v, argv[1]);
-		vault_audit(v, "disk.rewrap", t[0], 0);
+		register_disk(v, path);
+		vault_audit(v, des || key ? "disk.move" : "disk.rewrap",
+			    t[0], 0);
 	}
 	if (!ctx->json) {
 		for (unsigned int i = 0; i < h.nlayers; i++)
-			printf("%s: layer %u: %s%s%s\n", argv[1], i,
+			printf("%s: layer %u: %s%s%s\n", path, i,
 			       changed && strcmp(old[i], t[i]) ? old[i] : "",
 			       changed && strcmp(old[i], t[i]) ? " -> " : "",
 			       t[i]);
+		if (changed && (des || key))
+			printf("%s: %s%s%s -> %s%s%s\n", path,
+			       env_type_name(h.enc_type), *h.des ? ", des " : "",
+			       h.des, env_type_name(set.enc_type),
+			       *set.des ? ", des " : "", set.des);
 		if (!changed)
-			printf("%s: already on the current key version\n",
-			       argv[1]);
+			printf("%s: already on %s\n", path,
+			       des || key ? "that set and key version" :
+			       "the current key version");
 		r = EXIT_OK;
 	} else {
-		r = show_header(argv[1], 1, changed ? "rewrapped" : "current");
+		r = show_header(path, 1, changed ? "rewrapped" : "current");
 	}
 out:
 	vault_close(v);

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,11 +16,13 @@
 /* Are both copies valid, equal in kids, and on the targets? */
 static int current(int fd, const struct env_header *h,
 		   const char *const targets[ENV_MAX_LAYERS],
-		   const struct hdr_status *st)
+		   const struct rewrap_set *set, const struct hdr_status *st)
 {
 	uint8_t buf[ENV_COPY_BYTES];
 	struct env_header twin;
 
+	if (set && (strcmp(h->des, set->des) || h->enc_type != set->enc_type))
+		return 0;
 	for (unsigned int i = 0; i < h->nlayers; i++)
 		if (targets[i] && strcmp(h->layer[i].kid, targets[i]))
 			return 0;
@@ -48,6 +51,20 @@ int disk_rewrap(const char *path, const struct keyops *ops,
 		const char *const targets[ENV_MAX_LAYERS], int *changed,
 		char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 {
+	return disk_rewrap_set(path, ops, targets, NULL, changed, old_kids);
+}
+
+/* One layer or two is fixed at creation: a new set must keep the count. */
+static int layers_of(uint32_t enc_type)
+{
+	return enc_type == ENV_TYPE_PLATFORM_AND_CUSTOMER ? 2 : 1;
+}
+
+int disk_rewrap_set(const char *path, const struct keyops *ops,
+		    const char *const targets[ENV_MAX_LAYERS],
+		    const struct rewrap_set *set, int *changed,
+		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+{
 	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
 	struct env_header h;
 	struct hdr_status st;
@@ -68,7 +85,12 @@ int disk_rewrap(const char *path, const struct keyops *ops,
 	if (old_kids)
 		for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
 			strcpy(old_kids[i], i < h.nlayers ? h.layer[i].kid : "");
-	if (current(fd, &h, targets, &st))
+	if (set && (layers_of(set->enc_type) != (int)h.nlayers ||
+		    strlen(set->des) > ENV_DES_MAX)) {
+		r = -EMEDIUMTYPE;	/* the data would need re-encrypting */
+		goto out;
+	}
+	if (current(fd, &h, targets, set, &st))
 		goto out;
 
 	for (unsigned int i = 0; i < h.nlayers && r == 0; i++)
@@ -84,6 +106,10 @@ int disk_rewrap(const char *path, const struct keyops *ops,
 		l.cipher = h.layer[i].cipher;
 		if (r == 0)
 			h.layer[i] = l;
+	}
+	if (r == 0 && set) {
+		snprintf(h.des, sizeof(h.des), "%s", set->des);
+		h.enc_type = set->enc_type;
 	}
 	if (r == 0) {
 		h.rotated = (uint64_t)time(NULL);

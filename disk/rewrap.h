@@ -28,4 +28,22 @@ int disk_rewrap(const char *path, const struct keyops *ops,
 		char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 	__attribute__((warn_unused_result));
 
+/* A disk's new set: its name ("" for none) and encryption type. */
+struct rewrap_set {
+	const char *des;
+	uint32_t enc_type;		/* enum env_type */
+};
+
+/*
+ * disk_rewrap_set() - disk_rewrap(), and with @set (may be NULL) move the
+ * disk to another disk encryption set or encryption type in the same
+ * header write.  The number of layers cannot change (that would mean
+ * re-encrypting the data): -EMEDIUMTYPE, nothing written.
+ */
+int disk_rewrap_set(const char *path, const struct keyops *ops,
+		    const char *const targets[ENV_MAX_LAYERS],
+		    const struct rewrap_set *set, int *changed,
+		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+	__attribute__((warn_unused_result));
+
 #endif /* SSEFS_DISK_REWRAP_H */
