@@ -46,7 +46,8 @@ static const char key_usage[] =
 "            is on)\n"
 "  policy    store rotate-after and notify-before (0 clears); ssefs rotate\n"
 "            acts on them; without either, print them\n"
-"  expiring  versions expiring within DUR (default 30d); exit 3 if any\n"
+"  expiring  versions expiring within DUR (default: the key's\n"
+"            --notify-before, else 30d); exit 3 if any\n"
 "T: 2027-01-31T00:00:00Z or 2027-01-31; DUR: 90d, 12h, P90D.\n"
 "See ssefs-key(1).\n";
 
@@ -492,20 +493,21 @@ static int do_policy(int argc, char **argv, struct cli_ctx *ctx,
 static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
 		       struct vault *v)
 {
-	uint64_t within = 30 * 86400;
+	uint64_t within = 30 * 86400, window;
 	struct vault_key *ks;
 	const char *val;
 	struct json j;
 	time_t now = time(NULL);
 	char kid[VAULT_KID_MAX + 1], t[32];
 	size_t n, i, m;
-	int k, r, found = 0, err;
+	int k, r, found = 0, err, given = 0;
 
 	for (k = 1; k < argc; k++) {
 		r = cli_take(argc, argv, &k, "--within", &val);
 		if (r <= 0 || parse_duration(val, &within))
 			return cli_usage(key_usage, "key expiring: bad "
 					 "argument '%s'", argv[k]);
+		given = 1;
 	}
 	err = vault_key_list(v, &ks, &n);
 	if (err)
@@ -518,12 +520,16 @@ static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
 	for (i = 0; i < n; i++) {
 		if (ks[i].deleted || !ks[i].enabled)
 			continue;
+		/* --within for every key; else the key's own notify-before
+		 * policy, and 30 days for a key without one */
+		window = !given && ks[i].notify_before ? ks[i].notify_before :
+			 within;
 		for (m = 0; m < ks[i].nversions; m++) {
 			const struct vault_version *p = &ks[i].versions[m];
 			struct kid pk;
 
 			if (!p->enabled || !p->expires ||
-			    p->expires > now + (time_t)within)
+			    p->expires > now + (time_t)window)
 				continue;
 			found = 1;
 			memset(&pk, 0, sizeof(pk));

@@ -108,6 +108,18 @@ test_expect_success 'policy is stored and shown' '
 	ssefs key show k1 | grep -q "^policy:   rotate-after 90d notify-before 7d$"
 '
 
+test_expect_success 'key expiring without --within: each key'"'"'s notify-before' '
+	ssefs key policy e2 --notify-before 5d &&
+	ssefs key expiring >out &&
+	test ! -s out &&
+	ssefs key policy e2 --notify-before 60d &&
+	test_expect_code 3 ssefs key expiring >out &&
+	grep -q "^$(cat kide2)  expires" out &&
+	ssefs key expiring --within 5d &&
+	ssefs key policy e2 --notify-before 0 &&
+	test_expect_code 3 ssefs key expiring
+'
+
 test_expect_success 'list shows every key' '
 	ssefs --json key list >l.json &&
 	test "$(jq -r "[.[].name] | join(\",\")" l.json)" = "e1,e2,k1" &&
