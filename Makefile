@@ -7,7 +7,8 @@
 #   make deps         install the Debian packages build, tests and bench need
 #   make fuzz         libFuzzer on the header decoder (FUZZ_SECONDS=60)
 #   make bench        benchmarks (bench/), writes BENCHMARKS.md
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (the mount helper goes to
+#                     SBINDIR=/sbin whatever PREFIX is: mount(8) looks there)
 #
 # Knobs: V=1 (echo commands), SANITIZE=1, -include config.mak.
 
