@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli/cli.h"
@@ -14,6 +15,17 @@
 #include "util/log.h"
 
 #define STATUS_TRIES	100	/* of 50 ms: 5 s for a daemon starting */
+
+/*
+ * A FUSE mount whose daemon died (kill -9, OOM) stays in the mount table
+ * and answers every stat(2) with ENOTCONN until it is unmounted.
+ */
+static int daemon_gone(const char *mnt)
+{
+	struct stat st;
+
+	return stat(mnt, &st) < 0 && errno == ENOTCONN;
+}
 
 static const char status_usage[] = "usage: ssefs [--json] status MNT\n";
 
@@ -33,7 +45,8 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 "with their error; the temp disk (-o temp_disk) with its backing file and\n"
 "whether it is encrypted or plaintext on host storage.  --json gives the\n"
 "same as one JSON object (ssefs-mount(8)).  Only root and the user who\n"
-"mounted may ask.  Right after a mount it waits up to 5 s for the daemon.\n"
+"mounted may ask.  Right after a mount it waits up to 5 s for the daemon;\n"
+"a mount whose daemon has died is named as such at once.\n"
 "Exit status: 0, or 1 when MNT is not an ssefs mount.\n");
 		return EXIT_OK;
 	}
@@ -42,8 +55,14 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 				 "status: needs MNT" :
 				 argc > 2 ? "status: too many arguments" :
 				 "status: %s: unknown option", argv[1]);
-	if (!realpath(argv[1], mnt))
+	if (!realpath(argv[1], mnt)) {
+		if (errno == ENOTCONN)
+			return error("%s: its daemon is gone (Transport "
+				     "endpoint is not connected); unmount it "
+				     "with: fusermount3 -u %s", argv[1],
+				     argv[1]), EXIT_FAIL;
 		return error("%s: not an ssefs mount", argv[1]), EXIT_FAIL;
+	}
 	fflush(stdout);
 	/* Right after `ssefs mount` (no -f) returns, the daemon may not
 	 * have opened its control socket yet: while MNT is an ssefs mount,
@@ -52,13 +71,20 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		r = ctl_request(mnt, ctx->json ? "status json" : "status",
 				stdout);
 		if (r != -ENOTCONN || tries >= STATUS_TRIES ||
-		    !mi_ssefs_at(mnt))
+		    !mi_ssefs_at(mnt) || daemon_gone(mnt))
 			break;
 		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
 	}
 	if (r == -EACCES)
 		return error("%s: permission denied (only root and the user "
 			     "who mounted it may ask)", argv[1]), EXIT_FAIL;
+	if (r < 0 && mi_ssefs_at(mnt) && daemon_gone(mnt))
+		return error("%s: its daemon is gone (Transport endpoint is "
+			     "not connected); unmount it with: fusermount3 -u "
+			     "%s", argv[1], mnt), EXIT_FAIL;
+	if (r < 0 && mi_ssefs_at(mnt))
+		return error("%s: the daemon does not answer on its control "
+			     "socket", argv[1]), EXIT_FAIL;
 	if (r < 0)
 		return error("%s: not an ssefs mount", argv[1]), EXIT_FAIL;
 	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;

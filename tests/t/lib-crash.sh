@@ -35,6 +35,12 @@ test_expect_success 'kill -9 the daemon in the middle of more writes' '
 	sleep 2 &&
 	kill -9 "$pid" &&
 	{ wait $f0 $f1 $f2; true; } &&
+	# the dead mount is named as such at once, not after the 5 s
+	# that status gives a daemon still starting
+	s0=$SECONDS &&
+	test_must_fail ssefs status mnt 2>err &&
+	test $((SECONDS - s0)) -lt 3 &&
+	grep "^ssefs: mnt: its daemon is gone (Transport endpoint is not connected); unmount it with: fusermount3 -u " err &&
 	fusermount3 -uz mnt &&
 	! mountpoint -q mnt
 '
