@@ -39,4 +39,14 @@ test_expect_success 'a global option without its value exits 2' '
 	grep -q "^ssefs: --vault: needs a value$" err
 '
 
+# The harness itself: "|| return 1" in a body (the idiom of the loops in
+# these tests) must not skip the body's test_when_finished, or a failed
+# test would leave its mounts behind.
+test_expect_success 'test-lib: a body that returns early still runs its cleanup' '
+	rm -f cleaned &&
+	( test_run_ "test_when_finished \"touch cleaned\" &&
+		     for i in 1; do false || return 1; done" ) ;
+	test -f cleaned
+'
+
 test_done

@@ -131,10 +131,16 @@ test_cmp () {
 
 test_seq () { seq "$@"; }
 
+# The body runs in a function of its own: a `return` in it (`... || return
+# 1` in a loop) ends the body, not test_run_, so the cleanup still runs.
+test_eval_body_ () {
+	eval "$1"
+}
+
 test_run_ () {
 	test_cleanup=:
 	eval_ret=0
-	eval "$1" >&3 2>&4
+	test_eval_body_ "$1" >&3 2>&4
 	eval_ret=$?
 	eval "$test_cleanup" >&3 2>&4
 	return $eval_ret
