@@ -76,6 +76,11 @@ static int disk_err(const char *path, const char *what, int r)
 	if (r == -ENOTSUP)
 		return error("disk %s: not an ssefs disk (no ssefs header)",
 			     path), EXIT_FAIL;
+	if (r == -EFBIG)	/* ftruncate(2) past the file system's limit */
+		return error("disk %s: %s%sFile too large for the file system "
+			     "that holds it (ext4 with 4 KiB blocks stops at "
+			     "16 TiB; XFS and btrfs go further)", path,
+			     what ? what : "", what ? ": " : ""), EXIT_FAIL;
 	error("disk %s: %s%s%s", path, what ? what : "", what ? ": " : "",
 	      cli_strerror(r));
 	return EXIT_FAIL;

@@ -47,6 +47,16 @@ test_expect_success 'bad sizes and options are usage errors' '
 	! test -e store/x.vhd
 '
 
+# ext4 with 4 KiB blocks takes no file over 16 TiB; other file systems
+# (XFS, btrfs) create a sparse 100 TiB disk and have nothing to show here.
+[ "$(stat -f -c %T .)" = ext2/ext3 ] && test_set_prereq EXT4
+test_expect_success EXT4 'a disk larger than the file system allows: one line, nothing left' '
+	test_must_fail ssefs disk create store/huge.vhd --size 100T --key k1 2>err &&
+	test "$(wc -l <err)" = 1 &&
+	grep "^ssefs: disk store/huge.vhd: cannot create: File too large for the file system that holds it (ext4 with 4 KiB blocks stops at 16 TiB" err &&
+	! ls store | grep huge
+'
+
 test_expect_success 'import then export of a random 64 MiB raw image' '
 	random_file raw 64 &&
 	ssefs disk import raw store/imp.vhd --key k1 >/dev/null &&
