@@ -77,10 +77,14 @@ test_expect_success 'des update to a pinned version re-wraps the set at once' '
 test_expect_success 'kill -9 of ssefs rotate at random moments, 20 times' '
 	ssefs des update des1 --key k1 --auto-rotate true >/dev/null &&
 	for n in $(test_seq 20); do
-		ssefs key rotate k1 >kidn &&
+		# only the rotate goes to the background, so that $! is
+		# that process: "a && b &" would background the whole list
+		# and the kill could land on the shell around a key rotate
+		# left running on its own
+		ssefs key rotate k1 >kidn || return 1
 		"$SSEFS_BIN" rotate store >/dev/null 2>&1 &
-		pid=$! &&
-		sleep 0.0$((RANDOM % 10)) &&
+		pid=$!
+		sleep 0.0$((RANDOM % 10))
 		kill -9 $pid 2>/dev/null
 		wait $pid
 		for i in $(test_seq 12); do
