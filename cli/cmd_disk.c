@@ -27,6 +27,7 @@
 #include "disk/store.h"
 #include "disk/vhd.h"
 #include "disk/volume.h"
+#include "fuse/cache.h"
 #include "keyvault/des.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
@@ -51,9 +52,11 @@ static const char disk_usage[] =
 "SIZE is rounded up to a whole MiB; the .vhd is that plus a 512-byte\n"
 "fixed-VHD footer.  Without --des or --key a disk is encrypted under the\n"
 "vault's platform key (EncryptionAtRestWithPlatformKey).  export never\n"
-"overwrites an encrypted disk with plaintext.  rewrap --des/--key moves a\n"
-"disk to another set or key by re-wrapping its DEK (same number of\n"
-"layers only; no data is re-encrypted).  See ssefs-disk(1).\n";
+"overwrites an encrypted disk with plaintext.  export and snapshot refuse\n"
+"a disk a mount holds open, or whose store has a ReadWrite host cache\n"
+"left to write back.  rewrap --des/--key moves a disk to another set or\n"
+"key by re-wrapping its DEK (same number of layers only; no data is\n"
+"re-encrypted).  See ssefs-disk(1).\n";
 
 static void uuid_str(const uint8_t u[16], char out[37])
 {
@@ -636,8 +639,14 @@ out:
 
 /* --- export and snapshot ------------------------------------------- */
 
+/*
+ * Export and snapshot read the disk's file: refuse while a mount holds it
+ * open, and while a ReadWrite host cache that no mount serves may hold
+ * newer sectors than the file (a mount that did not end cleanly).
+ */
 static int refuse_in_use(const char *path)
 {
+	char store[PATH_MAX], dir[PATH_MAX];
 	int r = vol_in_use(path);
 
 	if (r < 0)
@@ -645,6 +654,17 @@ static int refuse_in_use(const char *path)
 	if (r > 0) {
 		error("disk %s: in use by a mount; copy it through the mount "
 		      "or unmount it first", path);
+		return EXIT_FAIL;
+	}
+	r = hc_unreplayed(path, store, sizeof(store), dir, sizeof(dir));
+	if (r < 0)
+		return disk_err(path, "cannot check the store's host cache", r);
+	if (r > 0) {
+		error("disk %s: the host cache %s may hold writes not yet in "
+		      "the store %s (a mount with caching=ReadWrite did not end "
+		      "cleanly): mount the store with -o host_cache=%s,"
+		      "caching=ReadWrite once to write them back", path, dir,
+		      store, dir);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;

@@ -13,6 +13,7 @@
 #include "disk/volume.h"
 #include "fuse/cache.h"
 #include "fuse/fs.h"
+#include "fuse/mount.h"
 #include "fuse/newdisk.h"
 #include "util/io.h"
 #include "util/log.h"
@@ -129,6 +130,46 @@ static int check_marker(struct ssefs_fs *fs)
 	      "write it back, or remove %s/%s to discard it", fs->store, dir,
 	      dir, fs->store, HC_MARKER);
 	return -1;
+}
+
+int hc_unreplayed(const char *disk, char *store, size_t store_len,
+		  char *dir, size_t dir_len)
+{
+	char d[PATH_MAX], path[PATH_MAX + 64];
+	char *slash;
+	ssize_t n;
+	int fd, r;
+
+	if (!realpath(disk, d))
+		return -errno;
+	while ((slash = strrchr(d, '/')) != NULL) {
+		slash[slash == d] = '\0';	/* the parent; "/" stays "/" */
+		snprintf(path, sizeof(path), "%s/%s", strcmp(d, "/") ? d : "",
+			 HC_MARKER);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 && errno != ENOENT)
+			return -errno;
+		if (fd < 0) {
+			if (!strcmp(d, "/"))
+				return 0;
+			continue;
+		}
+		n = read(fd, path, sizeof(path) - 1);
+		close(fd);
+		path[n > 0 ? n : 0] = '\0';
+		path[strcspn(path, "\n")] = '\0';
+		snprintf(dir, dir_len, "%s", path);
+		snprintf(store, store_len, "%s", d);
+		/* a cache that is gone holds nothing (check_marker says so
+		 * at the next mount); a live mount writes a disk back at its
+		 * last close */
+		snprintf(path, sizeof(path), "%s/%s", dir, HC_FILE);
+		if (!dir[0] || (access(path, F_OK) < 0 && errno == ENOENT))
+			return 0;
+		r = mount_store_held(d);
+		return r < 0 ? r : !r;
+	}
+	return 0;
 }
 
 static int write_marker(struct ssefs_fs *fs)

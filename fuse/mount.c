@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <fuse.h>
@@ -52,6 +54,34 @@ int mount_lock_store(const char *store, int *fd, pid_t *holder)
 	}
 	*fd = lfd;
 	return 0;
+}
+
+int mount_store_held(const char *store)
+{
+	char path[4096], line[256];
+	unsigned long long ino;
+	unsigned int maj, min;
+	struct stat st;
+	int held = 0;
+	FILE *f;
+
+	if (snprintf(path, sizeof(path), "%s/%s", store, SSEFS_LOCK_FILE) >=
+	    (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (stat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	f = fopen("/proc/locks", "re");
+	if (!f)
+		return -errno;
+	/* "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF"; a waiter's
+	 * line has "->" after the number and is not a holder */
+	while (!held && fgets(line, sizeof(line), f))
+		held = sscanf(line, "%*d: FLOCK %*s %*s %*d %x:%x:%llu",
+			      &maj, &min, &ino) == 3 &&
+		       maj == major(st.st_dev) && min == minor(st.st_dev) &&
+		       ino == (unsigned long long)st.st_ino;
+	fclose(f);
+	return held;
 }
 
 void mount_lock_set_pid(int fd, pid_t pid)

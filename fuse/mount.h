@@ -21,6 +21,14 @@ struct vault;
  */
 int mount_lock_store(const char *store, int *fd, pid_t *holder);
 
+/*
+ * mount_store_held() - does some process hold @store's lock, that is, is
+ * a daemon serving it?  Read from /proc/locks, so that asking takes no
+ * lock that a mount starting at that moment could find taken.
+ * Return: 1, 0 (also when the store has no lock file), or -errno.
+ */
+int mount_store_held(const char *store);
+
 /* Write our pid into the held lock file (after daemonising). */
 void mount_lock_set_pid(int fd, pid_t pid);
 
