@@ -251,9 +251,7 @@ static int apply_update(struct des *d, void *arg)
 		snprintf(d->version, sizeof(d->version), "%s",
 			 u->want->version);
 		if (strcmp(d->active_kid, u->want->active_kid)) {
-			des_push_previous(d, d->active_kid);
-			snprintf(d->active_kid, sizeof(d->active_kid), "%s",
-				 u->want->active_kid);
+			des_set_active(d, u->want->active_kid);
 			d->last_rotation = time(NULL);
 		}
 	}

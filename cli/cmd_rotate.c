@@ -24,8 +24,12 @@ static const char rotate_usage[] =
 "each set that is not on its set's active key; only the disks below STORE\n"
 "when given; disks of a set moved within STORE behind the vault's back\n"
 "(mv, a renamed store) are found there and entered in the registry.\n"
-"Idempotent; safe beside a mount doing the same.\n"
-"Exit 0 when all went well, 1 when something failed.  See ssefs-des(1).\n";
+"A registered disk below STORE whose file is gone and is not found\n"
+"elsewhere in STORE is dropped from the registry.  Without STORE, a\n"
+"registered disk whose file is gone is skipped, and its set keeps the old\n"
+"key in previousKeys.  Idempotent; safe beside a mount doing the same.\n"
+"Exit 0 when all went well, 1 when something failed, 3 when a registered\n"
+"disk was missing.  See ssefs-des(1).\n";
 
 static void say_line(void *arg, const char *line)
 {
@@ -92,13 +96,18 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 		json_end(&j);
 	} else {
 		printf("rotate: %u key%s rotated, %u set%s moved, %u disk%s "
-		       "re-wrapped, %u current, %u failed\n",
+		       "re-wrapped, %u current, %u failed",
 		       res.keys_rotated, res.keys_rotated == 1 ? "" : "s",
 		       res.des_moved, res.des_moved == 1 ? "" : "s",
 		       res.disks_rewrapped, res.disks_rewrapped == 1 ? "" : "s",
 		       res.disks_current, res.disks_failed);
+		if (res.disks_skipped)
+			printf(", %u missing", res.disks_skipped);
+		putchar('\n');
 	}
 	if (r < 0 && !res.disks_failed)
 		error("rotate: %s", cli_strerror(r));
-	return r < 0 ? EXIT_FAIL : EXIT_OK;
+	if (r < 0)
+		return EXIT_FAIL;
+	return res.disks_skipped ? EXIT_ATTENTION : EXIT_OK;
 }

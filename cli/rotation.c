@@ -147,8 +147,7 @@ static int move_active(struct des *d, void *arg)
 	m->moved = 0;
 	if (!strcmp(d->active_kid, m->kid))
 		return 0;
-	des_push_previous(d, d->active_kid);
-	snprintf(d->active_kid, sizeof(d->active_kid), "%s", m->kid);
+	des_set_active(d, m->kid);
 	d->last_rotation = time(NULL);
 	m->moved = 1;
 	return 0;
@@ -355,8 +354,10 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 
 		if (j->missing) {
 			res->disks_skipped++;
-			say(o, "disk %s: registered but missing; skipped",
-			    j->disk.path);
+			say(o, "disk %s: registered but missing; skipped: still "
+			    "wrapped under %s (if it was moved, `ssefs rotate "
+			    "STORE` on the store that holds it now re-wraps "
+			    "it)", j->disk.path, j->disk.kid);
 			continue;
 		}
 		if (j->result < 0) {
@@ -383,6 +384,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 		char err[256] = "";
 		struct clear_arg c = { NULL };
 		unsigned int failed = 0, total = 0, registered = 0;
+		unsigned int missing = 0;
 
 		if (only_des && strcmp(sets[k].name, only_des))
 			continue;
@@ -390,6 +392,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 			if (strcmp(p.jobs[i].disk.des, sets[k].name))
 				continue;
 			total++;
+			missing += p.jobs[i].missing;
 			if (p.jobs[i].result < 0) {
 				if (!failed++)
 					snprintf(err, sizeof(err), "%.160s: %.80s",
@@ -398,10 +401,11 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 			}
 		}
 		/* a pass that saw only part of the set cannot call its
-		 * rotation complete */
+		 * rotation complete; nor can one that could not find a disk
+		 * (still under an old key: it stays in previousKeys) */
 		for (size_t i = 0; i < ndisks; i++)
 			registered += !strcmp(disks[i].des, sets[k].name);
-		if (!failed && total < registered)
+		if (!failed && (total < registered || missing))
 			continue;
 		if (failed)
 			c.error = err;
@@ -509,6 +513,40 @@ static int scan_dir(struct found *f, const char *dir, int depth)
 }
 
 /*
+ * A registered disk recorded below @store whose file is gone, and that the
+ * scan did not find elsewhere in the store, was removed (rm) behind the
+ * vault's back: drop it from the registry, so that its set can complete
+ * its rotation.  Should it turn up in some store later, `ssefs rotate`
+ * there enters it again (note_disk()).
+ */
+static int drop_gone(struct vault *v, const struct rotation_opts *o,
+		     const struct found *f, const char *store)
+{
+	struct stat st;
+	int r = 0, seen;
+
+	for (size_t i = 0; r == 0 && i < f->nreg; i++) {
+		const struct vault_disk *d = &f->reg[i];
+
+		if (!d->des[0] || !under(d->path, store) ||
+		    lstat(d->path, &st) == 0 || errno != ENOENT)
+			continue;
+		seen = 0;
+		for (size_t k = 0; k < f->nput; k++)
+			seen |= !strcmp(f->put[k].uuid, d->uuid);
+		if (seen)
+			continue;
+		r = vault_disk_del(v, d->uuid);
+		if (r == -ENOENT)
+			r = 0;
+		else if (r == 0)
+			say(o, "disk %s: gone from the store; dropped from the "
+			    "registry", d->path);
+	}
+	return r;
+}
+
+/*
  * Disks of a set that were moved inside @store behind the vault's back
  * (mv in the store, a renamed store, a copy restored into it) are entered
  * in the registry at their new path, so that rotation reaches them.
@@ -530,6 +568,8 @@ static int adopt_moved(struct vault *v, const struct rotation_opts *o)
 	for (size_t i = 0; r == 0 && i < f.nput; i++)
 		say(o, "disk %s: found in the store; entered in the registry",
 		    f.put[i].path);
+	if (r == 0)
+		r = drop_gone(v, o, &f, store);
 	free(f.reg);
 	free(f.put);
 	return r;

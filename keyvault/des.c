@@ -71,6 +71,16 @@ void des_drop_previous(struct des *d, const char *kid)
 	}
 }
 
+void des_set_active(struct des *d, const char *kid)
+{
+	char old[sizeof(d->active_kid)];
+
+	snprintf(old, sizeof(old), "%s", d->active_kid);
+	snprintf(d->active_kid, sizeof(d->active_kid), "%s", kid);
+	des_drop_previous(d, d->active_kid);	/* back to an older one */
+	des_push_previous(d, old);
+}
+
 static int path_in(const char *dir, const char *file, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/%s", dir, file);

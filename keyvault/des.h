@@ -57,4 +57,11 @@ int des_modify(const char *dir, const char *name,
 void des_push_previous(struct des *d, const char *kid);
 void des_drop_previous(struct des *d, const char *kid);
 
+/*
+ * Make @kid the active key of @d; the one it replaces goes to
+ * d->previous (its disks may still be wrapped under it until the set's
+ * rotation completes), and @kid leaves d->previous if it was there.
+ */
+void des_set_active(struct des *d, const char *kid);
+
 #endif /* SSEFS_KEYVAULT_DES_H */

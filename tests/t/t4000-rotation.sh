@@ -149,4 +149,43 @@ test_expect_success 'a failing set records autoKeyRotationError and raises AutoR
 	test "$(ssefs --json des show des1 | jq -r .autoKeyRotationError)" = null
 '
 
+test_expect_success 'a disk moved out of the store: exit 3, and the set keeps its old key' '
+	ssefs des create mv1 --key k1 --auto-rotate >/dev/null &&
+	mkdir -p st elsewhere &&
+	ssefs disk create st/a.vhd --size 4M --des mv1 >/dev/null &&
+	ssefs disk create st/b.vhd --size 4M --des mv1 >/dev/null &&
+	old=$(kid_of st/b.vhd) &&
+	mv st/b.vhd elsewhere/b.vhd &&
+	ssefs key rotate k1 >kidmv &&
+	test_expect_code 3 ssefs rotate >out &&
+	grep "^disk $TRASH_DIRECTORY/st/b.vhd: registered but missing; skipped: still wrapped under $old (if it was moved, .ssefs rotate STORE. on the store that holds it now re-wraps it)$" out &&
+	grep -q "^rotate: .*, 0 failed, 1 missing$" out &&
+	test "$(kid_of st/a.vhd)" = "$(cat kidmv)" &&
+	ssefs --json des show mv1 >des.json &&
+	jq -e --arg k "$old" "[.previousKeys[].keyUrl] | index(\$k) != null" des.json &&
+	test_expect_code 3 ssefs --json rotate >r.json &&
+	test "$(jq .disksSkipped r.json)" = 1 &&
+	# its new store finds it, and then the set is complete
+	ssefs rotate elsewhere >out &&
+	grep -q "elsewhere/b.vhd: found in the store" out &&
+	test "$(kid_of elsewhere/b.vhd)" = "$(cat kidmv)" &&
+	ssefs rotate >out &&
+	! grep -q missing out &&
+	test "$(ssefs --json des show mv1 | jq ".previousKeys | length")" = 0
+'
+
+test_expect_success 'a disk removed with rm: rotate STORE drops it, and the set completes' '
+	rm st/a.vhd &&
+	ssefs key rotate k1 >/dev/null &&
+	test_expect_code 3 ssefs rotate >out &&
+	grep -q "st/a.vhd: registered but missing" out &&
+	test "$(ssefs --json des show mv1 | jq ".previousKeys | length")" = 1 &&
+	ssefs rotate st >out &&
+	grep "^disk $TRASH_DIRECTORY/st/a.vhd: gone from the store; dropped from the registry$" out &&
+	ssefs rotate >out &&
+	! grep -q missing out &&
+	test "$(ssefs --json des show mv1 | jq -r .disks)" = 1 &&
+	test "$(ssefs --json des show mv1 | jq ".previousKeys | length")" = 0
+'
+
 test_done

@@ -122,6 +122,27 @@ START_TEST(test_previous)
 }
 END_TEST
 
+/* The key a set moves away from is remembered; moving back forgets it. */
+START_TEST(test_set_active)
+{
+	char first[sizeof(((struct des *)0)->active_kid)];
+	struct des d;
+
+	sample(&d, "a");
+	snprintf(first, sizeof(first), "%s", d.active_kid);
+	des_set_active(&d, "vault://v/keys/k1/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	ck_assert_str_eq(d.active_kid,
+			 "vault://v/keys/k1/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+	ck_assert_uint_eq(d.nprevious, 1);
+	ck_assert_str_eq(d.previous[0], first);
+	des_set_active(&d, first);		/* back to the older one */
+	ck_assert_str_eq(d.active_kid, first);
+	ck_assert_uint_eq(d.nprevious, 1);
+	ck_assert_str_eq(d.previous[0],
+			 "vault://v/keys/k1/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+}
+END_TEST
+
 START_TEST(test_names_and_damage)
 {
 	struct des d, *all;
@@ -160,6 +181,7 @@ Suite *suite_des(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_last_deleted);
 	tcase_add_test(tc, test_previous);
+	tcase_add_test(tc, test_set_active);
 	tcase_add_test(tc, test_names_and_damage);
 	suite_add_tcase(s, tc);
 	return s;
