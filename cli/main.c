@@ -15,6 +15,7 @@
 
 #include "cli/cli.h"
 #include "crypto/secmem.h"
+#include "fuse/opts.h"
 #include "keyvault/vault.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -189,6 +190,10 @@ static int setup_ctx(struct cli_ctx *ctx, const char *vault)
 		ctx->config_file = getenv("SSEFS_CONFIG");
 	if (ctx->config_file && *ctx->config_file) {
 		r = config_load(&ctx->cfg, ctx->config_file, err, sizeof(err));
+		if (!r)
+			r = config_check_mount_options(ctx->cfg,
+						       mount_opt_check, err,
+						       sizeof(err));
 		if (r < 0) {
 			error("%s", err);
 			return EXIT_FAIL;

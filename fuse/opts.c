@@ -313,6 +313,48 @@ int mount_opts_check(const struct mount_opts *o, char *err, size_t errlen)
 	return 0;
 }
 
+static void quiet_fuse_log(enum fuse_log_level level, const char *fmt,
+			   va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+}
+
+int mount_opt_check(const char *key, const char *val, char *why,
+		    size_t whylen)
+{
+	static const struct fuse_operations none;
+	struct fuse_args fargs = FUSE_ARGS_INIT(0, NULL);
+	struct mount_opts o;
+	struct fuse *f;
+	char *opt = NULL;
+	int r;
+
+	mount_opts_init(&o);
+	if (asprintf(&opt, "%s=%s", key, val) < 0)
+		return -ENOMEM;
+	r = fuse_opt_add_arg(&fargs, "ssefs") ? -ENOMEM :
+	    mount_opts_parse(&o, opt, &fargs, why, whylen);
+	if (r == -EINVAL && !strncmp(why, "-o ", 3))
+		memmove(why, why + 3, strlen(why + 3) + 1);
+	/* what ssefs left to libfuse: would fuse_new() take it?  (It
+	 * neither opens /dev/fuse nor mounts.) */
+	if (!r && fargs.argc > 1) {
+		fuse_set_log_func(quiet_fuse_log);
+		f = fuse_new(&fargs, &none, sizeof(none), NULL);
+		fuse_set_log_func(NULL);
+		if (f)
+			fuse_destroy(f);
+		else
+			r = -ENOENT;
+	}
+	fuse_opt_free_args(&fargs);
+	mount_opts_release(&o);
+	free(opt);
+	return r;
+}
+
 uint64_t mount_cache_size(const struct mount_opts *o)
 {
 	return o->cache_size ? o->cache_size : MOUNT_DEFAULT_CACHE_SIZE;

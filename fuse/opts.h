@@ -66,6 +66,15 @@ int mount_opts_parse(struct mount_opts *o, const char *optstr,
  */
 int mount_opts_check(const struct mount_opts *o, char *err, size_t errlen);
 
+/*
+ * mount_opt_check() - one option as the config file gives it, @key: @val:
+ * 0 when ssefs or libfuse takes key=val; -ENOENT when neither knows @key;
+ * -EINVAL with "NAME=VALUE: WHY" in @why when the value is bad.
+ * (A config_opt_check_fn, util/config.h.)
+ */
+int mount_opt_check(const char *key, const char *val, char *why,
+		    size_t whylen);
+
 /* The host cache's size: cache_size, or the default. */
 uint64_t mount_cache_size(const struct mount_opts *o);
 

@@ -20,6 +20,8 @@
 struct kv {
 	char *key;
 	char *val;
+	size_t key_line, key_col;	/* 1-based, for errors */
+	size_t val_line, val_col;
 };
 
 struct kvlist {
@@ -33,6 +35,7 @@ struct store_ent {
 };
 
 struct config {
+	char *path;		/* the file, for config_check_mount_options() */
 	char *vault_dir;
 	char *vault_keyfile;
 	char *passphrase_file;
@@ -160,6 +163,10 @@ static int load_options(struct loader *l, yaml_node_t *map, const char *what,
 				       "contain ','", scalar(k));
 		e->key = strdup(scalar(k));
 		e->val = strdup(scalar(v));
+		e->key_line = k->start_mark.line + 1;
+		e->key_col = k->start_mark.column + 1;
+		e->val_line = v->start_mark.line + 1;
+		e->val_col = v->start_mark.column + 1;
 		kl->n++;
 		if (!e->key || !e->val)
 			return -ENOMEM;
@@ -268,6 +275,7 @@ void config_free(struct config *cfg)
 {
 	if (!cfg)
 		return;
+	free(cfg->path);
 	free(cfg->vault_dir);
 	free(cfg->vault_keyfile);
 	free(cfg->passphrase_file);
@@ -303,8 +311,10 @@ int config_load(struct config **out, const char *path, char *err,
 		return r;
 	}
 	cfg = calloc(1, sizeof(*cfg));
-	if (!cfg || !yaml_parser_initialize(&parser)) {
-		free(cfg);
+	if (cfg)
+		cfg->path = strdup(path);
+	if (!cfg || !cfg->path || !yaml_parser_initialize(&parser)) {
+		config_free(cfg);
 		fclose(f);
 		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
 		return -ENOMEM;
@@ -342,6 +352,47 @@ fail:
 	yaml_parser_delete(&parser);
 	fclose(f);
 	config_free(cfg);
+	return r;
+}
+
+/* One section's options through @check; the first bad one in @err. */
+static int check_options(const struct config *cfg, const struct kvlist *kl,
+			 const char *section, config_opt_check_fn check,
+			 char *err, size_t errlen)
+{
+	char why[512];
+
+	for (size_t i = 0; i < kl->n; i++) {
+		const struct kv *e = &kl->v[i];
+		int r = check(e->key, e->val, why, sizeof(why));
+
+		if (r == -ENOENT) {
+			snprintf(err, errlen, "%s:%zu:%zu: unknown key '%s%s' "
+				 "(not a mount option)", cfg->path, e->key_line,
+				 e->key_col, section, e->key);
+			return r;
+		}
+		if (r < 0) {
+			snprintf(err, errlen, "%s:%zu:%zu: %s", cfg->path,
+				 e->val_line, e->val_col, why);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int config_check_mount_options(const struct config *cfg,
+			       config_opt_check_fn check, char *err,
+			       size_t errlen)
+{
+	int r;
+
+	if (!cfg)
+		return 0;
+	r = check_options(cfg, &cfg->mount, "mount.", check, err, errlen);
+	for (size_t i = 0; !r && i < cfg->nstores; i++)
+		r = check_options(cfg, &cfg->stores[i].opts, "", check, err,
+				  errlen);
 	return r;
 }
 

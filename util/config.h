@@ -48,4 +48,22 @@ const char *config_notify(const struct config *cfg);
 int config_mount_options(const struct config *cfg, const char *store,
 			 char *buf, size_t len);
 
+/*
+ * A mount option's check: 0 when @key=@val is good; -ENOENT when no one
+ * knows @key; another -errno with a reason in @why when @val is bad.
+ */
+typedef int (*config_opt_check_fn)(const char *key, const char *val,
+				   char *why, size_t whylen);
+
+/*
+ * config_check_mount_options() - run @check over every option of the
+ * "mount" and "stores" sections, so that a mistake there fails every
+ * command at once, as any other key does, rather than the mount later.
+ * On failure writes "PATH:LINE:COL: WHY" (at the key when it is unknown,
+ * else at the value) into @err and returns the check's -errno.
+ */
+int config_check_mount_options(const struct config *cfg,
+			       config_opt_check_fn check, char *err,
+			       size_t errlen);
+
 #endif /* SSEFS_UTIL_CONFIG_H */

@@ -291,4 +291,35 @@ test_expect_success FUSE 'mount MNT alone takes the config file'"'"'s store:; al
 	test_expect_code 2 ssefs mount mnt 2>err && one_line err
 '
 
+test_expect_success 'config: an unknown key or bad value under mount:/stores: has line and column' '
+	cat >m1.yaml <<-EOF &&
+	mount:
+	  revoke_grace: 1h
+	  frob: 3
+	EOF
+	test_expect_code 1 ssefs --config m1.yaml key list 2>err &&
+	test "$(wc -l <err)" = 1 && grep -q "^ssefs: m1.yaml:3:3: unknown key .mount.frob." err &&
+	cat >m2.yaml <<-EOF &&
+	stores:
+	  $TRASH_DIRECTORY/store:
+	    cachng: ReadOnly
+	EOF
+	test_expect_code 1 ssefs --config m2.yaml rotate store 2>err &&
+	test "$(wc -l <err)" = 1 && grep -q "^ssefs: m2.yaml:3:5: unknown key .cachng." err &&
+	cat >m3.yaml <<-EOF &&
+	mount:
+	  caching: Sometimes
+	EOF
+	test_expect_code 1 ssefs --config m3.yaml mount store mnt 2>err &&
+	test "$(wc -l <err)" = 1 && grep -q "^ssefs: m3.yaml:2:12: caching=Sometimes: " err &&
+	! mountpoint -q mnt &&
+	cat >m4.yaml <<-EOF &&
+	mount:
+	  max_read: 131072
+	  revoke_grace: 0
+	  encryption_at_host: off
+	EOF
+	ssefs --config m4.yaml key list >/dev/null
+'
+
 test_done
