@@ -88,4 +88,15 @@ test_expect_success 'a bad option through the helper fails the mount' '
 	! mountpoint -q mnt
 '
 
+test_expect_success 'noexec from fstab (or implied by user) reaches the mount' '
+	mount -t fuse.ssefs -o rw,noexec,nosuid,nodev,_netdev \
+		"$TRASH_DIRECTORY/store" "$TRASH_DIRECTORY/mnt" &&
+	mountpoint -q mnt &&
+	grep " $TRASH_DIRECTORY/mnt fuse.ssefs " /proc/mounts >m &&
+	grep -q "[ ,]noexec[ ,]" m && grep -q "[ ,]nosuid[ ,]" m &&
+	grep -q "[ ,]nodev[ ,]" m &&
+	umount "$TRASH_DIRECTORY/mnt" &&
+	wait_daemon_gone store
+'
+
 test_done
