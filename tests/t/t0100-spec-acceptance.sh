@@ -322,4 +322,14 @@ test_expect_success 'config: an unknown key or bad value under mount:/stores: ha
 	ssefs --config m4.yaml key list >/dev/null
 '
 
+test_expect_success 'examples/ssefs-rotate.{service,timer}: runs without a config file, hourly' '
+	EX="$TEST_DIRECTORY/../../examples" &&
+	env_args=$(sed -n "s/^Environment=//p" "$EX/ssefs-rotate.service") &&
+	env $env_args "$SSEFS_BIN" rotate store >out &&
+	grep -q "^rotate: " out &&
+	a=$(sed -n "s/^OnUnitActiveSec=\([0-9]*\)min$/\1/p" "$EX/ssefs-rotate.timer") &&
+	d=$(sed -n "s/^RandomizedDelaySec=\([0-9]*\)min$/\1/p" "$EX/ssefs-rotate.timer") &&
+	test -n "$a" && test $((a + ${d:-0})) -le 60
+'
+
 test_done
