@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -150,6 +151,56 @@ static void keep_fuse_log(enum fuse_log_level level, const char *fmt,
 	}
 }
 
+/*
+ * fuse_mount(), with what it and fusermount3 (which libfuse runs for a
+ * user who is not root) write on stderr kept: the first line, without
+ * its "fusermount3: " or "fuse: ", goes into @why, so that a failed mount
+ * is one line ("option allow_other only allowed if 'user_allow_other' is
+ * set in /etc/fuse.conf").  No other thread runs yet.
+ */
+static int mount_told(struct fuse *fuse, const char *mnt, char *why,
+		      size_t len)
+{
+	static const char *const who[] = {
+		"fusermount3: ", "fusermount: ", "fuse: "
+	};
+	int mfd, saved = -1, r;
+	ssize_t n = 0;
+	size_t i;
+
+	*why = '\0';
+	mfd = memfd_create("ssefs-mount", MFD_CLOEXEC);
+	if (mfd >= 0) {
+		fflush(stderr);
+		saved = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+		if (saved < 0 || dup2(mfd, STDERR_FILENO) < 0) {
+			if (saved >= 0)
+				close(saved);
+			saved = -1;
+		}
+	}
+	r = fuse_mount(fuse, mnt);
+	if (saved >= 0) {
+		fflush(stderr);
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+		n = pread(mfd, why, len - 1, 0);
+	}
+	if (mfd >= 0)
+		close(mfd);
+	why[n > 0 ? n : 0] = '\0';
+	why[strcspn(why, "\n")] = '\0';
+	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++) {
+		size_t w = strlen(who[i]);
+
+		if (!strncmp(why, who[i], w)) {
+			memmove(why, why + w, strlen(why + w) + 1);
+			break;
+		}
+	}
+	return r;
+}
+
 int ssefs_mount_main(struct ssefs_mount_args *a)
 {
 	struct fuse_loop_config lc = { .clone_fd = 1, .max_idle_threads = 16 };
@@ -194,8 +245,9 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (fuse_mount(fuse, a->mnt) != 0) {
-		error("%s: cannot mount (see the message above)", a->mnt);
+	if (mount_told(fuse, a->mnt, fuse_said, sizeof(fuse_said)) != 0) {
+		error("%s: cannot mount%s%s", a->mnt, *fuse_said ? ": " : "",
+		      fuse_said);
 		goto out;
 	}
 	mounted = 1;

@@ -80,12 +80,15 @@ test_expect_success 'the owner unmounts; the data is in the store' '
 	cmp -n 4096 "$W/blk" "$W/out.raw"
 '
 
-test_expect_success 'allow_other without user_allow_other: refused by fusermount3, no mount' '
+test_expect_success 'allow_other without user_allow_other: refused by fusermount3 in one line, no mount' '
 	if grep -q "^user_allow_other" /etc/fuse.conf; then
 		echo "# /etc/fuse.conf allows it here: not checked"
 	else
-		! as $OWNER mount -f "$W/store" "$W/mnt" -o allow_other 2>err &&
+		test_expect_code 1 as $OWNER mount -f "$W/store" "$W/mnt" \
+			-o allow_other 2>err &&
 		cat err &&
+		test "$(wc -l <err)" = 1 &&
+		grep -q "^ssefs: $W/mnt: cannot mount: .*user_allow_other" err &&
 		! mounted
 	fi
 '
