@@ -531,6 +531,7 @@ static int classify_import(const char *src, int fd, struct import_src *s,
 	struct vhd_info vi;
 	struct stat st;
 	uint64_t size, padded;
+	int r;
 
 	if (fstat(fd, &st) < 0)
 		return error("%s: %s", src, strerror(errno)), -1;
@@ -541,6 +542,13 @@ static int classify_import(const char *src, int fd, struct import_src *s,
 		return error("%s: %s", src, strerror(errno)), -1;
 	if (size == 0)
 		return error("%s: empty image", src), -1;
+	/* an ssefs disk holds ciphertext: imported as raw, it would become
+	 * a disk whose plaintext is that ciphertext */
+	r = S_ISREG(st.st_mode) ? vol_probe(src, NULL) : -ENOTSUP;
+	if (r == 0 || r == -EBADMSG || r == -EPROTONOSUPPORT)
+		return error("%s: an encrypted ssefs disk, not an image; copy "
+			     "it with ssefs disk snapshot, or import what "
+			     "ssefs disk export writes", src), -1;
 	if (size >= VHD_FOOTER_BYTES &&
 	    io_pread_all(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
 	    vhd_footer_parse(head, &vi) == 0 && vi.type != VHD_TYPE_FIXED) {

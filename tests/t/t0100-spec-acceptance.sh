@@ -332,4 +332,12 @@ test_expect_success 'examples/ssefs-rotate.{service,timer}: runs without a confi
 	test -n "$a" && test $((a + ${d:-0})) -le 60
 '
 
+test_expect_success 'disk import of a store file (ciphertext) is refused, not imported as raw' '
+	test_expect_code 1 ssefs disk import store/s64M.vhd cipher.vhd 2>err &&
+	one_line err && grep -q "^ssefs: store/s64M.vhd: an encrypted ssefs disk" err &&
+	! test -e cipher.vhd &&
+	ssefs disk export store/s64M.vhd plain.vhd &&
+	ssefs disk import plain.vhd store/reimported.vhd >/dev/null
+'
+
 test_done
