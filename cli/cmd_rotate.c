@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -47,6 +48,7 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 	struct rotation_opts o = { 0 };
 	struct rotation_result res;
 	struct vault *v = NULL;
+	struct stat st;
 	int c, r;
 
 	optind = 1;
@@ -70,8 +72,12 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage(rotate_usage, "rotate: at most one STORE");
 	o.store = optind < argc ? argv[optind] :
 		  ctx->cfg ? config_default_store(ctx->cfg) : NULL;
-	if (o.store && access(o.store, F_OK) < 0) {
+	if (o.store && stat(o.store, &st) < 0) {
 		error("store %s: %s", o.store, strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (o.store && !S_ISDIR(st.st_mode)) {
+		error("store %s: not a directory", o.store);
 		return EXIT_FAIL;
 	}
 	o.notify = ctx->cfg ? config_notify(ctx->cfg) : NULL;

@@ -155,9 +155,12 @@ test_expect_success JQ 'vault audit --verify --json is one JSON object' '
 	test "$(jq -r .records v.json)" -gt 3
 '
 
-test_expect_success 'rotate of a store that does not exist names it, exit 1' '
+test_expect_success 'rotate of a store that does not exist, or is a file, names it, exit 1' '
 	test_expect_code 1 ssefs rotate nostore >out 2>err &&
-	one_line err && grep -q "^ssefs: store nostore: " err
+	one_line err && grep -q "^ssefs: store nostore: " err &&
+	test_expect_code 1 ssefs rotate store/s64M.vhd >out 2>err &&
+	one_line err &&
+	grep -q "^ssefs: store store/s64M.vhd: not a directory$" err
 '
 
 test_expect_success 'des delete after the disk file was removed with rm' '
