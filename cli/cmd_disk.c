@@ -681,7 +681,7 @@ static int refuse_in_use(const char *path)
 /*
  * A disk that cannot be opened because of its key: name the key id and
  * its state ("key vault://v/keys/k1/VER is disabled"), as SPEC.md asks;
- * other failures as disk_err().
+ * a file without the ssefs magic as such; other failures as disk_err().
  */
 static int key_at_fault(struct vault *v, const char *path, int r)
 {
@@ -699,6 +699,9 @@ static int key_at_fault(struct vault *v, const char *path, int r)
 			return EXIT_FAIL;
 		}
 	}
+	/* a file that is no disk at all is not a corrupt one */
+	if (r == -EBADMSG && vol_probe(path, NULL) == -ENOTSUP)
+		r = -ENOTSUP;
 	return disk_err(path, "cannot open", r);
 }
 

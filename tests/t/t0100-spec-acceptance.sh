@@ -343,4 +343,18 @@ test_expect_success 'disk import of a store file (ciphertext) is refused, not im
 	ssefs disk import plain.vhd store/reimported.vhd >/dev/null
 '
 
+test_expect_success 'a file that is no disk: not an ssefs disk, not corrupt' '
+	echo "just text" >notadisk.vhd &&
+	for c in show verify rewrap; do
+		test_expect_code 1 ssefs disk $c notadisk.vhd 2>err &&
+		one_line err &&
+		grep -q "^ssefs: disk notadisk.vhd: not an ssefs disk" err ||
+		return 1
+	done &&
+	test_expect_code 1 ssefs disk export notadisk.vhd x.out 2>err &&
+	one_line err && grep -q "not an ssefs disk" err &&
+	test_expect_code 1 ssefs disk snapshot notadisk.vhd store/x.vhd 2>err &&
+	one_line err && grep -q "not an ssefs disk" err
+'
+
 test_done
