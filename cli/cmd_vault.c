@@ -61,6 +61,22 @@ static void unlock_of(const struct cli_ctx *ctx, struct vault_unlock *u)
 	u->passphrase_file = ctx->passphrase_file;
 }
 
+/*
+ * -EINVAL from unlocking names the file that could not serve: an empty
+ * passphrase file, or a key file that is not 32 bytes.  Else 0.
+ */
+static int unlock_error(const struct vault_unlock *u, int err)
+{
+	const char *path = vault_open_failed_path();
+
+	if (err != -EINVAL || !path || !*path)
+		return 0;
+	if (u->passphrase_file && !strcmp(path, u->passphrase_file))
+		return error("%s: empty passphrase", path);
+	return error("%s: not a vault key file (want 32 bytes, as vault "
+		     "init writes)", path);
+}
+
 /* Print why a vault could not be opened or used, naming what is at fault. */
 int cli_vault_error(const char *dir, const char *path, int err)
 {
@@ -99,7 +115,9 @@ int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 		return EXIT_FAIL;
 	}
 	if (err) {
-		cli_vault_error(ctx->vault_dir, vault_open_failed_path(), err);
+		if (!unlock_error(&u, err))
+			cli_vault_error(ctx->vault_dir,
+					vault_open_failed_path(), err);
 		return EXIT_FAIL;
 	}
 	/* Absolute: the daemon may change directory before it reads it. */
@@ -141,6 +159,8 @@ static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 		return error("vault %s: already exists", ctx->vault_dir), 1;
 	if (err == -EINVAL && name && !*name)
 		return cli_usage(vault_usage, "--name: empty");
+	if (unlock_error(&u, err))
+		return EXIT_FAIL;
 	if (err == -EINVAL)
 		return error("vault %s: bad name '%s' (want [a-z0-9-], at most "
 			     "24) or unusable key file", ctx->vault_dir,

@@ -862,6 +862,7 @@ int vault_init(const char *dir, const char *name,
 		goto fail;
 	goto out;
 fail:
+	vault_last_error_path(v);	/* the key or passphrase file, say */
 	/* Leave nothing half made: the directory is ours, just created
 	 * (or it was empty, and is left empty). */
 	vault_remove_tree(dir);

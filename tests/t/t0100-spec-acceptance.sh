@@ -357,4 +357,20 @@ test_expect_success 'a file that is no disk: not an ssefs disk, not corrupt' '
 	one_line err && grep -q "not an ssefs disk" err
 '
 
+test_expect_success 'an empty passphrase file or a bad key file is named as such' '
+	: >empty.pp && chmod 600 empty.pp &&
+	test_expect_code 1 ssefs --vault "$TRASH_DIRECTORY/ev" vault init \
+		--passphrase-file empty.pp 2>err &&
+	one_line err && grep -q "^ssefs: empty.pp: empty passphrase$" err &&
+	! test -e ev &&
+	test_expect_code 1 ssefs --vault "$TRASH_DIRECTORY/pv" \
+		--passphrase-file empty.pp key list 2>err &&
+	one_line err && grep -q "^ssefs: empty.pp: empty passphrase$" err &&
+	head -c 10 /dev/urandom >short.key && chmod 600 short.key &&
+	test_expect_code 1 ssefs --vault "$TRASH_DIRECTORY/kv" vault init \
+		--keyfile short.key 2>err &&
+	one_line err && grep -q "^ssefs: short.key: not a vault key file" err &&
+	! test -e kv
+'
+
 test_done
