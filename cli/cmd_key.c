@@ -193,6 +193,13 @@ static int opt_time(const char *opt, const char *val, int never_ok,
 	return 0;
 }
 
+/* A key whose expiry is not after its not-before would never be usable. */
+static int never_valid(void)
+{
+	return cli_usage(key_usage, "--expires: must be after --not-before "
+			 "(the key would never be usable)");
+}
+
 static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 		     struct vault *v, int import)
 {
@@ -251,6 +258,8 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 	}
 	if (!name)
 		return cli_usage(key_usage, "key %s: which NAME?", argv[0]);
+	if (nbf && exp && exp <= nbf)
+		return never_valid();
 	if (!kid_valid_key_name(name) || !strcmp(name, "platform"))
 		return cli_usage(key_usage, "key %s: bad name (want "
 				 "[A-Za-z0-9-], at most 127, not \"platform\")",
@@ -403,6 +412,9 @@ static int do_set(int argc, char **argv, struct vault *v)
 		return cli_usage(key_usage, "key set: want NAME[/VERSION]");
 	if (!any)
 		return cli_usage(key_usage, "key set: nothing to set");
+	if (a.set_expires && a.set_not_before && a.expires && a.not_before &&
+	    a.expires <= a.not_before)
+		return never_valid();
 	err = vault_key_set(v, name, ver, &a);
 	if (err == -ENOKEY && *ver)
 		return error("key %s: no such key or version", ref), EXIT_FAIL;

@@ -373,4 +373,15 @@ test_expect_success 'an empty passphrase file or a bad key file is named as such
 	! test -e kv
 '
 
+test_expect_success 'a key that would never be usable (--expires before --not-before) is refused' '
+	test_expect_code 2 ssefs key create never --size 2048 \
+		--not-before 2028-01-31 --expires 2027-01-31 2>err &&
+	one_line err && grep -q -- "--expires: must be after --not-before" err &&
+	test_expect_code 1 ssefs key show never 2>/dev/null &&
+	test_expect_code 2 ssefs key set k1 --not-before 2027-01-31T00:00:00Z \
+		--expires 2027-01-31 2>err &&
+	one_line err &&
+	ssefs key set k1 --not-before 2020-01-31 --expires 2099-01-31
+'
+
 test_done
