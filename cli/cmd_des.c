@@ -20,7 +20,8 @@
 #include "util/log.h"
 
 static const char des_usage[] =
-"usage: ssefs des create NAME --key NAME[/VERSION] [--type TYPE] [--auto-rotate]\n"
+"usage: ssefs des create NAME --key NAME[/VERSION] [--type TYPE]\n"
+"                        [--auto-rotate [true|false]]\n"
 "       ssefs des update NAME [--key NAME[/VERSION]] [--auto-rotate true|false]\n"
 "       ssefs des list\n"
 "       ssefs des show NAME\n"
@@ -173,6 +174,11 @@ static int des_create_cmd(int argc, char **argv, struct cli_ctx *ctx)
 					optarg);
 			break;
 		case 'a':
+			/* "--auto-rotate true|false", as des update takes it */
+			if (!optarg && optind < argc &&
+			    (!strcmp(argv[optind], "true") ||
+			     !strcmp(argv[optind], "false")))
+				optarg = argv[optind++];
 			if (!optarg)
 				d.auto_rotate = 1;
 			else if (parse_bool(optarg, &d.auto_rotate) < 0)

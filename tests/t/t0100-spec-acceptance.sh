@@ -384,4 +384,14 @@ test_expect_success 'a key that would never be usable (--expires before --not-be
 	ssefs key set k1 --not-before 2020-01-31 --expires 2099-01-31
 '
 
+test_expect_success 'des create --auto-rotate true|false, as des update takes it' '
+	ssefs des create at1 --key k1 --auto-rotate true >/dev/null &&
+	ssefs des create at2 --key k1 --auto-rotate false >/dev/null &&
+	ssefs des create at3 --key k1 --auto-rotate >/dev/null &&
+	ssefs des show at1 | grep -q "^auto-rotate: *on$" &&
+	ssefs des show at2 | grep -q "^auto-rotate: *off$" &&
+	ssefs des show at3 | grep -q "^auto-rotate: *on$" &&
+	for d in at1 at2 at3; do ssefs des delete $d || return 1; done
+'
+
 test_done
