@@ -294,6 +294,23 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 	return EXIT_OK;
 }
 
+/* --json after a change (set, policy, delete, recover): the key object
+ * as it now is, as show prints it. */
+static int print_changed(struct cli_ctx *ctx, struct vault *v,
+			 const char *name)
+{
+	struct vault_key *k;
+	struct json j;
+
+	if (!ctx->json || vault_key_get(v, name, &k))
+		return EXIT_OK;
+	json_init(&j, stdout, JSON_PRETTY);
+	json_key(&j, v, k, time(NULL));
+	json_end(&j);
+	vault_keys_free(k, 1);
+	return EXIT_OK;
+}
+
 static int do_show(int argc, char **argv, struct cli_ctx *ctx,
 		   struct vault *v)
 {
@@ -373,7 +390,8 @@ static int do_list(struct cli_ctx *ctx, struct vault *v)
 	return EXIT_OK;
 }
 
-static int do_set(int argc, char **argv, struct vault *v)
+static int do_set(int argc, char **argv, struct cli_ctx *ctx,
+		  struct vault *v)
 {
 	char name[KID_NAME_MAX + 1], ver[KID_VERSION_LEN + 1];
 	struct vault_key_attrs a = { .enabled = -1 };
@@ -420,7 +438,7 @@ static int do_set(int argc, char **argv, struct vault *v)
 		return error("key %s: no such key or version", ref), EXIT_FAIL;
 	if (err)
 		return key_error(v, ref, err), EXIT_FAIL;
-	return EXIT_OK;
+	return print_changed(ctx, v, name);
 }
 
 /* "key policy NAME" alone: show the policy rather than change nothing. */
@@ -499,7 +517,7 @@ static int do_policy(int argc, char **argv, struct cli_ctx *ctx,
 	err = vault_key_policy(v, name, ra, nb);
 	if (err)
 		return key_error(v, name, err), EXIT_FAIL;
-	return EXIT_OK;
+	return ctx->json ? show_policy(ctx, v, name) : EXIT_OK;
 }
 
 static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
@@ -616,7 +634,7 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 	} else if (!strcmp(sub, "show")) {
 		r = do_show(argc, argv, ctx, v);
 	} else if (!strcmp(sub, "set")) {
-		r = do_set(argc, argv, v);
+		r = do_set(argc, argv, ctx, v);
 	} else if (!strcmp(sub, "policy")) {
 		r = do_policy(argc, argv, ctx, v);
 	} else if (!strcmp(sub, "expiring")) {
@@ -654,6 +672,8 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 			key_error(v, argv[1], err);
 		if (err)
 			r = EXIT_FAIL;
+		else if (strcmp(sub, "purge"))
+			r = print_changed(ctx, v, argv[1]);
 	}
 	vault_close(v);
 	return r;

@@ -394,4 +394,14 @@ test_expect_success 'des create --auto-rotate true|false, as des update takes it
 	for d in at1 at2 at3; do ssefs des delete $d || return 1; done
 '
 
+test_expect_success JQ 'key set, policy, delete, recover --json: one JSON object each' '
+	ssefs key create kj --size 2048 >/dev/null &&
+	test "$(ssefs --json key set kj --enabled false | jq -r .versions[0].enabled)" = false &&
+	test "$(ssefs --json key set kj --enabled true | jq -r .enabled)" = true &&
+	test "$(ssefs --json key policy kj --rotate-after P90D | jq -r .rotateAfter)" = 7776000 &&
+	test "$(ssefs --json key delete kj | jq -r .deleted)" = true &&
+	test "$(ssefs --json key recover kj | jq -r .deleted)" = false &&
+	ssefs key set kj --enabled true >out && test ! -s out
+'
+
 test_done
