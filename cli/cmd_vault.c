@@ -497,11 +497,14 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 			return EXIT_OK;
 		}
 		vault_audit(v, "restore", NULL, 0);
-		if (!ctx->json)
+		r = EXIT_OK;
+		if (ctx->json)
+			r = do_show(ctx, v);	/* the vault restored */
+		else
 			printf("restored vault %s at %s\n", vault_name(v),
 			       vault_dir(v));
 		vault_close(v);
-		return EXIT_OK;
+		return r;
 	}
 	if (strcmp(sub, "show") && strcmp(sub, "backup") &&
 	    strcmp(sub, "audit") && strcmp(sub, "rotate-platform-key") &&
@@ -547,6 +550,8 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 		}
 	} else {
 		r = do_set(argc, argv, v);
+		if (r == EXIT_OK && ctx->json)
+			r = do_show(ctx, v);	/* the settings now */
 	}
 	vault_close(v);
 	return r;

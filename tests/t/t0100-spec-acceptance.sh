@@ -404,4 +404,14 @@ test_expect_success JQ 'key set, policy, delete, recover --json: one JSON object
 	ssefs key set kj --enabled true >out && test ! -s out
 '
 
+test_expect_success JQ 'vault set and vault restore --json: one JSON object each' '
+	ssefs --json vault set --purge-protection on >vs.json &&
+	jq -e .name vs.json >/dev/null &&
+	ssefs vault backup vault2.bak &&
+	cp "$SSEFS_VAULT.key" "$TRASH_DIRECTORY/restored2.key" &&
+	ssefs --vault "$TRASH_DIRECTORY/restored2" --json vault restore \
+		vault2.bak >vr.json &&
+	test "$(jq -r .name vr.json)" = spec
+'
+
 test_done
