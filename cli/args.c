@@ -231,8 +231,11 @@ void format_duration(uint64_t s, char *buf, size_t len)
 		{ 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
 	};
 
+	/* the largest unit that divides, but a minute is "60s" as SPEC.md
+	 * writes key_check_interval's default */
 	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
-		if (s && s % u[i].secs == 0) {
+		if (s && s % u[i].secs == 0 &&
+		    (u[i].unit != 'm' || s >= 120)) {
 			snprintf(buf, len, "%llu%c",
 				 (unsigned long long)(s / u[i].secs), u[i].unit);
 			return;

@@ -27,7 +27,7 @@ int parse_bool(const char *s, int *out) __attribute__((warn_unused_result));
 
 /* RFC 3339 UTC, "2027-01-31T00:00:00Z"; @len >= 21 */
 void format_time(time_t t, char *buf, size_t len);
-/* The shortest exact form: "90d", "1h", "90s" */
+/* The shortest exact form: "90d", "1h", "5m", "90s"; a minute is "60s" */
 void format_duration(uint64_t seconds, char *buf, size_t len);
 /* Human size with a binary suffix, exact when possible: "64M", "1.5G" */
 void format_size(uint64_t bytes, char *buf, size_t len);

@@ -414,4 +414,14 @@ test_expect_success JQ 'vault set and vault restore --json: one JSON object each
 	test "$(jq -r .name vr.json)" = spec
 '
 
+test_expect_success FUSE 'ssefs status shows the defaults as SPEC writes them' '
+	ssefs mount store mnt &&
+	test_when_finished "fusermount3 -uz mnt 2>/dev/null; wait_daemon_gone store" &&
+	ssefs status mnt >st.out &&
+	grep -q "key_check_interval=60s,revoke_grace=1h,rotate_interval=1h,caching=None" st.out &&
+	grep -q "encryption_at_host=on" st.out &&
+	fusermount3 -u mnt &&
+	wait_daemon_gone store
+'
+
 test_done
