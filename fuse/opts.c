@@ -371,9 +371,17 @@ const char *mount_caching_name(int caching)
 	return "None";
 }
 
+/* A size as SIZE is written (64M, 10G) when that is exact, else bytes. */
+static void exact_size(uint64_t b, char *buf, size_t len)
+{
+	format_size(b, buf, len);
+	if (strchr(buf, '.'))
+		snprintf(buf, len, "%llu", (unsigned long long)b);
+}
+
 char *mount_opts_format(const struct mount_opts *o)
 {
-	char kc[32], rg[32], ri[32], *s = NULL;
+	char kc[32], rg[32], ri[32], sz[32], *s = NULL;
 	size_t len = 0;
 	FILE *f;
 
@@ -398,18 +406,20 @@ char *mount_opts_format(const struct mount_opts *o)
 	if (o->host_cache)
 		fprintf(f, "host_cache=%s,", o->host_cache);
 	fprintf(f, "caching=%s,", mount_caching_name(o->caching));
-	if (o->caching != CACHING_NONE)
-		fprintf(f, "cache_size=%llu,",
-			(unsigned long long)mount_cache_size(o));
+	if (o->caching != CACHING_NONE) {
+		exact_size(mount_cache_size(o), sz, sizeof(sz));
+		fprintf(f, "cache_size=%s,", sz);
+	}
 	if (o->caching == CACHING_READWRITE) {
 		char wd[32];
 
 		format_duration(o->writeback_delay, wd, sizeof(wd));
 		fprintf(f, "writeback_delay=%s,", wd);
 	}
-	if (o->temp_disk)
-		fprintf(f, "temp_disk=%llu,",
-			(unsigned long long)o->temp_disk);
+	if (o->temp_disk) {
+		exact_size(o->temp_disk, sz, sizeof(sz));
+		fprintf(f, "temp_disk=%s,", sz);
+	}
 	fprintf(f, "encryption_at_host=%s",
 		o->encryption_at_host ? "on" : "off");
 	if (fclose(f)) {

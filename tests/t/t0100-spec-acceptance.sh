@@ -424,4 +424,14 @@ test_expect_success FUSE 'ssefs status shows the defaults as SPEC writes them' '
 	wait_daemon_gone store
 '
 
+test_expect_success FUSE 'ssefs status shows cache_size and temp_disk as SIZE was written' '
+	mkdir -p hc2 &&
+	ssefs mount store mnt -o "host_cache=$TRASH_DIRECTORY/hc2,caching=ReadOnly,cache_size=64M,temp_disk=16M" &&
+	test_when_finished "fusermount3 -uz mnt 2>/dev/null; wait_daemon_gone store" &&
+	ssefs status mnt >st.out &&
+	grep -q "cache_size=64M," st.out && grep -q "temp_disk=16M," st.out &&
+	fusermount3 -u mnt &&
+	wait_daemon_gone store
+'
+
 test_done
