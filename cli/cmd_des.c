@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/cmd_vault.h"
 #include "cli/rotation.h"
 #include "crypto/envelope.h"
 #include "keyvault/des.h"
@@ -122,9 +123,12 @@ static int resolve_key(struct vault *v, const char *ref, struct des *d)
 	enum key_state st;
 	int r;
 
-	if (kid_split_ref(ref, name, ver) < 0)
-		return cli_usage(des_usage, "--key %s: not NAME or "
-				 "NAME/VERSION", ref);
+	r = cli_key_ref(v, ref, name, ver);
+	if (r == -EXDEV)
+		return error("key %s: %s", ref, cli_strerror(r)), EXIT_FAIL;
+	if (r < 0)
+		return cli_usage(des_usage, "--key %s: not NAME, NAME/VERSION "
+				 "or a key's kid", ref);
 	r = vault_resolve(v, ref, d->active_kid, sizeof(d->active_kid));
 	if (r < 0) {
 		error("key %s: %s", ref, cli_strerror(r));

@@ -322,7 +322,11 @@ static int do_show(int argc, char **argv, struct cli_ctx *ctx,
 
 	if (argc != 2)
 		return cli_usage(key_usage, "key show: want NAME[/VERSION]");
-	if (kid_split_ref(argv[1], name, ver))
+	err = cli_key_ref(v, argv[1], name, ver);
+	if (err == -EXDEV)
+		return error("key %s: %s", argv[1], cli_strerror(err)),
+		       EXIT_FAIL;
+	if (err)
 		return cli_usage(key_usage, "key show: bad key reference '%s'",
 				 argv[1]);
 	err = vault_key_get(v, name, &k);
@@ -426,7 +430,10 @@ static int do_set(int argc, char **argv, struct cli_ctx *ctx,
 					 argv[i]);
 		any = 1;
 	}
-	if (!ref || kid_split_ref(ref, name, ver))
+	err = ref ? cli_key_ref(v, ref, name, ver) : -EINVAL;
+	if (err == -EXDEV)
+		return error("key %s: %s", ref, cli_strerror(err)), EXIT_FAIL;
+	if (err)
 		return cli_usage(key_usage, "key set: want NAME[/VERSION]");
 	if (!any)
 		return cli_usage(key_usage, "key set: nothing to set");

@@ -96,6 +96,21 @@ int cli_vault_error(const char *dir, const char *path, int err)
 	return error("vault %s: %s", dir, cli_strerror(err));
 }
 
+int cli_key_ref(struct vault *v, const char *ref, char *name, char *version)
+{
+	struct kid k;
+
+	if (strncmp(ref, "vault://", 8))
+		return kid_split_ref(ref, name, version);
+	if (kid_parse(ref, &k) < 0 || k.platform)
+		return -EINVAL;
+	if (strcmp(k.vault, vault_name(v)))
+		return -EXDEV;
+	memcpy(name, k.name, sizeof(k.name));
+	memcpy(version, k.version, sizeof(k.version));
+	return 0;
+}
+
 int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 {
 	struct vault_unlock u;

@@ -8,4 +8,14 @@
  * returns -1. */
 int cli_vault_error(const char *dir, const char *path, int err);
 
+struct vault;
+
+/*
+ * Split a key reference as the command line takes it: NAME, NAME/VERSION,
+ * or a key's full kid vault://VAULT/keys/NAME/VERSION, as create and
+ * rotate print it.  Return: 0; -EINVAL (none of these, or a platform
+ * kid); -EXDEV (a kid of another vault than @v).
+ */
+int cli_key_ref(struct vault *v, const char *ref, char *name, char *version);
+
 #endif /* SSEFS_CLI_CMD_VAULT_H */

@@ -434,4 +434,17 @@ test_expect_success FUSE 'ssefs status shows cache_size and temp_disk as SIZE wa
 	wait_daemon_gone store
 '
 
+test_expect_success 'the kid key create prints serves where NAME/VERSION is taken' '
+	ssefs key create kk --size 2048 >kk.kid &&
+	ssefs key show "$(cat kk.kid)" >out && grep -q "^name: *kk$" out &&
+	ssefs key set "$(cat kk.kid)" --expires 2099-01-31 &&
+	ssefs des create dk --key "$(cat kk.kid)" >/dev/null &&
+	ssefs des show dk | grep -q "^active key: *$(cat kk.kid)$" &&
+	ssefs des delete dk &&
+	other=$(sed "s,^vault://spec/,vault://other/," kk.kid) &&
+	test_expect_code 1 ssefs key show "$other" 2>err &&
+	test "$(wc -l <err)" = 1 &&
+	grep -q "^ssefs: key $other: belongs to another vault$" err
+'
+
 test_done
