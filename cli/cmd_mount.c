@@ -22,6 +22,7 @@
 #include "fuse/mount.h"
 #include "fuse/opts.h"
 #include "fuse/tempdisk.h"
+#include "keyvault/events.h"
 #include "keyvault/vault.h"
 #include "util/config.h"
 #include "util/log.h"
@@ -124,6 +125,7 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	struct vault *v = NULL;
 	const char *pos[2] = { NULL, NULL };
 	char store[PATH_MAX], mnt[PATH_MAX], cfgopts[4096], err[512];
+	char cwd[PATH_MAX];
 	char *fsname = NULL;
 	struct stat st;
 	int i, npos = 0, fg = 0, ret = EXIT_FAIL, r, lock_fd = -1;
@@ -303,6 +305,10 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 			goto out;
 		}
 	}
+
+	/* notify=./hook: run where it was written, not in the daemon's / */
+	if (getcwd(cwd, sizeof(cwd)))
+		event_set_workdir(cwd);
 
 	memset(&ma, 0, sizeof(ma));
 	ma.store = store;

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -55,6 +56,13 @@ void event_write_json(FILE *f, const struct event *ev)
 	json_end(&j);
 }
 
+static char workdir[4096];
+
+void event_set_workdir(const char *dir)
+{
+	snprintf(workdir, sizeof(workdir), "%s", dir ? dir : "");
+}
+
 /* The child: stdin from the pipe, a minimal environment, sh -c CMD. */
 static void run_child(int rfd, const char *cmd, const char *type)
 {
@@ -71,6 +79,9 @@ static void run_child(int rfd, const char *cmd, const char *type)
 		_exit(127);
 	if (rfd != STDIN_FILENO)
 		close(rfd);
+	/* gone since: an absolute command still runs, from / */
+	if (*workdir && chdir(workdir) < 0 && chdir("/") < 0)
+		_exit(126);
 	execle("/bin/sh", "sh", "-c", cmd, (char *)NULL, envp);
 	_exit(127);
 }

@@ -52,4 +52,12 @@ void event_write_json(FILE *f, const struct event *ev);
  */
 int event_notify(const char *cmd, const struct event *ev);
 
+/*
+ * event_set_workdir() - the directory notify commands run in (a mount's
+ * daemon works from "/", but its notify=./hook was written relative to
+ * where ssefs mount was started).  Call before any thread starts; a copy
+ * is kept.  Default: the process's own working directory.
+ */
+void event_set_workdir(const char *dir);
+
 #endif /* SSEFS_KEYVAULT_EVENTS_H */

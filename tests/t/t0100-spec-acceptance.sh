@@ -447,4 +447,23 @@ test_expect_success 'the kid key create prints serves where NAME/VERSION is take
 	grep -q "^ssefs: key $other: belongs to another vault$" err
 '
 
+test_expect_success FUSE,JQ 'a detached daemon runs notify=./hook where ssefs mount ran' '
+	printf "#!/bin/sh\ncat >>events2.jsonl\n" >hook.sh &&
+	chmod +x hook.sh &&
+	ssefs key create kh --size 2048 >/dev/null &&
+	ssefs des create dh --key kh --auto-rotate >/dev/null &&
+	ssefs disk create store/dh.vhd --size 4M --des dh >/dev/null &&
+	ssefs mount store mnt -o notify=./hook.sh,rotate_interval=1s &&
+	test_when_finished "fusermount3 -uz mnt 2>/dev/null; wait_daemon_gone store" &&
+	ssefs key rotate kh >/dev/null &&
+	for i in $(test_seq 50); do
+		test -s events2.jsonl && break
+		sleep 0.2
+	done &&
+	jq -s -e "map(select(.event == \"DiskRewrapped\")) | length >= 1" \
+		events2.jsonl &&
+	fusermount3 -u mnt &&
+	wait_daemon_gone store
+'
+
 test_done
