@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <yaml.h>
 
@@ -290,6 +291,39 @@ void config_free(struct config *cfg)
 	free(cfg);
 }
 
+/*
+ * What follows the first document ("---" and more keys) would be ignored
+ * by libyaml's loader without a word: refuse it, at its position.
+ */
+static int no_second_document(yaml_parser_t *parser, const char *path,
+			      char *err, size_t errlen)
+{
+	yaml_document_t next;
+	yaml_node_t *root;
+	int r = 0;
+
+	if (!yaml_parser_load(parser, &next)) {
+		const yaml_mark_t *m = parser->problem ? &parser->problem_mark :
+							 &parser->mark;
+
+		snprintf(err, errlen, "%s:%zu:%zu: %s", path, m->line + 1,
+			 m->column + 1, parser->problem ? parser->problem :
+			 "malformed YAML");
+		return -EINVAL;
+	}
+	root = yaml_document_get_root_node(&next);
+	/* an empty one ("---" at the end) holds nothing to ignore */
+	if (root && !(root->type == YAML_SCALAR_NODE &&
+		      !root->data.scalar.length)) {
+		snprintf(err, errlen, "%s:%zu:%zu: a second YAML document (the "
+			 "file holds one)", path, root->start_mark.line + 1,
+			 root->start_mark.column + 1);
+		r = -EINVAL;
+	}
+	yaml_document_delete(&next);
+	return r;
+}
+
 int config_load(struct config **out, const char *path, char *err,
 		size_t errlen)
 {
@@ -298,6 +332,7 @@ int config_load(struct config **out, const char *path, char *err,
 	yaml_document_t doc;
 	yaml_node_t *root;
 	struct config *cfg;
+	struct stat st;
 	int have_doc = 0;
 	FILE *f;
 	int r;
@@ -305,6 +340,11 @@ int config_load(struct config **out, const char *path, char *err,
 	if (errlen)
 		err[0] = '\0';
 	f = fopen(path, "re");
+	if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		f = NULL;
+		errno = EISDIR;
+	}
 	if (!f) {
 		r = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(-r));
@@ -339,6 +379,9 @@ int config_load(struct config **out, const char *path, char *err,
 	r = root ? load_root(&l, root) : 0;	/* an empty file is fine */
 	if (r == -ENOMEM)
 		snprintf(err, errlen, "%s: %s", path, strerror(ENOMEM));
+	if (r)
+		goto fail;
+	r = no_second_document(&parser, path, err, errlen);
 	if (r)
 		goto fail;
 	yaml_document_delete(&doc);

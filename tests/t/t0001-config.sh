@@ -78,4 +78,17 @@ test_expect_success 'the example in examples/ssefs.yaml is valid' '
 	! grep -q "ssefs.yaml" err
 '
 
+test_expect_success 'a second YAML document or a directory is refused, not ignored' '
+	printf "store: /a\n---\nstore: /b\nbogus: 1\n" >two.yaml &&
+	test_expect_code 1 ssefs --config two.yaml key list >out 2>err &&
+	test "$(lines_of err)" = 1 &&
+	grep -q "^ssefs: two.yaml:3:1: a second YAML document" err &&
+	printf -- "---\nmount:\n  revoke_grace: 1h\n...\n" >one.yaml &&
+	ssefs --config one.yaml vault init >/dev/null &&
+	mkdir cfgdir &&
+	test_expect_code 1 ssefs --config cfgdir key list 2>err &&
+	test "$(lines_of err)" = 1 &&
+	grep -q "^ssefs: cfgdir: Is a directory$" err
+'
+
 test_done
