@@ -612,6 +612,11 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	if (a.size)
 		return cli_usage(disk_usage, "disk import: the size comes from "
 				 "the image; --size is for create");
+	/* before the image is looked at (and a padding warning given):
+	 * the same one line as create; the create itself still refuses
+	 * a DEST that appears meanwhile */
+	if (access(a.args[1], F_OK) == 0)
+		return disk_err(a.args[1], NULL, -EEXIST);
 	memset(&s, 0, sizeof(s));
 	s.fd = open(a.args[0], O_RDONLY | O_CLOEXEC);
 	if (s.fd < 0) {

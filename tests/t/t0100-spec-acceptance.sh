@@ -466,4 +466,10 @@ test_expect_success FUSE,JQ 'a detached daemon runs notify=./hook where ssefs mo
 	wait_daemon_gone store
 '
 
+test_expect_success 'disk import onto an existing disk: one line, no padding warning first' '
+	head -c 1000 /dev/urandom >odd.raw &&
+	test_expect_code 1 ssefs disk import odd.raw store/s64M.vhd 2>err &&
+	one_line err && grep -q "^ssefs: disk store/s64M.vhd: already exists$" err
+'
+
 test_done
