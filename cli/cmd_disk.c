@@ -56,7 +56,8 @@ static const char disk_usage[] =
 "a disk a mount holds open, or whose store has a ReadWrite host cache\n"
 "left to write back.  rewrap --des/--key moves a disk to another set or\n"
 "key by re-wrapping its DEK (same number of layers only; no data is\n"
-"re-encrypted).  See ssefs-disk(1).\n";
+"re-encrypted).  import refuses a store file (ciphertext): copy a disk\n"
+"with snapshot, or import what export writes.  See ssefs-disk(1).\n";
 
 static void uuid_str(const uint8_t u[16], char out[37])
 {

@@ -48,6 +48,9 @@ static const char key_usage[] =
 "            acts on them; without either, print them\n"
 "  expiring  versions expiring within DUR (default: the key's\n"
 "            --notify-before, else 30d); exit 3 if any\n"
+"NAME/VERSION may also be the kid create prints (vault://VAULT/keys/...).\n"
+"--expires must be after --not-before when both are given.  With --json,\n"
+"set, delete and recover print the key object, policy the policy.\n"
 "T: 2027-01-31T00:00:00Z or 2027-01-31; DUR: 90d, 12h, P90D.\n"
 "See ssefs-key(1).\n";
 

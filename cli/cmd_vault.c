@@ -53,6 +53,7 @@ static const char vault_usage[] =
 "                       logging in before it is recorded; --hsm-module none\n"
 "                       forgets it (refused while hsm keys exist)\n"
 "SSEFS_HSM_PIN_FILE names another PIN file for one command or mount.\n"
+"With --json, set and restore print the vault as show does.\n"
 "See ssefs-vault(1).\n";
 
 static void unlock_of(const struct cli_ctx *ctx, struct vault_unlock *u)
