@@ -185,6 +185,9 @@ static int mount_told(struct fuse *fuse, const char *mnt, char *why,
 		dup2(saved, STDERR_FILENO);
 		close(saved);
 		n = pread(mfd, why, len - 1, 0);
+		/* a mount that worked: what was said is not ours to drop */
+		if (r == 0 && n > 0 && write(STDERR_FILENO, why, (size_t)n) < 0)
+			n = 0;
 	}
 	if (mfd >= 0)
 		close(mfd);
