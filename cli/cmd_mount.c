@@ -86,6 +86,22 @@ static void mount_help(void)
 "store waits up to 10 s for the old daemon to finish.  See ssefs-mount(8).\n");
 }
 
+/*
+ * The default for new disks may be unusable now and usable later (the
+ * mount goes on, for the disks it has): say so now rather than at the
+ * first cp, which fails with EKEYREVOKED.
+ */
+static void warn_unusable(struct vault *v, const char *what,
+			  const char *name, const char *kid)
+{
+	enum key_state st = vault_key_state(v, kid, 0);
+
+	if (st != KEY_USABLE)
+		warning("-o %s=%s: key %s is %s: disks created through the "
+			"mount fail (EKEYREVOKED) until it is usable", what,
+			name, kid, key_state_name(st));
+}
+
 /* Check the default for new disks now rather than at the first cp. */
 static int check_default(struct cli_ctx *ctx, struct vault *v,
 			 const struct mount_opts *o)
@@ -98,6 +114,7 @@ static int check_default(struct cli_ctx *ctx, struct vault *v,
 		if (r < 0)
 			return error("key %s: %s", o->key, cli_strerror(r)),
 			       EXIT_FAIL;
+		warn_unusable(v, "key", o->key, kid);
 	}
 	if (o->des) {
 #ifdef HAVE_DES
@@ -109,6 +126,7 @@ static int check_default(struct cli_ctx *ctx, struct vault *v,
 				     r == -ENOENT ?
 				     "no such disk encryption set" :
 				     cli_strerror(r)), EXIT_FAIL;
+		warn_unusable(v, "des", o->des, d.active_kid);
 #else
 		(void)ctx;
 		return error("des %s: disk encryption sets are not available "

@@ -472,4 +472,15 @@ test_expect_success 'disk import onto an existing disk: one line, no padding war
 	one_line err && grep -q "^ssefs: disk store/s64M.vhd: already exists$" err
 '
 
+test_expect_success FUSE 'mount -o key= of a disabled key: a warning at mount, not only at cp' '
+	ssefs key create kw --size 2048 >kw.kid &&
+	ssefs key set kw --enabled false &&
+	ssefs mount store mnt -o key=kw 2>err &&
+	test_when_finished "fusermount3 -uz mnt 2>/dev/null; wait_daemon_gone store" &&
+	grep -q "^ssefs: warning: -o key=kw: key $(cat kw.kid) is disabled" err &&
+	test -e mnt/s64M.vhd &&
+	fusermount3 -u mnt &&
+	wait_daemon_gone store
+'
+
 test_done
