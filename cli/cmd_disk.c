@@ -51,11 +51,12 @@ static const char disk_usage[] =
 "\n"
 "SIZE is rounded up to a whole MiB; the .vhd is that plus a 512-byte\n"
 "fixed-VHD footer.  Without --des or --key a disk is encrypted under the\n"
-"vault's platform key (EncryptionAtRestWithPlatformKey).  export never\n"
-"overwrites an encrypted disk with plaintext.  export and snapshot refuse\n"
-"a disk a mount holds open, or whose store has a ReadWrite host cache\n"
-"left to write back.  rewrap --des/--key moves a disk to another set or\n"
-"key by re-wrapping its DEK (same number of layers only; no data is\n"
+"vault's platform key (EncryptionAtRestWithPlatformKey).  export to a\n"
+"directory writes DIR/NAME.vhd, as cp does; it never overwrites an\n"
+"encrypted disk with plaintext.  export and snapshot refuse a disk a\n"
+"mount holds open, or whose store has a ReadWrite host cache left to\n"
+"write back.  rewrap --des/--key moves a disk to another set or key by\n"
+"re-wrapping its DEK (same number of layers only; no data is\n"
 "re-encrypted).  import refuses a store file (ciphertext): copy a disk\n"
 "with snapshot, or import what export writes.  See ssefs-disk(1).\n";
 
@@ -753,27 +754,39 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct volume *vol = NULL;
 	struct vault *v = NULL;
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], into[PATH_MAX];
+	const char *dest, *base;
 	uint8_t *buf = NULL;
 	uint64_t size, off;
+	struct stat st;
 	int fd = -1, r;
 
 	if (argc != 3)
 		return cli_usage(disk_usage, "disk export: needs PATH.vhd "
 				 "and DEST");
+	/* DEST a directory: DEST/NAME.vhd, as cp(1) does */
+	dest = argv[2];
+	if (stat(dest, &st) == 0 && S_ISDIR(st.st_mode)) {
+		base = strrchr(argv[1], '/');
+		base = base ? base + 1 : argv[1];
+		if (!*base || snprintf(into, sizeof(into), "%s/%s", dest,
+				       base) >= (int)sizeof(into))
+			return disk_err(dest, "cannot write", -ENAMETOOLONG);
+		dest = into;
+	}
 	r = refuse_in_use(argv[1]);
 	if (r)
 		return r;
-	r = refuse_plain_over_disk(argv[2]);
+	r = refuse_plain_over_disk(dest);
 	if (r)
 		return r;
 	r = open_disk(ctx, argv[1], VOL_RDONLY, &v, &vol);
 	if (r)
 		return r;
 	buf = malloc(COPY_CHUNK);
-	fd = io_tmpfile_beside(argv[2], 0600, tmp, sizeof(tmp));
+	fd = io_tmpfile_beside(dest, 0600, tmp, sizeof(tmp));
 	if (!buf || fd < 0) {
-		r = disk_err(argv[2], "cannot write", fd < 0 ? fd : -ENOMEM);
+		r = disk_err(dest, "cannot write", fd < 0 ? fd : -ENOMEM);
 		goto out;
 	}
 	size = vol_size(vol);
@@ -789,7 +802,7 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 			r = io_pwrite_all(fd, buf, n, (off_t)off);
 	}
 	if (r == 0)
-		r = io_commit_tmpfile(fd, tmp, argv[2]);
+		r = io_commit_tmpfile(fd, tmp, dest);
 	else
 		unlink(tmp);
 	if (r < 0)

@@ -483,4 +483,14 @@ test_expect_success FUSE 'mount -o key= of a disabled key: a warning at mount, n
 	wait_daemon_gone store
 '
 
+test_expect_success 'disk export PATH.vhd DIR writes DIR/NAME.vhd, as cp does' '
+	mkdir -p exports &&
+	ssefs disk export store/s512.vhd exports &&
+	test -f exports/s512.vhd &&
+	test "$(stat -c %s exports/s512.vhd)" = $((1048576 + 512)) &&
+	test "$(stat -c %a exports/s512.vhd)" = 600 &&
+	test_expect_code 1 ssefs disk export store/s512.vhd store 2>err &&
+	one_line err && grep -q "refusing to overwrite it with plaintext" err
+'
+
 test_done
