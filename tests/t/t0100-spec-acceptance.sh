@@ -25,6 +25,21 @@ wait_daemon_gone () {
 	return 1
 }
 
+# Rotate KEY while the mount at mnt (rotate_interval=1s) serves a disk of
+# one of its sets; wait for the DiskRewrapped event that the notify command
+# appends to FILE, then unmount.
+rotate_expect_rewrap () {
+	ssefs key rotate "$1" >/dev/null &&
+	for i in $(test_seq 50); do
+		test -s "$2" && break
+		sleep 0.2
+	done &&
+	jq -s -e "map(select(.event == \"DiskRewrapped\")) | length >= 1" \
+		"$2" &&
+	fusermount3 -u mnt &&
+	wait_daemon_gone store
+}
+
 test_expect_success 'setup: vault init, its key file beside it, a key' '
 	ssefs vault init --name spec >out &&
 	test "$(stat -c %a "$SSEFS_VAULT.key")" = 600 &&
@@ -267,15 +282,7 @@ test_expect_success FUSE,JQ 'the config file'"'"'s notify: hears the daemon'"'"'
 	ssefs disk create store/dn.vhd --size 4M --des dn >/dev/null &&
 	ssefs --config n.yaml mount store mnt -o rotate_interval=1s &&
 	test_when_finished "fusermount3 -uz mnt 2>/dev/null; wait_daemon_gone store" &&
-	ssefs key rotate kn >/dev/null &&
-	for i in $(test_seq 50); do
-		test -s events.jsonl && break
-		sleep 0.2
-	done &&
-	jq -s -e "map(select(.event == \"DiskRewrapped\")) | length >= 1" \
-		events.jsonl &&
-	fusermount3 -u mnt &&
-	wait_daemon_gone store
+	rotate_expect_rewrap kn events.jsonl
 '
 
 test_expect_success FUSE 'mount MNT alone takes the config file'"'"'s store:; allow_other: true' '
@@ -455,15 +462,7 @@ test_expect_success FUSE,JQ 'a detached daemon runs notify=./hook where ssefs mo
 	ssefs disk create store/dh.vhd --size 4M --des dh >/dev/null &&
 	ssefs mount store mnt -o notify=./hook.sh,rotate_interval=1s &&
 	test_when_finished "fusermount3 -uz mnt 2>/dev/null; wait_daemon_gone store" &&
-	ssefs key rotate kh >/dev/null &&
-	for i in $(test_seq 50); do
-		test -s events2.jsonl && break
-		sleep 0.2
-	done &&
-	jq -s -e "map(select(.event == \"DiskRewrapped\")) | length >= 1" \
-		events2.jsonl &&
-	fusermount3 -u mnt &&
-	wait_daemon_gone store
+	rotate_expect_rewrap kh events2.jsonl
 '
 
 test_expect_success 'disk import onto an existing disk: one line, no padding warning first' '
