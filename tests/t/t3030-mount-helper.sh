@@ -50,6 +50,15 @@ test_expect_success 'mount -t fuse.ssefs STORE MNT -o OPTS (mount-only options d
 	! mountpoint -q mnt
 '
 
+test_expect_success 'fstab access-time options (relatime, noatime, ...) are accepted' '
+	mount -t fuse.ssefs -o defaults,relatime,noatime,nodiratime,lazytime,strictatime,_rnetdev,silent \
+		"$TRASH_DIRECTORY/store" "$TRASH_DIRECTORY/mnt" &&
+	mountpoint -q mnt &&
+	test "$(cat mnt/d0.vhd)" = "data through the helper" &&
+	umount "$TRASH_DIRECTORY/mnt" &&
+	wait_daemon_gone store
+'
+
 test_expect_success 'the vault= option reaches the daemon as --vault' '
 	(
 		unset SSEFS_VAULT &&
