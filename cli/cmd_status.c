@@ -27,6 +27,13 @@ static int daemon_gone(const char *mnt)
 	return stat(mnt, &st) < 0 && errno == ENOTCONN;
 }
 
+static int say_gone(const char *arg, const char *mnt)
+{
+	return error("%s: its daemon is gone (Transport endpoint is not "
+		     "connected); unmount it with: fusermount3 -u %s", arg,
+		     mnt), EXIT_FAIL;
+}
+
 static const char status_usage[] = "usage: ssefs [--json] status MNT\n";
 
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
@@ -57,10 +64,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 				 "status: %s: unknown option", argv[1]);
 	if (!realpath(argv[1], mnt)) {
 		if (errno == ENOTCONN)
-			return error("%s: its daemon is gone (Transport "
-				     "endpoint is not connected); unmount it "
-				     "with: fusermount3 -u %s", argv[1],
-				     argv[1]), EXIT_FAIL;
+			return say_gone(argv[1], argv[1]);
 		return error("%s: not an ssefs mount", argv[1]), EXIT_FAIL;
 	}
 	fflush(stdout);
@@ -79,9 +83,7 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 		return error("%s: permission denied (only root and the user "
 			     "who mounted it may ask)", argv[1]), EXIT_FAIL;
 	if (r < 0 && mi_ssefs_at(mnt) && daemon_gone(mnt))
-		return error("%s: its daemon is gone (Transport endpoint is "
-			     "not connected); unmount it with: fusermount3 -u "
-			     "%s", argv[1], mnt), EXIT_FAIL;
+		return say_gone(argv[1], mnt);
 	if (r < 0 && mi_ssefs_at(mnt))
 		return error("%s: the daemon does not answer on its control "
 			     "socket", argv[1]), EXIT_FAIL;

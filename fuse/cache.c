@@ -92,6 +92,34 @@ static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
 }
 
 /*
+ * Read a store's HC_MARKER, @path relative to @atfd: 1 with the cache
+ * directory it names in @dir, 0 when the store has none, or -errno.
+ */
+static int read_marker(int atfd, const char *path, char *dir, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = openat(atfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	n = read(fd, dir, len - 1);
+	close(fd);
+	dir[n > 0 ? n : 0] = '\0';
+	dir[strcspn(dir, "\n")] = '\0';
+	return 1;
+}
+
+/* The cache file in @dir is gone, and what it held with it. */
+static int cache_file_gone(const char *dir)
+{
+	char path[PATH_MAX + 64];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, HC_FILE);
+	return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
+/*
  * STORE/.ssefs-hostcache names the host cache directory while a
  * ReadWrite cache may hold data the store lacks.  A mount that would not
  * replay it (no cache, or another directory) is refused: its writes would
@@ -99,28 +127,20 @@ static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
  */
 static int check_marker(struct ssefs_fs *fs)
 {
-	char dir[PATH_MAX], path[PATH_MAX + 64];
-	ssize_t n;
-	int fd;
+	char dir[PATH_MAX];
+	int r;
 
-	fd = openat(fs->store_fd, HC_MARKER, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : (error("store %s: %s: %s",
-						    fs->store, HC_MARKER,
-						    strerror(errno)), -1);
-	n = read(fd, dir, sizeof(dir) - 1);
-	close(fd);
-	if (n <= 0)
-		n = 0;
-	dir[n] = '\0';
-	dir[strcspn(dir, "\n")] = '\0';
+	r = read_marker(fs->store_fd, HC_MARKER, dir, sizeof(dir));
+	if (r <= 0)
+		return r == 0 ? 0 : (error("store %s: %s: %s", fs->store,
+					   HC_MARKER, strerror(-r)), -1);
 	if (fs->opts.caching != CACHING_NONE && fs->host.path &&
 	    !strcmp(dir, fs->host.path))
 		return 0;		/* this mount replays it */
-	snprintf(path, sizeof(path), "%s/%s", dir, HC_FILE);
-	if (dir[0] && access(path, F_OK) < 0 && errno == ENOENT) {
-		warning("store %s: the host cache %s named in %s is gone; "
-			"what it held is lost", fs->store, path, HC_MARKER);
+	if (dir[0] && cache_file_gone(dir)) {
+		warning("store %s: the host cache %s/%s named in %s is gone; "
+			"what it held is lost", fs->store, dir, HC_FILE,
+			HC_MARKER);
 		unlinkat(fs->store_fd, HC_MARKER, 0);
 		return 0;
 	}
@@ -137,8 +157,7 @@ int hc_unreplayed(const char *disk, char *store, size_t store_len,
 {
 	char d[PATH_MAX], path[PATH_MAX + 64];
 	char *slash;
-	ssize_t n;
-	int fd, r;
+	int r;
 
 	if (!realpath(disk, d))
 		return -errno;
@@ -146,25 +165,19 @@ int hc_unreplayed(const char *disk, char *store, size_t store_len,
 		slash[slash == d] = '\0';	/* the parent; "/" stays "/" */
 		snprintf(path, sizeof(path), "%s/%s", strcmp(d, "/") ? d : "",
 			 HC_MARKER);
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0 && errno != ENOENT)
-			return -errno;
-		if (fd < 0) {
+		r = read_marker(AT_FDCWD, path, dir, dir_len);
+		if (r < 0)
+			return r;
+		if (r == 0) {
 			if (!strcmp(d, "/"))
 				return 0;
 			continue;
 		}
-		n = read(fd, path, sizeof(path) - 1);
-		close(fd);
-		path[n > 0 ? n : 0] = '\0';
-		path[strcspn(path, "\n")] = '\0';
-		snprintf(dir, dir_len, "%s", path);
 		snprintf(store, store_len, "%s", d);
 		/* a cache that is gone holds nothing (check_marker says so
 		 * at the next mount); a live mount writes a disk back at its
 		 * last close */
-		snprintf(path, sizeof(path), "%s/%s", dir, HC_FILE);
-		if (!dir[0] || (access(path, F_OK) < 0 && errno == ENOENT))
+		if (!dir[0] || cache_file_gone(dir))
 			return 0;
 		r = mount_store_held(d);
 		return r < 0 ? r : !r;
