@@ -31,6 +31,7 @@
 #include "keyvault/des.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "util/beneath.h"
 #include "util/io.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -218,9 +219,9 @@ static int show_header(const char *path, int json, const char *note)
 	char uuid[37], t[32], abs[PATH_MAX], sz[32];
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = trusted_open(path, O_RDONLY, 0);
 	if (fd < 0)
-		return disk_err(path, NULL, -errno);
+		return disk_err(path, NULL, fd);
 	r = hdr_read(fd, &h, &st);
 	/* what the store spends on it: a thin disk costs little */
 	if (r == 0 && fstat(fd, &sb) < 0)
@@ -478,7 +479,7 @@ static int make_new_disk(struct cli_ctx *ctx, struct vault *v,
 	int r;
 
 	vault_keyops(v, &ops);
-	r = store_create(path, f, &ops, fill_import, s);
+	r = store_create(AT_FDCWD, path, f, &ops, fill_import, s);
 	if (r < 0)
 		return disk_err(path, what, r);
 	return finish_new_disk(ctx, v, path);
@@ -880,8 +881,8 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 	struct vault *v = NULL;
 	struct env_header h;
 	struct keyops ops;
-	char tmp[PATH_MAX];
-	int src = -1, dst = -1, r;
+	struct store_new sn = { .at = { .fd = -1 }, .fd = -1 };
+	int src = -1, dst, r;
 
 	if (argc != 3)
 		return cli_usage(disk_usage, "disk snapshot: needs PATH.vhd "
@@ -897,11 +898,11 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 		return r;
 	vol_close(vol);
 	vol = NULL;
-	src = open(argv[1], O_RDONLY | O_CLOEXEC);
-	dst = store_tmpfile(argv[2], tmp, sizeof(tmp));
-	if (src < 0 || dst < 0) {
-		r = disk_err(src < 0 ? argv[1] : argv[2], NULL,
-			     src < 0 ? -errno : dst);
+	src = trusted_open(argv[1], O_RDONLY | O_NOFOLLOW, 0);
+	r = src < 0 ? src : store_new_begin(&sn, AT_FDCWD, argv[2]);
+	dst = sn.fd;
+	if (r < 0) {
+		r = disk_err(src < 0 ? argv[1] : argv[2], NULL, r);
 		goto out;
 	}
 	r = copy_backing(src, dst);
@@ -930,9 +931,7 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 		}
 	}
 	if (r == 0)
-		r = store_publish_fd(dst, tmp, argv[2]);
-	else if (*tmp)
-		unlink(tmp);
+		r = store_new_publish(&sn);
 	if (r < 0) {
 		r = disk_err(argv[2], "snapshot failed", r);
 		goto out;
@@ -941,8 +940,7 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 out:
 	if (src >= 0)
 		close(src);
-	if (dst >= 0)
-		close(dst);
+	store_new_end(&sn);
 	vault_close(v);
 	return r;
 }
@@ -1107,9 +1105,10 @@ static int disk_verify(int argc, char **argv, struct cli_ctx *ctx)
 	vol_close(vol);
 	vol = NULL;
 	/* both copies: repair a bad or stale one from its valid twin */
-	fd = open(argv[1], O_RDWR | O_CLOEXEC);
-	if (fd < 0 || hdr_lock(fd) < 0) {
-		r = disk_err(argv[1], NULL, -errno);
+	fd = trusted_open(argv[1], O_RDWR, 0);
+	r = fd < 0 ? fd : hdr_lock(fd);
+	if (r < 0) {
+		r = disk_err(argv[1], NULL, r);
 		goto out;
 	}
 	r = hdr_read(fd, &h, &st);

@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -30,6 +31,7 @@
 #include "keyvault/events.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "util/beneath.h"
 #include "util/log.h"
 
 #define DEFAULT_THREADS	8
@@ -207,7 +209,44 @@ struct pool {
 	size_t njobs, next;
 	pthread_mutex_t lock;
 	struct keyops ops;	/* the locked vault */
+	const struct store_root *sr;	/* or NULL */
 };
+
+/* The store a pass is limited to: disks in it are reached from its fd. */
+struct store_root {
+	char path[PATH_MAX];	/* its realpath */
+	int fd;
+};
+
+static int under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return !strncmp(path, dir, n) && (path[n] == '/' || !dir[n] ||
+					  (n && dir[n - 1] == '/'));
+}
+
+/* @path (under @sr->path) relative to the store root. */
+static const char *store_rel(const struct store_root *sr, const char *path)
+{
+	path += strlen(sr->path);
+	while (*path == '/')
+		path++;
+	return path;
+}
+
+/*
+ * Open the registered disk @path read-write: beneath the store root when
+ * the pass has one, following no symlink, else as an admin's path
+ * (util/beneath.h), so a folder swapped for a symlink leads nowhere.
+ */
+static int open_disk_rw(const struct store_root *sr, const char *path)
+{
+	if (sr && under(path, sr->path))
+		return beneath_open(sr->fd, store_rel(sr, path),
+				    O_RDWR | O_NONBLOCK, 0);
+	return trusted_open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
+}
 
 static void *worker(void *arg)
 {
@@ -217,29 +256,28 @@ static void *worker(void *arg)
 		const char *t[ENV_MAX_LAYERS] = { NULL, NULL };
 		char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
 		struct job *j;
+		int fd;
 
 		pthread_mutex_lock(&p->lock);
 		j = p->next < p->njobs ? &p->jobs[p->next++] : NULL;
 		pthread_mutex_unlock(&p->lock);
 		if (!j)
 			return NULL;
-		if (access(j->disk.path, F_OK) < 0) {
+		fd = open_disk_rw(p->sr, j->disk.path);
+		if (fd == -ENOENT) {
 			j->missing = 1;
 			continue;
 		}
+		if (fd < 0) {
+			j->result = fd;
+			continue;
+		}
 		t[0] = j->target;
-		j->result = disk_rewrap(j->disk.path, &p->ops, t, &j->changed,
-					old);
+		j->result = disk_rewrap_fd(fd, &p->ops, t, NULL, &j->changed,
+					   old);
+		close(fd);
 		snprintf(j->old, sizeof(j->old), "%s", old[0]);
 	}
-}
-
-static int under(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	return !strncmp(path, dir, n) && (path[n] == '/' || !dir[n] ||
-					  (n && dir[n - 1] == '/'));
 }
 
 struct clear_arg {
@@ -261,7 +299,8 @@ static int settle_des(struct des *d, void *arg)
 }
 
 static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
-			struct rotation_result *res, const char *only_des)
+			struct rotation_result *res, const char *only_des,
+			const struct store_root *sr)
 {
 	struct pool p = { 0 };
 	struct vault_disk *done = NULL;
@@ -271,10 +310,8 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	size_t ndisks = 0, nsets = 0;
 	pthread_t th[64];
 	int nth, r, first = 0;
-	char store[PATH_MAX] = "";
 
-	if (o->store && !realpath(o->store, store))
-		return -errno;
+	p.sr = sr;
 	r = des_list(vault_dir(v), &sets, &nsets);
 	if (r == 0)
 		r = vault_disk_list(v, &disks, &ndisks);
@@ -288,7 +325,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	for (size_t i = 0; i < ndisks; i++) {
 		const struct des *d = NULL;
 
-		if (!disks[i].des[0] || (*store && !under(disks[i].path, store)))
+		if (!disks[i].des[0] || (sr && !under(disks[i].path, sr->path)))
 			continue;
 		if (only_des && strcmp(disks[i].des, only_des))
 			continue;
@@ -451,14 +488,14 @@ static void uuid_text(const uint8_t u[16], char out[37])
 
 /* The disk at @path: registered elsewhere whose file is gone (moved with
  * mv, the store renamed), or not at all (copied in): record it here. */
-static int note_disk(struct found *f, const char *path)
+static int note_disk(struct found *f, const char *path, int fd)
 {
 	struct vault_disk *d = NULL, *g;
 	struct env_header h;
 	struct stat st;
 	char uuid[37];
 
-	if (vol_probe(path, &h) < 0 || !*h.des)
+	if (vol_probe_fd(fd, &h) < 0 || !*h.des)
 		return 0;	/* not a disk, or no set rotates it */
 	uuid_text(h.uuid, uuid);
 	for (size_t i = 0; i < f->nreg; i++)
@@ -483,30 +520,43 @@ static int note_disk(struct found *f, const char *path)
 	return 0;
 }
 
-static int scan_dir(struct found *f, const char *dir, int depth)
+/* Walk the folder @dfd (@dir); each entry is opened from it, following
+ * no symlink, so the walk stays in the store whatever is swapped. */
+static int scan_dir(struct found *f, int dfd, const char *dir, int depth)
 {
 	char path[PATH_MAX];
 	struct dirent *e;
 	struct stat st;
 	DIR *d;
-	int r = 0;
+	int fd, r = 0;
 
-	if (depth > 32)
-		return 0;
-	d = opendir(dir);
-	if (!d)
-		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		r = -errno;
+		close(dfd);
+		return r;
+	}
 	while (r == 0 && (e = readdir(d))) {
 		if (e->d_name[0] == '.' && (!e->d_name[1] ||
 		    (e->d_name[1] == '.' && !e->d_name[2])))
 			continue;
 		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >=
-		    (int)sizeof(path) || lstat(path, &st) < 0)
+		    (int)sizeof(path) ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (S_ISDIR(st.st_mode))
-			r = scan_dir(f, path, depth + 1);
-		else if (S_ISREG(st.st_mode))
-			r = note_disk(f, path);
+		if (S_ISDIR(st.st_mode) && depth < 32) {
+			fd = openat(dirfd(d), e->d_name, O_RDONLY |
+				    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				r = scan_dir(f, fd, path, depth + 1);
+		} else if (S_ISREG(st.st_mode)) {
+			fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW |
+				    O_NONBLOCK | O_CLOEXEC);
+			if (fd >= 0) {
+				r = note_disk(f, path, fd);
+				close(fd);
+			}
+		}
 	}
 	closedir(d);
 	return r;
@@ -520,7 +570,7 @@ static int scan_dir(struct found *f, const char *dir, int depth)
  * there enters it again (note_disk()).
  */
 static int drop_gone(struct vault *v, const struct rotation_opts *o,
-		     const struct found *f, const char *store)
+		     const struct found *f, const struct store_root *sr)
 {
 	struct stat st;
 	int r = 0, seen;
@@ -528,8 +578,9 @@ static int drop_gone(struct vault *v, const struct rotation_opts *o,
 	for (size_t i = 0; r == 0 && i < f->nreg; i++) {
 		const struct vault_disk *d = &f->reg[i];
 
-		if (!d->des[0] || !under(d->path, store) ||
-		    lstat(d->path, &st) == 0 || errno != ENOENT)
+		if (!d->des[0] || !under(d->path, sr->path) ||
+		    beneath_stat(sr->fd, store_rel(sr, d->path), &st) !=
+			    -ENOENT)
 			continue;
 		seen = 0;
 		for (size_t k = 0; k < f->nput; k++)
@@ -551,37 +602,49 @@ static int drop_gone(struct vault *v, const struct rotation_opts *o,
  * (mv in the store, a renamed store, a copy restored into it) are entered
  * in the registry at their new path, so that rotation reaches them.
  */
-static int adopt_moved(struct vault *v, const struct rotation_opts *o)
+static int adopt_moved(struct vault *v, const struct rotation_opts *o,
+		       const struct store_root *sr)
 {
 	struct found f = { NULL, 0, NULL, 0, 0 };
-	char store[PATH_MAX];
-	int r;
+	int fd, r;
 
-	if (!realpath(o->store, store))
-		return -errno;
 	r = vault_disk_list(v, &f.reg, &f.nreg);
 	if (r < 0)
 		return r;
-	r = scan_dir(&f, store, 0);
+	fd = openat(sr->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	r = fd < 0 ? -errno : scan_dir(&f, fd, sr->path, 0);
 	if (r == 0 && f.nput)
 		r = vault_disk_put_many(v, f.put, f.nput);
 	for (size_t i = 0; r == 0 && i < f.nput; i++)
 		say(o, "disk %s: found in the store; entered in the registry",
 		    f.put[i].path);
 	if (r == 0)
-		r = drop_gone(v, o, &f, store);
+		r = drop_gone(v, o, &f, sr);
 	free(f.reg);
 	free(f.put);
 	return r;
 }
 
+/* Open the store a pass is limited to (its path is the admin's). */
+static int store_root_open(struct store_root *sr, const char *store)
+{
+	if (!realpath(store, sr->path))
+		return -errno;
+	sr->fd = trusted_open(sr->path, O_RDONLY | O_DIRECTORY, 0);
+	return sr->fd < 0 ? sr->fd : 0;
+}
+
 int rotation_run(struct vault *v, const struct rotation_opts *o,
 		 struct rotation_result *res)
 {
-	int r, first;
+	struct store_root sr = { "", -1 };
+	int r, first = 0;
 
 	memset(res, 0, sizeof(*res));
-	first = o->store ? adopt_moved(v, o) : 0;
+	if (o->store)
+		first = store_root_open(&sr, o->store);
+	if (o->store && first == 0)
+		first = adopt_moved(v, o, &sr);
 	if (first < 0)
 		say(o, "store %s: cannot look for moved disks: %s", o->store,
 		    cli_strerror(first));
@@ -591,9 +654,14 @@ int rotation_run(struct vault *v, const struct rotation_opts *o,
 	r = follow_keys(v, o, res);
 	if (r < 0 && !first)
 		first = r;
-	r = rewrap_disks(v, o, res, NULL);
+	if (o->store && sr.fd < 0)
+		r = sr.fd;	/* no store to be limited to: no disk either */
+	else
+		r = rewrap_disks(v, o, res, NULL, o->store ? &sr : NULL);
 	if (r < 0 && !first)
 		first = r;
+	if (sr.fd >= 0)
+		close(sr.fd);
 	return first;
 }
 
@@ -611,7 +679,7 @@ int rotation_apply_des(struct cli_ctx *ctx, struct vault *v,
 	int r;
 
 	memset(&res, 0, sizeof(res));
-	r = rewrap_disks(v, &o, &res, d->name);
+	r = rewrap_disks(v, &o, &res, d->name, NULL);
 	if (r < 0) {
 		error("des %s: %u disk%s not re-wrapped: %s", d->name,
 		      res.disks_failed, res.disks_failed == 1 ? "" : "s",

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include "disk/header.h"
 #include "disk/keyops.h"
 #include "disk/rewrap.h"
+#include "util/beneath.h"
 
 /* Are both copies valid, equal in kids, and on the targets? */
 static int current(int fd, const struct env_header *h,
@@ -47,13 +49,6 @@ static int current(int fd, const struct env_header *h,
 	return 1;
 }
 
-int disk_rewrap(const char *path, const struct keyops *ops,
-		const char *const targets[ENV_MAX_LAYERS], int *changed,
-		char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
-{
-	return disk_rewrap_set(path, ops, targets, NULL, changed, old_kids);
-}
-
 /* One layer or two is fixed at creation: a new set must keep the count. */
 static int layers_of(uint32_t enc_type)
 {
@@ -65,18 +60,36 @@ int disk_rewrap_set(const char *path, const struct keyops *ops,
 		    const struct rewrap_set *set, int *changed,
 		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 {
-	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
-	struct env_header h;
-	struct hdr_status st;
 	int fd, r;
 
 	*changed = 0;
-	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	fd = trusted_open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
 	if (fd < 0)
+		return fd;
+	r = disk_rewrap_fd(fd, ops, targets, set, changed, old_kids);
+	close(fd);
+	return r;
+}
+
+int disk_rewrap_fd(int fd, const struct keyops *ops,
+		   const char *const targets[ENV_MAX_LAYERS],
+		   const struct rewrap_set *set, int *changed,
+		   char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+{
+	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
+	struct env_header h;
+	struct hdr_status st;
+	struct stat sb;
+	int r;
+
+	*changed = 0;
+	if (fstat(fd, &sb) < 0)
 		return -errno;
+	if (!S_ISREG(sb.st_mode))
+		return -EBADMSG;	/* no disk, whatever it is */
 	r = hdr_lock(fd);
 	if (r < 0)
-		goto out_close;
+		return r;
 	r = hdr_read(fd, &h, &st);
 	if (r == -ENOTSUP)
 		r = -EBADMSG;
@@ -123,7 +136,5 @@ out:
 	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
 		secbuf_free(dek[i]);
 	hdr_unlock(fd);
-out_close:
-	close(fd);
 	return r;
 }

@@ -15,19 +15,6 @@
 
 struct keyops;
 
-/*
- * disk_rewrap() - wrap layer i of @path's header under @targets[i] (NULL:
- * keep that layer's kid).  A disk already on its targets, with both copies
- * valid and equal, is left alone (*@changed = 0); otherwise both copies
- * are rewritten (*@changed = 1).  @old_kids (may be NULL) receives the
- * kids the disk had.  Return: 0; -EBADMSG (no valid header or MAC
- * mismatch); the keyops errors; -errno.
- */
-int disk_rewrap(const char *path, const struct keyops *ops,
-		const char *const targets[ENV_MAX_LAYERS], int *changed,
-		char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
-	__attribute__((warn_unused_result));
-
 /* A disk's new set: its name ("" for none) and encryption type. */
 struct rewrap_set {
 	const char *des;
@@ -35,15 +22,29 @@ struct rewrap_set {
 };
 
 /*
- * disk_rewrap_set() - disk_rewrap(), and with @set (may be NULL) move the
- * disk to another disk encryption set or encryption type in the same
- * header write.  The number of layers cannot change (that would mean
- * re-encrypting the data): -EMEDIUMTYPE, nothing written.
+ * disk_rewrap_set() - wrap layer i of @path's header under @targets[i]
+ * (NULL: keep that layer's kid), and with @set (may be NULL) move the disk
+ * to another disk encryption set or encryption type in the same header
+ * write.  A disk already there, with both copies valid and equal, is left
+ * alone (*@changed = 0); otherwise both copies are rewritten (*@changed =
+ * 1).  @old_kids (may be NULL) receives the kids the disk had.  @path is
+ * walked as trusted_open() does (util/beneath.h).  The number of layers
+ * cannot change (that would mean re-encrypting the data): -EMEDIUMTYPE,
+ * nothing written.  Return: 0; -EBADMSG (no valid header or MAC mismatch);
+ * the keyops errors; -errno.
  */
 int disk_rewrap_set(const char *path, const struct keyops *ops,
 		    const char *const targets[ENV_MAX_LAYERS],
 		    const struct rewrap_set *set, int *changed,
 		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+	__attribute__((warn_unused_result));
+
+/* The same over a disk already open read-write (the caller closes @fd);
+ * what is not a regular file is -EBADMSG. */
+int disk_rewrap_fd(int fd, const struct keyops *ops,
+		   const char *const targets[ENV_MAX_LAYERS],
+		   const struct rewrap_set *set, int *changed,
+		   char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 	__attribute__((warn_unused_result));
 
 #endif /* SSEFS_DISK_REWRAP_H */

@@ -6,73 +6,94 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "disk/store.h"
 #include "disk/volume.h"
+#include "util/beneath.h"
 #include "util/io.h"
 
-int store_tmpfile(const char *path, char *tmp, size_t tmplen)
+int store_new_begin(struct store_new *sn, int root, const char *path)
 {
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd;
+	struct stat st;
+	int r;
 
-	tmp[0] = '\0';
-	if (!slash)
-		strcpy(dir, ".");
-	else if (slash == path)
-		strcpy(dir, "/");
-	else if ((size_t)(slash - path) < sizeof(dir))
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	else
-		return -ENAMETOOLONG;
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
+	memset(sn, 0, sizeof(*sn));
+	sn->fd = -1;
+	r = root == AT_FDCWD ? trusted_at(&sn->at, path) :
+			       beneath_at(&sn->at, root, path);
+	if (r < 0)
+		return r;
+	if (fstatat(sn->at.fd, sn->at.leaf, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return -EEXIST;
+	sn->fd = openat(sn->at.fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (sn->fd >= 0)
+		return 0;
 	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
 		return -errno;
-	return io_tmpfile_beside(path, 0600, tmp, tmplen);
+	r = io_tmpfile_at(sn->at.fd, sn->at.leaf, 0600, sn->tmp,
+			  sizeof(sn->tmp));
+	if (r < 0)
+		return r;
+	sn->fd = r;
+	return 0;
 }
 
-int store_publish_fd(int fd, const char *tmp, const char *path)
+int store_new_publish(struct store_new *sn)
 {
 	char proc[64];
-	int r = 0;
+	int dfd, r = 0;
 
-	if (fsync(fd) < 0)
+	if (fsync(sn->fd) < 0)
 		return -errno;
-	if (tmp && *tmp) {
+	if (*sn->tmp) {
 		/* link() refuses an existing name, unlike rename() */
-		if (link(tmp, path) < 0)
+		if (linkat(sn->at.fd, sn->tmp, sn->at.fd, sn->at.leaf, 0) < 0)
 			r = -errno;
-		unlink(tmp);
 	} else {
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		if (linkat(AT_FDCWD, proc, AT_FDCWD, path,
+		/* the /proc link names our own file, nothing in the store */
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", sn->fd);
+		if (linkat(AT_FDCWD, proc, sn->at.fd, sn->at.leaf,
 			   AT_SYMLINK_FOLLOW) < 0)
 			r = -errno;
 	}
-	if (r == 0)
-		r = io_fsync_parent(path);
+	if (r < 0)
+		return r;
+	sn->published = 1;
+	if (*sn->tmp && unlinkat(sn->at.fd, sn->tmp, 0) == 0)
+		sn->tmp[0] = '\0';
+	dfd = openat(sn->at.fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	r = fsync(dfd) < 0 ? -errno : 0;
+	close(dfd);
 	return r;
 }
 
-int store_create(const char *path, const struct vol_format *f,
+void store_new_end(struct store_new *sn)
+{
+	if (*sn->tmp)
+		unlinkat(sn->at.fd, sn->tmp, 0);
+	sn->tmp[0] = '\0';
+	if (sn->fd >= 0)
+		close(sn->fd);
+	sn->fd = -1;
+	beneath_at_release(&sn->at);
+}
+
+int store_create(int root, const char *path, const struct vol_format *f,
 		 const struct keyops *ops, store_fill_fn fill, void *arg)
 {
-	char tmp[PATH_MAX];
+	struct store_new sn;
 	struct volume *vol = NULL;
-	int fd, vfd, r;
+	int vfd, r;
 
-	if (access(path, F_OK) == 0)
-		return -EEXIST;
-	fd = store_tmpfile(path, tmp, sizeof(tmp));
-	if (fd < 0)
-		return fd;
-	r = vol_format(fd, f, ops);
+	r = store_new_begin(&sn, root, path);
+	if (r == 0)
+		r = vol_format(sn.fd, f, ops);
 	if (r == 0 && fill) {
-		vfd = dup(fd);
+		vfd = dup(sn.fd);
 		if (vfd < 0)
 			r = -errno;
 		else
@@ -87,9 +108,7 @@ int store_create(const char *path, const struct vol_format *f,
 		}
 	}
 	if (r == 0)
-		r = store_publish_fd(fd, tmp, path);
-	else if (*tmp)
-		unlink(tmp);
-	close(fd);
+		r = store_new_publish(&sn);
+	store_new_end(&sn);
 	return r;
 }

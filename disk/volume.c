@@ -34,6 +34,7 @@
 #include "disk/keyops.h"
 #include "disk/offsets.h"
 #include "disk/volume.h"
+#include "util/beneath.h"
 #include "util/io.h"
 
 #define VOL_STRIPES	256
@@ -1051,15 +1052,21 @@ int vol_has_keys(struct volume *vol)
 
 /* --- open, close, format ------------------------------------------------ */
 
-int vol_probe(const char *path, struct env_header *h)
+int vol_probe_fd(int fd, struct env_header *h)
 {
 	struct env_header tmp;
+
+	return hdr_read(fd, h ? h : &tmp, NULL);
+}
+
+int vol_probe(const char *path, struct env_header *h)
+{
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = trusted_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	if (fd < 0)
-		return -errno;
-	r = hdr_read(fd, h ? h : &tmp, NULL);
+		return fd;
+	r = vol_probe_fd(fd, h);
 	close(fd);
 	return r;
 }
@@ -1124,10 +1131,10 @@ int vol_open(struct volume **out, const char *path, int flags,
 {
 	int fd;
 
-	fd = open(path, ((flags & VOL_RDONLY) ? O_RDONLY : O_RDWR) |
-		  O_CLOEXEC | O_NOFOLLOW);
+	fd = trusted_open(path, ((flags & VOL_RDONLY) ? O_RDONLY : O_RDWR) |
+			  O_NOFOLLOW, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	return vol_open_fd(out, fd, path, flags, ops);
 }
 
@@ -1165,9 +1172,9 @@ int vol_in_use(const char *path)
 {
 	int fd, r;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = trusted_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	r = hdr_inuse(fd);
 	close(fd);
 	return r;

@@ -28,9 +28,13 @@ struct volume;
  * vol_probe() - read only the header of @path, without keys: is it ours,
  * and is it valid?  Fills @h (may be NULL).  Return: 0; -ENOTSUP (no ssefs
  * magic: not a disk); -EBADMSG (magic but neither copy valid);
- * -EPROTONOSUPPORT; -errno.  Cheap: for store scans.
+ * -EPROTONOSUPPORT; -errno.  Cheap: for store scans.  @path is walked
+ * as trusted_open() does (util/beneath.h), and so are those of vol_open()
+ * and vol_in_use().
  */
 int vol_probe(const char *path, struct env_header *h);
+/* The same over an open file descriptor (left open). */
+int vol_probe_fd(int fd, struct env_header *h);
 
 /* What a new disk is made of (vol_format()). */
 struct vol_format {

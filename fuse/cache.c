@@ -45,7 +45,7 @@ static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
 	struct hc_stats before, after;
 	uint64_t adopted = 0, ignored;
 	struct volume *vol = NULL;
-	char path[4096], id[37];
+	char id[37];
 	int r;
 
 	newdisk_uuid_str(uuid, id);
@@ -57,9 +57,7 @@ static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
 		return;
 	}
 	hc_get_stats(fs->hc, &before);
-	r = ssefs_fs_abspath(fs, f.found->rel, path, sizeof(path));
-	if (r == 0)
-		r = vol_open(&vol, path, 0, &fs->keyops);
+	r = ssefs_fs_open_volume(fs, f.found->rel, 0, &vol);
 	if (r == 0)
 		r = vol_attach_cache(vol, fs->hc);
 	hc_get_stats(fs->hc, &after);

@@ -17,6 +17,7 @@
 #include "fuse/cache.h"
 #include "fuse/fs.h"
 #include "keyvault/vault.h"
+#include "util/beneath.h"
 #include "util/log.h"
 
 struct ssefs_fs *ssefs_fs_get(void)
@@ -76,9 +77,9 @@ int ssefs_fs_init(struct ssefs_fs *fs, const char *store, const char *mnt,
 	fs->vault_dir = strdup(vault_dir ? vault_dir : "");
 	if (!fs->store || !fs->mnt || !fs->vault_dir)
 		return -ENOMEM;
-	fs->store_fd = open(store, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fs->store_fd = trusted_open(store, O_RDONLY | O_DIRECTORY, 0);
 	if (fs->store_fd < 0)
-		return -errno;
+		return fs->store_fd;
 	fs->uid = getuid();
 	fs->gid = getgid();
 	fs->pid = getpid();
@@ -155,15 +156,65 @@ int ssefs_fs_abspath(struct ssefs_fs *fs, const char *rel, char *buf,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* Open the store file @rel (beneath the store root), a regular file. */
+static int open_rel(struct ssefs_fs *fs, const char *rel, int flags,
+		    struct stat *st)
+{
+	int fd;
+
+	/* O_NONBLOCK: a FIFO swapped in must not hang the daemon */
+	fd = beneath_open(fs->store_fd, rel, flags | O_NONBLOCK, 0);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) ||
+	    fcntl(fd, F_SETFL, 0) < 0) {
+		close(fd);
+		return -ENOTSUP;
+	}
+	return fd;
+}
+
+int ssefs_fs_read_header(struct ssefs_fs *fs, const char *rel,
+			 struct env_header *h)
+{
+	struct stat st;
+	int fd, r;
+
+	fd = open_rel(fs, rel, O_RDONLY, &st);
+	if (fd < 0)
+		return fd;
+	r = vol_probe_fd(fd, h);
+	close(fd);
+	return r;
+}
+
+int ssefs_fs_open_volume(struct ssefs_fs *fs, const char *rel, int flags,
+			 struct volume **out)
+{
+	char name[4096];
+	struct stat st;
+	int fd, r;
+
+	r = ssefs_fs_abspath(fs, rel, name, sizeof(name));
+	if (r < 0)
+		return r;
+	fd = open_rel(fs, rel, flags & VOL_RDONLY ? O_RDONLY : O_RDWR, &st);
+	if (fd == -ENOTSUP)
+		return -EBADMSG;	/* no longer a disk */
+	if (fd < 0)
+		return fd;
+	return vol_open_fd(out, fd, name, flags, &fs->keyops);
+}
+
 /* Caller holds n->lock. */
 static int probe_locked(struct ssefs_fs *fs, struct disk_node *n)
 {
-	char path[4096];
 	struct stat st;
-	int r;
+	int r, fd;
 
-	if (fstatat(fs->store_fd, n->rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = beneath_stat(fs->store_fd, n->rel, &st);
+	if (r < 0)
+		return r;
 	if (!S_ISREG(st.st_mode))
 		return -ENOTSUP;
 	if (n->probed && n->dev == st.st_dev && n->ino == st.st_ino &&
@@ -174,9 +225,13 @@ static int probe_locked(struct ssefs_fs *fs, struct disk_node *n)
 	if (n->vol && n->probed && n->probe_rc == 0 &&
 	    n->dev == st.st_dev && n->ino == st.st_ino)
 		return 0;	/* open: the volume is the truth, not the file */
-	r = ssefs_fs_abspath(fs, n->rel, path, sizeof(path));
-	if (r == 0)
-		r = vol_probe(path, &n->hdr);
+	fd = open_rel(fs, n->rel, O_RDONLY, &st);
+	if (fd == -ENOTSUP)
+		return fd;		/* swapped for something else */
+	if (fd < 0)
+		return fd;
+	r = vol_probe_fd(fd, &n->hdr);
+	close(fd);
 	if (r != 0 && r != -ENOTSUP && r != -EBADMSG &&
 	    r != -EPROTONOSUPPORT)
 		return r;	/* e.g. -ENOENT racing an unlink: no cache */
@@ -244,29 +299,23 @@ int ssefs_fs_for_each_disk(struct ssefs_fs *fs,
 	return r;
 }
 
-static int scan_dir(struct ssefs_fs *fs, const char *rel, unsigned int *nd,
-		    unsigned int *nb, int depth)
+/* Walk the folder @dfd (at @rel in the store) and what is below it: each
+ * subfolder is opened from its parent's fd without following a symlink. */
+static void scan_dir(struct ssefs_fs *fs, int dfd, const char *rel,
+		     unsigned int *nd, unsigned int *nb, int depth)
 {
 	struct dirent *de;
 	DIR *d;
-	int fd, r = 0;
 
-	if (depth > 64)
-		return 0;
-	fd = openat(fs->store_fd, *rel ? rel : ".",
-		    O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
+	d = fdopendir(dfd);
 	if (!d) {
-		r = -errno;
-		close(fd);
-		return r;
+		close(dfd);
+		return;
 	}
 	while ((de = readdir(d))) {
 		char child[4096];
 		struct disk_node *n;
-		int pr;
+		int pr, cfd;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -274,7 +323,12 @@ static int scan_dir(struct ssefs_fs *fs, const char *rel, unsigned int *nd,
 			     *rel ? "/" : "", de->d_name) >= (int)sizeof(child))
 			continue;
 		if (de->d_type == DT_DIR) {
-			scan_dir(fs, child, nd, nb, depth + 1);
+			if (depth >= 64)
+				continue;
+			cfd = openat(dirfd(d), de->d_name, O_RDONLY |
+				     O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd >= 0)
+				scan_dir(fs, cfd, child, nd, nb, depth + 1);
 			continue;
 		}
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
@@ -291,14 +345,19 @@ static int scan_dir(struct ssefs_fs *fs, const char *rel, unsigned int *nd,
 			(*nb)++;
 	}
 	closedir(d);
-	return 0;
 }
 
 int ssefs_fs_scan(struct ssefs_fs *fs, unsigned int *ndisks,
 		  unsigned int *nbad)
 {
+	int fd;
+
 	*ndisks = *nbad = 0;
-	return scan_dir(fs, "", ndisks, nbad, 0);
+	fd = openat(fs->store_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	scan_dir(fs, fd, "", ndisks, nbad, 0);
+	return 0;
 }
 
 void ssefs_fs_invalidate(struct ssefs_fs *fs, struct disk_node *n)

@@ -158,6 +158,19 @@ int ssefs_fs_for_each_disk(struct ssefs_fs *fs,
 int ssefs_fs_scan(struct ssefs_fs *fs, unsigned int *ndisks,
 		  unsigned int *nbad);
 
+/*
+ * Store files are reached only through these (and util/beneath.h): every
+ * path resolves beneath the store root and follows no symlink.
+ * ssefs_fs_read_header() - vol_probe() of the store file @rel.
+ * ssefs_fs_open_volume() - vol_open() of it, through fs->keyops.
+ * Return: as those; what is not a regular file is -ENOTSUP (not a disk)
+ * and -EBADMSG respectively.
+ */
+int ssefs_fs_read_header(struct ssefs_fs *fs, const char *rel,
+			 struct env_header *h);
+int ssefs_fs_open_volume(struct ssefs_fs *fs, const char *rel, int flags,
+			 struct volume **out);
+
 /* Move @n out of the table into the graveyard (unlinked, replaced). */
 void ssefs_fs_bury(struct ssefs_fs *fs, struct disk_node *n);
 /* After a rename in the store: every node at or under @from moves to @to. */

@@ -3,9 +3,9 @@
  *
  * The header is written to an anonymous file (O_TMPFILE) in the target's
  * directory, which is linked into place only when complete and synced: a
- * crash leaves either no file or a whole empty disk.  Where O_TMPFILE is
- * not supported, the file is made under its own name with O_EXCL and
- * removed again on failure.
+ * crash leaves either no file or a whole empty disk (disk/store.h, which
+ * also says what happens without O_TMPFILE).  The folder is resolved
+ * beneath the store root, following no symlink.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "crypto/envelope.h"
+#include "disk/store.h"
 #include "disk/volume.h"
 #include "fuse/fs.h"
 #include "fuse/newdisk.h"
@@ -106,17 +107,6 @@ out:
 	return r;
 }
 
-/* The directory part of @rel ("." at the top). */
-static void parent_of(const char *rel, char *buf, size_t len)
-{
-	const char *slash = strrchr(rel, '/');
-
-	if (!slash)
-		snprintf(buf, len, ".");
-	else
-		snprintf(buf, len, "%.*s", (int)(slash - rel), rel);
-}
-
 static int format_fd(struct ssefs_fs *fs, int fd, const struct kids *k,
 		     mode_t mode, uid_t uid, gid_t gid)
 {
@@ -143,7 +133,8 @@ static int format_fd(struct ssefs_fs *fs, int fd, const struct kids *k,
 	return 0;
 }
 
-static void registry_add(struct ssefs_fs *fs, const char *rel,
+/* Enter the new disk @fd (at @rel) in the vault's registry. */
+static void registry_add(struct ssefs_fs *fs, const char *rel, int fd,
 			 const struct kids *k)
 {
 	struct env_header h;
@@ -153,7 +144,7 @@ static void registry_add(struct ssefs_fs *fs, const char *rel,
 
 	r = ssefs_fs_abspath(fs, rel, path, sizeof(path));
 	if (r == 0)
-		r = vol_probe(path, &h);
+		r = vol_probe_fd(fd, &h);
 	if (r < 0) {
 		warning("disk %s: cannot enter it in the vault's registry: %s",
 			rel, strerror(-r));
@@ -175,55 +166,23 @@ static void registry_add(struct ssefs_fs *fs, const char *rel,
 int newdisk_create(struct ssefs_fs *fs, const char *rel, mode_t mode,
 		   uid_t uid, gid_t gid)
 {
-	char dir[4096], proc[64];
+	struct store_new sn;
 	struct kids k;
-	int fd = -1, dfd = -1, named = 0, r;
+	int r;
 
 	if (!fs->vault)
 		return -ENOKEY;
 	r = pick_kids(fs, &k);
 	if (r < 0)
 		return r;
-	parent_of(rel, dir, sizeof(dir));
-	dfd = openat(fs->store_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR ||
-		       errno == EINVAL)) {
-		fd = openat(fs->store_fd, rel,
-			    O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-		named = 1;
-	}
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	r = format_fd(fs, fd, &k, mode, uid, gid);
-	if (r < 0)
-		goto fail;
-	if (!named) {
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-		if (linkat(AT_FDCWD, proc, fs->store_fd, rel,
-			   AT_SYMLINK_FOLLOW) < 0) {
-			r = -errno;
-			goto fail;
-		}
-	}
-	if (fsync(dfd) < 0) {
-		r = -errno;
-		goto out;
-	}
-	registry_add(fs, rel, &k);
-	r = 0;
-	goto out;
-fail:
-	if (named)
-		unlinkat(fs->store_fd, rel, 0);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (dfd >= 0)
-		close(dfd);
+	/* beneath the store root, in the folder it will live in */
+	r = store_new_begin(&sn, fs->store_fd, rel);
+	if (r == 0)
+		r = format_fd(fs, sn.fd, &k, mode, uid, gid);
+	if (r == 0)
+		r = store_new_publish(&sn);
+	if (r == 0)
+		registry_add(fs, rel, sn.fd, &k);
+	store_new_end(&sn);
 	return r;
 }

@@ -34,6 +34,7 @@
 #include "fuse/ops.h"
 #include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
+#include "util/beneath.h"
 #include "util/log.h"
 
 /*
@@ -86,17 +87,12 @@ static int is_tempdisk(struct ssefs_fs *fs, const char *rel)
  * Look up a visible regular file: its node (probed) and its backing stat.
  * Return: 0, -ENOENT (hidden or absent), -EISDIR and so on for non-files.
  */
-static int lookup_file(struct ssefs_fs *fs, const char *rel,
-		       struct disk_node **out, struct stat *st)
+static int lookup_stat(struct ssefs_fs *fs, const char *rel,
+		       struct disk_node **out, const struct stat *st)
 {
 	struct disk_node *n;
-	struct stat tmp;
 	int r;
 
-	if (!st)
-		st = &tmp;
-	if (fstatat(fs->store_fd, rel, st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
 	if (S_ISDIR(st->st_mode))
 		return -EISDIR;
 	if (!S_ISREG(st->st_mode) || is_lockfile(rel))
@@ -109,6 +105,19 @@ static int lookup_file(struct ssefs_fs *fs, const char *rel,
 		return r == -ENOTSUP ? -ENOENT : r;
 	*out = n;
 	return 0;
+}
+
+/* The same, from the path: its backing stat in @st (may be NULL). */
+static int lookup_file(struct ssefs_fs *fs, const char *rel,
+		       struct disk_node **out, struct stat *st)
+{
+	struct stat tmp;
+	int r;
+
+	if (!st)
+		st = &tmp;
+	r = beneath_stat(fs->store_fd, rel, st);
+	return r < 0 ? r : lookup_stat(fs, rel, out, st);
 }
 
 /*
@@ -182,11 +191,12 @@ static int ssefs_getattr(const char *path, struct stat *st,
 		return -EBADF;
 	if (is_tempdisk(fs, rel))
 		return tempdisk_stat(fs->temp, fs->uid, fs->gid, st);
-	if (fstatat(fs->store_fd, rel, st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = beneath_stat(fs->store_fd, rel, st);
+	if (r < 0)
+		return r;
 	if (S_ISDIR(st->st_mode))
 		return 0;
-	r = lookup_file(fs, rel, &n, NULL);
+	r = lookup_stat(fs, rel, &n, st);
 	if (r < 0)
 		return r;
 	disk_stat(n, st);
@@ -200,9 +210,11 @@ static int ssefs_opendir(const char *path, struct fuse_file_info *fi)
 	const char *rel = relpath(path);
 	struct stat st;
 	char *dup;
+	int r;
 
-	if (fstatat(fs->store_fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = beneath_stat(fs->store_fd, rel, &st);
+	if (r < 0)
+		return r;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	dup = strdup(rel);
@@ -232,9 +244,9 @@ static int ssefs_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 
 	(void)off;
 	(void)flags;
-	fd = openat(fs->store_fd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = beneath_open(fs->store_fd, rel, O_RDONLY | O_DIRECTORY, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	d = fdopendir(fd);
 	if (!d) {
 		close(fd);
@@ -261,10 +273,11 @@ static int ssefs_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 			     top ? "" : "/", de->d_name) >= (int)sizeof(child) ||
 		    is_tempdisk(fs, child))
 			continue;
-		if (fstatat(fs->store_fd, child, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		/* beside the open folder: never through a path again */
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (!S_ISDIR(st.st_mode)) {
-			if (lookup_file(fs, child, &n, &st) < 0)
+			if (lookup_stat(fs, child, &n, &st) < 0)
 				continue;
 			disk_stat(n, &st);
 		}
@@ -278,7 +291,6 @@ static int ssefs_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 /* Open @n's volume (or share the open one).  Caller holds no lock. */
 static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 {
-	char path[4096];
 	int r;
 
 	pthread_mutex_lock(&n->lock);
@@ -291,12 +303,10 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 		goto out;
 	}
 	if (!n->vol) {
-		r = ssefs_fs_abspath(fs, n->rel, path, sizeof(path));
-		if (r < 0)
-			goto out;
-		r = vol_open(&n->vol, path, 0, &fs->keyops);
+		r = ssefs_fs_open_volume(fs, n->rel, 0, &n->vol);
 		if (r == -EACCES || r == -EROFS || r == -EPERM)
-			r = vol_open(&n->vol, path, VOL_RDONLY, &fs->keyops);
+			r = ssefs_fs_open_volume(fs, n->rel, VOL_RDONLY,
+						 &n->vol);
 		/* SPEC: a version that is disabled, expired, not yet valid
 		 * or deleted stops I/O with one error, EKEYREVOKED */
 		if (r == -EKEYEXPIRED)
@@ -595,6 +605,7 @@ static int ssefs_unlink(const char *path)
 {
 	struct ssefs_fs *fs = ssefs_fs_get();
 	const char *rel = relpath(path);
+	struct beneath_at at;
 	struct env_header h;
 	struct disk_node *n;
 	int r, was_disk;
@@ -609,8 +620,12 @@ static int ssefs_unlink(const char *path)
 	if (was_disk)
 		h = n->hdr;
 	pthread_mutex_unlock(&n->lock);
-	if (unlinkat(fs->store_fd, rel, 0) < 0)
-		return -errno;
+	r = beneath_at(&at, fs->store_fd, rel);
+	if (r == 0 && unlinkat(at.fd, at.leaf, 0) < 0)
+		r = -errno;
+	beneath_at_release(&at);
+	if (r < 0)
+		return r;
 	ssefs_fs_bury(fs, n);
 	if (was_disk)
 		registry_del(fs, &h);
@@ -622,25 +637,33 @@ static int ssefs_mkdir(const char *path, mode_t mode)
 	struct ssefs_fs *fs = ssefs_fs_get();
 	struct fuse_context *cx = fuse_get_context();
 	const char *rel = relpath(path);
+	struct beneath_at at;
+	int r;
 
 	if (is_tempdisk(fs, rel))
 		return -EEXIST;
-	if (mkdirat(fs->store_fd, rel, mode & 07777) < 0)
-		return -errno;
-	if (geteuid() == 0 &&
-	    fchownat(fs->store_fd, rel, cx->uid, cx->gid,
+	r = beneath_at(&at, fs->store_fd, rel);
+	if (r == 0 && mkdirat(at.fd, at.leaf, mode & 07777) < 0)
+		r = -errno;
+	if (r == 0 && geteuid() == 0 &&
+	    fchownat(at.fd, at.leaf, cx->uid, cx->gid,
 		     AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return 0;
+		r = -errno;
+	beneath_at_release(&at);
+	return r;
 }
 
 static int ssefs_rmdir(const char *path)
 {
 	struct ssefs_fs *fs = ssefs_fs_get();
+	struct beneath_at at;
+	int r;
 
-	if (unlinkat(fs->store_fd, relpath(path), AT_REMOVEDIR) < 0)
-		return -errno;
-	return 0;
+	r = beneath_at(&at, fs->store_fd, relpath(path));
+	if (r == 0 && unlinkat(at.fd, at.leaf, AT_REMOVEDIR) < 0)
+		r = -errno;
+	beneath_at_release(&at);
+	return r;
 }
 
 /* Tell the vault where the disks under @rel (a file or a tree) now are. */
@@ -680,9 +703,10 @@ static int ssefs_rename(const char *from, const char *to, unsigned int flags)
 	struct ssefs_fs *fs = ssefs_fs_get();
 	const char *rf = relpath(from), *rt = relpath(to);
 	struct disk_node *n, *old = NULL;
+	struct beneath_at af, at;
 	struct env_header oldh;
 	unsigned int nd, nb;
-	struct stat st;
+	struct stat st, tst;
 	int r, old_disk = 0;
 
 	if (flags & ~RENAME_NOREPLACE)
@@ -690,8 +714,9 @@ static int ssefs_rename(const char *from, const char *to, unsigned int flags)
 	if (is_lockfile(rf) || is_lockfile(rt) || is_tempdisk(fs, rf) ||
 	    is_tempdisk(fs, rt))
 		return -EPERM;
-	if (fstatat(fs->store_fd, rf, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	r = beneath_stat(fs->store_fd, rf, &st);
+	if (r < 0)
+		return r;
 	if (!S_ISDIR(st.st_mode)) {
 		r = lookup_file(fs, rf, &n, NULL);
 		if (r < 0)
@@ -707,12 +732,20 @@ static int ssefs_rename(const char *from, const char *to, unsigned int flags)
 		pthread_mutex_unlock(&old->lock);
 	} else if (r != -ENOENT && r != -EISDIR) {
 		return r;
-	} else if (r == -ENOENT &&
-		   fstatat(fs->store_fd, rt, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	} else if (r == -ENOENT && beneath_stat(fs->store_fd, rt, &tst) == 0) {
 		return -EEXIST;	/* a hidden store file: never clobber it */
 	}
-	if (renameat2(fs->store_fd, rf, fs->store_fd, rt, flags) < 0)
-		return -errno;
+	r = beneath_at(&af, fs->store_fd, rf);
+	if (r == 0) {
+		r = beneath_at(&at, fs->store_fd, rt);
+		if (r == 0 && renameat2(af.fd, af.leaf, at.fd, at.leaf,
+					flags) < 0)
+			r = -errno;
+		beneath_at_release(&at);
+	}
+	beneath_at_release(&af);
+	if (r < 0)
+		return r;
 	if (old) {
 		ssefs_fs_bury(fs, old);
 		if (old_disk)
@@ -728,11 +761,16 @@ static int ssefs_rename(const char *from, const char *to, unsigned int flags)
 	return r;
 }
 
-static int visible(struct ssefs_fs *fs, const char *rel)
+/* Is @rel a folder or a shown file?  Then @at is its parent and leaf
+ * (release it either way). */
+static int visible(struct ssefs_fs *fs, const char *rel,
+		   struct beneath_at *at)
 {
 	struct disk_node *n;
-	int r = lookup_file(fs, rel, &n, NULL);
+	int r = beneath_at(at, fs->store_fd, rel);
 
+	if (r == 0)
+		r = lookup_file(fs, rel, &n, NULL);
 	return r == -EISDIR ? 0 : r;
 }
 
@@ -753,15 +791,14 @@ static int ssefs_chmod(const char *path, mode_t mode,
 	if (r < 0 && r != -EISDIR)
 		return r;
 	mode &= r == -EISDIR ? 07777 : DISK_MODE_MASK;
-	if (fchmodat(fs->store_fd, rel, mode, 0) < 0)
-		return -errno;
-	return 0;
+	return beneath_chmod(fs->store_fd, rel, mode);
 }
 
 static int ssefs_chown(const char *path, uid_t uid, gid_t gid,
 		       struct fuse_file_info *fi)
 {
 	struct ssefs_fs *fs = ssefs_fs_get();
+	struct beneath_at at;
 	char buf[PATH_MAX];
 	const char *rel = fi_rel(path, fi, buf, sizeof(buf));
 	int r;
@@ -770,18 +807,19 @@ static int ssefs_chown(const char *path, uid_t uid, gid_t gid,
 		return -EBADF;
 	if (is_tempdisk(fs, rel))
 		return -EPERM;
-	r = visible(fs, rel);
-	if (r < 0)
-		return r;
-	if (fchownat(fs->store_fd, rel, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return 0;
+	r = visible(fs, rel, &at);
+	if (r == 0 && fchownat(at.fd, at.leaf, uid, gid,
+			       AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	beneath_at_release(&at);
+	return r;
 }
 
 static int ssefs_utimens(const char *path, const struct timespec tv[2],
 			 struct fuse_file_info *fi)
 {
 	struct ssefs_fs *fs = ssefs_fs_get();
+	struct beneath_at at;
 	char buf[PATH_MAX];
 	const char *rel = fi_rel(path, fi, buf, sizeof(buf));
 	int r;
@@ -790,12 +828,11 @@ static int ssefs_utimens(const char *path, const struct timespec tv[2],
 		return -EBADF;
 	if (is_tempdisk(fs, rel))
 		return tempdisk_utimens(fs->temp, tv);
-	r = visible(fs, rel);
-	if (r < 0)
-		return r;
-	if (utimensat(fs->store_fd, rel, tv, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return 0;
+	r = visible(fs, rel, &at);
+	if (r == 0 && utimensat(at.fd, at.leaf, tv, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	beneath_at_release(&at);
+	return r;
 }
 
 /* ---- read-only user.ssefs.* attributes ---- */

@@ -138,31 +138,28 @@ int io_fsync_parent(const char *path)
 	return r;
 }
 
-int io_tmpfile_beside(const char *path, mode_t mode, char *tmp, size_t tmplen)
+/* ".BASE.tmp-XXXXXXXX" in @dfd, its name (after @dir/, if any) in @tmp */
+static int tmpfile_in(int dfd, const char *dir, const char *base,
+		      mode_t mode, char *tmp, size_t tmplen)
 {
-	const char *base = strrchr(path, '/');
-	char dir[PATH_MAX];
 	int fd, r, tries;
 
-	r = dir_of(path, dir, sizeof(dir));
-	if (r < 0)
-		return r;
-	base = base ? base + 1 : path;
 	for (tries = 0; tries < 100; tries++) {
 		unsigned int rnd;
 
 		if (getentropy(&rnd, sizeof(rnd)) < 0)
 			return -errno;
-		if (snprintf(tmp, tmplen, "%s/.%s.tmp-%08x", dir, base, rnd) >=
-		    (int)tmplen)
+		if (snprintf(tmp, tmplen, "%s%s.%s.tmp-%08x", dir ? dir : "",
+			     dir ? "/" : "", base, rnd) >= (int)tmplen)
 			return -ENAMETOOLONG;
-		fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+		fd = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+			    O_NOFOLLOW, mode);
 		if (fd >= 0) {
 			/* umask must not loosen or tighten what we asked for */
 			if (fchmod(fd, mode) < 0) {
 				r = -errno;
 				close(fd);
-				unlink(tmp);
+				unlinkat(dfd, tmp, 0);
 				return r;
 			}
 			return fd;
@@ -171,6 +168,25 @@ int io_tmpfile_beside(const char *path, mode_t mode, char *tmp, size_t tmplen)
 			return -errno;
 	}
 	return -EEXIST;
+}
+
+int io_tmpfile_beside(const char *path, mode_t mode, char *tmp, size_t tmplen)
+{
+	const char *base = strrchr(path, '/');
+	char dir[PATH_MAX];
+	int r;
+
+	r = dir_of(path, dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	return tmpfile_in(AT_FDCWD, dir, base ? base + 1 : path, mode, tmp,
+			  tmplen);
+}
+
+int io_tmpfile_at(int dfd, const char *base, mode_t mode, char *tmp,
+		  size_t tmplen)
+{
+	return tmpfile_in(dfd, NULL, base, mode, tmp, tmplen);
 }
 
 int io_commit_tmpfile(int fd, const char *tmp, const char *path)

@@ -42,6 +42,10 @@ int io_write_atomic(const char *path, const void *data, size_t len,
  * (@tmplen bytes).  Return: the fd or -errno.
  */
 int io_tmpfile_beside(const char *path, mode_t mode, char *tmp, size_t tmplen);
+/* The same in the directory @dfd, for the name @base; @tmp gets the bare
+ * name (relative to @dfd). */
+int io_tmpfile_at(int dfd, const char *base, mode_t mode, char *tmp,
+		  size_t tmplen);
 
 /* Commit a temporary file made by io_tmpfile_beside(): fsync @fd, rename
  * @tmp to @path, fsync the directory.  On failure @tmp is unlinked.  Does
