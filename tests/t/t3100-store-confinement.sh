@@ -7,7 +7,9 @@ outside the store, right after the kernel cached the folder (its dentry
 lives for the entry timeout), then acts through the mount: the daemon
 (root) must not create, change, remove or list anything outside the store.
 The same for `ssefs rotate STORE` and the disk commands, run by root while
-the folder is swapped; and for a swap that races a loop of operations.'
+the folder is swapped; and for a swap that races a loop of operations.
+With and without allow_other, and with the fallback walk that stands in
+for openat2.'
 
 . ./test-lib.sh
 . "$TEST_DIRECTORY"/lib-ssefs.sh
@@ -142,16 +144,23 @@ print "\$_\n" for readdir(\$d);
 EOF
 chmod 644 "$W/readdir.pl"
 
-for mode in allow_other private
+# walk: the daemon resolves with the fallback walk, as on a kernel
+# without openat2 (util/beneath.h)
+for mode in allow_other private walk
 do
-	if [ $mode = allow_other ]; then
-		ACTOR=user OPTS=key=k1,allow_other
-	else
-		ACTOR=root OPTS=key=k1
-	fi
+	WALK=
+	case $mode in
+	allow_other)	ACTOR=user OPTS=key=k1,allow_other ;;
+	private)	ACTOR=root OPTS=key=k1 ;;
+	walk)		ACTOR=user OPTS=key=k1,allow_other WALK=1 ;;
+	esac
 
 	test_expect_success "$mode: mount the store" '
-		ssefs_mount "$S" "$M" $OPTS
+		if [ -n "$WALK" ]; then
+			SSEFS_BENEATH_WALK=1 ssefs_mount "$S" "$M" $OPTS
+		else
+			ssefs_mount "$S" "$M" $OPTS
+		fi
 	'
 
 	for op in $OPS
