@@ -59,7 +59,9 @@ static const char disk_usage[] =
 "write back.  rewrap --des/--key moves a disk to another set or key by\n"
 "re-wrapping its DEK (same number of layers only; no data is\n"
 "re-encrypted).  import refuses a store file (ciphertext): copy a disk\n"
-"with snapshot, or import what export writes.  See ssefs-disk(1).\n";
+"with snapshot, or import what export writes.  From the first folder of\n"
+"PATH that someone else can write to, no symlink is followed (SECURITY in\n"
+"ssefs-disk(1)).  See ssefs-disk(1).\n";
 
 static void uuid_str(const uint8_t u[16], char out[37])
 {
