@@ -206,15 +206,20 @@ int ssefs_fs_open_volume(struct ssefs_fs *fs, const char *rel, int flags,
 	return vol_open_fd(out, fd, name, flags, &fs->keyops);
 }
 
-/* Caller holds n->lock. */
-static int probe_locked(struct ssefs_fs *fs, struct disk_node *n)
+/* Caller holds n->lock.  @known: the file's lstat, if the caller has it. */
+static int probe_locked(struct ssefs_fs *fs, struct disk_node *n,
+			const struct stat *known)
 {
 	struct stat st;
 	int r, fd;
 
-	r = beneath_stat(fs->store_fd, n->rel, &st);
-	if (r < 0)
-		return r;
+	if (known) {
+		st = *known;
+	} else {
+		r = beneath_stat(fs->store_fd, n->rel, &st);
+		if (r < 0)
+			return r;
+	}
 	if (!S_ISREG(st.st_mode))
 		return -ENOTSUP;
 	if (n->probed && n->dev == st.st_dev && n->ino == st.st_ino &&
@@ -244,14 +249,20 @@ static int probe_locked(struct ssefs_fs *fs, struct disk_node *n)
 	return r;
 }
 
-int ssefs_fs_probe(struct ssefs_fs *fs, struct disk_node *n)
+int ssefs_fs_probe_stat(struct ssefs_fs *fs, struct disk_node *n,
+			const struct stat *st)
 {
 	int r;
 
 	pthread_mutex_lock(&n->lock);
-	r = probe_locked(fs, n);
+	r = probe_locked(fs, n, st);
 	pthread_mutex_unlock(&n->lock);
 	return r;
+}
+
+int ssefs_fs_probe(struct ssefs_fs *fs, struct disk_node *n)
+{
+	return ssefs_fs_probe_stat(fs, n, NULL);
 }
 
 int ssefs_fs_for_each_disk(struct ssefs_fs *fs,
@@ -315,6 +326,7 @@ static void scan_dir(struct ssefs_fs *fs, int dfd, const char *rel,
 	while ((de = readdir(d))) {
 		char child[4096];
 		struct disk_node *n;
+		struct stat st;
 		int pr, cfd;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -335,10 +347,12 @@ static void scan_dir(struct ssefs_fs *fs, int dfd, const char *rel,
 			continue;
 		if (!depth && !strcmp(de->d_name, ".ssefs.lock"))
 			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
 		n = ssefs_fs_node(fs, child, 1);
 		if (!n)
 			continue;
-		pr = ssefs_fs_probe(fs, n);
+		pr = ssefs_fs_probe_stat(fs, n, &st);
 		if (pr == 0)
 			(*nd)++;
 		else if (pr == -EBADMSG || pr == -EPROTONOSUPPORT)

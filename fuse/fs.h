@@ -36,6 +36,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -141,6 +142,9 @@ struct disk_node *ssefs_fs_node(struct ssefs_fs *fs, const char *rel,
  * changed.  Return: @n->probe_rc, or -errno of the stat.
  */
 int ssefs_fs_probe(struct ssefs_fs *fs, struct disk_node *n);
+/* The same with the backing file's lstat @st in hand (saves a lookup). */
+int ssefs_fs_probe_stat(struct ssefs_fs *fs, struct disk_node *n,
+			const struct stat *st);
 
 /*
  * ssefs_fs_for_each_disk() - call @fn on every node that is an ssefs disk

@@ -100,7 +100,7 @@ static int lookup_stat(struct ssefs_fs *fs, const char *rel,
 	n = ssefs_fs_node(fs, rel, 1);
 	if (!n)
 		return -ENOMEM;
-	r = ssefs_fs_probe(fs, n);
+	r = ssefs_fs_probe_stat(fs, n, st);
 	if (r < 0 && !visible_rc(r))
 		return r == -ENOTSUP ? -ENOENT : r;
 	*out = n;
