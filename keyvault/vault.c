@@ -777,6 +777,12 @@ static int dir_empty(const char *dir)
 int vault_init(const char *dir, const char *name,
 	       const struct vault_unlock *u)
 {
+	return vault_init_ex(dir, name, u, 0);
+}
+
+int vault_init_ex(const char *dir, const char *name,
+		  const struct vault_unlock *u, unsigned int flags)
+{
 	struct vault *v;
 	char path[PATH_MAX], kidstr[VAULT_KID_MAX + 1];
 	uint8_t zero[32] = { 0 }, *c = NULL, pk[32];
@@ -786,7 +792,8 @@ int vault_init(const char *dir, const char *name,
 
 	if (!name)
 		name = "default";
-	if (!kid_valid_vault_name(name))
+	if (!kid_valid_vault_name(name) ||
+	    (flags & ~VAULT_INIT_NO_PURGE_PROTECTION))
 		return -EINVAL;
 	/* An empty directory made for the vault (a mount point, a
 	 * StateDirectory) is taken; anything else that exists is not. */
@@ -799,7 +806,7 @@ int vault_init(const char *dir, const char *name,
 	if (!v)
 		return -ENOMEM;
 	snprintf(v->name, sizeof(v->name), "%s", name);
-	v->purge_protection = 1;
+	v->purge_protection = !(flags & VAULT_INIT_NO_PURGE_PROTECTION);
 	v->retention_days = VAULT_RETENTION_DEFAULT;
 	if (u && u->passphrase_file) {
 		v->kdf = 1;
@@ -2048,6 +2055,9 @@ int vault_set_purge_protection(struct vault *v, int on)
 
 	if (err)
 		return err;
+	/* Once on, it stays on: a deleted key's retention is a promise. */
+	if (v->purge_protection && !on)
+		return refuse(v, "set purge-protection=off", NULL, -EPERM);
 	v->purge_protection = !!on;
 	return commit(v, on ? "set purge-protection=on" :
 		      "set purge-protection=off", NULL);

@@ -57,6 +57,11 @@ int vault_default_dir(char *buf, size_t len);
  */
 int vault_init(const char *dir, const char *name,
 	       const struct vault_unlock *u);
+/* The same with VAULT_INIT_* @flags: VAULT_INIT_NO_PURGE_PROTECTION makes
+ * a vault whose purge protection is off (on can only be chosen later). */
+int vault_init_ex(const char *dir, const char *name,
+		  const struct vault_unlock *u, unsigned int flags);
+#define VAULT_INIT_NO_PURGE_PROTECTION	(1u << 0)
 
 /*
  * vault_open() - open and unlock @dir.  Refuses loose permissions on the
@@ -200,6 +205,8 @@ int vault_rotate_platform(struct vault *v, char *kid, size_t len);
 
 int vault_purge_protection(struct vault *v);		/* 1 or 0 */
 int vault_retention_days(struct vault *v);
+/* Purge protection, once on, stays on (as in Azure Key Vault): switching
+ * it off then is refused with -EPERM (and audited).  Return: 0, -EPERM. */
 int vault_set_purge_protection(struct vault *v, int on);
 /* 7..90.  Return: 0 or -EINVAL. */
 int vault_set_retention_days(struct vault *v, int days);
