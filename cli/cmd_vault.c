@@ -84,8 +84,11 @@ static int unlock_error(const struct vault_unlock *u, int err)
 /* Print why a vault could not be opened or used, naming what is at fault. */
 int cli_vault_error(const char *dir, const char *path, int err)
 {
+	const char *why = vault_open_failed_why();
 	struct stat st;
 
+	if ((err == -EPERM || err == -ENOTDIR) && *why)
+		return error("vault %s: %s", dir, why);
 	if (err == -EPERM && path && *path && stat(path, &st) == 0)
 		return error("%s: permissions %04o are too open (want %s)",
 			     path, (unsigned int)(st.st_mode & 07777),

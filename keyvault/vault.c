@@ -39,6 +39,7 @@
 #include "keyvault/vault.h"
 #include "keyvault/vault_priv.h"
 #include "util/io.h"
+#include "util/trust.h"
 
 #define SEAL_NONCE	crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define SEAL_TAG	crypto_aead_xchacha20poly1305_ietf_ABYTES
@@ -696,6 +697,30 @@ static int refuse(struct vault *v, const char *op, const char *kid, int res)
 
 /* ---- open, init, close ---- */
 
+static char failed_path[PATH_MAX];
+static char failed_why[1024];
+
+/*
+ * The vault directory must be ours (or root's), writable by no one else,
+ * and so must the folders above it (sticky ones excepted), as ssh's
+ * StrictModes asks of ~/.ssh: whoever could write there could swap the
+ * metadata or the sealed keys.  -EPERM or -ENOTDIR with the reason in
+ * vault_open_failed_why().  @make: create it (and its parents) first.
+ */
+static int trust_vault_dir(const char *dir, int make)
+{
+	int err = make ? trust_mkdir(dir, 0755, geteuid(), 0, failed_why,
+				     sizeof(failed_why)) :
+			 trust_dir(dir, geteuid(), 0, failed_why,
+				   sizeof(failed_why));
+
+	if (err == -EPERM || err == -ENOTDIR)
+		snprintf(failed_path, sizeof(failed_path), "%s", dir);
+	else
+		*failed_why = '\0';
+	return err;
+}
+
 static int open_lock(struct vault *v)
 {
 	char path[PATH_MAX];
@@ -797,11 +822,16 @@ int vault_init_ex(const char *dir, const char *name,
 		return -EINVAL;
 	/* An empty directory made for the vault (a mount point, a
 	 * StateDirectory) is taken; anything else that exists is not. */
+	*failed_why = '\0';
 	if (access(dir, F_OK) == 0) {
 		if (!dir_empty(dir))
 			return -EEXIST;
 		existed = 1;
 	}
+	/* before anything is made or taken: ours, and no one else's */
+	err = trust_vault_dir(dir, !existed);
+	if (err)
+		return err;
 	v = vault_alloc(dir);
 	if (!v)
 		return -ENOMEM;
@@ -814,11 +844,10 @@ int vault_init_ex(const char *dir, const char *name,
 		v->memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 		randombytes_buf(v->salt, sizeof(v->salt));
 	}
-	err = io_mkdirs(dir, 0755);
-	if (!err && chmod(dir, 0700) < 0)
+	if (chmod(dir, 0700) < 0) {
 		err = -errno;
-	if (err)
 		goto out;
+	}
 	err = unlock(v, u, 1);
 	if (err)
 		goto fail;
@@ -889,6 +918,12 @@ int vault_open(struct vault **out, const char *dir,
 
 	if (!v)
 		return -ENOMEM;
+	*failed_why = '\0';
+	err = trust_vault_dir(v->dir, 0);
+	if (err == -EPERM || err == -ENOTDIR) {
+		set_last(v, v->dir);
+		goto fail;
+	}
 	err = check_mode(v, v->dir);
 	if (err)
 		goto fail;
@@ -937,8 +972,6 @@ void vault_close(struct vault *v)
 	free(v);
 }
 
-static char failed_path[PATH_MAX];
-
 /* vault_open() failed and freed its vault: keep the path for messages. */
 void vault_last_error_path(struct vault *v)
 {
@@ -948,6 +981,11 @@ void vault_last_error_path(struct vault *v)
 const char *vault_open_failed_path(void)
 {
 	return failed_path;
+}
+
+const char *vault_open_failed_why(void)
+{
+	return failed_why;
 }
 
 const char *vault_name(const struct vault *v)

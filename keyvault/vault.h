@@ -270,5 +270,8 @@ enum key_state vault_version_state(const struct vault_key *k,
 				   const struct vault_version *p, time_t now);
 /* After vault_open() failed: the file or directory at fault. */
 const char *vault_open_failed_path(void);
+/* After -EPERM or -ENOTDIR from vault_open() or vault_init(): one line
+ * naming the folder that is not safe and the fix (util/trust.h), or "". */
+const char *vault_open_failed_why(void);
 
 #endif /* SSEFS_KEYVAULT_VAULT_H */
