@@ -27,6 +27,7 @@
 #include "util/io.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/name.h"
 #include "util/trust.h"
 
 static int ctl_dir(uid_t uid, char *buf, size_t len)
@@ -117,7 +118,7 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	struct status_ctx *c = arg;
 	enum key_state ks = KEY_MISSING;
 	struct env_header h;
-	char rel[4096], uuid[37], err[256];
+	char rel[4096], uuid[37], err[256], esc[4096];
 	uint64_t size = 0, rd, wr;
 	int pr, open, state, opened_rc;
 	time_t since;
@@ -156,7 +157,8 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 			json_str(c->j, "error", cli_strerror(pr));
 			json_obj_end(c->j);
 		} else {
-			fprintf(c->f, "%s\n  error:           %s\n", rel,
+			fprintf(c->f, "%s\n  error:           %s\n",
+				name_escape(rel, esc, sizeof(esc)),
 				cli_strerror(pr));
 		}
 		return 0;
@@ -192,7 +194,8 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 		json_obj_end(c->j);
 		return 0;
 	}
-	fprintf(c->f, "%s\n", rel);
+	/* one line per name, whatever it holds (JSON escapes its own) */
+	fprintf(c->f, "%s\n", name_escape(rel, esc, sizeof(esc)));
 	fprintf(c->f, "  encryption type: %s\n", env_type_name(h.enc_type));
 	if (h.des[0])
 		fprintf(c->f, "  des:             %s\n", h.des);

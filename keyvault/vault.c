@@ -2207,7 +2207,7 @@ const char *vault_hsm_why(struct vault *v)
 
 /* ---- disks ---- */
 
-static int disk_valid(const struct vault_disk *d)
+int vault_disk_valid(const struct vault_disk *d)
 {
 	return !strchr(d->path, '\n') && !strchr(d->des, ' ') &&
 	       !strchr(d->kid, ' ') && *d->uuid && !strchr(d->uuid, ' ');
@@ -2221,7 +2221,7 @@ int vault_disk_put_many(struct vault *v, const struct vault_disk *d,
 	int err;
 
 	for (k = 0; k < n; k++)
-		if (!disk_valid(&d[k]))
+		if (!vault_disk_valid(&d[k]))
 			return -EINVAL;
 	if (!n)
 		return 0;

@@ -111,6 +111,9 @@ struct vault_disk {
 	char des[81];			/* "" when none */
 	char kid[VAULT_KID_MAX + 1];	/* outer layer's kid */
 };
+/* 1 when the registry can hold @d (no newline in its path, ...); else
+ * vault_disk_put() and vault_disk_put_many() refuse it with -EINVAL. */
+int vault_disk_valid(const struct vault_disk *d);
 int vault_disk_put(struct vault *v, const struct vault_disk *d);
 /* Enter or update @n disks at once: one metadata write, one flush. */
 int vault_disk_put_many(struct vault *v, const struct vault_disk *d,
