@@ -947,6 +947,7 @@ int vault_open(struct vault **out, const char *dir,
 		err = check_verifier(v);
 	if (err)
 		goto fail;
+	vault_sweep(v);		/* what a killed command left behind */
 	*out = v;
 	return 0;
 fail:
