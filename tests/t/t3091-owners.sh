@@ -5,36 +5,9 @@ test_description='folders that hold secrets or sockets: refused when another use
 . ./test-lib.sh
 . "$TEST_DIRECTORY"/lib-ssefs.sh
 
-test_have_prereq FUSE || { skip_all='cannot mount FUSE here'; test_done; }
-test_have_prereq ROOT || { skip_all='needs root to make the test users'; test_done; }
-command -v useradd >/dev/null && command -v runuser >/dev/null ||
-	{ skip_all='needs useradd and runuser'; test_done; }
 command -v python3 >/dev/null || { skip_all='needs python3'; test_done; }
-[ -u "$(command -v fusermount3)" ] ||
-	{ skip_all='fusermount3 is not setuid: users cannot mount'; test_done; }
-
-OWNER=ssefs-t3091-a
-OTHER=ssefs-t3091-b
-W=$(mktemp -d /tmp/ssefs-t3091.XXXXXX)
-chmod 755 "$W"
-cp "$SSEFS_BIN" "$W/ssefs" && chmod 755 "$W/ssefs"
-BIN=$W/ssefs
-
-cleanup_users () {
-	fusermount3 -uz "$W/mnt" 2>/dev/null
-	pkill -u $OWNER 2>/dev/null
-	pkill -u $OTHER 2>/dev/null
-	sleep 0.2
-	[ -n "$OUID" ] && rm -rf "/tmp/ssefs-$OUID"
-	userdel $OWNER 2>/dev/null
-	userdel $OTHER 2>/dev/null
-	rm -rf "$W"
-}
-test_atexit cleanup_users
-
-mounted () {
-	grep -q " $W/mnt fuse.ssefs " /proc/mounts
-}
+USERS_TAG=t3091
+. "$TEST_DIRECTORY"/lib-users.sh
 
 # for a binary that mounts where it should not have
 unmount_quietly () {
@@ -43,19 +16,8 @@ unmount_quietly () {
 	true
 }
 
-# as USER CMD...: the binary as USER, with the owner's vault and no
-# XDG_RUNTIME_DIR (the control socket goes to /tmp/ssefs-UID)
-as () {
-	local u=$1
-	shift
-	runuser -u "$u" -- env -u XDG_RUNTIME_DIR SSEFS_VAULT="$W/vault" \
-		HOME="$W" "$BIN" "$@"
-}
-
 test_expect_success 'setup: two users; the owner makes a vault, a store, a disk' '
-	useradd -M -d "$W" -s /bin/sh $OWNER &&
-	useradd -M -d "$W" -s /bin/sh $OTHER &&
-	OUID=$(id -u $OWNER) &&
+	users_add &&
 	rm -rf "/tmp/ssefs-$OUID" &&
 	mkdir "$W/store" "$W/mnt" "$W/xdg" &&
 	chown $OWNER "$W" "$W/store" "$W/mnt" "$W/xdg" &&
@@ -73,6 +35,12 @@ test_expect_success 'a socket folder another user made 0777: mount refused, nami
 	grep -q "^ssefs: mount: the control socket.s folder /tmp/ssefs-$OUID is not safe: /tmp/ssefs-$OUID is owned by $OTHER (uid [0-9]*), not by $OWNER (uid $OUID) or root (ssh.s StrictModes rule): .*XDG_RUNTIME_DIR" err &&
 	! mounted
 '
+
+# sock_id MNT: the name of MNT's control socket, BLAKE2b-128 of its path
+sock_id () {
+	python3 -c "import hashlib, sys
+print(hashlib.blake2b(sys.argv[1].encode(), digest_size=16).hexdigest())" "$1"
+}
 
 # fake_server SOCKET: another user answers there as a daemon would
 fake_server () {
@@ -99,8 +67,8 @@ test_expect_success 'status does not believe a fake server in such a folder' '
 	runuser -u $OWNER -- env XDG_RUNTIME_DIR="$W/xdg" \
 		SSEFS_VAULT="$W/vault" HOME="$W" "$BIN" mount "$W/store" "$W/mnt" &&
 	mounted &&
-	test -S "$W/xdg/ssefs/$(python3 -c "import hashlib,sys;print(hashlib.blake2b(sys.argv[1].encode(),digest_size=16).hexdigest())" "$W/mnt").sock" &&
-	sock=/tmp/ssefs-$OUID/$(python3 -c "import hashlib,sys;print(hashlib.blake2b(sys.argv[1].encode(),digest_size=16).hexdigest())" "$W/mnt").sock &&
+	test -S "$W/xdg/ssefs/$(sock_id "$W/mnt").sock" &&
+	sock=/tmp/ssefs-$OUID/$(sock_id "$W/mnt").sock &&
 	fake_server "$sock" &&
 	test_when_finished "kill $FAKE_PID 2>/dev/null; runuser -u $OWNER -- fusermount3 -u $W/mnt" &&
 	test_expect_code 1 as $OWNER status "$W/mnt" >out 2>err &&
