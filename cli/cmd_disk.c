@@ -300,7 +300,12 @@ static int show_header(const char *path, int json, const char *note)
 		return json_end(&j) < 0 ? EXIT_FAIL : EXIT_OK;
 	}
 	format_size(h.plain_size - 512, sz, sizeof(sz));
-	printf("path:             %s\n", abs);
+	{
+		char esc[PATH_MAX];
+
+		printf("path:             %s\n",
+		       name_escape(abs, esc, sizeof(esc)));
+	}
 	printf("uuid:             %s\n", uuid);
 	printf("disk size:        %s (%llu bytes; .vhd %llu bytes)\n", sz,
 	       (unsigned long long)(h.plain_size - 512),

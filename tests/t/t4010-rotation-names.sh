@@ -73,6 +73,8 @@ test_expect_success 'rotate STORE: the others are re-wrapped; the bad one is nam
 	test "$(kid_of store/d2.vhd)" = "$(cat kid2)" &&
 	# re-wrapped all the same: it stays readable when kid1 goes
 	test "$(kid_of "$BAD")" = "$(cat kid2)" &&
+	ssefs disk show "$BAD" >show &&
+	grep -q "^path:             $PWD/store/a\\\\nb.vhd$" show &&
 	ssefs --json des show des1 >des.json &&
 	test "$(jq ".previousKeys | length" des.json)" = 1 &&
 	jq -r .autoKeyRotationError des.json | grep -F "a\\nb.vhd"
