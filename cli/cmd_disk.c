@@ -35,6 +35,7 @@
 #include "util/io.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/name.h"
 
 #define MiB		(UINT64_C(1) << 20)
 #define COPY_CHUNK	(4u << 20)
@@ -59,9 +60,26 @@ static const char disk_usage[] =
 "write back.  rewrap --des/--key moves a disk to another set or key by\n"
 "re-wrapping its DEK (same number of layers only; no data is\n"
 "re-encrypted).  import refuses a store file (ciphertext): copy a disk\n"
-"with snapshot, or import what export writes.  From the first folder of\n"
-"PATH that someone else can write to, no symlink is followed (SECURITY in\n"
-"ssefs-disk(1)).  See ssefs-disk(1).\n";
+"with snapshot, or import what export writes.  A new disk's path may not\n"
+"hold a control character (newline, tab...): exit 2.  From the first folder\n"
+"of PATH that someone else can write to, no symlink is followed (SECURITY\n"
+"in ssefs-disk(1)).  See ssefs-disk(1).\n";
+
+/*
+ * The path of a disk about to be made: one with a control character
+ * would break every line-based list that names it (the vault's registry,
+ * status), so it is refused as a usage error.  Return: 0 or EXIT_USAGE.
+ */
+static int new_disk_name(const char *cmd, const char *path)
+{
+	char esc[PATH_MAX];
+
+	if (!name_has_ctrl(path))
+		return 0;
+	return cli_usage(disk_usage, "disk %s: %s: a control character "
+			 "(newline, tab...) in a disk's name is refused", cmd,
+			 name_escape(path, esc, sizeof(esc)));
+}
 
 static void uuid_str(const uint8_t u[16], char out[37])
 {
@@ -285,7 +303,12 @@ static int show_header(const char *path, int json, const char *note)
 		return json_end(&j) < 0 ? EXIT_FAIL : EXIT_OK;
 	}
 	format_size(h.plain_size - 512, sz, sizeof(sz));
-	printf("path:             %s\n", abs);
+	{
+		char esc[PATH_MAX];
+
+		printf("path:             %s\n",
+		       name_escape(abs, esc, sizeof(esc)));
+	}
 	printf("uuid:             %s\n", uuid);
 	printf("disk size:        %s (%llu bytes; .vhd %llu bytes)\n", sz,
 	       (unsigned long long)(h.plain_size - 512),
@@ -501,6 +524,9 @@ static int disk_create(int argc, char **argv, struct cli_ctx *ctx)
 	r = parse_make(argc, argv, &a, 1, "create");
 	if (r)
 		return r < 0 ? EXIT_OK : r;
+	r = new_disk_name("create", a.args[0]);
+	if (r)
+		return r;
 	if (!a.size)
 		return cli_usage(disk_usage, "disk create: --size is required");
 	if (parse_size(a.size, &size) < 0 || size == 0 ||
@@ -614,6 +640,9 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	r = parse_make(argc, argv, &a, 2, "import");
 	if (r)
 		return r < 0 ? EXIT_OK : r;
+	r = new_disk_name("import", a.args[1]);
+	if (r)
+		return r;
 	if (a.size)
 		return cli_usage(disk_usage, "disk import: the size comes from "
 				 "the image; --size is for create");
@@ -889,6 +918,9 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 	if (argc != 3)
 		return cli_usage(disk_usage, "disk snapshot: needs PATH.vhd "
 				 "and DEST.vhd");
+	r = new_disk_name("snapshot", argv[2]);
+	if (r)
+		return r;
 	if (access(argv[2], F_OK) == 0)
 		return disk_err(argv[2], NULL, -EEXIST);
 	r = refuse_in_use(argv[1]);

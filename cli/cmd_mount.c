@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/mountinfo.h"
 #include "cache/hostdir.h"
+#include "fuse/ctl.h"
 #include "fuse/mount.h"
 #include "fuse/opts.h"
 #include "fuse/tempdisk.h"
@@ -26,6 +27,7 @@
 #include "keyvault/vault.h"
 #include "util/config.h"
 #include "util/log.h"
+#include "util/trust.h"
 
 #if __has_include("keyvault/des.h")
 #include "keyvault/des.h"
@@ -66,7 +68,9 @@ static void mount_help(void)
 "     notify=CMD        run CMD with each event as JSON on stdin, in the\n"
 "                       directory ssefs mount was run from\n"
 "                       (default: the config file's notify:)\n"
-"     host_cache=DIR    directory for the host cache and the temp disk\n"
+"     host_cache=DIR    directory for the host cache and the temp disk;\n"
+"                       refused when another user owns it or can write\n"
+"                       to it, or to a folder above it (StrictModes)\n"
 "     caching=None|ReadOnly|ReadWrite    host caching (None)\n"
 "     cache_size=SIZE   host cache size (1G)\n"
 "     writeback_delay=DUR      ReadWrite: dirty data is written back\n"
@@ -278,6 +282,18 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	if (fg && o.debug && fuse_opt_add_arg(&fargs, "-d"))
 		goto out;
 
+	/* `ssefs status` talks to the daemon through this folder: one that
+	 * another user controls is refused before anything is mounted */
+	{
+		char why[1024];
+
+		if (ctl_prepare_dir(geteuid(), why, sizeof(why)) < 0) {
+			error("mount: %s", *why ? why : "cannot make the "
+			      "control socket's folder");
+			goto out;
+		}
+	}
+
 	/* a missing or locked vault: a clear error and no mount */
 	if (cli_open_vault(ctx, &v) != EXIT_OK)
 		goto out;
@@ -307,6 +323,16 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	}
 
 	if (o.host_cache) {
+		char why[1024];
+
+		/* it holds cached disk blocks and the temp disk: a folder
+		 * another user owns or can write to is refused */
+		r = trust_mkdir(o.host_cache, 0700, geteuid(), 0, why,
+				sizeof(why));
+		if (r == -EPERM || r == -ENOTDIR) {
+			error("-o host_cache=%s: %s", o.host_cache, why);
+			goto out;
+		}
 		r = hostdir_open(&hd, o.host_cache, store, mnt, &holder);
 		if (r == -EBUSY) {
 			error("-o host_cache=%s: in use by another mount "

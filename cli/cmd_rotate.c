@@ -28,8 +28,10 @@ static const char rotate_usage[] =
 "A registered disk below STORE whose file is gone and is not found\n"
 "elsewhere in STORE is dropped from the registry.  Without STORE, a\n"
 "registered disk whose file is gone is skipped, and its set keeps the old\n"
-"key in previousKeys.  Disks below STORE are reached beneath it, following\n"
-"no symlink.  Idempotent; safe beside a mount doing the same.\n"
+"key in previousKeys.  A disk that fails, or whose name (a newline in\n"
+"it) the registry cannot hold, is named and counted as failed; the others\n"
+"go on.  Disks below STORE are reached beneath it, following no symlink.\n"
+"Idempotent; safe beside a mount doing the same.\n"
 "Exit 0 when all went well, 1 when something failed, 3 when a registered\n"
 "disk was missing.  See ssefs-des(1).\n";
 

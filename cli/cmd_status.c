@@ -38,7 +38,7 @@ static const char status_usage[] = "usage: ssefs [--json] status MNT\n";
 
 int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 {
-	char mnt[PATH_MAX];
+	char mnt[PATH_MAX], why[1024];
 	int r;
 
 	if (argc == 2 && (!strcmp(argv[1], "-h") ||
@@ -52,7 +52,9 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 "with their error; the temp disk (-o temp_disk) with its backing file and\n"
 "whether it is encrypted or plaintext on host storage.  --json gives the\n"
 "same as one JSON object (ssefs-mount(8)).  Only root and the user who\n"
-"mounted may ask.  Right after a mount it waits up to 5 s for the daemon;\n"
+"mounted may ask; the answer is trusted only from a daemon of the caller or\n"
+"root, through a socket folder no one else can write to (else exit 1).\n"
+"Right after a mount it waits up to 5 s for the daemon;\n"
 "a mount whose daemon has died is named as such at once.\n"
 "Exit status: 0, or 1 when MNT is not an ssefs mount.\n");
 		return EXIT_OK;
@@ -73,12 +75,14 @@ int cmd_status(int argc, char **argv, struct cli_ctx *ctx)
 	 * ask again for a few seconds. */
 	for (int tries = 0;; tries++) {
 		r = ctl_request(mnt, ctx->json ? "status json" : "status",
-				stdout);
+				stdout, why, sizeof(why));
 		if (r != -ENOTCONN || tries >= STATUS_TRIES ||
 		    !mi_ssefs_at(mnt) || daemon_gone(mnt))
 			break;
 		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
 	}
+	if (r == -EPERM)
+		return error("%s: %s", argv[1], why), EXIT_FAIL;
 	if (r == -EACCES)
 		return error("%s: permission denied (only root and the user "
 			     "who mounted it may ask)", argv[1]), EXIT_FAIL;

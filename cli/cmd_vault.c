@@ -20,6 +20,7 @@
 
 static const char vault_usage[] =
 "usage: ssefs vault init [--name NAME] [--passphrase-file F] [--keyfile F]\n"
+"                        [--purge-protection on|off]\n"
 "       ssefs vault show\n"
 "       ssefs vault backup DEST\n"
 "       ssefs vault restore SRC\n"
@@ -33,7 +34,8 @@ static const char vault_usage[] =
 "                       \"default\", [a-z0-9-]) with a master key in the key\n"
 "                       file F (default DIR.key, mode 0600) or from the\n"
 "                       passphrase in F (Argon2id), and platform key v1;\n"
-"                       DIR may exist if it is empty\n"
+"                       DIR may exist if it is empty; purge protection\n"
+"                       is on unless --purge-protection off\n"
 "  show                 name, settings and current platform key\n"
 "  backup DEST          write every vault file except the master key into\n"
 "                       the single file DEST (keep the key file or\n"
@@ -45,7 +47,8 @@ static const char vault_usage[] =
 "                       naming the first bad line, or a cut-off tail;\n"
 "                       --json: {\"intact\", \"records\"})\n"
 "  rotate-platform-key  add a platform key version (old ones stay)\n"
-"  set                  purge protection (default on) and the retention of\n"
+"  set                  purge protection (default on; once on, it cannot\n"
+"                       be switched off: exit 1) and the retention of\n"
 "                       deleted keys in days (7-90, default 90); the\n"
 "                       PKCS#11 token that holds \"--protection hsm\" keys:\n"
 "                       its module, its label, and the file (mode 0600)\n"
@@ -81,8 +84,11 @@ static int unlock_error(const struct vault_unlock *u, int err)
 /* Print why a vault could not be opened or used, naming what is at fault. */
 int cli_vault_error(const char *dir, const char *path, int err)
 {
+	const char *why = vault_open_failed_why();
 	struct stat st;
 
+	if ((err == -EPERM || err == -ENOTDIR) && *why)
+		return error("vault %s: %s", dir, why);
 	if (err == -EPERM && path && *path && stat(path, &st) == 0)
 		return error("%s: permissions %04o are too open (want %s)",
 			     path, (unsigned int)(st.st_mode & 07777),
@@ -144,11 +150,11 @@ int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 
 static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 {
-	const char *name = NULL, *val;
+	const char *name = NULL, *pp = NULL, *val;
 	struct vault_unlock u;
 	struct vault *v;
 	char kid[VAULT_KID_MAX + 1];
-	int i, r, err;
+	int i, r, err, on = 1;
 
 	unlock_of(ctx, &u);
 	for (i = 1; i < argc; i++) {
@@ -159,6 +165,9 @@ static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 			u.passphrase_file = val;
 		else if ((r = cli_take(argc, argv, &i, "--keyfile", &val)))
 			u.keyfile = val;
+		else if ((r = cli_take(argc, argv, &i, "--purge-protection",
+				       &val)))
+			pp = val;
 		else
 			return cli_usage(vault_usage, "vault init: unknown "
 					 "argument '%s'", argv[i]);
@@ -166,11 +175,15 @@ static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 			return cli_usage(vault_usage, "vault init: %s needs a "
 					 "value", argv[i]);
 	}
+	if (pp && parse_bool(pp, &on))
+		return cli_usage(vault_usage, "--purge-protection: want on or "
+				 "off, not '%s'", pp);
 	if (name && !kid_valid_vault_name(name))
 		return cli_usage(vault_usage, "--name %s: a vault name is 1-%d "
 				 "of a-z 0-9 - (not starting with -)", name,
 				 KID_VAULT_MAX);
-	err = vault_init(ctx->vault_dir, name, &u);
+	err = vault_init_ex(ctx->vault_dir, name, &u,
+			    on ? 0 : VAULT_INIT_NO_PURGE_PROTECTION);
 	if (err == -EEXIST)
 		return error("vault %s: already exists", ctx->vault_dir), 1;
 	if (err == -EINVAL && name && !*name)
@@ -447,13 +460,20 @@ static int do_set(int argc, char **argv, struct vault *v)
 			return cli_usage(vault_usage, "--retention-days: "
 					 "want 7 to 90, not '%s'", rd);
 	}
-	if (hmod || htok || hpin) {
+	/* first: a refused switch-off changes nothing else */
+	if (pp) {
+		err = vault_set_purge_protection(v, on);
+		if (err == -EPERM)
+			return error("vault %s: purge protection is on and "
+				     "cannot be switched off (once on, it "
+				     "stays on, as in Azure Key Vault)",
+				     vault_dir(v)), EXIT_FAIL;
+	}
+	if (!err && (hmod || htok || hpin)) {
 		r = set_hsm(v, hmod, htok, hpin);
 		if (r != EXIT_OK)
 			return r;
 	}
-	if (pp)
-		err = vault_set_purge_protection(v, on);
 	if (!err && rd)
 		err = vault_set_retention_days(v, (int)days);
 	if (err)

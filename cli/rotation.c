@@ -33,6 +33,7 @@
 #include "keyvault/vault.h"
 #include "util/beneath.h"
 #include "util/log.h"
+#include "util/name.h"
 
 #define DEFAULT_THREADS	8
 
@@ -202,6 +203,8 @@ struct job {
 	char old[VAULT_KID_MAX + 1];
 	int result;		/* 0, or negative errno */
 	int changed, missing;
+	int unreg;		/* found in the store, but the registry
+				 * cannot hold its path: a failure */
 };
 
 struct pool {
@@ -298,10 +301,36 @@ static int settle_des(struct des *d, void *arg)
 	return 0;
 }
 
+static int has_uuid(const struct vault_disk *d, size_t n, const char *uuid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(d[i].uuid, uuid))
+			return 1;
+	return 0;
+}
+
+/* The set named @name in @sets, or NULL. */
+static const struct des *find_set(const struct des *sets, size_t n,
+				  const char *name)
+{
+	for (size_t k = 0; k < n; k++)
+		if (!strcmp(sets[k].name, name))
+			return &sets[k];
+	return NULL;
+}
+
+/*
+ * Re-wrap the registered disks (of set @only_des, or all), and the disks
+ * @bad that the scan found but the registry cannot hold (a newline in the
+ * name): those are re-wrapped too, so they stay readable, but counted and
+ * named as failed, since no later pass without a STORE would find them.
+ */
 static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 			struct rotation_result *res, const char *only_des,
-			const struct store_root *sr)
+			const struct store_root *sr,
+			const struct vault_disk *bad, size_t nbad)
 {
+	char esc[PATH_MAX];
 	struct pool p = { 0 };
 	struct vault_disk *done = NULL;
 	size_t ndone = 0;
@@ -317,24 +346,28 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 		r = vault_disk_list(v, &disks, &ndisks);
 	if (r < 0)
 		goto out;
-	p.jobs = calloc(ndisks ? ndisks : 1, sizeof(*p.jobs));
+	p.jobs = calloc(ndisks + nbad ? ndisks + nbad : 1, sizeof(*p.jobs));
 	if (!p.jobs) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < ndisks; i++) {
-		const struct des *d = NULL;
+	for (size_t i = 0; i < ndisks + nbad; i++) {
+		const struct vault_disk *dk = i < ndisks ? &disks[i] :
+					      &bad[i - ndisks];
+		const struct des *d;
 
-		if (!disks[i].des[0] || (sr && !under(disks[i].path, sr->path)))
+		if (!dk->des[0] || (sr && !under(dk->path, sr->path)))
 			continue;
-		if (only_des && strcmp(disks[i].des, only_des))
+		if (only_des && strcmp(dk->des, only_des))
 			continue;
-		for (size_t k = 0; k < nsets; k++)
-			if (!strcmp(sets[k].name, disks[i].des))
-				d = &sets[k];
+		/* a registered disk found again under a bad name: once */
+		if (i < ndisks && has_uuid(bad, nbad, dk->uuid))
+			continue;
+		d = find_set(sets, nsets, dk->des);
 		if (!d)
 			continue;
-		p.jobs[p.njobs].disk = disks[i];
+		p.jobs[p.njobs].disk = *dk;
+		p.jobs[p.njobs].unreg = i >= ndisks;
 		snprintf(p.jobs[p.njobs].target, sizeof(p.jobs[0].target),
 			 "%s", d->active_kid);
 		p.njobs++;
@@ -370,7 +403,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 
 		/* a disk the last pass re-wrapped but could not record is
 		 * recorded now */
-		if (j->missing || j->result < 0 ||
+		if (j->missing || j->result < 0 || j->unreg ||
 		    (!j->changed && !strcmp(j->disk.kid, j->target)))
 			continue;
 		done[ndone] = j->disk;
@@ -389,12 +422,30 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	for (size_t i = 0; i < p.njobs; i++) {
 		struct job *j = &p.jobs[i];
 
+		name_escape(j->disk.path, esc, sizeof(esc));
+		if (j->unreg && !j->missing) {
+			res->disks_failed++;
+			if (!first)
+				first = -EINVAL;
+			if (j->result < 0)
+				say(o, "disk %s: failed: a control character "
+				    "in its name keeps it out of the registry "
+				    "(rename it), and its rewrap to %s failed: "
+				    "%s", esc, j->target,
+				    cli_strerror(j->result));
+			else
+				say(o, "disk %s: failed: a control character "
+				    "in its name keeps it out of the registry "
+				    "(rename it); its key is %s", esc,
+				    j->target);
+			continue;
+		}
 		if (j->missing) {
 			res->disks_skipped++;
 			say(o, "disk %s: registered but missing; skipped: still "
 			    "wrapped under %s (if it was moved, `ssefs rotate "
 			    "STORE` on the store that holds it now re-wraps "
-			    "it)", j->disk.path, j->disk.kid);
+			    "it)", esc, j->disk.kid);
 			continue;
 		}
 		if (j->result < 0) {
@@ -402,7 +453,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 			if (!first)
 				first = j->result;
 			say(o, "disk %s: rewrap to %s failed: %s",
-			    j->disk.path, j->target, cli_strerror(j->result));
+			    esc, j->target, cli_strerror(j->result));
 			continue;
 		}
 		if (!j->changed) {
@@ -411,7 +462,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 		}
 		res->disks_rewrapped++;
 		snprintf(j->disk.kid, sizeof(j->disk.kid), "%s", j->target);
-		say(o, "disk %s: %s -> %s", j->disk.path, j->old, j->target);
+		say(o, "disk %s: %s -> %s", esc, j->old, j->target);
 		notify(v, o, res, &(struct event){
 			.type = EV_DISK_REWRAPPED, .kid = j->target,
 			.disk = j->disk.path, .des = j->disk.des,
@@ -430,11 +481,16 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 				continue;
 			total++;
 			missing += p.jobs[i].missing;
-			if (p.jobs[i].result < 0) {
+			if (p.jobs[i].result < 0 || p.jobs[i].unreg) {
 				if (!failed++)
 					snprintf(err, sizeof(err), "%.160s: %.80s",
-						 p.jobs[i].disk.path,
-						 cli_strerror(p.jobs[i].result));
+						 name_escape(p.jobs[i].disk.path,
+							     esc, sizeof(esc)),
+						 p.jobs[i].result < 0 ?
+						 cli_strerror(p.jobs[i].result) :
+						 "a control character in its "
+						 "name keeps it out of the "
+						 "registry");
 			}
 		}
 		/* a pass that saw only part of the set cannot call its
@@ -470,7 +526,26 @@ struct found {
 	size_t nreg;
 	struct vault_disk *put;		/* entries to write back */
 	size_t nput, cap;
+	struct vault_disk *bad;		/* found, but the registry cannot
+					 * hold them (vault_disk_valid()) */
+	size_t nbad, badcap;
 };
+
+static int append(struct vault_disk **a, size_t *n, size_t *cap,
+		  const struct vault_disk *d)
+{
+	struct vault_disk *g;
+
+	if (*n == *cap) {
+		g = realloc(*a, (*cap * 2 + 8) * sizeof(*g));
+		if (!g)
+			return -ENOMEM;
+		*a = g;
+		*cap = *cap * 2 + 8;
+	}
+	(*a)[(*n)++] = *d;
+	return 0;
+}
 
 static void uuid_text(const uint8_t u[16], char out[37])
 {
@@ -490,7 +565,7 @@ static void uuid_text(const uint8_t u[16], char out[37])
  * mv, the store renamed), or not at all (copied in): record it here. */
 static int note_disk(struct found *f, const char *path, int fd)
 {
-	struct vault_disk *d = NULL, *g;
+	struct vault_disk *d = NULL, g;
 	struct env_header h;
 	struct stat st;
 	char uuid[37];
@@ -504,20 +579,14 @@ static int note_disk(struct found *f, const char *path, int fd)
 	if (d && (!strcmp(d->path, path) || lstat(d->path, &st) == 0 ||
 		  errno != ENOENT))
 		return 0;	/* where it is recorded (or a stray copy) */
-	if (f->nput == f->cap) {
-		g = realloc(f->put, (f->cap * 2 + 8) * sizeof(*g));
-		if (!g)
-			return -ENOMEM;
-		f->put = g;
-		f->cap = f->cap * 2 + 8;
-	}
-	g = &f->put[f->nput++];
-	memset(g, 0, sizeof(*g));
-	snprintf(g->uuid, sizeof(g->uuid), "%s", uuid);
-	snprintf(g->path, sizeof(g->path), "%s", path);
-	snprintf(g->des, sizeof(g->des), "%s", h.des);
-	snprintf(g->kid, sizeof(g->kid), "%s", h.layer[0].kid);
-	return 0;
+	memset(&g, 0, sizeof(g));
+	snprintf(g.uuid, sizeof(g.uuid), "%s", uuid);
+	snprintf(g.path, sizeof(g.path), "%s", path);
+	snprintf(g.des, sizeof(g.des), "%s", h.des);
+	snprintf(g.kid, sizeof(g.kid), "%s", h.layer[0].kid);
+	if (!vault_disk_valid(&g))
+		return append(&f->bad, &f->nbad, &f->badcap, &g);
+	return append(&f->put, &f->nput, &f->cap, &g);
 }
 
 /* Walk the folder @dfd (@dir); each entry is opened from it, following
@@ -572,6 +641,7 @@ static int scan_dir(struct found *f, int dfd, const char *dir, int depth)
 static int drop_gone(struct vault *v, const struct rotation_opts *o,
 		     const struct found *f, const struct store_root *sr)
 {
+	char esc[PATH_MAX];
 	struct stat st;
 	int r = 0, seen;
 
@@ -582,9 +652,10 @@ static int drop_gone(struct vault *v, const struct rotation_opts *o,
 		    beneath_stat(sr->fd, store_rel(sr, d->path), &st) !=
 			    -ENOENT)
 			continue;
-		seen = 0;
-		for (size_t k = 0; k < f->nput; k++)
-			seen |= !strcmp(f->put[k].uuid, d->uuid);
+		/* found elsewhere, maybe under a name the registry cannot
+		 * hold: its entry stays, so its set knows of it */
+		seen = has_uuid(f->put, f->nput, d->uuid) ||
+		       has_uuid(f->bad, f->nbad, d->uuid);
 		if (seen)
 			continue;
 		r = vault_disk_del(v, d->uuid);
@@ -592,7 +663,7 @@ static int drop_gone(struct vault *v, const struct rotation_opts *o,
 			r = 0;
 		else if (r == 0)
 			say(o, "disk %s: gone from the store; dropped from the "
-			    "registry", d->path);
+			    "registry", name_escape(d->path, esc, sizeof(esc)));
 	}
 	return r;
 }
@@ -603,9 +674,11 @@ static int drop_gone(struct vault *v, const struct rotation_opts *o,
  * in the registry at their new path, so that rotation reaches them.
  */
 static int adopt_moved(struct vault *v, const struct rotation_opts *o,
-		       const struct store_root *sr)
+		       const struct store_root *sr,
+		       struct vault_disk **bad, size_t *nbad)
 {
-	struct found f = { NULL, 0, NULL, 0, 0 };
+	struct found f = { 0 };
+	char esc[PATH_MAX];
 	int fd, r;
 
 	r = vault_disk_list(v, &f.reg, &f.nreg);
@@ -617,11 +690,13 @@ static int adopt_moved(struct vault *v, const struct rotation_opts *o,
 		r = vault_disk_put_many(v, f.put, f.nput);
 	for (size_t i = 0; r == 0 && i < f.nput; i++)
 		say(o, "disk %s: found in the store; entered in the registry",
-		    f.put[i].path);
+		    name_escape(f.put[i].path, esc, sizeof(esc)));
 	if (r == 0)
 		r = drop_gone(v, o, &f, sr);
 	free(f.reg);
 	free(f.put);
+	*bad = f.bad;		/* rewrap_disks() names them as failed */
+	*nbad = f.nbad;
 	return r;
 }
 
@@ -638,13 +713,15 @@ int rotation_run(struct vault *v, const struct rotation_opts *o,
 		 struct rotation_result *res)
 {
 	struct store_root sr = { "", -1 };
+	struct vault_disk *bad = NULL;
+	size_t nbad = 0;
 	int r, first = 0;
 
 	memset(res, 0, sizeof(*res));
 	if (o->store)
 		first = store_root_open(&sr, o->store);
 	if (o->store && first == 0)
-		first = adopt_moved(v, o, &sr);
+		first = adopt_moved(v, o, &sr, &bad, &nbad);
 	if (first < 0)
 		say(o, "store %s: cannot look for moved disks: %s", o->store,
 		    cli_strerror(first));
@@ -657,11 +734,13 @@ int rotation_run(struct vault *v, const struct rotation_opts *o,
 	if (o->store && sr.fd < 0)
 		r = sr.fd;	/* no store to be limited to: no disk either */
 	else
-		r = rewrap_disks(v, o, res, NULL, o->store ? &sr : NULL);
+		r = rewrap_disks(v, o, res, NULL, o->store ? &sr : NULL,
+				 bad, nbad);
 	if (r < 0 && !first)
 		first = r;
 	if (sr.fd >= 0)
 		close(sr.fd);
+	free(bad);
 	return first;
 }
 
@@ -679,7 +758,7 @@ int rotation_apply_des(struct cli_ctx *ctx, struct vault *v,
 	int r;
 
 	memset(&res, 0, sizeof(res));
-	r = rewrap_disks(v, &o, &res, d->name, NULL);
+	r = rewrap_disks(v, &o, &res, d->name, NULL, NULL, 0);
 	if (r < 0) {
 		error("des %s: %u disk%s not re-wrapped: %s", d->name,
 		      res.disks_failed, res.disks_failed == 1 ? "" : "s",

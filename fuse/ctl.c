@@ -27,6 +27,8 @@
 #include "util/io.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/name.h"
+#include "util/trust.h"
 
 static int ctl_dir(uid_t uid, char *buf, size_t len)
 {
@@ -40,6 +42,37 @@ static int ctl_dir(uid_t uid, char *buf, size_t len)
 	else
 		n = snprintf(buf, len, "/tmp/ssefs-%u", (unsigned int)uid);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+/*
+ * Check the socket folder of @uid with trust_dir() (@make: make it first,
+ * 0700, with trust_mkdir()); *@why gets the whole line on a refusal.
+ */
+static int ctl_dir_check(uid_t uid, int make, char *why, size_t len)
+{
+	char dir[4096], w[1024];
+	int r;
+
+	*why = '\0';
+	r = ctl_dir(uid, dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	r = make ? trust_mkdir(dir, 0700, uid, TRUST_NOFOLLOW, w,
+				  sizeof(w)) :
+		   trust_dir(dir, uid, TRUST_NOFOLLOW, w, sizeof(w));
+	if (r == -EPERM || r == -ENOTDIR)
+		snprintf(why, len, "the control socket's folder %s is not "
+			 "safe: %s%s", dir, w, uid && make ?
+			 " (or set XDG_RUNTIME_DIR to a folder of yours)" : "");
+	else if (r < 0 && make)
+		snprintf(why, len, "the control socket's folder %s: %s", dir,
+			 strerror(-r));
+	return r;
+}
+
+int ctl_prepare_dir(uid_t uid, char *why, size_t len)
+{
+	return ctl_dir_check(uid, 1, why, len);
 }
 
 int ctl_socket_path(const char *mnt_real, uid_t uid, char *buf, size_t len)
@@ -85,7 +118,7 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	struct status_ctx *c = arg;
 	enum key_state ks = KEY_MISSING;
 	struct env_header h;
-	char rel[4096], uuid[37], err[256];
+	char rel[4096], uuid[37], err[256], esc[4096];
 	uint64_t size = 0, rd, wr;
 	int pr, open, state, opened_rc;
 	time_t since;
@@ -124,7 +157,8 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 			json_str(c->j, "error", cli_strerror(pr));
 			json_obj_end(c->j);
 		} else {
-			fprintf(c->f, "%s\n  error:           %s\n", rel,
+			fprintf(c->f, "%s\n  error:           %s\n",
+				name_escape(rel, esc, sizeof(esc)),
 				cli_strerror(pr));
 		}
 		return 0;
@@ -160,7 +194,8 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 		json_obj_end(c->j);
 		return 0;
 	}
-	fprintf(c->f, "%s\n", rel);
+	/* one line per name, whatever it holds (JSON escapes its own) */
+	fprintf(c->f, "%s\n", name_escape(rel, esc, sizeof(esc)));
 	fprintf(c->f, "  encryption type: %s\n", env_type_name(h.enc_type));
 	if (h.des[0])
 		fprintf(c->f, "  des:             %s\n", h.des);
@@ -431,18 +466,21 @@ static void *ctl_main(void *arg)
 int ctl_start(struct ssefs_fs *fs)
 {
 	struct sockaddr_un sa;
-	char dir[4096];
+	char why[1024];
 	mode_t old;
 	int r;
 
 	r = ctl_socket_path(fs->mnt, geteuid(), ctl_path, sizeof(ctl_path));
 	if (r < 0)
 		return r;
-	r = ctl_dir(geteuid(), dir, sizeof(dir));
-	if (r == 0)
-		r = io_mkdirs(dir, 0700);
-	if (r < 0)
+	/* made 0700, then looked at: ours, a folder, no one else's to
+	 * write (ssefs mount checked it before mounting, too) */
+	r = ctl_prepare_dir(geteuid(), why, sizeof(why));
+	if (r < 0) {
+		if (*why)
+			warning("%s", why);
 		return r;
+	}
 	if (pipe2(ctl_wake, O_CLOEXEC) < 0)
 		return -errno;
 	ctl_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -498,9 +536,16 @@ void ctl_stop(struct ssefs_fs *fs)
 
 /* ---- the client's side ---- */
 
-static int try_connect(const char *path)
+/*
+ * Connect to @path, served by root or by @uid: no one else (SO_PEERCRED of
+ * the listening socket).  Return: the fd, -EPERM (another user's server),
+ * or -errno.
+ */
+static int try_connect(const char *path, uid_t uid)
 {
 	struct sockaddr_un sa;
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
@@ -517,28 +562,48 @@ static int try_connect(const char *path)
 		close(fd);
 		return r;
 	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
+	    (cr.uid != uid && cr.uid != 0)) {
+		close(fd);
+		return -EPERM;
+	}
 	return fd;
 }
 
-int ctl_request(const char *mnt_real, const char *req, FILE *out)
+int ctl_request(const char *mnt_real, const char *req, FILE *out,
+		char *why, size_t whylen)
 {
 	char path[4096], buf[8192];
+	uid_t me = geteuid();
 	ssize_t n;
 	int fd = -ENOTCONN, r;
 	size_t total = 0;
 
-	/* our own directory first, then root's (a root daemon) */
-	r = ctl_socket_path(mnt_real, geteuid(), path, sizeof(path));
-	if (r == 0)
-		fd = try_connect(path);
-	if (fd < 0 && geteuid() != 0 &&
+	/* our own directory first, then root's (a root daemon); a folder
+	 * someone else controls, or a server of someone else, is not
+	 * trusted with the question, let alone the answer */
+	*why = '\0';
+	r = ctl_socket_path(mnt_real, me, path, sizeof(path));
+	if (r == 0) {
+		r = ctl_dir_check(me, 0, why, whylen);
+		if (r == -EPERM || r == -ENOTDIR)
+			return -EPERM;
+		fd = r == 0 ? try_connect(path, me) : -ENOTCONN;
+	}
+	if (fd < 0 && me != 0 &&
 	    ctl_socket_path(mnt_real, 0, path, sizeof(path)) == 0) {
-		r = try_connect(path);
-		if (r >= 0 || r == -EACCES)
+		r = ctl_dir_check(0, 0, why, whylen);
+		if (r == -EPERM || r == -ENOTDIR)
+			return -EPERM;
+		r = r == 0 ? try_connect(path, me) : -ENOTCONN;
+		if (r >= 0 || r == -EACCES || r == -EPERM)
 			fd = r;
 	}
+	if (fd == -EPERM)
+		snprintf(why, whylen, "the control socket %s is served by "
+			 "another user, not by you or root: refused", path);
 	if (fd < 0)
-		return fd == -EACCES ? -EACCES : -ENOTCONN;
+		return fd == -EACCES || fd == -EPERM ? fd : -ENOTCONN;
 	/* The daemon may refuse (and close) before it reads the request:
 	 * no SIGPIPE, and its answer is still there to read. */
 	{

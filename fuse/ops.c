@@ -36,6 +36,7 @@
 #include "keyvault/vault.h"
 #include "util/beneath.h"
 #include "util/log.h"
+#include "util/name.h"
 
 /*
  * fi->fh: a struct disk_node * for files, a strdup'd path with the low bit
@@ -409,6 +410,8 @@ static int ssefs_create(const char *path, mode_t mode,
 		return -EPERM;
 	if (is_tempdisk(fs, rel))
 		return -EEXIST;
+	if (name_has_ctrl(rel))
+		return -EINVAL;		/* no newline in a disk's name */
 	r = newdisk_create(fs, rel, mode & DISK_MODE_MASK, cx->uid, cx->gid);
 	if (r < 0)
 		return r;
@@ -642,6 +645,8 @@ static int ssefs_mkdir(const char *path, mode_t mode)
 
 	if (is_tempdisk(fs, rel))
 		return -EEXIST;
+	if (name_has_ctrl(rel))
+		return -EINVAL;		/* nor in a folder of disks */
 	r = beneath_at(&at, fs->store_fd, rel);
 	if (r == 0 && mkdirat(at.fd, at.leaf, mode & 07777) < 0)
 		r = -errno;
@@ -709,7 +714,7 @@ static int ssefs_rename(const char *from, const char *to, unsigned int flags)
 	struct stat st, tst;
 	int r, old_disk = 0;
 
-	if (flags & ~RENAME_NOREPLACE)
+	if ((flags & ~RENAME_NOREPLACE) || name_has_ctrl(rt))
 		return -EINVAL;
 	if (is_lockfile(rf) || is_lockfile(rt) || is_tempdisk(fs, rf) ||
 	    is_tempdisk(fs, rt))

@@ -39,6 +39,7 @@
 #include "keyvault/vault.h"
 #include "keyvault/vault_priv.h"
 #include "util/io.h"
+#include "util/trust.h"
 
 #define SEAL_NONCE	crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define SEAL_TAG	crypto_aead_xchacha20poly1305_ietf_ABYTES
@@ -696,6 +697,30 @@ static int refuse(struct vault *v, const char *op, const char *kid, int res)
 
 /* ---- open, init, close ---- */
 
+static char failed_path[PATH_MAX];
+static char failed_why[1024];
+
+/*
+ * The vault directory must be ours (or root's), writable by no one else,
+ * and so must the folders above it (sticky ones excepted), as ssh's
+ * StrictModes asks of ~/.ssh: whoever could write there could swap the
+ * metadata or the sealed keys.  -EPERM or -ENOTDIR with the reason in
+ * vault_open_failed_why().  @make: create it (and its parents) first.
+ */
+static int trust_vault_dir(const char *dir, int make)
+{
+	int err = make ? trust_mkdir(dir, 0755, geteuid(), 0, failed_why,
+				     sizeof(failed_why)) :
+			 trust_dir(dir, geteuid(), 0, failed_why,
+				   sizeof(failed_why));
+
+	if (err == -EPERM || err == -ENOTDIR)
+		snprintf(failed_path, sizeof(failed_path), "%s", dir);
+	else
+		*failed_why = '\0';
+	return err;
+}
+
 static int open_lock(struct vault *v)
 {
 	char path[PATH_MAX];
@@ -777,6 +802,12 @@ static int dir_empty(const char *dir)
 int vault_init(const char *dir, const char *name,
 	       const struct vault_unlock *u)
 {
+	return vault_init_ex(dir, name, u, 0);
+}
+
+int vault_init_ex(const char *dir, const char *name,
+		  const struct vault_unlock *u, unsigned int flags)
+{
 	struct vault *v;
 	char path[PATH_MAX], kidstr[VAULT_KID_MAX + 1];
 	uint8_t zero[32] = { 0 }, *c = NULL, pk[32];
@@ -786,20 +817,26 @@ int vault_init(const char *dir, const char *name,
 
 	if (!name)
 		name = "default";
-	if (!kid_valid_vault_name(name))
+	if (!kid_valid_vault_name(name) ||
+	    (flags & ~VAULT_INIT_NO_PURGE_PROTECTION))
 		return -EINVAL;
 	/* An empty directory made for the vault (a mount point, a
 	 * StateDirectory) is taken; anything else that exists is not. */
+	*failed_why = '\0';
 	if (access(dir, F_OK) == 0) {
 		if (!dir_empty(dir))
 			return -EEXIST;
 		existed = 1;
 	}
+	/* before anything is made or taken: ours, and no one else's */
+	err = trust_vault_dir(dir, !existed);
+	if (err)
+		return err;
 	v = vault_alloc(dir);
 	if (!v)
 		return -ENOMEM;
 	snprintf(v->name, sizeof(v->name), "%s", name);
-	v->purge_protection = 1;
+	v->purge_protection = !(flags & VAULT_INIT_NO_PURGE_PROTECTION);
 	v->retention_days = VAULT_RETENTION_DEFAULT;
 	if (u && u->passphrase_file) {
 		v->kdf = 1;
@@ -807,11 +844,10 @@ int vault_init(const char *dir, const char *name,
 		v->memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 		randombytes_buf(v->salt, sizeof(v->salt));
 	}
-	err = io_mkdirs(dir, 0755);
-	if (!err && chmod(dir, 0700) < 0)
+	if (chmod(dir, 0700) < 0) {
 		err = -errno;
-	if (err)
 		goto out;
+	}
 	err = unlock(v, u, 1);
 	if (err)
 		goto fail;
@@ -882,6 +918,12 @@ int vault_open(struct vault **out, const char *dir,
 
 	if (!v)
 		return -ENOMEM;
+	*failed_why = '\0';
+	err = trust_vault_dir(v->dir, 0);
+	if (err == -EPERM || err == -ENOTDIR) {
+		set_last(v, v->dir);
+		goto fail;
+	}
 	err = check_mode(v, v->dir);
 	if (err)
 		goto fail;
@@ -905,6 +947,7 @@ int vault_open(struct vault **out, const char *dir,
 		err = check_verifier(v);
 	if (err)
 		goto fail;
+	vault_sweep(v);		/* what a killed command left behind */
 	*out = v;
 	return 0;
 fail:
@@ -930,8 +973,6 @@ void vault_close(struct vault *v)
 	free(v);
 }
 
-static char failed_path[PATH_MAX];
-
 /* vault_open() failed and freed its vault: keep the path for messages. */
 void vault_last_error_path(struct vault *v)
 {
@@ -941,6 +982,11 @@ void vault_last_error_path(struct vault *v)
 const char *vault_open_failed_path(void)
 {
 	return failed_path;
+}
+
+const char *vault_open_failed_why(void)
+{
+	return failed_why;
 }
 
 const char *vault_name(const struct vault *v)
@@ -2048,6 +2094,9 @@ int vault_set_purge_protection(struct vault *v, int on)
 
 	if (err)
 		return err;
+	/* Once on, it stays on: a deleted key's retention is a promise. */
+	if (v->purge_protection && !on)
+		return refuse(v, "set purge-protection=off", NULL, -EPERM);
 	v->purge_protection = !!on;
 	return commit(v, on ? "set purge-protection=on" :
 		      "set purge-protection=off", NULL);
@@ -2159,7 +2208,7 @@ const char *vault_hsm_why(struct vault *v)
 
 /* ---- disks ---- */
 
-static int disk_valid(const struct vault_disk *d)
+int vault_disk_valid(const struct vault_disk *d)
 {
 	return !strchr(d->path, '\n') && !strchr(d->des, ' ') &&
 	       !strchr(d->kid, ' ') && *d->uuid && !strchr(d->uuid, ' ');
@@ -2173,7 +2222,7 @@ int vault_disk_put_many(struct vault *v, const struct vault_disk *d,
 	int err;
 
 	for (k = 0; k < n; k++)
-		if (!disk_valid(&d[k]))
+		if (!vault_disk_valid(&d[k]))
 			return -EINVAL;
 	if (!n)
 		return 0;

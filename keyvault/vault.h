@@ -57,6 +57,11 @@ int vault_default_dir(char *buf, size_t len);
  */
 int vault_init(const char *dir, const char *name,
 	       const struct vault_unlock *u);
+/* The same with VAULT_INIT_* @flags: VAULT_INIT_NO_PURGE_PROTECTION makes
+ * a vault whose purge protection is off (on can only be chosen later). */
+int vault_init_ex(const char *dir, const char *name,
+		  const struct vault_unlock *u, unsigned int flags);
+#define VAULT_INIT_NO_PURGE_PROTECTION	(1u << 0)
 
 /*
  * vault_open() - open and unlock @dir.  Refuses loose permissions on the
@@ -106,6 +111,9 @@ struct vault_disk {
 	char des[81];			/* "" when none */
 	char kid[VAULT_KID_MAX + 1];	/* outer layer's kid */
 };
+/* 1 when the registry can hold @d (no newline in its path, ...); else
+ * vault_disk_put() and vault_disk_put_many() refuse it with -EINVAL. */
+int vault_disk_valid(const struct vault_disk *d);
 int vault_disk_put(struct vault *v, const struct vault_disk *d);
 /* Enter or update @n disks at once: one metadata write, one flush. */
 int vault_disk_put_many(struct vault *v, const struct vault_disk *d,
@@ -200,6 +208,8 @@ int vault_rotate_platform(struct vault *v, char *kid, size_t len);
 
 int vault_purge_protection(struct vault *v);		/* 1 or 0 */
 int vault_retention_days(struct vault *v);
+/* Purge protection, once on, stays on (as in Azure Key Vault): switching
+ * it off then is refused with -EPERM (and audited).  Return: 0, -EPERM. */
 int vault_set_purge_protection(struct vault *v, int on);
 /* 7..90.  Return: 0 or -EINVAL. */
 int vault_set_retention_days(struct vault *v, int days);
@@ -263,5 +273,8 @@ enum key_state vault_version_state(const struct vault_key *k,
 				   const struct vault_version *p, time_t now);
 /* After vault_open() failed: the file or directory at fault. */
 const char *vault_open_failed_path(void);
+/* After -EPERM or -ENOTDIR from vault_open() or vault_init(): one line
+ * naming the folder that is not safe and the fix (util/trust.h), or "". */
+const char *vault_open_failed_why(void);
 
 #endif /* SSEFS_KEYVAULT_VAULT_H */

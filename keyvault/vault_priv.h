@@ -75,5 +75,9 @@ int vault_audit_write(struct vault *v, const char *op, const char *kid,
 int vault_remove_tree(const char *dir);
 void vault_last_error_path(struct vault *v);
 struct vault_key *vault_find_key(struct vault *v, const char *name);
+/* At open: remove what a killed command left (temporary files) and move
+ * version files the metadata does not list to DIR/orphans/, audited; only
+ * when the exclusive lock is free at once (keyvault/vault_sweep.c). */
+void vault_sweep(struct vault *v);
 
 #endif /* SSEFS_KEYVAULT_VAULT_PRIV_H */

@@ -26,8 +26,9 @@ test_have_prereq ROOT && command -v setpriv >/dev/null &&
 		sh -c "test -x '$SSEFS_BIN' && cd '$TRASH_DIRECTORY'" 2>/dev/null &&
 	test_set_prereq OTHERS
 
+# ssefs_setup_vault [VAULT INIT OPTIONS]: the vault "test" at $SSEFS_VAULT
 ssefs_setup_vault () {
-	ssefs vault init --name test >/dev/null
+	ssefs vault init --name test "$@" >/dev/null
 }
 
 # ssefs_mount STORE MNT [OPTS]: mount in the foreground in the background,

@@ -204,9 +204,18 @@ test_expect_success 'audit log rotation keeps one chain' '
 '
 
 test_expect_success 'vault set: purge protection and retention' '
-	ssefs vault set --purge-protection off --retention-days 7 &&
+	test_expect_code 1 ssefs vault set --purge-protection off --retention-days 8 2>err &&
+	grep -q "^ssefs: vault .*: purge protection is on and cannot be switched off" err &&
 	ssefs --json vault show >s.json &&
+	test "$(jq -r .purgeProtection s.json)" = true &&
+	test "$(jq -r .retentionDays s.json)" = 90 &&
+	ssefs vault set --retention-days 7 &&
+	ssefs --vault nopp vault init --purge-protection off >/dev/null &&
+	ssefs --vault nopp --json vault show >s.json &&
 	test "$(jq -r .purgeProtection s.json)" = false &&
+	test_expect_code 2 ssefs --vault nopp2 vault init --purge-protection maybe &&
+	test ! -e nopp2 &&
+	ssefs --json vault show >s.json &&
 	test "$(jq -r .retentionDays s.json)" = 7 &&
 	test_expect_code 2 ssefs vault set --retention-days 3 &&
 	test_expect_code 2 ssefs vault set --purge-protection maybe &&

@@ -149,14 +149,29 @@ test_expect_success 'recover brings it back' '
 	grep -q "not deleted" err
 '
 
-test_expect_success 'with protection off purge removes it at once' '
+test_expect_success 'purge protection once on cannot be switched off' '
 	ssefs key delete k1 &&
-	ssefs vault set --purge-protection off &&
-	ssefs key purge k1 &&
-	test_expect_code 1 ssefs key show k1 2>err &&
+	test_expect_code 1 ssefs vault set --purge-protection off 2>err &&
+	test "$(wc -l <err)" = 1 &&
+	grep -q "^ssefs: vault .*: purge protection is on and cannot be switched off (once on, it stays on, as in Azure Key Vault)$" err &&
+	test_expect_code 1 ssefs key purge k1 2>err &&
+	grep -q "^ssefs: key k1: purge protection is on" err &&
+	test -e "$SSEFS_VAULT/keys/k1" &&
+	ssefs vault audit | tail -n 2 >a &&
+	grep -q "\"op\":\"set purge-protection=off\".*\"result\":\"error: Operation not permitted\"" a &&
+	ssefs key recover k1
+'
+
+test_expect_success 'with protection off (chosen at init) purge removes it at once' '
+	ssefs --vault nopp vault init --name nopp --purge-protection off >/dev/null &&
+	ssefs --vault nopp key create k1 --size 2048 >/dev/null &&
+	ssefs --vault nopp key delete k1 &&
+	ssefs --vault nopp key purge k1 &&
+	test_expect_code 1 ssefs --vault nopp key show k1 2>err &&
 	grep -q "^ssefs: key k1: no such key$" err &&
-	test ! -e "$SSEFS_VAULT/keys/k1" &&
-	ssefs key create k1 --size 2048 >/dev/null
+	test ! -e nopp/keys/k1 &&
+	ssefs --vault nopp vault set --purge-protection on &&
+	test_expect_code 1 ssefs --vault nopp vault set --purge-protection off
 '
 
 test_expect_success 'import: an RSA PEM key, PKCS#1 or PKCS#8; others refused' '

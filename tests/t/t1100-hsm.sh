@@ -36,7 +36,8 @@ test_expect_success 'setup: a SoftHSM2 token and a vault' '
 	softhsm2-util --init-token --free --label tk1 --pin "$PIN" \
 		--so-pin 12345678 >/dev/null &&
 	printf "%s\n" "$PIN" >pin && chmod 600 pin &&
-	ssefs_setup_vault
+	# purge protection off from the start: the last test purges
+	ssefs_setup_vault --purge-protection off
 '
 
 test_expect_success 'an hsm key needs a token first' '
@@ -213,7 +214,6 @@ test_expect_success 'purge destroys the token objects; then the token can go' '
 		p11 --list-objects >objs 2>/dev/null &&
 		test "$(grep -c -F "vault://test/keys/h1/" objs)" = 4
 	fi &&
-	ssefs vault set --purge-protection off &&
 	ssefs key delete h1 &&
 	ssefs key purge h1 &&
 	test_expect_code 1 ssefs key show h1 &&

@@ -5,47 +5,11 @@ test_description='a mount by an ordinary user: only that user sees it, unless al
 . ./test-lib.sh
 . "$TEST_DIRECTORY"/lib-ssefs.sh
 
-test_have_prereq FUSE || { skip_all='cannot mount FUSE here'; test_done; }
-test_have_prereq ROOT || { skip_all='needs root to make the test users'; test_done; }
-command -v useradd >/dev/null && command -v runuser >/dev/null ||
-	{ skip_all='needs useradd and runuser'; test_done; }
-[ -u "$(command -v fusermount3)" ] ||
-	{ skip_all='fusermount3 is not setuid: users cannot mount'; test_done; }
-
-OWNER=ssefs-t3090-a
-OTHER=ssefs-t3090-b
-W=$(mktemp -d /tmp/ssefs-t3090.XXXXXX)
-chmod 755 "$W"
-# the users run a copy: the checkout may sit in a directory only root can
-# enter (a clone in a mktemp -d directory is 0700)
-cp "$SSEFS_BIN" "$W/ssefs" && chmod 755 "$W/ssefs"
-BIN=$W/ssefs
-
-cleanup_users () {
-	fusermount3 -uz "$W/mnt" 2>/dev/null
-	pkill -u $OWNER 2>/dev/null
-	sleep 0.2
-	userdel $OWNER 2>/dev/null
-	userdel $OTHER 2>/dev/null
-	rm -rf "$W"
-}
-test_atexit cleanup_users
-
-# mounted: is W/mnt in the mount table (root cannot even stat it)
-mounted () {
-	grep -q " $W/mnt fuse.ssefs " /proc/mounts
-}
-
-# as USER CMD...: run the binary as USER, with the owner's vault
-as () {
-	local u=$1
-	shift
-	runuser -u "$u" -- env SSEFS_VAULT="$W/vault" HOME="$W" "$BIN" "$@"
-}
+USERS_TAG=t3090
+. "$TEST_DIRECTORY"/lib-users.sh
 
 test_expect_success 'setup: two users; the owner makes a vault, a store, a disk' '
-	useradd -M -d "$W" -s /bin/sh $OWNER &&
-	useradd -M -d "$W" -s /bin/sh $OTHER &&
+	users_add &&
 	mkdir "$W/store" "$W/mnt" &&
 	chown $OWNER "$W" "$W/store" "$W/mnt" &&
 	as $OWNER vault init --name t3090 >/dev/null &&

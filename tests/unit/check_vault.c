@@ -306,10 +306,31 @@ START_TEST(test_states_and_errnos)
 	secbuf_free(back);
 	back = NULL;
 	ck_assert_int_eq(vault_key_delete(v, "k"), 0);
-	ck_assert_int_eq(vault_set_purge_protection(v, 0), 0);
-	ck_assert_int_eq(vault_key_purge(v, "k"), 0);
-	ck_assert_int_eq(vault_key_state(v, kid, 0), KEY_MISSING);
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), -ENOKEY);
+	/* Once on, it stays on (as in Key Vault); on again is fine. */
+	ck_assert_int_eq(vault_set_purge_protection(v, 0), -EPERM);
+	ck_assert_int_eq(vault_purge_protection(v), 1);
+	ck_assert_int_eq(vault_set_purge_protection(v, 1), 0);
+	ck_assert_int_eq(vault_key_purge(v, "k"), -EPERM);
+	/* A vault made without it purges at once. */
+	{
+		char dn[4300], kn[VAULT_KID_MAX + 1];
+		struct vault *vn = NULL;
+		struct env_layer ln;
+
+		snprintf(dn, sizeof(dn), "%s/states-nopp/vault", top);
+		ck_assert_int_eq(vault_init_ex(dn, "fresh", NULL,
+			VAULT_INIT_NO_PURGE_PROTECTION), 0);
+		vn = open_dir(dn);
+		ck_assert_int_eq(vault_purge_protection(vn), 0);
+		ck_assert_int_eq(vault_key_create(vn, "k", 2048, 0, 0, kn,
+						  sizeof(kn)), 0);
+		ck_assert_int_eq(vault_wrap(vn, kn, dek, &ln), 0);
+		ck_assert_int_eq(vault_key_delete(vn, "k"), 0);
+		ck_assert_int_eq(vault_key_purge(vn, "k"), 0);
+		ck_assert_int_eq(vault_key_state(vn, kn, 0), KEY_MISSING);
+		ck_assert_int_eq(vault_unwrap(vn, &ln, &back), -ENOKEY);
+		vault_close(vn);
+	}
 
 	/* A kid of another vault. */
 	strcpy(other, kid);
