@@ -196,8 +196,13 @@ static int follow_keys(struct vault *v, const struct rotation_opts *o,
 
 struct job {
 	struct vault_disk disk;
+	/* what layer 0 ends on: the set's active key, or for a platform-key
+	 * disk the platform key; the platform layer of any disk goes to
+	 * struct pool's platform */
 	char target[VAULT_KID_MAX + 1];
+	const char *customer;	/* the set's active key, or NULL: keep */
 	char old[VAULT_KID_MAX + 1];
+	char old_inner[VAULT_KID_MAX + 1];	/* "" with one layer */
 	int result;		/* 0, or negative errno */
 	int changed, missing;
 };
@@ -207,6 +212,7 @@ struct pool {
 	size_t njobs, next;
 	pthread_mutex_t lock;
 	struct keyops ops;	/* the locked vault */
+	char platform[VAULT_KID_MAX + 1];	/* the newest platform kid */
 };
 
 static void *worker(void *arg)
@@ -214,8 +220,8 @@ static void *worker(void *arg)
 	struct pool *p = arg;
 
 	for (;;) {
-		const char *t[ENV_MAX_LAYERS] = { NULL, NULL };
 		char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
+		struct rewrap_src src;
 		struct job *j;
 
 		pthread_mutex_lock(&p->lock);
@@ -227,11 +233,21 @@ static void *worker(void *arg)
 			j->missing = 1;
 			continue;
 		}
-		t[0] = j->target;
-		j->result = disk_rewrap(j->disk.path, &p->ops, t, &j->changed,
-					old);
+		src.customer = j->customer;
+		src.platform = p->platform[0] ? p->platform : NULL;
+		j->result = disk_rewrap_src(j->disk.path, &p->ops, &src,
+					    &j->changed, old);
 		snprintf(j->old, sizeof(j->old), "%s", old[0]);
+		snprintf(j->old_inner, sizeof(j->old_inner), "%s", old[1]);
 	}
+}
+
+/* Is @kid one of the platform key's versions? */
+static int is_platform_kid(const char *kid)
+{
+	struct kid k;
+
+	return kid_parse(kid, &k) == 0 && k.platform;
 }
 
 static int under(const char *path, const char *dir)
@@ -278,8 +294,16 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	r = des_list(vault_dir(v), &sets, &nsets);
 	if (r == 0)
 		r = vault_disk_list(v, &disks, &ndisks);
+	/* platform layers (platform-key disks, the inner layer of double
+	 * encryption) follow the newest platform key version */
 	if (r < 0)
 		goto out;
+	first = vault_resolve(v, "platform", p.platform, sizeof(p.platform));
+	if (first < 0) {
+		say(o, "vault %s: platform key: %s; platform-key layers keep "
+		    "their version", vault_dir(v), cli_strerror(first));
+		p.platform[0] = '\0';
+	}
 	p.jobs = calloc(ndisks ? ndisks : 1, sizeof(*p.jobs));
 	if (!p.jobs) {
 		r = -ENOMEM;
@@ -287,19 +311,28 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	}
 	for (size_t i = 0; i < ndisks; i++) {
 		const struct des *d = NULL;
+		struct job *j = &p.jobs[p.njobs];
 
-		if (!disks[i].des[0] || (*store && !under(disks[i].path, store)))
+		if (*store && !under(disks[i].path, store))
 			continue;
 		if (only_des && strcmp(disks[i].des, only_des))
 			continue;
+		if (!disks[i].des[0] && is_platform_kid(disks[i].kid) &&
+		    p.platform[0]) {
+			j->disk = disks[i];
+			snprintf(j->target, sizeof(j->target), "%s",
+				 p.platform);
+			p.njobs++;
+			continue;
+		}
 		for (size_t k = 0; k < nsets; k++)
 			if (!strcmp(sets[k].name, disks[i].des))
 				d = &sets[k];
 		if (!d)
 			continue;
-		p.jobs[p.njobs].disk = disks[i];
-		snprintf(p.jobs[p.njobs].target, sizeof(p.jobs[0].target),
-			 "%s", d->active_kid);
+		j->disk = disks[i];
+		snprintf(j->target, sizeof(j->target), "%s", d->active_kid);
+		j->customer = d->active_kid;
 		p.njobs++;
 	}
 
@@ -351,6 +384,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	}
 	for (size_t i = 0; i < p.njobs; i++) {
 		struct job *j = &p.jobs[i];
+		int inner;
 
 		if (j->missing) {
 			res->disks_skipped++;
@@ -374,7 +408,14 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 		}
 		res->disks_rewrapped++;
 		snprintf(j->disk.kid, sizeof(j->disk.kid), "%s", j->target);
-		say(o, "disk %s: %s -> %s", j->disk.path, j->old, j->target);
+		inner = *j->old_inner && p.platform[0] &&
+			strcmp(j->old_inner, p.platform);
+		if (strcmp(j->old, j->target) || !inner)
+			say(o, "disk %s: %s -> %s", j->disk.path, j->old,
+			    j->target);
+		if (inner)
+			say(o, "disk %s: inner layer: %s -> %s", j->disk.path,
+			    j->old_inner, p.platform);
 		notify(v, o, res, &(struct event){
 			.type = EV_DISK_REWRAPPED, .kid = j->target,
 			.disk = j->disk.path, .des = j->disk.des,
@@ -458,8 +499,9 @@ static int note_disk(struct found *f, const char *path)
 	struct stat st;
 	char uuid[37];
 
-	if (vol_probe(path, &h) < 0 || !*h.des)
-		return 0;	/* not a disk, or no set rotates it */
+	if (vol_probe(path, &h) < 0 ||
+	    (!*h.des && h.layer[0].key_source != ENV_KEY_PLATFORM))
+		return 0;	/* not a disk, or no rotation moves it */
 	uuid_text(h.uuid, uuid);
 	for (size_t i = 0; i < f->nreg; i++)
 		if (!strcmp(f->reg[i].uuid, uuid))
@@ -528,7 +570,8 @@ static int drop_gone(struct vault *v, const struct rotation_opts *o,
 	for (size_t i = 0; r == 0 && i < f->nreg; i++) {
 		const struct vault_disk *d = &f->reg[i];
 
-		if (!d->des[0] || !under(d->path, store) ||
+		if ((!d->des[0] && !is_platform_kid(d->kid)) ||
+		    !under(d->path, store) ||
 		    lstat(d->path, &st) == 0 || errno != ENOENT)
 			continue;
 		seen = 0;

@@ -60,12 +60,18 @@ static int layers_of(uint32_t enc_type)
 	return enc_type == ENV_TYPE_PLATFORM_AND_CUSTOMER ? 2 : 1;
 }
 
-int disk_rewrap_set(const char *path, const struct keyops *ops,
-		    const char *const targets[ENV_MAX_LAYERS],
-		    const struct rewrap_set *set, int *changed,
-		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+/*
+ * The work of disk_rewrap_set() and disk_rewrap_src(): the target of layer
+ * i is @targets[i], or with @targets NULL the kid @src gives for the
+ * layer's key source (read under the lock).
+ */
+static int rewrap(const char *path, const struct keyops *ops,
+		  const char *const targets_in[ENV_MAX_LAYERS],
+		  const struct rewrap_src *src, const struct rewrap_set *set,
+		  int *changed, char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 {
 	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
+	const char *targets[ENV_MAX_LAYERS] = { NULL, NULL };
 	struct env_header h;
 	struct hdr_status st;
 	int fd, r;
@@ -89,6 +95,14 @@ int disk_rewrap_set(const char *path, const struct keyops *ops,
 		    strlen(set->des) > ENV_DES_MAX)) {
 		r = -EMEDIUMTYPE;	/* the data would need re-encrypting */
 		goto out;
+	}
+	for (unsigned int i = 0; i < h.nlayers; i++) {
+		if (targets_in)
+			targets[i] = targets_in[i];
+		else if (h.layer[i].key_source == ENV_KEY_PLATFORM)
+			targets[i] = src->platform;
+		else
+			targets[i] = src->customer;
 	}
 	if (current(fd, &h, targets, set, &st))
 		goto out;
@@ -126,4 +140,19 @@ out:
 out_close:
 	close(fd);
 	return r;
+}
+
+int disk_rewrap_set(const char *path, const struct keyops *ops,
+		    const char *const targets[ENV_MAX_LAYERS],
+		    const struct rewrap_set *set, int *changed,
+		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+{
+	return rewrap(path, ops, targets, NULL, set, changed, old_kids);
+}
+
+int disk_rewrap_src(const char *path, const struct keyops *ops,
+		    const struct rewrap_src *src, int *changed,
+		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+{
+	return rewrap(path, ops, NULL, src, NULL, changed, old_kids);
 }

@@ -46,4 +46,22 @@ int disk_rewrap_set(const char *path, const struct keyops *ops,
 		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 	__attribute__((warn_unused_result));
 
+/* Targets by key source rather than by layer. */
+struct rewrap_src {
+	const char *customer;	/* for customer-key layers; NULL: keep */
+	const char *platform;	/* for platform-key layers; NULL: keep */
+};
+
+/*
+ * disk_rewrap_src() - disk_rewrap(), with each layer's target chosen by its
+ * key source, read under the header lock: a rotation moves the customer
+ * layer of a disk to its set's active key and its platform layer (a
+ * platform-key disk's only one, the inner one of a double-encrypted disk)
+ * to the newest platform key version in one header write.
+ */
+int disk_rewrap_src(const char *path, const struct keyops *ops,
+		    const struct rewrap_src *src, int *changed,
+		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+	__attribute__((warn_unused_result));
+
 #endif /* SSEFS_DISK_REWRAP_H */
