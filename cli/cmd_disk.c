@@ -322,7 +322,7 @@ static int show_header(const char *path, int json, const char *note)
 struct import_src {
 	int fd;
 	uint64_t bytes;		/* of the source to copy */
-	uint64_t footer_at;	/* where our footer goes, or 0: none */
+	uint64_t footer_at;	/* where our footer goes */
 	uint8_t footer[VHD_FOOTER_BYTES];
 	int progress;
 };
@@ -377,13 +377,16 @@ static int fill_import(struct volume *vol, void *arg)
 		fputc('\n', stderr);
 	secmem_wipe(buf, COPY_CHUNK);	/* plaintext of the image */
 	free(buf);
-	if (r == 0 && s->footer_at) {
+	if (r == 0) {
 		ssize_t w = vol_write(vol, s->footer, VHD_FOOTER_BYTES,
 				      s->footer_at);
 
 		if (w < 0)
 			r = (int)w;
 	}
+	/* the footer carries the disk's UUID: bind the header to it */
+	if (r == 0)
+		r = vol_bind_footer(vol);
 	return r;
 }
 
@@ -527,7 +530,7 @@ out:
 
 /* What kind of image is @fd?  Sets s->bytes, footer_at and footer. */
 static int classify_import(const char *src, int fd, struct import_src *s,
-			   uint64_t *plain_size, const uint8_t **uuid)
+			   uint64_t *plain_size)
 {
 	uint8_t head[VHD_FOOTER_BYTES], tail[VHD_FOOTER_BYTES];
 	struct vhd_info vi;
@@ -577,11 +580,12 @@ static int classify_import(const char *src, int fd, struct import_src *s,
 			      (unsigned long long)(size - VHD_FOOTER_BYTES));
 			return -1;
 		}
-		/* a fixed VHD is kept as it is, footer and all */
-		s->bytes = size;
-		s->footer_at = 0;
+		/* a fixed VHD is kept as it is, but for its footer's
+		 * unique id, which becomes the disk's UUID */
+		s->bytes = size - VHD_FOOTER_BYTES;
+		s->footer_at = size - VHD_FOOTER_BYTES;
+		memcpy(s->footer, tail, sizeof(tail));
 		*plain_size = size;
-		*uuid = NULL;
 		return 0;
 	}
 	/* raw: pad to a whole MiB and add a footer */
@@ -603,7 +607,6 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	struct vol_format f;
 	struct import_src s;
 	struct vault *v = NULL;
-	const uint8_t *keep_uuid = NULL;
 	uint8_t uuid[16];
 	uint64_t plain;
 	int r, kind;
@@ -625,7 +628,7 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 		error("%s: %s", a.args[0], strerror(errno));
 		return EXIT_FAIL;
 	}
-	kind = classify_import(a.args[0], s.fd, &s, &plain, &keep_uuid);
+	kind = classify_import(a.args[0], s.fd, &s, &plain);
 	if (kind < 0) {
 		close(s.fd);
 		return EXIT_FAIL;
@@ -644,6 +647,8 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	f.uuid = uuid;
 	if (kind == 1)
 		vhd_footer_build(s.footer, s.footer_at, uuid, time(NULL));
+	else
+		vhd_footer_set_uuid(s.footer, uuid);
 	s.progress = isatty(STDERR_FILENO) && !ctx->json;
 	r = make_new_disk(ctx, v, a.args[1], &f, &s, "cannot import");
 out:
@@ -926,6 +931,12 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 			/* the VHD footer names the disk too */
 			if (r == 0)
 				r = new_footer_uuid(nv, h.uuid);
+			/* and the header is bound to it again; a footer
+			 * that is not ours stays as it was, unbound */
+			if (r == 0)
+				r = vol_bind_footer(nv);
+			if (r == VOL_EFOREIGN)
+				r = 0;
 			vol_close(nv);
 		}
 	}

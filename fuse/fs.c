@@ -155,6 +155,25 @@ int ssefs_fs_abspath(struct ssefs_fs *fs, const char *rel, char *buf,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* Does the vault's registry list a disk at @path? */
+static int registered(struct ssefs_fs *fs, const char *path)
+{
+	struct vault_disk *d = NULL;
+	size_t n = 0;
+	int hit = 0;
+
+	if (!fs->vault)
+		return 0;
+	ssefs_fs_vault_lock(fs);
+	if (vault_disk_list(fs->vault, &d, &n) < 0)
+		n = 0;
+	ssefs_fs_vault_unlock(fs);
+	for (size_t i = 0; i < n && !hit; i++)
+		hit = !strcmp(d[i].path, path);
+	free(d);
+	return hit;
+}
+
 /* Caller holds n->lock. */
 static int probe_locked(struct ssefs_fs *fs, struct disk_node *n)
 {
@@ -177,6 +196,11 @@ static int probe_locked(struct ssefs_fs *fs, struct disk_node *n)
 	r = ssefs_fs_abspath(fs, n->rel, path, sizeof(path));
 	if (r == 0)
 		r = vol_probe(path, &n->hdr);
+	/* a registered disk cut off within its header, magic and all, is
+	 * a damaged disk, not a file to hide */
+	if (r == -ENOTSUP && st.st_size < ENV_DATA_OFFSET &&
+	    registered(fs, path))
+		r = -EBADMSG;
 	if (r != 0 && r != -ENOTSUP && r != -EBADMSG &&
 	    r != -EPROTONOSUPPORT)
 		return r;	/* e.g. -ENOENT racing an unlink: no cache */
@@ -287,7 +311,8 @@ static int scan_dir(struct ssefs_fs *fs, const char *rel, unsigned int *nd,
 		pr = ssefs_fs_probe(fs, n);
 		if (pr == 0)
 			(*nd)++;
-		else if (pr == -EBADMSG || pr == -EPROTONOSUPPORT)
+		else if (pr == -EBADMSG || pr == -EPROTONOSUPPORT ||
+			 pr == VOL_EFOREIGN)
 			(*nb)++;
 	}
 	closedir(d);
