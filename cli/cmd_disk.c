@@ -250,6 +250,8 @@ static int show_header(const char *path, int json, const char *note)
 		snprintf(t, sizeof(t), "%u.%u", h.version_major,
 			 h.version_minor);
 		json_str(&j, "formatVersion", t);
+		json_bool(&j, "boundFooter",
+			  (h.ro_compat & ENV_RO_COMPAT_BOUND_FOOTER) != 0);
 		json_arr_begin(&j, "layers");
 		for (unsigned int i = 0; i < h.nlayers; i++) {
 			json_obj_begin(&j, NULL);
@@ -304,6 +306,8 @@ static int show_header(const char *path, int json, const char *note)
 		format_time((time_t)h.rotated, t, sizeof(t));
 	printf("last rotated:     %s\n", h.rotated ? t : "never");
 	printf("format version:   %u.%u\n", h.version_major, h.version_minor);
+	printf("bound footer:     %s\n",
+	       h.ro_compat & ENV_RO_COMPAT_BOUND_FOOTER ? "yes" : "no");
 	for (unsigned int c = 0; c < ENV_NCOPIES; c++) {
 		if (st.state[c] == HDR_COPY_BAD)
 			printf("header copy %u:    bad\n", c);

@@ -913,16 +913,6 @@ int vol_bind_footer(struct volume *vol)
 	return r;
 }
 
-int vol_is_bound(struct volume *vol)
-{
-	int b;
-
-	pthread_mutex_lock(&vol->meta);
-	b = vol->bind_ok && vol->size == vol->bind_size;
-	pthread_mutex_unlock(&vol->meta);
-	return b;
-}
-
 #define WB_RUN	64u		/* sectors written back per store write */
 
 /*

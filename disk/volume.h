@@ -134,7 +134,5 @@ int vol_bad_copy(struct volume *vol);
  * VOL_EFOREIGN (no such footer: left unbound); -EROFS; -errno.
  */
 int vol_bind_footer(struct volume *vol) __attribute__((warn_unused_result));
-/* 1 when the header on disk says the footer is bound, else 0. */
-int vol_is_bound(struct volume *vol);
 
 #endif /* SSEFS_DISK_VOLUME_H */

@@ -17,6 +17,7 @@ footer_id () {
 }
 
 uuid_of () { ssefs --json disk show "$1" | jq -r .uuid; }
+bound () { ssefs --json disk show "$1" | jq -r .boundFooter; }
 
 test_expect_success 'setup: two disks, a platform-key one and a CMK one' '
 	ssefs_setup_vault &&
@@ -25,7 +26,8 @@ test_expect_success 'setup: two disks, a platform-key one and a CMK one' '
 	ssefs disk create store/a.vhd --size 4M >/dev/null &&
 	ssefs disk create store/b.vhd --size 4M --key k1 >/dev/null &&
 	ssefs disk export store/a.vhd a.out &&
-	test "$(footer_id a.out)" = "$(uuid_of store/a.vhd)"
+	test "$(footer_id a.out)" = "$(uuid_of store/a.vhd)" &&
+	test "$(bound store/a.vhd)" = true && test "$(bound store/b.vhd)" = true
 '
 
 test_expect_success 'exchanged headers: open fails with EBADMSG, status names both' '
@@ -75,6 +77,7 @@ test_expect_success 'footers written through the mount: the disks still open' '
 	cp img.vhd mnt/a.vhd &&
 	dd if=/dev/urandom of=mnt/b.vhd bs=512 seek=8192 count=1 conv=notrunc,fsync 2>/dev/null &&
 	ssefs_umount mnt &&
+	test "$(bound store/a.vhd)" = false && test "$(bound store/b.vhd)" = false &&
 	ssefs disk verify store/a.vhd >/dev/null &&
 	ssefs disk export store/b.vhd b.out &&
 	ssefs_mount store mnt &&
@@ -90,6 +93,7 @@ test_expect_success 'kill -9 right after a footer write: the disk opens' '
 	dd if=junk of=mnt/k.vhd bs=512 seek=8192 conv=notrunc,fsync 2>/dev/null &&
 	kill -9 $(ssefs_daemon_pid mnt) &&
 	sleep 0.3 && fusermount3 -uz mnt 2>/dev/null;
+	test "$(bound store/k.vhd)" = false &&
 	ssefs disk export store/k.vhd k.out &&
 	tail -c 512 k.out | cmp - junk
 '
@@ -103,7 +107,8 @@ test_expect_success 'import of a fixed VHD: its footer carries the disk UUID' '
 	qemu-img info -f vpc i.out | grep -q "virtual size: 4 MiB" &&
 	ssefs disk snapshot store/i.vhd store/s.vhd >/dev/null &&
 	ssefs disk export store/s.vhd s.out &&
-	test "$(footer_id s.out)" = "$(uuid_of store/s.vhd)"
+	test "$(footer_id s.out)" = "$(uuid_of store/s.vhd)" &&
+	test "$(bound store/i.vhd)" = true && test "$(bound store/s.vhd)" = true
 '
 
 test_expect_success 'swapped snapshot and source (one DEK): found too' '
