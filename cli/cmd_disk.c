@@ -58,7 +58,10 @@ static const char disk_usage[] =
 "write back.  rewrap --des/--key moves a disk to another set or key by\n"
 "re-wrapping its DEK (same number of layers only; no data is\n"
 "re-encrypted).  import refuses a store file (ciphertext): copy a disk\n"
-"with snapshot, or import what export writes.  See ssefs-disk(1).\n";
+"with snapshot, or import what export writes.  The footer's unique id is\n"
+"the disk's UUID (an imported fixed VHD's too), and create, import and\n"
+"snapshot bind the header to it: a header put on another disk's data\n"
+"fails to open.  See ssefs-disk(1).\n";
 
 static void uuid_str(const uint8_t u[16], char out[37])
 {
