@@ -63,7 +63,9 @@ static const char disk_usage[] =
 "with snapshot, or import what export writes.  A new disk's path may not\n"
 "hold a control character (newline, tab...): exit 2.  From the first folder\n"
 "of PATH that someone else can write to, no symlink is followed (SECURITY\n"
-"in ssefs-disk(1)).  See ssefs-disk(1).\n";
+"in ssefs-disk(1)).  The footer's unique id is the disk's UUID (an imported\n"
+"fixed VHD's too), and create, import and snapshot bind the header to it: a\n"
+"header put on another disk's data fails to open.  See ssefs-disk(1).\n";
 
 /*
  * The path of a disk about to be made: one with a control character
@@ -271,6 +273,8 @@ static int show_header(const char *path, int json, const char *note)
 		snprintf(t, sizeof(t), "%u.%u", h.version_major,
 			 h.version_minor);
 		json_str(&j, "formatVersion", t);
+		json_bool(&j, "boundFooter",
+			  (h.ro_compat & ENV_RO_COMPAT_BOUND_FOOTER) != 0);
 		json_arr_begin(&j, "layers");
 		for (unsigned int i = 0; i < h.nlayers; i++) {
 			json_obj_begin(&j, NULL);
@@ -330,6 +334,8 @@ static int show_header(const char *path, int json, const char *note)
 		format_time((time_t)h.rotated, t, sizeof(t));
 	printf("last rotated:     %s\n", h.rotated ? t : "never");
 	printf("format version:   %u.%u\n", h.version_major, h.version_minor);
+	printf("bound footer:     %s\n",
+	       h.ro_compat & ENV_RO_COMPAT_BOUND_FOOTER ? "yes" : "no");
 	for (unsigned int c = 0; c < ENV_NCOPIES; c++) {
 		if (st.state[c] == HDR_COPY_BAD)
 			printf("header copy %u:    bad\n", c);
@@ -348,7 +354,7 @@ static int show_header(const char *path, int json, const char *note)
 struct import_src {
 	int fd;
 	uint64_t bytes;		/* of the source to copy */
-	uint64_t footer_at;	/* where our footer goes, or 0: none */
+	uint64_t footer_at;	/* where our footer goes */
 	uint8_t footer[VHD_FOOTER_BYTES];
 	int progress;
 };
@@ -403,13 +409,16 @@ static int fill_import(struct volume *vol, void *arg)
 		fputc('\n', stderr);
 	secmem_wipe(buf, COPY_CHUNK);	/* plaintext of the image */
 	free(buf);
-	if (r == 0 && s->footer_at) {
+	if (r == 0) {
 		ssize_t w = vol_write(vol, s->footer, VHD_FOOTER_BYTES,
 				      s->footer_at);
 
 		if (w < 0)
 			r = (int)w;
 	}
+	/* the footer carries the disk's UUID: bind the header to it */
+	if (r == 0)
+		r = vol_bind_footer(vol);
 	return r;
 }
 
@@ -556,7 +565,7 @@ out:
 
 /* What kind of image is @fd?  Sets s->bytes, footer_at and footer. */
 static int classify_import(const char *src, int fd, struct import_src *s,
-			   uint64_t *plain_size, const uint8_t **uuid)
+			   uint64_t *plain_size)
 {
 	uint8_t head[VHD_FOOTER_BYTES], tail[VHD_FOOTER_BYTES];
 	struct vhd_info vi;
@@ -606,11 +615,12 @@ static int classify_import(const char *src, int fd, struct import_src *s,
 			      (unsigned long long)(size - VHD_FOOTER_BYTES));
 			return -1;
 		}
-		/* a fixed VHD is kept as it is, footer and all */
-		s->bytes = size;
-		s->footer_at = 0;
+		/* a fixed VHD is kept as it is, but for its footer's
+		 * unique id, which becomes the disk's UUID */
+		s->bytes = size - VHD_FOOTER_BYTES;
+		s->footer_at = size - VHD_FOOTER_BYTES;
+		memcpy(s->footer, tail, sizeof(tail));
 		*plain_size = size;
-		*uuid = NULL;
 		return 0;
 	}
 	/* raw: pad to a whole MiB and add a footer */
@@ -632,7 +642,6 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	struct vol_format f;
 	struct import_src s;
 	struct vault *v = NULL;
-	const uint8_t *keep_uuid = NULL;
 	uint8_t uuid[16];
 	uint64_t plain;
 	int r, kind;
@@ -657,7 +666,7 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 		error("%s: %s", a.args[0], strerror(errno));
 		return EXIT_FAIL;
 	}
-	kind = classify_import(a.args[0], s.fd, &s, &plain, &keep_uuid);
+	kind = classify_import(a.args[0], s.fd, &s, &plain);
 	if (kind < 0) {
 		close(s.fd);
 		return EXIT_FAIL;
@@ -676,6 +685,8 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	f.uuid = uuid;
 	if (kind == 1)
 		vhd_footer_build(s.footer, s.footer_at, uuid, time(NULL));
+	else
+		vhd_footer_set_uuid(s.footer, uuid);
 	s.progress = isatty(STDERR_FILENO) && !ctx->json;
 	r = make_new_disk(ctx, v, a.args[1], &f, &s, "cannot import");
 out:
@@ -961,6 +972,12 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 			/* the VHD footer names the disk too */
 			if (r == 0)
 				r = new_footer_uuid(nv, h.uuid);
+			/* and the header is bound to it again; a footer
+			 * that is not ours stays as it was, unbound */
+			if (r == 0)
+				r = vol_bind_footer(nv);
+			if (r == VOL_EFOREIGN)
+				r = 0;
 			vol_close(nv);
 		}
 	}

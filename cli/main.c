@@ -115,6 +115,10 @@ const char *cli_strerror(int err)
 		return "made by a newer ssefs (unknown format version or feature)";
 	case EXDEV:
 		return "belongs to another vault";
+	case EUCLEAN:		/* VOL_EFOREIGN */
+		return "header does not belong to this disk's data (its "
+		       "footer does not carry the header's disk id: a header "
+		       "copied from another disk?)";
 	}
 	return strerror(err);
 }

@@ -199,8 +199,13 @@ static int follow_keys(struct vault *v, const struct rotation_opts *o,
 
 struct job {
 	struct vault_disk disk;
+	/* what layer 0 ends on: the set's active key, or for a platform-key
+	 * disk the platform key; the platform layer of any disk goes to
+	 * struct pool's platform */
 	char target[VAULT_KID_MAX + 1];
+	const char *customer;	/* the set's active key, or NULL: keep */
 	char old[VAULT_KID_MAX + 1];
+	char old_inner[VAULT_KID_MAX + 1];	/* "" with one layer */
 	int result;		/* 0, or negative errno */
 	int changed, missing;
 	int unreg;		/* found in the store, but the registry
@@ -213,6 +218,7 @@ struct pool {
 	pthread_mutex_t lock;
 	struct keyops ops;	/* the locked vault */
 	const struct store_root *sr;	/* or NULL */
+	char platform[VAULT_KID_MAX + 1];	/* the newest platform kid */
 };
 
 /* The store a pass is limited to: disks in it are reached from its fd. */
@@ -256,8 +262,8 @@ static void *worker(void *arg)
 	struct pool *p = arg;
 
 	for (;;) {
-		const char *t[ENV_MAX_LAYERS] = { NULL, NULL };
 		char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
+		struct rewrap_src src;
 		struct job *j;
 		int fd;
 
@@ -275,12 +281,22 @@ static void *worker(void *arg)
 			j->result = fd;
 			continue;
 		}
-		t[0] = j->target;
-		j->result = disk_rewrap_fd(fd, &p->ops, t, NULL, &j->changed,
-					   old);
+		src.customer = j->customer;
+		src.platform = p->platform[0] ? p->platform : NULL;
+		j->result = disk_rewrap_fd(fd, &p->ops, NULL, &src, NULL,
+					   &j->changed, old);
 		close(fd);
 		snprintf(j->old, sizeof(j->old), "%s", old[0]);
+		snprintf(j->old_inner, sizeof(j->old_inner), "%s", old[1]);
 	}
+}
+
+/* Is @kid one of the platform key's versions? */
+static int is_platform_kid(const char *kid)
+{
+	struct kid k;
+
+	return kid_parse(kid, &k) == 0 && k.platform;
 }
 
 struct clear_arg {
@@ -344,8 +360,16 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	r = des_list(vault_dir(v), &sets, &nsets);
 	if (r == 0)
 		r = vault_disk_list(v, &disks, &ndisks);
+	/* platform layers (platform-key disks, the inner layer of double
+	 * encryption) follow the newest platform key version */
 	if (r < 0)
 		goto out;
+	first = vault_resolve(v, "platform", p.platform, sizeof(p.platform));
+	if (first < 0) {
+		say(o, "vault %s: platform key: %s; platform-key layers keep "
+		    "their version", vault_dir(v), cli_strerror(first));
+		p.platform[0] = '\0';
+	}
 	p.jobs = calloc(ndisks + nbad ? ndisks + nbad : 1, sizeof(*p.jobs));
 	if (!p.jobs) {
 		r = -ENOMEM;
@@ -355,21 +379,33 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 		const struct vault_disk *dk = i < ndisks ? &disks[i] :
 					      &bad[i - ndisks];
 		const struct des *d;
+		struct job *j = &p.jobs[p.njobs];
 
-		if (!dk->des[0] || (sr && !under(dk->path, sr->path)))
+		if (sr && !under(dk->path, sr->path))
 			continue;
 		if (only_des && strcmp(dk->des, only_des))
 			continue;
 		/* a registered disk found again under a bad name: once */
 		if (i < ndisks && has_uuid(bad, nbad, dk->uuid))
 			continue;
+		if (!dk->des[0] && is_platform_kid(dk->kid) &&
+		    p.platform[0]) {
+			j->disk = *dk;
+			j->unreg = i >= ndisks;
+			snprintf(j->target, sizeof(j->target), "%s",
+				 p.platform);
+			p.njobs++;
+			continue;
+		}
+		if (!dk->des[0])
+			continue;
 		d = find_set(sets, nsets, dk->des);
 		if (!d)
 			continue;
-		p.jobs[p.njobs].disk = *dk;
-		p.jobs[p.njobs].unreg = i >= ndisks;
-		snprintf(p.jobs[p.njobs].target, sizeof(p.jobs[0].target),
-			 "%s", d->active_kid);
+		j->disk = *dk;
+		j->unreg = i >= ndisks;
+		snprintf(j->target, sizeof(j->target), "%s", d->active_kid);
+		j->customer = d->active_kid;
 		p.njobs++;
 	}
 
@@ -421,6 +457,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	}
 	for (size_t i = 0; i < p.njobs; i++) {
 		struct job *j = &p.jobs[i];
+		int inner;
 
 		name_escape(j->disk.path, esc, sizeof(esc));
 		if (j->unreg && !j->missing) {
@@ -462,7 +499,13 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 		}
 		res->disks_rewrapped++;
 		snprintf(j->disk.kid, sizeof(j->disk.kid), "%s", j->target);
-		say(o, "disk %s: %s -> %s", esc, j->old, j->target);
+		inner = *j->old_inner && p.platform[0] &&
+			strcmp(j->old_inner, p.platform);
+		if (strcmp(j->old, j->target) || !inner)
+			say(o, "disk %s: %s -> %s", esc, j->old, j->target);
+		if (inner)
+			say(o, "disk %s: inner layer: %s -> %s", esc,
+			    j->old_inner, p.platform);
 		notify(v, o, res, &(struct event){
 			.type = EV_DISK_REWRAPPED, .kid = j->target,
 			.disk = j->disk.path, .des = j->disk.des,
@@ -570,8 +613,9 @@ static int note_disk(struct found *f, const char *path, int fd)
 	struct stat st;
 	char uuid[37];
 
-	if (vol_probe_fd(fd, &h) < 0 || !*h.des)
-		return 0;	/* not a disk, or no set rotates it */
+	if (vol_probe_fd(fd, &h) < 0 ||
+	    (!*h.des && h.layer[0].key_source != ENV_KEY_PLATFORM))
+		return 0;	/* not a disk, or no rotation moves it */
 	uuid_text(h.uuid, uuid);
 	for (size_t i = 0; i < f->nreg; i++)
 		if (!strcmp(f->reg[i].uuid, uuid))
@@ -648,7 +692,8 @@ static int drop_gone(struct vault *v, const struct rotation_opts *o,
 	for (size_t i = 0; r == 0 && i < f->nreg; i++) {
 		const struct vault_disk *d = &f->reg[i];
 
-		if (!d->des[0] || !under(d->path, sr->path) ||
+		if ((!d->des[0] && !is_platform_kid(d->kid)) ||
+		    !under(d->path, sr->path) ||
 		    beneath_stat(sr->fd, store_rel(sr, d->path), &st) !=
 			    -ENOENT)
 			continue;

@@ -5,7 +5,10 @@
  * One pass: (1) keys whose rotation policy is due get a new version, and
  * expiry events are raised; (2) each auto-rotating DES moves its active key
  * to its key's newest usable version; (3) every registered disk of a DES
- * that is not on the set's active key is re-wrapped, in parallel; (4) a set
+ * that is not on the set's active key, and every platform-key layer (of a
+ * registered platform-key disk, or the inner layer of a double-encrypted
+ * one) not on the newest platform key version, is re-wrapped, in
+ * parallel; (4) a set
  * whose disks are all current forgets its previous keys, and a set with
  * failures records the error.  Idempotent; safe to interrupt anywhere and
  * to run beside a daemon doing the same.

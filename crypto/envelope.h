@@ -55,7 +55,12 @@ enum env_wrap {
 /* Feature flags.  Unknown incompat bits refuse the open; unknown ro_compat
  * bits open the disk read-only; unknown compat bits are ignored. */
 #define ENV_COMPAT_KNOWN	0u
-#define ENV_RO_COMPAT_KNOWN	0u
+/* The plaintext ends with a fixed-VHD footer whose unique id is the disk
+ * UUID: an open checks it, so a header put on another disk's data is
+ * found (man/ssefs-format.5).  ro_compat: a writer that does not know it
+ * could overwrite the footer without clearing it. */
+#define ENV_RO_COMPAT_BOUND_FOOTER	0x1u
+#define ENV_RO_COMPAT_KNOWN	ENV_RO_COMPAT_BOUND_FOOTER
 #define ENV_INCOMPAT_KNOWN	0u
 
 struct env_layer {

@@ -55,28 +55,13 @@ static int layers_of(uint32_t enc_type)
 	return enc_type == ENV_TYPE_PLATFORM_AND_CUSTOMER ? 2 : 1;
 }
 
-int disk_rewrap_set(const char *path, const struct keyops *ops,
-		    const char *const targets[ENV_MAX_LAYERS],
-		    const struct rewrap_set *set, int *changed,
-		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
-{
-	int fd, r;
-
-	*changed = 0;
-	fd = trusted_open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
-	if (fd < 0)
-		return fd;
-	r = disk_rewrap_fd(fd, ops, targets, set, changed, old_kids);
-	close(fd);
-	return r;
-}
-
 int disk_rewrap_fd(int fd, const struct keyops *ops,
-		   const char *const targets[ENV_MAX_LAYERS],
-		   const struct rewrap_set *set, int *changed,
-		   char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+		   const char *const targets_in[ENV_MAX_LAYERS],
+		   const struct rewrap_src *src, const struct rewrap_set *set,
+		   int *changed, char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 {
 	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
+	const char *targets[ENV_MAX_LAYERS] = { NULL, NULL };
 	struct env_header h;
 	struct hdr_status st;
 	struct stat sb;
@@ -102,6 +87,14 @@ int disk_rewrap_fd(int fd, const struct keyops *ops,
 		    strlen(set->des) > ENV_DES_MAX)) {
 		r = -EMEDIUMTYPE;	/* the data would need re-encrypting */
 		goto out;
+	}
+	for (unsigned int i = 0; i < h.nlayers; i++) {
+		if (targets_in)
+			targets[i] = targets_in[i];
+		else if (h.layer[i].key_source == ENV_KEY_PLATFORM)
+			targets[i] = src->platform;
+		else
+			targets[i] = src->customer;
 	}
 	if (current(fd, &h, targets, set, &st))
 		goto out;
@@ -136,5 +129,21 @@ out:
 	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
 		secbuf_free(dek[i]);
 	hdr_unlock(fd);
+	return r;
+}
+
+int disk_rewrap_set(const char *path, const struct keyops *ops,
+		    const char *const targets[ENV_MAX_LAYERS],
+		    const struct rewrap_set *set, int *changed,
+		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+{
+	int fd, r;
+
+	*changed = 0;
+	fd = trusted_open(path, O_RDWR | O_NOFOLLOW | O_NONBLOCK, 0);
+	if (fd < 0)
+		return fd;
+	r = disk_rewrap_fd(fd, ops, targets, NULL, set, changed, old_kids);
+	close(fd);
 	return r;
 }

@@ -39,12 +39,25 @@ int disk_rewrap_set(const char *path, const struct keyops *ops,
 		    char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 	__attribute__((warn_unused_result));
 
-/* The same over a disk already open read-write (the caller closes @fd);
- * what is not a regular file is -EBADMSG. */
+/* Targets by key source rather than by layer. */
+struct rewrap_src {
+	const char *customer;	/* for customer-key layers; NULL: keep */
+	const char *platform;	/* for platform-key layers; NULL: keep */
+};
+
+/*
+ * disk_rewrap_fd() - the same over a disk already open read-write (the
+ * caller closes @fd); what is not a regular file is -EBADMSG.  The targets
+ * are @targets, or with @targets NULL the kid @src gives for each layer's
+ * key source, read under the header lock: a rotation moves the customer
+ * layer of a disk to its set's active key and its platform layer (a
+ * platform-key disk's only one, the inner one of a double-encrypted disk)
+ * to the newest platform key version in one header write.
+ */
 int disk_rewrap_fd(int fd, const struct keyops *ops,
 		   const char *const targets[ENV_MAX_LAYERS],
-		   const struct rewrap_set *set, int *changed,
-		   char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+		   const struct rewrap_src *src, const struct rewrap_set *set,
+		   int *changed, char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 	__attribute__((warn_unused_result));
 
 #endif /* SSEFS_DISK_REWRAP_H */

@@ -107,6 +107,12 @@ void vhd_footer_build(uint8_t f[VHD_FOOTER_BYTES], uint64_t size,
 	be32(f + 64, sum_bytes(f));
 }
 
+void vhd_footer_set_uuid(uint8_t f[VHD_FOOTER_BYTES], const uint8_t uuid[16])
+{
+	memcpy(f + 68, uuid, 16);
+	be32(f + 64, sum_bytes(f));
+}
+
 int vhd_footer_parse(const uint8_t f[VHD_FOOTER_BYTES], struct vhd_info *vi)
 {
 	if (memcmp(f, "conectix", 8))

@@ -28,6 +28,9 @@ struct vhd_info {
 void vhd_footer_build(uint8_t out[VHD_FOOTER_BYTES], uint64_t size,
 		      const uint8_t uuid[16], int64_t unix_time);
 
+/* Give the footer @f the unique id @uuid (and its checksum again). */
+void vhd_footer_set_uuid(uint8_t f[VHD_FOOTER_BYTES], const uint8_t uuid[16]);
+
 /* Parse a footer.  Return: 0, -EINVAL (no cookie: not a VHD footer),
  * -EBADMSG (cookie, but a bad checksum). */
 int vhd_footer_parse(const uint8_t in[VHD_FOOTER_BYTES], struct vhd_info *vi)

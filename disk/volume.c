@@ -33,11 +33,13 @@
 #include "disk/header.h"
 #include "disk/keyops.h"
 #include "disk/offsets.h"
+#include "disk/vhd.h"
 #include "disk/volume.h"
 #include "util/beneath.h"
 #include "util/io.h"
 
 #define VOL_STRIPES	256
+#define NO_BIND		UINT64_MAX
 #define VOL_CHUNK	(1u << 20)	/* bytes per bounce buffer */
 
 struct cipher_set {
@@ -65,6 +67,18 @@ struct volume {
 	uint64_t size;			/* atomic reads; writes under meta */
 	int size_dirty;
 	int bad_copy;
+
+	/*
+	 * The bound footer (ENV_RO_COMPAT_BOUND_FOOTER): while the header
+	 * on disk has the flag, bound_sec is the sector that holds the
+	 * footer (atomic reads: the write path's test) and bind_size the
+	 * plaintext size it was bound at; else bound_sec is NO_BIND.
+	 * store_header() keeps the flag only while bind_ok and the size
+	 * is still bind_size.  Writes under meta.
+	 */
+	uint64_t bound_sec;
+	uint64_t bind_size;
+	int bind_ok;
 
 	pthread_mutex_t stripe[VOL_STRIPES];
 
@@ -562,6 +576,17 @@ static int write_range(struct volume *vol, struct cipher_set *s,
 	return r;
 }
 
+/* Does [@first, @last] hold the bound footer's sector?  One load and two
+ * compares on the write path. */
+static int hits_bound(struct volume *vol, uint64_t first, uint64_t last)
+{
+	uint64_t b = __atomic_load_n(&vol->bound_sec, __ATOMIC_ACQUIRE);
+
+	return b != NO_BIND && first <= b && b <= last;
+}
+
+static int unbind(struct volume *vol);
+
 static int begin_write(struct volume *vol)
 {
 	pthread_rwlock_rdlock(&vol->keys);
@@ -586,6 +611,8 @@ ssize_t vol_write(struct volume *vol, const void *src, size_t len,
 	if (off + len < off || off + len > VOL_MAX_SIZE)
 		return -EFBIG;
 	r = begin_write(vol);
+	if (r == 0 && hits_bound(vol, off / vol->ss, (off + len - 1) / vol->ss))
+		r = unbind(vol);
 	if (r < 0)
 		goto out;
 	bufsz = bounce_size(vol, off, len);
@@ -627,6 +654,11 @@ int vol_discard(struct volume *vol, uint64_t off, uint64_t len)
 	end = off + len < off || off + len > size ? size : off + len;
 	if (off >= end)
 		goto out;
+	if (hits_bound(vol, off / vol->ss, (end - 1) / vol->ss)) {
+		r = unbind(vol);
+		if (r < 0)
+			goto out;
+	}
 	buf = malloc(VOL_CHUNK);
 	s = get_set(vol);
 	if (!buf || !s) {
@@ -682,6 +714,8 @@ int vol_truncate(struct volume *vol, uint64_t size)
 	if (size > VOL_MAX_SIZE)
 		return -EFBIG;
 	r = begin_write(vol);
+	if (r == 0 && size != load_size(vol))
+		r = unbind(vol);
 	if (r < 0)
 		goto out;
 	pthread_mutex_lock(&vol->meta);
@@ -754,6 +788,10 @@ static int store_header(struct volume *vol, struct env_header *h, int reread)
 	}
 	if (r == 0) {
 		h->plain_size = vol->size;
+		if (vol->bind_ok && vol->size == vol->bind_size)
+			h->ro_compat |= ENV_RO_COMPAT_BOUND_FOOTER;
+		else
+			h->ro_compat &= ~ENV_RO_COMPAT_BOUND_FOOTER;
 		r = env_compute_mac(h, vol->dek, h->mac);
 	}
 	if (r == 0)
@@ -762,9 +800,39 @@ static int store_header(struct volume *vol, struct env_header *h, int reread)
 	if (r == 0) {
 		vol->hdr = *h;
 		vol->size_dirty = 0;
+		if (!(h->ro_compat & ENV_RO_COMPAT_BOUND_FOOTER)) {
+			vol->bind_ok = 0;
+			__atomic_store_n(&vol->bound_sec, NO_BIND,
+					 __ATOMIC_RELEASE);
+		}
 	}
 	return r;
 }
+
+/*
+ * Before the first write into the footer's sector, or a size change: the
+ * header on disk loses ENV_RO_COMPAT_BOUND_FOOTER (written and synced)
+ * before any of it reaches the store, so that a footer written through
+ * the mount never fails a later open, crash or not.  Writers that find
+ * the sector bound wait here until the header is written.  Caller holds
+ * keys shared.
+ */
+static int unbind(struct volume *vol)
+{
+	struct env_header h;
+	int r = 0;
+
+	pthread_mutex_lock(&vol->meta);
+	if (vol->bind_ok) {
+		vol->bind_ok = 0;
+		r = store_header(vol, &h, 1);
+		if (r < 0)
+			vol->bind_ok = 1;	/* the flag may be on disk */
+	}
+	pthread_mutex_unlock(&vol->meta);
+	return r;
+}
+
 
 /* Persist a changed size (flush, fsync, release, unmount). */
 static int persist_size(struct volume *vol)
@@ -786,7 +854,61 @@ int vol_set_header(struct volume *vol, const struct env_header *h)
 
 	pthread_rwlock_rdlock(&vol->keys);
 	pthread_mutex_lock(&vol->meta);
+	/* the footer carries the old UUID: no longer bound */
+	if (memcmp(n.uuid, vol->hdr.uuid, sizeof(n.uuid)))
+		vol->bind_ok = 0;
 	r = store_header(vol, &n, 0);
+	pthread_mutex_unlock(&vol->meta);
+	pthread_rwlock_unlock(&vol->keys);
+	return r;
+}
+
+/*
+ * Is the plaintext of @size bytes ended by a fixed-VHD footer of that
+ * disk, whose unique id is @uuid?  Return: 0, VOL_EFOREIGN, or -errno.
+ */
+static int footer_check(struct volume *vol, uint64_t size,
+			const uint8_t uuid[ENV_UUID_BYTES])
+{
+	uint8_t f[VHD_FOOTER_BYTES];
+	struct vhd_info vi;
+	ssize_t n;
+
+	if (size < VHD_FOOTER_BYTES || size % 512)
+		return VOL_EFOREIGN;
+	n = vol_read(vol, f, sizeof(f), size - VHD_FOOTER_BYTES);
+	if (n < 0)
+		return (int)n;
+	if (n != (ssize_t)sizeof(f) || vhd_footer_parse(f, &vi) < 0 ||
+	    vi.type != VHD_TYPE_FIXED || vi.size != size - VHD_FOOTER_BYTES ||
+	    memcmp(vi.uuid, uuid, ENV_UUID_BYTES))
+		return VOL_EFOREIGN;
+	return 0;
+}
+
+int vol_bind_footer(struct volume *vol)
+{
+	struct env_header h;
+	int r;
+
+	if (vol->rdonly)
+		return -EROFS;
+	pthread_rwlock_rdlock(&vol->keys);
+	pthread_mutex_lock(&vol->meta);
+	r = footer_check(vol, vol->size, vol->hdr.uuid);
+	if (r == 0 && !vol->bind_ok) {
+		vol->bind_ok = 1;
+		vol->bind_size = vol->size;
+		__atomic_store_n(&vol->bound_sec,
+				 (vol->size - VHD_FOOTER_BYTES) / vol->ss,
+				 __ATOMIC_RELEASE);
+		r = store_header(vol, &h, 1);
+		if (r < 0) {
+			vol->bind_ok = 0;
+			__atomic_store_n(&vol->bound_sec, NO_BIND,
+					 __ATOMIC_RELEASE);
+		}
+	}
 	pthread_mutex_unlock(&vol->meta);
 	pthread_rwlock_unlock(&vol->keys);
 	return r;
@@ -1085,6 +1207,7 @@ int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
 	}
 	vol->fd = fd;
 	vol->bad_copy = -1;
+	vol->bound_sec = NO_BIND;
 	vol->ops = *ops;
 	pthread_rwlock_init(&vol->keys, NULL);
 	pthread_mutex_init(&vol->pool_lock, NULL);
@@ -1114,6 +1237,15 @@ int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
 	r = load_keys(vol, &vol->hdr);
 	if (r < 0)
 		goto fail;
+	/* a header put on another disk's data: its footer is not ours */
+	if (vol->hdr.ro_compat & ENV_RO_COMPAT_BOUND_FOOTER) {
+		r = footer_check(vol, vol->size, vol->hdr.uuid);
+		if (r < 0)
+			goto fail;
+		vol->bind_ok = 1;
+		vol->bind_size = vol->size;
+		vol->bound_sec = (vol->size - VHD_FOOTER_BYTES) / vol->ss;
+	}
 	if (!vol->rdonly) {
 		r = hdr_hold_inuse(fd);
 		if (r < 0)

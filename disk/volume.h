@@ -14,6 +14,7 @@
 #ifndef SSEFS_DISK_VOLUME_H
 #define SSEFS_DISK_VOLUME_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -61,7 +62,8 @@ int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
 /*
  * vol_open() - open the disk at @path and unwrap its keys through @ops
  * (kept for vol_reload_keys()).  Return: 0; -EBADMSG (no valid header, or
- * MAC mismatch: wrong key or tampered header); the keyops errors; -errno.
+ * MAC mismatch: wrong key or tampered header); VOL_EFOREIGN (the header is
+ * another disk's: see below); the keyops errors; -errno.
  * An unknown ro_compat flag opens read-only (vol_is_rdonly()).
  */
 int vol_open(struct volume **out, const char *path, int flags,
@@ -116,5 +118,25 @@ void vol_get_header(struct volume *vol, struct env_header *h);
 int vol_set_header(struct volume *vol, const struct env_header *h);
 /* Which header copy was bad at open (-1: none). */
 int vol_bad_copy(struct volume *vol);
+
+/*
+ * The bound footer (man/ssefs-format.5, ENV_RO_COMPAT_BOUND_FOOTER): a
+ * header with the flag belongs to data whose last 512 bytes are a
+ * fixed-VHD footer carrying the header's disk UUID.  vol_open() checks it
+ * and fails with VOL_EFOREIGN (shown to applications as EBADMSG) when the
+ * data is another disk's, say after two disks' headers were exchanged.
+ * A write into the footer's sector, a discard there or a size change
+ * clears the flag on disk first, so no legitimate write makes a disk
+ * refuse to open.
+ */
+#define VOL_EFOREIGN	(-EUCLEAN)
+
+/*
+ * vol_bind_footer() - if the plaintext ends with a fixed-VHD footer
+ * carrying this disk's UUID, set the flag (a header write).  For create,
+ * import and snapshot, after the footer is written.  Return: 0;
+ * VOL_EFOREIGN (no such footer: left unbound); -EROFS; -errno.
+ */
+int vol_bind_footer(struct volume *vol) __attribute__((warn_unused_result));
 
 #endif /* SSEFS_DISK_VOLUME_H */

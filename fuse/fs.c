@@ -156,6 +156,25 @@ int ssefs_fs_abspath(struct ssefs_fs *fs, const char *rel, char *buf,
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
+/* Does the vault's registry list a disk at @path? */
+static int registered(struct ssefs_fs *fs, const char *path)
+{
+	struct vault_disk *d = NULL;
+	size_t n = 0;
+	int hit = 0;
+
+	if (!fs->vault)
+		return 0;
+	ssefs_fs_vault_lock(fs);
+	if (vault_disk_list(fs->vault, &d, &n) < 0)
+		n = 0;
+	ssefs_fs_vault_unlock(fs);
+	for (size_t i = 0; i < n && !hit; i++)
+		hit = !strcmp(d[i].path, path);
+	free(d);
+	return hit;
+}
+
 /* Open the store file @rel (beneath the store root), a regular file. */
 static int open_rel(struct ssefs_fs *fs, const char *rel, int flags,
 		    struct stat *st)
@@ -237,6 +256,15 @@ static int probe_locked(struct ssefs_fs *fs, struct disk_node *n,
 		return fd;
 	r = vol_probe_fd(fd, &n->hdr);
 	close(fd);
+	/* a registered disk cut off within its header, magic and all, is
+	 * a damaged disk, not a file to hide */
+	if (r == -ENOTSUP && st.st_size < ENV_DATA_OFFSET) {
+		char path[4096];
+
+		if (ssefs_fs_abspath(fs, n->rel, path, sizeof(path)) == 0 &&
+		    registered(fs, path))
+			r = -EBADMSG;
+	}
 	if (r != 0 && r != -ENOTSUP && r != -EBADMSG &&
 	    r != -EPROTONOSUPPORT)
 		return r;	/* e.g. -ENOENT racing an unlink: no cache */
@@ -355,7 +383,8 @@ static void scan_dir(struct ssefs_fs *fs, int dfd, const char *rel,
 		pr = ssefs_fs_probe_stat(fs, n, &st);
 		if (pr == 0)
 			(*nd)++;
-		else if (pr == -EBADMSG || pr == -EPROTONOSUPPORT)
+		else if (pr == -EBADMSG || pr == -EPROTONOSUPPORT ||
+			 pr == VOL_EFOREIGN)
 			(*nb)++;
 	}
 	closedir(d);

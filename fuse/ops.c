@@ -69,7 +69,7 @@ static const char *relpath(const char *path)
 static int visible_rc(int probe_rc)
 {
 	return probe_rc == 0 || probe_rc == -EBADMSG ||
-	       probe_rc == -EPROTONOSUPPORT;
+	       probe_rc == -EPROTONOSUPPORT || probe_rc == VOL_EFOREIGN;
 }
 
 /* Open files keep their own names; the lock file is never shown. */
@@ -296,7 +296,8 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 
 	pthread_mutex_lock(&n->lock);
 	if (n->probe_rc < 0) {
-		r = n->probe_rc == -ENOTSUP ? -ENOENT : n->probe_rc;
+		r = n->probe_rc == -ENOTSUP ? -ENOENT :
+		    n->probe_rc == VOL_EFOREIGN ? -EBADMSG : n->probe_rc;
 		goto out;
 	}
 	if (n->state == DISK_REVOKED) {
@@ -320,6 +321,15 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 			}
 		}
 		n->open_rc = r;
+		if (r == VOL_EFOREIGN) {
+			/* damaged from now on, until the file changes */
+			n->probe_rc = r;
+			warning("disk %s: header does not belong to this "
+				"disk's data (its footer does not carry the "
+				"header's disk id); open fails with EBADMSG",
+				n->rel);
+			r = -EBADMSG;
+		}
 		if (r < 0) {
 			n->vol = NULL;
 			goto out;

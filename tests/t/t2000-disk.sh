@@ -92,7 +92,13 @@ test_expect_success 'no 4 KiB block of the plaintext appears in the store file' 
 test_expect_success 'a fixed VHD imports as it is; a dynamic one is refused' '
 	ssefs disk import out.vhd store/fixed.vhd >/dev/null &&
 	ssefs disk export store/fixed.vhd again.vhd &&
-	cmp out.vhd again.vhd &&
+	test $(stat -c %s out.vhd) = $(stat -c %s again.vhd) &&
+	# all but the footer'"'"'s checksum and unique id, now the disk UUID
+	n=$(( $(stat -c %s out.vhd) - 512 )) &&
+	cmp -n $((n + 64)) out.vhd again.vhd &&
+	cmp -i $((n + 84)) out.vhd again.vhd &&
+	test "$(tail -c 512 again.vhd | dd bs=1 skip=68 count=16 2>/dev/null | xxd -p)" = \
+		"$(ssefs --json disk show store/fixed.vhd | jq -r .uuid | tr -d -)" &&
 	if command -v qemu-img >/dev/null; then
 		qemu-img create -q -f vpc dyn.vhd 8M &&
 		test_expect_code 1 ssefs disk import dyn.vhd store/dyn.vhd 2>err &&

@@ -23,6 +23,7 @@
 #include "crypto/secmem.h"
 #include "disk/keyops.h"
 #include "disk/offsets.h"
+#include "disk/vhd.h"
 #include "disk/volume.h"
 
 Suite *suite_volume(void);
@@ -358,6 +359,94 @@ START_TEST(test_wrong_key_and_revocation)
 	vol = NULL;
 	ck_assert_int_lt(vol_open(&vol, path, 0, &ops), 0);
 	ck_assert_ptr_null(vol);
+}
+END_TEST
+
+/* --- the bound footer (ENV_RO_COMPAT_BOUND_FOOTER) -------------------- */
+
+#define BF_DATA		(1u << 20)
+
+static int on_disk_bound(const char *p)
+{
+	struct env_header h;
+
+	ck_assert_int_eq(vol_probe(p, &h), 0);
+	return (h.ro_compat & ENV_RO_COMPAT_BOUND_FOOTER) != 0;
+}
+
+/* A disk at @path with its footer written and bound, as create does. */
+static void make_bound(uint32_t ss)
+{
+	uint8_t f[VHD_FOOTER_BYTES];
+	struct volume *vol = NULL;
+	struct env_header h;
+
+	make_disk(BF_DATA + VHD_FOOTER_BYTES, ss, 1);
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	/* no footer yet: nothing to bind */
+	ck_assert_int_eq(vol_bind_footer(vol), VOL_EFOREIGN);
+	vol_get_header(vol, &h);
+	vhd_footer_build(f, BF_DATA, h.uuid, time(NULL));
+	ck_assert_int_eq(vol_write(vol, f, sizeof(f), BF_DATA), sizeof(f));
+	ck_assert_int_eq(vol_bind_footer(vol), 0);
+	ck_assert_int_eq(vol_close(vol), 0);
+	ck_assert(on_disk_bound(path));
+}
+
+START_TEST(test_bound_footer)
+{
+	uint32_t ss = _i ? 4096 : 512;
+	struct volume *vol = NULL;
+	char other[160];
+	uint8_t b = 7;
+
+	/* a write into the footer's sector clears the flag on disk before
+	 * it returns, not at close: a crash cannot leave it set */
+	make_bound(ss);
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	ck_assert_int_eq(vol_write(vol, &b, 1, BF_DATA - 1), 1);
+	ck_assert(on_disk_bound(path));		/* not the footer's sector */
+	ck_assert_int_eq(vol_write(vol, &b, 1, BF_DATA + 600 % ss), 1);
+	ck_assert(!on_disk_bound(path));
+	ck_assert_int_eq(vol_close(vol), 0);
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	ck_assert_int_eq(vol_close(vol), 0);
+
+	/* a discard there, or a truncate, does too */
+	make_bound(ss);
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	ck_assert_int_eq(vol_discard(vol, BF_DATA, VHD_FOOTER_BYTES), 0);
+	ck_assert(!on_disk_bound(path));
+	ck_assert_int_eq(vol_close(vol), 0);
+	make_bound(ss);
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	ck_assert_int_eq(vol_truncate(vol, 2 * BF_DATA), 0);
+	ck_assert(!on_disk_bound(path));
+	ck_assert_int_eq(vol_close(vol), 0);
+
+	/* two bound disks with their headers exchanged: neither opens */
+	snprintf(other, sizeof(other), "%s/e.vhd", dir);
+	make_bound(ss);
+	ck_assert_int_eq(rename(path, other), 0);
+	make_bound(ss);
+	{
+		uint8_t ha[ENV_DATA_OFFSET], hb[ENV_DATA_OFFSET];
+		int fa = open(path, O_RDWR), fb = open(other, O_RDWR);
+
+		ck_assert(fa >= 0 && fb >= 0);
+		ck_assert_int_eq(pread(fa, ha, sizeof(ha), 0), sizeof(ha));
+		ck_assert_int_eq(pread(fb, hb, sizeof(hb), 0), sizeof(hb));
+		ck_assert_int_eq(pwrite(fa, hb, sizeof(hb), 0), sizeof(hb));
+		ck_assert_int_eq(pwrite(fb, ha, sizeof(ha), 0), sizeof(ha));
+		close(fa);
+		close(fb);
+	}
+	vol = NULL;
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), VOL_EFOREIGN);
+	ck_assert_ptr_null(vol);
+	ck_assert_int_eq(vol_open(&vol, other, VOL_RDONLY, &ops),
+			 VOL_EFOREIGN);
+	unlink(other);
 }
 END_TEST
 
@@ -858,6 +947,7 @@ Suite *suite_volume(void)
 	tcase_add_test(tc, test_writers_in_one_sector);
 	tcase_add_test(tc, test_discard_and_truncate);
 	tcase_add_test(tc, test_wrong_key_and_revocation);
+	tcase_add_loop_test(tc, test_bound_footer, 0, 2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hostcache");
