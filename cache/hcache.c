@@ -82,7 +82,9 @@ struct hc_disk {
 
 struct hcache {
 	int fd;
+	char *path;			/* DIR/hostcache.ssefs */
 	int mode, plain;
+	int had_plain;			/* replayed plaintext slots */
 	uint64_t nslots, table_off, data_off;
 	uint8_t id[16];
 
@@ -440,6 +442,8 @@ static int load_table(struct hcache *hc)
 				r = -ENOMEM;
 				break;
 			}
+			if (get_le32(e + 32) & E_PLAIN)
+				hc->had_plain = 1;
 			hc->slots[i + j].state = S_PENDING;
 			hc->nused++;
 			if (p->seq >= hc->seq)
@@ -498,6 +502,11 @@ int hc_open(struct hcache **out, const struct hc_params *p, char *err,
 	pthread_mutex_init(&hc->lock, NULL);
 	pthread_cond_init(&hc->cond, NULL);
 	pthread_cond_init(&hc->wake, NULL);
+	hc->path = strdup(path);
+	if (!hc->path) {
+		r = -ENOMEM;
+		goto fail;
+	}
 
 	hc->fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (hc->fd < 0 && errno != ENOENT) {
@@ -542,8 +551,10 @@ int hc_open(struct hcache **out, const struct hc_params *p, char *err,
 		/* nothing to replay: start afresh, also when store and size
 		 * are the same, so that no sector an earlier mount cached
 		 * stays in the file (plaintext, if encryption at host was
-		 * off then) */
+		 * off then and the mount did not end cleanly): overwrite
+		 * what it holds before the new file replaces it */
 		if (!hc->npend) {
+			io_zero_data(hc->fd);
 			close(hc->fd);
 			hc->fd = -1;
 			free_tables(hc);
@@ -566,6 +577,29 @@ int hc_open(struct hcache **out, const struct hc_params *p, char *err,
 fail:
 	hc_close(hc);
 	return r;
+}
+
+int hc_remove(struct hcache *hc)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&hc->lock);
+	if (hc->npend || hc->ndirty || hc->disks || hc->fd < 0) {
+		pthread_mutex_unlock(&hc->lock);
+		return 0;
+	}
+	/* zeros first: if they do not all get there (a crash), the file
+	 * is still there for the next mount to overwrite */
+	if (hc->plain || hc->had_plain)
+		r = io_zero_data(hc->fd);
+	if (unlink(hc->path) < 0 && errno != ENOENT && r == 0)
+		r = -errno;
+	if (ftruncate(hc->fd, 0) < 0 && r == 0)
+		r = -errno;
+	pthread_mutex_unlock(&hc->lock);
+	if (r == 0)
+		r = io_fsync_parent(hc->path);
+	return r < 0 ? r : 1;
 }
 
 int hc_mode(const struct hcache *hc)
@@ -672,6 +706,7 @@ void hc_close(struct hcache *hc)
 		free(d);
 	}
 	free_tables(hc);
+	free(hc->path);
 	pthread_cond_destroy(&hc->wake);
 	pthread_cond_destroy(&hc->cond);
 	pthread_mutex_destroy(&hc->lock);

@@ -78,6 +78,16 @@ struct hc_params {
 int hc_open(struct hcache **out, const struct hc_params *p, char *err,
 	    size_t errlen, char *note, size_t notelen);
 
+/*
+ * hc_remove() - a clean unmount, every disk detached: when nothing waits
+ * to be written back, overwrite what the cache file holds with zeros if
+ * it may hold plaintext (encryption at host off now, or in the mount whose
+ * data it replayed; see io_zero_data() for what that reaches), then
+ * unlink and truncate it.  Return: 1 removed, 0 kept (data the store lacks),
+ * -errno (the name is gone, but its blocks may not be zeroed).
+ */
+int hc_remove(struct hcache *hc);
+
 /* Stop the write-back thread and close; what is dirty stays in the file. */
 void hc_close(struct hcache *hc);
 
