@@ -76,6 +76,7 @@ struct hc_disk {
 	unsigned int busy;	/* background write-backs running */
 	unsigned int pass;
 	uint64_t ndirty, nondisk;
+	uint64_t ndropped;	/* S_DROPPED slots (their entries say dirty) */
 	uint64_t gen;		/* bumped by every write and drop */
 	struct hc_fp fp;	/* parked: the backing file when it closed */
 };
@@ -102,6 +103,8 @@ struct hcache {
 	struct hc_disk *parked;		/* closed, with clean slots kept */
 	uint64_t nused, ndirty;
 	uint64_t hits, misses, writebacks, refused;
+	uint64_t writethroughs;
+	int last_err;			/* the cache file's last write error */
 
 	pthread_t thread;
 	int running, stop;
@@ -205,6 +208,8 @@ static void slot_free(struct hcache *hc, uint64_t idx)
 {
 	struct slot *s = &hc->slots[idx];
 
+	if (s->state == S_DROPPED)
+		s->d->ndropped--;
 	if (s->state != S_FREE)
 		hc->nused--;
 	memset(s, 0, sizeof(*s));
@@ -224,6 +229,7 @@ static void slot_unmap(struct hcache *hc, uint64_t idx)
 	}
 	if (s->ondisk) {
 		s->state = S_DROPPED;
+		s->d->ndropped++;
 		return;
 	}
 	slot_free(hc, idx);
@@ -898,7 +904,7 @@ void hc_detach(struct hc_disk *d, const struct hc_fp *fp)
 			map_remove(hc, i);
 		slot_free(hc, i);
 	}
-	d->ndirty = d->nondisk = 0;
+	d->ndirty = d->nondisk = d->ndropped = 0;
 	secbuf_free(d->key);
 	d->key = NULL;
 	d->flush = NULL;
@@ -1126,15 +1132,47 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 	} else {
 		s->pins--;
 		/* the slot may hold half of the new sector: never write it
-		 * back; the sector keeps what the store has (the write
-		 * failed, so either content is allowed) */
+		 * back, nor the older copy it held (the store gets the new
+		 * one, hc_wrote_through() clears the older entry) */
 		if (r < 0)
 			drop_one(hc, d, sector);
 	}
+	if (r < 0)
+		hc->last_err = -r;	/* a full file system, say */
 	if (hc->ndirty * 2 > hc->nslots)
 		pthread_cond_signal(&hc->wake);
 	pthread_mutex_unlock(&hc->lock);
-	return r < 0 ? r : 1;
+	return r < 0 ? 0 : 1;
+}
+
+int hc_wrote_through(struct hc_disk *d, uint64_t sector)
+{
+	struct hcache *hc = d->hc;
+	uint64_t seen = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&hc->lock);
+	d->gen++;
+	hc->writethroughs++;
+	drop_one(hc, d, sector);
+	/*
+	 * An entry that still vouches for an older copy (dropped above, by
+	 * hc_write_dirty() or by a discard) would be replayed over the
+	 * store's newer content after a crash: clear it now.  The slot
+	 * stays DROPPED, so the next hc_checkpoint() clears it again and
+	 * syncs the cache file after the store.
+	 */
+	for (uint64_t i = 0; i < hc->nslots && seen < d->ndropped; i++) {
+		struct slot *s = &hc->slots[i];
+
+		if (s->d != d || s->state != S_DROPPED)
+			continue;
+		seen++;
+		if (s->sector == sector && r == 0)
+			r = clear_entry(hc, i);
+	}
+	pthread_mutex_unlock(&hc->lock);
+	return r;
 }
 
 
@@ -1270,6 +1308,8 @@ void hc_get_stats(struct hcache *hc, struct hc_stats *st)
 	st->misses = hc->misses;
 	st->writebacks = hc->writebacks;
 	st->refused = hc->refused;
+	st->writethroughs = hc->writethroughs;
+	st->last_err = hc->last_err;
 	st->file_plain = hc->plain;
 	pthread_mutex_unlock(&hc->lock);
 }
