@@ -33,7 +33,8 @@
  * Locking: one mutex guards the slot table and the hash; slot data is read
  * and written outside it, with the slot pinned.  Writers and write-back of
  * one sector are serialised by the volume's stripe locks, which callers of
- * hc_write_dirty(), hc_wrote(), hc_take_dirty() and hc_drop() hold.
+ * hc_write_dirty(), hc_wrote_through(), hc_wrote(), hc_take_dirty() and
+ * hc_drop() hold.
  * Readers (hc_read()) take no stripe: hc_drop() waits for a reader's pin
  * to go before it lets the slot go.
  */
