@@ -76,13 +76,16 @@ struct hc_disk {
 	unsigned int busy;	/* background write-backs running */
 	unsigned int pass;
 	uint64_t ndirty, nondisk;
+	uint64_t ndropped;	/* S_DROPPED slots (their entries say dirty) */
 	uint64_t gen;		/* bumped by every write and drop */
 	struct hc_fp fp;	/* parked: the backing file when it closed */
 };
 
 struct hcache {
 	int fd;
+	char *path;			/* DIR/hostcache.ssefs */
 	int mode, plain;
+	int had_plain;			/* replayed plaintext slots */
 	uint64_t nslots, table_off, data_off;
 	uint8_t id[16];
 
@@ -100,6 +103,8 @@ struct hcache {
 	struct hc_disk *parked;		/* closed, with clean slots kept */
 	uint64_t nused, ndirty;
 	uint64_t hits, misses, writebacks, refused;
+	uint64_t writethroughs;
+	int last_err;			/* the cache file's last write error */
 
 	pthread_t thread;
 	int running, stop;
@@ -203,6 +208,8 @@ static void slot_free(struct hcache *hc, uint64_t idx)
 {
 	struct slot *s = &hc->slots[idx];
 
+	if (s->state == S_DROPPED)
+		s->d->ndropped--;
 	if (s->state != S_FREE)
 		hc->nused--;
 	memset(s, 0, sizeof(*s));
@@ -222,6 +229,7 @@ static void slot_unmap(struct hcache *hc, uint64_t idx)
 	}
 	if (s->ondisk) {
 		s->state = S_DROPPED;
+		s->d->ndropped++;
 		return;
 	}
 	slot_free(hc, idx);
@@ -440,6 +448,8 @@ static int load_table(struct hcache *hc)
 				r = -ENOMEM;
 				break;
 			}
+			if (get_le32(e + 32) & E_PLAIN)
+				hc->had_plain = 1;
 			hc->slots[i + j].state = S_PENDING;
 			hc->nused++;
 			if (p->seq >= hc->seq)
@@ -498,6 +508,11 @@ int hc_open(struct hcache **out, const struct hc_params *p, char *err,
 	pthread_mutex_init(&hc->lock, NULL);
 	pthread_cond_init(&hc->cond, NULL);
 	pthread_cond_init(&hc->wake, NULL);
+	hc->path = strdup(path);
+	if (!hc->path) {
+		r = -ENOMEM;
+		goto fail;
+	}
 
 	hc->fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (hc->fd < 0 && errno != ENOENT) {
@@ -542,8 +557,10 @@ int hc_open(struct hcache **out, const struct hc_params *p, char *err,
 		/* nothing to replay: start afresh, also when store and size
 		 * are the same, so that no sector an earlier mount cached
 		 * stays in the file (plaintext, if encryption at host was
-		 * off then) */
+		 * off then and the mount did not end cleanly): overwrite
+		 * what it holds before the new file replaces it */
 		if (!hc->npend) {
+			io_zero_data(hc->fd);
 			close(hc->fd);
 			hc->fd = -1;
 			free_tables(hc);
@@ -566,6 +583,29 @@ int hc_open(struct hcache **out, const struct hc_params *p, char *err,
 fail:
 	hc_close(hc);
 	return r;
+}
+
+int hc_remove(struct hcache *hc)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&hc->lock);
+	if (hc->npend || hc->ndirty || hc->disks || hc->fd < 0) {
+		pthread_mutex_unlock(&hc->lock);
+		return 0;
+	}
+	/* zeros first: if they do not all get there (a crash), the file
+	 * is still there for the next mount to overwrite */
+	if (hc->plain || hc->had_plain)
+		r = io_zero_data(hc->fd);
+	if (unlink(hc->path) < 0 && errno != ENOENT && r == 0)
+		r = -errno;
+	if (ftruncate(hc->fd, 0) < 0 && r == 0)
+		r = -errno;
+	pthread_mutex_unlock(&hc->lock);
+	if (r == 0)
+		r = io_fsync_parent(hc->path);
+	return r < 0 ? r : 1;
 }
 
 int hc_mode(const struct hcache *hc)
@@ -672,6 +712,7 @@ void hc_close(struct hcache *hc)
 		free(d);
 	}
 	free_tables(hc);
+	free(hc->path);
 	pthread_cond_destroy(&hc->wake);
 	pthread_cond_destroy(&hc->cond);
 	pthread_mutex_destroy(&hc->lock);
@@ -863,7 +904,7 @@ void hc_detach(struct hc_disk *d, const struct hc_fp *fp)
 			map_remove(hc, i);
 		slot_free(hc, i);
 	}
-	d->ndirty = d->nondisk = 0;
+	d->ndirty = d->nondisk = d->ndropped = 0;
 	secbuf_free(d->key);
 	d->key = NULL;
 	d->flush = NULL;
@@ -1091,15 +1132,47 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 	} else {
 		s->pins--;
 		/* the slot may hold half of the new sector: never write it
-		 * back; the sector keeps what the store has (the write
-		 * failed, so either content is allowed) */
+		 * back, nor the older copy it held (the store gets the new
+		 * one, hc_wrote_through() clears the older entry) */
 		if (r < 0)
 			drop_one(hc, d, sector);
 	}
+	if (r < 0)
+		hc->last_err = -r;	/* a full file system, say */
 	if (hc->ndirty * 2 > hc->nslots)
 		pthread_cond_signal(&hc->wake);
 	pthread_mutex_unlock(&hc->lock);
-	return r < 0 ? r : 1;
+	return r < 0 ? 0 : 1;
+}
+
+int hc_wrote_through(struct hc_disk *d, uint64_t sector)
+{
+	struct hcache *hc = d->hc;
+	uint64_t seen = 0;
+	int r = 0;
+
+	pthread_mutex_lock(&hc->lock);
+	d->gen++;
+	hc->writethroughs++;
+	drop_one(hc, d, sector);
+	/*
+	 * An entry that still vouches for an older copy (dropped above, by
+	 * hc_write_dirty() or by a discard) would be replayed over the
+	 * store's newer content after a crash: clear it now.  The slot
+	 * stays DROPPED, so the next hc_checkpoint() clears it again and
+	 * syncs the cache file after the store.
+	 */
+	for (uint64_t i = 0; i < hc->nslots && seen < d->ndropped; i++) {
+		struct slot *s = &hc->slots[i];
+
+		if (s->d != d || s->state != S_DROPPED)
+			continue;
+		seen++;
+		if (s->sector == sector && r == 0)
+			r = clear_entry(hc, i);
+	}
+	pthread_mutex_unlock(&hc->lock);
+	return r;
 }
 
 
@@ -1235,6 +1308,8 @@ void hc_get_stats(struct hcache *hc, struct hc_stats *st)
 	st->misses = hc->misses;
 	st->writebacks = hc->writebacks;
 	st->refused = hc->refused;
+	st->writethroughs = hc->writethroughs;
+	st->last_err = hc->last_err;
 	st->file_plain = hc->plain;
 	pthread_mutex_unlock(&hc->lock);
 }

@@ -33,7 +33,8 @@
  * Locking: one mutex guards the slot table and the hash; slot data is read
  * and written outside it, with the slot pinned.  Writers and write-back of
  * one sector are serialised by the volume's stripe locks, which callers of
- * hc_write_dirty(), hc_wrote(), hc_take_dirty() and hc_drop() hold.
+ * hc_write_dirty(), hc_wrote_through(), hc_wrote(), hc_take_dirty() and
+ * hc_drop() hold.
  * Readers (hc_read()) take no stripe: hc_drop() waits for a reader's pin
  * to go before it lets the slot go.
  */
@@ -77,6 +78,16 @@ struct hc_params {
  */
 int hc_open(struct hcache **out, const struct hc_params *p, char *err,
 	    size_t errlen, char *note, size_t notelen);
+
+/*
+ * hc_remove() - a clean unmount, every disk detached: when nothing waits
+ * to be written back, overwrite what the cache file holds with zeros if
+ * it may hold plaintext (encryption at host off now, or in the mount whose
+ * data it replayed; see io_zero_data() for what that reaches), then
+ * unlink and truncate it.  Return: 1 removed, 0 kept (data the store lacks),
+ * -errno (the name is gone, but its blocks may not be zeroed).
+ */
+int hc_remove(struct hcache *hc);
 
 /* Stop the write-back thread and close; what is dirty stays in the file. */
 void hc_close(struct hcache *hc);
@@ -136,11 +147,24 @@ void hc_fill(struct hc_disk *d, uint64_t sector, const void *buf, int plain,
 
 /*
  * hc_write_dirty() - ReadWrite: the sector's new content, newer than the
- * store.  Return: 1 (cached), 0 (no room: write it to the store, then
- * hc_wrote()), -EKEYREVOKED (no key), -errno.
+ * store.  Return: 1 (cached), 0 (not cached: no free slot, or the cache
+ * file could not take it, e.g. its file system is full; an older cached
+ * copy is dropped), -EKEYREVOKED (no key).  On 0, write the sector to the
+ * store and then call hc_wrote_through() before the write is
+ * acknowledged.
  */
 int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 		   int plain);
+
+/*
+ * hc_wrote_through() - the store has the sector's new content (written,
+ * not yet synced): forget any cached copy and clear a table entry that
+ * still vouches for an older dirty copy, so that neither a write-back nor
+ * the replay after a crash brings the older copy back over it.  Caller
+ * holds the sector's stripe.  Return: 0, or -errno (the entry could not
+ * be cleared: do not acknowledge the write).
+ */
+int hc_wrote_through(struct hc_disk *d, uint64_t sector);
 
 /* After the store got the sector's new content: update a cached copy. */
 void hc_wrote(struct hc_disk *d, uint64_t sector, const void *buf, int plain);
@@ -164,6 +188,8 @@ struct hc_stats {
 	uint64_t slots, used, dirty, pending;
 	uint64_t hits, misses, writebacks;
 	uint64_t refused;		/* replay: entries that failed the MAC */
+	uint64_t writethroughs;		/* ReadWrite writes the cache passed */
+	int last_err;			/* the cache file's last write errno */
 	int file_plain;			/* any plaintext slot in the file */
 };
 void hc_get_stats(struct hcache *hc, struct hc_stats *st);

@@ -454,7 +454,9 @@ static int pwrite_sectors(struct volume *vol, uint64_t sector,
 /*
  * store_run() with a ReadWrite host cache: every sector goes to the cache
  * (ciphertext, or plaintext with encryption at host off) and is written
- * back later; one the cache has no room for goes to the store at once.
+ * back later; one the cache cannot take (no room, or its file system is
+ * full) goes to the store at once, and the write is acknowledged only
+ * once the store has it and no older cached copy can come back over it.
  */
 static int store_run_rw(struct volume *vol, struct cipher_set *s,
 			uint64_t sec, uint8_t *buf, size_t n)
@@ -475,7 +477,10 @@ static int store_run_rw(struct volume *vol, struct cipher_set *s,
 			r = encrypt_run(vol, s, sec + i, p, 1);
 		if (r == 0)
 			r = pwrite_sectors(vol, sec + i, p, 1);
-		hc_drop(vol->hcd, sec + i, sec + i);
+		if (r == 0)
+			r = hc_wrote_through(vol->hcd, sec + i);
+		else
+			hc_drop(vol->hcd, sec + i, sec + i);
 	}
 	return r;
 }

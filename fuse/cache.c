@@ -195,11 +195,17 @@ static int write_marker(struct ssefs_fs *fs)
 
 void fs_cache_close(struct ssefs_fs *fs)
 {
-	int clean;
+	int clean, r;
 
 	if (!fs->hc)
 		return;
 	clean = hc_pending(fs->hc, NULL, 0) == 0;
+	/* nothing of the cache outlives a clean unmount (plaintext, with
+	 * encryption at host off); what the store lacks stays */
+	r = hc_remove(fs->hc);
+	if (r < 0)
+		warning("host cache %s/%s: cannot remove it: %s", fs->host.path,
+			HC_FILE, strerror(-r));
 	hc_close(fs->hc);
 	fs->hc = NULL;
 	/* nothing left to replay: a mount without this cache is safe */

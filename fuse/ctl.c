@@ -307,6 +307,12 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 			json_uint(&j, "hits", hs.hits);
 			json_uint(&j, "misses", hs.misses);
 			json_uint(&j, "writtenBack", hs.writebacks);
+			json_uint(&j, "writtenThrough", hs.writethroughs);
+			if (hs.last_err)
+				json_str(&j, "lastWriteError",
+					 strerror(hs.last_err));
+			else
+				json_null(&j, "lastWriteError");
 			json_obj_end(&j);
 		}
 		pthread_mutex_lock(&fs->lock);	/* vs tempdisk_stop() */
@@ -360,7 +366,8 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 		hc_get_stats(fs->hc, &hs);
 		fprintf(f, "host cache: %s/%s, %s, %llu MiB, %llu of %llu "
 			"slots used, %llu dirty, %llu waiting for replay; "
-			"%llu hits, %llu misses, %llu written back\n",
+			"%llu hits, %llu misses, %llu written back, "
+			"%llu written through%s%s%s\n",
 			fs->host.path, HC_FILE,
 			hs.file_plain ? "PLAINTEXT" : "ciphertext",
 			(unsigned long long)(hs.slots * HC_SLOT_SIZE >> 20),
@@ -370,7 +377,11 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 			(unsigned long long)hs.pending,
 			(unsigned long long)hs.hits,
 			(unsigned long long)hs.misses,
-			(unsigned long long)hs.writebacks);
+			(unsigned long long)hs.writebacks,
+			(unsigned long long)hs.writethroughs,
+			hs.last_err ? " (last cache write error: " : "",
+			hs.last_err ? strerror(hs.last_err) : "",
+			hs.last_err ? ")" : "");
 	}
 	fprintf(f, "\n");
 	if (fs->temp)

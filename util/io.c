@@ -245,3 +245,31 @@ int io_mkdirs(const char *path, mode_t mode)
 	}
 	return 0;
 }
+
+int io_zero_data(int fd)
+{
+	static const char zero[65536];
+	off_t pos = 0, end;
+	int r = 0;
+
+	for (;;) {
+		pos = lseek(fd, pos, SEEK_DATA);
+		if (pos < 0)
+			break;		/* ENXIO: no data past pos */
+		end = lseek(fd, pos, SEEK_HOLE);
+		if (end < 0)
+			return -errno;
+		while (pos < end && r == 0) {
+			size_t n = end - pos < (off_t)sizeof(zero) ?
+				   (size_t)(end - pos) : sizeof(zero);
+
+			r = io_pwrite_all(fd, zero, n, pos);
+			pos += (off_t)n;
+		}
+		if (r < 0)
+			return r;
+	}
+	if (errno != ENXIO)
+		return -errno;
+	return fdatasync(fd) < 0 ? -errno : 0;
+}

@@ -52,6 +52,15 @@ int io_tmpfile_at(int dfd, const char *base, mode_t mode, char *tmp,
  * not close @fd. */
 int io_commit_tmpfile(int fd, const char *tmp, const char *path);
 
+/*
+ * Overwrite with zeros every byte of @fd that holds data (SEEK_DATA to
+ * SEEK_HOLE, so holes stay holes), then fdatasync.  Whether the old bytes
+ * are gone from the device depends on the file system: in place on ext4
+ * and xfs, not on copy-on-write ones, nor below an SSD's remapping.
+ * Return: 0 or -errno.
+ */
+int io_zero_data(int fd);
+
 /* mkdir -p with @mode for the directories it creates. */
 int io_mkdirs(const char *path, mode_t mode);
 
