@@ -83,7 +83,7 @@ static const char *unusable_kid(struct ssefs_fs *fs, const struct env_header *h,
 static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 {
 	int vault_ok = *(int *)arg;
-	char path[4096], why[sizeof(n->state_detail)], kid[ENV_KID_MAX + 1];
+	char why[sizeof(n->state_detail)], kid[ENV_KID_MAX + 1];
 	struct env_header h;
 	const char *bad;
 	time_t now = time(NULL);
@@ -97,9 +97,7 @@ static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 		pthread_mutex_unlock(&n->lock);
 		return 0;
 	}
-	if (ssefs_fs_abspath(fs, n->rel, path, sizeof(path)) < 0 ||
-	    vol_probe(path, &h) < 0)
-		vol_get_header(n->vol, &h);
+	vol_get_header(n->vol, &h);
 	bad = unusable_kid(fs, &h, vault_ok, why, sizeof(why));
 	snprintf(kid, sizeof(kid), "%s", bad ? bad : h.layer[0].kid);
 
