@@ -387,7 +387,7 @@ START_TEST(test_audit_chain)
 	size_t len;
 
 	ck_assert_int_eq(vault_key_create(v, "k", 2048, 0, 0, NULL, 0), 0);
-	ck_assert_int_eq(vault_key_policy(v, "k", 86400, 3600), 0);
+	ck_assert_int_eq(vault_key_policy(v, "k", 86400, 3600, UINT64_MAX), 0);
 	ck_assert_int_eq(vault_audit(v, "test", NULL, -EIO), 0);
 	ck_assert_int_eq(vault_audit_verify(v, where, sizeof(where), &n), 0);
 	ck_assert_uint_eq(n, 4);
