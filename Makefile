@@ -8,7 +8,9 @@
 #   make fuzz         libFuzzer on the header decoder (FUZZ_SECONDS=60)
 #   make bench        benchmarks (bench/), writes BENCHMARKS.md
 #   make install      PREFIX=/usr/local DESTDIR= (the mount helper goes to
-#                     SBINDIR=/sbin whatever PREFIX is: mount(8) looks there)
+#                     SBINDIR=/sbin whatever PREFIX is: mount(8) looks there;
+#                     bash completion to COMPLETIONDIR)
+#   make uninstall    the same variables: removes what install put there
 #
 # Knobs: V=1 (echo commands), SANITIZE=1, -include config.mak.
 
@@ -19,6 +21,7 @@ PREFIX    ?= /usr/local
 BINDIR    ?= $(PREFIX)/bin
 SBINDIR   ?= /sbin
 MANDIR    ?= $(PREFIX)/share/man
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 VERSION   := 0.1.0
 PKGS      := fuse3 libcrypto libsodium yaml-0.1
 
@@ -138,19 +141,36 @@ man-lint:
 		if [ -s $(BUILD)/man.err ]; then cat $(BUILD)/man.err; exit 1; fi; \
 	done
 
+# The mount helper learns where ssefs went (BINDIR, without DESTDIR: where
+# it will run), as mount(8) runs it with a PATH that may not hold BINDIR.
 install: $(PROG)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
+		$(DESTDIR)$(COMPLETIONDIR)
 	install -m 0755 $(PROG) $(DESTDIR)$(BINDIR)/ssefs
-	install -m 0755 tools/mount.fuse.ssefs $(DESTDIR)$(SBINDIR)/mount.fuse.ssefs
+	sed 's|^installed_bin=$$|installed_bin=$(BINDIR)/ssefs|' \
+		tools/mount.fuse.ssefs >$(BUILD)/mount.fuse.ssefs
+	install -m 0755 $(BUILD)/mount.fuse.ssefs \
+		$(DESTDIR)$(SBINDIR)/mount.fuse.ssefs
+	install -m 0644 tools/ssefs.bash-completion \
+		$(DESTDIR)$(COMPLETIONDIR)/ssefs
 	for m in $(MANPAGES); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
+	done
+
+# Exactly the files install put; directories stay (others may use them).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/ssefs \
+		$(DESTDIR)$(SBINDIR)/mount.fuse.ssefs \
+		$(DESTDIR)$(COMPLETIONDIR)/ssefs
+	for m in $(MANPAGES); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
 	done
 
 clean:
 	rm -rf build build-san build-fuzz ssefs tests/t/trash*
 
 .PHONY: all unit integration check demo deps fuzz bench bench-full man-lint \
-	install clean
+	install uninstall clean
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/cli/main.d

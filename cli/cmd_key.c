@@ -27,6 +27,7 @@ static const char key_usage[] =
 "                     [--expires T|never] [--not-before T|never]\n"
 "       ssefs key delete NAME | recover NAME | purge NAME\n"
 "       ssefs key policy NAME [--rotate-after DUR] [--notify-before DUR]\n"
+"                             [--expire-after DUR]\n"
 "       ssefs key expiring [--within DUR]\n"
 "\n"
 "  create    a new RSA key (default 3072 bits) with one version; prints its\n"
@@ -37,15 +38,18 @@ static const char key_usage[] =
 "            always software protection\n"
 "  list      every key, deleted ones too\n"
 "  show      a key and its versions with their state\n"
-"  rotate    add a version; the newest version is the current one\n"
+"  rotate    add a version; the newest version is the current one; it\n"
+"            expires after the policy's --expire-after, if set\n"
 "  set       change a version, or without /VERSION the whole key (all\n"
 "            versions, and the key's own enabled flag)\n"
 "  delete    soft delete: kept for the vault's retention (default 90 days),\n"
 "            the name stays reserved; recover undoes it; purge removes it\n"
 "            for good (refused before retention ends while purge protection\n"
 "            is on)\n"
-"  policy    store rotate-after and notify-before (0 clears); ssefs rotate\n"
-"            acts on them; without either, print them\n"
+"  policy    store rotate-after, notify-before and expire-after (0\n"
+"            clears); ssefs rotate and the mount act on them; without\n"
+"            any, print them.  Expiry events go to the notify command\n"
+"            once per version and expiry (see ssefs-key(1))\n"
 "  expiring  versions expiring within DUR (default: the key's\n"
 "            --notify-before, else 30d); exit 3 if any\n"
 "NAME/VERSION may also be the kid create prints (vault://VAULT/keys/...).\n"
@@ -77,6 +81,50 @@ static int key_error(struct vault *v, const char *name, int err)
 	}
 }
 
+/* The policy's members, seconds or null: "rotateAfter", "notifyBefore",
+ * "expireAfter". */
+static void json_policy(struct json *j, const struct vault_key *k)
+{
+	const struct {
+		const char *name;
+		uint64_t val;
+	} m[] = {
+		{ "rotateAfter", k->rotate_after },
+		{ "notifyBefore", k->notify_before },
+		{ "expireAfter", k->expire_after },
+	};
+
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (m[i].val)
+			json_uint(j, m[i].name, m[i].val);
+		else
+			json_null(j, m[i].name);
+	}
+}
+
+/* The policy as text, "-" for a value not set: one line for key show
+ * ("policy:   rotate-after 90d notify-before -", then " expire-after 180d"
+ * when set), or one line each for key policy. */
+static void text_policy(const struct vault_key *k, int oneline)
+{
+	char a[32], b[32], c[32];
+
+	format_duration(k->rotate_after, a, sizeof(a));
+	format_duration(k->notify_before, b, sizeof(b));
+	format_duration(k->expire_after, c, sizeof(c));
+	if (!oneline) {
+		printf("rotate-after:  %s\nnotify-before: %s\n"
+		       "expire-after:  %s\n", k->rotate_after ? a : "-",
+		       k->notify_before ? b : "-", k->expire_after ? c : "-");
+		return;
+	}
+	printf("policy:   rotate-after %s notify-before %s",
+	       k->rotate_after ? a : "-", k->notify_before ? b : "-");
+	if (k->expire_after)
+		printf(" expire-after %s", c);
+	putchar('\n');
+}
+
 static void json_key(struct json *j, struct vault *v, const struct vault_key *k,
 		     time_t now)
 {
@@ -105,14 +153,7 @@ static void json_key(struct json *j, struct vault *v, const struct vault_key *k,
 	json_str(j, "protection", k->hsm ? "hsm" : "software");
 	json_time(j, "created", k->created);
 	json_obj_begin(j, "policy");
-	if (k->rotate_after)
-		json_uint(j, "rotateAfter", k->rotate_after);
-	else
-		json_null(j, "rotateAfter");
-	if (k->notify_before)
-		json_uint(j, "notifyBefore", k->notify_before);
-	else
-		json_null(j, "notifyBefore");
+	json_policy(j, k);
 	json_obj_end(j);
 	json_arr_begin(j, "versions");
 	for (i = 0; i < k->nversions; i++) {
@@ -160,12 +201,8 @@ static void text_key(struct vault *v, const struct vault_key *k,
 		tstr(k->purge_at, b, sizeof(b));
 		printf("deleted:  %s (purge after %s)\n", a, b);
 	}
-	if (k->rotate_after || k->notify_before) {
-		format_duration(k->rotate_after, a, sizeof(a));
-		format_duration(k->notify_before, b, sizeof(b));
-		printf("policy:   rotate-after %s notify-before %s\n",
-		       k->rotate_after ? a : "-", k->notify_before ? b : "-");
-	}
+	if (k->rotate_after || k->notify_before || k->expire_after)
+		text_policy(k, 1);
 	printf("versions (oldest first; the last is current):\n");
 	for (i = 0; i < k->nversions; i++) {
 		const struct vault_version *p = &k->versions[i];
@@ -455,7 +492,6 @@ static int do_set(int argc, char **argv, struct cli_ctx *ctx,
 static int show_policy(struct cli_ctx *ctx, struct vault *v, const char *name)
 {
 	struct vault_key *k;
-	char a[32], b[32];
 	int err = vault_key_get(v, name, &k);
 
 	if (err)
@@ -466,21 +502,11 @@ static int show_policy(struct cli_ctx *ctx, struct vault *v, const char *name)
 		json_init(&j, stdout, JSON_PRETTY);
 		json_obj_begin(&j, NULL);
 		json_str(&j, "name", k->name);
-		if (k->rotate_after)
-			json_uint(&j, "rotateAfter", k->rotate_after);
-		else
-			json_null(&j, "rotateAfter");
-		if (k->notify_before)
-			json_uint(&j, "notifyBefore", k->notify_before);
-		else
-			json_null(&j, "notifyBefore");
+		json_policy(&j, k);
 		json_obj_end(&j);
 		json_end(&j);
 	} else {
-		format_duration(k->rotate_after, a, sizeof(a));
-		format_duration(k->notify_before, b, sizeof(b));
-		printf("rotate-after:  %s\nnotify-before: %s\n",
-		       k->rotate_after ? a : "-", k->notify_before ? b : "-");
+		text_policy(k, 0);
 	}
 	vault_keys_free(k, 1);
 	return EXIT_OK;
@@ -489,26 +515,24 @@ static int show_policy(struct cli_ctx *ctx, struct vault *v, const char *name)
 static int do_policy(int argc, char **argv, struct cli_ctx *ctx,
 		     struct vault *v)
 {
-	uint64_t ra = UINT64_MAX, nb = UINT64_MAX;
+	static const char *const names[] = {
+		"--rotate-after", "--notify-before", "--expire-after",
+	};
+	uint64_t d[3] = { UINT64_MAX, UINT64_MAX, UINT64_MAX };
 	const char *val, *name = NULL;
-	int i, r, err;
+	size_t o;
+	int i, r = 0, err;
 
 	for (i = 1; i < argc; i++) {
-		if ((r = cli_take(argc, argv, &i, "--rotate-after", &val))) {
-			if (r > 0 && strcmp(val, "0") &&
-			    parse_duration(val, &ra))
-				return cli_usage(key_usage, "--rotate-after: "
-						 "bad duration '%s'", val);
+		for (o = 0; o < 3; o++)
+			if ((r = cli_take(argc, argv, &i, names[o], &val)))
+				break;
+		if (o < 3) {
 			if (r > 0 && !strcmp(val, "0"))
-				ra = 0;
-		} else if ((r = cli_take(argc, argv, &i, "--notify-before",
-					 &val))) {
-			if (r > 0 && strcmp(val, "0") &&
-			    parse_duration(val, &nb))
-				return cli_usage(key_usage, "--notify-before: "
-						 "bad duration '%s'", val);
-			if (r > 0 && !strcmp(val, "0"))
-				nb = 0;
+				d[o] = 0;
+			else if (r > 0 && parse_duration(val, &d[o]))
+				return cli_usage(key_usage, "%s: bad duration "
+						 "'%s'", names[o], val);
 		} else if (argv[i][0] != '-' && !name) {
 			name = argv[i];
 			continue;
@@ -522,9 +546,9 @@ static int do_policy(int argc, char **argv, struct cli_ctx *ctx,
 	}
 	if (!name)
 		return cli_usage(key_usage, "key policy: which NAME?");
-	if (ra == UINT64_MAX && nb == UINT64_MAX)
+	if (d[0] == UINT64_MAX && d[1] == UINT64_MAX && d[2] == UINT64_MAX)
 		return show_policy(ctx, v, name);
-	err = vault_key_policy(v, name, ra, nb);
+	err = vault_key_policy(v, name, d[0], d[1], d[2]);
 	if (err)
 		return key_error(v, name, err), EXIT_FAIL;
 	return ctx->json ? show_policy(ctx, v, name) : EXIT_OK;

@@ -55,8 +55,9 @@ static void say(const struct rotation_opts *o, const char *fmt, ...)
 	o->say(o->say_arg, line);
 }
 
-static void notify(struct vault *v, const struct rotation_opts *o,
-		   struct rotation_result *res, struct event *ev)
+/* Audit and send @ev.  Return: 0, or non-zero when the command failed. */
+static int notify(struct vault *v, const struct rotation_opts *o,
+		  struct rotation_result *res, struct event *ev)
 {
 	char op[64];
 	int r;
@@ -71,6 +72,40 @@ static void notify(struct vault *v, const struct rotation_opts *o,
 		    event_name(ev->type),
 		    r < 0 ? cli_strerror(r) : "non-zero exit");
 	}
+	return r;
+}
+
+/*
+ * An expiry notice for the current version @cur of @k, once: a daemon and
+ * `ssefs rotate` share the record in the vault, and one that could not be
+ * delivered is tried again by the next pass.  Without a notify command
+ * there is no one to tell, and nothing is recorded.
+ */
+static void notice(struct vault *v, const struct rotation_opts *o,
+		   struct rotation_result *res, const struct vault_key *k,
+		   const struct vault_version *cur, const char *kid,
+		   enum vault_notice what)
+{
+	int r;
+
+	if (!o->notify || !*o->notify)
+		return;
+	/* the cheap look first: sent already, as the list said */
+	if (!strcmp(k->notice[what].version, cur->version) &&
+	    k->notice[what].expires == cur->expires)
+		return;
+	r = vault_key_notice(v, k->name, what, cur->version, cur->expires, 1);
+	if (r < 0)
+		say(o, "key %s: cannot record the expiry notice: %s", k->name,
+		    cli_strerror(r));
+	if (r <= 0)
+		return;
+	if (notify(v, o, res, &(struct event){
+			.type = what == VAULT_NOTICE_EXPIRED ? EV_KEY_EXPIRED :
+				EV_KEY_NEAR_EXPIRY,
+			.kid = kid, .key = k->name }))
+		vault_key_notice(v, k->name, what, cur->version, cur->expires,
+				 0);
 }
 
 /* --- 1. key policies ------------------------------------------------ */
@@ -117,20 +152,16 @@ static int apply_policies(struct vault *v, const struct rotation_opts *o,
 			notify(v, o, res, &(struct event){
 				.type = EV_KEY_ROTATED, .kid = nkid,
 				.key = k->name, .detail = "rotation policy" });
-			continue;	/* the new version has no expiry yet */
+			continue;	/* the next pass looks at the new one */
 		}
 		if (!cur->expires)
 			continue;
-		if (cur->expires <= now) {
-			notify(v, o, res, &(struct event){
-				.type = EV_KEY_EXPIRED, .kid = kid,
-				.key = k->name });
-		} else if (k->notify_before &&
-			   (uint64_t)(cur->expires - now) <= k->notify_before) {
-			notify(v, o, res, &(struct event){
-				.type = EV_KEY_NEAR_EXPIRY, .kid = kid,
-				.key = k->name });
-		}
+		if (cur->expires <= now)
+			notice(v, o, res, k, cur, kid, VAULT_NOTICE_EXPIRED);
+		else if (k->notify_before &&
+			 (uint64_t)(cur->expires - now) <= k->notify_before)
+			notice(v, o, res, k, cur, kid,
+			       VAULT_NOTICE_NEAR_EXPIRY);
 	}
 	vault_keys_free(keys, n);
 	return first;

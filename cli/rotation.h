@@ -3,7 +3,8 @@
  * mount daemon's rotation timer, des update)
  *
  * One pass: (1) keys whose rotation policy is due get a new version, and
- * expiry events are raised; (2) each auto-rotating DES moves its active key
+ * expiry events are raised (once per version and expiry: the vault keeps
+ * the record, vault_key_notice()); (2) each auto-rotating DES moves its active key
  * to its key's newest usable version; (3) every registered disk of a DES
  * that is not on the set's active key, and every platform-key layer (of a
  * registered platform-key disk, or the inner layer of a double-encrypted

@@ -1382,8 +1382,17 @@ int vol_is_rdonly(struct volume *vol)
 
 void vol_get_header(struct volume *vol, struct env_header *h)
 {
+	struct env_header disk;
+	int fresh = hdr_read(vol->fd, &disk, NULL) == 0;
+
 	pthread_mutex_lock(&vol->meta);
-	*h = vol->hdr;
+	/* a rotation re-wraps the file, not this copy in memory: the
+	 * file's layers are the truth while it is still this disk */
+	if (fresh && !memcmp(disk.uuid, vol->hdr.uuid, sizeof(disk.uuid)) &&
+	    disk.nlayers == vol->hdr.nlayers)
+		*h = disk;
+	else
+		*h = vol->hdr;
 	h->plain_size = vol->size;
 	pthread_mutex_unlock(&vol->meta);
 }

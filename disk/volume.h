@@ -108,7 +108,12 @@ int vol_has_keys(struct volume *vol);
 
 uint64_t vol_size(struct volume *vol);
 int vol_is_rdonly(struct volume *vol);
-/* A snapshot of the current header (copied under the volume's lock). */
+/*
+ * The header as the backing file holds it now (a rotation, by a daemon or
+ * by `ssefs rotate`, re-wraps the DEKs in the file, not in this volume's
+ * memory), with the volume's own size; the copy in memory when the file's
+ * header cannot be read or belongs to another disk.
+ */
 void vol_get_header(struct volume *vol, struct env_header *h);
 /*
  * vol_set_header() - write @h (a header from vol_get_header() with its

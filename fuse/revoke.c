@@ -97,8 +97,7 @@ static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 		pthread_mutex_unlock(&n->lock);
 		return 0;
 	}
-	if (ssefs_fs_read_header(fs, n->rel, &h) < 0)
-		vol_get_header(n->vol, &h);
+	vol_get_header(n->vol, &h);
 	bad = unusable_kid(fs, &h, vault_ok, why, sizeof(why));
 	snprintf(kid, sizeof(kid), "%s", bad ? bad : h.layer[0].kid);
 

@@ -482,6 +482,26 @@ static int parse_line(struct vault *v, char *line)
 		p->updated = t[3];
 		return 0;
 	}
+	/* policy and notices of a key: after its line; for a key that is
+	 * gone (an older ssefs kept the line) they are dropped */
+	if (sscanf(line, "key-expire-after %127s %llu", a, &u[0]) == 2) {
+		struct vault_key *k = vault_find_key(v, a);
+
+		if (k)
+			k->expire_after = u[0];
+		return 0;
+	}
+	if (sscanf(line, "key-notice %127s %d %32s %lld", a, &i[0], b,
+		   &t[0]) == 4) {
+		struct vault_key *k = vault_find_key(v, a);
+
+		if (k && i[0] >= 0 && i[0] < VAULT_NOTICES) {
+			snprintf(k->notice[i[0]].version,
+				 sizeof(k->notice[0].version), "%.32s", b);
+			k->notice[i[0]].expires = t[0];
+		}
+		return 0;
+	}
 	if (!strncmp(line, "disk ", 5)) {
 		struct vault_disk *d = grow(v->disks, v->ndisks, sizeof(*d));
 		char des[81], kid[VAULT_KID_MAX + 1];
@@ -618,6 +638,14 @@ static int save_meta(struct vault *v)
 				(long long)p->expires, (long long)p->created,
 				(long long)p->updated);
 		}
+		if (k->expire_after)
+			fprintf(f, "key-expire-after %s %llu\n", k->name,
+				(unsigned long long)k->expire_after);
+		for (j = 0; j < VAULT_NOTICES; j++)
+			if (*k->notice[j].version)
+				fprintf(f, "key-notice %s %zu %s %lld\n",
+					k->name, j, k->notice[j].version,
+					(long long)k->notice[j].expires);
 	}
 	for (i = 0; i < v->ndisks; i++)
 		fprintf(f, "disk %s %s %s %s\n", v->disks[i].uuid,
@@ -1707,6 +1735,10 @@ static int add_version(struct vault *v, const char *name, int create,
 		k->bits = bits;
 		k->created = now;
 	}
+	/* a rotation (by hand or by policy) follows the expire-after
+	 * policy, as Key Vault's expiryTime does */
+	if (!create && !exp && k->expire_after)
+		exp = now + (time_t)k->expire_after;
 	p = grow(k->versions, k->nversions, sizeof(*p));
 	if (!p) {
 		err = -ENOMEM;
@@ -1861,13 +1893,20 @@ int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len)
 	return err;
 }
 
-static void apply_attrs(struct vault_version *p,
+static void apply_attrs(struct vault_key *k, struct vault_version *p,
 			const struct vault_key_attrs *a, time_t now)
 {
+	size_t i;
+
 	if (a->enabled >= 0)
 		p->enabled = !!a->enabled;
-	if (a->set_expires)
+	if (a->set_expires && p->expires != a->expires) {
+		/* a new expiry is news again */
+		for (i = 0; i < VAULT_NOTICES; i++)
+			if (!strcmp(k->notice[i].version, p->version))
+				memset(&k->notice[i], 0, sizeof(k->notice[i]));
 		p->expires = a->expires;
+	}
 	if (a->set_not_before)
 		p->not_before = a->not_before;
 	p->updated = now;
@@ -1897,13 +1936,13 @@ int vault_key_set(struct vault *v, const char *name, const char *version,
 		p = find_version(k, version);
 		if (!p)
 			return refuse(v, "set", ref, -ENOKEY);
-		apply_attrs(p, a, now);
+		apply_attrs(k, p, a, now);
 		err = format_kid(v, name, version, ref, sizeof(ref));
 	} else {
 		if (a->enabled >= 0)
 			k->enabled = !!a->enabled;
 		for (i = 0; i < k->nversions; i++)
-			apply_attrs(&k->versions[i], a, now);
+			apply_attrs(k, &k->versions[i], a, now);
 	}
 	if (err)
 		return refuse(v, "set", ref, err);
@@ -2018,7 +2057,7 @@ int vault_key_purge(struct vault *v, const char *name)
 }
 
 int vault_key_policy(struct vault *v, const char *name, uint64_t rotate_after,
-		     uint64_t notify_before)
+		     uint64_t notify_before, uint64_t expire_after)
 {
 	struct vault_key *k;
 	int err;
@@ -2033,7 +2072,44 @@ int vault_key_policy(struct vault *v, const char *name, uint64_t rotate_after,
 		k->rotate_after = rotate_after;
 	if (notify_before != UINT64_MAX)
 		k->notify_before = notify_before;
+	if (expire_after != UINT64_MAX)
+		k->expire_after = expire_after;
 	return commit(v, "policy", name);
+}
+
+int vault_key_notice(struct vault *v, const char *name, enum vault_notice what,
+		     const char *version, time_t expires, int claim)
+{
+	struct vault_notice_sent *n;
+	struct vault_key *k;
+	int err, sent;
+
+	if ((unsigned int)what >= VAULT_NOTICES || !version || !*version)
+		return -EINVAL;
+	err = vault_begin(v, LOCK_EX);
+	if (err)
+		return err;
+	k = vault_find_key(v, name);
+	if (!k) {
+		vault_end(v);
+		return -ENOKEY;
+	}
+	n = &k->notice[what];
+	sent = !strcmp(n->version, version) && n->expires == expires;
+	if (claim == sent) {
+		vault_end(v);		/* nothing to record */
+		return 0;
+	}
+	if (claim) {
+		snprintf(n->version, sizeof(n->version), "%s", version);
+		n->expires = expires;
+	} else {
+		memset(n, 0, sizeof(*n));
+	}
+	/* bookkeeping of an event the caller audits: no record of its own */
+	err = save_meta(v);
+	vault_end(v);
+	return err ? err : claim;
 }
 
 /* ---- platform key and settings ---- */

@@ -140,6 +140,19 @@ struct vault_version {
 	time_t created, updated;
 };
 
+/* Expiry notices, sent once per version and expiry (vault_key_notice). */
+enum vault_notice {
+	VAULT_NOTICE_NEAR_EXPIRY,
+	VAULT_NOTICE_EXPIRED,
+	VAULT_NOTICES
+};
+
+/* The version (and its expiry then) a notice was last sent for. */
+struct vault_notice_sent {
+	char version[KEY_VERSION_HEX + 1];	/* "": never sent */
+	time_t expires;
+};
+
 struct vault_key {
 	char name[KEY_NAME_MAX + 1];
 	int enabled, deleted;
@@ -148,6 +161,9 @@ struct vault_key {
 	/* purge_at: deleted_at + retention */
 	time_t created, deleted_at, purge_at;
 	uint64_t rotate_after, notify_before;	/* policy, seconds; 0: none */
+	uint64_t expire_after;		/* policy: a rotated version expires
+					 * this long after it is made */
+	struct vault_notice_sent notice[VAULT_NOTICES];
 	size_t nversions;
 	struct vault_version *versions;	/* oldest first: the last is current */
 };
@@ -182,7 +198,8 @@ int vault_key_create_ex(struct vault *v, const char *name, int bits,
  * RSA 2048, 3072 or 4096). */
 int vault_key_import(struct vault *v, const char *name, const char *pem_path,
 		     char *kid, size_t len);
-/* A new version of the same size; the newest is current. */
+/* A new version of the same size; the newest is current.  With an
+ * expire-after policy, the new version expires that long from now. */
 int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len);
 
 struct vault_key_attrs {
@@ -201,7 +218,20 @@ int vault_key_recover(struct vault *v, const char *name);
 int vault_key_purge(struct vault *v, const char *name);
 /* Store the rotation policy; UINT64_MAX leaves a value unchanged. */
 int vault_key_policy(struct vault *v, const char *name, uint64_t rotate_after,
-		     uint64_t notify_before);
+		     uint64_t notify_before, uint64_t expire_after);
+
+/*
+ * vault_key_notice() - @claim 1: record that notice @what goes out for
+ * version @version of key @name, which expires at @expires; return 1 when
+ * it had not been sent for that version and expiry (the caller sends it
+ * now), 0 when it had.  Test and record are one step under the vault's
+ * lock, so a daemon and `ssefs rotate` never both send it.  @claim 0:
+ * forget that record again (the notice could not be delivered; the next
+ * pass tries again); return 0.  A version whose expiry is changed with
+ * vault_key_set() loses its records.  Return: as said, -ENOKEY, -errno.
+ */
+int vault_key_notice(struct vault *v, const char *name, enum vault_notice what,
+		     const char *version, time_t expires, int claim);
 
 /* Add a platform key version; its kid goes to @kid. */
 int vault_rotate_platform(struct vault *v, char *kid, size_t len);

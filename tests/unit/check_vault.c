@@ -408,7 +408,7 @@ START_TEST(test_audit_chain)
 	size_t len;
 
 	ck_assert_int_eq(vault_key_create(v, "k", 2048, 0, 0, NULL, 0), 0);
-	ck_assert_int_eq(vault_key_policy(v, "k", 86400, 3600), 0);
+	ck_assert_int_eq(vault_key_policy(v, "k", 86400, 3600, UINT64_MAX), 0);
 	ck_assert_int_eq(vault_audit(v, "test", NULL, -EIO), 0);
 	ck_assert_int_eq(vault_audit_verify(v, where, sizeof(where), &n), 0);
 	ck_assert_uint_eq(n, 4);
@@ -712,6 +712,67 @@ START_TEST(test_disk_registry_batch)
 }
 END_TEST
 
+/* Expiry notices: test and record in one step, per version and expiry;
+ * a changed expiry clears them; they and expire-after survive a reopen. */
+START_TEST(test_notices_and_expire_after)
+{
+	struct vault_key_attrs a = { .enabled = -1, .set_expires = 1 };
+	char dir[4200], ver[KEY_VERSION_HEX + 1];
+	struct vault *v = fresh("notice", dir, sizeof(dir)), *w;
+	struct vault_key *k = NULL;
+	time_t now = time(NULL);
+
+	ck_assert_int_eq(vault_key_create(v, "k", 2048, 0, now + 86400, NULL,
+					  0), 0);
+	ck_assert_int_eq(vault_key_get(v, "k", &k), 0);
+	snprintf(ver, sizeof(ver), "%s", k->versions[0].version);
+	vault_keys_free(k, 1);
+
+	ck_assert_int_eq(vault_key_notice(v, "k", VAULT_NOTICE_NEAR_EXPIRY,
+					  ver, now + 86400, 1), 1);
+	ck_assert_int_eq(vault_key_notice(v, "k", VAULT_NOTICE_NEAR_EXPIRY,
+					  ver, now + 86400, 1), 0);
+	/* another handle (the daemon beside ssefs rotate) sees the record */
+	w = open_dir(dir);
+	ck_assert_int_eq(vault_key_notice(w, "k", VAULT_NOTICE_NEAR_EXPIRY,
+					  ver, now + 86400, 1), 0);
+	ck_assert_int_eq(vault_key_notice(w, "k", VAULT_NOTICE_EXPIRED,
+					  ver, now + 86400, 1), 1);
+	/* undelivered: forgotten, so it can be claimed again */
+	ck_assert_int_eq(vault_key_notice(w, "k", VAULT_NOTICE_EXPIRED,
+					  ver, now + 86400, 0), 0);
+	ck_assert_int_eq(vault_key_notice(v, "k", VAULT_NOTICE_EXPIRED,
+					  ver, now + 86400, 1), 1);
+	/* a new expiry is news again */
+	a.expires = now + 2 * 86400;
+	ck_assert_int_eq(vault_key_set(v, "k", ver, &a), 0);
+	ck_assert_int_eq(vault_key_get(w, "k", &k), 0);
+	ck_assert_str_eq(k->notice[VAULT_NOTICE_NEAR_EXPIRY].version, "");
+	vault_keys_free(k, 1);
+	ck_assert_int_eq(vault_key_notice(w, "k", VAULT_NOTICE_NEAR_EXPIRY,
+					  ver, now + 2 * 86400, 1), 1);
+	ck_assert_int_eq(vault_key_notice(w, "nope", VAULT_NOTICE_EXPIRED,
+					  ver, now, 1), -ENOKEY);
+
+	/* expire-after: a rotated version expires that long after it is
+	 * made; the policy outlives a reopen */
+	ck_assert_int_eq(vault_key_policy(v, "k", UINT64_MAX, UINT64_MAX,
+					  3600), 0);
+	vault_close(w);
+	w = open_dir(dir);
+	ck_assert_int_eq(vault_key_rotate(w, "k", NULL, 0), 0);
+	ck_assert_int_eq(vault_key_get(w, "k", &k), 0);
+	ck_assert_uint_eq(k->expire_after, 3600);
+	ck_assert_int_eq(k->nversions, 2);
+	ck_assert_int_eq(k->versions[1].expires - k->versions[1].created,
+			 3600);
+	ck_assert_str_eq(k->notice[VAULT_NOTICE_NEAR_EXPIRY].version, ver);
+	vault_keys_free(k, 1);
+	vault_close(w);
+	vault_close(v);
+}
+END_TEST
+
 START_TEST(test_import)
 {
 	char dir[4200], pem[4400], cmd[9000], kid[VAULT_KID_MAX + 1];
@@ -755,6 +816,7 @@ Suite *suite_vault(void)
 	tcase_add_test(tc, test_backup_restore);
 	tcase_add_test(tc, test_disks_and_keyops);
 	tcase_add_test(tc, test_import);
+	tcase_add_test(tc, test_notices_and_expire_after);
 	tcase_add_test(tc, test_disk_registry_batch);
 	tcase_add_test(tc, test_threads_share_a_vault);
 	suite_add_tcase(s, tc);
