@@ -23,6 +23,7 @@ struct cli_ctx {
 	const char *keyfile;		/* config's vault key file, if any */
 	const char *config_file;	/* --config, SSEFS_CONFIG, or NULL */
 	int json;			/* --json */
+	int progress;			/* --progress: 1; --quiet: -1; else 0 */
 	struct config *cfg;		/* NULL when there is no config file */
 };
 
@@ -64,6 +65,13 @@ int cli_open_vault(struct cli_ctx *ctx, struct vault **out);
  * separate value).  Return: 1 taken, 0 not this option, -1 value missing. */
 int cli_take(int argc, char **argv, int *i, const char *name,
 	     const char **val);
+
+/*
+ * Whether long work draws its progress line on stderr: with --progress
+ * (unless --quiet, which wins), else when stderr is a terminal and the
+ * output is not --json.
+ */
+int cli_progress_on(const struct cli_ctx *ctx);
 
 /* strerror() with ssefs's own words for the errnos it gives meaning to
  * (EKEYREVOKED: "key has been revoked", EBADMSG: "no valid header"...). */

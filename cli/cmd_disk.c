@@ -34,6 +34,7 @@
 #include "util/io.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/progress.h"
 
 #define MiB		(UINT64_C(1) << 20)
 #define COPY_CHUNK	(4u << 20)
@@ -324,7 +325,7 @@ struct import_src {
 	uint64_t bytes;		/* of the source to copy */
 	uint64_t footer_at;	/* where our footer goes, or 0: none */
 	uint8_t footer[VHD_FOOTER_BYTES];
-	int progress;
+	struct progress *pg;	/* NULL: no progress line (create) */
 };
 
 static int is_zero(const uint8_t *p, size_t n)
@@ -340,10 +341,12 @@ static int fill_import(struct volume *vol, void *arg)
 	struct import_src *s = arg;
 	uint8_t *buf = malloc(COPY_CHUNK);
 	uint64_t off = 0;
-	int r = 0, last = -1;
+	int r = 0;
 
 	if (!buf)
 		return -ENOMEM;
+	if (s->pg)
+		progress_start(s->pg, "import", NULL, s->bytes);
 	while (off < s->bytes && r == 0) {
 		size_t n = s->bytes - off < COPY_CHUNK ?
 			   (size_t)(s->bytes - off) : COPY_CHUNK;
@@ -365,16 +368,11 @@ static int fill_import(struct volume *vol, void *arg)
 				r = (int)w;
 		}
 		off += n;
-		if (s->progress) {
-			int pct = (int)(off * 100 / s->bytes);
-
-			if (pct != last)
-				fprintf(stderr, "\rimporting: %3d%%", pct);
-			last = pct;
-		}
+		if (s->pg)
+			progress_update(s->pg, off);
 	}
-	if (s->progress)
-		fputc('\n', stderr);
+	if (s->pg)
+		progress_finish(s->pg);
 	secmem_wipe(buf, COPY_CHUNK);	/* plaintext of the image */
 	free(buf);
 	if (r == 0 && s->footer_at) {
@@ -603,6 +601,7 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	struct vol_format f;
 	struct import_src s;
 	struct vault *v = NULL;
+	struct progress pg = { 0 };
 	const uint8_t *keep_uuid = NULL;
 	uint8_t uuid[16];
 	uint64_t plain;
@@ -644,7 +643,8 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	f.uuid = uuid;
 	if (kind == 1)
 		vhd_footer_build(s.footer, s.footer_at, uuid, time(NULL));
-	s.progress = isatty(STDERR_FILENO) && !ctx->json;
+	pg.on = cli_progress_on(ctx);
+	s.pg = &pg;
 	r = make_new_disk(ctx, v, a.args[1], &f, &s, "cannot import");
 out:
 	close(s.fd);
@@ -756,6 +756,7 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 	struct vault *v = NULL;
 	char tmp[PATH_MAX], into[PATH_MAX];
 	const char *dest, *base;
+	struct progress pg = { 0 };
 	uint8_t *buf = NULL;
 	uint64_t size, off;
 	struct stat st;
@@ -791,6 +792,8 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	size = vol_size(vol);
 	r = ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
+	pg.on = cli_progress_on(ctx);
+	progress_start(&pg, "export", NULL, size);
 	for (off = 0; r == 0 && off < size; off += COPY_CHUNK) {
 		size_t n = size - off < COPY_CHUNK ? (size_t)(size - off) :
 						     COPY_CHUNK;
@@ -800,7 +803,9 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 			r = got < 0 ? (int)got : -EIO;
 		else if (!is_zero(buf, n))	/* keep the copy sparse */
 			r = io_pwrite_all(fd, buf, n, (off_t)off);
+		progress_update(&pg, off + n);
 	}
+	progress_finish(&pg);
 	if (r == 0)
 		r = io_commit_tmpfile(fd, tmp, dest);
 	else
@@ -820,21 +825,30 @@ out:
 }
 
 /* Copy @src to @dst: a reflink where the file system can, else a sparse
- * copy of the data ranges. */
-static int copy_backing(int src, int dst)
+ * copy of the data ranges; @pg counts the file's bytes, holes included. */
+static int copy_backing(int src, int dst, struct progress *pg)
 {
 	struct stat st;
 	off_t data = 0, hole;
 	static char buf[1 << 20];
 
-	if (ioctl(dst, FICLONE, src) == 0)
+	if (fstat(src, &st) < 0)
+		return -errno;
+	progress_start(pg, "snapshot", NULL, (uint64_t)st.st_size);
+	if (ioctl(dst, FICLONE, src) == 0) {
+		progress_update(pg, (uint64_t)st.st_size);
 		return 0;
-	if (fstat(src, &st) < 0 || ftruncate(dst, st.st_size) < 0)
+	}
+	if (ftruncate(dst, st.st_size) < 0)
 		return -errno;
 	for (;;) {
 		data = lseek(src, data, SEEK_DATA);
-		if (data < 0)
-			return errno == ENXIO ? 0 : -errno;
+		if (data < 0) {
+			if (errno != ENXIO)
+				return -errno;
+			progress_update(pg, (uint64_t)st.st_size);
+			return 0;
+		}
 		hole = lseek(src, data, SEEK_HOLE);
 		if (hole < 0)
 			return -errno;
@@ -850,6 +864,7 @@ static int copy_backing(int src, int dst)
 			if (r < 0)
 				return r;
 			data += got;
+			progress_update(pg, (uint64_t)data);
 		}
 	}
 }
@@ -880,6 +895,7 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 	struct vault *v = NULL;
 	struct env_header h;
 	struct keyops ops;
+	struct progress pg = { 0 };
 	char tmp[PATH_MAX];
 	int src = -1, dst = -1, r;
 
@@ -904,7 +920,9 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 			     src < 0 ? -errno : dst);
 		goto out;
 	}
-	r = copy_backing(src, dst);
+	pg.on = cli_progress_on(ctx);
+	r = copy_backing(src, dst, &pg);
+	progress_finish(&pg);
 	/* the copy is a disk of its own: a new UUID, the header re-MAC'd */
 	if (r == 0)
 		r = hdr_read(dst, &h, NULL);

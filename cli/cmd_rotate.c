@@ -16,6 +16,7 @@
 #include "util/config.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/progress.h"
 
 static const char rotate_usage[] =
 "usage: ssefs rotate [STORE] [--threads N]\n"
@@ -29,6 +30,7 @@ static const char rotate_usage[] =
 "elsewhere in STORE is dropped from the registry.  Without STORE, a\n"
 "registered disk whose file is gone is skipped, and its set keeps the old\n"
 "key in previousKeys.  Idempotent; safe beside a mount doing the same.\n"
+"On a terminal (or with --progress) a line on stderr counts the disks.\n"
 "Exit 0 when all went well, 1 when something failed, 3 when a registered\n"
 "disk was missing.  See ssefs-des(1).\n";
 
@@ -46,6 +48,7 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct rotation_opts o = { 0 };
+	struct progress pg = { .on = cli_progress_on(ctx) };
 	struct rotation_result res;
 	struct vault *v = NULL;
 	struct stat st;
@@ -82,6 +85,7 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	o.notify = ctx->cfg ? config_notify(ctx->cfg) : NULL;
 	o.say = ctx->json ? NULL : say_line;
+	o.progress = &pg;
 	if (cli_open_vault(ctx, &v))
 		return EXIT_FAIL;
 	r = rotation_run(v, &o, &res);

@@ -1,7 +1,8 @@
 /*
  * main.c - ssefs: git-style subcommands over one binary
  *
- * Global options (--vault, --passphrase-file, --config, --json, --debug)
+ * Global options (--vault, --passphrase-file, --config, --json, --debug,
+ * --progress, --quiet)
  * may stand anywhere before a "--"; they are taken out of argv before the
  * command family sees it.  Each family parses its own options.
  */
@@ -42,7 +43,7 @@ static void usage(FILE *f)
 
 	fprintf(f,
 "usage: ssefs [--vault DIR] [--passphrase-file F] [--config FILE] [--json]\n"
-"             COMMAND [ARGS]\n"
+"             [--progress | --quiet] COMMAND [ARGS]\n"
 "\n"
 "Encrypted fixed-format .vhd disks over FUSE, with keys in a key vault.\n"
 "\n"
@@ -59,6 +60,10 @@ static void usage(FILE *f)
 "  --config FILE          configuration file (or SSEFS_CONFIG); ssefs-config(5)\n"
 "  --json                 machine-readable output\n"
 "  --debug                verbose diagnostics on stderr\n"
+"  --progress             draw the progress line of long work (disk import,\n"
+"                         export, snapshot; rotate) on stderr even when it\n"
+"                         is not a terminal, or with --json\n"
+"  --quiet                never draw it (wins over --progress)\n"
 "  -h, --help             this text; 'ssefs COMMAND --help' for a command\n"
 "  --version              the version\n"
 "\n"
@@ -119,6 +124,13 @@ const char *cli_strerror(int err)
 	return strerror(err);
 }
 
+int cli_progress_on(const struct cli_ctx *ctx)
+{
+	if (ctx->progress)
+		return ctx->progress > 0;
+	return !ctx->json && isatty(STDERR_FILENO);
+}
+
 int cli_take(int argc, char **argv, int *i, const char *name,
 	     const char **val)
 {
@@ -173,6 +185,10 @@ static int take_globals(int argc, char **argv, struct cli_ctx *ctx,
 			ctx->json = 1;
 		else if (!strcmp(argv[i], "--debug"))
 			log_set_debug(1);
+		else if (!strcmp(argv[i], "--progress"))
+			ctx->progress = ctx->progress < 0 ? -1 : 1;
+		else if (!strcmp(argv[i], "--quiet"))
+			ctx->progress = -1;	/* wins over --progress */
 		else
 			argv[out++] = argv[i];
 	}

@@ -31,6 +31,7 @@
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
 #include "util/log.h"
+#include "util/progress.h"
 
 #define DEFAULT_THREADS	8
 
@@ -204,7 +205,8 @@ struct job {
 
 struct pool {
 	struct job *jobs;
-	size_t njobs, next;
+	size_t njobs, next, ndone;
+	struct progress *pg;	/* updated under the lock */
 	pthread_mutex_t lock;
 	struct keyops ops;	/* the locked vault */
 };
@@ -225,12 +227,15 @@ static void *worker(void *arg)
 			return NULL;
 		if (access(j->disk.path, F_OK) < 0) {
 			j->missing = 1;
-			continue;
+		} else {
+			t[0] = j->target;
+			j->result = disk_rewrap(j->disk.path, &p->ops, t,
+						&j->changed, old);
+			snprintf(j->old, sizeof(j->old), "%s", old[0]);
 		}
-		t[0] = j->target;
-		j->result = disk_rewrap(j->disk.path, &p->ops, t, &j->changed,
-					old);
-		snprintf(j->old, sizeof(j->old), "%s", old[0]);
+		pthread_mutex_lock(&p->lock);
+		progress_update(p->pg, ++p->ndone);
+		pthread_mutex_unlock(&p->lock);
 	}
 }
 
@@ -307,6 +312,8 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	 * parallel. */
 	vault_keyops(v, &p.ops);
 	pthread_mutex_init(&p.lock, NULL);
+	p.pg = p.njobs ? o->progress : NULL;
+	progress_start(p.pg, "rotate", "disks", p.njobs);
 	nth = o->threads > 0 ? o->threads : DEFAULT_THREADS;
 	if (nth > 64)
 		nth = 64;
@@ -321,6 +328,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 		worker(&p);
 	for (int i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
+	progress_finish(p.pg);
 
 	/* register the new kids at once, then report each disk */
 	done = calloc(p.njobs ? p.njobs : 1, sizeof(*done));
@@ -606,7 +614,9 @@ static void say_stdout(void *arg, const char *line)
 int rotation_apply_des(struct cli_ctx *ctx, struct vault *v,
 		       const struct des *d)
 {
-	struct rotation_opts o = { .say = ctx->json ? NULL : say_stdout };
+	struct progress pg = { .on = cli_progress_on(ctx) };
+	struct rotation_opts o = { .say = ctx->json ? NULL : say_stdout,
+				   .progress = &pg };
 	struct rotation_result res;
 	int r;
 
