@@ -35,7 +35,8 @@ static const char des_usage[] =
 "--auto-rotate moves every disk of the set to the newest key version\n"
 "within the rotation interval (ssefs rotate, or a mount's daemon).\n"
 "delete is refused while disks of the set exist (those whose file is gone\n"
-"are dropped from the vault's registry).\n"
+"are dropped from the vault's registry); with --json it prints\n"
+"{name, deleted}.\n"
 "See ssefs-des(1).\n";
 
 static int des_error(const char *name, int r)
@@ -459,7 +460,21 @@ static int des_delete_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	if (r == 0)
 		r = des_delete(vault_dir(v), argv[1]);
 	vault_audit(v, "des.delete", NULL, r);
-	r = r < 0 ? des_error(argv[1], r) : EXIT_OK;
+	if (r < 0) {
+		r = des_error(argv[1], r);
+		goto out;
+	}
+	if (ctx->json) {
+		struct json j;
+
+		json_init(&j, stdout, JSON_PRETTY);
+		json_obj_begin(&j, NULL);
+		json_str(&j, "name", argv[1]);
+		json_bool(&j, "deleted", 1);
+		json_obj_end(&j);
+		json_end(&j);
+	}
+	r = EXIT_OK;
 out:
 	vault_close(v);
 	return r;

@@ -58,8 +58,10 @@ static const char disk_usage[] =
 "mount holds open, or whose store has a ReadWrite host cache left to\n"
 "write back.  rewrap --des/--key moves a disk to another set or key by\n"
 "re-wrapping its DEK (same number of layers only; no data is\n"
-"re-encrypted).  import refuses a store file (ciphertext): copy a disk\n"
-"with snapshot, or import what export writes.  See ssefs-disk(1).\n";
+"re-encrypted).  With --json, export prints {path, dest, vhdSizeBytes}\n"
+"and the others the disk as show does.  import refuses a store file\n"
+"(ciphertext): copy a disk with snapshot, or import what export writes.\n"
+"See ssefs-disk(1).\n";
 
 static void uuid_str(const uint8_t u[16], char out[37])
 {
@@ -810,8 +812,22 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 		r = io_commit_tmpfile(fd, tmp, dest);
 	else
 		unlink(tmp);
-	if (r < 0)
+	if (r < 0) {
 		r = disk_err(argv[1], "export failed", r);
+		goto out;
+	}
+	if (ctx->json) {
+		char abs[PATH_MAX], dabs[PATH_MAX];
+		struct json j;
+
+		json_init(&j, stdout, JSON_PRETTY);
+		json_obj_begin(&j, NULL);
+		json_str(&j, "path", realpath(argv[1], abs) ? abs : argv[1]);
+		json_str(&j, "dest", realpath(dest, dabs) ? dabs : dest);
+		json_uint(&j, "vhdSizeBytes", size);
+		json_obj_end(&j);
+		r = json_end(&j) < 0 ? EXIT_FAIL : EXIT_OK;
+	}
 out:
 	if (fd >= 0)
 		close(fd);

@@ -50,7 +50,8 @@ static const char key_usage[] =
 "            --notify-before, else 30d); exit 3 if any\n"
 "NAME/VERSION may also be the kid create prints (vault://VAULT/keys/...).\n"
 "--expires must be after --not-before when both are given.  With --json,\n"
-"set, delete and recover print the key object, policy the policy.\n"
+"set, delete and recover print the key object, policy the policy, purge\n"
+"{name, purged}.\n"
 "T: 2027-01-31T00:00:00Z or 2027-01-31; DUR: 90d, 12h, P90D.\n"
 "See ssefs-key(1).\n";
 
@@ -684,6 +685,17 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 			r = EXIT_FAIL;
 		else if (strcmp(sub, "purge"))
 			r = print_changed(ctx, v, argv[1]);
+		else if (ctx->json) {
+			/* nothing is left to print but the fact */
+			struct json j;
+
+			json_init(&j, stdout, JSON_PRETTY);
+			json_obj_begin(&j, NULL);
+			json_str(&j, "name", argv[1]);
+			json_bool(&j, "purged", 1);
+			json_obj_end(&j);
+			json_end(&j);
+		}
 	}
 	vault_close(v);
 	return r;

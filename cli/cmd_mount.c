@@ -82,6 +82,8 @@ static void mount_help(void)
 "  -h, --help         this text\n"
 "\n"
 "Defaults come from the config file's mount: and stores: sections.\n"
+"With --json, one object once the mount is in place: {store, mountpoint,\n"
+"disks, damagedDisks, foreground}.\n"
 "Unmount with 'fusermount3 -u MNT' or 'umount MNT'; a new mount of the\n"
 "store waits up to 10 s for the old daemon to finish.  See ssefs-mount(8).\n");
 }
@@ -337,6 +339,7 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	ma.opts = &o;
 	ma.fargs = &fargs;
 	ma.foreground = fg;
+	ma.json = ctx->json;
 	ma.lock_fd = lock_fd;
 	ma.host = &hd;
 	ret = ssefs_mount_main(&ma);

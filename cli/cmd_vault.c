@@ -53,7 +53,8 @@ static const char vault_usage[] =
 "                       logging in before it is recorded; --hsm-module none\n"
 "                       forgets it (refused while hsm keys exist)\n"
 "SSEFS_HSM_PIN_FILE names another PIN file for one command or mount.\n"
-"With --json, set and restore print the vault as show does.\n"
+"With --json, set and restore print the vault as show does, backup\n"
+"{name, dir, backup, bytes}, audit the records as one array.\n"
 "See ssefs-vault(1).\n";
 
 static void unlock_of(const struct cli_ctx *ctx, struct vault_unlock *u)
@@ -268,7 +269,7 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 	const char *since = NULL, *val;
 	char where[512], tbuf[32] = "";
 	char **files = NULL;
-	unsigned long n;
+	unsigned long n, records = 0;
 	size_t nf = 0, i;
 	int verify = 0, r, k, err;
 
@@ -317,6 +318,10 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 	if (err)
 		return error("vault %s: audit log: %s", vault_dir(v),
 			     cli_strerror(err)), EXIT_FAIL;
+	/* --json: the records (each a JSON object on a line of the log)
+	 * as one array, so the output is one document */
+	if (json)
+		fputs("[", stdout);
 	for (i = 0; i < nf; i++) {
 		FILE *f = fopen(files[i], "r");
 		char *line = NULL;
@@ -326,6 +331,12 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 			/* {"time":"2027-01-31T00:00:00Z", fixed width */
 			if (*tbuf && strncmp(line + 9, tbuf, 20) < 0)
 				continue;
+			if (json && *line != '{')
+				continue;	/* not a record */
+			if (json)
+				fputs(records++ ? ",\n  " : "\n  ", stdout);
+			if (json)
+				line[strcspn(line, "\n")] = '\0';
 			fputs(line, stdout);
 		}
 		free(line);
@@ -334,7 +345,9 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 		free(files[i]);
 	}
 	free(files);
-	return EXIT_OK;
+	if (json)
+		fputs(records ? "\n]\n" : "]\n", stdout);
+	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
 }
 
 /* The token settings: what is given over what is recorded. */
@@ -510,6 +523,16 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 				"not at hand (%s): put the key file at %s.key "
 				"or give the passphrase", ctx->vault_dir,
 				cli_strerror(err), ctx->vault_dir);
+			if (ctx->json) {
+				struct json j;
+
+				json_init(&j, stdout, JSON_PRETTY);
+				json_obj_begin(&j, NULL);
+				json_str(&j, "dir", ctx->vault_dir);
+				json_bool(&j, "unlocked", 0);
+				json_obj_end(&j);
+				json_end(&j);
+			}
 			return EXIT_OK;
 		}
 		vault_audit(v, "restore", NULL, 0);
@@ -544,6 +567,21 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 			error("%s: %s", argv[1], err == -EEXIST ?
 			      "already exists" : cli_strerror(err));
 			r = EXIT_FAIL;
+		} else if (ctx->json) {
+			char abs[PATH_MAX];
+			struct stat st;
+			struct json j;
+
+			json_init(&j, stdout, JSON_PRETTY);
+			json_obj_begin(&j, NULL);
+			json_str(&j, "name", vault_name(v));
+			json_str(&j, "dir", vault_dir(v));
+			json_str(&j, "backup", realpath(argv[1], abs) ? abs :
+				 argv[1]);
+			json_uint(&j, "bytes", stat(argv[1], &st) ? 0 :
+				  (uint64_t)st.st_size);
+			json_obj_end(&j);
+			json_end(&j);
 		}
 	} else if (!strcmp(sub, "audit")) {
 		r = do_audit(argc, argv, v, ctx->json);

@@ -39,6 +39,82 @@ test_expect_success 'a global option without its value exits 2' '
 	grep -q "^ssefs: --vault: needs a value$" err
 '
 
+# --json on every command: one JSON document on stdout (an object; an
+# array for the lists: key list, key expiring, des list, vault audit).
+json_one () {	# KIND ARGS...: run ssefs --json ARGS, check its stdout
+	local kind=$1 rc=0
+	shift
+	ssefs --json "$@" >json.out 2>json.err || rc=$?
+	if [ $rc -ne 0 ] && [ $rc -ne 3 ]; then
+		echo "ssefs $* failed ($rc): $(cat json.err)" >&2
+		return 1
+	fi
+	if [ "$(jq -s length json.out 2>/dev/null)" != 1 ] ||
+	   [ "$(jq -r type json.out)" != "$kind" ]; then
+		echo "ssefs --json $*: not one $kind:" >&2
+		cat json.out >&2
+		return 1
+	fi
+}
+
+test_expect_success JQ '--json: every command prints one JSON document' '
+	mkdir js && (
+	cd js &&
+	SSEFS_VAULT=$PWD/v && export SSEFS_VAULT &&
+	json_one object vault init --name js &&
+	json_one object vault show &&
+	json_one object vault set --purge-protection off &&
+	json_one object vault rotate-platform-key &&
+	json_one object vault backup bk &&
+	test "$(jq -r .backup json.out)" = "$PWD/bk" &&
+	test "$(jq -r .bytes json.out)" = "$(stat -c %s bk)" &&
+	json_one array vault audit &&
+	json_one object vault audit --verify &&
+	json_one object key create k1 --size 2048 --expires 2099-01-01 &&
+	openssl genrsa -out p.pem 2048 2>/dev/null &&
+	json_one object key import k2 --pem p.pem &&
+	json_one array key list &&
+	json_one object key show k1 &&
+	json_one object key rotate k1 &&
+	json_one object key set k1 --enabled true &&
+	json_one object key policy k1 --notify-before 1d &&
+	json_one object key policy k1 &&
+	json_one array key expiring --within 36500d &&
+	json_one object key delete k2 &&
+	json_one object key recover k2 &&
+	json_one object key delete k2 &&
+	json_one object key purge k2 &&
+	test "$(jq -r .purged json.out)" = true &&
+	json_one object des create d1 --key k1 &&
+	json_one object des update d1 --auto-rotate true &&
+	json_one array des list &&
+	json_one object des show d1 &&
+	json_one object disk create a.vhd --size 1M --des d1 &&
+	json_one object disk show a.vhd &&
+	json_one object disk verify a.vhd &&
+	json_one object disk rewrap a.vhd &&
+	json_one object disk snapshot a.vhd b.vhd &&
+	json_one object disk export a.vhd a.raw &&
+	test "$(jq -r .dest json.out)" = "$PWD/a.raw" &&
+	test "$(jq -r .vhdSizeBytes json.out)" = "$(stat -c %s a.raw)" &&
+	json_one object disk import a.raw c.vhd &&
+	json_one object rotate &&
+	rm a.vhd b.vhd &&
+	json_one object des delete d1 &&
+	test "$(jq -c . json.out)" = "{\"name\":\"d1\",\"deleted\":true}" &&
+	json_one object vault restore bk --vault "$PWD/v2" )
+'
+
+test_expect_success JQ,FUSE 'mount --json and status --json: one object each' '
+	test_when_finished "fusermount3 -u js/mnt 2>/dev/null" &&
+	( cd js &&
+	SSEFS_VAULT=$PWD/v && export SSEFS_VAULT &&
+	mkdir store mnt &&
+	json_one object mount store mnt &&
+	test "$(jq -r .mountpoint json.out)" = "$PWD/mnt" &&
+	json_one object status mnt )
+'
+
 # The harness itself: "|| return 1" in a body (the idiom of the loops in
 # these tests) must not skip the body's test_when_finished, or a failed
 # test would leave its mounts behind.
