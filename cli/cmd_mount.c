@@ -5,6 +5,7 @@
  * vault, the default key or DES, the store lock), then hands over to the
  * daemon (fuse/mount.c).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -74,6 +75,9 @@ static void mount_help(void)
 "     temp_disk=SIZE    needs host_cache: temp.vhd at the root of MNT, a\n"
 "                       fixed VHD of SIZE (whole MiB) kept in DIR and\n"
 "                       discarded at unmount; STORE/temp.vhd must not exist\n"
+"     nonempty          mount over a directory that holds files (hidden\n"
+"                       until the unmount); without it such a mount point\n"
+"                       is refused\n"
 "     encryption_at_host=on|off    (on) on: the host cache holds\n"
 "                       ciphertext and the temp disk is encrypted under a\n"
 "                       key that lives only in the daemon's memory; off:\n"
@@ -86,6 +90,21 @@ static void mount_help(void)
 "disks, damagedDisks, foreground}.\n"
 "Unmount with 'fusermount3 -u MNT' or 'umount MNT'; a new mount of the\n"
 "store waits up to 10 s for the old daemon to finish.  See ssefs-mount(8).\n");
+}
+
+/* 1 when directory @path holds anything but "." and "..", 0, -errno. */
+static int dir_has_entries(const char *path)
+{
+	struct dirent *e;
+	DIR *d = opendir(path);
+	int r = 0;
+
+	if (!d)
+		return -errno;
+	while (!r && (e = readdir(d)))
+		r = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return r;
 }
 
 /*
@@ -249,6 +268,16 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	if (r < 0) {
 		ret = r == -EINVAL ? cli_usage(NULL, "%s", err) :
 		      (error("%s", err), EXIT_FAIL);
+		goto out;
+	}
+	/* a mount over files hides them until the unmount: only when asked */
+	r = o.nonempty ? 0 : dir_has_entries(mnt);
+	if (r) {
+		if (r > 0)
+			error("%s: mount point is not empty (use -o nonempty "
+			      "to mount over it)", pos[1]);
+		else
+			error("%s: %s", pos[1], strerror(-r));
 		goto out;
 	}
 
