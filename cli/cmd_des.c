@@ -129,8 +129,7 @@ static int resolve_key(struct vault *v, const char *ref, struct des *d)
 	if (r == -EXDEV)
 		return error("key %s: %s", ref, cli_strerror(r)), EXIT_FAIL;
 	if (r < 0)
-		return cli_usage(des_usage, "--key %s: not NAME, NAME/VERSION "
-				 "or a key's kid", ref);
+		return cli_key_ref_usage("--key", ref);
 	r = vault_resolve(v, ref, d->active_kid, sizeof(d->active_kid));
 	if (r < 0) {
 		error("key %s: %s", ref, cli_strerror(r));

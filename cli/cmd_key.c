@@ -331,8 +331,7 @@ static int do_show(int argc, char **argv, struct cli_ctx *ctx,
 		return error("key %s: %s", argv[1], cli_strerror(err)),
 		       EXIT_FAIL;
 	if (err)
-		return cli_usage(key_usage, "key show: bad key reference '%s'",
-				 argv[1]);
+		return cli_key_ref_usage("key show", argv[1]);
 	err = vault_key_get(v, name, &k);
 	if (err)
 		return key_error(v, name, err), EXIT_FAIL;
@@ -434,11 +433,13 @@ static int do_set(int argc, char **argv, struct cli_ctx *ctx,
 					 argv[i]);
 		any = 1;
 	}
-	err = ref ? cli_key_ref(v, ref, name, ver) : -EINVAL;
+	if (!ref)
+		return cli_usage(key_usage, "key set: want NAME[/VERSION]");
+	err = cli_key_ref(v, ref, name, ver);
 	if (err == -EXDEV)
 		return error("key %s: %s", ref, cli_strerror(err)), EXIT_FAIL;
 	if (err)
-		return cli_usage(key_usage, "key set: want NAME[/VERSION]");
+		return cli_key_ref_usage("key set", ref);
 	if (!any)
 		return cli_usage(key_usage, "key set: nothing to set");
 	if (a.set_expires && a.set_not_before && a.expires && a.not_before &&

@@ -113,6 +113,16 @@ int cli_key_ref(struct vault *v, const char *ref, char *name, char *version)
 	return 0;
 }
 
+int cli_key_ref_usage(const char *what, const char *ref)
+{
+	char why[256];
+
+	if (kid_ref_why(ref, why, sizeof(why)) == 0)	/* well-formed */
+		snprintf(why, sizeof(why), "a platform key's kid names no "
+			 "customer key");
+	return cli_usage(NULL, "%s: %s: %s", what, ref, why);
+}
+
 int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 {
 	struct vault_unlock u;
