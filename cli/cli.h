@@ -54,6 +54,24 @@ int cli_usage(const char *usage, const char *fmt, ...)
  */
 int cli_getopt_usage(const char *cmd, int c, char **argv);
 
+struct option;
+
+#define CLI_OPT_BAD	(-2)
+
+/*
+ * The one option parser of every command: getopt_long() (options among
+ * the arguments, "--name VALUE" or "--name=VALUE", "--" ends them) with
+ * whole names only.  getopt_long() alone takes "--si" for "--size",
+ * which misleads (coreutils' --si means powers of 1000) and would break
+ * scripts the day another option starts the same way.  Set optind = 1
+ * and opterr = 0 before the first call, start @optstring with ':'.
+ * Return: the option's value, -1 at the end, or CLI_OPT_BAD after one
+ * line on stderr ("CMD: --si: unknown option (did you mean --size?)",
+ * "CMD: --frob: unknown option", "CMD: --size needs a value").
+ */
+int cli_getopt(int argc, char **argv, const char *optstring,
+	       const struct option *opts, const char *cmd);
+
 /*
  * Open and unlock the vault of @ctx.  On failure prints one line naming
  * the vault dir or file at fault and returns EXIT_FAIL; 0 on success.

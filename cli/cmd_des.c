@@ -165,7 +165,8 @@ static int des_create_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	d.type = ENV_TYPE_CUSTOMER;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", create_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", create_opts,
+			       "des create")) != -1) {
 		switch (c) {
 		case 'k':
 			key = optarg;
@@ -194,7 +195,7 @@ static int des_create_cmd(int argc, char **argv, struct cli_ctx *ctx)
 			fputs(des_usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_getopt_usage("des create", c, argv);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1)
@@ -285,7 +286,8 @@ static int des_update_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	u.want = &want;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", update_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", update_opts,
+			       "des update")) != -1) {
 		switch (c) {
 		case 'k':
 			key = optarg;
@@ -301,7 +303,7 @@ static int des_update_cmd(int argc, char **argv, struct cli_ctx *ctx)
 			fputs(des_usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_getopt_usage("des update", c, argv);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1)

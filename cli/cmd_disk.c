@@ -407,14 +407,16 @@ struct make_args {
 static int parse_make(int argc, char **argv, struct make_args *a,
 		      int want_args, const char *cmd)
 {
+	char what[32];
 	uint64_t v;
 	int c;
 
 	memset(a, 0, sizeof(*a));
 	a->ss = 4096;
+	snprintf(what, sizeof(what), "disk %s", cmd);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", create_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", create_opts, what)) != -1) {
 		switch (c) {
 		case 's':
 			a->size = optarg;
@@ -436,12 +438,8 @@ static int parse_make(int argc, char **argv, struct make_args *a,
 		case 'h':
 			fputs(disk_usage, stdout);
 			return -1;
-		default: {
-			char what[32];
-
-			snprintf(what, sizeof(what), "disk %s", cmd);
-			return cli_getopt_usage(what, c, argv);
-		}
+		default:
+			return EXIT_USAGE;
 		}
 	}
 	if (a->des && a->key)
@@ -1016,7 +1014,8 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", rewrap_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", rewrap_opts,
+			       "disk rewrap")) != -1) {
 		switch (c) {
 		case 'd':
 			des = optarg;
@@ -1028,7 +1027,7 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 			fputs(disk_usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_getopt_usage("disk rewrap", c, argv);
+			return EXIT_USAGE;
 		}
 	}
 	if (des && key)

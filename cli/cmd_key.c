@@ -2,6 +2,7 @@
  * cmd_key.c - `ssefs key`: customer-managed RSA keys and their versions
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,62 +205,82 @@ static int never_valid(void)
 			 "(the key would never be usable)");
 }
 
+static const struct option create_opts[] = {
+	{ "size", required_argument, NULL, 's' },
+	{ "expires", required_argument, NULL, 'e' },
+	{ "not-before", required_argument, NULL, 'n' },
+	{ "protection", required_argument, NULL, 'P' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option import_opts[] = {
+	{ "pem", required_argument, NULL, 'p' },
+	{ "protection", required_argument, NULL, 'P' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 		     struct vault *v, int import)
 {
 	const char *val, *name = NULL, *pem = NULL;
-	char kid[VAULT_KID_MAX + 1];
+	char kid[VAULT_KID_MAX + 1], what[32];
 	time_t nbf = 0, exp = 0;
 	struct vault_key *k;
-	int i, r, bits = 0, hsm = 0, err;
+	int c, bits = 0, hsm = 0, err;
 
-	for (i = 1; i < argc; i++) {
-		if ((r = cli_take(argc, argv, &i, "--protection", &val))) {
-			if (r > 0 && strcmp(val, "software") &&
-			    strcmp(val, "hsm"))
+	optind = 1;
+	opterr = 0;
+	snprintf(what, sizeof(what), "key %s", argv[0]);
+	while ((c = cli_getopt(argc, argv, ":h", import ? import_opts :
+			       create_opts, what)) != -1) {
+		val = optarg;
+		switch (c) {
+		case 'P':
+			if (strcmp(val, "software") && strcmp(val, "hsm"))
 				return cli_usage(key_usage, "--protection: "
 						 "want software or hsm, not "
 						 "'%s'", val);
-			if (r > 0 && import && !strcmp(val, "hsm"))
+			if (import && !strcmp(val, "hsm"))
 				return cli_usage(key_usage, "key import: "
 						 "--protection hsm: a private "
 						 "key that existed outside the "
 						 "token cannot become an hsm "
 						 "key (create one in the token "
 						 "instead)");
-			if (r > 0)
-				hsm = !strcmp(val, "hsm");
-		} else if (!import &&
-			   (r = cli_take(argc, argv, &i, "--size", &val))) {
-			if (r > 0 && strcmp(val, "2048") &&
-			    strcmp(val, "3072") && strcmp(val, "4096"))
+			hsm = !strcmp(val, "hsm");
+			break;
+		case 's':
+			if (strcmp(val, "2048") && strcmp(val, "3072") &&
+			    strcmp(val, "4096"))
 				return cli_usage(key_usage, "--size: want "
 						 "2048, 3072 or 4096, not '%s'",
 						 val);
-			if (r > 0)
-				bits = atoi(val);
-		} else if (!import &&
-			   (r = cli_take(argc, argv, &i, "--expires", &val))) {
-			if (r > 0 && opt_time("--expires", val, 1, &exp))
+			bits = atoi(val);
+			break;
+		case 'e':
+			if (opt_time("--expires", val, 1, &exp))
 				return EXIT_USAGE;
-		} else if (!import && (r = cli_take(argc, argv, &i,
-						    "--not-before", &val))) {
-			if (r > 0 && opt_time("--not-before", val, 1, &nbf))
+			break;
+		case 'n':
+			if (opt_time("--not-before", val, 1, &nbf))
 				return EXIT_USAGE;
-		} else if (import &&
-			   (r = cli_take(argc, argv, &i, "--pem", &val))) {
+			break;
+		case 'p':
 			pem = val;
-		} else if (argv[i][0] != '-' && !name) {
-			name = argv[i];
-			r = 1;
-		} else {
-			return cli_usage(key_usage, "key %s: unknown argument "
-					 "'%s'", argv[0], argv[i]);
+			break;
+		case 'h':
+			fputs(key_usage, stdout);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
 		}
-		if (r < 0)
-			return cli_usage(key_usage, "key %s: %s needs a value",
-					 argv[0], argv[i]);
 	}
+	if (argc - optind > 1)
+		return cli_usage(key_usage, "key %s: unexpected '%s'", argv[0],
+				 argv[optind + 1]);
+	name = optind < argc ? argv[optind] : NULL;
 	if (!name)
 		return cli_usage(key_usage, "key %s: which NAME?", argv[0]);
 	if (nbf && exp && exp <= nbf)
@@ -397,42 +418,55 @@ static int do_list(struct cli_ctx *ctx, struct vault *v)
 	return EXIT_OK;
 }
 
+static const struct option set_opts[] = {
+	{ "enabled", required_argument, NULL, 'E' },
+	{ "expires", required_argument, NULL, 'e' },
+	{ "not-before", required_argument, NULL, 'n' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int do_set(int argc, char **argv, struct cli_ctx *ctx,
 		  struct vault *v)
 {
 	char name[KID_NAME_MAX + 1], ver[KID_VERSION_LEN + 1];
 	struct vault_key_attrs a = { .enabled = -1 };
 	const char *val, *ref = NULL;
-	int i, r, any = 0, err;
+	int c, any = 0, err;
 
-	for (i = 1; i < argc; i++) {
-		if ((r = cli_take(argc, argv, &i, "--enabled", &val))) {
-			if (r > 0 && parse_bool(val, &a.enabled))
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", set_opts, "key set")) != -1) {
+		val = optarg;
+		switch (c) {
+		case 'E':
+			if (parse_bool(val, &a.enabled))
 				return cli_usage(key_usage, "--enabled: want "
 						 "true or false, not '%s'",
 						 val);
-		} else if ((r = cli_take(argc, argv, &i, "--expires", &val))) {
-			if (r > 0 && opt_time("--expires", val, 1, &a.expires))
+			break;
+		case 'e':
+			if (opt_time("--expires", val, 1, &a.expires))
 				return EXIT_USAGE;
 			a.set_expires = 1;
-		} else if ((r = cli_take(argc, argv, &i, "--not-before",
-					 &val))) {
-			if (r > 0 && opt_time("--not-before", val, 1,
-					      &a.not_before))
+			break;
+		case 'n':
+			if (opt_time("--not-before", val, 1, &a.not_before))
 				return EXIT_USAGE;
 			a.set_not_before = 1;
-		} else if (argv[i][0] != '-' && !ref) {
-			ref = argv[i];
-			continue;
-		} else {
-			return cli_usage(key_usage, "key set: unknown argument "
-					 "'%s'", argv[i]);
+			break;
+		case 'h':
+			fputs(key_usage, stdout);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
 		}
-		if (r < 0)
-			return cli_usage(key_usage, "key set: %s needs a value",
-					 argv[i]);
 		any = 1;
 	}
+	if (argc - optind > 1)
+		return cli_usage(key_usage, "key set: unexpected '%s'",
+				 argv[optind + 1]);
+	ref = optind < argc ? argv[optind] : NULL;
 	if (!ref)
 		return cli_usage(key_usage, "key set: want NAME[/VERSION]");
 	err = cli_key_ref(v, ref, name, ver);
@@ -488,40 +522,49 @@ static int show_policy(struct cli_ctx *ctx, struct vault *v, const char *name)
 	return EXIT_OK;
 }
 
+static const struct option policy_opts[] = {
+	{ "rotate-after", required_argument, NULL, 'r' },
+	{ "notify-before", required_argument, NULL, 'n' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int do_policy(int argc, char **argv, struct cli_ctx *ctx,
 		     struct vault *v)
 {
 	uint64_t ra = UINT64_MAX, nb = UINT64_MAX;
-	const char *val, *name = NULL;
-	int i, r, err;
+	const char *name = NULL;
+	uint64_t *slot;
+	int c, err;
 
-	for (i = 1; i < argc; i++) {
-		if ((r = cli_take(argc, argv, &i, "--rotate-after", &val))) {
-			if (r > 0 && strcmp(val, "0") &&
-			    parse_duration(val, &ra))
-				return cli_usage(key_usage, "--rotate-after: "
-						 "bad duration '%s'", val);
-			if (r > 0 && !strcmp(val, "0"))
-				ra = 0;
-		} else if ((r = cli_take(argc, argv, &i, "--notify-before",
-					 &val))) {
-			if (r > 0 && strcmp(val, "0") &&
-			    parse_duration(val, &nb))
-				return cli_usage(key_usage, "--notify-before: "
-						 "bad duration '%s'", val);
-			if (r > 0 && !strcmp(val, "0"))
-				nb = 0;
-		} else if (argv[i][0] != '-' && !name) {
-			name = argv[i];
-			continue;
-		} else {
-			return cli_usage(key_usage, "key policy: unknown "
-					 "argument '%s'", argv[i]);
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", policy_opts,
+			       "key policy")) != -1) {
+		switch (c) {
+		case 'r':
+		case 'n':
+			/* a duration, or 0: clear it */
+			slot = c == 'r' ? &ra : &nb;
+			if (!strcmp(optarg, "0"))
+				*slot = 0;
+			else if (parse_duration(optarg, slot))
+				return cli_usage(key_usage, "%s: bad duration "
+						 "'%s'", c == 'r' ?
+						 "--rotate-after" :
+						 "--notify-before", optarg);
+			break;
+		case 'h':
+			fputs(key_usage, stdout);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
 		}
-		if (r < 0)
-			return cli_usage(key_usage, "key policy: %s needs a "
-					 "value", argv[i]);
 	}
+	if (argc - optind > 1)
+		return cli_usage(key_usage, "key policy: unexpected '%s'",
+				 argv[optind + 1]);
+	name = optind < argc ? argv[optind] : NULL;
 	if (!name)
 		return cli_usage(key_usage, "key policy: which NAME?");
 	if (ra == UINT64_MAX && nb == UINT64_MAX)
@@ -537,20 +580,35 @@ static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
 {
 	uint64_t within = 30 * 86400, window;
 	struct vault_key *ks;
-	const char *val;
+	static const struct option opts[] = {
+		{ "within", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct json j;
 	time_t now = time(NULL);
 	char kid[VAULT_KID_MAX + 1], t[32];
 	size_t n, i, m;
-	int k, r, found = 0, err, given = 0;
+	int c, found = 0, err, given = 0;
 
-	for (k = 1; k < argc; k++) {
-		r = cli_take(argc, argv, &k, "--within", &val);
-		if (r <= 0 || parse_duration(val, &within))
-			return cli_usage(key_usage, "key expiring: bad "
-					 "argument '%s'", argv[k]);
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", opts,
+			       "key expiring")) != -1) {
+		if (c == 'h') {
+			fputs(key_usage, stdout);
+			return EXIT_OK;
+		}
+		if (c != 'w')
+			return EXIT_USAGE;
+		if (parse_duration(optarg, &within))
+			return cli_usage(key_usage, "--within: bad duration "
+					 "'%s'", optarg);
 		given = 1;
 	}
+	if (optind < argc)
+		return cli_usage(key_usage, "key expiring: unexpected '%s'",
+				 argv[optind]);
 	err = vault_key_list(v, &ks, &n);
 	if (err)
 		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),

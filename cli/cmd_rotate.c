@@ -56,7 +56,7 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, "rotate")) != -1) {
 		switch (c) {
 		case 't':
 			o.threads = atoi(optarg);
@@ -68,7 +68,7 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 			fputs(rotate_usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_getopt_usage("rotate", c, argv);
+			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1)

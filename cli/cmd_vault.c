@@ -3,6 +3,7 @@
  * settings; and cli_open_vault() for every command family
  */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,28 +156,35 @@ int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 
 static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 {
-	const char *name = NULL, *val;
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "keyfile", required_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = NULL;
 	struct vault_unlock u;
 	struct vault *v;
 	char kid[VAULT_KID_MAX + 1];
-	int i, r, err;
+	int c, err;
 
+	/* --passphrase-file is a global option: unlock_of() has it */
 	unlock_of(ctx, &u);
-	for (i = 1; i < argc; i++) {
-		if ((r = cli_take(argc, argv, &i, "--name", &val)))
-			name = val;
-		else if ((r = cli_take(argc, argv, &i, "--passphrase-file",
-				       &val)))
-			u.passphrase_file = val;
-		else if ((r = cli_take(argc, argv, &i, "--keyfile", &val)))
-			u.keyfile = val;
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", opts, "vault init")) != -1) {
+		if (c == 'n')
+			name = optarg;
+		else if (c == 'k')
+			u.keyfile = optarg;
+		else if (c == 'h')
+			return fputs(vault_usage, stdout), EXIT_OK;
 		else
-			return cli_usage(vault_usage, "vault init: unknown "
-					 "argument '%s'", argv[i]);
-		if (r < 0)
-			return cli_usage(vault_usage, "vault init: %s needs a "
-					 "value", argv[i]);
+			return EXIT_USAGE;
 	}
+	if (optind < argc)
+		return cli_usage(vault_usage, "vault init: unexpected '%s'",
+				 argv[optind]);
 	if (name && !kid_valid_vault_name(name))
 		return cli_usage(vault_usage, "--name %s: a vault name is 1-%d "
 				 "of a-z 0-9 - (not starting with -)", name,
@@ -276,25 +284,34 @@ static int do_show(struct cli_ctx *ctx, struct vault *v)
 
 static int do_audit(int argc, char **argv, struct vault *v, int json)
 {
-	const char *since = NULL, *val;
+	static const struct option opts[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "verify", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *since = NULL;
 	char where[512], tbuf[32] = "";
 	char **files = NULL;
 	unsigned long n, records = 0;
 	size_t nf = 0, i;
-	int verify = 0, r, k, err;
+	int verify = 0, c, err;
 
-	for (k = 1; k < argc; k++) {
-		if (!strcmp(argv[k], "--verify"))
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", opts, "vault audit")) != -1) {
+		if (c == 'v')
 			verify = 1;
-		else if ((r = cli_take(argc, argv, &k, "--since", &val)) > 0)
-			since = val;
-		else if (r < 0)
-			return cli_usage(vault_usage, "vault audit: --since "
-					 "needs a value");
+		else if (c == 's')
+			since = optarg;
+		else if (c == 'h')
+			return fputs(vault_usage, stdout), EXIT_OK;
 		else
-			return cli_usage(vault_usage, "vault audit: unknown "
-					 "argument '%s'", argv[k]);
+			return EXIT_USAGE;
 	}
+	if (optind < argc)
+		return cli_usage(vault_usage, "vault audit: unexpected '%s'",
+				 argv[optind]);
 	if (since) {
 		time_t t;
 
@@ -433,32 +450,37 @@ static int set_hsm(struct vault *v, const char *module, const char *token,
 
 static int do_set(int argc, char **argv, struct vault *v)
 {
-	const char *pp = NULL, *rd = NULL, *val;
+	static const struct option opts[] = {
+		{ "purge-protection", required_argument, NULL, 'p' },
+		{ "retention-days", required_argument, NULL, 'r' },
+		{ "hsm-module", required_argument, NULL, 'm' },
+		{ "hsm-token", required_argument, NULL, 't' },
+		{ "hsm-pin-file", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *pp = NULL, *rd = NULL;
 	const char *hmod = NULL, *htok = NULL, *hpin = NULL;
-	int i, r, on = 0, err = 0;
+	int c, r, on = 0, err = 0;
 	long days = 0;
 	char *end;
 
-	for (i = 1; i < argc; i++) {
-		if ((r = cli_take(argc, argv, &i, "--purge-protection", &val)))
-			pp = val;
-		else if ((r = cli_take(argc, argv, &i, "--retention-days",
-				       &val)))
-			rd = val;
-		else if ((r = cli_take(argc, argv, &i, "--hsm-module", &val)))
-			hmod = val;
-		else if ((r = cli_take(argc, argv, &i, "--hsm-token", &val)))
-			htok = val;
-		else if ((r = cli_take(argc, argv, &i, "--hsm-pin-file",
-				       &val)))
-			hpin = val;
-		else
-			return cli_usage(vault_usage, "vault set: unknown "
-					 "argument '%s'", argv[i]);
-		if (r < 0)
-			return cli_usage(vault_usage, "vault set: %s needs a "
-					 "value", argv[i]);
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", opts, "vault set")) != -1) {
+		switch (c) {
+		case 'p': pp = optarg; break;
+		case 'r': rd = optarg; break;
+		case 'm': hmod = optarg; break;
+		case 't': htok = optarg; break;
+		case 'P': hpin = optarg; break;
+		case 'h': return fputs(vault_usage, stdout), EXIT_OK;
+		default: return EXIT_USAGE;
+		}
 	}
+	if (optind < argc)
+		return cli_usage(vault_usage, "vault set: unexpected '%s'",
+				 argv[optind]);
 	if (!pp && !rd && !hmod && !htok && !hpin)
 		return cli_usage(vault_usage, "vault set: nothing to set");
 	if (pp && parse_bool(pp, &on))

@@ -2,9 +2,9 @@
  * main.c - ssefs: git-style subcommands over one binary
  *
  * Global options (--vault, --passphrase-file, --config, --json, --debug,
- * --progress, --quiet)
- * may stand anywhere before a "--"; they are taken out of argv before the
- * command family sees it.  Each family parses its own options.
+ * --progress, --quiet) may stand anywhere before a "--"; they are taken
+ * out of argv before the command family sees it.  Each family parses its
+ * own options with cli_getopt(), whole names only.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -65,6 +65,8 @@ static void usage(FILE *f)
 "                         is not a terminal, or with --json\n"
 "  --quiet                never draw it (wins over --progress)\n"
 "  -h, --help             this text; 'ssefs COMMAND --help' for a command\n"
+"Every option takes its whole name (--size, not --si), as --name VALUE or\n"
+"--name=VALUE, anywhere among the arguments; -- ends the options.\n"
 "  --version              the version\n"
 "\n"
 "Exit codes: 0 success, 1 failure, 2 usage, 3 attention needed; an error\n"
@@ -94,6 +96,38 @@ int cli_getopt_usage(const char *cmd, int c, char **argv)
 	if (optopt && optopt != '?')
 		return cli_usage(NULL, "%s: -%c: unknown option", cmd, optopt);
 	return cli_usage(NULL, "%s: %s: unknown option", cmd, opt);
+}
+
+int cli_getopt(int argc, char **argv, const char *optstring,
+	       const struct option *opts, const char *cmd)
+{
+	const char *arg;
+	int idx = -1, at, c;
+	size_t n;
+
+	c = getopt_long(argc, argv, optstring, opts, &idx);
+	if (c == -1)
+		return -1;
+	if (c == '?' || c == ':') {
+		cli_getopt_usage(cmd, c, argv);
+		return CLI_OPT_BAD;
+	}
+	if (idx < 0)
+		return c;		/* a short option */
+	/* the option as written: a separate value follows it */
+	at = optind - 1;
+	if (opts[idx].has_arg == required_argument && at > 0 &&
+	    optarg == argv[at])
+		at--;
+	arg = argv[at];
+	n = strlen(opts[idx].name);
+	if (!strncmp(arg, "--", 2) && !strncmp(arg + 2, opts[idx].name, n) &&
+	    (!arg[2 + n] || arg[2 + n] == '='))
+		return c;
+	n = strcspn(arg, "=");
+	cli_usage(NULL, "%s: %.*s: unknown option (did you mean --%s?)", cmd,
+		  (int)n, arg, opts[idx].name);
+	return CLI_OPT_BAD;
 }
 
 const char *cli_strerror(int err)

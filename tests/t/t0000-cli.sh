@@ -115,6 +115,57 @@ test_expect_success JQ,FUSE 'mount --json and status --json: one object each' '
 	json_one object status mnt )
 '
 
+# One parser: every command takes whole option names only, the same way,
+# and the global options before or after the command.
+test_expect_success 'an abbreviated option is refused alike by every command, naming the option' '
+	ssefs_setup_vault &&
+	test_expect_code 2 ssefs disk create x.vhd --si 64M 2>err &&
+	test "$(cat err)" = "ssefs: disk create: --si: unknown option (did you mean --size?)" &&
+	test_expect_code 2 ssefs key create k --si 2048 2>err &&
+	test "$(cat err)" = "ssefs: key create: --si: unknown option (did you mean --size?)" &&
+	test_expect_code 2 ssefs key set k --enab=true 2>err &&
+	grep -q "^ssefs: key set: --enab: unknown option (did you mean --enabled?)$" err &&
+	test_expect_code 2 ssefs vault set --purge=off 2>err &&
+	grep -q "^ssefs: vault set: --purge: unknown option (did you mean --purge-protection?)$" err &&
+	test_expect_code 2 ssefs rotate --thr 2 2>err &&
+	grep -q "^ssefs: rotate: --thr: unknown option (did you mean --threads?)$" err &&
+	test_expect_code 2 ssefs key policy k --frob 2>err &&
+	grep -q "^ssefs: key policy: --frob: unknown option$" err &&
+	test_expect_code 2 ssefs key create k --size 2>err &&
+	grep -q "^ssefs: key create: --size needs a value$" err &&
+	! test -e x.vhd
+'
+
+test_expect_success 'global options work before and after the command, for every command' '
+	mkdir gl && (
+	cd gl && unset SSEFS_VAULT &&
+	ssefs vault init --vault "$PWD/v" --name gl >/dev/null &&
+	ssefs --vault "$PWD/v" key create k1 --size 2048 >/dev/null &&
+	ssefs key create k2 --size=2048 --vault="$PWD/v" --json >k2.json &&
+	jq -e .name k2.json >/dev/null &&
+	ssefs key list --vault "$PWD/v" --json >l1 &&
+	ssefs --json --vault "$PWD/v" key list >l2 &&
+	test_cmp l1 l2 &&
+	ssefs des create d1 --key k1 --vault "$PWD/v" >/dev/null &&
+	ssefs --vault "$PWD/v" des show d1 --json >d1.json &&
+	jq -e .name d1.json >/dev/null &&
+	ssefs disk create a.vhd --size 1M --vault "$PWD/v" --des d1 --quiet >/dev/null &&
+	ssefs --quiet --vault "$PWD/v" disk show a.vhd --json >a.json &&
+	jq -e .uuid a.json >/dev/null &&
+	ssefs vault show --json --vault "$PWD/v" >vs.json &&
+	jq -e .name vs.json >/dev/null &&
+	ssefs rotate --vault "$PWD/v" --json >r.json &&
+	jq -e .disksFailed r.json >/dev/null )
+'
+
+test_expect_success '--help anywhere after a subcommand, and -- ends the options' '
+	ssefs key set k1 --help >out && grep -q "^usage: ssefs key" out &&
+	ssefs vault audit --help >out && grep -q "^usage: ssefs vault" out &&
+	ssefs disk create x.vhd --help >out && grep -q "^usage: ssefs disk" out &&
+	test_expect_code 2 ssefs key create -- --size 2>err &&
+	grep -q "bad name" err
+'
+
 # The harness itself: "|| return 1" in a body (the idiom of the loops in
 # these tests) must not skip the body's test_when_finished, or a failed
 # test would leave its mounts behind.
