@@ -91,6 +91,12 @@ int cli_take(int argc, char **argv, int *i, const char *name,
  */
 int cli_progress_on(const struct cli_ctx *ctx);
 
+/*
+ * --json for a command whose object is gone (des delete, key purge):
+ * {"name": @name, @what: true}.  Return: an exit code.
+ */
+int cli_json_gone(const char *name, const char *what);
+
 /* strerror() with ssefs's own words for the errnos it gives meaning to
  * (EKEYREVOKED: "key has been revoked", EBADMSG: "no valid header"...). */
 const char *cli_strerror(int err);

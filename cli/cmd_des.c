@@ -465,17 +465,7 @@ static int des_delete_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		r = des_error(argv[1], r);
 		goto out;
 	}
-	if (ctx->json) {
-		struct json j;
-
-		json_init(&j, stdout, JSON_PRETTY);
-		json_obj_begin(&j, NULL);
-		json_str(&j, "name", argv[1]);
-		json_bool(&j, "deleted", 1);
-		json_obj_end(&j);
-		json_end(&j);
-	}
-	r = EXIT_OK;
+	r = ctx->json ? cli_json_gone(argv[1], "deleted") : EXIT_OK;
 out:
 	vault_close(v);
 	return r;

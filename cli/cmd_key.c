@@ -744,17 +744,8 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 			r = EXIT_FAIL;
 		else if (strcmp(sub, "purge"))
 			r = print_changed(ctx, v, argv[1]);
-		else if (ctx->json) {
-			/* nothing is left to print but the fact */
-			struct json j;
-
-			json_init(&j, stdout, JSON_PRETTY);
-			json_obj_begin(&j, NULL);
-			json_str(&j, "name", argv[1]);
-			json_bool(&j, "purged", 1);
-			json_obj_end(&j);
-			json_end(&j);
-		}
+		else if (ctx->json)
+			r = cli_json_gone(argv[1], "purged");
 	}
 	vault_close(v);
 	return r;

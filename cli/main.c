@@ -19,6 +19,7 @@
 #include "fuse/opts.h"
 #include "keyvault/vault.h"
 #include "util/config.h"
+#include "util/json.h"
 #include "util/log.h"
 
 static const struct command {
@@ -163,6 +164,18 @@ int cli_progress_on(const struct cli_ctx *ctx)
 	if (ctx->progress)
 		return ctx->progress > 0;
 	return !ctx->json && isatty(STDERR_FILENO);
+}
+
+int cli_json_gone(const char *name, const char *what)
+{
+	struct json j;
+
+	json_init(&j, stdout, JSON_PRETTY);
+	json_obj_begin(&j, NULL);
+	json_str(&j, "name", name);
+	json_bool(&j, what, 1);
+	json_obj_end(&j);
+	return json_end(&j) < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 int cli_take(int argc, char **argv, int *i, const char *name,
