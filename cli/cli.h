@@ -92,6 +92,16 @@ int cli_take(int argc, char **argv, int *i, const char *name,
 int cli_progress_on(const struct cli_ctx *ctx);
 
 /*
+ * A subcommand without options of its own (disk export, des delete, key
+ * show...) parsed as every other: --help prints @usage, "--" ends the
+ * options, anything else that looks like one is "CMD: --x: unknown
+ * option".  Leaves (*@argc, *@argv) as the subcommand's name and its
+ * arguments.  Return: 0 to go on; -1 after --help (exit 0); EXIT_USAGE.
+ */
+int cli_plain_args(int *argc, char ***argv, const char *cmd,
+		   const char *usage);
+
+/*
  * --json for a command whose object is gone (des delete, key purge):
  * {"name": @name, @what: true}.  Return: an exit code.
  */

@@ -474,6 +474,8 @@ out:
 int cmd_des(int argc, char **argv, struct cli_ctx *ctx)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
+	char what[32];
+	int r;
 
 	if (!sub)
 		return cli_usage(des_usage, "des: needs a subcommand");
@@ -485,11 +487,17 @@ int cmd_des(int argc, char **argv, struct cli_ctx *ctx)
 		return des_create_cmd(argc - 1, argv + 1, ctx);
 	if (!strcmp(sub, "update"))
 		return des_update_cmd(argc - 1, argv + 1, ctx);
+	if (strcmp(sub, "list") && strcmp(sub, "show") && strcmp(sub, "delete"))
+		return cli_usage(des_usage, "des %s: unknown subcommand", sub);
+	argc--;
+	argv++;
+	snprintf(what, sizeof(what), "des %s", sub);
+	r = cli_plain_args(&argc, &argv, what, des_usage);
+	if (r)
+		return r < 0 ? EXIT_OK : r;
 	if (!strcmp(sub, "list"))
-		return des_show_cmd(argc - 1, argv + 1, ctx, 1);
+		return des_show_cmd(argc, argv, ctx, 1);
 	if (!strcmp(sub, "show"))
-		return des_show_cmd(argc - 1, argv + 1, ctx, 0);
-	if (!strcmp(sub, "delete"))
-		return des_delete_cmd(argc - 1, argv + 1, ctx);
-	return cli_usage(des_usage, "des %s: unknown subcommand", sub);
+		return des_show_cmd(argc, argv, ctx, 0);
+	return des_delete_cmd(argc, argv, ctx);
 }

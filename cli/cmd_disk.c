@@ -1188,6 +1188,20 @@ int cmd_disk(int argc, char **argv, struct cli_ctx *ctx)
 		fputs(disk_usage, stdout);
 		return EXIT_OK;
 	}
+	if (strcmp(sub, "create") && strcmp(sub, "import") &&
+	    strcmp(sub, "rewrap")) {
+		char what[32];
+		int r;
+
+		snprintf(what, sizeof(what), "disk %s", sub);
+		argc--;
+		argv++;
+		r = cli_plain_args(&argc, &argv, what, disk_usage);
+		if (r)
+			return r < 0 ? EXIT_OK : r;
+		argc++;
+		argv--;
+	}
 	if (!strcmp(sub, "show")) {
 		if (argc != 3)
 			return cli_usage(disk_usage, "disk show: needs "

@@ -688,6 +688,16 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 	    strcmp(sub, "expiring"))
 		return cli_usage(key_usage, "key: unknown subcommand '%s'",
 				 sub);
+	if (strcmp(sub, "create") && strcmp(sub, "import") &&
+	    strcmp(sub, "set") && strcmp(sub, "policy") &&
+	    strcmp(sub, "expiring")) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "key %s", sub);
+		r = cli_plain_args(&argc, &argv, what, key_usage);
+		if (r)
+			return r < 0 ? EXIT_OK : r;
+	}
 	if ((!strcmp(sub, "rotate") || !strcmp(sub, "delete") ||
 	     !strcmp(sub, "recover") || !strcmp(sub, "purge")) && argc != 2)
 		return cli_usage(key_usage, "key %s: want NAME", sub);

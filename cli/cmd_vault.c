@@ -531,6 +531,14 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	if (!strcmp(sub, "init"))
 		return do_init(argc, argv, ctx);
+	if (strcmp(sub, "audit") && strcmp(sub, "set")) {
+		char what[40];
+
+		snprintf(what, sizeof(what), "vault %.20s", sub);
+		r = cli_plain_args(&argc, &argv, what, vault_usage);
+		if (r)
+			return r < 0 ? EXIT_OK : r;
+	}
 	if (!strcmp(sub, "restore")) {
 		if (argc != 2)
 			return cli_usage(vault_usage,

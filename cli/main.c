@@ -166,6 +166,31 @@ int cli_progress_on(const struct cli_ctx *ctx)
 	return !ctx->json && isatty(STDERR_FILENO);
 }
 
+int cli_plain_args(int *argc, char ***argv, const char *cmd,
+		   const char *usage)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char **av = *argv;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(*argc, av, ":h", opts, cmd)) != -1) {
+		if (c != 'h')
+			return EXIT_USAGE;
+		fputs(usage, stdout);
+		return -1;
+	}
+	/* getopt_long() moved the arguments to the end: argv[optind..] */
+	av[optind - 1] = av[0];
+	*argv = av + optind - 1;
+	*argc -= optind - 1;
+	return 0;
+}
+
 int cli_json_gone(const char *name, const char *what)
 {
 	struct json j;

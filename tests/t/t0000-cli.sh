@@ -162,6 +162,13 @@ test_expect_success '--help anywhere after a subcommand, and -- ends the options
 	ssefs key set k1 --help >out && grep -q "^usage: ssefs key" out &&
 	ssefs vault audit --help >out && grep -q "^usage: ssefs vault" out &&
 	ssefs disk create x.vhd --help >out && grep -q "^usage: ssefs disk" out &&
+	ssefs des delete d1 --help >out && grep -q "^usage: ssefs des" out &&
+	ssefs vault backup b --help >out && grep -q "^usage: ssefs vault" out &&
+	ssefs disk verify x.vhd --help >out && grep -q "^usage: ssefs disk" out &&
+	test_expect_code 2 ssefs disk verify --frob x.vhd 2>err &&
+	test "$(cat err)" = "ssefs: disk verify: --frob: unknown option" &&
+	test_expect_code 2 ssefs key show k1 --x 2>err &&
+	test "$(cat err)" = "ssefs: key show: --x: unknown option" &&
 	test_expect_code 2 ssefs key create -- --size 2>err &&
 	grep -q "bad name" err
 '
