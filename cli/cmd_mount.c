@@ -7,6 +7,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,7 @@
 #endif
 
 static const char mount_usage[] =
-"usage: ssefs mount STORE MNT [-o OPTIONS] [-f]\n"
+"usage: ssefs mount STORE MNT [-o OPTIONS] [-f|--foreground]\n"
 "       ssefs --config FILE mount MNT [-o OPTIONS] [-f]   (STORE: store:)\n";
 
 /* A daemon whose mount is gone may still be closing its disks: wait this
@@ -168,7 +169,14 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	char cwd[PATH_MAX];
 	char *fsname = NULL;
 	struct stat st;
+	static const struct option mount_opts_cl[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char **ovals = NULL;
 	int i, npos = 0, fg = 0, ret = EXIT_FAIL, r, lock_fd = -1;
+	int c, novals = 0;
 	struct hostdir hd = { NULL, -1, -1 };
 	pid_t holder;
 
@@ -178,32 +186,37 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 		return EXIT_FAIL;
 	}
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+	/* the -o values, applied after the config's (below), in order */
+	ovals = calloc((size_t)argc, sizeof(*ovals));
+	if (!ovals) {
+		error("mount: out of memory");
+		goto out;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":hfo:", mount_opts_cl,
+			       "mount")) != -1) {
+		if (c == 'h') {
 			mount_help();
 			ret = EXIT_OK;
 			goto out;
 		}
-		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--foreground")) {
+		if (c == 'f') {
 			fg = 1;
-		} else if (!strcmp(argv[i], "-o") || !strncmp(argv[i], "-o", 2)) {
-			/* handled in the second pass, after the config */
-			if (!argv[i][2] && ++i >= argc) {
-				ret = cli_usage(mount_usage,
-						"-o: needs a value");
-				goto out;
-			}
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			ret = cli_usage(mount_usage, "mount: %s: unknown option",
-					argv[i]);
-			goto out;
-		} else if (npos < 2) {
-			pos[npos++] = argv[i];
+		} else if (c == 'o') {
+			ovals[novals++] = optarg;
 		} else {
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	}
+	for (i = optind; i < argc; i++) {
+		if (npos == 2) {
 			ret = cli_usage(mount_usage, "mount: %s: unexpected "
 					"argument", argv[i]);
 			goto out;
 		}
+		pos[npos++] = argv[i];
 	}
 	if (npos == 1 && ctx->cfg && config_default_store(ctx->cfg)) {
 		/* "ssefs mount MNT": the config file names the store */
@@ -244,13 +257,9 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	for (i = 1; i < argc; i++) {
-		const char *val;
-
-		if (strncmp(argv[i], "-o", 2))
-			continue;
-		val = argv[i][2] ? argv[i] + 2 : argv[++i];
-		if (mount_opts_parse(&o, val, &fargs, err, sizeof(err)) < 0) {
+	for (i = 0; i < novals; i++) {
+		if (mount_opts_parse(&o, ovals[i], &fargs, err,
+				     sizeof(err)) < 0) {
 			ret = cli_usage(NULL, "%s", err);
 			goto out;
 		}
@@ -378,6 +387,7 @@ out:
 	hostdir_close(&hd);
 	vault_close(v);
 	free(fsname);
+	free(ovals);
 	fuse_opt_free_args(&fargs);
 	mount_opts_release(&o);
 	return ret;

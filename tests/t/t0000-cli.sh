@@ -129,6 +129,8 @@ test_expect_success 'an abbreviated option is refused alike by every command, na
 	grep -q "^ssefs: vault set: --purge: unknown option (did you mean --purge-protection?)$" err &&
 	test_expect_code 2 ssefs rotate --thr 2 2>err &&
 	grep -q "^ssefs: rotate: --thr: unknown option (did you mean --threads?)$" err &&
+	test_expect_code 2 ssefs mount --fore store mnt 2>err &&
+	grep -q "^ssefs: mount: --fore: unknown option (did you mean --foreground?)$" err &&
 	test_expect_code 2 ssefs key policy k --frob 2>err &&
 	grep -q "^ssefs: key policy: --frob: unknown option$" err &&
 	test_expect_code 2 ssefs key create k --size 2>err &&
