@@ -91,6 +91,10 @@ int cli_take(int argc, char **argv, int *i, const char *name,
  */
 int cli_progress_on(const struct cli_ctx *ctx);
 
+/* After cli_getopt(): more than @max arguments left is one line, "CMD:
+ * unexpected 'X'".  Return: 0 or EXIT_USAGE. */
+int cli_extra_args(int argc, char **argv, int max, const char *cmd);
+
 /*
  * A subcommand without options of its own (disk export, des delete, key
  * show...) parsed as every other: --help prints @usage, "--" ends the

@@ -277,9 +277,8 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind > 1)
-		return cli_usage(key_usage, "key %s: unexpected '%s'", argv[0],
-				 argv[optind + 1]);
+	if (cli_extra_args(argc, argv, 1, what))
+		return EXIT_USAGE;
 	name = optind < argc ? argv[optind] : NULL;
 	if (!name)
 		return cli_usage(key_usage, "key %s: which NAME?", argv[0]);
@@ -463,9 +462,8 @@ static int do_set(int argc, char **argv, struct cli_ctx *ctx,
 		}
 		any = 1;
 	}
-	if (argc - optind > 1)
-		return cli_usage(key_usage, "key set: unexpected '%s'",
-				 argv[optind + 1]);
+	if (cli_extra_args(argc, argv, 1, "key set"))
+		return EXIT_USAGE;
 	ref = optind < argc ? argv[optind] : NULL;
 	if (!ref)
 		return cli_usage(key_usage, "key set: want NAME[/VERSION]");
@@ -561,9 +559,8 @@ static int do_policy(int argc, char **argv, struct cli_ctx *ctx,
 			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind > 1)
-		return cli_usage(key_usage, "key policy: unexpected '%s'",
-				 argv[optind + 1]);
+	if (cli_extra_args(argc, argv, 1, "key policy"))
+		return EXIT_USAGE;
 	name = optind < argc ? argv[optind] : NULL;
 	if (!name)
 		return cli_usage(key_usage, "key policy: which NAME?");
@@ -606,9 +603,8 @@ static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
 					 "'%s'", optarg);
 		given = 1;
 	}
-	if (optind < argc)
-		return cli_usage(key_usage, "key expiring: unexpected '%s'",
-				 argv[optind]);
+	if (cli_extra_args(argc, argv, 0, "key expiring"))
+		return EXIT_USAGE;
 	err = vault_key_list(v, &ks, &n);
 	if (err)
 		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),

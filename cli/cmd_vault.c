@@ -182,9 +182,8 @@ static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 		else
 			return EXIT_USAGE;
 	}
-	if (optind < argc)
-		return cli_usage(vault_usage, "vault init: unexpected '%s'",
-				 argv[optind]);
+	if (cli_extra_args(argc, argv, 0, "vault init"))
+		return EXIT_USAGE;
 	if (name && !kid_valid_vault_name(name))
 		return cli_usage(vault_usage, "--name %s: a vault name is 1-%d "
 				 "of a-z 0-9 - (not starting with -)", name,
@@ -309,9 +308,8 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 		else
 			return EXIT_USAGE;
 	}
-	if (optind < argc)
-		return cli_usage(vault_usage, "vault audit: unexpected '%s'",
-				 argv[optind]);
+	if (cli_extra_args(argc, argv, 0, "vault audit"))
+		return EXIT_USAGE;
 	if (since) {
 		time_t t;
 
@@ -478,9 +476,8 @@ static int do_set(int argc, char **argv, struct vault *v)
 		default: return EXIT_USAGE;
 		}
 	}
-	if (optind < argc)
-		return cli_usage(vault_usage, "vault set: unexpected '%s'",
-				 argv[optind]);
+	if (cli_extra_args(argc, argv, 0, "vault set"))
+		return EXIT_USAGE;
 	if (!pp && !rd && !hmod && !htok && !hpin)
 		return cli_usage(vault_usage, "vault set: nothing to set");
 	if (pp && parse_bool(pp, &on))

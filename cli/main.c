@@ -166,6 +166,14 @@ int cli_progress_on(const struct cli_ctx *ctx)
 	return !ctx->json && isatty(STDERR_FILENO);
 }
 
+int cli_extra_args(int argc, char **argv, int max, const char *cmd)
+{
+	if (argc - optind <= max)
+		return 0;
+	return cli_usage(NULL, "%s: unexpected '%s'", cmd,
+			 argv[optind + max]);
+}
+
 int cli_plain_args(int *argc, char ***argv, const char *cmd,
 		   const char *usage)
 {
