@@ -23,6 +23,7 @@ struct cli_ctx {
 	const char *keyfile;		/* config's vault key file, if any */
 	const char *config_file;	/* --config, SSEFS_CONFIG, or NULL */
 	int json;			/* --json */
+	int progress;			/* --progress: 1; --quiet: -1; else 0 */
 	struct config *cfg;		/* NULL when there is no config file */
 };
 
@@ -53,6 +54,24 @@ int cli_usage(const char *usage, const char *fmt, ...)
  */
 int cli_getopt_usage(const char *cmd, int c, char **argv);
 
+struct option;
+
+#define CLI_OPT_BAD	(-2)
+
+/*
+ * The one option parser of every command: getopt_long() (options among
+ * the arguments, "--name VALUE" or "--name=VALUE", "--" ends them) with
+ * whole names only.  getopt_long() alone takes "--si" for "--size",
+ * which misleads (coreutils' --si means powers of 1000) and would break
+ * scripts the day another option starts the same way.  Set optind = 1
+ * and opterr = 0 before the first call, start @optstring with ':'.
+ * Return: the option's value, -1 at the end, or CLI_OPT_BAD after one
+ * line on stderr ("CMD: --si: unknown option (did you mean --size?)",
+ * "CMD: --frob: unknown option", "CMD: --size needs a value").
+ */
+int cli_getopt(int argc, char **argv, const char *optstring,
+	       const struct option *opts, const char *cmd);
+
 /*
  * Open and unlock the vault of @ctx.  On failure prints one line naming
  * the vault dir or file at fault and returns EXIT_FAIL; 0 on success.
@@ -64,6 +83,33 @@ int cli_open_vault(struct cli_ctx *ctx, struct vault **out);
  * separate value).  Return: 1 taken, 0 not this option, -1 value missing. */
 int cli_take(int argc, char **argv, int *i, const char *name,
 	     const char **val);
+
+/*
+ * Whether long work draws its progress line on stderr: with --progress
+ * (unless --quiet, which wins), else when stderr is a terminal and the
+ * output is not --json.
+ */
+int cli_progress_on(const struct cli_ctx *ctx);
+
+/* After cli_getopt(): more than @max arguments left is one line, "CMD:
+ * unexpected 'X'".  Return: 0 or EXIT_USAGE. */
+int cli_extra_args(int argc, char **argv, int max, const char *cmd);
+
+/*
+ * A subcommand without options of its own (disk export, des delete, key
+ * show...) parsed as every other: --help prints @usage, "--" ends the
+ * options, anything else that looks like one is "CMD: --x: unknown
+ * option".  Leaves (*@argc, *@argv) as the subcommand's name and its
+ * arguments.  Return: 0 to go on; -1 after --help (exit 0); EXIT_USAGE.
+ */
+int cli_plain_args(int *argc, char ***argv, const char *cmd,
+		   const char *usage);
+
+/*
+ * --json for a command whose object is gone (des delete, key purge):
+ * {"name": @name, @what: true}.  Return: an exit code.
+ */
+int cli_json_gone(const char *name, const char *what);
 
 /* strerror() with ssefs's own words for the errnos it gives meaning to
  * (EKEYREVOKED: "key has been revoked", EBADMSG: "no valid header"...). */

@@ -35,7 +35,8 @@ static const char des_usage[] =
 "--auto-rotate moves every disk of the set to the newest key version\n"
 "within the rotation interval (ssefs rotate, or a mount's daemon).\n"
 "delete is refused while disks of the set exist (those whose file is gone\n"
-"are dropped from the vault's registry).\n"
+"are dropped from the vault's registry); with --json it prints\n"
+"{name, deleted}.\n"
 "See ssefs-des(1).\n";
 
 static int des_error(const char *name, int r)
@@ -128,8 +129,7 @@ static int resolve_key(struct vault *v, const char *ref, struct des *d)
 	if (r == -EXDEV)
 		return error("key %s: %s", ref, cli_strerror(r)), EXIT_FAIL;
 	if (r < 0)
-		return cli_usage(des_usage, "--key %s: not NAME, NAME/VERSION "
-				 "or a key's kid", ref);
+		return cli_key_ref_usage("--key", ref);
 	r = vault_resolve(v, ref, d->active_kid, sizeof(d->active_kid));
 	if (r < 0) {
 		error("key %s: %s", ref, cli_strerror(r));
@@ -165,7 +165,8 @@ static int des_create_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	d.type = ENV_TYPE_CUSTOMER;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", create_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", create_opts,
+			       "des create")) != -1) {
 		switch (c) {
 		case 'k':
 			key = optarg;
@@ -194,7 +195,7 @@ static int des_create_cmd(int argc, char **argv, struct cli_ctx *ctx)
 			fputs(des_usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_getopt_usage("des create", c, argv);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1)
@@ -285,7 +286,8 @@ static int des_update_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	u.want = &want;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", update_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", update_opts,
+			       "des update")) != -1) {
 		switch (c) {
 		case 'k':
 			key = optarg;
@@ -301,7 +303,7 @@ static int des_update_cmd(int argc, char **argv, struct cli_ctx *ctx)
 			fputs(des_usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_getopt_usage("des update", c, argv);
+			return EXIT_USAGE;
 		}
 	}
 	if (optind != argc - 1)
@@ -459,7 +461,11 @@ static int des_delete_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	if (r == 0)
 		r = des_delete(vault_dir(v), argv[1]);
 	vault_audit(v, "des.delete", NULL, r);
-	r = r < 0 ? des_error(argv[1], r) : EXIT_OK;
+	if (r < 0) {
+		r = des_error(argv[1], r);
+		goto out;
+	}
+	r = ctx->json ? cli_json_gone(argv[1], "deleted") : EXIT_OK;
 out:
 	vault_close(v);
 	return r;
@@ -468,6 +474,8 @@ out:
 int cmd_des(int argc, char **argv, struct cli_ctx *ctx)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
+	char what[32];
+	int r;
 
 	if (!sub)
 		return cli_usage(des_usage, "des: needs a subcommand");
@@ -479,11 +487,17 @@ int cmd_des(int argc, char **argv, struct cli_ctx *ctx)
 		return des_create_cmd(argc - 1, argv + 1, ctx);
 	if (!strcmp(sub, "update"))
 		return des_update_cmd(argc - 1, argv + 1, ctx);
+	if (strcmp(sub, "list") && strcmp(sub, "show") && strcmp(sub, "delete"))
+		return cli_usage(des_usage, "des %s: unknown subcommand", sub);
+	argc--;
+	argv++;
+	snprintf(what, sizeof(what), "des %s", sub);
+	r = cli_plain_args(&argc, &argv, what, des_usage);
+	if (r)
+		return r < 0 ? EXIT_OK : r;
 	if (!strcmp(sub, "list"))
-		return des_show_cmd(argc - 1, argv + 1, ctx, 1);
+		return des_show_cmd(argc, argv, ctx, 1);
 	if (!strcmp(sub, "show"))
-		return des_show_cmd(argc - 1, argv + 1, ctx, 0);
-	if (!strcmp(sub, "delete"))
-		return des_delete_cmd(argc - 1, argv + 1, ctx);
-	return cli_usage(des_usage, "des %s: unknown subcommand", sub);
+		return des_show_cmd(argc, argv, ctx, 0);
+	return des_delete_cmd(argc, argv, ctx);
 }

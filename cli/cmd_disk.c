@@ -36,6 +36,7 @@
 #include "util/json.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/progress.h"
 
 #define MiB		(UINT64_C(1) << 20)
 #define COPY_CHUNK	(4u << 20)
@@ -59,13 +60,15 @@ static const char disk_usage[] =
 "mount holds open, or whose store has a ReadWrite host cache left to\n"
 "write back.  rewrap --des/--key moves a disk to another set or key by\n"
 "re-wrapping its DEK (same number of layers only; no data is\n"
-"re-encrypted).  import refuses a store file (ciphertext): copy a disk\n"
-"with snapshot, or import what export writes.  A new disk's path may not\n"
-"hold a control character (newline, tab...): exit 2.  From the first folder\n"
-"of PATH that someone else can write to, no symlink is followed (SECURITY\n"
-"in ssefs-disk(1)).  The footer's unique id is the disk's UUID (an imported\n"
-"fixed VHD's too), and create, import and snapshot bind the header to it: a\n"
-"header put on another disk's data fails to open.  See ssefs-disk(1).\n";
+"re-encrypted).  With --json, export prints {path, dest, vhdSizeBytes}\n"
+"and the others the disk as show does.  import refuses a store file\n"
+"(ciphertext): copy a disk with snapshot, or import what export writes.\n"
+"A new disk's path may not hold a control character (newline, tab...):\n"
+"exit 2.  From the first folder of PATH that someone else can write to, no\n"
+"symlink is followed (SECURITY in ssefs-disk(1)).  The footer's unique id\n"
+"is the disk's UUID (an imported fixed VHD's too), and create, import and\n"
+"snapshot bind the header to it: a header put on another disk's data fails\n"
+"to open.  See ssefs-disk(1).\n";
 
 /*
  * The path of a disk about to be made: one with a control character
@@ -356,7 +359,7 @@ struct import_src {
 	uint64_t bytes;		/* of the source to copy */
 	uint64_t footer_at;	/* where our footer goes */
 	uint8_t footer[VHD_FOOTER_BYTES];
-	int progress;
+	struct progress *pg;	/* NULL: no progress line (create) */
 };
 
 static int is_zero(const uint8_t *p, size_t n)
@@ -372,10 +375,12 @@ static int fill_import(struct volume *vol, void *arg)
 	struct import_src *s = arg;
 	uint8_t *buf = malloc(COPY_CHUNK);
 	uint64_t off = 0;
-	int r = 0, last = -1;
+	int r = 0;
 
 	if (!buf)
 		return -ENOMEM;
+	if (s->pg)
+		progress_start(s->pg, "import", NULL, s->bytes);
 	while (off < s->bytes && r == 0) {
 		size_t n = s->bytes - off < COPY_CHUNK ?
 			   (size_t)(s->bytes - off) : COPY_CHUNK;
@@ -397,16 +402,11 @@ static int fill_import(struct volume *vol, void *arg)
 				r = (int)w;
 		}
 		off += n;
-		if (s->progress) {
-			int pct = (int)(off * 100 / s->bytes);
-
-			if (pct != last)
-				fprintf(stderr, "\rimporting: %3d%%", pct);
-			last = pct;
-		}
+		if (s->pg)
+			progress_update(s->pg, off);
 	}
-	if (s->progress)
-		fputc('\n', stderr);
+	if (s->pg)
+		progress_finish(s->pg);
 	secmem_wipe(buf, COPY_CHUNK);	/* plaintext of the image */
 	free(buf);
 	if (r == 0) {
@@ -442,14 +442,16 @@ struct make_args {
 static int parse_make(int argc, char **argv, struct make_args *a,
 		      int want_args, const char *cmd)
 {
+	char what[32];
 	uint64_t v;
 	int c;
 
 	memset(a, 0, sizeof(*a));
 	a->ss = 4096;
+	snprintf(what, sizeof(what), "disk %s", cmd);
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", create_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", create_opts, what)) != -1) {
 		switch (c) {
 		case 's':
 			a->size = optarg;
@@ -471,12 +473,8 @@ static int parse_make(int argc, char **argv, struct make_args *a,
 		case 'h':
 			fputs(disk_usage, stdout);
 			return -1;
-		default: {
-			char what[32];
-
-			snprintf(what, sizeof(what), "disk %s", cmd);
-			return cli_getopt_usage(what, c, argv);
-		}
+		default:
+			return EXIT_USAGE;
 		}
 	}
 	if (a->des && a->key)
@@ -642,6 +640,7 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 	struct vol_format f;
 	struct import_src s;
 	struct vault *v = NULL;
+	struct progress pg = { 0 };
 	uint8_t uuid[16];
 	uint64_t plain;
 	int r, kind;
@@ -687,7 +686,8 @@ static int disk_import(int argc, char **argv, struct cli_ctx *ctx)
 		vhd_footer_build(s.footer, s.footer_at, uuid, time(NULL));
 	else
 		vhd_footer_set_uuid(s.footer, uuid);
-	s.progress = isatty(STDERR_FILENO) && !ctx->json;
+	pg.on = cli_progress_on(ctx);
+	s.pg = &pg;
 	r = make_new_disk(ctx, v, a.args[1], &f, &s, "cannot import");
 out:
 	close(s.fd);
@@ -799,6 +799,7 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 	struct vault *v = NULL;
 	char tmp[PATH_MAX], into[PATH_MAX];
 	const char *dest, *base;
+	struct progress pg = { 0 };
 	uint8_t *buf = NULL;
 	uint64_t size, off;
 	struct stat st;
@@ -834,6 +835,8 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	size = vol_size(vol);
 	r = ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
+	pg.on = cli_progress_on(ctx);
+	progress_start(&pg, "export", NULL, size);
 	for (off = 0; r == 0 && off < size; off += COPY_CHUNK) {
 		size_t n = size - off < COPY_CHUNK ? (size_t)(size - off) :
 						     COPY_CHUNK;
@@ -843,13 +846,29 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 			r = got < 0 ? (int)got : -EIO;
 		else if (!is_zero(buf, n))	/* keep the copy sparse */
 			r = io_pwrite_all(fd, buf, n, (off_t)off);
+		progress_update(&pg, off + n);
 	}
+	progress_finish(&pg);
 	if (r == 0)
 		r = io_commit_tmpfile(fd, tmp, dest);
 	else
 		unlink(tmp);
-	if (r < 0)
+	if (r < 0) {
 		r = disk_err(argv[1], "export failed", r);
+		goto out;
+	}
+	if (ctx->json) {
+		char abs[PATH_MAX], dabs[PATH_MAX];
+		struct json j;
+
+		json_init(&j, stdout, JSON_PRETTY);
+		json_obj_begin(&j, NULL);
+		json_str(&j, "path", realpath(argv[1], abs) ? abs : argv[1]);
+		json_str(&j, "dest", realpath(dest, dabs) ? dabs : dest);
+		json_uint(&j, "vhdSizeBytes", size);
+		json_obj_end(&j);
+		r = json_end(&j) < 0 ? EXIT_FAIL : EXIT_OK;
+	}
 out:
 	if (fd >= 0)
 		close(fd);
@@ -863,21 +882,30 @@ out:
 }
 
 /* Copy @src to @dst: a reflink where the file system can, else a sparse
- * copy of the data ranges. */
-static int copy_backing(int src, int dst)
+ * copy of the data ranges; @pg counts the file's bytes, holes included. */
+static int copy_backing(int src, int dst, struct progress *pg)
 {
 	struct stat st;
 	off_t data = 0, hole;
 	static char buf[1 << 20];
 
-	if (ioctl(dst, FICLONE, src) == 0)
+	if (fstat(src, &st) < 0)
+		return -errno;
+	progress_start(pg, "snapshot", NULL, (uint64_t)st.st_size);
+	if (ioctl(dst, FICLONE, src) == 0) {
+		progress_update(pg, (uint64_t)st.st_size);
 		return 0;
-	if (fstat(src, &st) < 0 || ftruncate(dst, st.st_size) < 0)
+	}
+	if (ftruncate(dst, st.st_size) < 0)
 		return -errno;
 	for (;;) {
 		data = lseek(src, data, SEEK_DATA);
-		if (data < 0)
-			return errno == ENXIO ? 0 : -errno;
+		if (data < 0) {
+			if (errno != ENXIO)
+				return -errno;
+			progress_update(pg, (uint64_t)st.st_size);
+			return 0;
+		}
 		hole = lseek(src, data, SEEK_HOLE);
 		if (hole < 0)
 			return -errno;
@@ -893,6 +921,7 @@ static int copy_backing(int src, int dst)
 			if (r < 0)
 				return r;
 			data += got;
+			progress_update(pg, (uint64_t)data);
 		}
 	}
 }
@@ -924,6 +953,7 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 	struct env_header h;
 	struct keyops ops;
 	struct store_new sn = { .at = { .fd = -1 }, .fd = -1 };
+	struct progress pg = { 0 };
 	int src = -1, dst, r;
 
 	if (argc != 3)
@@ -950,7 +980,9 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 		r = disk_err(src < 0 ? argv[1] : argv[2], NULL, r);
 		goto out;
 	}
-	r = copy_backing(src, dst);
+	pg.on = cli_progress_on(ctx);
+	r = copy_backing(src, dst, &pg);
+	progress_finish(&pg);
 	/* the copy is a disk of its own: a new UUID, the header re-MAC'd */
 	if (r == 0)
 		r = hdr_read(dst, &h, NULL);
@@ -1031,7 +1063,8 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", rewrap_opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", rewrap_opts,
+			       "disk rewrap")) != -1) {
 		switch (c) {
 		case 'd':
 			des = optarg;
@@ -1043,7 +1076,7 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 			fputs(disk_usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_getopt_usage("disk rewrap", c, argv);
+			return EXIT_USAGE;
 		}
 	}
 	if (des && key)
@@ -1204,6 +1237,20 @@ int cmd_disk(int argc, char **argv, struct cli_ctx *ctx)
 	if (!strcmp(sub, "-h") || !strcmp(sub, "--help")) {
 		fputs(disk_usage, stdout);
 		return EXIT_OK;
+	}
+	if (strcmp(sub, "create") && strcmp(sub, "import") &&
+	    strcmp(sub, "rewrap")) {
+		char what[32];
+		int r;
+
+		snprintf(what, sizeof(what), "disk %s", sub);
+		argc--;
+		argv++;
+		r = cli_plain_args(&argc, &argv, what, disk_usage);
+		if (r)
+			return r < 0 ? EXIT_OK : r;
+		argc++;
+		argv--;
 	}
 	if (!strcmp(sub, "show")) {
 		if (argc != 3)

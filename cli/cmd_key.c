@@ -2,6 +2,7 @@
  * cmd_key.c - `ssefs key`: customer-managed RSA keys and their versions
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +55,8 @@ static const char key_usage[] =
 "            --notify-before, else 30d); exit 3 if any\n"
 "NAME/VERSION may also be the kid create prints (vault://VAULT/keys/...).\n"
 "--expires must be after --not-before when both are given.  With --json,\n"
-"set, delete and recover print the key object, policy the policy.\n"
+"set, delete and recover print the key object, policy the policy, purge\n"
+"{name, purged}.\n"
 "T: 2027-01-31T00:00:00Z or 2027-01-31; DUR: 90d, 12h, P90D.\n"
 "See ssefs-key(1).\n";
 
@@ -240,62 +242,81 @@ static int never_valid(void)
 			 "(the key would never be usable)");
 }
 
+static const struct option create_opts[] = {
+	{ "size", required_argument, NULL, 's' },
+	{ "expires", required_argument, NULL, 'e' },
+	{ "not-before", required_argument, NULL, 'n' },
+	{ "protection", required_argument, NULL, 'P' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct option import_opts[] = {
+	{ "pem", required_argument, NULL, 'p' },
+	{ "protection", required_argument, NULL, 'P' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 		     struct vault *v, int import)
 {
 	const char *val, *name = NULL, *pem = NULL;
-	char kid[VAULT_KID_MAX + 1];
+	char kid[VAULT_KID_MAX + 1], what[32];
 	time_t nbf = 0, exp = 0;
 	struct vault_key *k;
-	int i, r, bits = 0, hsm = 0, err;
+	int c, bits = 0, hsm = 0, err;
 
-	for (i = 1; i < argc; i++) {
-		if ((r = cli_take(argc, argv, &i, "--protection", &val))) {
-			if (r > 0 && strcmp(val, "software") &&
-			    strcmp(val, "hsm"))
+	optind = 1;
+	opterr = 0;
+	snprintf(what, sizeof(what), "key %s", argv[0]);
+	while ((c = cli_getopt(argc, argv, ":h", import ? import_opts :
+			       create_opts, what)) != -1) {
+		val = optarg;
+		switch (c) {
+		case 'P':
+			if (strcmp(val, "software") && strcmp(val, "hsm"))
 				return cli_usage(key_usage, "--protection: "
 						 "want software or hsm, not "
 						 "'%s'", val);
-			if (r > 0 && import && !strcmp(val, "hsm"))
+			if (import && !strcmp(val, "hsm"))
 				return cli_usage(key_usage, "key import: "
 						 "--protection hsm: a private "
 						 "key that existed outside the "
 						 "token cannot become an hsm "
 						 "key (create one in the token "
 						 "instead)");
-			if (r > 0)
-				hsm = !strcmp(val, "hsm");
-		} else if (!import &&
-			   (r = cli_take(argc, argv, &i, "--size", &val))) {
-			if (r > 0 && strcmp(val, "2048") &&
-			    strcmp(val, "3072") && strcmp(val, "4096"))
+			hsm = !strcmp(val, "hsm");
+			break;
+		case 's':
+			if (strcmp(val, "2048") && strcmp(val, "3072") &&
+			    strcmp(val, "4096"))
 				return cli_usage(key_usage, "--size: want "
 						 "2048, 3072 or 4096, not '%s'",
 						 val);
-			if (r > 0)
-				bits = atoi(val);
-		} else if (!import &&
-			   (r = cli_take(argc, argv, &i, "--expires", &val))) {
-			if (r > 0 && opt_time("--expires", val, 1, &exp))
+			bits = atoi(val);
+			break;
+		case 'e':
+			if (opt_time("--expires", val, 1, &exp))
 				return EXIT_USAGE;
-		} else if (!import && (r = cli_take(argc, argv, &i,
-						    "--not-before", &val))) {
-			if (r > 0 && opt_time("--not-before", val, 1, &nbf))
+			break;
+		case 'n':
+			if (opt_time("--not-before", val, 1, &nbf))
 				return EXIT_USAGE;
-		} else if (import &&
-			   (r = cli_take(argc, argv, &i, "--pem", &val))) {
+			break;
+		case 'p':
 			pem = val;
-		} else if (argv[i][0] != '-' && !name) {
-			name = argv[i];
-			r = 1;
-		} else {
-			return cli_usage(key_usage, "key %s: unknown argument "
-					 "'%s'", argv[0], argv[i]);
+			break;
+		case 'h':
+			fputs(key_usage, stdout);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
 		}
-		if (r < 0)
-			return cli_usage(key_usage, "key %s: %s needs a value",
-					 argv[0], argv[i]);
 	}
+	if (cli_extra_args(argc, argv, 1, what))
+		return EXIT_USAGE;
+	name = optind < argc ? argv[optind] : NULL;
 	if (!name)
 		return cli_usage(key_usage, "key %s: which NAME?", argv[0]);
 	if (nbf && exp && exp <= nbf)
@@ -367,8 +388,7 @@ static int do_show(int argc, char **argv, struct cli_ctx *ctx,
 		return error("key %s: %s", argv[1], cli_strerror(err)),
 		       EXIT_FAIL;
 	if (err)
-		return cli_usage(key_usage, "key show: bad key reference '%s'",
-				 argv[1]);
+		return cli_key_ref_usage("key show", argv[1]);
 	err = vault_key_get(v, name, &k);
 	if (err)
 		return key_error(v, name, err), EXIT_FAIL;
@@ -434,47 +454,61 @@ static int do_list(struct cli_ctx *ctx, struct vault *v)
 	return EXIT_OK;
 }
 
+static const struct option set_opts[] = {
+	{ "enabled", required_argument, NULL, 'E' },
+	{ "expires", required_argument, NULL, 'e' },
+	{ "not-before", required_argument, NULL, 'n' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int do_set(int argc, char **argv, struct cli_ctx *ctx,
 		  struct vault *v)
 {
 	char name[KID_NAME_MAX + 1], ver[KID_VERSION_LEN + 1];
 	struct vault_key_attrs a = { .enabled = -1 };
 	const char *val, *ref = NULL;
-	int i, r, any = 0, err;
+	int c, any = 0, err;
 
-	for (i = 1; i < argc; i++) {
-		if ((r = cli_take(argc, argv, &i, "--enabled", &val))) {
-			if (r > 0 && parse_bool(val, &a.enabled))
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", set_opts, "key set")) != -1) {
+		val = optarg;
+		switch (c) {
+		case 'E':
+			if (parse_bool(val, &a.enabled))
 				return cli_usage(key_usage, "--enabled: want "
 						 "true or false, not '%s'",
 						 val);
-		} else if ((r = cli_take(argc, argv, &i, "--expires", &val))) {
-			if (r > 0 && opt_time("--expires", val, 1, &a.expires))
+			break;
+		case 'e':
+			if (opt_time("--expires", val, 1, &a.expires))
 				return EXIT_USAGE;
 			a.set_expires = 1;
-		} else if ((r = cli_take(argc, argv, &i, "--not-before",
-					 &val))) {
-			if (r > 0 && opt_time("--not-before", val, 1,
-					      &a.not_before))
+			break;
+		case 'n':
+			if (opt_time("--not-before", val, 1, &a.not_before))
 				return EXIT_USAGE;
 			a.set_not_before = 1;
-		} else if (argv[i][0] != '-' && !ref) {
-			ref = argv[i];
-			continue;
-		} else {
-			return cli_usage(key_usage, "key set: unknown argument "
-					 "'%s'", argv[i]);
+			break;
+		case 'h':
+			fputs(key_usage, stdout);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
 		}
-		if (r < 0)
-			return cli_usage(key_usage, "key set: %s needs a value",
-					 argv[i]);
 		any = 1;
 	}
-	err = ref ? cli_key_ref(v, ref, name, ver) : -EINVAL;
+	if (cli_extra_args(argc, argv, 1, "key set"))
+		return EXIT_USAGE;
+	ref = optind < argc ? argv[optind] : NULL;
+	if (!ref)
+		return cli_usage(key_usage, "key set: want NAME[/VERSION]");
+	err = cli_key_ref(v, ref, name, ver);
 	if (err == -EXDEV)
 		return error("key %s: %s", ref, cli_strerror(err)), EXIT_FAIL;
 	if (err)
-		return cli_usage(key_usage, "key set: want NAME[/VERSION]");
+		return cli_key_ref_usage("key set", ref);
 	if (!any)
 		return cli_usage(key_usage, "key set: nothing to set");
 	if (a.set_expires && a.set_not_before && a.expires && a.not_before &&
@@ -512,38 +546,50 @@ static int show_policy(struct cli_ctx *ctx, struct vault *v, const char *name)
 	return EXIT_OK;
 }
 
+static const struct option policy_opts[] = {
+	{ "rotate-after", required_argument, NULL, 'r' },
+	{ "notify-before", required_argument, NULL, 'n' },
+	{ "expire-after", required_argument, NULL, 'e' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int do_policy(int argc, char **argv, struct cli_ctx *ctx,
 		     struct vault *v)
 {
-	static const char *const names[] = {
-		"--rotate-after", "--notify-before", "--expire-after",
-	};
 	uint64_t d[3] = { UINT64_MAX, UINT64_MAX, UINT64_MAX };
-	const char *val, *name = NULL;
-	size_t o;
-	int i, r = 0, err;
+	const char *name = NULL;
+	int c, err;
 
-	for (i = 1; i < argc; i++) {
-		for (o = 0; o < 3; o++)
-			if ((r = cli_take(argc, argv, &i, names[o], &val)))
-				break;
-		if (o < 3) {
-			if (r > 0 && !strcmp(val, "0"))
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", policy_opts,
+			       "key policy")) != -1) {
+		switch (c) {
+		case 'r':
+		case 'n':
+		case 'e': {
+			/* a duration, or 0: clear it */
+			int o = c == 'r' ? 0 : c == 'n' ? 1 : 2;
+
+			if (!strcmp(optarg, "0"))
 				d[o] = 0;
-			else if (r > 0 && parse_duration(val, &d[o]))
+			else if (parse_duration(optarg, &d[o]))
 				return cli_usage(key_usage, "%s: bad duration "
-						 "'%s'", names[o], val);
-		} else if (argv[i][0] != '-' && !name) {
-			name = argv[i];
-			continue;
-		} else {
-			return cli_usage(key_usage, "key policy: unknown "
-					 "argument '%s'", argv[i]);
+						 "'%s'", policy_opts[o].name,
+						 optarg);
+			break;
 		}
-		if (r < 0)
-			return cli_usage(key_usage, "key policy: %s needs a "
-					 "value", argv[i]);
+		case 'h':
+			fputs(key_usage, stdout);
+			return EXIT_OK;
+		default:
+			return EXIT_USAGE;
+		}
 	}
+	if (cli_extra_args(argc, argv, 1, "key policy"))
+		return EXIT_USAGE;
+	name = optind < argc ? argv[optind] : NULL;
 	if (!name)
 		return cli_usage(key_usage, "key policy: which NAME?");
 	if (d[0] == UINT64_MAX && d[1] == UINT64_MAX && d[2] == UINT64_MAX)
@@ -559,20 +605,34 @@ static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
 {
 	uint64_t within = 30 * 86400, window;
 	struct vault_key *ks;
-	const char *val;
+	static const struct option opts[] = {
+		{ "within", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct json j;
 	time_t now = time(NULL);
 	char kid[VAULT_KID_MAX + 1], t[32];
 	size_t n, i, m;
-	int k, r, found = 0, err, given = 0;
+	int c, found = 0, err, given = 0;
 
-	for (k = 1; k < argc; k++) {
-		r = cli_take(argc, argv, &k, "--within", &val);
-		if (r <= 0 || parse_duration(val, &within))
-			return cli_usage(key_usage, "key expiring: bad "
-					 "argument '%s'", argv[k]);
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", opts,
+			       "key expiring")) != -1) {
+		if (c == 'h') {
+			fputs(key_usage, stdout);
+			return EXIT_OK;
+		}
+		if (c != 'w')
+			return EXIT_USAGE;
+		if (parse_duration(optarg, &within))
+			return cli_usage(key_usage, "--within: bad duration "
+					 "'%s'", optarg);
 		given = 1;
 	}
+	if (cli_extra_args(argc, argv, 0, "key expiring"))
+		return EXIT_USAGE;
 	err = vault_key_list(v, &ks, &n);
 	if (err)
 		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),
@@ -652,6 +712,16 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 	    strcmp(sub, "expiring"))
 		return cli_usage(key_usage, "key: unknown subcommand '%s'",
 				 sub);
+	if (strcmp(sub, "create") && strcmp(sub, "import") &&
+	    strcmp(sub, "set") && strcmp(sub, "policy") &&
+	    strcmp(sub, "expiring")) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "key %s", sub);
+		r = cli_plain_args(&argc, &argv, what, key_usage);
+		if (r)
+			return r < 0 ? EXIT_OK : r;
+	}
 	if ((!strcmp(sub, "rotate") || !strcmp(sub, "delete") ||
 	     !strcmp(sub, "recover") || !strcmp(sub, "purge")) && argc != 2)
 		return cli_usage(key_usage, "key %s: want NAME", sub);
@@ -708,6 +778,8 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 			r = EXIT_FAIL;
 		else if (strcmp(sub, "purge"))
 			r = print_changed(ctx, v, argv[1]);
+		else if (ctx->json)
+			r = cli_json_gone(argv[1], "purged");
 	}
 	vault_close(v);
 	return r;

@@ -5,7 +5,9 @@
  * vault, the default key or DES, the store lock), then hands over to the
  * daemon (fuse/mount.c).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +37,7 @@
 #endif
 
 static const char mount_usage[] =
-"usage: ssefs mount STORE MNT [-o OPTIONS] [-f]\n"
+"usage: ssefs mount STORE MNT [-o OPTIONS] [-f|--foreground]\n"
 "       ssefs --config FILE mount MNT [-o OPTIONS] [-f]   (STORE: store:)\n";
 
 /* A daemon whose mount is gone may still be closing its disks: wait this
@@ -78,6 +80,9 @@ static void mount_help(void)
 "     temp_disk=SIZE    needs host_cache: temp.vhd at the root of MNT, a\n"
 "                       fixed VHD of SIZE (whole MiB) kept in DIR and\n"
 "                       discarded at unmount; STORE/temp.vhd must not exist\n"
+"     nonempty          mount over a directory that holds files (hidden\n"
+"                       until the unmount); without it such a mount point\n"
+"                       is refused\n"
 "     encryption_at_host=on|off    (on) on: the host cache holds\n"
 "                       ciphertext and the temp disk is encrypted under a\n"
 "                       key that lives only in the daemon's memory; off:\n"
@@ -87,8 +92,25 @@ static void mount_help(void)
 "  -h, --help         this text\n"
 "\n"
 "Defaults come from the config file's mount: and stores: sections.\n"
+"With --json, one object once the mount is in place: {store, mountpoint,\n"
+"disks, damagedDisks, foreground}.\n"
 "Unmount with 'fusermount3 -u MNT' or 'umount MNT'; a new mount of the\n"
 "store waits up to 10 s for the old daemon to finish.  See ssefs-mount(8).\n");
+}
+
+/* 1 when directory @path holds anything but "." and "..", 0, -errno. */
+static int dir_has_entries(const char *path)
+{
+	struct dirent *e;
+	DIR *d = opendir(path);
+	int r = 0;
+
+	if (!d)
+		return -errno;
+	while (!r && (e = readdir(d)))
+		r = strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return r;
 }
 
 /*
@@ -152,7 +174,14 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	char cwd[PATH_MAX];
 	char *fsname = NULL;
 	struct stat st;
+	static const struct option mount_opts_cl[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char **ovals = NULL;
 	int i, npos = 0, fg = 0, ret = EXIT_FAIL, r, lock_fd = -1;
+	int c, novals = 0;
 	struct hostdir hd = { NULL, -1, -1 };
 	pid_t holder;
 
@@ -162,32 +191,37 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 		return EXIT_FAIL;
 	}
 
-	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+	/* the -o values, applied after the config's (below), in order */
+	ovals = calloc((size_t)argc, sizeof(*ovals));
+	if (!ovals) {
+		error("mount: out of memory");
+		goto out;
+	}
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":hfo:", mount_opts_cl,
+			       "mount")) != -1) {
+		if (c == 'h') {
 			mount_help();
 			ret = EXIT_OK;
 			goto out;
 		}
-		if (!strcmp(argv[i], "-f") || !strcmp(argv[i], "--foreground")) {
+		if (c == 'f') {
 			fg = 1;
-		} else if (!strcmp(argv[i], "-o") || !strncmp(argv[i], "-o", 2)) {
-			/* handled in the second pass, after the config */
-			if (!argv[i][2] && ++i >= argc) {
-				ret = cli_usage(mount_usage,
-						"-o: needs a value");
-				goto out;
-			}
-		} else if (argv[i][0] == '-' && argv[i][1]) {
-			ret = cli_usage(mount_usage, "mount: %s: unknown option",
-					argv[i]);
-			goto out;
-		} else if (npos < 2) {
-			pos[npos++] = argv[i];
+		} else if (c == 'o') {
+			ovals[novals++] = optarg;
 		} else {
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	}
+	for (i = optind; i < argc; i++) {
+		if (npos == 2) {
 			ret = cli_usage(mount_usage, "mount: %s: unexpected "
 					"argument", argv[i]);
 			goto out;
 		}
+		pos[npos++] = argv[i];
 	}
 	if (npos == 1 && ctx->cfg && config_default_store(ctx->cfg)) {
 		/* "ssefs mount MNT": the config file names the store */
@@ -228,13 +262,9 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	for (i = 1; i < argc; i++) {
-		const char *val;
-
-		if (strncmp(argv[i], "-o", 2))
-			continue;
-		val = argv[i][2] ? argv[i] + 2 : argv[++i];
-		if (mount_opts_parse(&o, val, &fargs, err, sizeof(err)) < 0) {
+	for (i = 0; i < novals; i++) {
+		if (mount_opts_parse(&o, ovals[i], &fargs, err,
+				     sizeof(err)) < 0) {
 			ret = cli_usage(NULL, "%s", err);
 			goto out;
 		}
@@ -252,6 +282,16 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	if (r < 0) {
 		ret = r == -EINVAL ? cli_usage(NULL, "%s", err) :
 		      (error("%s", err), EXIT_FAIL);
+		goto out;
+	}
+	/* a mount over files hides them until the unmount: only when asked */
+	r = o.nonempty ? 0 : dir_has_entries(mnt);
+	if (r) {
+		if (r > 0)
+			error("%s: mount point is not empty (use -o nonempty "
+			      "to mount over it)", pos[1]);
+		else
+			error("%s: %s", pos[1], strerror(-r));
 		goto out;
 	}
 
@@ -364,6 +404,7 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	ma.opts = &o;
 	ma.fargs = &fargs;
 	ma.foreground = fg;
+	ma.json = ctx->json;
 	ma.lock_fd = lock_fd;
 	ma.host = &hd;
 	ret = ssefs_mount_main(&ma);
@@ -373,6 +414,7 @@ out:
 	hostdir_close(&hd);
 	vault_close(v);
 	free(fsname);
+	free(ovals);
 	fuse_opt_free_args(&fargs);
 	mount_opts_release(&o);
 	return ret;

@@ -16,6 +16,7 @@
 #include "util/config.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/progress.h"
 
 static const char rotate_usage[] =
 "usage: ssefs rotate [STORE] [--threads N]\n"
@@ -34,6 +35,7 @@ static const char rotate_usage[] =
 "it) the registry cannot hold, is named and counted as failed; the others\n"
 "go on.  Disks below STORE are reached beneath it, following no symlink.\n"
 "Idempotent; safe beside a mount doing the same.\n"
+"On a terminal (or with --progress) a line on stderr counts the disks.\n"
 "Exit 0 when all went well, 1 when something failed, 3 when a registered\n"
 "disk was missing.  See ssefs-des(1).\n";
 
@@ -51,6 +53,7 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct rotation_opts o = { 0 };
+	struct progress pg = { .on = cli_progress_on(ctx) };
 	struct rotation_result res;
 	struct vault *v = NULL;
 	struct stat st;
@@ -58,7 +61,7 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, ":h", opts, "rotate")) != -1) {
 		switch (c) {
 		case 't':
 			o.threads = atoi(optarg);
@@ -70,7 +73,7 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 			fputs(rotate_usage, stdout);
 			return EXIT_OK;
 		default:
-			return cli_getopt_usage("rotate", c, argv);
+			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1)
@@ -87,6 +90,7 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	o.notify = ctx->cfg ? config_notify(ctx->cfg) : NULL;
 	o.say = ctx->json ? NULL : say_line;
+	o.progress = &pg;
 	if (cli_open_vault(ctx, &v))
 		return EXIT_FAIL;
 	r = rotation_run(v, &o, &res);

@@ -3,6 +3,7 @@
  * settings; and cli_open_vault() for every command family
  */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,8 @@ static const char vault_usage[] =
 "                       logging in before it is recorded; --hsm-module none\n"
 "                       forgets it (refused while hsm keys exist)\n"
 "SSEFS_HSM_PIN_FILE names another PIN file for one command or mount.\n"
-"With --json, set and restore print the vault as show does.\n"
+"With --json, set and restore print the vault as show does, backup\n"
+"{name, dir, backup, bytes}, audit the records as one array.\n"
 "See ssefs-vault(1).\n";
 
 static void unlock_of(const struct cli_ctx *ctx, struct vault_unlock *u)
@@ -119,6 +121,16 @@ int cli_key_ref(struct vault *v, const char *ref, char *name, char *version)
 	return 0;
 }
 
+int cli_key_ref_usage(const char *what, const char *ref)
+{
+	char why[256];
+
+	if (kid_ref_why(ref, why, sizeof(why)) == 0)	/* well-formed */
+		snprintf(why, sizeof(why), "a platform key's kid names no "
+			 "customer key");
+	return cli_usage(NULL, "%s: %s: %s", what, ref, why);
+}
+
 int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 {
 	struct vault_unlock u;
@@ -151,31 +163,37 @@ int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 
 static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 {
-	const char *name = NULL, *pp = NULL, *val;
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, 'n' },
+		{ "keyfile", required_argument, NULL, 'k' },
+		{ "purge-protection", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = NULL, *pp = NULL;
 	struct vault_unlock u;
 	struct vault *v;
 	char kid[VAULT_KID_MAX + 1];
-	int i, r, err, on = 1;
+	int c, err, on = 1;
 
+	/* --passphrase-file is a global option: unlock_of() has it */
 	unlock_of(ctx, &u);
-	for (i = 1; i < argc; i++) {
-		if ((r = cli_take(argc, argv, &i, "--name", &val)))
-			name = val;
-		else if ((r = cli_take(argc, argv, &i, "--passphrase-file",
-				       &val)))
-			u.passphrase_file = val;
-		else if ((r = cli_take(argc, argv, &i, "--keyfile", &val)))
-			u.keyfile = val;
-		else if ((r = cli_take(argc, argv, &i, "--purge-protection",
-				       &val)))
-			pp = val;
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", opts, "vault init")) != -1) {
+		if (c == 'n')
+			name = optarg;
+		else if (c == 'k')
+			u.keyfile = optarg;
+		else if (c == 'p')
+			pp = optarg;
+		else if (c == 'h')
+			return fputs(vault_usage, stdout), EXIT_OK;
 		else
-			return cli_usage(vault_usage, "vault init: unknown "
-					 "argument '%s'", argv[i]);
-		if (r < 0)
-			return cli_usage(vault_usage, "vault init: %s needs a "
-					 "value", argv[i]);
+			return EXIT_USAGE;
 	}
+	if (cli_extra_args(argc, argv, 0, "vault init"))
+		return EXIT_USAGE;
 	if (pp && parse_bool(pp, &on))
 		return cli_usage(vault_usage, "--purge-protection: want on or "
 				 "off, not '%s'", pp);
@@ -279,25 +297,33 @@ static int do_show(struct cli_ctx *ctx, struct vault *v)
 
 static int do_audit(int argc, char **argv, struct vault *v, int json)
 {
-	const char *since = NULL, *val;
+	static const struct option opts[] = {
+		{ "since", required_argument, NULL, 's' },
+		{ "verify", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *since = NULL;
 	char where[512], tbuf[32] = "";
 	char **files = NULL;
-	unsigned long n;
+	unsigned long n, records = 0;
 	size_t nf = 0, i;
-	int verify = 0, r, k, err;
+	int verify = 0, c, err;
 
-	for (k = 1; k < argc; k++) {
-		if (!strcmp(argv[k], "--verify"))
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", opts, "vault audit")) != -1) {
+		if (c == 'v')
 			verify = 1;
-		else if ((r = cli_take(argc, argv, &k, "--since", &val)) > 0)
-			since = val;
-		else if (r < 0)
-			return cli_usage(vault_usage, "vault audit: --since "
-					 "needs a value");
+		else if (c == 's')
+			since = optarg;
+		else if (c == 'h')
+			return fputs(vault_usage, stdout), EXIT_OK;
 		else
-			return cli_usage(vault_usage, "vault audit: unknown "
-					 "argument '%s'", argv[k]);
+			return EXIT_USAGE;
 	}
+	if (cli_extra_args(argc, argv, 0, "vault audit"))
+		return EXIT_USAGE;
 	if (since) {
 		time_t t;
 
@@ -331,6 +357,10 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 	if (err)
 		return error("vault %s: audit log: %s", vault_dir(v),
 			     cli_strerror(err)), EXIT_FAIL;
+	/* --json: the records (each a JSON object on a line of the log)
+	 * as one array, so the output is one document */
+	if (json)
+		fputs("[", stdout);
 	for (i = 0; i < nf; i++) {
 		FILE *f = fopen(files[i], "r");
 		char *line = NULL;
@@ -340,6 +370,12 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 			/* {"time":"2027-01-31T00:00:00Z", fixed width */
 			if (*tbuf && strncmp(line + 9, tbuf, 20) < 0)
 				continue;
+			if (json && *line != '{')
+				continue;	/* not a record */
+			if (json)
+				fputs(records++ ? ",\n  " : "\n  ", stdout);
+			if (json)
+				line[strcspn(line, "\n")] = '\0';
 			fputs(line, stdout);
 		}
 		free(line);
@@ -348,7 +384,9 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 		free(files[i]);
 	}
 	free(files);
-	return EXIT_OK;
+	if (json)
+		fputs(records ? "\n]\n" : "]\n", stdout);
+	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
 }
 
 /* The token settings: what is given over what is recorded. */
@@ -424,32 +462,36 @@ static int set_hsm(struct vault *v, const char *module, const char *token,
 
 static int do_set(int argc, char **argv, struct vault *v)
 {
-	const char *pp = NULL, *rd = NULL, *val;
+	static const struct option opts[] = {
+		{ "purge-protection", required_argument, NULL, 'p' },
+		{ "retention-days", required_argument, NULL, 'r' },
+		{ "hsm-module", required_argument, NULL, 'm' },
+		{ "hsm-token", required_argument, NULL, 't' },
+		{ "hsm-pin-file", required_argument, NULL, 'P' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *pp = NULL, *rd = NULL;
 	const char *hmod = NULL, *htok = NULL, *hpin = NULL;
-	int i, r, on = 0, err = 0;
+	int c, r, on = 0, err = 0;
 	long days = 0;
 	char *end;
 
-	for (i = 1; i < argc; i++) {
-		if ((r = cli_take(argc, argv, &i, "--purge-protection", &val)))
-			pp = val;
-		else if ((r = cli_take(argc, argv, &i, "--retention-days",
-				       &val)))
-			rd = val;
-		else if ((r = cli_take(argc, argv, &i, "--hsm-module", &val)))
-			hmod = val;
-		else if ((r = cli_take(argc, argv, &i, "--hsm-token", &val)))
-			htok = val;
-		else if ((r = cli_take(argc, argv, &i, "--hsm-pin-file",
-				       &val)))
-			hpin = val;
-		else
-			return cli_usage(vault_usage, "vault set: unknown "
-					 "argument '%s'", argv[i]);
-		if (r < 0)
-			return cli_usage(vault_usage, "vault set: %s needs a "
-					 "value", argv[i]);
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(argc, argv, ":h", opts, "vault set")) != -1) {
+		switch (c) {
+		case 'p': pp = optarg; break;
+		case 'r': rd = optarg; break;
+		case 'm': hmod = optarg; break;
+		case 't': htok = optarg; break;
+		case 'P': hpin = optarg; break;
+		case 'h': return fputs(vault_usage, stdout), EXIT_OK;
+		default: return EXIT_USAGE;
+		}
 	}
+	if (cli_extra_args(argc, argv, 0, "vault set"))
+		return EXIT_USAGE;
 	if (!pp && !rd && !hmod && !htok && !hpin)
 		return cli_usage(vault_usage, "vault set: nothing to set");
 	if (pp && parse_bool(pp, &on))
@@ -507,6 +549,14 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 	}
 	if (!strcmp(sub, "init"))
 		return do_init(argc, argv, ctx);
+	if (strcmp(sub, "audit") && strcmp(sub, "set")) {
+		char what[40];
+
+		snprintf(what, sizeof(what), "vault %.20s", sub);
+		r = cli_plain_args(&argc, &argv, what, vault_usage);
+		if (r)
+			return r < 0 ? EXIT_OK : r;
+	}
 	if (!strcmp(sub, "restore")) {
 		if (argc != 2)
 			return cli_usage(vault_usage,
@@ -531,6 +581,16 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 				"not at hand (%s): put the key file at %s.key "
 				"or give the passphrase", ctx->vault_dir,
 				cli_strerror(err), ctx->vault_dir);
+			if (ctx->json) {
+				struct json j;
+
+				json_init(&j, stdout, JSON_PRETTY);
+				json_obj_begin(&j, NULL);
+				json_str(&j, "dir", ctx->vault_dir);
+				json_bool(&j, "unlocked", 0);
+				json_obj_end(&j);
+				json_end(&j);
+			}
 			return EXIT_OK;
 		}
 		vault_audit(v, "restore", NULL, 0);
@@ -565,6 +625,21 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 			error("%s: %s", argv[1], err == -EEXIST ?
 			      "already exists" : cli_strerror(err));
 			r = EXIT_FAIL;
+		} else if (ctx->json) {
+			char abs[PATH_MAX];
+			struct stat st;
+			struct json j;
+
+			json_init(&j, stdout, JSON_PRETTY);
+			json_obj_begin(&j, NULL);
+			json_str(&j, "name", vault_name(v));
+			json_str(&j, "dir", vault_dir(v));
+			json_str(&j, "backup", realpath(argv[1], abs) ? abs :
+				 argv[1]);
+			json_uint(&j, "bytes", stat(argv[1], &st) ? 0 :
+				  (uint64_t)st.st_size);
+			json_obj_end(&j);
+			json_end(&j);
 		}
 	} else if (!strcmp(sub, "audit")) {
 		r = do_audit(argc, argv, v, ctx->json);

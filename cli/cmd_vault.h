@@ -18,4 +18,10 @@ struct vault;
  */
 int cli_key_ref(struct vault *v, const char *ref, char *name, char *version);
 
+/*
+ * A reference cli_key_ref() refused: print "@what: @ref: WHY", naming the
+ * part at fault (NAME, VERSION, VAULT...), and return EXIT_USAGE.
+ */
+int cli_key_ref_usage(const char *what, const char *ref);
+
 #endif /* SSEFS_CLI_CMD_VAULT_H */

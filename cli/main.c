@@ -1,9 +1,10 @@
 /*
  * main.c - ssefs: git-style subcommands over one binary
  *
- * Global options (--vault, --passphrase-file, --config, --json, --debug)
- * may stand anywhere before a "--"; they are taken out of argv before the
- * command family sees it.  Each family parses its own options.
+ * Global options (--vault, --passphrase-file, --config, --json, --debug,
+ * --progress, --quiet) may stand anywhere before a "--"; they are taken
+ * out of argv before the command family sees it.  Each family parses its
+ * own options with cli_getopt(), whole names only.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +19,7 @@
 #include "fuse/opts.h"
 #include "keyvault/vault.h"
 #include "util/config.h"
+#include "util/json.h"
 #include "util/log.h"
 
 static const struct command {
@@ -42,7 +44,7 @@ static void usage(FILE *f)
 
 	fprintf(f,
 "usage: ssefs [--vault DIR] [--passphrase-file F] [--config FILE] [--json]\n"
-"             COMMAND [ARGS]\n"
+"             [--progress | --quiet] COMMAND [ARGS]\n"
 "\n"
 "Encrypted fixed-format .vhd disks over FUSE, with keys in a key vault.\n"
 "\n"
@@ -59,7 +61,13 @@ static void usage(FILE *f)
 "  --config FILE          configuration file (or SSEFS_CONFIG); ssefs-config(5)\n"
 "  --json                 machine-readable output\n"
 "  --debug                verbose diagnostics on stderr\n"
+"  --progress             draw the progress line of long work (disk import,\n"
+"                         export, snapshot; rotate) on stderr even when it\n"
+"                         is not a terminal, or with --json\n"
+"  --quiet                never draw it (wins over --progress)\n"
 "  -h, --help             this text; 'ssefs COMMAND --help' for a command\n"
+"Every option takes its whole name (--size, not --si), as --name VALUE or\n"
+"--name=VALUE, anywhere among the arguments; -- ends the options.\n"
 "  --version              the version\n"
 "\n"
 "Exit codes: 0 success, 1 failure, 2 usage, 3 attention needed; an error\n"
@@ -89,6 +97,38 @@ int cli_getopt_usage(const char *cmd, int c, char **argv)
 	if (optopt && optopt != '?')
 		return cli_usage(NULL, "%s: -%c: unknown option", cmd, optopt);
 	return cli_usage(NULL, "%s: %s: unknown option", cmd, opt);
+}
+
+int cli_getopt(int argc, char **argv, const char *optstring,
+	       const struct option *opts, const char *cmd)
+{
+	const char *arg;
+	int idx = -1, at, c;
+	size_t n;
+
+	c = getopt_long(argc, argv, optstring, opts, &idx);
+	if (c == -1)
+		return -1;
+	if (c == '?' || c == ':') {
+		cli_getopt_usage(cmd, c, argv);
+		return CLI_OPT_BAD;
+	}
+	if (idx < 0)
+		return c;		/* a short option */
+	/* the option as written: a separate value follows it */
+	at = optind - 1;
+	if (opts[idx].has_arg == required_argument && at > 0 &&
+	    optarg == argv[at])
+		at--;
+	arg = argv[at];
+	n = strlen(opts[idx].name);
+	if (!strncmp(arg, "--", 2) && !strncmp(arg + 2, opts[idx].name, n) &&
+	    (!arg[2 + n] || arg[2 + n] == '='))
+		return c;
+	n = strcspn(arg, "=");
+	cli_usage(NULL, "%s: %.*s: unknown option (did you mean --%s?)", cmd,
+		  (int)n, arg, opts[idx].name);
+	return CLI_OPT_BAD;
 }
 
 const char *cli_strerror(int err)
@@ -121,6 +161,58 @@ const char *cli_strerror(int err)
 		       "copied from another disk?)";
 	}
 	return strerror(err);
+}
+
+int cli_progress_on(const struct cli_ctx *ctx)
+{
+	if (ctx->progress)
+		return ctx->progress > 0;
+	return !ctx->json && isatty(STDERR_FILENO);
+}
+
+int cli_extra_args(int argc, char **argv, int max, const char *cmd)
+{
+	if (argc - optind <= max)
+		return 0;
+	return cli_usage(NULL, "%s: unexpected '%s'", cmd,
+			 argv[optind + max]);
+}
+
+int cli_plain_args(int *argc, char ***argv, const char *cmd,
+		   const char *usage)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char **av = *argv;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = cli_getopt(*argc, av, ":h", opts, cmd)) != -1) {
+		if (c != 'h')
+			return EXIT_USAGE;
+		fputs(usage, stdout);
+		return -1;
+	}
+	/* getopt_long() moved the arguments to the end: argv[optind..] */
+	av[optind - 1] = av[0];
+	*argv = av + optind - 1;
+	*argc -= optind - 1;
+	return 0;
+}
+
+int cli_json_gone(const char *name, const char *what)
+{
+	struct json j;
+
+	json_init(&j, stdout, JSON_PRETTY);
+	json_obj_begin(&j, NULL);
+	json_str(&j, "name", name);
+	json_bool(&j, what, 1);
+	json_obj_end(&j);
+	return json_end(&j) < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 int cli_take(int argc, char **argv, int *i, const char *name,
@@ -177,6 +269,10 @@ static int take_globals(int argc, char **argv, struct cli_ctx *ctx,
 			ctx->json = 1;
 		else if (!strcmp(argv[i], "--debug"))
 			log_set_debug(1);
+		else if (!strcmp(argv[i], "--progress"))
+			ctx->progress = ctx->progress < 0 ? -1 : 1;
+		else if (!strcmp(argv[i], "--quiet"))
+			ctx->progress = -1;	/* wins over --progress */
 		else
 			argv[out++] = argv[i];
 	}

@@ -34,6 +34,7 @@
 #include "util/beneath.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/progress.h"
 
 #define DEFAULT_THREADS	8
 
@@ -245,7 +246,8 @@ struct job {
 
 struct pool {
 	struct job *jobs;
-	size_t njobs, next;
+	size_t njobs, next, ndone;
+	struct progress *pg;	/* updated under the lock */
 	pthread_mutex_t lock;
 	struct keyops ops;	/* the locked vault */
 	const struct store_root *sr;	/* or NULL */
@@ -293,7 +295,7 @@ static void *worker(void *arg)
 	struct pool *p = arg;
 
 	for (;;) {
-		char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1];
+		char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1] = { "", "" };
 		struct rewrap_src src;
 		struct job *j;
 		int fd;
@@ -306,19 +308,21 @@ static void *worker(void *arg)
 		fd = open_disk_rw(p->sr, j->disk.path);
 		if (fd == -ENOENT) {
 			j->missing = 1;
-			continue;
-		}
-		if (fd < 0) {
+		} else if (fd < 0) {
 			j->result = fd;
-			continue;
+		} else {
+			src.customer = j->customer;
+			src.platform = p->platform[0] ? p->platform : NULL;
+			j->result = disk_rewrap_fd(fd, &p->ops, NULL, &src,
+						   NULL, &j->changed, old);
+			close(fd);
+			snprintf(j->old, sizeof(j->old), "%s", old[0]);
+			snprintf(j->old_inner, sizeof(j->old_inner), "%s",
+				 old[1]);
 		}
-		src.customer = j->customer;
-		src.platform = p->platform[0] ? p->platform : NULL;
-		j->result = disk_rewrap_fd(fd, &p->ops, NULL, &src, NULL,
-					   &j->changed, old);
-		close(fd);
-		snprintf(j->old, sizeof(j->old), "%s", old[0]);
-		snprintf(j->old_inner, sizeof(j->old_inner), "%s", old[1]);
+		pthread_mutex_lock(&p->lock);
+		progress_update(p->pg, ++p->ndone);
+		pthread_mutex_unlock(&p->lock);
 	}
 }
 
@@ -444,6 +448,8 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	 * parallel. */
 	vault_keyops(v, &p.ops);
 	pthread_mutex_init(&p.lock, NULL);
+	p.pg = p.njobs ? o->progress : NULL;
+	progress_start(p.pg, "rotate", "disks", p.njobs);
 	nth = o->threads > 0 ? o->threads : DEFAULT_THREADS;
 	if (nth > 64)
 		nth = 64;
@@ -458,6 +464,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 		worker(&p);
 	for (int i = 0; i < nth; i++)
 		pthread_join(th[i], NULL);
+	progress_finish(p.pg);
 
 	/* register the new kids at once, then report each disk */
 	done = calloc(p.njobs ? p.njobs : 1, sizeof(*done));
@@ -829,7 +836,9 @@ static void say_stdout(void *arg, const char *line)
 int rotation_apply_des(struct cli_ctx *ctx, struct vault *v,
 		       const struct des *d)
 {
-	struct rotation_opts o = { .say = ctx->json ? NULL : say_stdout };
+	struct progress pg = { .on = cli_progress_on(ctx) };
+	struct rotation_opts o = { .say = ctx->json ? NULL : say_stdout,
+				   .progress = &pg };
 	struct rotation_result res;
 	int r;
 

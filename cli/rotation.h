@@ -21,6 +21,7 @@
 
 struct cli_ctx;
 struct des;
+struct progress;
 struct vault;
 
 struct rotation_opts {
@@ -30,6 +31,8 @@ struct rotation_opts {
 	/* called for each line worth telling a person; may be NULL */
 	void (*say)(void *arg, const char *line);
 	void *say_arg;
+	/* disks re-wrapped so far of those to check; may be NULL */
+	struct progress *progress;
 };
 
 struct rotation_result {

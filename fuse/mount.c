@@ -27,6 +27,7 @@
 #include "fuse/fuseio.h"
 #include "fuse/mount.h"
 #include "fuse/ops.h"
+#include "util/json.h"
 #include "util/log.h"
 
 int mount_lock_store(const char *store, int *fd, pid_t *holder)
@@ -265,6 +266,22 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 		goto out;
 	}
 	sigs = 1;
+	/* --json: the mount is in place; say so before the daemon leaves
+	 * (flushed, so that its child does not print it again) */
+	if (a->json) {
+		struct json j;
+
+		json_init(&j, stdout, JSON_PRETTY);
+		json_obj_begin(&j, NULL);
+		json_str(&j, "store", a->store);
+		json_str(&j, "mountpoint", a->mnt);
+		json_uint(&j, "disks", nd);
+		json_uint(&j, "damagedDisks", nb);
+		json_bool(&j, "foreground", a->foreground);
+		json_obj_end(&j);
+		json_end(&j);
+		fflush(stdout);
+	}
 	if (!a->foreground) {
 		if (fuse_daemonize(0) != 0) {
 			error("mount: cannot become a daemon");

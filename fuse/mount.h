@@ -41,6 +41,8 @@ struct ssefs_mount_args {
 	struct mount_opts *opts;	/* moved into the daemon's state */
 	struct fuse_args *fargs;	/* libfuse's options ("-o ...") */
 	int foreground;			/* -f: no daemon, log to stderr */
+	int json;			/* --json: print the mount once it
+					 * is in place */
 	int lock_fd;			/* from mount_lock_store() */
 	struct hostdir *host;		/* -o host_cache: opened and locked
 					 * (fd -1 when none); taken over */

@@ -33,6 +33,8 @@ enum {
 	KEY_WRITEBACK_DELAY,
 	KEY_DEBUG,
 	KEY_DEFAULT_PERMISSIONS,
+	KEY_NONEMPTY,
+	KEY_NONEMPTY_BOOL,
 };
 
 static const struct fuse_opt ssefs_opt_table[] = {
@@ -55,6 +57,8 @@ static const struct fuse_opt ssefs_opt_table[] = {
 	FUSE_OPT_KEY("writeback_delay=", KEY_WRITEBACK_DELAY),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
+	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
+	FUSE_OPT_KEY("nonempty=", KEY_NONEMPTY_BOOL),
 	FUSE_OPT_END
 };
 
@@ -186,6 +190,14 @@ static int opt_proc(void *data, const char *arg, int key,
 		return 1;
 	case KEY_DEFAULT_PERMISSIONS:
 		return 0;		/* always on; added by the mount */
+	case KEY_NONEMPTY:
+		/* ssefs's own: libfuse 3 dropped it and refuses it */
+		o->nonempty = 1;
+		return 0;
+	case KEY_NONEMPTY_BOOL:
+		if (parse_bool(val, &o->nonempty) < 0)
+			return bad(c, arg, "must be true or false");
+		return 0;
 	case KEY_KEY_CHECK:
 		return set_dur(c, &o->key_check_interval, arg, val, 0);
 	case KEY_REVOKE_GRACE:
@@ -399,6 +411,8 @@ char *mount_opts_format(const struct mount_opts *o)
 		fprintf(f, "allow_other,");
 	if (o->allow_root)
 		fprintf(f, "allow_root,");
+	if (o->nonempty)
+		fprintf(f, "nonempty,");
 	fprintf(f, "key_check_interval=%s,revoke_grace=%s,rotate_interval=%s,",
 		kc, rg, ri);
 	if (o->notify)

@@ -36,6 +36,7 @@ struct mount_opts {
 	uint64_t writeback_delay;	/* seconds a ReadWrite cache may hold
 					 * dirty data, default 1 */
 	int debug;			/* -o debug: libfuse's trace */
+	int nonempty;			/* -o nonempty: mount over entries */
 };
 
 #define MOUNT_DEFAULT_KEY_CHECK		60

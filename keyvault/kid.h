@@ -37,4 +37,12 @@ int kid_valid_version(const char *s);
 int kid_split_ref(const char *ref, char name[KID_NAME_MAX + 1],
 		  char version[KID_VERSION_LEN + 1]);
 
+/*
+ * Why is @ref, a key reference (NAME, NAME/VERSION or a full kid), not
+ * one?  Writes which part is wrong into @why ("VERSION \"xyz\" has 3
+ * characters; a version is 32 lowercase hex digits").
+ * Return: 0 when @ref is well-formed (@why is ""), else -EINVAL.
+ */
+int kid_ref_why(const char *ref, char *why, size_t len);
+
 #endif /* SSEFS_KEYVAULT_KID_H */

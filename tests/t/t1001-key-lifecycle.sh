@@ -206,4 +206,31 @@ test_expect_success 'help and usage errors' '
 	test_expect_code 2 ssefs key rotate
 '
 
+# key_show_says REF WHAT: usage error, one line naming REF and the part
+key_show_says () {
+	test_expect_code 2 ssefs key show "$1" 2>err &&
+	test "$(wc -l <err)" = 1 &&
+	{ grep -qF "ssefs: key show: $1: " err && grep -qF "$2" err; } ||
+	{ cat err >&2; return 1; }
+}
+
+test_expect_success 'a malformed key reference says which part is wrong' '
+	v=$(ssefs --json key show k1 | jq -r ".versions[0].version") &&
+	key_show_says k1/xyz "VERSION \"xyz\" has '"'x'"' at position 1, not a lowercase hex digit; a version is 32 lowercase hex digits" &&
+	key_show_says k1/ "VERSION after '"'/'"' is empty" &&
+	key_show_says /$v "NAME is empty" &&
+	key_show_says "k1/${v}0" "has 33 digits" &&
+	key_show_says "k1/$(echo $v | tr a-f A-F)" "not a lowercase hex digit" &&
+	key_show_says "k1/$v/x" "more than NAME/VERSION" &&
+	key_show_says "bad name/$v" "NAME \"bad name\" has '"' '"' at position 4" &&
+	key_show_says vault://test/keys/k1 "a kid is vault://VAULT/keys/NAME/VERSION" &&
+	test_expect_code 2 ssefs key set k1/12 --enabled true 2>err &&
+	grep -q "^ssefs: key set: k1/12: VERSION \"12\" has 2 digits" err &&
+	test_expect_code 2 ssefs des create dbad --key k1/zz 2>err &&
+	grep -q "^ssefs: --key: k1/zz: VERSION \"zz\"" err &&
+	: a well-formed version the key lacks is another matter &&
+	test_expect_code 1 ssefs key show k1/0123456789abcdef0123456789abcdef 2>err &&
+	grep -q "no such version" err
+'
+
 test_done

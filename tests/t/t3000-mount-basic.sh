@@ -226,4 +226,46 @@ test_expect_success 'an unknown key for new disks is refused before mounting' '
 	! mountpoint -q mnt
 '
 
+test_expect_success 'a mount point that holds files is refused with one line' '
+	mkdir -p full && echo precious >full/notes.txt &&
+	test_when_finished "fusermount3 -uz full 2>/dev/null || :" &&
+	test_expect_code 1 ssefs mount store full 2>err &&
+	test "$(cat err)" = "ssefs: full: mount point is not empty (use -o nonempty to mount over it)" &&
+	! mountpoint -q full &&
+	test "$(cat full/notes.txt)" = precious &&
+	: a hidden file counts too &&
+	mkdir -p dotted && touch dotted/.keep &&
+	test_when_finished "fusermount3 -uz dotted 2>/dev/null || :" &&
+	test_expect_code 1 ssefs mount store dotted 2>err &&
+	grep -q "^ssefs: dotted: mount point is not empty" err
+'
+
+test_expect_success '-o nonempty mounts over them; they are back after the unmount' '
+	ssefs_mount store full nonempty &&
+	test ! -e full/notes.txt &&
+	ssefs status full | grep -q "nonempty" &&
+	ssefs_umount full &&
+	test "$(cat full/notes.txt)" = precious
+'
+
+test_expect_success 'mount.fuse.ssefs: refused the same, and -o nonempty is not handed to libfuse' '
+	test_expect_code 1 env SSEFS_BIN="$SSEFS_BIN" \
+		"$TEST_DIRECTORY/../../tools/mount.fuse.ssefs" \
+		"$TRASH_DIRECTORY/store" "$TRASH_DIRECTORY/full" -o rw 2>err &&
+	grep -q "^ssefs: .*full: mount point is not empty (use -o nonempty" err &&
+	! mountpoint -q full &&
+	env SSEFS_BIN="$SSEFS_BIN" "$TEST_DIRECTORY/../../tools/mount.fuse.ssefs" \
+		"$TRASH_DIRECTORY/store" "$TRASH_DIRECTORY/full" \
+		-o rw,nonempty 2>err &&
+	test_when_finished "fusermount3 -uz \"$TRASH_DIRECTORY/full\" 2>/dev/null || :" &&
+	mountpoint -q full &&
+	test ! -s err &&
+	test ! -e full/notes.txt &&
+	fusermount3 -u full &&
+	for i in $(test_seq 50); do
+		test -e full/notes.txt && break; sleep 0.1
+	done &&
+	test "$(cat full/notes.txt)" = precious
+'
+
 test_done

@@ -1,6 +1,7 @@
 /*
  * check_kid.c - key identifier grammar
  */
+#include <errno.h>
 #include <string.h>
 
 #include <check.h>
@@ -66,6 +67,54 @@ START_TEST(test_refs)
 }
 END_TEST
 
+/* kid_ref_why() names the part at fault, and agrees with the parsers. */
+START_TEST(test_ref_why)
+{
+	static const struct { const char *ref, *want; } cases[] = {
+		{ "k1/xyz", "VERSION \"xyz\" has 'x' at position 1" },
+		{ "k1/abc", "VERSION \"abc\" has 3 digits" },
+		{ "k1/", "VERSION after '/' is empty" },
+		{ "/" V32, "NAME is empty" },
+		{ "", "NAME is empty" },
+		{ "a b", "NAME \"a b\" has ' ' at position 2" },
+		{ "-k", "NAME \"-k\" starts with '-'" },
+		{ "k1/" V32 "0", "VERSION \"" V32 "0\" has 33 digits" },
+		{ "k1/" V32 "/x", "more than NAME/VERSION" },
+		{ "k1/0123456789ABCDEF0123456789abcdef", "has 'A' at position 11" },
+		{ "vault://Prod/keys/k1/" V32, "VAULT \"Prod\" has 'P'" },
+		{ "vault://prod/secrets/k1/" V32, "after VAULT a kid has" },
+		{ "vault://prod/keys/k1", "a kid is vault://" },
+		{ "vault://prod/keys/k1/xyz", "VERSION \"xyz\"" },
+	};
+	char why[256], name[KID_NAME_MAX + 1], ver[KID_VERSION_LEN + 1];
+	char big[300];
+	struct kid k;
+
+	ck_assert_int_eq(kid_ref_why("k1", why, sizeof(why)), 0);
+	ck_assert_str_eq(why, "");
+	ck_assert_int_eq(kid_ref_why("k1/" V32, why, sizeof(why)), 0);
+	ck_assert_int_eq(kid_ref_why("vault://prod/keys/k1/" V32, why,
+				     sizeof(why)), 0);
+	ck_assert_int_eq(kid_ref_why("vault://prod/platform/" V32, why,
+				     sizeof(why)), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(kid_ref_why(cases[i].ref, why, sizeof(why)),
+				 -EINVAL);
+		ck_assert_msg(strstr(why, cases[i].want), "%s: said '%s'",
+			      cases[i].ref, why);
+		if (strncmp(cases[i].ref, "vault://", 8))
+			ck_assert_int_lt(kid_split_ref(cases[i].ref, name,
+						       ver), 0);
+		else
+			ck_assert_int_lt(kid_parse(cases[i].ref, &k), 0);
+	}
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(kid_ref_why(big, why, sizeof(why)), -EINVAL);
+	ck_assert_str_eq(why, "NAME has 299 characters, at most 127");
+}
+END_TEST
+
 Suite *suite_kid(void)
 {
 	Suite *s = suite_create("kid");
@@ -74,6 +123,7 @@ Suite *suite_kid(void)
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_rejects);
 	tcase_add_test(tc, test_refs);
+	tcase_add_test(tc, test_ref_why);
 	suite_add_tcase(s, tc);
 	return s;
 }
