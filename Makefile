@@ -20,7 +20,7 @@ BINDIR    ?= $(PREFIX)/bin
 SBINDIR   ?= /sbin
 MANDIR    ?= $(PREFIX)/share/man
 VERSION   := 0.1.0
-PKGS      := fuse3 libcrypto libsodium yaml-0.1
+PKGS      := fuse3 libcrypto libsodium yaml-0.1 libcurl
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wstrict-prototypes \
@@ -48,7 +48,7 @@ endif
 
 # Every .c in a module directory belongs to the library; cli/main.c is the
 # program.  New files are picked up without touching this Makefile.
-LIB_SRC   := $(sort $(wildcard crypto/*.c keyvault/*.c disk/*.c cache/*.c \
+LIB_SRC   := $(sort $(wildcard crypto/*.c keyvault/*.c disk/*.c store/*.c cache/*.c \
 			fuse/*.c util/*.c cli/*.c))
 LIB_SRC   := $(filter-out cli/main.c,$(LIB_SRC))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
