@@ -48,8 +48,8 @@ endif
 
 # Every .c in a module directory belongs to the library; cli/main.c is the
 # program.  New files are picked up without touching this Makefile.
-LIB_SRC   := $(sort $(wildcard crypto/*.c keyvault/*.c disk/*.c store/*.c cache/*.c \
-			fuse/*.c util/*.c cli/*.c))
+LIB_SRC   := $(sort $(wildcard crypto/*.c keyvault/*.c disk/*.c cache/*.c \
+			store/*.c fuse/*.c util/*.c cli/*.c))
 LIB_SRC   := $(filter-out cli/main.c,$(LIB_SRC))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/check_*.c))
@@ -61,7 +61,10 @@ ifdef SANITIZE
 PROG      := $(BUILD)/ssefs
 endif
 
-all: $(PROG)
+# tests/azb-tool.c drives the blob client (store/) for t7000; not installed
+AZB_TOOL  := $(BUILD)/azb-tool
+
+all: $(PROG) $(AZB_TOOL)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,6 +75,9 @@ $(BUILD)/libssefs.a: $(LIB_OBJ)
 	$(QUIET_LD)ar rcs $@ $^
 
 $(PROG): $(BUILD)/cli/main.o $(BUILD)/libssefs.a
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(AZB_TOOL): $(BUILD)/tests/azb-tool.o $(BUILD)/libssefs.a
 	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit runner learns its suites from the file names: check_FOO.c
@@ -153,4 +159,5 @@ clean:
 .PHONY: all unit integration check demo deps fuzz bench bench-full man-lint \
 	install clean
 
--include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/cli/main.d
+-include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/cli/main.d \
+	$(BUILD)/tests/azb-tool.d

@@ -36,8 +36,9 @@ print(s.getsockname()[1])'
 azurite_start () {
 	local i
 	AZURITE_PORT=${1:-$(azurite_free_port)} || return 1
-	mkdir -p "$TRASH_DIRECTORY/azurite" &&
-	: >"$TRASH_DIRECTORY/azurite.out" &&
+	mkdir -p "$TRASH_DIRECTORY/azurite" || return 1
+	: >"$TRASH_DIRECTORY/azurite.out"
+	# alone after the '&': $! must be node itself, not a subshell
 	"$AZURITE_BIN" --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" \
 		--location "$TRASH_DIRECTORY/azurite" \
 		--debug "$TRASH_DIRECTORY/azurite/debug.log" \
