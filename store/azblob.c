@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -265,10 +266,26 @@ static char *req_path(const struct azb_client *c, const char *name)
 	return path;
 }
 
+/* The answer's headers we keep, each into its field of struct req. */
+#define KEEP(h, f) { h, offsetof(struct req, f), sizeof(((struct req *)0)->f) }
+static const struct {
+	const char *name;
+	size_t off, size;
+} kept[] = {
+	KEEP("ETag", etag),
+	KEEP("x-ms-error-code", code),
+	KEEP("x-ms-lease-id", lease_id),
+	KEEP("x-ms-lease-state", lease_state),
+	KEEP("x-ms-snapshot", snapshot),
+	KEEP("x-ms-blob-type", blob_type),
+	KEEP("x-ms-copy-status", copy_status),
+};
+#undef KEEP
+
 static size_t on_header(char *b, size_t size, size_t n, void *arg)
 {
 	struct req *q = arg;
-	size_t len = size * n, vlen;
+	size_t len = size * n, vlen, i;
 	const char *colon, *v;
 	char *dst = NULL;
 	size_t dsize = 0;
@@ -290,30 +307,16 @@ static size_t on_header(char *b, size_t size, size_t n, void *arg)
 	}
 	while (vlen && isspace((unsigned char)v[vlen - 1]))
 		vlen--;
-#define HDR(name) ((size_t)(colon - b) == strlen(name) && \
-		   !strncasecmp(b, name, colon - b))
-	if (HDR("ETag")) {
-		dst = q->etag;
-		dsize = sizeof(q->etag);
-	} else if (HDR("x-ms-error-code")) {
-		dst = q->code;
-		dsize = sizeof(q->code);
-	} else if (HDR("x-ms-lease-id")) {
-		dst = q->lease_id;
-		dsize = sizeof(q->lease_id);
-	} else if (HDR("x-ms-lease-state")) {
-		dst = q->lease_state;
-		dsize = sizeof(q->lease_state);
-	} else if (HDR("x-ms-snapshot")) {
-		dst = q->snapshot;
-		dsize = sizeof(q->snapshot);
-	} else if (HDR("x-ms-blob-type")) {
-		dst = q->blob_type;
-		dsize = sizeof(q->blob_type);
-	} else if (HDR("x-ms-copy-status")) {
-		dst = q->copy_status;
-		dsize = sizeof(q->copy_status);
-	} else if (HDR("Content-Length") && !strcmp(q->verb, "HEAD")) {
+	for (i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (strlen(kept[i].name) == (size_t)(colon - b) &&
+		    !strncasecmp(b, kept[i].name, colon - b))
+			break;
+	if (i < sizeof(kept) / sizeof(kept[0])) {
+		dst = (char *)q + kept[i].off;
+		dsize = kept[i].size;
+	} else if ((size_t)(colon - b) == 14 &&
+		   !strncasecmp(b, "Content-Length", 14) &&
+		   !strcmp(q->verb, "HEAD")) {
 		char num[24];
 
 		if (vlen && vlen < sizeof(num)) {
@@ -322,7 +325,6 @@ static size_t on_header(char *b, size_t size, size_t n, void *arg)
 			q->length = strtoull(num, NULL, 10);
 		}
 	}
-#undef HDR
 	if (dst) {
 		if (vlen >= dsize)
 			vlen = dsize - 1;

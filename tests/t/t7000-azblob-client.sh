@@ -31,7 +31,11 @@ test_expect_success 'a page blob: write pages, read them back' '
 	test_cmp expect actual &&
 	azb props d.vhd >props &&
 	grep "^length 1048576$" props &&
-	grep "^page 1$" props
+	grep "^page 1$" props &&
+	test_expect_code 1 azb create-new d.vhd 4096 2>err &&
+	grep "File exists: HTTP 409 BlobAlreadyExists" err &&
+	azb create-new n.vhd 4096 &&
+	azb delete n.vhd
 '
 
 test_expect_success AZCLI 'az storage blob download gets the same bytes' '
