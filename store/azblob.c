@@ -209,7 +209,7 @@ const char *azb_strerror(const struct azb_err *e, char *buf, size_t len)
 		snprintf(buf, len, "HTTP %ld%s%s", e->http,
 			 e->code[0] ? " " : "", e->code);
 	else
-		snprintf(buf, len, "%s", e->code[0] ? e->code : "no answer");
+		snprintf(buf, len, "%s", e->code[0] ? e->code : "not sent");
 	return buf;
 }
 
@@ -427,7 +427,8 @@ static struct curl_slist *add_hdr(struct curl_slist *l, int *fail,
  * One attempt of @q within @budget_ms.  Return: the CURLcode (CURLE_OK
  * when an answer came, q->status holds it) or -errno for our own failures.
  */
-static int attempt(struct azb_client *c, struct req *q, unsigned int budget)
+static int attempt(struct azb_client *c, struct req *q, unsigned int budget,
+		   long *connects)
 {
 	char date[64], sig[AZB_SIG_B64], *path = NULL, *url = NULL;
 	char *sts = NULL, *qs = NULL, *tmp;
@@ -562,6 +563,7 @@ static int attempt(struct azb_client *c, struct req *q, unsigned int budget)
 		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->verb);
 	}
 	r = curl_easy_perform(h);
+	curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, connects);
 	if (r == CURLE_OK) {
 		long code = 0;
 
@@ -651,16 +653,20 @@ static int run(struct azb_client *c, struct req *q, struct azb_err *err)
 {
 	uint64_t start = now_ms(), deadline = start + c->timeout_ms, t0, t1;
 	unsigned int backoff = BACKOFF_FIRST_MS, wait;
+	long connects;
 	int rc, r;
 
 	for (;;) {
 		req_reset_answer(q);
 		t0 = now_ms();
-		rc = attempt(c, q, deadline > t0 ? deadline - t0 : 1);
+		connects = 0;
+		rc = attempt(c, q, deadline > t0 ? deadline - t0 : 1,
+			     &connects);
 		t1 = now_ms();
 
 		pthread_mutex_lock(&c->stats_lock);
 		c->st.requests++;
+		c->st.connects += connects > 0 ? connects : 0;
 		c->st.latency_us_total += (t1 - t0) * 1000;
 		if ((t1 - t0) * 1000 > c->st.latency_us_max)
 			c->st.latency_us_max = (t1 - t0) * 1000;

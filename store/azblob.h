@@ -19,7 +19,9 @@
  *   -EINVAL   400, 416, bad arguments (alignment, sizes, names)
  *   -EIO      transient errors past the deadline, other statuses, bad XML
  * When @err is not NULL it receives the HTTP status and the service's
- * x-ms-error-code for the caller's one line (azb_strerror()).
+ * x-ms-error-code (or libcurl's error) for the caller's one line
+ * (azb_strerror()); a call refused before anything was sent (bad
+ * arguments) leaves it untouched, so initialise it ({ 0 }).
  * Credentials never appear in an error, a log or a counter.
  *
  * Thread-safety: all calls may run concurrently on one client.
@@ -88,6 +90,7 @@ struct azb_blob_info {
 
 struct azb_stats {
 	uint64_t requests, retries, failures;
+	uint64_t connects;		/* new connections (keep-alive misses) */
 	uint64_t bytes_in, bytes_out;
 	uint64_t latency_us_total, latency_us_max;
 };

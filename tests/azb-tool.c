@@ -193,9 +193,10 @@ int main(int argc, char **argv)
 		if (r == 0)
 			r = azb_props(c, name, &p, &err);
 		azb_get_stats(c, &st);
-		printf("requests %llu\nretries %llu\n",
+		printf("requests %llu\nretries %llu\nconnects %llu\n",
 		       (unsigned long long)st.requests,
-		       (unsigned long long)st.retries);
+		       (unsigned long long)st.retries,
+		       (unsigned long long)st.connects);
 	} else {
 		goto usage;
 	}

@@ -80,3 +80,58 @@ azurite_stop () {
 	done
 	azurite_kill
 }
+
+# fault_server MODE: a stand-in on a free 127.0.0.1 port (FAULT_PORT) that
+# fails every request one way: "reset" closes each connection with a TCP
+# RST, "busy" answers 503 ServerBusy, "silent" accepts and never answers.
+# It lives 60 s at most and is stopped at exit.
+fault_server () {
+	local i
+	FAULT_PORT=$(azurite_free_port) || return 1
+	rm -f "$TRASH_DIRECTORY/fault.ready"
+	timeout 60 python3 -c '
+import socket, struct, sys, threading, time
+mode, port, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(16)
+open(ready, "w").close()
+held = []
+def serve(c):
+    if mode == "silent":
+        held.append(c)
+        return
+    if mode == "reset":
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        c.close()
+        return
+    f = c.makefile("rb")
+    while True:
+        line = f.readline()
+        if not line:
+            break
+        if line in (b"\r\n", b"\n"):
+            c.sendall(b"HTTP/1.1 503 Server Busy\r\n"
+                      b"x-ms-error-code: ServerBusy\r\n"
+                      b"Content-Length: 0\r\n\r\n")
+    c.close()
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+' "$1" "$FAULT_PORT" "$TRASH_DIRECTORY/fault.ready" &
+	FAULT_PID=$!
+	test_atexit "kill $FAULT_PID 2>/dev/null; wait $FAULT_PID 2>/dev/null"
+	for i in $(test_seq 100); do
+		test -f "$TRASH_DIRECTORY/fault.ready" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+fault_stop () {
+	kill "$FAULT_PID" 2>/dev/null
+	wait "$FAULT_PID" 2>/dev/null
+	return 0
+}

@@ -147,6 +147,36 @@ test_expect_success AZCLI 'a SAS without write permission: reads work, writes ar
 	)
 '
 
+test_expect_success 'keep-alive: two requests, one connection' '
+	azb stats d.vhd >stats &&
+	grep "^requests 2$" stats &&
+	grep "^connects 1$" stats
+'
+
+# A stand-in fails each request one way; the client retries until
+# store_timeout (2 s here) and then says EIO, well before 2 s + a margin.
+for mode in reset busy silent
+do
+	test_expect_success "a server that fails each request ($mode): retries, then EIO after store_timeout" '
+		fault_server $mode &&
+		test_when_finished fault_stop &&
+		start=$(date +%s%N) &&
+		fault=http://127.0.0.1:$FAULT_PORT/devstoreaccount1 &&
+		test_expect_code 1 env AZB_TIMEOUT_MS=2000 \
+			AZURE_STORAGE_CONNECTION_STRING="AccountName=$AZURITE_ACCOUNT;AccountKey=$AZURITE_KEY;BlobEndpoint=$fault" \
+			"$AZB_TOOL" "$fault/con" \
+			stats d.vhd >stats 2>err &&
+		ms=$(( ($(date +%s%N) - start) / 1000000 )) &&
+		echo "$mode: EIO after $ms ms, $(grep retries stats)" >&3 &&
+		grep "Input/output error" err &&
+		test $ms -ge 1900 && test $ms -lt 4000 &&
+		if test $mode != silent
+		then
+			grep "^retries [2-9]" stats
+		fi
+	'
+done
+
 test_expect_success 'Azurite killed: retried until it is back' '
 	azurite_kill &&
 	AZB_TIMEOUT_MS=20000 azb stats d.vhd >stats &
