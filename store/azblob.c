@@ -30,6 +30,7 @@
 #define XML_MAX			(64u << 20)
 #define MAXQ			8
 #define MAXH			10
+#define POOL_MAX		32	/* idle connections kept */
 
 struct azb_client {
 	struct azb_url url;
@@ -538,6 +539,7 @@ static int attempt(struct azb_client *c, struct req *q, unsigned int budget,
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)POOL_MAX);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)budget);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(budget < CONNECT_TIMEOUT_MS ? budget :

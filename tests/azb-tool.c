@@ -9,6 +9,7 @@
  * container CONTAINER)" and exit 1; usage is exit 2.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,74 @@ out:
 	if (f)
 		fclose(f);
 	free(buf);
+	return r;
+}
+
+/*
+ * "hammer NAME THREADS": each thread writes its own 64 KiB of NAME four
+ * times through the one client and reads it back; the share's locks and
+ * the pool are exercised from many threads at once.
+ */
+#define HAMMER_SPAN	(64u << 10)
+
+struct hammer {
+	struct azb_client *c;
+	const char *name;
+	unsigned int idx;
+	int r;
+};
+
+static void *hammer_one(void *arg)
+{
+	struct hammer *h = arg;
+	unsigned char *w = malloc(HAMMER_SPAN), *rd = malloc(HAMMER_SPAN);
+	uint64_t off = (uint64_t)h->idx * HAMMER_SPAN;
+	unsigned int round, i;
+
+	h->r = -ENOMEM;
+	if (!w || !rd)
+		goto out;
+	for (round = 0; round < 4; round++) {
+		for (i = 0; i < HAMMER_SPAN; i++)
+			w[i] = (unsigned char)(h->idx * 31 + round * 7 + i);
+		h->r = azb_put_pages(h->c, h->name, off, w, HAMMER_SPAN, NULL,
+				     NULL, NULL);
+		if (h->r == 0)
+			h->r = azb_read(h->c, h->name, NULL, off, rd,
+					HAMMER_SPAN, NULL);
+		if (h->r == 0 && memcmp(w, rd, HAMMER_SPAN))
+			h->r = -EIO;
+		if (h->r < 0)
+			break;
+	}
+out:
+	free(w);
+	free(rd);
+	return NULL;
+}
+
+static int hammer(struct azb_client *c, const char *name, unsigned int n)
+{
+	struct hammer h[16];
+	pthread_t t[16];
+	unsigned int i;
+	int r;
+
+	if (n == 0 || n > 16)
+		return -EINVAL;
+	r = azb_create(c, name, (uint64_t)n * HAMMER_SPAN, 0, NULL, NULL);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		h[i] = (struct hammer){ c, name, i, 0 };
+		if (pthread_create(&t[i], NULL, hammer_one, &h[i]))
+			return -EAGAIN;
+	}
+	for (i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < n; i++)
+		if (h[i].r < 0)
+			r = h[i].r;
 	return r;
 }
 
@@ -184,6 +253,15 @@ int main(int argc, char **argv)
 	} else if (!strcmp(cmd, "delete")) {
 		ARGS(4);
 		r = azb_delete(c, name, NULL, &err);
+	} else if (!strcmp(cmd, "hammer")) {
+		struct azb_stats st;
+
+		ARGS(5);
+		r = hammer(c, name, (unsigned int)num(argv[4]));
+		azb_get_stats(c, &st);
+		printf("requests %llu\nconnects %llu\n",
+		       (unsigned long long)st.requests,
+		       (unsigned long long)st.connects);
 	} else if (!strcmp(cmd, "stats")) {	/* two HEADs, the counters */
 		struct azb_props p;
 		struct azb_stats st;

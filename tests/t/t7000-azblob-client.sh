@@ -153,6 +153,15 @@ test_expect_success 'keep-alive: two requests, one connection' '
 	grep "^connects 1$" stats
 '
 
+test_expect_success 'eight threads on one client: each reads back its own pages' '
+	azb hammer h.vhd 8 >stats &&
+	grep "^requests 65$" stats &&
+	connects=$(sed -n "s/^connects //p" stats) &&
+	echo "connects: $connects" >&3 &&
+	test "$connects" -le 8 &&
+	azb delete h.vhd
+'
+
 # A stand-in fails each request one way; the client retries until
 # store_timeout (2 s here) and then says EIO, well before 2 s + a margin.
 for mode in reset busy silent
