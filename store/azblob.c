@@ -754,6 +754,13 @@ static void add_cond(struct req *q, const struct azb_cond *cond, char *buf,
 	}
 }
 
+/* "x-ms-range:bytes=FIRST-LAST" for @len (> 0) bytes at @off. */
+static void range_hdr(char *buf, size_t size, uint64_t off, uint64_t len)
+{
+	snprintf(buf, size, "x-ms-range:bytes=%llu-%llu",
+		 (unsigned long long)off, (unsigned long long)(off + len - 1));
+}
+
 static void copy_out(char *dst, size_t size, const char *src)
 {
 	if (dst)
@@ -808,8 +815,7 @@ static int page_write(struct azb_client *c, const char *name, uint64_t off,
 	if (check_name(name) < 0 || off % AZB_PAGE || len % AZB_PAGE ||
 	    len == 0 || off + len < off || (buf && len > AZB_PUT_PAGE_MAX))
 		return -EINVAL;
-	snprintf(range, sizeof(range), "x-ms-range:bytes=%llu-%llu",
-		 (unsigned long long)off, (unsigned long long)(off + len - 1));
+	range_hdr(range, sizeof(range), off, len);
 	q.query[q.nquery++] = "comp=page";
 	q.hdr[q.nhdr++] = range;
 	q.hdr[q.nhdr++] = buf ? "x-ms-page-write:update" :
@@ -851,8 +857,7 @@ int azb_read(struct azb_client *c, const char *name, const char *snapshot,
 
 	if (check_name(name) < 0 || len == 0 || off + len < off)
 		return -EINVAL;
-	snprintf(range, sizeof(range), "x-ms-range:bytes=%llu-%llu",
-		 (unsigned long long)off, (unsigned long long)(off + len - 1));
+	range_hdr(range, sizeof(range), off, len);
 	q.hdr[q.nhdr++] = range;
 	if (snapshot) {
 		snprintf(snap, sizeof(snap), "snapshot=%s", snapshot);
@@ -879,9 +884,7 @@ int azb_page_ranges(struct azb_client *c, const char *name, uint64_t off,
 		return -EINVAL;
 	q.query[q.nquery++] = "comp=pagelist";
 	if (len) {
-		snprintf(range, sizeof(range), "x-ms-range:bytes=%llu-%llu",
-			 (unsigned long long)off,
-			 (unsigned long long)(off + len - 1));
+		range_hdr(range, sizeof(range), off, len);
 		q.hdr[q.nhdr++] = range;
 	}
 	r = run(c, &q, err);
