@@ -23,7 +23,7 @@ SBINDIR   ?= /sbin
 MANDIR    ?= $(PREFIX)/share/man
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 VERSION   := 0.1.0
-PKGS      := fuse3 libcrypto libsodium yaml-0.1
+PKGS      := fuse3 libcrypto libsodium yaml-0.1 libcurl
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wstrict-prototypes \
@@ -52,7 +52,7 @@ endif
 # Every .c in a module directory belongs to the library; cli/main.c is the
 # program.  New files are picked up without touching this Makefile.
 LIB_SRC   := $(sort $(wildcard crypto/*.c keyvault/*.c disk/*.c cache/*.c \
-			fuse/*.c util/*.c cli/*.c))
+			store/*.c fuse/*.c util/*.c cli/*.c))
 LIB_SRC   := $(filter-out cli/main.c,$(LIB_SRC))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/check_*.c))
@@ -64,7 +64,10 @@ ifdef SANITIZE
 PROG      := $(BUILD)/ssefs
 endif
 
-all: $(PROG)
+# tests/azb-tool.c drives the blob client (store/) for t7000; not installed
+AZB_TOOL  := $(BUILD)/azb-tool
+
+all: $(PROG) $(AZB_TOOL)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -75,6 +78,9 @@ $(BUILD)/libssefs.a: $(LIB_OBJ)
 	$(QUIET_LD)ar rcs $@ $^
 
 $(PROG): $(BUILD)/cli/main.o $(BUILD)/libssefs.a
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(AZB_TOOL): $(BUILD)/tests/azb-tool.o $(BUILD)/libssefs.a
 	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit runner learns its suites from the file names: check_FOO.c
@@ -173,4 +179,5 @@ clean:
 .PHONY: all unit integration check demo deps fuzz bench bench-full man-lint \
 	install uninstall clean
 
--include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/cli/main.d
+-include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/cli/main.d \
+	$(BUILD)/tests/azb-tool.d
