@@ -193,20 +193,6 @@ static int open_rel(struct ssefs_fs *fs, const char *rel, int flags,
 	return fd;
 }
 
-int ssefs_fs_read_header(struct ssefs_fs *fs, const char *rel,
-			 struct env_header *h)
-{
-	struct stat st;
-	int fd, r;
-
-	fd = open_rel(fs, rel, O_RDONLY, &st);
-	if (fd < 0)
-		return fd;
-	r = vol_probe_fd(fd, h);
-	close(fd);
-	return r;
-}
-
 int ssefs_fs_open_volume(struct ssefs_fs *fs, const char *rel, int flags,
 			 struct volume **out)
 {

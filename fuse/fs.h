@@ -163,15 +163,12 @@ int ssefs_fs_scan(struct ssefs_fs *fs, unsigned int *ndisks,
 		  unsigned int *nbad);
 
 /*
- * Store files are reached only through these (and util/beneath.h): every
+ * Store files are reached only through this (and util/beneath.h): every
  * path resolves beneath the store root and follows no symlink.
- * ssefs_fs_read_header() - vol_probe() of the store file @rel.
- * ssefs_fs_open_volume() - vol_open() of it, through fs->keyops.
- * Return: as those; what is not a regular file is -ENOTSUP (not a disk)
- * and -EBADMSG respectively.
+ * ssefs_fs_open_volume() - vol_open() of the store file @rel, through
+ * fs->keyops.  Return: as vol_open(); what is not a regular file is
+ * -EBADMSG.
  */
-int ssefs_fs_read_header(struct ssefs_fs *fs, const char *rel,
-			 struct env_header *h);
 int ssefs_fs_open_volume(struct ssefs_fs *fs, const char *rel, int flags,
 			 struct volume **out);
 
