@@ -575,7 +575,7 @@ static int do_policy(int argc, char **argv, struct cli_ctx *ctx,
 			if (!strcmp(optarg, "0"))
 				d[o] = 0;
 			else if (parse_duration(optarg, &d[o]))
-				return cli_usage(key_usage, "%s: bad duration "
+				return cli_usage(key_usage, "--%s: bad duration "
 						 "'%s'", policy_opts[o].name,
 						 optarg);
 			break;

@@ -61,7 +61,7 @@ test_expect_success JQ '--json: every command prints one JSON document' '
 	mkdir js && (
 	cd js &&
 	SSEFS_VAULT=$PWD/v && export SSEFS_VAULT &&
-	json_one object vault init --name js &&
+	json_one object vault init --name js --purge-protection off &&
 	json_one object vault show &&
 	json_one object vault set --purge-protection off &&
 	json_one object vault rotate-platform-key &&
