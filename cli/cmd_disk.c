@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/attach.h"
 #include "cli/cli.h"
 #include "crypto/envelope.h"
 #include "crypto/rng.h"
@@ -48,6 +49,8 @@ static const char disk_usage[] =
 "       ssefs disk show PATH.vhd\n"
 "       ssefs disk rewrap PATH.vhd [--des NAME | --key NAME]\n"
 "       ssefs disk verify PATH.vhd\n"
+"       ssefs disk attach MNT/NAME.vhd [--read-only] [--mount DIR [--rw]]\n"
+"       ssefs disk detach /dev/loopN|MNT/NAME.vhd\n"
 "\n"
 "SIZE is rounded up to a whole MiB; the .vhd is that plus a 512-byte\n"
 "fixed-VHD footer.  Without --des or --key a disk is encrypted under the\n"
@@ -58,7 +61,11 @@ static const char disk_usage[] =
 "write back.  rewrap --des/--key moves a disk to another set or key by\n"
 "re-wrapping its DEK (same number of layers only; no data is\n"
 "re-encrypted).  import refuses a store file (ciphertext): copy a disk\n"
-"with snapshot, or import what export writes.  See ssefs-disk(1).\n";
+"with snapshot, or import what export writes.  attach (root) makes a\n"
+"loop device over a disk of a mount: the footer left out, the disk's\n"
+"sector size, direct I/O; it prints /dev/loopN.  --mount DIR also mounts\n"
+"its file system (each partition at DIR/pN), read-only unless --rw;\n"
+"detach unmounts them first.  See ssefs-disk(1).\n";
 
 static void uuid_str(const uint8_t u[16], char out[37])
 {
@@ -1146,6 +1153,7 @@ int cmd_disk(int argc, char **argv, struct cli_ctx *ctx)
 		{ "create", disk_create }, { "import", disk_import },
 		{ "export", disk_export }, { "snapshot", disk_snapshot },
 		{ "rewrap", disk_rewrap_cmd }, { "verify", disk_verify },
+		{ "attach", disk_attach }, { "detach", disk_detach },
 	};
 	const char *sub = argc > 1 ? argv[1] : NULL;
 
