@@ -73,6 +73,7 @@ struct find_arg {
 	int by_dev;
 	char *out;
 	size_t outlen;
+	unsigned int *maj, *min;	/* the device number found */
 };
 
 static int find_one(const struct mi_entry *e, void *arg)
@@ -86,6 +87,10 @@ static int find_one(const struct mi_entry *e, void *arg)
 		return 0;
 	if (a->out)
 		snprintf(a->out, a->outlen, "%s", e->point);
+	if (a->maj) {
+		*a->maj = e->major;
+		*a->min = e->minor;
+	}
 	return 1;
 }
 
@@ -109,6 +114,14 @@ int mi_ssefs_dev(dev_t dev, char *mnt, size_t len)
 		.major = major(dev), .minor = minor(dev), .by_dev = 1,
 		.out = mnt, .outlen = len,
 	};
+
+	return mi_each(find_one, &a);
+}
+
+int mi_ssefs_devnum(const char *mnt_real, unsigned int *maj,
+		    unsigned int *min)
+{
+	struct find_arg a = { .mnt = mnt_real, .maj = maj, .min = min };
 
 	return mi_each(find_one, &a);
 }

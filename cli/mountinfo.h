@@ -41,4 +41,11 @@ int mi_store_mounted(const char *store_real);
  */
 int mi_ssefs_dev(dev_t dev, char *mnt, size_t len);
 
+/*
+ * mi_ssefs_devnum() - 1 when a fuse.ssefs mount is on @mnt_real, its
+ * device number (MAJ:MIN, as /sys/class/bdi/ names its bdi) then set.
+ */
+int mi_ssefs_devnum(const char *mnt_real, unsigned int *maj,
+		    unsigned int *min);
+
 #endif /* SSEFS_CLI_MOUNTINFO_H */

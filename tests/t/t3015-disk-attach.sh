@@ -187,6 +187,29 @@ test_expect_success 'revocation: no plaintext left in the page cache of the loop
 	ssefs key set k1 --enabled true
 '
 
+bdi_ra () {	# MNT: the mount's read_ahead_kb
+	cat "/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"
+}
+
+test_expect_success '-o readahead: set on the mount before any disk is opened; 1M by default as root' '
+	test "$(bdi_ra mnt)" = 1024 &&
+	mkdir store2 &&
+	ssefs_mount store2 mnt2 readahead=4M &&
+	test "$(bdi_ra mnt2)" = 4096 &&
+	ssefs status mnt2 | grep "^options: .*readahead=4M" &&
+	ssefs_umount mnt2 &&
+	test_must_fail ssefs mount store2 mnt2 -o readahead=0 2>err &&
+	grep "readahead=0: not a size from 4K to 64M" err
+'
+
+test_expect_success OTHERS '-o readahead as a user who is not root: one line' '
+	chmod 777 store2 mnt2 &&
+	test_must_fail setpriv --reuid=65534 --regid=65534 --clear-groups \
+		env SSEFS_VAULT=/nonexistent "$SSEFS_BIN" mount store2 mnt2 -o readahead=1M 2>err &&
+	one_line err &&
+	grep "readahead: needs root" err
+'
+
 test_expect_success 'a disk attached keeps its mount busy; detached, it unmounts cleanly' '
 	dev=$(ssefs disk attach mnt/d6.vhd) &&
 	test_must_fail fusermount3 -u mnt 2>/dev/null &&
