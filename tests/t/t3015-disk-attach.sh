@@ -35,7 +35,7 @@ lo () {
 
 # cleanup: nothing of this script is left attached or mounted
 detach_all () {
-	for m in br br2 fs; do umount -R "$m" 2>/dev/null; done
+	for m in br/p1 br2/p1 br br2 fs; do umount "$m" 2>/dev/null; done
 	for d in $(losetup --json -l | jq -r --arg p "$PWD/mnt/" \
 		'.loopdevices[] | select(.["back-file"] | startswith($p)) | .name')
 	do
@@ -43,7 +43,6 @@ detach_all () {
 	done
 	return 0
 }
-test_atexit detach_all
 
 test_expect_success 'setup: a 4096-sector disk under a CMK, a 512-sector one, a mount' '
 	ssefs_setup_vault &&
@@ -53,7 +52,8 @@ test_expect_success 'setup: a 4096-sector disk under a CMK, a 512-sector one, a 
 	ssefs disk create store/d4.vhd --size 64M --des des1 >/dev/null &&
 	ssefs disk create store/d5.vhd --size 64M --sector-size 512 >/dev/null &&
 	ssefs disk create store/d6.vhd --size 8M >/dev/null &&
-	ssefs_mount store mnt "key_check_interval=1s,revoke_grace=0"
+	ssefs_mount store mnt "key_check_interval=1s,revoke_grace=0" &&
+	test_atexit detach_all	# before the mount goes: it names the disks
 '
 
 test_expect_success 'attach: size without the footer, the disk sector size, direct I/O' '
