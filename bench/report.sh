@@ -100,6 +100,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN {
 	if (a == "NA" || b == "NA" || b == 0) print "-"; else printf "%.2f", a / b }'; }
 mget() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print; f = 1 }
 	END { if (!f) print "NA" }' "$OUTDIR/$MODE.micro" | tail -1; }
+jobs_header() {	# the head of a table with one column per job
+	printf '| target |'; for j in $JOBS; do printf ' %s |' "$j"; done; echo
+	printf '|---|'; for j in $JOBS; do printf -- '---:|'; done; echo
+}
 label() {
 	case $1 in
 	seqwrite)   echo "seq write MB/s" ;;
@@ -158,8 +162,7 @@ done
 echo
 echo "### Daemon CPU seconds per GiB moved (medians)"
 echo
-printf '| target |'; for j in $JOBS; do printf ' %s |' "$j"; done; echo
-printf '|---|'; for j in $JOBS; do printf -- '---:|'; done; echo
+jobs_header
 for t in $TARGETS; do
 	[ "$t" = raw ] && continue
 	printf '| %s |' "$t"
@@ -169,8 +172,7 @@ done
 echo
 echo "### Ratios: to the best passthrough / to the best encrypted peer"
 echo
-printf '| target |'; for j in $JOBS; do printf ' %s |' "$j"; done; echo
-printf '|---|'; for j in $JOBS; do printf -- '---:|'; done; echo
+jobs_header
 printf '| *best passthrough* |'
 for j in $JOBS; do
 	set -- $(best "$j" "$(pts_for "$j")")
@@ -195,8 +197,7 @@ if printf '%s\n' "$TARGETS" | grep -qx plain-loop; then
 	echo
 	echo "### ext4 on a loop device: ratios to ext4 on a loop device over a plain file (plain-loop: no FUSE, no crypto)"
 	echo
-	printf '| target |'; for j in $JOBS; do printf ' %s |' "$j"; done; echo
-	printf '|---|'; for j in $JOBS; do printf -- '---:|'; done; echo
+	jobs_header
 	for t in $LOOPTS; do
 		printf '%s\n' "$TARGETS" | grep -qx "$t" || continue
 		printf '| %s |' "$t"
