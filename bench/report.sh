@@ -296,7 +296,7 @@ verdict $s "rss: ssefs daemon VmRSS $( [ -n "$r" ] && echo "$((r / 1024)) MiB" |
 {
 	cat "$FRAG.tmp"
 	echo
-	echo "### Verdicts (issue 7 targets)"
+	echo "### Verdicts (issue 7 and 17 targets)"
 	echo
 	sed 's/^/    /' "$VERDICTS"
 	echo
