@@ -335,6 +335,13 @@ static int unmount_all(int nr, const char *what)
 	return 0;
 }
 
+/* The journaling file systems that can be mounted without replaying. */
+static int has_norecovery(const char *type)
+{
+	return !strcmp(type, "ext3") || !strcmp(type, "ext4") ||
+	       !strcmp(type, "xfs");
+}
+
 /*
  * Mount each partition of /dev/loop@nr at DIR/pM, or the whole device at
  * DIR; a partition without a recognised file system is named and left.
@@ -359,7 +366,8 @@ static int mount_all(int nr, const char *arg, const char *dir, int rw,
 	for (i = 0; i < n; i++) {
 		r = probe_fs(parts[i].dev, type, sizeof(type));
 		if (r == -ENOEXEC) {
-			json_arr_end(j);
+			if (j)
+				json_arr_end(j);
 			unmount_all(nr, arg);
 			return error("disk %s: cannot run blkid(8) to find "
 				     "its file system", arg);
@@ -381,10 +389,21 @@ static int mount_all(int nr, const char *arg, const char *dir, int rw,
 		} else {
 			snprintf(point, sizeof(point), "%s", dir);
 		}
-		if (mount(parts[i].dev, point, type, flags, NULL) < 0) {
-			r = -errno;
-			goto fail;
+		r = mount(parts[i].dev, point, type, flags, NULL) < 0 ?
+		    -errno : 0;
+		/* a journal to replay (a VM that stopped dirty) on a device
+		 * that is read-only: browse without replaying it */
+		if (r == -EROFS && !rw && has_norecovery(type)) {
+			r = mount(parts[i].dev, point, type, flags,
+				  "norecovery") < 0 ? -errno : 0;
+			if (r == 0)
+				warning("disk %s: %s: its journal needs "
+					"recovery; mounted without replaying "
+					"it (--rw replays it)", arg,
+					parts[i].dev);
 		}
+		if (r < 0)
+			goto fail;
 		done++;
 		if (j) {
 			json_obj_begin(j, NULL);
@@ -488,49 +507,55 @@ int disk_attach(int argc, char **argv, struct cli_ctx *ctx)
 			"/dev/loop%d: a second page cache holds its data",
 			arg, nr);
 
-	if (ctx->json) {
-		json_init(&j, stdout, JSON_PRETTY);
-		json_obj_begin(&j, NULL);
-		json_str(&j, "disk", d.path);
-		json_str(&j, "mountpoint", d.mnt);
-	}
-	if (dir) {
-		/* mount lines go after the device's line */
-		mo = open_memstream(&out, &outlen);
-		if (!mo ||
-		    mount_all(nr, arg, dir, rw, ctx->json ? &j : NULL,
-			      mo) < 0) {
-			if (mo)
-				fclose(mo);
-			free(out);
-			r = loopdev_detach(nr);
-			if (r < 0)
-				error("/dev/loop%d: cannot detach: %s", nr,
-				      strerror(-r));
-			if (ctx->json)
-				json_end(&j);
-			return EXIT_FAIL;
-		}
-		fclose(mo);
+	/* all output waits until it all worked: nothing half-printed */
+	mo = open_memstream(&out, &outlen);
+	if (!mo) {
+		r = -ENOMEM;
+		goto undo;
 	}
 	if (ctx->json) {
 		char dev[32];
 
 		snprintf(dev, sizeof(dev), "/dev/loop%d", nr);
+		json_init(&j, mo, JSON_PRETTY);
+		json_obj_begin(&j, NULL);
+		json_str(&j, "disk", d.path);
+		json_str(&j, "mountpoint", d.mnt);
 		json_str(&j, "device", dev);
 		json_uint(&j, "sectorSize", d.sector_size);
 		json_uint(&j, "sizeBytes", d.size);
 		json_bool(&j, "readOnly", rdonly);
 		json_bool(&j, "directIO", r == 0 && li.direct_io);
+	} else {
+		fprintf(mo, "/dev/loop%d\n", nr);
+	}
+	if (dir && mount_all(nr, arg, dir, rw, ctx->json ? &j : NULL,
+			     mo) < 0) {
+		r = -1;
+		goto undo;
+	}
+	if (ctx->json) {
 		json_obj_end(&j);
 		json_end(&j);
-	} else {
-		printf("/dev/loop%d\n", nr);
-		if (out)
-			fputs(out, stdout);
 	}
+	if (fclose(mo)) {
+		mo = NULL;
+		r = -ENOMEM;
+		goto undo;
+	}
+	fputs(out, stdout);
 	free(out);
 	return fflush(stdout) ? EXIT_FAIL : EXIT_OK;
+undo:
+	if (mo)
+		fclose(mo);
+	free(out);
+	if (r == -ENOMEM)
+		error("disk %s: out of memory", arg);
+	r = loopdev_detach(nr);
+	if (r < 0)
+		error("/dev/loop%d: cannot detach: %s", nr, strerror(-r));
+	return EXIT_FAIL;
 }
 
 /* --- detach -------------------------------------------------------- */

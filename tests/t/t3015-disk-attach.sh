@@ -138,6 +138,31 @@ test_expect_success '--mount: an ext4 disk is browsed read-only; detach unmounts
 	test -z "$(dev_of d4.vhd)"
 '
 
+test_expect_success '--mount of a file system whose journal needs recovery: browsed without replaying it' '
+	dev=$(ssefs disk attach mnt/d4.vhd) &&
+	debugfs -w -R "feature +needs_recovery" "$dev" >/dev/null 2>&1 &&
+	ssefs disk detach "$dev" &&
+	ssefs disk attach mnt/d4.vhd --mount br >out 2>err &&
+	grep "journal needs recovery; mounted without replaying it" err &&
+	test "$(cat br/hello)" = "$canary" &&
+	ssefs --json disk detach mnt/d4.vhd &&
+	dev=$(ssefs disk attach mnt/d4.vhd) &&
+	{ e2fsck -fy "$dev" >/dev/null 2>&1 || :; } &&
+	ssefs disk detach "$dev" &&
+	test -z "$(dev_of d4.vhd)"
+'
+
+test_expect_success '--json: one object, and nothing printed when it fails' '
+	ssefs --json disk attach mnt/d4.vhd --mount br >out.json &&
+	jq -e ".device == \"$(dev_of d4.vhd)\" and .sectorSize == 4096 and
+		.sizeBytes == 67108864 and .readOnly and .directIO and
+		(.mounts | length) == 1 and .mounts[0].type == \"ext4\"" out.json &&
+	ssefs disk detach mnt/d4.vhd &&
+	test_must_fail ssefs --json disk attach mnt/d6.vhd --mount br >out.json 2>err &&
+	! test -s out.json &&
+	one_line err
+'
+
 test_expect_success 'sfdisk' 'command -v sfdisk && test_set_prereq SFDISK'
 
 test_expect_success SFDISK '--mount --rw: each partition at DIR/pN; one without a file system is named' '
