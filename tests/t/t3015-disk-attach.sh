@@ -212,6 +212,17 @@ test_expect_success 'revocation: no plaintext left in the page cache of the loop
 	ssefs key set k1 --enabled true
 '
 
+test_expect_success 'the temp disk attaches too (its sector size, no footer)' '
+	mkdir hc store3 &&
+	ssefs_mount store3 mnt3 "host_cache=$PWD/hc,temp_disk=32M" &&
+	dev=$(ssefs disk attach mnt3/temp.vhd) &&
+	test "$(blockdev --getsize64 "$dev")" = 33554432 &&
+	test "$(blockdev --getss "$dev")" = 4096 &&
+	ssefs status mnt3 | grep "attached: *$dev\$" &&
+	ssefs disk detach mnt3/temp.vhd &&
+	ssefs_umount mnt3
+'
+
 bdi_ra () {	# MNT: the mount's read_ahead_kb
 	cat "/sys/class/bdi/$(mountpoint -d "$1")/read_ahead_kb"
 }
