@@ -2,12 +2,14 @@
 # bench/run.sh - ssefs against the raw directory, libfuse's passthrough
 # examples, gocryptfs and securefs, side by side (issue 7).
 #
-#   make bench        short run (< 15 min): 5 s per random job after a 1 s
+#   make bench        short run (< 25 min): 5 s per random job after a 1 s
 #                     ramp, sequential jobs stopped after 8 s (only a slow
 #                     target, securefs at ~25 MB/s, needs that: 45 s per
-#                     1 GiB write otherwise), the best passthrough example
-#                     only (passthrough_ll unless BENCH_PASSTHROUGH says
-#                     otherwise), RSA-3072 rewrap only
+#                     1 GiB write otherwise), two passthrough examples
+#                     (passthrough.c, the best plain FUSE reader, and
+#                     passthrough_ll, or BENCH_PASSTHROUGH), the ext4-on-loop
+#                     rows without the 2-job random jobs, RSA-3072 rewrap
+#                     only
 #   make bench-full   the whole matrix: 20 s random jobs after a 2 s ramp,
 #                     whole 1 GiB sequential jobs, all three passthrough
 #                     examples, rewrap with RSA 2048/3072/4096
@@ -19,7 +21,7 @@
 # BENCH_SEQ_SIZE (1G), BENCH_SEGMENT (5: random reads run in cold segments
 # of at most this many seconds, see fio_once), BENCH_JOBS (a subset of
 # the jobs, for experiments), BENCH_PASSTHROUGH
-# (short run: one of passthrough passthrough_fh passthrough_ll),
+# (short run: the examples besides passthrough.c, default passthrough_ll),
 # BENCH_TARGETS (space-separated subset of the target names),
 # BENCH_SKIP_MICRO=1, BENCH_SKIP_FIO=1, BENCH_NO_INSTALL=1, BENCH_DIR
 # (parent of the scratch directory; /var/tmp, must be a real disk).
@@ -97,12 +99,18 @@ MOUNTS=()
 LOOPS=()
 cleanup() {
 	local i
+	# the file systems on loop devices first, then the loop devices,
+	# which hold files in the FUSE mounts open, then those mounts
 	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+		umount "${MOUNTS[i]}" 2>/dev/null
+	done
+	for i in "${LOOPS[@]}"; do losetup -d "$i" 2>/dev/null; done
+	for ((i = ${#MOUNTS[@]} - 1; i >= 0; i--)); do
+		mountpoint -q "${MOUNTS[i]}" || continue
 		umount "${MOUNTS[i]}" 2>/dev/null ||
 			fusermount3 -u "${MOUNTS[i]}" 2>/dev/null ||
 			umount -l "${MOUNTS[i]}" 2>/dev/null
 	done
-	for i in "${LOOPS[@]}"; do losetup -d "$i" 2>/dev/null; done
 	for i in "${PIDS[@]}"; do kill "$i" 2>/dev/null; done
 	sleep 0.5
 	for i in "${PIDS[@]}"; do kill -9 "$i" 2>/dev/null; done
@@ -246,7 +254,59 @@ setup_ssefs() {
 	mount "$loop" "$WORK/m_loop" ||
 		{ say "MISSING ssefs-loop: mkfs/mount failed"; return; }
 	MOUNTS+=("$WORK/m_loop")
-	add_target ssefs-loop "$WORK/m_loop/f" "$pid" "ext4 on a loop device over ssefs's e.vhd (losetup --sizelimit)"
+	add_target ssefs-loop "$WORK/m_loop/f" "$pid" "ext4 on a loop device over ssefs's e.vhd (losetup --sizelimit: buffered, 512-byte sectors)"
+
+	# the way SPEC.md attaches a disk: direct I/O, the disk's sectors
+	ssefs_cmd disk create "$SSEFS_STORE/a.vhd" --size 2G >>"$WORK/ssefs.log" 2>&1 ||
+		{ say "MISSING ssefs-attach: disk create: $(tail -1 "$WORK/ssefs.log")"; return; }
+	loop=$(ssefs_cmd disk attach "$m/a.vhd" 2>>"$WORK/ssefs.log") ||
+		{ say "MISSING ssefs-attach: $(tail -1 "$WORK/ssefs.log")"; return; }
+	LOOPS+=("$loop")
+	ext4_on "$loop" ssefs-attach "$pid" "ext4 on ssefs disk attach of a.vhd (loop device, direct I/O, 4096-byte sectors)"
+}
+
+# ext4_on DEV NAME PID DESC: mkfs.ext4 on DEV, mount it, a target NAME
+ext4_on() {
+	local m=$WORK/m_$2
+	mkdir -p "$m"
+	mkfs.ext4 -q -F "$1" >>"$WORK/loop.log" 2>&1 && mount "$1" "$m" ||
+		{ say "MISSING $2: mkfs/mount failed"; return 1; }
+	MOUNTS+=("$m")
+	add_target "$2" "$m/f" "$3" "$4"
+}
+
+# ext4 on a loop device (direct I/O, 4096-byte sectors, as ssefs disk
+# attach makes it) over a 2 GiB file: on the backing file system itself
+# (no FUSE, no crypto: the physical limit), and through libfuse's
+# passthrough.c.
+setup_loops() {
+	local img loop m=$WORK/m_passthrough
+	if want plain-loop; then
+		img=$WORK/plain.img
+		truncate -s 2G "$img" &&
+		loop=$(losetup --find --show --direct-io=on --sector-size 4096 "$img") &&
+		LOOPS+=("$loop") &&
+		ext4_on "$loop" plain-loop "" "ext4 on a loop device (direct I/O, 4096-byte sectors) over a plain file on the backing file system: no FUSE, no crypto" ||
+			say "MISSING plain-loop"
+	fi
+	if want pt-loop && [ -n "${TPID[passthrough]:-}" ]; then
+		img=$m$WORK/b_passthrough/pt.img
+		truncate -s 2G "$img" || { say "MISSING pt-loop"; return; }
+		# passthrough.c fails direct writes from a loop device with
+		# EINVAL (mkfs.ext4 gets an I/O error): then a buffered loop
+		if loop=$(losetup --find --show --direct-io=on --sector-size 4096 "$img") &&
+		   mkfs.ext4 -q -F "$loop" >>"$WORK/loop.log" 2>&1; then
+			LOOPS+=("$loop")
+			ext4_on "$loop" pt-loop "${TPID[passthrough]}" "ext4 on a loop device (direct I/O, 4096-byte sectors) over a file in libfuse's passthrough.c" ||
+				say "MISSING pt-loop"
+			return
+		fi
+		[ -n "$loop" ] && losetup -d "$loop"
+		loop=$(losetup --find --show "$img") &&
+		LOOPS+=("$loop") &&
+		ext4_on "$loop" pt-loop "${TPID[passthrough]}" "ext4 on a loop device (buffered: passthrough.c fails direct writes from a loop device with EINVAL) over a file in libfuse's passthrough.c" ||
+			say "MISSING pt-loop"
+	fi
 }
 
 # ------------------------------------------------------------ fio jobs
@@ -521,23 +581,28 @@ check_fsync() {
 }
 
 # ------------------------------------------------------------------ run
+# the targets that are ext4 on a loop device (their fsync is ext4's)
+is_loop() { case $1 in *-loop|ssefs-attach) return 0 ;; esac; return 1; }
+want() { [ -z "${BENCH_TARGETS:-}" ] || [[ " $BENCH_TARGETS " == *" $1 "* ]]; }
 if [ "${BENCH_SKIP_FIO:-0}" != 1 ]; then
-	want() { [ -z "${BENCH_TARGETS:-}" ] || [[ " $BENCH_TARGETS " == *" $1 "* ]]; }
 	want raw && setup_raw
 	if [ "$MODE" = full ]; then
 		for p in passthrough passthrough_fh passthrough_ll; do
 			want "$p" && setup_pt "$p"
 		done
 	else
+		# passthrough.c: the best plain FUSE reader on this machine
+		want passthrough && setup_pt passthrough
 		p=${BENCH_PASSTHROUGH:-passthrough_ll}
-		want "$p" && setup_pt "$p"
+		[ "$p" != passthrough ] && want "$p" && setup_pt "$p"
 	fi
 	want gocryptfs && setup_gocryptfs
 	want securefs && setup_securefs
-	{ want ssefs || want ssefs-loop; } && setup_ssefs
+	{ want ssefs || want ssefs-loop || want ssefs-attach; } && setup_ssefs
+	setup_loops
 	say "targets: ${TARGETS[*]}"
 	for t in "${TARGETS[@]}"; do
-		[ "$t" = ssefs-loop ] || check_fsync "$t"
+		is_loop "$t" || check_fsync "$t"
 	done
 
 	# lay every file out once (not measured), so each run overwrites
@@ -553,6 +618,10 @@ if [ "${BENCH_SKIP_FIO:-0}" != 1 ]; then
 		phase "fio-rep$rep"
 		for job in $JOBS; do
 			for t in "${TARGETS[@]}"; do
+				# short run: ext4-on-loop rows without 2-job jobs
+				[ "$MODE" = short ] && is_loop "$t" &&
+					[ "$t" != ssefs-loop ] &&
+					[ "${job%2}" != "$job" ] && continue
 				run_fio "$job" "$t" "$rep"
 			done
 		done

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/attach.h"
 #include "cli/cli.h"
 #include "crypto/envelope.h"
 #include "crypto/rng.h"
@@ -51,6 +52,8 @@ static const char disk_usage[] =
 "       ssefs disk show PATH.vhd\n"
 "       ssefs disk rewrap PATH.vhd [--des NAME | --key NAME]\n"
 "       ssefs disk verify PATH.vhd\n"
+"       ssefs disk attach MNT/NAME.vhd [--read-only] [--mount DIR [--rw]]\n"
+"       ssefs disk detach /dev/loopN|MNT/NAME.vhd\n"
 "\n"
 "SIZE is rounded up to a whole MiB; the .vhd is that plus a 512-byte\n"
 "fixed-VHD footer.  Without --des or --key a disk is encrypted under the\n"
@@ -68,7 +71,11 @@ static const char disk_usage[] =
 "symlink is followed (SECURITY in ssefs-disk(1)).  The footer's unique id\n"
 "is the disk's UUID (an imported fixed VHD's too), and create, import and\n"
 "snapshot bind the header to it: a header put on another disk's data fails\n"
-"to open.  See ssefs-disk(1).\n";
+"to open.  attach (root) makes a loop device over a disk of a mount: the\n"
+"footer left out, the disk's sector size, direct I/O; it prints\n"
+"/dev/loopN.  --mount DIR also mounts its file system (each partition at\n"
+"DIR/pN), read-only unless --rw; detach unmounts them first.  See\n"
+"ssefs-disk(1).\n";
 
 /*
  * The path of a disk about to be made: one with a control character
@@ -1229,6 +1236,7 @@ int cmd_disk(int argc, char **argv, struct cli_ctx *ctx)
 		{ "create", disk_create }, { "import", disk_import },
 		{ "export", disk_export }, { "snapshot", disk_snapshot },
 		{ "rewrap", disk_rewrap_cmd }, { "verify", disk_verify },
+		{ "attach", disk_attach }, { "detach", disk_detach },
 	};
 	const char *sub = argc > 1 ? argv[1] : NULL;
 

@@ -88,6 +88,8 @@ static void mount_help(void)
 "                       key that lives only in the daemon's memory; off:\n"
 "                       both hold plaintext in DIR until a clean unmount\n"
 "                       removes them (the cache overwritten with zeros)\n"
+"     readahead=SIZE    root only: the mount's read-ahead (4K to 64M;\n"
+"                       1M by default as root, the kernel's 128K if not)\n"
 "     and libfuse's own options (ro, max_read=N, debug...)\n"
 "  -h, --help         this text\n"
 "\n"

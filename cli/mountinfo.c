@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "cli/mountinfo.h"
 
@@ -27,52 +28,100 @@ static void unescape(char *s)
 	*o = '\0';
 }
 
-/*
- * Walk the fuse.ssefs lines; return 1 as soon as one has @mnt as its mount
- * point (when @mnt) and @src as its source (when @src).
- */
-static int find(const char *mnt, const char *src)
+int mi_each(int (*fn)(const struct mi_entry *e, void *arg), void *arg)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, *save, *tok, *point, *type, *source;
+	char *line = NULL, *save, *tok;
+	struct mi_entry e;
 	size_t cap = 0;
-	int found = 0, i;
+	int r = 0, i;
 
 	if (!f)
 		return 0;
-	while (!found && getline(&line, &cap, f) > 0) {
+	while (!r && getline(&line, &cap, f) > 0) {
 		line[strcspn(line, "\n")] = '\0';
-		point = type = source = NULL;
+		memset(&e, 0, sizeof(e));
 		/* ID PARENT MAJ:MIN ROOT POINT OPTS [OPTIONAL...] - TYPE SRC */
 		tok = strtok_r(line, " ", &save);
 		for (i = 0; tok; i++, tok = strtok_r(NULL, " ", &save)) {
+			if (i == 2 && sscanf(tok, "%u:%u", &e.major,
+					     &e.minor) != 2)
+				break;
 			if (i == 4)
-				point = tok;
+				e.point = tok;
 			if (i > 5 && !strcmp(tok, "-")) {
-				type = strtok_r(NULL, " ", &save);
-				source = type ? strtok_r(NULL, " ", &save) :
-					 NULL;
+				e.type = strtok_r(NULL, " ", &save);
+				e.source = e.type ? strtok_r(NULL, " ", &save) :
+					   NULL;
 				break;
 			}
 		}
-		if (!point || !type || !source || strcmp(type, SSEFS_FSTYPE))
+		if (!e.point || !e.type || !e.source)
 			continue;
-		unescape(point);
-		unescape(source);
-		found = (!mnt || !strcmp(point, mnt)) &&
-			(!src || !strcmp(source, src));
+		unescape((char *)e.point);
+		unescape((char *)e.source);
+		r = fn(&e, arg);
 	}
 	free(line);
 	fclose(f);
-	return found;
+	return r;
+}
+
+struct find_arg {
+	const char *mnt, *src;
+	unsigned int major, minor;
+	int by_dev;
+	char *out;
+	size_t outlen;
+	unsigned int *maj, *min;	/* the device number found */
+};
+
+static int find_one(const struct mi_entry *e, void *arg)
+{
+	struct find_arg *a = arg;
+
+	if (strcmp(e->type, SSEFS_FSTYPE) ||
+	    (a->mnt && strcmp(e->point, a->mnt)) ||
+	    (a->src && strcmp(e->source, a->src)) ||
+	    (a->by_dev && (e->major != a->major || e->minor != a->minor)))
+		return 0;
+	if (a->out)
+		snprintf(a->out, a->outlen, "%s", e->point);
+	if (a->maj) {
+		*a->maj = e->major;
+		*a->min = e->minor;
+	}
+	return 1;
 }
 
 int mi_ssefs_at(const char *mnt_real)
 {
-	return find(mnt_real, NULL);
+	struct find_arg a = { .mnt = mnt_real };
+
+	return mi_each(find_one, &a);
 }
 
 int mi_store_mounted(const char *store_real)
 {
-	return find(NULL, store_real);
+	struct find_arg a = { .src = store_real };
+
+	return mi_each(find_one, &a);
+}
+
+int mi_ssefs_dev(dev_t dev, char *mnt, size_t len)
+{
+	struct find_arg a = {
+		.major = major(dev), .minor = minor(dev), .by_dev = 1,
+		.out = mnt, .outlen = len,
+	};
+
+	return mi_each(find_one, &a);
+}
+
+int mi_ssefs_devnum(const char *mnt_real, unsigned int *maj,
+		    unsigned int *min)
+{
+	struct find_arg a = { .mnt = mnt_real, .maj = maj, .min = min };
+
+	return mi_each(find_one, &a);
 }

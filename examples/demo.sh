@@ -32,7 +32,7 @@ LOOP=
 cleanup () {
 	set +e
 	mountpoint -q "$dir/fs" 2>/dev/null && umount "$dir/fs"
-	[ -n "$LOOP" ] && losetup -d "$LOOP" 2>/dev/null
+	[ -n "$LOOP" ] && ssefs disk detach "$LOOP" 2>/dev/null
 	if mountpoint -q "$dir/mnt" 2>/dev/null; then
 		fusermount3 -u "$dir/mnt" 2>/dev/null || fusermount3 -uz "$dir/mnt"
 	fi
@@ -73,10 +73,9 @@ if command -v qemu-img >/dev/null; then
 fi
 run ssefs status mnt
 
-step "4. A file system inside the plaintext .vhd: loop device (footer excluded), mkfs.ext4, mount"
-size=$(stat -c %s mnt/disk.vhd)
-LOOP=$(losetup --find --show --sizelimit $((size - 512)) mnt/disk.vhd)
-echo "\$ losetup --find --show --sizelimit $((size - 512)) mnt/disk.vhd  -> $LOOP"
+step "4. A file system inside the plaintext .vhd: attach it (a loop device, footer excluded, direct I/O), mkfs.ext4, mount"
+LOOP=$(ssefs disk attach mnt/disk.vhd)
+echo "\$ ssefs disk attach mnt/disk.vhd  -> $LOOP"
 run mkfs.ext4 -q -F "$LOOP"
 run mount "$LOOP" fs
 
@@ -89,7 +88,7 @@ run ls -l fs/files
 
 step "6. Unmount everything: ext4, the loop device, the ssefs mount"
 run umount fs
-run losetup -d "$LOOP"
+run ssefs disk detach "$LOOP"
 LOOP=
 run fusermount3 -u mnt
 wait_daemon
@@ -103,17 +102,16 @@ echo "grep -F '$canary' store/disk.vhd: not found (good)"
 printf '$ head -c 8 store/disk.vhd | od -c\n'
 head -c 8 store/disk.vhd | od -c | head -1
 
-step "8. Mount again and read the files back"
+step "8. Mount again and browse the files read-only (attach --mount)"
 run ssefs mount store mnt
-LOOP=$(losetup --find --show --sizelimit $((size - 512)) mnt/disk.vhd)
-run mount -o ro "$LOOP" fs
+run ssefs disk attach mnt/disk.vhd --mount fs
+LOOP=mnt/disk.vhd
 run diff -r files fs/files
 echo "diff -r: identical"
 run cat fs/files/secret.txt
 
 step "9. Clean up"
-run umount fs
-run losetup -d "$LOOP"
+run ssefs disk detach mnt/disk.vhd
 LOOP=
 run fusermount3 -u mnt
 echo

@@ -29,6 +29,7 @@
 #include "util/log.h"
 #include "util/name.h"
 #include "util/trust.h"
+#include "util/loopdev.h"
 
 static int ctl_dir(uid_t uid, char *buf, size_t len)
 {
@@ -96,11 +97,67 @@ int ctl_socket_path(const char *mnt_real, uid_t uid, char *buf, size_t len)
 
 /* ---- status ---- */
 
+#define STATUS_LOOPS	64	/* loop devices named per status */
+
+struct status_loop {
+	int nr;
+	char *rel;		/* the disk's path in the mount */
+};
+
 struct status_ctx {
 	FILE *f;
 	struct json *j;
 	unsigned int ndisks, nbad, nopen;
+	const char *mnt;
+	struct status_loop loops[STATUS_LOOPS];
+	unsigned int nloops;
 };
+
+/* A loop device whose backing file is in this mount (ssefs disk attach). */
+static int collect_loop(int nr, const char *backing, void *arg)
+{
+	struct status_ctx *c = arg;
+	size_t n = strlen(c->mnt);
+
+	if (strncmp(backing, c->mnt, n) || backing[n] != '/' ||
+	    c->nloops >= STATUS_LOOPS)
+		return 0;
+	c->loops[c->nloops].rel = strdup(backing + n + 1);
+	if (c->loops[c->nloops].rel)
+		c->loops[c->nloops++].nr = nr;
+	return 0;
+}
+
+static void free_loops(struct status_ctx *c)
+{
+	while (c->nloops)
+		free(c->loops[--c->nloops].rel);
+}
+
+/* "attached: /dev/loopN" for each loop device over @rel */
+static void status_attached(struct status_ctx *c, const char *rel)
+{
+	char dev[32];
+	int any = 0;
+
+	if (c->j)
+		json_arr_begin(c->j, "loopDevices");
+	for (unsigned int i = 0; i < c->nloops; i++) {
+		if (strcmp(c->loops[i].rel, rel))
+			continue;
+		snprintf(dev, sizeof(dev), "/dev/loop%d", c->loops[i].nr);
+		if (c->j)
+			json_str(c->j, NULL, dev);
+		else
+			fprintf(c->f, "%s%s", any ? ", " :
+				"  attached:        ", dev);
+		any = 1;
+	}
+	if (c->j)
+		json_arr_end(c->j);
+	else if (any)
+		fputc('\n', c->f);
+}
 
 static const char *disk_state_name(int s)
 {
@@ -180,6 +237,7 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 			json_str(c->j, "platformKid", h.layer[1].kid);
 		json_str(c->j, "keyState", key_state_name(ks));
 		json_bool(c->j, "open", open);
+		status_attached(c, rel);
 		json_uint(c->j, "bytesRead", rd);
 		json_uint(c->j, "bytesWritten", wr);
 		json_str(c->j, "state", disk_state_name(state));
@@ -205,6 +263,7 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	fprintf(c->f, "  key state:       %s\n", key_state_name(ks));
 	fprintf(c->f, "  size:            %llu\n", (unsigned long long)size);
 	fprintf(c->f, "  open:            %s\n", open ? "yes" : "no");
+	status_attached(c, rel);
 	fprintf(c->f, "  bytes read:      %llu\n", (unsigned long long)rd);
 	fprintf(c->f, "  bytes written:   %llu\n", (unsigned long long)wr);
 	fprintf(c->f, "  state:           %s%s%s\n", disk_state_name(state),
@@ -244,6 +303,7 @@ static void status_tempdisk(struct ssefs_fs *fs, struct status_ctx *c)
 		json_uint(c->j, "diskSizeBytes", size - 512);
 		json_uint(c->j, "allocatedBytes", alloc);
 		json_bool(c->j, "open", refs > 0);
+		status_attached(c, TEMPDISK_NAME);
 		json_uint(c->j, "bytesRead", rd);
 		json_uint(c->j, "bytesWritten", wr);
 		json_obj_end(c->j);
@@ -262,17 +322,20 @@ static void status_tempdisk(struct ssefs_fs *fs, struct status_ctx *c)
 	fprintf(c->f, "  size:            %llu\n", (unsigned long long)size);
 	fprintf(c->f, "  allocated:       %llu\n", (unsigned long long)alloc);
 	fprintf(c->f, "  open:            %s\n", refs ? "yes" : "no");
+	status_attached(c, TEMPDISK_NAME);
 	fprintf(c->f, "  bytes read:      %llu\n", (unsigned long long)rd);
 	fprintf(c->f, "  bytes written:   %llu\n", (unsigned long long)wr);
 }
 
 void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 {
-	struct status_ctx c = { f, NULL, 0, 0, 0 };
+	struct status_ctx c = { .f = f, .mnt = fs->mnt };
 	struct json j;
 	unsigned int nd, nb;
 	char *opts = mount_opts_format(&fs->opts);
 	const char *vname = fs->vault ? vault_name(fs->vault) : NULL;
+
+	loopdev_each(collect_loop, &c);
 
 	ssefs_fs_scan(fs, &nd, &nb);
 	if (json) {
@@ -335,6 +398,7 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 		json_obj_end(&j);
 		json_end(&j);
 		free(opts);
+		free_loops(&c);
 		return;
 	}
 	fprintf(f, "store:      %s\n", fs->store);
@@ -391,6 +455,7 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 	fprintf(f, "\n%u disk%s, %u open, %u damaged\n", c.ndisks,
 		c.ndisks == 1 ? "" : "s", c.nopen, c.nbad);
 	free(opts);
+	free_loops(&c);
 }
 
 /* ---- the daemon's side ---- */

@@ -112,6 +112,7 @@ struct ssefs_fs {
 
 	struct fuse *fuse;		/* set once mounted */
 	volatile int stopping;		/* the loop is ending */
+	int readahead_set;		/* read_ahead_kb written (atomic) */
 
 	pthread_mutex_t lock;		/* the table */
 #define SSEFS_NBUCKETS 1024

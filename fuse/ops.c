@@ -27,6 +27,7 @@
 
 #include <fuse.h>
 
+#include "cli/mountinfo.h"
 #include "crypto/envelope.h"
 #include "disk/volume.h"
 #include "fuse/fs.h"
@@ -168,6 +169,40 @@ static const char *fi_rel(const char *path, struct fuse_file_info *fi,
 	return gone ? NULL : buf;
 }
 
+/*
+ * -o readahead: the kernel gives a FUSE mount's bdi 128 KiB of read-ahead
+ * and the INIT reply can only lower it; root may raise it in sysfs, but
+ * only once the kernel has taken that reply (it would lower it again).
+ * The first request after INIT is a LOOKUP or GETATTR, which comes here
+ * before any disk can be opened (a file's read-ahead is taken at open).
+ */
+static void set_readahead(struct ssefs_fs *fs)
+{
+	uint64_t ra = mount_readahead(&fs->opts);
+	unsigned int maj, min;
+	char path[96], val[32];
+	int fd, n;
+
+	if (__atomic_exchange_n(&fs->readahead_set, 1, __ATOMIC_ACQ_REL) ||
+	    !ra)
+		return;
+	if (!mi_ssefs_devnum(fs->mnt, &maj, &min)) {
+		warning("mount %s: -o readahead: cannot find the mount's "
+			"device number", fs->mnt);
+		return;
+	}
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+		 maj, min);
+	n = snprintf(val, sizeof(val), "%llu",
+		     (unsigned long long)(ra >> 10));
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, val, (size_t)n) != n)
+		warning("mount %s: -o readahead: cannot write %s: %s",
+			fs->mnt, path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 static int ssefs_getattr(const char *path, struct stat *st,
 			 struct fuse_file_info *fi)
 {
@@ -177,6 +212,8 @@ static int ssefs_getattr(const char *path, struct stat *st,
 	const char *rel = fi_rel(path, fi, buf, sizeof(buf));
 	int r;
 
+	if (!__atomic_load_n(&fs->readahead_set, __ATOMIC_ACQUIRE))
+		set_readahead(fs);
 	if (!rel && fh_node(fi)) {
 		/* unlinked but open: no backing name left */
 		n = fh_node(fi);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <fuse.h>
 #include <fuse_opt.h>
@@ -31,6 +32,7 @@ enum {
 	KEY_EAH,
 	KEY_TEMP_DISK,
 	KEY_WRITEBACK_DELAY,
+	KEY_READAHEAD,
 	KEY_DEBUG,
 	KEY_DEFAULT_PERMISSIONS,
 	KEY_NONEMPTY,
@@ -55,6 +57,7 @@ static const struct fuse_opt ssefs_opt_table[] = {
 	FUSE_OPT_KEY("encryption_at_host=", KEY_EAH),
 	FUSE_OPT_KEY("temp_disk=", KEY_TEMP_DISK),
 	FUSE_OPT_KEY("writeback_delay=", KEY_WRITEBACK_DELAY),
+	FUSE_OPT_KEY("readahead=", KEY_READAHEAD),
 	FUSE_OPT_KEY("debug", KEY_DEBUG),
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
@@ -244,6 +247,13 @@ static int opt_proc(void *data, const char *arg, int key,
 	}
 	case KEY_WRITEBACK_DELAY:
 		return set_dur(c, &o->writeback_delay, arg, val, 0);
+	case KEY_READAHEAD:
+		if (parse_size(val, &o->readahead) < 0 || !o->readahead ||
+		    o->readahead > MOUNT_MAX_READAHEAD)
+			return bad(c, arg, "not a size from 4K to 64M");
+		/* whole pages, as the kernel keeps it */
+		o->readahead = (o->readahead + 4095) / 4096 * 4096;
+		return 0;
 	}
 	return 1;			/* FUSE_OPT_KEY_OPT etc.: pass on */
 }
@@ -318,6 +328,11 @@ int mount_opts_check(const struct mount_opts *o, char *err, size_t errlen)
 			 "the directory that holds the temp disk");
 		return -EINVAL;
 	}
+	if (o->readahead && geteuid() != 0) {
+		snprintf(err, errlen, "-o readahead: needs root (it is set "
+			 "in /sys/class/bdi/MAJ:MIN/read_ahead_kb)");
+		return -EPERM;
+	}
 	if (o->cache_size && o->cache_size < MOUNT_MIN_CACHE_SIZE) {
 		snprintf(err, errlen, "-o cache_size: at least 64K");
 		return -EINVAL;
@@ -365,6 +380,13 @@ int mount_opt_check(const char *key, const char *val, char *why,
 	mount_opts_release(&o);
 	free(opt);
 	return r;
+}
+
+uint64_t mount_readahead(const struct mount_opts *o)
+{
+	if (o->readahead)
+		return o->readahead;
+	return geteuid() == 0 ? MOUNT_DEFAULT_READAHEAD : 0;
 }
 
 uint64_t mount_cache_size(const struct mount_opts *o)
@@ -433,6 +455,10 @@ char *mount_opts_format(const struct mount_opts *o)
 	if (o->temp_disk) {
 		exact_size(o->temp_disk, sz, sizeof(sz));
 		fprintf(f, "temp_disk=%s,", sz);
+	}
+	if (mount_readahead(o)) {
+		exact_size(mount_readahead(o), sz, sizeof(sz));
+		fprintf(f, "readahead=%s,", sz);
 	}
 	fprintf(f, "encryption_at_host=%s",
 		o->encryption_at_host ? "on" : "off");

@@ -35,6 +35,8 @@ struct mount_opts {
 	uint64_t temp_disk;		/* bytes, 0: no temp disk */
 	uint64_t writeback_delay;	/* seconds a ReadWrite cache may hold
 					 * dirty data, default 1 */
+	uint64_t readahead;		/* bytes, 0: not given (the default
+					 * when root, the kernel's if not) */
 	int debug;			/* -o debug: libfuse's trace */
 	int nonempty;			/* -o nonempty: mount over entries */
 };
@@ -45,6 +47,8 @@ struct mount_opts {
 #define MOUNT_DEFAULT_CACHE_SIZE	(1ull << 30)	/* 1 GiB */
 #define MOUNT_MIN_CACHE_SIZE		(64ull << 10)
 #define MOUNT_DEFAULT_WRITEBACK_DELAY	1
+#define MOUNT_DEFAULT_READAHEAD		(1ull << 20)	/* measured: BENCHMARKS.md */
+#define MOUNT_MAX_READAHEAD		(64ull << 20)
 
 /* Defaults; all strings NULL. */
 void mount_opts_init(struct mount_opts *o);
@@ -75,6 +79,13 @@ int mount_opts_check(const struct mount_opts *o, char *err, size_t errlen);
  */
 int mount_opt_check(const char *key, const char *val, char *why,
 		    size_t whylen);
+
+/*
+ * mount_readahead() - the read-ahead to set on the mount's bdi, in bytes:
+ * readahead=, or the default when the daemon runs as root (only root may
+ * write /sys/class/bdi/MAJ:MIN/read_ahead_kb), or 0: leave the kernel's.
+ */
+uint64_t mount_readahead(const struct mount_opts *o);
 
 /* The host cache's size: cache_size, or the default. */
 uint64_t mount_cache_size(const struct mount_opts *o);

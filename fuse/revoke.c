@@ -24,6 +24,7 @@
 #include "keyvault/events.h"
 #include "keyvault/vault.h"
 #include "util/log.h"
+#include "util/loopdev.h"
 
 #define VAULT_FAILS_TO_REVOKE	3
 
@@ -78,6 +79,42 @@ static const char *unusable_kid(struct ssefs_fs *fs, const struct env_header *h,
 		}
 	}
 	return NULL;
+}
+
+struct loop_match {
+	const char *path;	/* the disk's path in the mount */
+	const char *rel;
+};
+
+static int drop_one(int nr, const char *backing, void *arg)
+{
+	struct loop_match *m = arg;
+	int r;
+
+	if (strcmp(backing, m->path))
+		return 0;
+	r = loopdev_drop_cache(nr);
+	if (r < 0)
+		warning("disk %s: cannot drop the page cache of /dev/loop%d: "
+			"%s", m->rel, nr, strerror(-r));
+	return 0;
+}
+
+/*
+ * A disk attached as a loop device (ssefs disk attach): a buffered reader
+ * of /dev/loopN may have left plaintext in that device's own page cache,
+ * which FUSE's invalidation does not reach.  Called without the node's
+ * lock: the write-back it may cause comes back through the daemon.
+ */
+static void drop_loop_caches(struct ssefs_fs *fs, const char *rel)
+{
+	char path[4096];
+	struct loop_match m = { path, rel };
+
+	if (snprintf(path, sizeof(path), "%s/%s", fs->mnt, rel) >=
+	    (int)sizeof(path))
+		return;
+	loopdev_each(drop_one, &m);
 }
 
 static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
@@ -146,6 +183,8 @@ static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 
 	if (entered)
 		tell(fs, EV_DISK_KEY_REVOKED, n, kid, why);
+	if (revoked)
+		drop_loop_caches(fs, n->rel);
 	if (revoked)
 		warning("disk %s: keys wiped, I/O fails with EKEYREVOKED (%s)",
 			n->rel, why);

@@ -28,7 +28,6 @@
 #include "util/io.h"
 #include "util/log.h"
 
-#define TEMPDISK_SECTOR	4096
 #define TEMPDISK_MIB	(UINT64_C(1) << 20)
 #define KID_ID_BYTES	16		/* 32 hex digits */
 

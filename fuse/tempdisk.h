@@ -37,6 +37,7 @@ struct ssefs_fs;
 struct tempdisk;
 
 #define TEMPDISK_NAME		"temp.vhd"	/* in the mount's root */
+#define TEMPDISK_SECTOR		4096		/* its sector size */
 #define TEMPDISK_FILE_ENC	"temp-disk.ssefs"	/* in DIR: encrypted */
 #define TEMPDISK_FILE_PLAIN	"temp-disk.vhd"	/* in DIR: plaintext */
 #define TEMPDISK_KID_PREFIX	"ephemeral://temp-disk/"

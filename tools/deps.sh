@@ -26,7 +26,7 @@ install_azurite () {
 		--no-save --loglevel=error "azurite@$AZURITE_VERSION" >/dev/null
 }
 PKGS="build-essential pkg-config libfuse3-dev fuse3 libssl-dev libsodium-dev
-libyaml-dev check jq qemu-utils libvhdi-utils fio e2fsprogs util-linux attr
+libyaml-dev check jq qemu-utils libvhdi-utils fio e2fsprogs util-linux fdisk attr
 clang libclang-rt-14-dev kmod libp11-kit-dev softhsm2 opensc
 swtpm tpm2-abrmd libtss2-tcti-tabrmd0 libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools
 libcurl4-openssl-dev azure-cli nodejs"
