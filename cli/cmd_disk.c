@@ -1246,8 +1246,9 @@ int cmd_disk(int argc, char **argv, struct cli_ctx *ctx)
 		fputs(disk_usage, stdout);
 		return EXIT_OK;
 	}
+	/* those with options of their own parse them themselves */
 	if (strcmp(sub, "create") && strcmp(sub, "import") &&
-	    strcmp(sub, "rewrap")) {
+	    strcmp(sub, "rewrap") && strcmp(sub, "attach")) {
 		char what[32];
 		int r;
 
