@@ -8,11 +8,17 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
+#include "keyvault/hsm.h"
 #include "keyvault/vault.h"
 
+struct env_layer;
+struct kid;
 struct secbuf;
 
 #define VAULT_VERIFIER_BYTES	(24 + 32 + 16)	/* nonce, zeros, tag */
+#define VERIFIER_AD		"ssefs vault verifier v1"
 
 struct vault {
 	char dir[PATH_MAX];
@@ -58,11 +64,86 @@ struct vault {
 	 * re-read, and vault_end(). */
 };
 
+/* ---- vault_meta.c: the metadata and the lock ---- */
+
+/* "DIR/" + @fmt.  Return: 0 or -ENAMETOOLONG. */
 int vault_path(const struct vault *v, char *buf, size_t len, const char *fmt,
 	       ...) __attribute__((format(printf, 4, 5)));
+/* Note @path as the file a failed call is about (v->last_path). */
+int vault_set_last(struct vault *v, const char *path);
+/* A fresh random version id, 32 lowercase hex. */
+void vault_new_version_id(char out[KEY_VERSION_HEX + 1]);
+/* Free the parsed metadata (keys, platform versions, disks, extra). */
+void vault_meta_free(struct vault *v);
+struct vault_key *vault_find_key(struct vault *v, const char *name);
+struct vault_version *vault_find_version(struct vault_key *k,
+					 const char *ver);
+/* Room for element @n of an array of @n: realloc'd @p, or NULL. */
+void *vault_grow(void *p, size_t n, size_t size);
+/* Write the metadata (generation + 1).  The exclusive lock is held. */
+int vault_save_meta(struct vault *v);
+/* Take the lock (LOCK_SH or LOCK_EX): v->mu, then flock(2). */
 int vault_lock(struct vault *v, int how);
+/* vault_lock() and re-read the metadata; vault_end() releases both. */
 int vault_begin(struct vault *v, int how);
 void vault_end(struct vault *v);
+/* End an exclusive section: audit @op, write the metadata, unlock. */
+int vault_commit(struct vault *v, const char *op, const char *kid);
+/* End an exclusive section that changes nothing: re-read, audit the
+ * failure @res, unlock.  Return: @res. */
+int vault_refuse(struct vault *v, const char *op, const char *kid, int res);
+
+/* ---- vault_seal.c: sealed files and the master key ---- */
+
+/* -EPERM (named in last_path) when group or others may access @path. */
+int vault_check_mode(struct vault *v, const char *path);
+/* Seal @m under the master key with @ad; *@out is malloc'd. */
+int vault_seal(const struct vault *v, const char *ad, const uint8_t *m,
+	       size_t mlen, uint8_t **out, size_t *outlen);
+/* Write or read the sealed file of version @k.  Read: -ENOKEY when there
+ * is none, -EBADMSG when it does not open, -EIO. */
+int vault_write_sealed(struct vault *v, const struct kid *k,
+		       const uint8_t *m, size_t mlen);
+int vault_read_sealed(struct vault *v, const struct kid *k,
+		      struct secbuf **out);
+/* Load the master key from @u's key file or passphrase (@create: make the
+ * key file when there is none). */
+int vault_master_key(struct vault *v, const struct vault_unlock *u,
+		     int create);
+/* -EACCES when the master key does not open the verifier. */
+int vault_check_verifier(struct vault *v);
+
+/* ---- vault_keys.c ---- */
+
+/* The state of a parsed kid at @now (0: now); the lock is held. */
+enum key_state vault_kid_state(struct vault *v, const struct kid *pk,
+			       time_t now);
+
+/* ---- vault_token.c: keys in the PKCS#11 token ---- */
+
+/* 1 when the unsealed @b is an hsm key's blob, not a private key. */
+int vault_is_hsm_blob(const struct secbuf *b);
+/* The public key in hsm blob @b, or NULL. */
+EVP_PKEY *vault_blob_public(const struct secbuf *b);
+/* A new operation: forget why the last one failed in the token. */
+void vault_token_clear(struct vault *v);
+/* The token session, opened at first use.  @locked: the caller holds the
+ * vault lock.  Return: 0, -ENODEV (none configured), the token's errors. */
+int vault_token_get(struct vault *v, int locked, struct hsm **out);
+/* Generate the key pair of version @kidstr in the token: its object id to
+ * @id, the blob to seal to *@blob. */
+int vault_token_generate(struct vault *v, int bits, const char *kidstr,
+			 uint8_t id[HSM_ID_BYTES], struct secbuf **blob);
+/* Unwrap @in in the token with the key of @blob into @m (*@n bytes). */
+int vault_token_unwrap(struct vault *v, const struct secbuf *blob,
+		       const struct env_layer *in, struct secbuf *m,
+		       size_t *n);
+/* Destroy the token objects of every version of hsm key @k; the lock is
+ * held. */
+int vault_token_destroy_keys(struct vault *v, const struct vault_key *k);
+
+/* ---- vault_audit.c, vault_backup.c, vault_sweep.c ---- */
+
 /* Append one chained record; updates audit_count/audit_mac in memory (the
  * caller writes the metadata).  The lock is held. */
 int vault_audit_append(struct vault *v, const char *op, const char *kid,
@@ -74,7 +155,6 @@ int vault_audit_write(struct vault *v, const char *op, const char *kid,
 		      int result, int *headfd);
 int vault_remove_tree(const char *dir);
 void vault_last_error_path(struct vault *v);
-struct vault_key *vault_find_key(struct vault *v, const char *name);
 /* At open: remove what a killed command left (temporary files) and move
  * version files the metadata does not list to DIR/orphans/, audited; only
  * when the exclusive lock is free at once (keyvault/vault_sweep.c). */
