@@ -7,8 +7,9 @@
 
 #include <stdio.h>
 
+#include "keyvault/vault.h"
+
 struct config;
-struct vault;
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -25,6 +26,10 @@ struct cli_ctx {
 	int json;			/* --json */
 	int progress;			/* --progress: 1; --quiet: -1; else 0 */
 	struct config *cfg;		/* NULL when there is no config file */
+	/* the vault's keyops for this command's disks (vault_keyops()),
+	 * and what the vault said of their last failure */
+	struct vault_keyctx keys;
+	struct vault_err verr;
 };
 
 /* One command family: argv[0] is the family name ("key"). */
@@ -114,5 +119,8 @@ int cli_json_gone(const char *name, const char *what);
 /* strerror() with ssefs's own words for the errnos it gives meaning to
  * (EKEYREVOKED: "key has been revoked", EBADMSG: "no valid header"...). */
 const char *cli_strerror(int err);
+/* The same, but what @e says when it has more to say about @err (an hsm
+ * key's token: "token tk1: wrong pin (from F)"); @e may be NULL. */
+const char *cli_vault_strerror(const struct vault_err *e, int err);
 
 #endif /* SSEFS_CLI_CLI_H */

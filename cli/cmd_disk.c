@@ -107,7 +107,9 @@ static void uuid_str(const uint8_t u[16], char out[37])
 	out[o] = '\0';
 }
 
-static int disk_err(const char *path, const char *what, int r)
+/* disk_err(), saying what @e says of @r when it has more to say */
+static int disk_verr(const char *path, const char *what, int r,
+		     const struct vault_err *e)
 {
 	if (r == -EEXIST)
 		return error("disk %s: already exists", path), EXIT_FAIL;
@@ -120,8 +122,23 @@ static int disk_err(const char *path, const char *what, int r)
 			     "16 TiB; XFS and btrfs go further)", path,
 			     what ? what : "", what ? ": " : ""), EXIT_FAIL;
 	error("disk %s: %s%s%s", path, what ? what : "", what ? ": " : "",
-	      cli_strerror(r));
+	      cli_vault_strerror(e, r));
 	return EXIT_FAIL;
+}
+
+static int disk_err(const char *path, const char *what, int r)
+{
+	return disk_verr(path, what, r, NULL);
+}
+
+/* @v's keyops for this command, whose failures leave their detail in
+ * ctx->verr. */
+static void disk_keyops(struct cli_ctx *ctx, struct vault *v,
+			struct keyops *ops)
+{
+	ctx->keys.v = v;
+	ctx->keys.err = &ctx->verr;
+	vault_keyops(&ctx->keys, ops);
 }
 
 /* Register @path (its header) in the vault's disk registry. */
@@ -517,7 +534,7 @@ static int make_new_disk(struct cli_ctx *ctx, struct vault *v,
 	struct keyops ops;
 	int r;
 
-	vault_keyops(v, &ops);
+	disk_keyops(ctx, v, &ops);
 	r = store_create(AT_FDCWD, path, f, &ops, fill_import, s);
 	if (r < 0)
 		return disk_err(path, what, r);
@@ -740,7 +757,8 @@ static int refuse_in_use(const char *path)
  * its state ("key vault://v/keys/k1/VER is disabled"), as SPEC.md asks;
  * a file without the ssefs magic as such; other failures as disk_err().
  */
-static int key_at_fault(struct vault *v, const char *path, int r)
+static int key_at_fault(struct vault *v, const char *path, int r,
+			const struct vault_err *e)
 {
 	struct env_header h;
 	enum key_state st;
@@ -759,7 +777,7 @@ static int key_at_fault(struct vault *v, const char *path, int r)
 	/* a file that is no disk at all is not a corrupt one */
 	if (r == -EBADMSG && vol_probe(path, NULL) == -ENOTSUP)
 		r = -ENOTSUP;
-	return disk_err(path, "cannot open", r);
+	return disk_verr(path, "cannot open", r, e);
 }
 
 static int open_disk(struct cli_ctx *ctx, const char *path, int flags,
@@ -770,10 +788,10 @@ static int open_disk(struct cli_ctx *ctx, const char *path, int flags,
 
 	if (cli_open_vault(ctx, v))
 		return EXIT_FAIL;
-	vault_keyops(*v, &ops);
+	disk_keyops(ctx, *v, &ops);
 	r = vol_open(vol, path, flags, &ops);
 	if (r < 0) {
-		r = key_at_fault(*v, path, r);
+		r = key_at_fault(*v, path, r, &ctx->verr);
 		vault_close(*v);
 		*v = NULL;
 		return r;
@@ -998,7 +1016,7 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 		int vfd = dup(dst);
 
 		rng_uuid(h.uuid);
-		vault_keyops(v, &ops);
+		disk_keyops(ctx, v, &ops);
 		/* re-MAC needs the DEKs: open the copy's old header, then
 		 * write the new one through disk_rewrap's path */
 		r = vfd < 0 ? -errno : vol_open_fd(&nv, vfd, argv[2], 0, &ops);
@@ -1023,7 +1041,7 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 	if (r == 0)
 		r = store_new_publish(&sn);
 	if (r < 0) {
-		r = disk_err(argv[2], "snapshot failed", r);
+		r = disk_verr(argv[2], "snapshot failed", r, &ctx->verr);
 		goto out;
 	}
 	r = finish_new_disk(ctx, v, argv[2]);
@@ -1128,11 +1146,11 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		}
 		t[i] = targets[i];
 	}
-	vault_keyops(v, &ops);
+	disk_keyops(ctx, v, &ops);
 	r = disk_rewrap_set(path, &ops, t, des || key ? &set : NULL,
 			    &changed, old);
 	if (r < 0) {
-		r = disk_err(path, "rewrap failed", r);
+		r = disk_verr(path, "rewrap failed", r, &ctx->verr);
 		goto out;
 	}
 	if (changed) {

@@ -60,11 +60,11 @@ static const char key_usage[] =
 "T: 2027-01-31T00:00:00Z or 2027-01-31; DUR: 90d, 12h, P90D.\n"
 "See ssefs-key(1).\n";
 
-static int key_error(struct vault *v, const char *name, int err)
+static int key_error(const struct vault_err *e, const char *name, int err)
 {
 	/* The token said why: "key NAME: token LABEL: WHY" */
-	if (err && *vault_hsm_why(v))
-		return error("key %s: %s", name, vault_hsm_why(v));
+	if (err && e && *e->why)
+		return error("key %s: %s", name, e->why);
 	switch (err) {
 	case -ENOKEY:
 		return error("key %s: no such key", name);
@@ -265,6 +265,7 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 	char kid[VAULT_KID_MAX + 1], what[32];
 	time_t nbf = 0, exp = 0;
 	struct vault_key *k;
+	struct vault_err e = { .code = 0 };
 	int c, bits = 0, hsm = 0, err;
 
 	optind = 1;
@@ -332,7 +333,7 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 	else
 		err = vault_key_create_ex(v, name, bits,
 					  hsm ? VAULT_KEY_HSM : 0, nbf, exp,
-					  kid, sizeof(kid));
+					  kid, sizeof(kid), &e);
 	if (import && err == -ENOTSUP)
 		return error("%s: not an RSA 2048, 3072 or 4096 private key",
 			     pem), EXIT_FAIL;
@@ -341,7 +342,7 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 			     "not a PEM private key (or encrypted)" :
 			     strerror(-err)), EXIT_FAIL;
 	if (err)
-		return key_error(v, name, err), EXIT_FAIL;
+		return key_error(&e, name, err), EXIT_FAIL;
 	if (ctx->json && !vault_key_get(v, name, &k)) {
 		struct json j;
 
@@ -391,7 +392,7 @@ static int do_show(int argc, char **argv, struct cli_ctx *ctx,
 		return cli_key_ref_usage("key show", argv[1]);
 	err = vault_key_get(v, name, &k);
 	if (err)
-		return key_error(v, name, err), EXIT_FAIL;
+		return key_error(NULL, name, err), EXIT_FAIL;
 	if (*ver) {
 		for (i = 0; i < k->nversions; i++)
 			if (!strcmp(k->versions[i].version, ver))
@@ -518,7 +519,7 @@ static int do_set(int argc, char **argv, struct cli_ctx *ctx,
 	if (err == -ENOKEY && *ver)
 		return error("key %s: no such key or version", ref), EXIT_FAIL;
 	if (err)
-		return key_error(v, ref, err), EXIT_FAIL;
+		return key_error(NULL, ref, err), EXIT_FAIL;
 	return print_changed(ctx, v, name);
 }
 
@@ -529,7 +530,7 @@ static int show_policy(struct cli_ctx *ctx, struct vault *v, const char *name)
 	int err = vault_key_get(v, name, &k);
 
 	if (err)
-		return key_error(v, name, err), EXIT_FAIL;
+		return key_error(NULL, name, err), EXIT_FAIL;
 	if (ctx->json) {
 		struct json j;
 
@@ -596,7 +597,7 @@ static int do_policy(int argc, char **argv, struct cli_ctx *ctx,
 		return show_policy(ctx, v, name);
 	err = vault_key_policy(v, name, d[0], d[1], d[2]);
 	if (err)
-		return key_error(v, name, err), EXIT_FAIL;
+		return key_error(NULL, name, err), EXIT_FAIL;
 	return ctx->json ? show_policy(ctx, v, name) : EXIT_OK;
 }
 
@@ -690,6 +691,7 @@ static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
 int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct vault *v = NULL;
+	struct vault_err e = { .code = 0 };
 	const char *sub;
 	int r, err;
 
@@ -747,9 +749,9 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 		char kid[VAULT_KID_MAX + 1];
 		struct vault_key *k;
 
-		err = vault_key_rotate(v, argv[1], kid, sizeof(kid));
+		err = vault_key_rotate(v, argv[1], kid, sizeof(kid), &e);
 		if (err) {
-			key_error(v, argv[1], err);
+			key_error(&e, argv[1], err);
 			r = EXIT_FAIL;
 		} else if (ctx->json && !vault_key_get(v, argv[1], &k)) {
 			struct json j;
@@ -767,13 +769,13 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 		else if (!strcmp(sub, "recover"))
 			err = vault_key_recover(v, argv[1]);
 		else
-			err = vault_key_purge(v, argv[1]);
+			err = vault_key_purge(v, argv[1], &e);
 		if (err == -EINVAL)
 			error("key %s: not deleted", argv[1]);
 		else if (err == -EKEYREVOKED)
 			error("key %s: already deleted", argv[1]);
 		else if (err)
-			key_error(v, argv[1], err);
+			key_error(&e, argv[1], err);
 		if (err)
 			r = EXIT_FAIL;
 		else if (strcmp(sub, "purge"))

@@ -72,9 +72,10 @@ static void unlock_of(const struct cli_ctx *ctx, struct vault_unlock *u)
  * -EINVAL from unlocking names the file that could not serve: an empty
  * passphrase file, or a key file that is not 32 bytes.  Else 0.
  */
-static int unlock_error(const struct vault_unlock *u, int err)
+static int unlock_error(const struct vault_unlock *u,
+			const struct vault_err *e, int err)
 {
-	const char *path = vault_open_failed_path();
+	const char *path = e->path;
 
 	if (err != -EINVAL || !path || !*path)
 		return 0;
@@ -85,12 +86,12 @@ static int unlock_error(const struct vault_unlock *u, int err)
 }
 
 /* Print why a vault could not be opened or used, naming what is at fault. */
-int cli_vault_error(const char *dir, const char *path, int err)
+int cli_vault_error(const char *dir, const char *path, const char *why,
+		    int err)
 {
-	const char *why = vault_open_failed_why();
 	struct stat st;
 
-	if ((err == -EPERM || err == -ENOTDIR) && *why)
+	if ((err == -EPERM || err == -ENOTDIR) && why && *why)
 		return error("vault %s: %s", dir, why);
 	if (err == -EPERM && path && *path && stat(path, &st) == 0)
 		return error("%s: permissions %04o are too open (want %s)",
@@ -134,13 +135,14 @@ int cli_key_ref_usage(const char *what, const char *ref)
 int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 {
 	struct vault_unlock u;
+	struct vault_err e;
 	int err;
 
 	const char *pin = getenv("SSEFS_HSM_PIN_FILE");
 	char abs[PATH_MAX];
 
 	unlock_of(ctx, &u);
-	err = vault_open(out, ctx->vault_dir, &u);
+	err = vault_open(out, ctx->vault_dir, &u, &e);
 	if (err == -EACCES && !u.passphrase_file && !u.keyfile &&
 	    snprintf(abs, sizeof(abs), "%s.key", ctx->vault_dir) <
 		    (int)sizeof(abs) && access(abs, F_OK) < 0) {
@@ -150,9 +152,8 @@ int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 		return EXIT_FAIL;
 	}
 	if (err) {
-		if (!unlock_error(&u, err))
-			cli_vault_error(ctx->vault_dir,
-					vault_open_failed_path(), err);
+		if (!unlock_error(&u, &e, err))
+			cli_vault_error(ctx->vault_dir, e.path, e.why, err);
 		return EXIT_FAIL;
 	}
 	/* Absolute: the daemon may change directory before it reads it. */
@@ -172,6 +173,7 @@ static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 	};
 	const char *name = NULL, *pp = NULL;
 	struct vault_unlock u;
+	struct vault_err e;
 	struct vault *v;
 	char kid[VAULT_KID_MAX + 1];
 	int c, err, on = 1;
@@ -202,19 +204,19 @@ static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 				 "of a-z 0-9 - (not starting with -)", name,
 				 KID_VAULT_MAX);
 	err = vault_init_ex(ctx->vault_dir, name, &u,
-			    on ? 0 : VAULT_INIT_NO_PURGE_PROTECTION);
+			    on ? 0 : VAULT_INIT_NO_PURGE_PROTECTION, &e);
 	if (err == -EEXIST)
 		return error("vault %s: already exists", ctx->vault_dir), 1;
 	if (err == -EINVAL && name && !*name)
 		return cli_usage(vault_usage, "--name: empty");
-	if (unlock_error(&u, err))
+	if (unlock_error(&u, &e, err))
 		return EXIT_FAIL;
 	if (err == -EINVAL)
 		return error("vault %s: bad name '%s' (want [a-z0-9-], at most "
 			     "24) or unusable key file", ctx->vault_dir,
 			     name ? name : "default"), EXIT_FAIL;
 	if (err) {
-		cli_vault_error(ctx->vault_dir, NULL, err);
+		cli_vault_error(ctx->vault_dir, NULL, e.why, err);
 		return EXIT_FAIL;
 	}
 	ctx->keyfile = u.keyfile;
@@ -394,6 +396,7 @@ static int set_hsm(struct vault *v, const char *module, const char *token,
 		   const char *pin)
 {
 	struct vault_hsm *c = calloc(1, sizeof(*c));
+	struct vault_err e;
 	int err;
 
 	if (!c || vault_hsm_get(v, c)) {
@@ -442,7 +445,7 @@ static int set_hsm(struct vault *v, const char *module, const char *token,
 					 "--hsm-pin-file");
 		}
 	}
-	err = vault_hsm_set(v, c);
+	err = vault_hsm_set(v, c, &e);
 	free(c);
 	if (!err)
 		return EXIT_OK;
@@ -453,8 +456,8 @@ static int set_hsm(struct vault *v, const char *module, const char *token,
 	if (err == -EBUSY)
 		error("vault %s: hsm keys exist (purge them before "
 		      "--hsm-module none)", vault_dir(v));
-	else if (*vault_hsm_why(v))
-		error("vault %s: %s", vault_dir(v), vault_hsm_why(v));
+	else if (*e.why)
+		error("vault %s: %s", vault_dir(v), e.why);
 	else
 		error("vault %s: %s", vault_dir(v), cli_strerror(err));
 	return EXIT_FAIL;
@@ -575,7 +578,7 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 		 * be put in place only now, as ssefs-vault(1) allows: then
 		 * the restore is not recorded in its audit log yet. */
 		unlock_of(ctx, &u);
-		err = vault_open(&v, ctx->vault_dir, &u);
+		err = vault_open(&v, ctx->vault_dir, &u, NULL);
 		if (err) {
 			warning("vault %s: restored, but its master key is "
 				"not at hand (%s): put the key file at %s.key "

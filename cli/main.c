@@ -131,17 +131,24 @@ int cli_getopt(int argc, char **argv, const char *optstring,
 	return CLI_OPT_BAD;
 }
 
-const char *cli_strerror(int err)
+const char *cli_vault_strerror(const struct vault_err *e, int err)
 {
 	if (err < 0)
 		err = -err;
 	/* An hsm key's token failed: say what it said ("token tk1: wrong
 	 * pin (from F)") rather than a bare errno. */
-	if (*vault_hsm_last_why() &&
+	if (e && *e->why &&
 	    (err == EACCES || err == EPERM || err == ENODEV || err == EIO ||
 	     err == ENOKEY || err == ELIBBAD || err == ENOENT ||
 	     err == EBADMSG))
-		return vault_hsm_last_why();
+		return e->why;
+	return cli_strerror(err);
+}
+
+const char *cli_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
 	switch (err) {
 	case EKEYREVOKED:
 		return "key has been revoked (disabled or deleted)";

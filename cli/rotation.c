@@ -138,11 +138,13 @@ static int apply_policies(struct vault *v, const struct rotation_opts *o,
 		if (k->rotate_after && k->enabled &&
 		    (uint64_t)(now - cur->created) >= k->rotate_after) {
 			char nkid[VAULT_KID_MAX + 1];
+			struct vault_err e;
 
-			r = vault_key_rotate(v, k->name, nkid, sizeof(nkid));
+			r = vault_key_rotate(v, k->name, nkid, sizeof(nkid),
+					     &e);
 			if (r < 0) {
 				say(o, "key %s: policy rotation failed: %s",
-				    k->name, cli_strerror(r));
+				    k->name, cli_vault_strerror(&e, r));
 				if (!first)
 					first = r;
 				continue;
@@ -239,6 +241,7 @@ struct job {
 	char old[VAULT_KID_MAX + 1];
 	char old_inner[VAULT_KID_MAX + 1];	/* "" with one layer */
 	int result;		/* 0, or negative errno */
+	struct vault_err *err;	/* what the vault said of it, or NULL */
 	int changed, missing;
 	int unreg;		/* found in the store, but the registry
 				 * cannot hold its path: a failure */
@@ -249,7 +252,7 @@ struct pool {
 	size_t njobs, next, ndone;
 	struct progress *pg;	/* updated under the lock */
 	pthread_mutex_t lock;
-	struct keyops ops;	/* the locked vault */
+	struct vault *v;	/* serialises its own state */
 	const struct store_root *sr;	/* or NULL */
 	char platform[VAULT_KID_MAX + 1];	/* the newest platform kid */
 };
@@ -293,6 +296,11 @@ static int open_disk_rw(const struct store_root *sr, const char *path)
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
+	struct vault_err e;	/* this thread's own, as its keyops are */
+	struct vault_keyctx kc = { p->v, &e };
+	struct keyops ops;
+
+	vault_keyops(&kc, &ops);
 
 	for (;;) {
 		char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1] = { "", "" };
@@ -313,8 +321,14 @@ static void *worker(void *arg)
 		} else {
 			src.customer = j->customer;
 			src.platform = p->platform[0] ? p->platform : NULL;
-			j->result = disk_rewrap_fd(fd, &p->ops, NULL, &src,
+			*e.why = '\0';
+			j->result = disk_rewrap_fd(fd, &ops, NULL, &src,
 						   NULL, &j->changed, old);
+			if (j->result < 0 && *e.why) {
+				j->err = malloc(sizeof(*j->err));
+				if (j->err)
+					*j->err = e;
+			}
 			close(fd);
 			snprintf(j->old, sizeof(j->old), "%s", old[0]);
 			snprintf(j->old_inner, sizeof(j->old_inner), "%s",
@@ -446,7 +460,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 
 	/* The vault serialises its own state; the RSA work runs in
 	 * parallel. */
-	vault_keyops(v, &p.ops);
+	p.v = v;
 	pthread_mutex_init(&p.lock, NULL);
 	p.pg = p.njobs ? o->progress : NULL;
 	progress_start(p.pg, "rotate", "disks", p.njobs);
@@ -507,7 +521,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 				    "in its name keeps it out of the registry "
 				    "(rename it), and its rewrap to %s failed: "
 				    "%s", esc, j->target,
-				    cli_strerror(j->result));
+				    cli_vault_strerror(j->err, j->result));
 			else
 				say(o, "disk %s: failed: a control character "
 				    "in its name keeps it out of the registry "
@@ -528,7 +542,8 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 			if (!first)
 				first = j->result;
 			say(o, "disk %s: rewrap to %s failed: %s",
-			    esc, j->target, cli_strerror(j->result));
+			    esc, j->target,
+			    cli_vault_strerror(j->err, j->result));
 			continue;
 		}
 		if (!j->changed) {
@@ -568,7 +583,9 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 						 name_escape(p.jobs[i].disk.path,
 							     esc, sizeof(esc)),
 						 p.jobs[i].result < 0 ?
-						 cli_strerror(p.jobs[i].result) :
+						 cli_vault_strerror(
+							p.jobs[i].err,
+							p.jobs[i].result) :
 						 "a control character in its "
 						 "name keeps it out of the "
 						 "registry");
@@ -594,6 +611,8 @@ join:
 	pthread_mutex_destroy(&p.lock);
 out:
 	free(done);
+	for (size_t i = 0; p.jobs && i < p.njobs; i++)
+		free(p.jobs[i].err);
 	free(p.jobs);
 	free(disks);
 	free(sets);

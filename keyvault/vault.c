@@ -35,28 +35,34 @@
 #include "keyvault/vault_priv.h"
 #include "util/trust.h"
 
-static char failed_path[PATH_MAX];
-static char failed_why[1024];
-
 /*
  * The vault directory must be ours (or root's), writable by no one else,
  * and so must the folders above it (sticky ones excepted), as ssh's
  * StrictModes asks of ~/.ssh: whoever could write there could swap the
  * metadata or the sealed keys.  -EPERM or -ENOTDIR with the reason in
- * vault_open_failed_why().  @make: create it (and its parents) first.
+ * @e->why and @dir in @e->path.  @make: create it (and its parents) first.
  */
-static int trust_vault_dir(const char *dir, int make)
+static int trust_vault_dir(const char *dir, int make, struct vault_err *e)
 {
-	int err = make ? trust_mkdir(dir, 0755, geteuid(), 0, failed_why,
-				     sizeof(failed_why)) :
-			 trust_dir(dir, geteuid(), 0, failed_why,
-				   sizeof(failed_why));
+	char why[sizeof(e->why)];
+	int err = make ? trust_mkdir(dir, 0755, geteuid(), 0, why,
+				     sizeof(why)) :
+			 trust_dir(dir, geteuid(), 0, why, sizeof(why));
 
-	if (err == -EPERM || err == -ENOTDIR)
-		snprintf(failed_path, sizeof(failed_path), "%s", dir);
-	else
-		*failed_why = '\0';
+	if ((err == -EPERM || err == -ENOTDIR) && e) {
+		snprintf(e->why, sizeof(e->why), "%s", why);
+		snprintf(e->path, sizeof(e->path), "%s", dir);
+	}
 	return err;
+}
+
+/* vault_open() or vault_init() failed with @err: the file at fault goes
+ * to @e before @v is freed.  Return: @err. */
+static int fail_detail(struct vault *v, struct vault_err *e, int err)
+{
+	if (e)
+		snprintf(e->path, sizeof(e->path), "%s", v->last_path);
+	return vault_err_ret(e, err);
 }
 
 static int open_lock(struct vault *v)
@@ -108,13 +114,14 @@ static int dir_empty(const char *dir)
 }
 
 int vault_init(const char *dir, const char *name,
-	       const struct vault_unlock *u)
+	       const struct vault_unlock *u, struct vault_err *e)
 {
-	return vault_init_ex(dir, name, u, 0);
+	return vault_init_ex(dir, name, u, 0, e);
 }
 
 int vault_init_ex(const char *dir, const char *name,
-		  const struct vault_unlock *u, unsigned int flags)
+		  const struct vault_unlock *u, unsigned int flags,
+		  struct vault_err *e)
 {
 	struct vault *v;
 	char path[PATH_MAX], kidstr[VAULT_KID_MAX + 1];
@@ -123,26 +130,26 @@ int vault_init_ex(const char *dir, const char *name,
 	struct kid k;
 	int err, existed = 0;
 
+	vault_err_clear(e);
 	if (!name)
 		name = "default";
 	if (!kid_valid_vault_name(name) ||
 	    (flags & ~VAULT_INIT_NO_PURGE_PROTECTION))
-		return -EINVAL;
+		return vault_err_ret(e, -EINVAL);
 	/* An empty directory made for the vault (a mount point, a
 	 * StateDirectory) is taken; anything else that exists is not. */
-	*failed_why = '\0';
 	if (access(dir, F_OK) == 0) {
 		if (!dir_empty(dir))
-			return -EEXIST;
+			return vault_err_ret(e, -EEXIST);
 		existed = 1;
 	}
 	/* before anything is made or taken: ours, and no one else's */
-	err = trust_vault_dir(dir, !existed);
+	err = trust_vault_dir(dir, !existed, e);
 	if (err)
-		return err;
+		return vault_err_ret(e, err);
 	v = vault_alloc(dir);
 	if (!v)
-		return -ENOMEM;
+		return vault_err_ret(e, -ENOMEM);
 	snprintf(v->name, sizeof(v->name), "%s", name);
 	v->purge_protection = !(flags & VAULT_INIT_NO_PURGE_PROTECTION);
 	v->retention_days = VAULT_RETENTION_DEFAULT;
@@ -206,7 +213,7 @@ int vault_init_ex(const char *dir, const char *name,
 		goto fail;
 	goto out;
 fail:
-	vault_last_error_path(v);	/* the key or passphrase file, say */
+	fail_detail(v, e, err);	/* the key or passphrase file, say */
 	/* Leave nothing half made: the directory is ours, just created
 	 * (or it was empty, and is left empty). */
 	vault_remove_tree(dir);
@@ -214,20 +221,20 @@ fail:
 		err = err ? err : -errno;
 out:
 	vault_close(v);
-	return err;
+	return vault_err_ret(e, err);
 }
 
 int vault_open(struct vault **out, const char *dir,
-	       const struct vault_unlock *u)
+	       const struct vault_unlock *u, struct vault_err *e)
 {
 	struct vault *v = vault_alloc(dir);
 	char path[PATH_MAX];
 	int err;
 
+	vault_err_clear(e);
 	if (!v)
-		return -ENOMEM;
-	*failed_why = '\0';
-	err = trust_vault_dir(v->dir, 0);
+		return vault_err_ret(e, -ENOMEM);
+	err = trust_vault_dir(v->dir, 0, e);
 	if (err == -EPERM || err == -ENOTDIR) {
 		vault_set_last(v, v->dir);
 		goto fail;
@@ -261,7 +268,7 @@ int vault_open(struct vault **out, const char *dir,
 fail:
 	if (err == -ENOENT && !*v->last_path)
 		vault_set_last(v, v->dir);
-	vault_last_error_path(v);
+	fail_detail(v, e, err);
 	vault_close(v);
 	return err;
 }
@@ -281,22 +288,6 @@ void vault_close(struct vault *v)
 	free(v);
 }
 
-/* vault_open() failed and freed its vault: keep the path for messages. */
-void vault_last_error_path(struct vault *v)
-{
-	snprintf(failed_path, sizeof(failed_path), "%s", v->last_path);
-}
-
-const char *vault_open_failed_path(void)
-{
-	return failed_path;
-}
-
-const char *vault_open_failed_why(void)
-{
-	return failed_why;
-}
-
 const char *vault_name(const struct vault *v)
 {
 	return v->name;
@@ -305,11 +296,6 @@ const char *vault_name(const struct vault *v)
 const char *vault_dir(const struct vault *v)
 {
 	return v->dir;
-}
-
-const char *vault_last_path(const struct vault *v)
-{
-	return v->last_path;
 }
 
 int vault_purge_protection(struct vault *v)

@@ -404,7 +404,7 @@ refused:
  */
 static int new_material(struct vault *v, const char *name, int hsm,
 			int bits, const char *ver, uint8_t id[HSM_ID_BYTES],
-			struct secbuf **der, int *got)
+			struct secbuf **der, int *got, struct vault_err *e)
 {
 	char kidstr[VAULT_KID_MAX + 1];
 	int err;
@@ -415,7 +415,7 @@ static int new_material(struct vault *v, const char *name, int hsm,
 	if (err)
 		return err;
 	*got = bits;
-	return vault_token_generate(v, bits, kidstr, id, der);
+	return vault_token_generate(v, bits, kidstr, id, der, e);
 }
 
 /* After add_version() refused an hsm version: its objects must go. */
@@ -424,13 +424,13 @@ static void forget_material(struct vault *v, int hsm,
 {
 	struct hsm *h = NULL;
 
-	if (hsm && !vault_token_get(v, 0, &h))
+	if (hsm && !vault_token_get(v, 0, &h, NULL))
 		hsm_destroy(h, id);
 }
 
-int vault_key_create_ex(struct vault *v, const char *name, int bits,
-			int flags, time_t not_before, time_t expires,
-			char *kid, size_t len)
+static int create_key(struct vault *v, const char *name, int bits,
+		      int flags, time_t not_before, time_t expires,
+		      char *kid, size_t len, struct vault_err *e)
 {
 	char ver[KEY_VERSION_HEX + 1];
 	uint8_t id[HSM_ID_BYTES];
@@ -438,7 +438,6 @@ int vault_key_create_ex(struct vault *v, const char *name, int bits,
 	int hsm = flags & VAULT_KEY_HSM ? 1 : 0;
 	int err, got;
 
-	vault_token_clear(v);
 	if (!bits)
 		bits = VAULT_RSA_DEFAULT_BITS;
 	/* "platform" stands for the platform key in vault_resolve(). */
@@ -456,7 +455,7 @@ int vault_key_create_ex(struct vault *v, const char *name, int bits,
 		}
 	}
 	vault_new_version_id(ver);
-	err = new_material(v, name, hsm, bits, ver, id, &der, &got);
+	err = new_material(v, name, hsm, bits, ver, id, &der, &got, e);
 	if (err)
 		return err;
 	err = add_version(v, name, 1, hsm, got, der, ver, not_before,
@@ -467,11 +466,20 @@ int vault_key_create_ex(struct vault *v, const char *name, int bits,
 	return err;
 }
 
+int vault_key_create_ex(struct vault *v, const char *name, int bits,
+			int flags, time_t not_before, time_t expires,
+			char *kid, size_t len, struct vault_err *e)
+{
+	vault_err_clear(e);
+	return vault_err_ret(e, create_key(v, name, bits, flags, not_before,
+					   expires, kid, len, e));
+}
+
 int vault_key_create(struct vault *v, const char *name, int bits,
 		     time_t not_before, time_t expires, char *kid, size_t len)
 {
 	return vault_key_create_ex(v, name, bits, 0, not_before, expires,
-				   kid, len);
+				   kid, len, NULL);
 }
 
 int vault_key_import(struct vault *v, const char *name, const char *pem_path,
@@ -493,7 +501,8 @@ int vault_key_import(struct vault *v, const char *name, const char *pem_path,
 	return err;
 }
 
-int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len)
+static int rotate_key(struct vault *v, const char *name, char *kid,
+		      size_t len, struct vault_err *e)
 {
 	char ver[KEY_VERSION_HEX + 1];
 	uint8_t id[HSM_ID_BYTES];
@@ -501,14 +510,13 @@ int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len)
 	struct secbuf *der = NULL;
 	int err, got, hsm;
 
-	vault_token_clear(v);
 	err = vault_key_get(v, name, &k);
 	if (err)
 		return err;
 	hsm = k->hsm;
 	vault_new_version_id(ver);
 	err = k->deleted ? -EKEYREVOKED :
-		new_material(v, name, hsm, k->bits, ver, id, &der, &got);
+		new_material(v, name, hsm, k->bits, ver, id, &der, &got, e);
 	vault_keys_free(k, 1);
 	if (err)
 		return err;
@@ -518,6 +526,13 @@ int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len)
 		forget_material(v, hsm, id);
 	secbuf_free(der);
 	return err;
+}
+
+int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len,
+		     struct vault_err *e)
+{
+	vault_err_clear(e);
+	return vault_err_ret(e, rotate_key(v, name, kid, len, e));
 }
 
 static void apply_attrs(struct vault_key *k, struct vault_version *p,
@@ -593,13 +608,13 @@ static int delete_files(struct vault *v, const struct vault_key *k)
 	return err;
 }
 
-static int key_change(struct vault *v, const char *name, const char *op)
+static int key_change(struct vault *v, const char *name, const char *op,
+		      struct vault_err *e)
 {
 	struct vault_key *k;
 	time_t now = time(NULL);
 	int err;
 
-	vault_token_clear(v);
 	err = vault_begin(v, LOCK_EX);
 	if (err)
 		return err;
@@ -622,7 +637,7 @@ static int key_change(struct vault *v, const char *name, const char *op)
 		if (v->purge_protection &&
 		    now < k->deleted_at + (time_t)v->retention_days * 86400)
 			return vault_refuse(v, op, name, -EPERM);
-		err = k->hsm ? vault_token_destroy_keys(v, k) : 0;
+		err = k->hsm ? vault_token_destroy_keys(v, k, e) : 0;
 		if (!err)
 			err = delete_files(v, k);
 		if (err)
@@ -635,17 +650,18 @@ static int key_change(struct vault *v, const char *name, const char *op)
 
 int vault_key_delete(struct vault *v, const char *name)
 {
-	return key_change(v, name, "delete");
+	return key_change(v, name, "delete", NULL);
 }
 
 int vault_key_recover(struct vault *v, const char *name)
 {
-	return key_change(v, name, "recover");
+	return key_change(v, name, "recover", NULL);
 }
 
-int vault_key_purge(struct vault *v, const char *name)
+int vault_key_purge(struct vault *v, const char *name, struct vault_err *e)
 {
-	return key_change(v, name, "purge");
+	vault_err_clear(e);
+	return vault_err_ret(e, key_change(v, name, "purge", e));
 }
 
 int vault_key_policy(struct vault *v, const char *name, uint64_t rotate_after,

@@ -50,6 +50,32 @@ int vault_set_last(struct vault *v, const char *path)
 	return 0;
 }
 
+void vault_err_clear(struct vault_err *e)
+{
+	if (!e)
+		return;
+	e->code = 0;
+	*e->why = *e->path = '\0';
+}
+
+int vault_err_ret(struct vault_err *e, int err)
+{
+	if (e)
+		e->code = err;
+	return err;
+}
+
+void vault_err_why(struct vault_err *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(e->why, sizeof(e->why), fmt, ap);
+	va_end(ap);
+}
+
 int vault_path(const struct vault *v, char *buf, size_t len, const char *fmt,
 	       ...)
 {

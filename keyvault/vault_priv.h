@@ -23,6 +23,9 @@ struct secbuf;
 struct vault {
 	char dir[PATH_MAX];
 	char name[VAULT_NAME_MAX + 1];
+	/* the file the failing step of vault_open() or vault_init() is
+	 * about, for its struct vault_err; written before the handle is
+	 * shared, or under mu */
 	char last_path[PATH_MAX];
 	int lockfd;
 	/* flock() does not exclude threads sharing lockfd: the daemon's
@@ -55,7 +58,6 @@ struct vault {
 	 * vault lock, never before it */
 	pthread_mutex_t hsm_mu;
 	struct hsm *hsm;
-	char hsm_why[320];
 	/* the bytes the state above was parsed from, reused while equal */
 	char *meta_raw;
 	size_t meta_len;
@@ -69,8 +71,15 @@ struct vault {
 /* "DIR/" + @fmt.  Return: 0 or -ENAMETOOLONG. */
 int vault_path(const struct vault *v, char *buf, size_t len, const char *fmt,
 	       ...) __attribute__((format(printf, 4, 5)));
-/* Note @path as the file a failed call is about (v->last_path). */
+/* Note @path as the file a failing open or init is about (last_path). */
 int vault_set_last(struct vault *v, const char *path);
+/* A call that takes a struct vault_err starts: clear @e (NULL: no-op). */
+void vault_err_clear(struct vault_err *e);
+/* The same call ends: @e->code = @err.  Return: @err. */
+int vault_err_ret(struct vault_err *e, int err);
+/* Say why in @e (NULL: no-op). */
+void vault_err_why(struct vault_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* A fresh random version id, 32 lowercase hex. */
 void vault_new_version_id(char out[KEY_VERSION_HEX + 1]);
 /* Free the parsed metadata (keys, platform versions, disks, extra). */
@@ -125,22 +134,25 @@ enum key_state vault_kid_state(struct vault *v, const struct kid *pk,
 int vault_is_hsm_blob(const struct secbuf *b);
 /* The public key in hsm blob @b, or NULL. */
 EVP_PKEY *vault_blob_public(const struct secbuf *b);
-/* A new operation: forget why the last one failed in the token. */
-void vault_token_clear(struct vault *v);
+/* The token functions below put why they failed in @e ("token LABEL:
+ * WHY"; NULL: nowhere). */
 /* The token session, opened at first use.  @locked: the caller holds the
  * vault lock.  Return: 0, -ENODEV (none configured), the token's errors. */
-int vault_token_get(struct vault *v, int locked, struct hsm **out);
+int vault_token_get(struct vault *v, int locked, struct hsm **out,
+		    struct vault_err *e);
 /* Generate the key pair of version @kidstr in the token: its object id to
  * @id, the blob to seal to *@blob. */
 int vault_token_generate(struct vault *v, int bits, const char *kidstr,
-			 uint8_t id[HSM_ID_BYTES], struct secbuf **blob);
+			 uint8_t id[HSM_ID_BYTES], struct secbuf **blob,
+			 struct vault_err *e);
 /* Unwrap @in in the token with the key of @blob into @m (*@n bytes). */
 int vault_token_unwrap(struct vault *v, const struct secbuf *blob,
 		       const struct env_layer *in, struct secbuf *m,
-		       size_t *n);
+		       size_t *n, struct vault_err *e);
 /* Destroy the token objects of every version of hsm key @k; the lock is
  * held. */
-int vault_token_destroy_keys(struct vault *v, const struct vault_key *k);
+int vault_token_destroy_keys(struct vault *v, const struct vault_key *k,
+			     struct vault_err *e);
 
 /* ---- vault_audit.c, vault_backup.c, vault_sweep.c ---- */
 
@@ -154,7 +166,6 @@ int vault_audit_append(struct vault *v, const char *op, const char *kid,
 int vault_audit_write(struct vault *v, const char *op, const char *kid,
 		      int result, int *headfd);
 int vault_remove_tree(const char *dir);
-void vault_last_error_path(struct vault *v);
 /* At open: remove what a killed command left (temporary files) and move
  * version files the metadata does not list to DIR/orphans/, audited; only
  * when the exclusive lock is free at once (keyvault/vault_sweep.c). */

@@ -135,13 +135,9 @@ int vault_read_sealed(struct vault *v, const struct kid *k,
 	err = io_read_file(path, 1 << 20, &c, &clen);
 	if (err == -ENOENT)
 		err = -ENOKEY;
-	if (err) {
-		vault_set_last(v, path);
-		return err == -ENOKEY ? err : -EIO;
-	}
-	err = unseal(v, kidstr, (uint8_t *)c, clen, out);
 	if (err)
-		vault_set_last(v, path);
+		return err == -ENOKEY ? err : -EIO;
+	err = unseal(v, kidstr, (uint8_t *)c, clen, out);
 	free(c);
 	return err;
 }

@@ -45,54 +45,21 @@ EVP_PKEY *vault_blob_public(const struct secbuf *b)
 	return d2i_PUBKEY(NULL, &p, (long)(secbuf_len(b) - HSM_BLOB_HDR));
 }
 
-/* The process's last token failure (vault_hsm_last_why()). */
-static pthread_mutex_t last_why_mu = PTHREAD_MUTEX_INITIALIZER;
-static char last_why[320];
-
-static void set_last_why(const char *why)
+/* Note why the token failed in @e (NULL: nowhere). */
+static void token_why(struct vault_err *e, const char *token,
+		      const char *why)
 {
-	pthread_mutex_lock(&last_why_mu);
-	snprintf(last_why, sizeof(last_why), "%s", why);
-	pthread_mutex_unlock(&last_why_mu);
-}
-
-const char *vault_hsm_last_why(void)
-{
-	return last_why;
-}
-
-/* Note why the token failed, for vault_hsm_why(); hsm_mu is held. */
-static void token_why_locked(struct vault *v, const char *token,
-			     const char *why)
-{
-	snprintf(v->hsm_why, sizeof(v->hsm_why), "token %s: %s", token, why);
-	set_last_why(v->hsm_why);
-}
-
-static void token_why(struct vault *v, const char *token, const char *why)
-{
-	pthread_mutex_lock(&v->hsm_mu);
-	token_why_locked(v, token, why);
-	pthread_mutex_unlock(&v->hsm_mu);
-}
-
-/* A new operation: forget why the last one failed in the token. */
-void vault_token_clear(struct vault *v)
-{
-	pthread_mutex_lock(&v->hsm_mu);
-	*v->hsm_why = 0;
-	pthread_mutex_unlock(&v->hsm_mu);
-	set_last_why("");
+	vault_err_why(e, "token %s: %s", token, why);
 }
 
 /* An operation on session @h failed: keep what the token said.  The copy
  * is taken under @h's own lock, as other threads may be using it. */
-static void token_failed(struct vault *v, struct hsm *h)
+static void token_failed(struct vault_err *e, struct hsm *h)
 {
 	char why[256];
 
 	hsm_why_copy(h, why, sizeof(why));
-	token_why(v, hsm_token(h), why);
+	token_why(e, hsm_token(h), why);
 }
 
 /*
@@ -101,7 +68,8 @@ static void token_failed(struct vault *v, struct hsm *h)
  * otherwise they are read under it first: hsm_mu is always taken after
  * the vault lock, never before.
  */
-int vault_token_get(struct vault *v, int locked, struct hsm **out)
+int vault_token_get(struct vault *v, int locked, struct hsm **out,
+		    struct vault_err *e)
 {
 	char module[PATH_MAX], token[33], pin[PATH_MAX], why[256] = "";
 	int err;
@@ -119,16 +87,16 @@ int vault_token_get(struct vault *v, int locked, struct hsm **out)
 		vault_end(v);
 	pthread_mutex_lock(&v->hsm_mu);
 	err = 0;
-	*v->hsm_why = 0;
+	if (e)
+		*e->why = '\0';
 	if (!*module) {
-		snprintf(v->hsm_why, sizeof(v->hsm_why), "no PKCS#11 token "
-			 "is configured (ssefs vault set --hsm-module)");
-		set_last_why(v->hsm_why);
+		vault_err_why(e, "no PKCS#11 token is configured (ssefs "
+			      "vault set --hsm-module)");
 		err = -ENODEV;
 	} else if (!v->hsm) {
 		err = hsm_open(&v->hsm, module, token, pin, why, sizeof(why));
 		if (err)
-			token_why_locked(v, token, why);
+			token_why(e, token, why);
 	}
 	if (!err)
 		*out = v->hsm;
@@ -139,19 +107,20 @@ int vault_token_get(struct vault *v, int locked, struct hsm **out)
 /* Generate version @kidstr of an hsm key in the token: the sealed blob
  * to keep goes to *@blob, the object id to @id. */
 int vault_token_generate(struct vault *v, int bits, const char *kidstr,
-			 uint8_t id[HSM_ID_BYTES], struct secbuf **blob)
+			 uint8_t id[HSM_ID_BYTES], struct secbuf **blob,
+			 struct vault_err *e)
 {
 	struct hsm *h = NULL;
 	uint8_t *pub = NULL;
 	size_t publen = 0;
 	int err;
 
-	err = vault_token_get(v, 0, &h);
+	err = vault_token_get(v, 0, &h, e);
 	if (err)
 		return err;
 	err = hsm_generate_rsa(h, bits, kidstr, id, &pub, &publen);
 	if (err) {
-		token_failed(v, h);
+		token_failed(e, h);
 		return err;
 	}
 	*blob = secbuf_new(HSM_BLOB_HDR + publen);
@@ -170,19 +139,19 @@ int vault_token_generate(struct vault *v, int bits, const char *kidstr,
 /* Unwrap @in with the private key of @blob, in the token. */
 int vault_token_unwrap(struct vault *v, const struct secbuf *blob,
 		       const struct env_layer *in, struct secbuf *m,
-		       size_t *n)
+		       size_t *n, struct vault_err *e)
 {
 	struct secbuf *d = NULL;
 	struct hsm *h = NULL;
 	int err;
 
-	err = vault_token_get(v, 0, &h);
+	err = vault_token_get(v, 0, &h, e);
 	if (err)
 		return err;
 	err = hsm_unwrap_oaep256(h, blob_id(blob), in->wrapped,
 				 in->wrapped_len, 0, &d);
 	if (err) {
-		token_failed(v, h);
+		token_failed(e, h);
 		return err;
 	}
 	if (secbuf_len(d) > secbuf_len(m)) {
@@ -197,7 +166,8 @@ int vault_token_unwrap(struct vault *v, const struct secbuf *blob,
 
 /* Destroy the token objects of every version of hsm key @k, so purge
  * leaves nothing of it in the token either.  The vault lock is held. */
-int vault_token_destroy_keys(struct vault *v, const struct vault_key *k)
+int vault_token_destroy_keys(struct vault *v, const struct vault_key *k,
+			     struct vault_err *e)
 {
 	struct secbuf *b;
 	struct hsm *h = NULL;
@@ -205,7 +175,7 @@ int vault_token_destroy_keys(struct vault *v, const struct vault_key *k)
 	size_t i;
 	int err;
 
-	err = vault_token_get(v, 1, &h);
+	err = vault_token_get(v, 1, &h, e);
 	if (err)
 		return err;
 	for (i = 0; i < k->nversions; i++) {
@@ -221,7 +191,7 @@ int vault_token_destroy_keys(struct vault *v, const struct vault_key *k)
 		if (!err && vault_is_hsm_blob(b)) {
 			err = hsm_destroy(h, blob_id(b));
 			if (err)
-				token_failed(v, h);
+				token_failed(e, h);
 		}
 		secbuf_free(b);
 		if (err)
@@ -250,7 +220,8 @@ static int hsm_setting_ok(const char *s, size_t max)
 	return *s && strlen(s) <= max && !strchr(s, '\n');
 }
 
-int vault_hsm_set(struct vault *v, const struct vault_hsm *c)
+int vault_hsm_set(struct vault *v, const struct vault_hsm *c,
+		  struct vault_err *e)
 {
 	int set = c && *c->module;
 	struct hsm *h = NULL;
@@ -258,31 +229,31 @@ int vault_hsm_set(struct vault *v, const struct vault_hsm *c)
 	size_t i;
 	int err;
 
-	vault_token_clear(v);
+	vault_err_clear(e);
 	if (set) {
 		if (*c->module != '/' || *c->pin_file != '/' ||
 		    !hsm_setting_ok(c->module, sizeof(v->hsm_module) - 1) ||
 		    !hsm_setting_ok(c->token, HSM_LABEL_MAX) ||
 		    !hsm_setting_ok(c->pin_file,
 				    sizeof(v->hsm_pin_file) - 1))
-			return -EINVAL;
+			return vault_err_ret(e, -EINVAL);
 		/* Record nothing that does not work. */
 		err = hsm_open(&h, c->module, c->token, c->pin_file, why,
 			       sizeof(why));
 		if (err) {
-			token_why(v, c->token, why);
-			return err;
+			token_why(e, c->token, why);
+			return vault_err_ret(e, err);
 		}
 		hsm_close(h);
 	}
 	err = vault_begin(v, LOCK_EX);
 	if (err)
-		return err;
+		return vault_err_ret(e, err);
 	if (!set) {
 		for (i = 0; i < v->nkeys; i++)
 			if (v->keys[i].hsm)
-				return vault_refuse(v, "set hsm-module=none",
-						    NULL, -EBUSY);
+				return vault_err_ret(e, vault_refuse(v,
+					"set hsm-module=none", NULL, -EBUSY));
 		*v->hsm_module = *v->hsm_token = *v->hsm_pin_file = 0;
 	} else {
 		snprintf(v->hsm_module, sizeof(v->hsm_module), "%s",
@@ -296,8 +267,8 @@ int vault_hsm_set(struct vault *v, const struct vault_hsm *c)
 	hsm_close(v->hsm);
 	v->hsm = NULL;
 	pthread_mutex_unlock(&v->hsm_mu);
-	return vault_commit(v, set ? "set hsm-module" : "set hsm-module=none",
-			    NULL);
+	return vault_err_ret(e, vault_commit(v, set ? "set hsm-module" :
+					     "set hsm-module=none", NULL));
 }
 
 void vault_after_fork(struct vault *v)
@@ -312,9 +283,4 @@ void vault_hsm_pin_file(struct vault *v, const char *path)
 {
 	snprintf(v->hsm_pin_override, sizeof(v->hsm_pin_override), "%s",
 		 path ? path : "");
-}
-
-const char *vault_hsm_why(struct vault *v)
-{
-	return v->hsm_why;
 }

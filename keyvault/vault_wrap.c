@@ -150,7 +150,7 @@ int vault_wrap(struct vault *v, const char *kid, const struct secbuf *dek,
 }
 
 static int do_unwrap(struct vault *v, const struct env_layer *in,
-		     struct secbuf **dek)
+		     struct secbuf **dek, struct vault_err *e)
 {
 	struct secbuf *key = NULL, *m = NULL;
 	EVP_PKEY *pk = NULL;
@@ -158,7 +158,6 @@ static int do_unwrap(struct vault *v, const struct env_layer *in,
 	size_t n;
 	int err;
 
-	vault_token_clear(v);
 	err = vault_begin(v, LOCK_SH);
 	if (err)
 		return -EIO;
@@ -185,7 +184,7 @@ static int do_unwrap(struct vault *v, const struct env_layer *in,
 		err = vault_aes_kwp(0, secbuf_data(key), in->wrapped,
 				    in->wrapped_len, secbuf_data(m), &n);
 	} else if (vault_is_hsm_blob(key)) {
-		err = vault_token_unwrap(v, key, in, m, &n);
+		err = vault_token_unwrap(v, key, in, m, &n, e);
 	} else {
 		pk = decode_private(key);
 		err = pk ? rsa_oaep(0, pk, in->wrapped, in->wrapped_len,
@@ -204,29 +203,35 @@ out:
 }
 
 int vault_unwrap(struct vault *v, const struct env_layer *in,
-		 struct secbuf **dek)
+		 struct secbuf **dek, struct vault_err *e)
 {
-	int err = do_unwrap(v, in, dek);
+	int err;
 
+	vault_err_clear(e);
+	err = do_unwrap(v, in, dek, e);
 	vault_audit(v, "unwrap", in->kid, err);
-	return err;
+	return vault_err_ret(e, err);
 }
 
 static int ko_unwrap(void *ctx, const struct env_layer *l,
 		     struct secbuf **dek)
 {
-	return vault_unwrap(ctx, l, dek);
+	struct vault_keyctx *kc = ctx;
+
+	return vault_unwrap(kc->v, l, dek, kc->err);
 }
 
 static int ko_wrap(void *ctx, const char *kid, const struct secbuf *dek,
 		   struct env_layer *l)
 {
-	return vault_wrap(ctx, kid, dek, l);
+	struct vault_keyctx *kc = ctx;
+
+	return vault_wrap(kc->v, kid, dek, l);
 }
 
-void vault_keyops(struct vault *v, struct keyops *ops)
+void vault_keyops(struct vault_keyctx *kc, struct keyops *ops)
 {
-	ops->ctx = v;
+	ops->ctx = kc;
 	ops->unwrap = ko_unwrap;
 	ops->wrap = ko_wrap;
 }
