@@ -288,6 +288,42 @@ void vault_close(struct vault *v)
 	free(v);
 }
 
+/* An audit-only record: no metadata is read or written. */
+int vault_audit(struct vault *v, const char *op, const char *kid, int result)
+{
+	int fd = -1, err = vault_lock(v, LOCK_EX), e2;
+
+	if (err)
+		return err;
+	err = vault_audit_write(v, op, kid, result, &fd);
+	vault_end(v);
+	e2 = vault_log_sync_head(fd);
+	return err ? err : e2;
+}
+
+int vault_audit_files(struct vault *v, char ***out, size_t *n)
+{
+	struct vault_log l = vault_log_of(v);
+
+	return vault_log_files(&l, out, n);
+}
+
+int vault_audit_verify(struct vault *v, char *where, size_t len,
+		       unsigned long *nlines)
+{
+	struct vault_log l = vault_log_of(v);
+	int err;
+
+	*where = 0;
+	*nlines = 0;
+	err = vault_begin(v, LOCK_SH);
+	if (err)
+		return err;
+	err = vault_log_verify(&l, where, len, nlines);
+	vault_end(v);
+	return err;
+}
+
 const char *vault_name(const struct vault *v)
 {
 	return v->name;

@@ -14,11 +14,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,7 +27,7 @@
 
 #include "crypto/hkdf.h"
 #include "crypto/secmem.h"
-#include "keyvault/vault_priv.h"
+#include "keyvault/vault_audit.h"
 #include "util/io.h"
 #include "util/json.h"
 
@@ -39,18 +39,28 @@
 
 static int fromhex_mac(uint8_t out[32], const char *hex);
 
-static int audit_key(const struct vault *v, uint8_t key[32])
+/* DIR/audit.log (@n 0), DIR/audit.log.@n, or DIR/audit.head (@n -1). */
+static int log_path(const struct vault_log *l, char *buf, size_t len, int n)
 {
-	return hkdf_sha256(key, 32, secbuf_data(v->master), 32, NULL, 0,
+	int r = n < 0 ? snprintf(buf, len, "%s/audit.head", l->dir) :
+		n ? snprintf(buf, len, "%s/audit.log.%d", l->dir, n) :
+		    snprintf(buf, len, "%s/audit.log", l->dir);
+
+	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
+}
+
+static int audit_key(const struct vault_log *l, uint8_t key[32])
+{
+	return hkdf_sha256(key, 32, secbuf_data(l->master), 32, NULL, 0,
 			   HKDF_INFO_AUDIT, strlen(HKDF_INFO_AUDIT));
 }
 
-static int audit_mac(const struct vault *v, const uint8_t prev[32],
+static int audit_mac(const struct vault_log *l, const uint8_t prev[32],
 		     const char *line, size_t len, uint8_t mac[32])
 {
 	crypto_generichash_state st;
 	uint8_t key[32];
-	int err = audit_key(v, key);
+	int err = audit_key(l, key);
 
 	if (err)
 		return err;
@@ -88,18 +98,18 @@ static void caller(char *buf, size_t len)
 	}
 }
 
-static unsigned int count_rotated(const struct vault *v)
+static unsigned int count_rotated(const struct vault_log *l)
 {
 	char path[PATH_MAX];
 	unsigned int n = 0;
 
-	while (!vault_path(v, path, sizeof(path), "audit.log.%u", n + 1) &&
+	while (!log_path(l, path, sizeof(path), (int)n + 1) &&
 	       access(path, F_OK) == 0)
 		n++;
 	return n;
 }
 
-static int maybe_rotate(struct vault *v)
+static int maybe_rotate(const struct vault_log *l)
 {
 	char path[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
 	const char *env = getenv("SSEFS_AUDIT_ROTATE_BYTES");
@@ -110,7 +120,7 @@ static int maybe_rotate(struct vault *v)
 
 	if (env && *env)
 		limit = strtoull(env, NULL, 10);
-	err = vault_path(v, path, sizeof(path), "audit.log");
+	err = log_path(l, path, sizeof(path), 0);
 	if (err)
 		return err;
 	if (stat(path, &st) < 0 || (unsigned long long)st.st_size < limit ||
@@ -125,14 +135,14 @@ static int maybe_rotate(struct vault *v)
 		if (err)
 			return err;
 	}
-	for (n = count_rotated(v); n > 0; n--) {
-		if (vault_path(v, from, sizeof(from), "audit.log.%u", n) ||
-		    vault_path(v, to, sizeof(to), "audit.log.%u", n + 1))
+	for (n = count_rotated(l); n > 0; n--) {
+		if (log_path(l, from, sizeof(from), (int)n) ||
+		    log_path(l, to, sizeof(to), (int)n + 1))
 			return -ENAMETOOLONG;
 		if (rename(from, to) < 0)
 			return -errno;
 	}
-	if (vault_path(v, to, sizeof(to), "audit.log.1"))
+	if (log_path(l, to, sizeof(to), 1))
 		return -ENAMETOOLONG;
 	if (rename(path, to) < 0)
 		return -errno;
@@ -223,18 +233,18 @@ out:
  * log itself: the metadata's copy is only a checkpoint and may lag.
  * Called with the lock held.
  */
-static int chain_head(struct vault *v)
+static int chain_head(const struct vault_log *l)
 {
 	char path[PATH_MAX];
 	unsigned long long seq;
 	uint8_t mac[32];
 	int err;
 
-	err = vault_path(v, path, sizeof(path), "audit.log");
+	err = log_path(l, path, sizeof(path), 0);
 	if (!err)
 		err = read_tail(path, &seq, mac);
 	if (err == -ENOENT) {
-		err = vault_path(v, path, sizeof(path), "audit.log.1");
+		err = log_path(l, path, sizeof(path), 1);
 		if (!err)
 			err = read_tail(path, &seq, mac);
 	}
@@ -248,25 +258,25 @@ static int chain_head(struct vault *v)
 	if (!seq)		/* a log from before "seq": the metadata's
 				 * head was written with every record */
 		return 0;
-	v->audit_count = seq;
-	memcpy(v->audit_mac, mac, 32);
+	l->head->count = seq;
+	memcpy(l->head->mac, mac, 32);
 	return 0;
 }
 
 /* Record the head in DIR/audit.head, in place; the caller syncs @*fdp. */
-static int write_head(struct vault *v, int *fdp)
+static int write_head(const struct vault_log *l, int *fdp)
 {
 	char path[PATH_MAX], line[AUDIT_HEAD_LEN + 1], hex[65];
 	int fd, err;
 
-	err = vault_path(v, path, sizeof(path), "audit.head");
+	err = log_path(l, path, sizeof(path), -1);
 	if (err)
 		return err;
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	sodium_bin2hex(hex, sizeof(hex), v->audit_mac, 32);
-	snprintf(line, sizeof(line), "%020llu %s\n", v->audit_count, hex);
+	sodium_bin2hex(hex, sizeof(hex), l->head->mac, 32);
+	snprintf(line, sizeof(line), "%020llu %s\n", l->head->count, hex);
 	if (pwrite(fd, line, AUDIT_HEAD_LEN, 0) != AUDIT_HEAD_LEN) {
 		err = -EIO;
 		close(fd);
@@ -286,8 +296,8 @@ static int write_head(struct vault *v, int *fdp)
  * record is appended normally, whose fdatasync covers the file (and
  * maybe_rotate() syncs a file before renaming it).
  */
-int vault_audit_write(struct vault *v, const char *op, const char *kid,
-		      int result, int *headfd)
+int vault_log_write(const struct vault_log *l, const char *op,
+		    const char *kid, int result, int *headfd)
 {
 	char path[PATH_MAX], when[32], who[128], res[128], hex[65];
 	char *buf = NULL;
@@ -300,11 +310,11 @@ int vault_audit_write(struct vault *v, const char *op, const char *kid,
 
 	if (headfd)
 		*headfd = -1;
-	err = maybe_rotate(v);
+	err = maybe_rotate(l);
 	if (!err)
-		err = chain_head(v);
+		err = chain_head(l);
 	if (!err)
-		err = vault_path(v, path, sizeof(path), "audit.log");
+		err = log_path(l, path, sizeof(path), 0);
 	if (err)
 		return err;
 	gmtime_r(&now, &tm);
@@ -330,15 +340,15 @@ int vault_audit_write(struct vault *v, const char *op, const char *kid,
 	json_write_string(f, who);
 	fputs(",\"result\":", f);
 	json_write_string(f, res);
-	fprintf(f, "," AUDIT_SEQ_KEY "%llu", v->audit_count + 1);
-	sodium_bin2hex(hex, sizeof(hex), v->audit_mac, 32);
+	fprintf(f, "," AUDIT_SEQ_KEY "%llu", l->head->count + 1);
+	sodium_bin2hex(hex, sizeof(hex), l->head->mac, 32);
 	fprintf(f, ",\"prev\":\"%s\"", hex);
 	if (fflush(f)) {
 		fclose(f);
 		free(buf);
 		return -ENOMEM;
 	}
-	err = audit_mac(v, v->audit_mac, buf, len, mac);
+	err = audit_mac(l, l->head->mac, buf, len, mac);
 	if (!err) {
 		sodium_bin2hex(hex, sizeof(hex), mac, 32);
 		fprintf(f, AUDIT_MAC_SEP "%s\"}\n", hex);
@@ -358,16 +368,16 @@ int vault_audit_write(struct vault *v, const char *op, const char *kid,
 	close(fd);
 	if (err)
 		goto out;
-	memcpy(v->audit_mac, mac, 32);
-	v->audit_count++;
+	memcpy(l->head->mac, mac, 32);
+	l->head->count++;
 	if (headfd)
-		err = write_head(v, headfd);
+		err = write_head(l, headfd);
 out:
 	free(buf);
 	return err;
 }
 
-static int sync_head(int fd)
+int vault_log_sync_head(int fd)
 {
 	int err = 0;
 
@@ -379,42 +389,25 @@ static int sync_head(int fd)
 	return err;
 }
 
-int vault_audit_append(struct vault *v, const char *op, const char *kid,
-		       int result)
+int vault_log_append(const struct vault_log *l, const char *op,
+		     const char *kid, int result)
 {
-	int fd, err = vault_audit_write(v, op, kid, result, &fd);
-	int e2 = sync_head(fd);
+	int fd, err = vault_log_write(l, op, kid, result, &fd);
+	int e2 = vault_log_sync_head(fd);
 
 	return err ? err : e2;
 }
 
-/* An audit-only record: no metadata is read or written. */
-int vault_audit(struct vault *v, const char *op, const char *kid, int result)
+int vault_log_files(const struct vault_log *l, char ***out, size_t *n)
 {
-	int fd = -1, err = vault_lock(v, LOCK_EX), e2;
-
-	if (err)
-		return err;
-	err = vault_audit_write(v, op, kid, result, &fd);
-	vault_end(v);
-	e2 = sync_head(fd);
-	return err ? err : e2;
-}
-
-int vault_audit_files(struct vault *v, char ***out, size_t *n)
-{
-	unsigned int r = count_rotated(v), i;
+	unsigned int r = count_rotated(l), i;
 	char **files = calloc(r + 1, sizeof(*files));
 	char path[PATH_MAX];
 
 	if (!files)
 		return -ENOMEM;
 	for (i = 0; i <= r; i++) {
-		if (i < r)
-			vault_path(v, path, sizeof(path), "audit.log.%u",
-				   r - i);
-		else
-			vault_path(v, path, sizeof(path), "audit.log");
+		log_path(l, path, sizeof(path), (int)(r - i));
 		files[i] = strdup(path);
 	}
 	*out = files;
@@ -429,7 +422,8 @@ struct checkpoint {
 	uint8_t mac[32];
 };
 
-static int verify_file(struct vault *v, const char *path, uint8_t prev[32],
+static int verify_file(const struct vault_log *l, const char *path,
+		       uint8_t prev[32],
 		       unsigned long *count, const struct checkpoint *cp,
 		       size_t ncp, char *where, size_t wlen)
 {
@@ -462,7 +456,7 @@ static int verify_file(struct vault *v, const char *path, uint8_t prev[32],
 			break;
 		}
 		sep = strstr(line, AUDIT_MAC_SEP);
-		err = audit_mac(v, prev, line, (size_t)(sep - line), mac);
+		err = audit_mac(l, prev, line, (size_t)(sep - line), mac);
 		if (err)
 			break;
 		if (sodium_memcmp(mac, want, 32) || (seq && seq != *count + 1)) {
@@ -501,13 +495,13 @@ static int fromhex_mac(uint8_t out[32], const char *hex)
 }
 
 /* DIR/audit.head, if there is one and it parses. */
-static int read_head(struct vault *v, struct checkpoint *cp)
+static int read_head(const struct vault_log *l, struct checkpoint *cp)
 {
 	char path[PATH_MAX], line[AUDIT_HEAD_LEN + 1], hex[65];
 	ssize_t got;
 	int fd;
 
-	if (vault_path(v, path, sizeof(path), "audit.head"))
+	if (log_path(l, path, sizeof(path), -1))
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -524,8 +518,8 @@ static int read_head(struct vault *v, struct checkpoint *cp)
 	return 0;
 }
 
-int vault_audit_verify(struct vault *v, char *where, size_t len,
-		       unsigned long *nlines)
+int vault_log_verify(const struct vault_log *l, char *where, size_t len,
+		     unsigned long *nlines)
 {
 	struct checkpoint cp[2];
 	uint8_t prev[32] = { 0 };
@@ -535,15 +529,12 @@ int vault_audit_verify(struct vault *v, char *where, size_t len,
 
 	*where = 0;
 	*nlines = 0;
-	err = vault_begin(v, LOCK_SH);
-	if (err)
-		return err;
 	/* Two checkpoints: the metadata's (moved with every change to the
 	 * vault) and audit.head (moved with every record). */
 	cp[0].what = "vault.meta";
-	cp[0].count = v->audit_count;
-	memcpy(cp[0].mac, v->audit_mac, 32);
-	err = read_head(v, &cp[1]);
+	cp[0].count = l->head->count;
+	memcpy(cp[0].mac, l->head->mac, 32);
+	err = read_head(l, &cp[1]);
 	if (!err)
 		ncp++;
 	else if (err != -ENOENT) {
@@ -552,9 +543,9 @@ int vault_audit_verify(struct vault *v, char *where, size_t len,
 		err = -EBADMSG;
 		goto out;
 	}
-	err = vault_audit_files(v, &files, &n);
+	err = vault_log_files(l, &files, &n);
 	for (i = 0; !err && i < n; i++)
-		err = verify_file(v, files[i], prev, nlines, cp, ncp, where,
+		err = verify_file(l, files[i], prev, nlines, cp, ncp, where,
 				  len);
 	for (i = 0; !err && i < ncp; i++) {
 		if (*nlines >= cp[i].count)
@@ -566,7 +557,6 @@ int vault_audit_verify(struct vault *v, char *where, size_t len,
 		err = -EBADMSG;
 	}
 out:
-	vault_end(v);
 	for (i = 0; i < n; i++)
 		free(files[i]);
 	free(files);

@@ -187,8 +187,8 @@ static int parse_line(struct vault *v, char *line)
 		return 0;
 	}
 	if (sscanf(line, "audit %llu %64s", &u[0], a) == 2) {
-		v->audit_count = u[0];
-		return fromhex(v->audit_mac, 32, a);
+		v->audit.count = u[0];
+		return fromhex(v->audit.mac, 32, a);
 	}
 	if (sscanf(line, "platform %32s %lld", a, &t[0]) == 2) {
 		struct vault_version *p = vault_grow(v->platform, v->nplatform,
@@ -390,8 +390,8 @@ int vault_save_meta(struct vault *v)
 	fprintf(f, "verifier %s\n", hex);
 	fprintf(f, "purge-protection %d\nretention-days %d\n",
 		v->purge_protection, v->retention_days);
-	tohex(hex, v->audit_mac, 32);
-	fprintf(f, "audit %llu %s\n", (unsigned long long)v->audit_count,
+	tohex(hex, v->audit.mac, 32);
+	fprintf(f, "audit %llu %s\n", (unsigned long long)v->audit.count,
 		hex);
 	if (*v->hsm_module)
 		fprintf(f, "hsm-module %s\nhsm-token %s\nhsm-pin-file %s\n",

@@ -12,6 +12,7 @@
 
 #include "keyvault/hsm.h"
 #include "keyvault/vault.h"
+#include "keyvault/vault_audit.h"
 
 struct env_layer;
 struct kid;
@@ -40,8 +41,7 @@ struct vault {
 	uint8_t salt[16];
 	uint8_t verifier[VAULT_VERIFIER_BYTES];
 	int purge_protection, retention_days;
-	unsigned long long audit_count;
-	uint8_t audit_mac[32];
+	struct vault_audit_head audit;	/* the metadata's checkpoint */
 	struct vault_version *platform;
 	size_t nplatform;
 	struct vault_key *keys;
@@ -156,15 +156,28 @@ int vault_token_destroy_keys(struct vault *v, const struct vault_key *k,
 
 /* ---- vault_audit.c, vault_backup.c, vault_sweep.c ---- */
 
-/* Append one chained record; updates audit_count/audit_mac in memory (the
- * caller writes the metadata).  The lock is held. */
-int vault_audit_append(struct vault *v, const char *op, const char *kid,
-		       int result);
-/* The same, but *@headfd (or -1) is audit.head, written, for the caller
- * to sync and close; with @headfd NULL the record is written but not
- * synced (a batch, ended by vault_audit_append()). */
-int vault_audit_write(struct vault *v, const char *op, const char *kid,
-		      int result, int *headfd);
+/* @v's audit log, for vault_audit.h; valid while @v is. */
+static inline struct vault_log vault_log_of(struct vault *v)
+{
+	return (struct vault_log){ v->dir, v->master, &v->audit };
+}
+/* Append one chained record; updates v->audit in memory (the caller
+ * writes the metadata).  The lock is held. */
+static inline int vault_audit_append(struct vault *v, const char *op,
+				     const char *kid, int result)
+{
+	struct vault_log l = vault_log_of(v);
+
+	return vault_log_append(&l, op, kid, result);
+}
+/* The same, but as vault_log_write() with @headfd. */
+static inline int vault_audit_write(struct vault *v, const char *op,
+				    const char *kid, int result, int *headfd)
+{
+	struct vault_log l = vault_log_of(v);
+
+	return vault_log_write(&l, op, kid, result, headfd);
+}
 int vault_remove_tree(const char *dir);
 /* At open: remove what a killed command left (temporary files) and move
  * version files the metadata does not list to DIR/orphans/, audited; only
