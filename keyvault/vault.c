@@ -125,7 +125,7 @@ int vault_init_ex(const char *dir, const char *name,
 {
 	struct vault *v;
 	char path[PATH_MAX], kidstr[VAULT_KID_MAX + 1];
-	uint8_t zero[32] = { 0 }, *c = NULL, pk[32];
+	uint8_t zero[32] = { 0 }, *c = NULL;
 	size_t clen;
 	struct kid k;
 	int err, existed = 0;
@@ -186,13 +186,7 @@ int vault_init_ex(const char *dir, const char *name,
 		err = open_lock(v);
 	if (err)
 		goto fail;
-	memset(&k, 0, sizeof(k));
-	k.platform = 1;
-	snprintf(k.vault, sizeof(k.vault), "%s", v->name);
-	vault_new_version_id(k.version);
-	randombytes_buf(pk, sizeof(pk));
-	err = vault_write_sealed(v, &k, pk, sizeof(pk));
-	sodium_memzero(pk, sizeof(pk));
+	err = vault_platform_key_new(v, &k);
 	if (err)
 		goto fail;
 	v->platform = calloc(1, sizeof(*v->platform));

@@ -312,6 +312,17 @@ static int load_pem(const char *path, struct secbuf **der, int *bits)
 	return err;
 }
 
+/* Take the lock for a change to key @name: *@k is it, or NULL when there
+ * is none.  Return: 0 or vault_begin()'s error (*@k untouched). */
+static int begin_key(struct vault *v, const char *name, struct vault_key **k)
+{
+	int err = vault_begin(v, LOCK_EX);
+
+	if (!err)
+		*k = vault_find_key(v, name);
+	return err;
+}
+
 /* Add version @ver holding @der (a private key, or an hsm key's blob) to
  * key @name (created when @create, with protection @hsm). */
 static int add_version(struct vault *v, const char *name, int create,
@@ -326,10 +337,9 @@ static int add_version(struct vault *v, const char *name, int create,
 	time_t now = time(NULL);
 	int err;
 
-	err = vault_begin(v, LOCK_EX);
+	err = begin_key(v, name, &k);
 	if (err)
 		return err;
-	k = vault_find_key(v, name);
 	if (create && k) {
 		err = k->deleted ? -EADDRINUSE : -EEXIST;
 		goto refused;
@@ -615,10 +625,9 @@ static int key_change(struct vault *v, const char *name, const char *op,
 	time_t now = time(NULL);
 	int err;
 
-	err = vault_begin(v, LOCK_EX);
+	err = begin_key(v, name, &k);
 	if (err)
 		return err;
-	k = vault_find_key(v, name);
 	if (!k)
 		return vault_refuse(v, op, name, -ENOKEY);
 	if (!strcmp(op, "delete")) {
@@ -670,10 +679,9 @@ int vault_key_policy(struct vault *v, const char *name, uint64_t rotate_after,
 	struct vault_key *k;
 	int err;
 
-	err = vault_begin(v, LOCK_EX);
+	err = begin_key(v, name, &k);
 	if (err)
 		return err;
-	k = vault_find_key(v, name);
 	if (!k)
 		return vault_refuse(v, "policy", name, -ENOKEY);
 	if (rotate_after != UINT64_MAX)
@@ -694,10 +702,9 @@ int vault_key_notice(struct vault *v, const char *name, enum vault_notice what,
 
 	if ((unsigned int)what >= VAULT_NOTICES || !version || !*version)
 		return -EINVAL;
-	err = vault_begin(v, LOCK_EX);
+	err = begin_key(v, name, &k);
 	if (err)
 		return err;
-	k = vault_find_key(v, name);
 	if (!k) {
 		vault_end(v);
 		return -ENOKEY;
@@ -720,24 +727,32 @@ int vault_key_notice(struct vault *v, const char *name, enum vault_notice what,
 	return err ? err : claim;
 }
 
+int vault_platform_key_new(struct vault *v, struct kid *k)
+{
+	uint8_t key[32];
+	int err;
+
+	memset(k, 0, sizeof(*k));
+	k->platform = 1;
+	snprintf(k->vault, sizeof(k->vault), "%s", v->name);
+	vault_new_version_id(k->version);
+	randombytes_buf(key, sizeof(key));
+	err = vault_write_sealed(v, k, key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+	return err;
+}
+
 int vault_rotate_platform(struct vault *v, char *kidbuf, size_t len)
 {
 	struct vault_version *p;
 	char kidstr[VAULT_KID_MAX + 1];
-	uint8_t key[32];
 	struct kid k;
 	int err;
 
 	err = vault_begin(v, LOCK_EX);
 	if (err)
 		return err;
-	memset(&k, 0, sizeof(k));
-	k.platform = 1;
-	snprintf(k.vault, sizeof(k.vault), "%s", v->name);
-	vault_new_version_id(k.version);
-	randombytes_buf(key, sizeof(key));
-	err = vault_write_sealed(v, &k, key, sizeof(key));
-	sodium_memzero(key, sizeof(key));
+	err = vault_platform_key_new(v, &k);
 	if (!err)
 		err = kid_format(&k, kidstr, sizeof(kidstr));
 	p = err ? NULL : vault_grow(v->platform, v->nplatform, sizeof(*p));

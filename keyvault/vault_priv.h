@@ -124,6 +124,9 @@ int vault_check_verifier(struct vault *v);
 
 /* ---- vault_keys.c ---- */
 
+/* Make and seal a new platform key version; its kid to @k (not yet in
+ * the metadata). */
+int vault_platform_key_new(struct vault *v, struct kid *k);
 /* The state of a parsed kid at @now (0: now); the lock is held. */
 enum key_state vault_kid_state(struct vault *v, const struct kid *pk,
 			       time_t now);

@@ -89,17 +89,23 @@ static int sealed_path(const struct vault *v, const struct kid *k, char *buf,
 			  k->version);
 }
 
+/* @k's kid (the associated data) and the path of its sealed file. */
+static int sealed_names(const struct vault *v, const struct kid *k,
+			char kidstr[VAULT_KID_MAX + 1], char path[PATH_MAX])
+{
+	int err = kid_format(k, kidstr, VAULT_KID_MAX + 1);
+
+	return err ? err : sealed_path(v, k, path, PATH_MAX);
+}
+
 int vault_write_sealed(struct vault *v, const struct kid *k,
 		       const uint8_t *m, size_t mlen)
 {
 	char path[PATH_MAX], kidstr[VAULT_KID_MAX + 1];
 	uint8_t *c = NULL;
 	size_t clen;
-	int err;
+	int err = sealed_names(v, k, kidstr, path);
 
-	err = kid_format(k, kidstr, sizeof(kidstr));
-	if (!err)
-		err = sealed_path(v, k, path, sizeof(path));
 	if (err)
 		return err;
 	if (!k->platform) {
@@ -122,14 +128,10 @@ int vault_write_sealed(struct vault *v, const struct kid *k,
 int vault_read_sealed(struct vault *v, const struct kid *k,
 		      struct secbuf **out)
 {
-	char path[PATH_MAX], kidstr[VAULT_KID_MAX + 1];
-	char *c = NULL;
+	char *c = NULL, path[PATH_MAX], kidstr[VAULT_KID_MAX + 1];
 	size_t clen;
-	int err;
+	int err = sealed_names(v, k, kidstr, path);
 
-	err = kid_format(k, kidstr, sizeof(kidstr));
-	if (!err)
-		err = sealed_path(v, k, path, sizeof(path));
 	if (err)
 		return err;
 	err = io_read_file(path, 1 << 20, &c, &clen);
