@@ -181,6 +181,7 @@ static inline int vault_audit_write(struct vault *v, const char *op,
 
 	return vault_log_write(&l, op, kid, result, headfd);
 }
+/* Remove @dir and all below it (vault_backup.c).  Return: 0 or -errno. */
 int vault_remove_tree(const char *dir);
 /* At open: remove what a killed command left (temporary files) and move
  * version files the metadata does not list to DIR/orphans/, audited; only
