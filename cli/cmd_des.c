@@ -9,7 +9,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmd_vault.h"
 #include "cli/rotation.h"
@@ -19,6 +18,7 @@
 #include "keyvault/vault.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 static const char des_usage[] =
 "usage: ssefs des create NAME --key NAME[/VERSION] [--type TYPE]\n"

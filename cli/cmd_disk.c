@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/args.h"
 #include "cli/attach.h"
 #include "cli/cli.h"
 #include "crypto/envelope.h"
@@ -37,6 +36,7 @@
 #include "util/json.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/parse.h"
 #include "util/progress.h"
 
 #define MiB		(UINT64_C(1) << 20)
@@ -93,20 +93,6 @@ static int new_disk_name(const char *cmd, const char *path)
 			 name_escape(path, esc, sizeof(esc)));
 }
 
-static void uuid_str(const uint8_t u[16], char out[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	int o = 0;
-
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[u[i] >> 4];
-		out[o++] = hex[u[i] & 15];
-	}
-	out[o] = '\0';
-}
-
 static int disk_err(const char *path, const char *what, int r)
 {
 	if (r == -EEXIST)
@@ -138,7 +124,7 @@ static int register_disk(struct vault *v, const char *path)
 	if (r < 0)
 		return r;
 	memset(&d, 0, sizeof(d));
-	uuid_str(h.uuid, d.uuid);
+	format_uuid(h.uuid, d.uuid);
 	snprintf(d.path, sizeof(d.path), "%s", abs);
 	snprintf(d.des, sizeof(d.des), "%s", h.des);
 	snprintf(d.kid, sizeof(d.kid), "%s", h.layer[0].kid);
@@ -263,7 +249,7 @@ static int show_header(const char *path, int json, const char *note)
 		return disk_err(path, NULL, r);
 	if (!realpath(path, abs))
 		snprintf(abs, sizeof(abs), "%s", path);
-	uuid_str(h.uuid, uuid);
+	format_uuid(h.uuid, uuid);
 	if (json) {
 		struct json j;
 

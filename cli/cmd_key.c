@@ -9,13 +9,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmd_vault.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 static const char key_usage[] =
 "usage: ssefs key create NAME [--size 2048|3072|4096] [--expires T]\n"

@@ -11,13 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmd_vault.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 static const char vault_usage[] =
 "usage: ssefs vault init [--name NAME] [--passphrase-file F] [--keyfile F]\n"

@@ -34,6 +34,7 @@
 #include "util/beneath.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/parse.h"
 #include "util/progress.h"
 
 #define DEFAULT_THREADS	8
@@ -628,20 +629,6 @@ static int append(struct vault_disk **a, size_t *n, size_t *cap,
 	return 0;
 }
 
-static void uuid_text(const uint8_t u[16], char out[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	int o = 0;
-
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[u[i] >> 4];
-		out[o++] = hex[u[i] & 15];
-	}
-	out[o] = '\0';
-}
-
 /* The disk at @path: registered elsewhere whose file is gone (moved with
  * mv, the store renamed), or not at all (copied in): record it here. */
 static int note_disk(struct found *f, const char *path, int fd)
@@ -654,7 +641,7 @@ static int note_disk(struct found *f, const char *path, int fd)
 	if (vol_probe_fd(fd, &h) < 0 ||
 	    (!*h.des && h.layer[0].key_source != ENV_KEY_PLATFORM))
 		return 0;	/* not a disk, or no rotation moves it */
-	uuid_text(h.uuid, uuid);
+	format_uuid(h.uuid, uuid);
 	for (size_t i = 0; i < f->nreg; i++)
 		if (!strcmp(f->reg[i].uuid, uuid))
 			d = &f->reg[i];

@@ -14,9 +14,9 @@
 #include "fuse/cache.h"
 #include "fuse/fs.h"
 #include "fuse/mount.h"
-#include "fuse/newdisk.h"
 #include "util/io.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 struct find_uuid {
 	const uint8_t *uuid;
@@ -48,7 +48,7 @@ static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
 	char id[37];
 	int r;
 
-	newdisk_uuid_str(uuid, id);
+	format_uuid(uuid, id);
 	ssefs_fs_for_each_disk(fs, match_uuid, &f);
 	if (!f.found) {
 		warning("host cache: disk %s has data to write back but is "

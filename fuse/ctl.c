@@ -15,21 +15,21 @@
 
 #include <sodium.h>
 
+#include "cache/hcache.h"
 #include "cli/cli.h"
 #include "crypto/envelope.h"
 #include "disk/volume.h"
-#include "cache/hcache.h"
 #include "fuse/ctl.h"
 #include "fuse/fs.h"
-#include "fuse/newdisk.h"
 #include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
 #include "util/io.h"
 #include "util/json.h"
 #include "util/log.h"
-#include "util/name.h"
-#include "util/trust.h"
 #include "util/loopdev.h"
+#include "util/name.h"
+#include "util/parse.h"
+#include "util/trust.h"
 
 static int ctl_dir(uid_t uid, char *buf, size_t len)
 {
@@ -223,7 +223,7 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	c->ndisks++;
 	c->nopen += open;
 	ks = ssefs_fs_key_state(fs, &h, NULL);
-	newdisk_uuid_str(h.uuid, uuid);
+	format_uuid(h.uuid, uuid);
 	if (c->j) {
 		json_obj_begin(c->j, NULL);
 		json_str(c->j, "path", rel);

@@ -22,19 +22,12 @@
 #include "fuse/newdisk.h"
 #include "keyvault/vault.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 #if __has_include("keyvault/des.h")
 #include "keyvault/des.h"
 #define HAVE_DES 1
 #endif
-
-void newdisk_uuid_str(const uint8_t u[16], char out[37])
-{
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4],
-		 u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-		 u[14], u[15]);
-}
 
 struct kids {
 	char kid[2][VAULT_KID_MAX + 1];
@@ -151,7 +144,7 @@ static void registry_add(struct ssefs_fs *fs, const char *rel, int fd,
 		return;
 	}
 	memset(&d, 0, sizeof(d));
-	newdisk_uuid_str(h.uuid, d.uuid);
+	format_uuid(h.uuid, d.uuid);
 	snprintf(d.path, sizeof(d.path), "%s", path);
 	snprintf(d.des, sizeof(d.des), "%s", k->des);
 	snprintf(d.kid, sizeof(d.kid), "%s", k->kid[0]);

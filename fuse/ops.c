@@ -38,6 +38,7 @@
 #include "util/beneath.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/parse.h"
 
 /*
  * fi->fh: a struct disk_node * for files, a strdup'd path with the low bit
@@ -642,7 +643,7 @@ static void registry_del(struct ssefs_fs *fs, const struct env_header *h)
 
 	if (!fs->vault)
 		return;
-	newdisk_uuid_str(h->uuid, uuid);
+	format_uuid(h->uuid, uuid);
 	ssefs_fs_vault_lock(fs);
 	r = vault_disk_del(fs->vault, uuid);
 	ssefs_fs_vault_unlock(fs);
@@ -734,7 +735,7 @@ static int registry_put_one(struct ssefs_fs *fs, struct disk_node *n,
 		return 0;
 	}
 	memset(&d, 0, sizeof(d));
-	newdisk_uuid_str(n->hdr.uuid, d.uuid);
+	format_uuid(n->hdr.uuid, d.uuid);
 	snprintf(d.des, sizeof(d.des), "%s", n->hdr.des);
 	snprintf(d.kid, sizeof(d.kid), "%s", n->hdr.layer[0].kid);
 	r = ssefs_fs_abspath(fs, n->rel, d.path, sizeof(d.path));
@@ -927,7 +928,7 @@ static int xattr_value(struct ssefs_fs *fs, struct disk_node *n,
 	} else if (!strcmp(name, "user.ssefs.sector_size")) {
 		snprintf(val, len, "%u", h.sector_size);
 	} else if (!strcmp(name, "user.ssefs.uuid")) {
-		newdisk_uuid_str(h.uuid, val);
+		format_uuid(h.uuid, val);
 	} else if (!strcmp(name, "user.ssefs.key_state")) {
 		if (!fs->vault)
 			return -ENODATA;
