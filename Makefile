@@ -52,7 +52,7 @@ endif
 # Every .c in a module directory belongs to the library; cli/main.c is the
 # program.  New files are picked up without touching this Makefile.
 LIB_SRC   := $(sort $(wildcard crypto/*.c keyvault/*.c disk/*.c cache/*.c \
-			store/*.c fuse/*.c util/*.c cli/*.c))
+			store/*.c svc/*.c fuse/*.c util/*.c cli/*.c))
 LIB_SRC   := $(filter-out cli/main.c,$(LIB_SRC))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/check_*.c))

@@ -111,8 +111,9 @@ int cli_plain_args(int *argc, char ***argv, const char *cmd,
  */
 int cli_json_gone(const char *name, const char *what);
 
-/* strerror() with ssefs's own words for the errnos it gives meaning to
- * (EKEYREVOKED: "key has been revoked", EBADMSG: "no valid header"...). */
-const char *cli_strerror(int err);
+/* Re-wrap every disk of set @des to its active key now (des update --key),
+ * with the progress and lines of `ssefs rotate`; errors printed.  Return:
+ * an exit code.  (Implemented in cli/cmd_rotate.c.) */
+int cli_rotate_des(struct cli_ctx *ctx, struct vault *v, const char *des);
 
 #endif /* SSEFS_CLI_CLI_H */

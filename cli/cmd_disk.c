@@ -27,10 +27,11 @@
 #include "disk/store.h"
 #include "disk/vhd.h"
 #include "disk/volume.h"
-#include "fuse/cache.h"
 #include "keyvault/des.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
+#include "svc/hcmarker.h"
 #include "util/beneath.h"
 #include "util/io.h"
 #include "util/json.h"
@@ -106,7 +107,7 @@ static int disk_err(const char *path, const char *what, int r)
 			     "16 TiB; XFS and btrfs go further)", path,
 			     what ? what : "", what ? ": " : ""), EXIT_FAIL;
 	error("disk %s: %s%s%s", path, what ? what : "", what ? ": " : "",
-	      cli_strerror(r));
+	      svc_strerror(r));
 	return EXIT_FAIL;
 }
 
@@ -168,7 +169,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 			return -1;
 		}
 		if (r < 0) {
-			error("des %s: %s", des, cli_strerror(r));
+			error("des %s: %s", des, svc_strerror(r));
 			return -1;
 		}
 		snprintf(kc->kid[0], sizeof(kc->kid[0]), "%s", d.active_kid);
@@ -183,7 +184,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 					  sizeof(kc->kid[1]));
 			if (r < 0) {
 				error("vault %s: platform key: %s",
-				      vault_dir(v), cli_strerror(r));
+				      vault_dir(v), svc_strerror(r));
 				return -1;
 			}
 		}
@@ -192,7 +193,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 	if (key) {
 		r = vault_resolve(v, key, kc->kid[0], sizeof(kc->kid[0]));
 		if (r < 0) {
-			error("key %s: %s", key, cli_strerror(r));
+			error("key %s: %s", key, svc_strerror(r));
 			return -1;
 		}
 		kc->type = ENV_TYPE_CUSTOMER;
@@ -202,7 +203,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 	r = vault_resolve(v, "platform", kc->kid[0], sizeof(kc->kid[0]));
 	if (r < 0) {
 		error("vault %s: platform key: %s", vault_dir(v),
-		      cli_strerror(r));
+		      svc_strerror(r));
 		return -1;
 	}
 	kc->type = ENV_TYPE_PLATFORM;
@@ -489,7 +490,7 @@ static int finish_new_disk(struct cli_ctx *ctx, struct vault *v,
 	if (r < 0) {
 		/* the disk is fine; only the registry missed it */
 		warning("disk %s: not entered in the vault's registry: %s",
-			path, cli_strerror(r));
+			path, svc_strerror(r));
 	}
 	return show_header(path, ctx->json, NULL);
 }
@@ -707,7 +708,7 @@ static int refuse_in_use(const char *path)
 		      "or unmount it first", path);
 		return EXIT_FAIL;
 	}
-	r = hc_unreplayed(path, store, sizeof(store), dir, sizeof(dir));
+	r = hcm_unreplayed(path, store, sizeof(store), dir, sizeof(dir));
 	if (r < 0)
 		return disk_err(path, "cannot check the store's host cache", r);
 	if (r > 0) {
@@ -1108,7 +1109,7 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 				sizeof(targets[i]));
 		if (r < 0) {
 			error("disk %s: key of %s: %s", path,
-			      h.layer[i].kid, cli_strerror(r));
+			      h.layer[i].kid, svc_strerror(r));
 			r = EXIT_FAIL;
 			goto out;
 		}

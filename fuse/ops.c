@@ -27,7 +27,7 @@
 
 #include <fuse.h>
 
-#include "cli/mountinfo.h"
+#include "svc/mountinfo.h"
 #include "crypto/envelope.h"
 #include "disk/volume.h"
 #include "fuse/fs.h"

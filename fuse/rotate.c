@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "cli/rotation.h"
+#include "svc/rotation.h"
 #include "fuse/fs.h"
 #include "fuse/timer.h"
 #include "keyvault/vault.h"

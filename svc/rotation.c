@@ -20,8 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/rotation.h"
 #include "crypto/envelope.h"
 #include "disk/header.h"
 #include "disk/keyops.h"
@@ -31,6 +29,8 @@
 #include "keyvault/events.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
+#include "svc/rotation.h"
 #include "util/beneath.h"
 #include "util/log.h"
 #include "util/name.h"
@@ -72,7 +72,7 @@ static int notify(struct vault *v, const struct rotation_opts *o,
 		res->events_failed++;
 		say(o, "notify command failed for %s (%s)",
 		    event_name(ev->type),
-		    r < 0 ? cli_strerror(r) : "non-zero exit");
+		    r < 0 ? svc_strerror(r) : "non-zero exit");
 	}
 	return r;
 }
@@ -99,7 +99,7 @@ static void notice(struct vault *v, const struct rotation_opts *o,
 	r = vault_key_notice(v, k->name, what, cur->version, cur->expires, 1);
 	if (r < 0)
 		say(o, "key %s: cannot record the expiry notice: %s", k->name,
-		    cli_strerror(r));
+		    svc_strerror(r));
 	if (r <= 0)
 		return;
 	if (notify(v, o, res, &(struct event){
@@ -143,7 +143,7 @@ static int apply_policies(struct vault *v, const struct rotation_opts *o,
 			r = vault_key_rotate(v, k->name, nkid, sizeof(nkid));
 			if (r < 0) {
 				say(o, "key %s: policy rotation failed: %s",
-				    k->name, cli_strerror(r));
+				    k->name, svc_strerror(r));
 				if (!first)
 					first = r;
 				continue;
@@ -215,7 +215,7 @@ static int follow_keys(struct vault *v, const struct rotation_opts *o,
 			if (!first)
 				first = r;
 			say(o, "des %s: cannot follow key %s: %s",
-			    sets[i].name, sets[i].key, cli_strerror(r));
+			    sets[i].name, sets[i].key, svc_strerror(r));
 			continue;
 		}
 		if (m.moved) {
@@ -403,7 +403,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	first = vault_resolve(v, "platform", p.platform, sizeof(p.platform));
 	if (first < 0) {
 		say(o, "vault %s: platform key: %s; platform-key layers keep "
-		    "their version", vault_dir(v), cli_strerror(first));
+		    "their version", vault_dir(v), svc_strerror(first));
 		p.platform[0] = '\0';
 	}
 	p.jobs = calloc(ndisks + nbad ? ndisks + nbad : 1, sizeof(*p.jobs));
@@ -489,7 +489,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	r = vault_disk_put_many(v, done, ndone);
 	if (r < 0) {
 		say(o, "registry: cannot record %zu re-wrapped disk%s: %s",
-		    ndone, ndone == 1 ? "" : "s", cli_strerror(r));
+		    ndone, ndone == 1 ? "" : "s", svc_strerror(r));
 		first = r;
 		r = 0;		/* the headers are right; the next pass
 				 * records them (see above) */
@@ -508,7 +508,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 				    "in its name keeps it out of the registry "
 				    "(rename it), and its rewrap to %s failed: "
 				    "%s", esc, j->target,
-				    cli_strerror(j->result));
+				    svc_strerror(j->result));
 			else
 				say(o, "disk %s: failed: a control character "
 				    "in its name keeps it out of the registry "
@@ -529,7 +529,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 			if (!first)
 				first = j->result;
 			say(o, "disk %s: rewrap to %s failed: %s",
-			    esc, j->target, cli_strerror(j->result));
+			    esc, j->target, svc_strerror(j->result));
 			continue;
 		}
 		if (!j->changed) {
@@ -569,7 +569,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 						 name_escape(p.jobs[i].disk.path,
 							     esc, sizeof(esc)),
 						 p.jobs[i].result < 0 ?
-						 cli_strerror(p.jobs[i].result) :
+						 svc_strerror(p.jobs[i].result) :
 						 "a control character in its "
 						 "name keeps it out of the "
 						 "registry");
@@ -794,7 +794,7 @@ int rotation_run(struct vault *v, const struct rotation_opts *o,
 		first = adopt_moved(v, o, &sr, &bad, &nbad);
 	if (first < 0)
 		say(o, "store %s: cannot look for moved disks: %s", o->store,
-		    cli_strerror(first));
+		    svc_strerror(first));
 	r = apply_policies(v, o, res, time(NULL));
 	if (r < 0 && !first)
 		first = r;
@@ -814,28 +814,9 @@ int rotation_run(struct vault *v, const struct rotation_opts *o,
 	return first;
 }
 
-static void say_stdout(void *arg, const char *line)
+int rotation_rewrap_des(struct vault *v, const struct rotation_opts *o,
+			const char *des, struct rotation_result *res)
 {
-	(void)arg;
-	printf("%s\n", line);
-}
-
-int rotation_apply_des(struct cli_ctx *ctx, struct vault *v,
-		       const struct des *d)
-{
-	struct progress pg = { .on = cli_progress_on(ctx) };
-	struct rotation_opts o = { .say = ctx->json ? NULL : say_stdout,
-				   .progress = &pg };
-	struct rotation_result res;
-	int r;
-
-	memset(&res, 0, sizeof(res));
-	r = rewrap_disks(v, &o, &res, d->name, NULL, NULL, 0);
-	if (r < 0) {
-		error("des %s: %u disk%s not re-wrapped: %s", d->name,
-		      res.disks_failed, res.disks_failed == 1 ? "" : "s",
-		      cli_strerror(r));
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
+	memset(res, 0, sizeof(*res));
+	return rewrap_disks(v, o, res, des, NULL, NULL, 0);
 }
