@@ -411,7 +411,8 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	ma.json = ctx->json;
 	ma.lock_fd = lock_fd;
 	ma.host = &hd;
-	ret = ssefs_mount_main(&ma);
+	r = ssefs_mount_main(&ma);
+	ret = r == 0 ? EXIT_OK : r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);

@@ -17,7 +17,6 @@
 #include <fuse_lowlevel.h>
 
 #include "cache/hostdir.h"
-#include "cli/cli.h"
 #include "crypto/secmem.h"
 #include "fuse/cache.h"
 #include "fuse/ctl.h"
@@ -145,12 +144,12 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	struct ssefs_fs *fs;
 	struct fuse *fuse = NULL;
 	unsigned int nd = 0, nb = 0;
-	int r, ret = EXIT_FAIL, mounted = 0, tasks = 0, ctl = 0, sigs = 0;
+	int r, ret = -EIO, mounted = 0, tasks = 0, ctl = 0, sigs = 0;
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs) {
 		error("mount: out of memory");
-		return EXIT_FAIL;
+		return -ENOMEM;
 	}
 	r = ssefs_fs_init(fs, a->store, a->mnt, a->vault, a->vault_dir);
 	if (r < 0) {
@@ -180,7 +179,7 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 		error("mount: %s", *fuse_said ? fuse_said +
 		      (strncmp(fuse_said, "fuse: ", 6) ? 0 : 6) :
 		      "libfuse refused the options");
-		ret = EXIT_USAGE;
+		ret = -EINVAL;
 		goto out;
 	}
 	if (mount_told(fuse, a->mnt, fuse_said, sizeof(fuse_said)) != 0) {
@@ -267,7 +266,7 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 		      strerror(r));
 		goto out;
 	}
-	ret = EXIT_OK;
+	ret = 0;
 out:
 	fs->stopping = 1;
 	stop_tasks(fs, tasks);

@@ -31,7 +31,9 @@ struct ssefs_mount_args {
  * ssefs_mount_main() - mount @a->store on @a->mnt and serve it until it is
  * unmounted or the daemon gets SIGTERM/SIGINT/SIGHUP; then close every
  * volume (sizes persisted, keys wiped).  Prints its own errors (stderr, or
- * syslog once detached).  Return: an exit code (0 after a clean unmount).
+ * syslog once detached).  Return: 0 after a clean unmount; -EINVAL when
+ * libfuse refused the options; -ENOMEM or -EIO when the mount failed
+ * otherwise (the error already told).
  */
 int ssefs_mount_main(struct ssefs_mount_args *a);
 
