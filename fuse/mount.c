@@ -280,7 +280,9 @@ out:
 		fuse_destroy(fuse);	/* ->destroy closes the volumes */
 	}
 	fs->fuse = NULL;
-	ssefs_fs_destroy(fs);		/* whatever is left: keys wiped */
+	ssefs_fs_close_all(fs);		/* whatever is left: keys wiped */
+	fs_cache_close(fs);		/* after every disk detached */
+	ssefs_fs_destroy(fs);
 	free(fs);
 	return ret;
 }
