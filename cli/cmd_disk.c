@@ -32,6 +32,7 @@
 #include "keyvault/vault.h"
 #include "svc/errors.h"
 #include "svc/hcmarker.h"
+#include "svc/registry.h"
 #include "util/beneath.h"
 #include "util/io.h"
 #include "util/json.h"
@@ -124,11 +125,7 @@ static int register_disk(struct vault *v, const char *path)
 	r = vol_probe(abs, &h);
 	if (r < 0)
 		return r;
-	memset(&d, 0, sizeof(d));
-	format_uuid(h.uuid, d.uuid);
-	snprintf(d.path, sizeof(d.path), "%s", abs);
-	snprintf(d.des, sizeof(d.des), "%s", h.des);
-	snprintf(d.kid, sizeof(d.kid), "%s", h.layer[0].kid);
+	registry_entry(&d, &h, abs);
 	return vault_disk_put(v, &d);
 }
 

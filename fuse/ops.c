@@ -27,7 +27,6 @@
 
 #include <fuse.h>
 
-#include "svc/mountinfo.h"
 #include "crypto/envelope.h"
 #include "disk/volume.h"
 #include "fuse/fs.h"
@@ -35,6 +34,8 @@
 #include "fuse/ops.h"
 #include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
+#include "svc/mountinfo.h"
+#include "svc/registry.h"
 #include "util/beneath.h"
 #include "util/log.h"
 #include "util/name.h"
@@ -734,10 +735,7 @@ static int registry_put_one(struct ssefs_fs *fs, struct disk_node *n,
 		pthread_mutex_unlock(&n->lock);
 		return 0;
 	}
-	memset(&d, 0, sizeof(d));
-	format_uuid(n->hdr.uuid, d.uuid);
-	snprintf(d.des, sizeof(d.des), "%s", n->hdr.des);
-	snprintf(d.kid, sizeof(d.kid), "%s", n->hdr.layer[0].kid);
+	registry_entry(&d, &n->hdr, NULL);
 	r = ssefs_fs_abspath(fs, n->rel, d.path, sizeof(d.path));
 	pthread_mutex_unlock(&n->lock);
 	if (r < 0)

@@ -30,6 +30,7 @@
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
 #include "svc/errors.h"
+#include "svc/registry.h"
 #include "svc/rotation.h"
 #include "util/beneath.h"
 #include "util/log.h"
@@ -648,11 +649,7 @@ static int note_disk(struct found *f, const char *path, int fd)
 	if (d && (!strcmp(d->path, path) || lstat(d->path, &st) == 0 ||
 		  errno != ENOENT))
 		return 0;	/* where it is recorded (or a stray copy) */
-	memset(&g, 0, sizeof(g));
-	snprintf(g.uuid, sizeof(g.uuid), "%s", uuid);
-	snprintf(g.path, sizeof(g.path), "%s", path);
-	snprintf(g.des, sizeof(g.des), "%s", h.des);
-	snprintf(g.kid, sizeof(g.kid), "%s", h.layer[0].kid);
+	registry_entry(&g, &h, path);
 	if (!vault_disk_valid(&g))
 		return append(&f->bad, &f->nbad, &f->badcap, &g);
 	return append(&f->put, &f->nput, &f->cap, &g);
