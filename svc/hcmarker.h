@@ -3,7 +3,8 @@
  * the host cache directory while a ReadWrite cache may hold data the store
  * lacks.  The mount writes it and removes it; a mount that would not
  * replay it refuses the store; `disk export` and `snapshot` ask it.
- * No locking: the store lock (svc/storelock.h) orders the mounts.
+ * Locking: none here; a mount writes and removes the marker only while
+ * it holds the store lock (svc/storelock.h).
  */
 #ifndef SSEFS_SVC_HCMARKER_H
 #define SSEFS_SVC_HCMARKER_H
