@@ -1,7 +1,9 @@
 # ssefs - non-recursive Makefile.
 #
 #   make              build ./ssefs
-#   make check        unit + integration tests (installs missing deps first)
+#   make check        the include rule, unit + integration tests (installs
+#                     missing deps first)
+#   make layers       includes point one way (tools/check-layers.sh)
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make demo         the main job end to end on the embedded defaults
 #   make deps         install the Debian packages build, tests and bench need
@@ -52,7 +54,7 @@ endif
 # Every .c in a module directory belongs to the library; cli/main.c is the
 # program.  New files are picked up without touching this Makefile.
 LIB_SRC   := $(sort $(wildcard crypto/*.c keyvault/*.c disk/*.c cache/*.c \
-			store/*.c fuse/*.c util/*.c cli/*.c))
+			store/*.c svc/*.c fuse/*.c util/*.c cli/*.c))
 LIB_SRC   := $(filter-out cli/main.c,$(LIB_SRC))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/check_*.c))
@@ -101,7 +103,12 @@ unit: $(BUILD)/unit-tests
 integration: $(PROG)
 	cd tests/t && SSEFS_BIN=$(abspath $(PROG)) ./run-all.sh
 
+# util < crypto < disk < keyvault, cache, store < svc < fuse < cli
+layers:
+	@sh tools/check-layers.sh .
+
 check: deps
+	@$(MAKE) --no-print-directory layers
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 
@@ -176,7 +183,7 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz ssefs tests/t/trash*
 
-.PHONY: all unit integration check demo deps fuzz bench bench-full man-lint \
+.PHONY: all layers unit integration check demo deps fuzz bench bench-full man-lint \
 	install uninstall clean
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/cli/main.d \

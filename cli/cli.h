@@ -116,11 +116,9 @@ int cli_plain_args(int *argc, char ***argv, const char *cmd,
  */
 int cli_json_gone(const char *name, const char *what);
 
-/* strerror() with ssefs's own words for the errnos it gives meaning to
- * (EKEYREVOKED: "key has been revoked", EBADMSG: "no valid header"...). */
-const char *cli_strerror(int err);
-/* The same, but what @e says when it has more to say about @err (an hsm
- * key's token: "token tk1: wrong pin (from F)"); @e may be NULL. */
-const char *cli_vault_strerror(const struct vault_err *e, int err);
+/* Re-wrap every disk of set @des to its active key now (des update --key),
+ * with the progress and lines of `ssefs rotate`; errors printed.  Return:
+ * an exit code.  (Implemented in cli/cmd_rotate.c.) */
+int cli_rotate_des(struct cli_ctx *ctx, struct vault *v, const char *des);
 
 #endif /* SSEFS_CLI_CLI_H */

@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/args.h"
 #include "cli/attach.h"
 #include "cli/cli.h"
 #include "crypto/envelope.h"
@@ -28,15 +27,18 @@
 #include "disk/store.h"
 #include "disk/vhd.h"
 #include "disk/volume.h"
-#include "fuse/cache.h"
 #include "keyvault/des.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
+#include "svc/hcmarker.h"
+#include "svc/registry.h"
 #include "util/beneath.h"
 #include "util/io.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/parse.h"
 #include "util/progress.h"
 
 #define MiB		(UINT64_C(1) << 20)
@@ -93,20 +95,6 @@ static int new_disk_name(const char *cmd, const char *path)
 			 name_escape(path, esc, sizeof(esc)));
 }
 
-static void uuid_str(const uint8_t u[16], char out[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	int o = 0;
-
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[u[i] >> 4];
-		out[o++] = hex[u[i] & 15];
-	}
-	out[o] = '\0';
-}
-
 /* disk_err(), saying what @e says of @r when it has more to say */
 static int disk_verr(const char *path, const char *what, int r,
 		     const struct vault_err *e)
@@ -122,7 +110,7 @@ static int disk_verr(const char *path, const char *what, int r,
 			     "16 TiB; XFS and btrfs go further)", path,
 			     what ? what : "", what ? ": " : ""), EXIT_FAIL;
 	error("disk %s: %s%s%s", path, what ? what : "", what ? ": " : "",
-	      cli_vault_strerror(e, r));
+	      svc_vault_strerror(e, r));
 	return EXIT_FAIL;
 }
 
@@ -154,11 +142,7 @@ static int register_disk(struct vault *v, const char *path)
 	r = vol_probe(abs, &h);
 	if (r < 0)
 		return r;
-	memset(&d, 0, sizeof(d));
-	uuid_str(h.uuid, d.uuid);
-	snprintf(d.path, sizeof(d.path), "%s", abs);
-	snprintf(d.des, sizeof(d.des), "%s", h.des);
-	snprintf(d.kid, sizeof(d.kid), "%s", h.layer[0].kid);
+	registry_entry(&d, &h, abs);
 	return vault_disk_put(v, &d);
 }
 
@@ -199,7 +183,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 			return -1;
 		}
 		if (r < 0) {
-			error("des %s: %s", des, cli_strerror(r));
+			error("des %s: %s", des, svc_strerror(r));
 			return -1;
 		}
 		snprintf(kc->kid[0], sizeof(kc->kid[0]), "%s", d.active_kid);
@@ -214,7 +198,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 					  sizeof(kc->kid[1]));
 			if (r < 0) {
 				error("vault %s: platform key: %s",
-				      vault_dir(v), cli_strerror(r));
+				      vault_dir(v), svc_strerror(r));
 				return -1;
 			}
 		}
@@ -223,7 +207,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 	if (key) {
 		r = vault_resolve(v, key, kc->kid[0], sizeof(kc->kid[0]));
 		if (r < 0) {
-			error("key %s: %s", key, cli_strerror(r));
+			error("key %s: %s", key, svc_strerror(r));
 			return -1;
 		}
 		kc->type = ENV_TYPE_CUSTOMER;
@@ -233,7 +217,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 	r = vault_resolve(v, "platform", kc->kid[0], sizeof(kc->kid[0]));
 	if (r < 0) {
 		error("vault %s: platform key: %s", vault_dir(v),
-		      cli_strerror(r));
+		      svc_strerror(r));
 		return -1;
 	}
 	kc->type = ENV_TYPE_PLATFORM;
@@ -280,7 +264,7 @@ static int show_header(const char *path, int json, const char *note)
 		return disk_err(path, NULL, r);
 	if (!realpath(path, abs))
 		snprintf(abs, sizeof(abs), "%s", path);
-	uuid_str(h.uuid, uuid);
+	format_uuid(h.uuid, uuid);
 	if (json) {
 		struct json j;
 
@@ -520,7 +504,7 @@ static int finish_new_disk(struct cli_ctx *ctx, struct vault *v,
 	if (r < 0) {
 		/* the disk is fine; only the registry missed it */
 		warning("disk %s: not entered in the vault's registry: %s",
-			path, cli_strerror(r));
+			path, svc_strerror(r));
 	}
 	return show_header(path, ctx->json, NULL);
 }
@@ -738,7 +722,7 @@ static int refuse_in_use(const char *path)
 		      "or unmount it first", path);
 		return EXIT_FAIL;
 	}
-	r = hc_unreplayed(path, store, sizeof(store), dir, sizeof(dir));
+	r = hcm_unreplayed(path, store, sizeof(store), dir, sizeof(dir));
 	if (r < 0)
 		return disk_err(path, "cannot check the store's host cache", r);
 	if (r > 0) {
@@ -1140,7 +1124,7 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 				sizeof(targets[i]));
 		if (r < 0) {
 			error("disk %s: key of %s: %s", path,
-			      h.layer[i].kid, cli_strerror(r));
+			      h.layer[i].kid, svc_strerror(r));
 			r = EXIT_FAIL;
 			goto out;
 		}

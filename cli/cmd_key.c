@@ -9,13 +9,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmd_vault.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 static const char key_usage[] =
 "usage: ssefs key create NAME [--size 2048|3072|4096] [--expires T]\n"
@@ -79,7 +80,7 @@ static int key_error(const struct vault_err *e, const char *name, int err)
 		return error("key %s: purge protection is on and the "
 			     "retention period is not over", name);
 	default:
-		return error("key %s: %s", name, cli_strerror(err));
+		return error("key %s: %s", name, svc_strerror(err));
 	}
 }
 
@@ -386,7 +387,7 @@ static int do_show(int argc, char **argv, struct cli_ctx *ctx,
 		return cli_usage(key_usage, "key show: want NAME[/VERSION]");
 	err = cli_key_ref(v, argv[1], name, ver);
 	if (err == -EXDEV)
-		return error("key %s: %s", argv[1], cli_strerror(err)),
+		return error("key %s: %s", argv[1], svc_strerror(err)),
 		       EXIT_FAIL;
 	if (err)
 		return cli_key_ref_usage("key show", argv[1]);
@@ -428,7 +429,7 @@ static int do_list(struct cli_ctx *ctx, struct vault *v)
 	int err = vault_key_list(v, &ks, &n);
 
 	if (err)
-		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),
+		return error("vault %s: %s", vault_dir(v), svc_strerror(err)),
 		       EXIT_FAIL;
 	if (ctx->json) {
 		json_init(&j, stdout, JSON_PRETTY);
@@ -507,7 +508,7 @@ static int do_set(int argc, char **argv, struct cli_ctx *ctx,
 		return cli_usage(key_usage, "key set: want NAME[/VERSION]");
 	err = cli_key_ref(v, ref, name, ver);
 	if (err == -EXDEV)
-		return error("key %s: %s", ref, cli_strerror(err)), EXIT_FAIL;
+		return error("key %s: %s", ref, svc_strerror(err)), EXIT_FAIL;
 	if (err)
 		return cli_key_ref_usage("key set", ref);
 	if (!any)
@@ -636,7 +637,7 @@ static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
 		return EXIT_USAGE;
 	err = vault_key_list(v, &ks, &n);
 	if (err)
-		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),
+		return error("vault %s: %s", vault_dir(v), svc_strerror(err)),
 		       EXIT_FAIL;
 	if (ctx->json) {
 		json_init(&j, stdout, JSON_PRETTY);

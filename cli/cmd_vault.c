@@ -11,13 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmd_vault.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 static const char vault_usage[] =
 "usage: ssefs vault init [--name NAME] [--passphrase-file F] [--keyfile F]\n"
@@ -103,8 +104,8 @@ int cli_vault_error(const char *dir, const char *path, const char *why,
 		return error("vault %s: no vault here (run ssefs vault init)",
 			     dir);
 	if (path && *path && strcmp(path, dir))
-		return error("vault %s: %s: %s", dir, path, cli_strerror(err));
-	return error("vault %s: %s", dir, cli_strerror(err));
+		return error("vault %s: %s: %s", dir, path, svc_strerror(err));
+	return error("vault %s: %s", dir, svc_strerror(err));
 }
 
 int cli_key_ref(struct vault *v, const char *ref, char *name, char *version)
@@ -249,13 +250,13 @@ static int do_show(struct cli_ctx *ctx, struct vault *v)
 
 	if (err)
 		return error("vault %s: platform key: %s", vault_dir(v),
-			     cli_strerror(err)), EXIT_FAIL;
+			     svc_strerror(err)), EXIT_FAIL;
 	struct vault_hsm *hsm = calloc(1, sizeof(*hsm));
 
 	if (!hsm || vault_hsm_get(v, hsm)) {
 		free(hsm);
 		return error("vault %s: %s", vault_dir(v),
-			     cli_strerror(-ENOMEM)), EXIT_FAIL;
+			     svc_strerror(-ENOMEM)), EXIT_FAIL;
 	}
 	if (ctx->json) {
 		struct json j;
@@ -341,7 +342,7 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 				     where), EXIT_FAIL;
 		if (err)
 			return error("vault %s: audit log: %s", vault_dir(v),
-				     cli_strerror(err)), EXIT_FAIL;
+				     svc_strerror(err)), EXIT_FAIL;
 		if (json) {
 			struct json j;
 
@@ -358,7 +359,7 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 	err = vault_audit_files(v, &files, &nf);
 	if (err)
 		return error("vault %s: audit log: %s", vault_dir(v),
-			     cli_strerror(err)), EXIT_FAIL;
+			     svc_strerror(err)), EXIT_FAIL;
 	/* --json: the records (each a JSON object on a line of the log)
 	 * as one array, so the output is one document */
 	if (json)
@@ -402,7 +403,7 @@ static int set_hsm(struct vault *v, const char *module, const char *token,
 	if (!c || vault_hsm_get(v, c)) {
 		free(c);
 		return error("vault %s: %s", vault_dir(v),
-			     cli_strerror(-ENOMEM)), EXIT_FAIL;
+			     svc_strerror(-ENOMEM)), EXIT_FAIL;
 	}
 	if (module && !strcmp(module, "none")) {
 		if (token || pin) {
@@ -459,7 +460,7 @@ static int set_hsm(struct vault *v, const char *module, const char *token,
 	else if (*e.why)
 		error("vault %s: %s", vault_dir(v), e.why);
 	else
-		error("vault %s: %s", vault_dir(v), cli_strerror(err));
+		error("vault %s: %s", vault_dir(v), svc_strerror(err));
 	return EXIT_FAIL;
 }
 
@@ -523,7 +524,7 @@ static int do_set(int argc, char **argv, struct vault *v)
 	if (!err && rd)
 		err = vault_set_retention_days(v, (int)days);
 	if (err)
-		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),
+		return error("vault %s: %s", vault_dir(v), svc_strerror(err)),
 		       EXIT_FAIL;
 	return EXIT_OK;
 }
@@ -572,7 +573,7 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 			return error("%s: not an ssefs vault backup, or cut "
 				     "off", argv[1]), EXIT_FAIL;
 		if (err)
-			return error("%s: %s", argv[1], cli_strerror(err)),
+			return error("%s: %s", argv[1], svc_strerror(err)),
 			       EXIT_FAIL;
 		/* Restored.  Its master key (DIR.key, or the passphrase) may
 		 * be put in place only now, as ssefs-vault(1) allows: then
@@ -583,7 +584,7 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 			warning("vault %s: restored, but its master key is "
 				"not at hand (%s): put the key file at %s.key "
 				"or give the passphrase", ctx->vault_dir,
-				cli_strerror(err), ctx->vault_dir);
+				svc_strerror(err), ctx->vault_dir);
 			if (ctx->json) {
 				struct json j;
 
@@ -626,7 +627,7 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 		err = vault_backup(v, argv[1]);
 		if (err) {
 			error("%s: %s", argv[1], err == -EEXIST ?
-			      "already exists" : cli_strerror(err));
+			      "already exists" : svc_strerror(err));
 			r = EXIT_FAIL;
 		} else if (ctx->json) {
 			char abs[PATH_MAX];
@@ -650,7 +651,7 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 		err = vault_rotate_platform(v, kid, sizeof(kid));
 		if (err) {
 			error("vault %s: platform key: %s", vault_dir(v),
-			      cli_strerror(err));
+			      svc_strerror(err));
 			r = EXIT_FAIL;
 		} else if (ctx->json) {
 			struct json j;

@@ -14,7 +14,6 @@
 
 #include "disk/volume.h"
 #include "cache/hcache.h"
-#include "fuse/cache.h"
 #include "fuse/fs.h"
 #include "keyvault/vault.h"
 #include "util/beneath.h"
@@ -429,7 +428,6 @@ void ssefs_fs_destroy(struct ssefs_fs *fs)
 	unsigned int b;
 
 	ssefs_fs_close_all(fs);
-	fs_cache_close(fs);		/* after every disk detached */
 	for (b = 0; b < SSEFS_NBUCKETS; b++) {
 		for (n = fs->bucket[b]; n; n = next) {
 			next = n->next;

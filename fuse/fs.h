@@ -128,7 +128,8 @@ int ssefs_fs_init(struct ssefs_fs *fs, const char *store, const char *mnt,
 		  struct vault *v, const char *vault_dir);
 /* Close every open volume (flushing sizes, wiping keys). */
 void ssefs_fs_close_all(struct ssefs_fs *fs);
-/* Free the table; closes what is still open.  Does not close the vault. */
+/* Free the table; closes what is still open.  Does not close the vault
+ * nor the host cache (fs_cache_close(), after ssefs_fs_close_all()). */
 void ssefs_fs_destroy(struct ssefs_fs *fs);
 
 /*
