@@ -268,9 +268,9 @@ static void lease_gone(struct blob_backing *bb, int r,
 	if (!first || !bb->s->notice)
 		return;
 	azb_strerror(e, st, sizeof(st));
-	say(line, sizeof(line), bb->b.name, "lease lost (%s, %s): another "
-	    "host may have taken the disk over; writes fail with EIO",
-	    strerror(-r), st);
+	say(line, sizeof(line), bb->b.name, "lease lost (%s): another host "
+	    "may have taken the disk over; writes fail with EIO",
+	    e->http || e->code[0] ? st : strerror(-r));
 	bb->s->notice(bb->s->notice_arg, line);
 }
 
@@ -805,15 +805,14 @@ int blob_is_url(const char *s)
 int blob_url_split(const char *url, char *store, size_t store_size,
 		   char *name, size_t name_size)
 {
-	struct azb_url *u;
 	const char *slash;
 	size_t len = strlen(url);
-	int r;
 
 	while (len && url[len - 1] == '/')
 		len--;
 	slash = memrchr(url, '/', len);
-	if (!slash || slash == url + len - 1 || !blob_is_url(url))
+	if (!blob_is_url(url) || !slash || slash == url + len - 1 ||
+	    slash[-1] == '/')
 		return -EINVAL;
 	if ((size_t)(slash - url) >= store_size ||
 	    (size_t)(url + len - slash - 1) >= name_size)
@@ -822,12 +821,7 @@ int blob_url_split(const char *url, char *store, size_t store_size,
 	store[slash - url] = '\0';
 	memcpy(name, slash + 1, url + len - slash - 1);
 	name[url + len - slash - 1] = '\0';
-	u = malloc(sizeof(*u));
-	if (!u)
-		return -ENOMEM;
-	r = azb_url_parse(u, store);
-	free(u);
-	return r;
+	return 0;
 }
 
 static void store_put(struct blob_store *s)

@@ -62,8 +62,9 @@ int blob_is_url(const char *s);
 
 /*
  * blob_url_split() - "CONTAINER-URL/NAME" into the container URL (with its
- * prefix) and the blob name (the last path segment).
- * Return: 0, -EINVAL (no name, or not a container URL), -ENAMETOOLONG.
+ * prefix) and the blob name (the last path segment).  The container URL
+ * is checked by blob_store_open(), which says what is wrong with it.
+ * Return: 0, -EINVAL (not a URL, no name), -ENAMETOOLONG.
  */
 int blob_url_split(const char *url, char *store, size_t store_size,
 		   char *name, size_t name_size);

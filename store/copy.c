@@ -9,7 +9,7 @@
 #include "store/copy.h"
 
 #define COPY_CHUNK	(4u << 20)	/* one Put Page at most */
-#define ZERO_BLOCK	4096u
+#define ZERO_BLOCK	512u	/* a page: the copy is as thin as the source */
 
 struct copy {
 	struct backing *src, *dst;

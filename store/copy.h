@@ -19,7 +19,7 @@ typedef void (*store_copy_progress)(void *arg, uint64_t done,
 /*
  * store_copy() - copy @src into @dst, which must read as zeros (newly
  * created): @dst takes @src's length, then only @src's allocated ranges
- * (ranges()) are read, and of them only the 4 KiB blocks that are not
+ * (ranges()) are read, and of them only the 512-byte pages that are not
  * all zeros are written, so a thin disk stays thin.  @dst is synced at
  * the end; @progress (may be NULL) is called once at the start and after
  * every chunk of 4 MiB at most.  Locks nothing: the caller holds what keeps
