@@ -81,6 +81,26 @@ test_expect_success 'the header under hdr_lock: ETag-conditional, then read back
 	cmp file.vhd hdr -n 8192
 '
 
+test_expect_success 'the fingerprint stays until the blob is written' '
+	bt fp "$D" >fp1 &&
+	bt fp "$D" >fp2 &&
+	test_cmp fp1 fp2 &&
+	both write 1048576 x &&
+	bt fp "$D" >fp3 &&
+	! cmp fp1 fp3 &&
+	test "$(cut -d" " -f2,3 fp1)" = "$(cut -d" " -f2,3 fp3)"
+'
+
+test_expect_success 'read-only: no write, no lease, no header lock (EBADF)' '
+	test_expect_code 1 env BT_RDONLY=1 "$BT" write "$D" 0 x 2>err &&
+	grep "Bad file descriptor" err &&
+	test_expect_code 1 env BT_RDONLY=1 "$BT" hold "$D" 1 2>err &&
+	grep "Bad file descriptor" err &&
+	test_expect_code 1 env BT_RDONLY=1 "$BT" hdr "$D" hdr 2>err &&
+	grep "Bad file descriptor" err &&
+	BT_RDONLY=1 "$BT" read "$D" 0 8192 | cmp - hdr
+'
+
 test_expect_success 'copy between stores reads allocated ranges only and stays thin' '
 	bt copy "$D" copy1.vhd 2>progress &&
 	cmp copy1.vhd file.vhd &&
