@@ -71,6 +71,7 @@ struct blob_backing {
 	int lease_inuse;		/* hold_inuse's: kept until close */
 	int lease_lost;
 	int werr;			/* the first write error since sync */
+	struct azb_err last;		/* the service's last refusal */
 	struct lease lease;
 };
 
@@ -130,6 +131,17 @@ static void say_err(char *msg, size_t len, struct blob_store *s,
 	default:
 		say(msg, len, what, "%s (%s)", strerror(-r), st);
 	}
+}
+
+/* Keep the service's answer to a failed request for blob_backing_why(). */
+static int noted(struct blob_backing *bb, int r, const struct azb_err *e)
+{
+	if (r < 0 && (e->http || e->code[0])) {
+		pthread_mutex_lock(&bb->mu);
+		bb->last = *e;
+		pthread_mutex_unlock(&bb->mu);
+	}
+	return r;
 }
 
 /* Process-wide lease renewal. */
@@ -279,6 +291,7 @@ static void on_lost(struct lease *l, int r, const struct azb_err *e)
 	struct blob_backing *bb = (struct blob_backing *)
 		((char *)l - offsetof(struct blob_backing, lease));
 
+	noted(bb, r, e);
 	lease_gone(bb, r, e);
 }
 
@@ -328,6 +341,7 @@ static int write_cond(struct blob_backing *bb, struct azb_cond *cond,
 static int write_failed(struct blob_backing *bb, int r,
 			const struct azb_err *e, int leased)
 {
+	noted(bb, r, e);
 	if (r == -EBUSY && leased && !strncmp(e->code, "Lease", 5)) {
 		lease_gone(bb, r, e);
 		r = -EIO;
@@ -371,7 +385,7 @@ static int bb_pread(struct backing *b, void *buf, size_t len, uint64_t off)
 			continue;
 		}
 		if (r < 0)
-			return r;
+			return noted(bb, r, &e);
 		done += n;
 	}
 	if (done < len)
@@ -401,13 +415,14 @@ static int grow(struct blob_backing *bb, uint64_t end,
 /* After a change the ETag of which we did not see: the owner learns it. */
 static int refresh_etag(struct blob_backing *bb)
 {
+	struct azb_err e = { 0, "" };
 	struct azb_props p;
 	int r;
 
-	r = azb_props(bb->s->c, bb->blob, &p, NULL);
+	r = azb_props(bb->s->c, bb->blob, &p, &e);
 	if (r == 0)
 		memcpy(bb->hdr_etag, p.etag, sizeof(p.etag));
-	return r;
+	return noted(bb, r, &e);
 }
 
 static int bb_pwrite(struct backing *b, const void *buf, size_t len,
@@ -500,12 +515,13 @@ static int bb_sync(struct backing *b)
 static int bb_get_size(struct backing *b, uint64_t *len)
 {
 	struct blob_backing *bb = bb_of(b);
+	struct azb_err e = { 0, "" };
 	struct azb_props p;
 	int r;
 
-	r = azb_props(bb->s->c, bb->blob, &p, NULL);
+	r = azb_props(bb->s->c, bb->blob, &p, &e);
 	if (r < 0)
-		return r;
+		return noted(bb, r, &e);
 	pthread_mutex_lock(&bb->mu);
 	bb->size = p.length;
 	pthread_mutex_unlock(&bb->mu);
@@ -561,7 +577,7 @@ static int lease_take(struct blob_backing *bb, unsigned int wait_ms)
 		sleep_ms(HDR_POLL_MS);
 	}
 	if (r < 0)
-		return r;
+		return noted(bb, r, &e);
 	memcpy(bb->lease.id, id, sizeof(id));
 	bb->lease.seconds = bb->s->lease_seconds;
 	r = renew_add(&bb->lease);
@@ -669,12 +685,13 @@ static int bb_hold_inuse(struct backing *b)
 static int bb_inuse(struct backing *b)
 {
 	struct blob_backing *bb = bb_of(b);
+	struct azb_err e = { 0, "" };
 	struct azb_props p;
 	int r, ours;
 
-	r = azb_props(bb->s->c, bb->blob, &p, NULL);
+	r = azb_props(bb->s->c, bb->blob, &p, &e);
 	if (r < 0)
-		return r;
+		return noted(bb, r, &e);
 	pthread_mutex_lock(&bb->mu);
 	ours = bb->lease_on && !bb->lease_lost;
 	pthread_mutex_unlock(&bb->mu);
@@ -695,12 +712,13 @@ static uint64_t fnv1a(const char *s)
 static int bb_fingerprint(struct backing *b, struct backing_fp *fp)
 {
 	struct blob_backing *bb = bb_of(b);
+	struct azb_err e = { 0, "" };
 	struct azb_props p;
 	int r;
 
-	r = azb_props(bb->s->c, bb->blob, &p, NULL);
+	r = azb_props(bb->s->c, bb->blob, &p, &e);
 	if (r < 0)
-		return r;
+		return noted(bb, r, &e);
 	memset(fp, 0, sizeof(*fp));
 	fp->a = fnv1a(p.etag);
 	fp->b = fnv1a(b->name);
@@ -714,6 +732,7 @@ static int bb_ranges(struct backing *b, uint64_t off, uint64_t len,
 		     void *arg)
 {
 	struct blob_backing *bb = bb_of(b);
+	struct azb_err er = { 0, "" };
 	struct azb_range *v = NULL;
 	uint64_t size, s = 0, e = 0, end;
 	size_t n = 0, i;
@@ -729,9 +748,9 @@ static int bb_ranges(struct backing *b, uint64_t off, uint64_t len,
 	if (len > size - off)
 		len = size - off;
 	end = off + len;
-	r = azb_page_ranges(bb->s->c, bb->blob, off, len, &v, &n, NULL);
+	r = azb_page_ranges(bb->s->c, bb->blob, off, len, &v, &n, &er);
 	if (r < 0)
-		return r;
+		return noted(bb, r, &er);
 	/* clipped to [off, end), neighbours merged */
 	for (i = 0; i < n && r == 0; i++) {
 		uint64_t a, z;
@@ -1108,4 +1127,33 @@ int blob_delete(struct blob_store *s, const char *name, char *msg,
 		free(what);
 	}
 	return r;
+}
+
+void blob_backing_why(struct backing *b, int r, char *msg, size_t msglen)
+{
+	struct blob_backing *bb;
+	struct azb_err e;
+	int lost;
+
+	if (strcmp(b->ops->kind, blob_ops.kind)) {
+		say(msg, msglen, b->name, "%s", strerror(-r));
+		return;
+	}
+	bb = bb_of(b);
+	pthread_mutex_lock(&bb->mu);
+	e = bb->last;
+	lost = bb->lease_lost;
+	pthread_mutex_unlock(&bb->mu);
+	if (r == -EBADF)
+		say(msg, msglen, b->name, "opened read-only");
+	else if (r == -EIO && lost)
+		say(msg, msglen, b->name, "its lease was lost: another host "
+		    "may have taken the disk over");
+	else if (r == -EBUSY && !e.http && !e.code[0])
+		say(msg, msglen, b->name, "in use: another host holds its "
+		    "lease");
+	else if (e.http || e.code[0])
+		say_err(msg, msglen, bb->s, b->name, r, &e);
+	else
+		say(msg, msglen, b->name, "%s", strerror(-r));
 }

@@ -131,6 +131,15 @@ int blob_backing_create(struct backing **out, struct blob_store *s,
 	__attribute__((warn_unused_result));
 
 /*
+ * blob_backing_why() - one line "ssefs: URL/NAME: WHY" for the error @r a
+ * backing op returned, from the service's last refusal (HTTP status and
+ * code; a 403 names the account and container) or the lease's state.
+ * Any backing may be given: another kind's line is its name and
+ * strerror(@r).
+ */
+void blob_backing_why(struct backing *b, int r, char *msg, size_t msglen);
+
+/*
  * blob_delete() - delete the page blob @name with its snapshots; a leased
  * blob is not deleted (-EBUSY).
  * Return: 0, -ENOENT, -EBUSY, -EACCES, -EIO.

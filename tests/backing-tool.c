@@ -551,6 +551,8 @@ int main(int argc, char **argv)
 	}
 #undef ARGS
 done:
+	if (r < 0 && !msg[0] && b)
+		blob_backing_why(b, r, msg, sizeof(msg));
 	if (r < 0) {
 		if (msg[0])
 			fprintf(stderr, "%s\n", msg);

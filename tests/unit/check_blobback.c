@@ -282,6 +282,16 @@ START_TEST(test_copy_thin)
 	ck_assert_int_eq(b->have[12], 1);
 	ck_assert_int_eq(b->have[13], 0);
 	ck_assert_uint_eq(b->synced, 1);
+
+	/* another kind of backing: its name and the errno's text */
+	{
+		char msg[BLOB_MSG_MAX], name[] = "store/a.vhd";
+
+		a->b.name = name;
+		blob_backing_why(&a->b, -ENOSPC, msg, sizeof(msg));
+		ck_assert_str_eq(msg, "ssefs: store/a.vhd: No space left on "
+				 "device");
+	}
 	free(a);
 	free(b);
 }
