@@ -29,6 +29,7 @@
 #include "store/blobback.h"
 
 #define IO_CHUNK		AZB_PUT_PAGE_MAX	/* one Put Page or Get */
+#define IO_PAR			4	/* requests at once for one call */
 #define HDR_WAIT_MS		5000u	/* hdr_lock's wait for a lease */
 #define HDR_POLL_MS		250u
 #define RENEW_RETRY_MS		1000u
@@ -353,43 +354,122 @@ static int write_failed(struct blob_backing *bb, int r,
 	return r;
 }
 
+/*
+ * Chunks of one large read or write, run by up to IO_PAR threads (the
+ * caller's among them): each takes the next chunk until none is left or
+ * one failed.  The first failure is kept with the service's answer.
+ */
+struct par {
+	struct blob_backing *bb;
+	char *rbuf;			/* read into, or */
+	const char *wbuf;		/* write from */
+	uint64_t off;
+	size_t len;
+	const struct azb_cond *cond;
+	size_t next;			/* the next chunk's index; atomic */
+	pthread_mutex_t mu;
+	int r;
+	struct azb_err e;
+};
+
+static void *par_worker(void *arg)
+{
+	struct par *p = arg;
+	struct azb_err e = { 0, "" };
+	size_t i, at, n;
+	int r, failed;
+
+	for (;;) {
+		i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
+		at = i * IO_CHUNK;
+		pthread_mutex_lock(&p->mu);
+		failed = p->r;
+		pthread_mutex_unlock(&p->mu);
+		if (at >= p->len || failed)
+			break;
+		n = p->len - at < IO_CHUNK ? p->len - at : IO_CHUNK;
+		if (p->rbuf)
+			r = azb_read(p->bb->s->c, p->bb->blob, NULL, p->off + at,
+				     p->rbuf + at, n, &e);
+		else
+			r = azb_put_pages(p->bb->s->c, p->bb->blob,
+					  p->off + at, p->wbuf + at, n,
+					  p->cond, NULL, &e);
+		if (r < 0) {
+			pthread_mutex_lock(&p->mu);
+			if (!p->r) {
+				p->r = r;
+				p->e = e;
+			}
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Run @p's chunks; *@e gets the first failure's answer.  Return: 0, -errno. */
+static int par_run(struct par *p, struct azb_err *e)
+{
+	pthread_t t[IO_PAR - 1];
+	size_t chunks = (p->len + IO_CHUNK - 1) / IO_CHUNK, i, nt = 0;
+
+	p->next = 0;
+	p->r = 0;
+	pthread_mutex_init(&p->mu, NULL);
+	for (i = 1; i < chunks && i < IO_PAR; i++) {
+		if (pthread_create(&t[nt], NULL, par_worker, p))
+			break;		/* fewer threads: still done */
+		nt++;
+	}
+	par_worker(p);
+	for (i = 0; i < nt; i++)
+		pthread_join(t[i], NULL);
+	pthread_mutex_destroy(&p->mu);
+	if (p->r)
+		*e = p->e;
+	return p->r;
+}
+
 static int bb_pread(struct backing *b, void *buf, size_t len, uint64_t off)
 {
 	struct blob_backing *bb = bb_of(b);
 	struct azb_err e = { 0, "" };
+	struct par p;
 	uint64_t size, have;
-	size_t done = 0, n;
-	int r = 0, again = 1;
+	int r, again = 1;
 
 	if (off % AZB_PAGE || len % AZB_PAGE || off + len < off)
 		return -EINVAL;
 	pthread_mutex_lock(&bb->mu);
 	size = bb->size;
 	pthread_mutex_unlock(&bb->mu);
-	have = off >= size ? 0 : size - off;
-	while (done < len && done < have) {
-		n = len - done;
-		if (n > have - done)
-			n = have - done;
-		if (n > IO_CHUNK)
-			n = IO_CHUNK;
-		r = azb_read(bb->s->c, bb->blob, NULL, off + done,
-			     (char *)buf + done, n, &e);
+	for (;;) {
+		have = off >= size ? 0 : size - off;
+		if (have > len)
+			have = len;
+		if (!have)
+			break;
+		memset(&p, 0, sizeof(p));
+		p.bb = bb;
+		p.rbuf = buf;
+		p.off = off;
+		p.len = have;
+		r = par_run(&p, &e);
 		if (r == -EINVAL && e.http == 416 && again) {
 			/* shorter than we thought: learn its length */
 			again = 0;
 			r = b->ops->get_size(b, &size);
 			if (r < 0)
 				return r;
-			have = off >= size ? 0 : size - off;
 			continue;
 		}
 		if (r < 0)
 			return noted(bb, r, &e);
-		done += n;
+		break;
 	}
-	if (done < len)
-		memset((char *)buf + done, 0, len - done);
+	if (have < len)
+		memset((char *)buf + have, 0, len - have);
 	return 0;
 }
 
@@ -449,14 +529,26 @@ static int bb_pwrite(struct backing *b, const void *buf, size_t len,
 		if (r > 0)
 			r = owner ? refresh_etag(bb) : 0;
 	}
-	while (r == 0 && done < len) {
+	/* under hdr_lock one at a time: each ETag conditions the next */
+	while (r == 0 && owner && done < len) {
 		n = len - done > IO_CHUNK ? IO_CHUNK : len - done;
 		r = azb_put_pages(bb->s->c, bb->blob, off + done,
 				  (const char *)buf + done, n, &cond, etag,
 				  &e);
-		if (r == 0 && owner)
+		if (r == 0)
 			memcpy(bb->hdr_etag, etag, sizeof(etag));
 		done += n;
+	}
+	if (r == 0 && !owner) {
+		struct par p;
+
+		memset(&p, 0, sizeof(p));
+		p.bb = bb;
+		p.wbuf = buf;
+		p.off = off;
+		p.len = len;
+		p.cond = &cond;
+		r = par_run(&p, &e);
 	}
 	if (r < 0)
 		r = write_failed(bb, r, &e, cond.lease_id != NULL);

@@ -7,6 +7,7 @@
  * blob_backing_open() and blob_backing_create() give a struct backing
  * (disk/backing.h) over one blob, which keeps every rule stated there:
  *   - pread is a ranged Get Blob; past the end reads zeros;
+ *   - a large pread or pwrite runs up to four requests of 4 MiB at once;
  *   - pwrite is Put Page in requests of 4 MiB at most, acknowledged before
  *     it returns (so sync has nothing to wait for: it reports a write
  *     error since the last sync once, as fdatasync does); a write past the
