@@ -4,7 +4,8 @@
  *
  *   backing-tool COMMAND TARGET [ARGS]
  *
- * TARGET is a blob, CONTAINER-URL/NAME (store/blobback.h), or a file path.
+ * TARGET is a blob, CONTAINER-URL/NAME (store/blobback.h), or a file path;
+ * "holdmany SECONDS TARGET..." holds many at once (one renewer thread).
  * The file backing here is a minimal stand-in, temporary until the block
  * stack's disk/backing_file.c is on main: the tests compare the blob with
  * what a file holds after the same calls.  Credentials come from the
@@ -427,6 +428,29 @@ int main(int argc, char **argv)
 			r = blob_store_list(s, print_entry, NULL, msg,
 					    sizeof(msg));
 		blob_store_close(s);
+		goto done;
+	}
+	if (!strcmp(cmd, "holdmany")) {		/* SECONDS TARGET... */
+		struct backing *h[16] = { NULL };
+		int i, n = argc - 3;
+
+		if (n < 1 || n > 16)
+			goto usage;
+		for (i = 0, r = 0; i < n && r == 0; i++) {
+			r = target(&h[i], argv[3 + i], 0, 0, 0);
+			if (r == 0)
+				r = h[i]->ops->hold_inuse(h[i]);
+			if (r < 0 && h[i] && !msg[0])
+				blob_backing_why(h[i], r, msg, sizeof(msg));
+		}
+		if (r == 0) {
+			printf("held\n");
+			fflush(stdout);
+			sleep((unsigned int)num(t));
+		}
+		for (i = 0; i < n; i++)
+			if (h[i])
+				h[i]->ops->close(h[i]);
 		goto done;
 	}
 	if (!strcmp(cmd, "create")) {

@@ -159,6 +159,31 @@ test_expect_success 'one writer: a second hold_inuse is EBUSY, inuse says 1, the
 	test_cmp expect actual
 '
 
+test_expect_success 'one process, three leases, one renewer: all kept past the lease, all released' '
+	for n in m1 m2 m3
+	do
+		bt create "$AZURITE_URL/con/$n.vhd" 4096 || return 1
+	done
+	rm -f h1.out
+	BT_LEASE_SECONDS=15 "$BT" holdmany 20 "$AZURITE_URL/con/m1.vhd" \
+		"$AZURITE_URL/con/m2.vhd" "$AZURITE_URL/con/m3.vhd" >h1.out 2>h1.err &
+	h1=$! &&
+	test_when_finished "kill $h1 2>/dev/null; wait $h1; true" &&
+	for i in $(test_seq 100); do grep -q held h1.out 2>/dev/null && break; sleep 0.1; done &&
+	test "$(ls /proc/$h1/task | wc -l)" = 2 &&
+	sleep 17 &&
+	for n in m1 m2 m3
+	do
+		test "$(bt inuse "$AZURITE_URL/con/$n.vhd")" = 1 || return 1
+	done &&
+	wait $h1 &&
+	for n in m1 m2 m3
+	do
+		test "$(bt inuse "$AZURITE_URL/con/$n.vhd")" = 0 &&
+		bt delete "$AZURITE_URL/con/$n.vhd" || return 1
+	done
+'
+
 test_expect_success 'hdr_lock of another writer waits a while, then EBUSY' '
 	rm -f h1.out
 	"$BT" hold "$D" 30 >h1.out 2>h1.err &
