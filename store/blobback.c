@@ -23,6 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "disk/backing.h"
 #include "store/azauth.h"
 #include "store/azblob.h"
@@ -505,6 +507,27 @@ static int refresh_etag(struct blob_backing *bb)
 	return noted(bb, r, &e);
 }
 
+/*
+ * An ETag-conditional write was refused (412) though we hold the lease:
+ * when a retry follows an attempt that did land, the ETag moved by our
+ * own hand.  Return: 0 (the pages hold @buf; the ETag is learnt again),
+ * -ESTALE (they do not), -errno.
+ */
+static int landed(struct blob_backing *bb, const char *buf, size_t len,
+		  uint64_t off)
+{
+	char *got = malloc(len);
+	int r;
+
+	if (!got)
+		return -ENOMEM;
+	r = azb_read(bb->s->c, bb->blob, NULL, off, got, len, NULL);
+	if (r == 0)
+		r = memcmp(got, buf, len) ? -ESTALE : refresh_etag(bb);
+	free(got);
+	return r;
+}
+
 static int bb_pwrite(struct backing *b, const void *buf, size_t len,
 		     uint64_t off)
 {
@@ -537,6 +560,8 @@ static int bb_pwrite(struct backing *b, const void *buf, size_t len,
 				  &e);
 		if (r == 0)
 			memcpy(bb->hdr_etag, etag, sizeof(etag));
+		else if (r == -ESTALE)
+			r = landed(bb, (const char *)buf + done, n, off + done);
 		done += n;
 	}
 	if (r == 0 && !owner) {
@@ -650,6 +675,20 @@ static int bb_set_size(struct backing *b, uint64_t len)
 	return r;
 }
 
+/* A random (version 4) UUID, as lease ids are. */
+static void new_lease_id(char out[AZB_LEASE_ID_MAX])
+{
+	unsigned char u[16];
+
+	randombytes_buf(u, sizeof(u));
+	u[6] = (u[6] & 0x0f) | 0x40;
+	u[8] = (u[8] & 0x3f) | 0x80;
+	snprintf(out, AZB_LEASE_ID_MAX, "%02x%02x%02x%02x-%02x%02x-%02x%02x-"
+		 "%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3],
+		 u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+		 u[13], u[14], u[15]);
+}
+
 /*
  * Acquire the lease and have it renewed.  @wait_ms: how long to wait for
  * another party's lease to go.  Return: 0, -EBUSY, the client's errors.
@@ -658,12 +697,14 @@ static int lease_take(struct blob_backing *bb, unsigned int wait_ms)
 {
 	uint64_t until = now_ms() + wait_ms;
 	struct azb_err e = { 0, "" };
-	char id[AZB_LEASE_ID_MAX];
+	char id[AZB_LEASE_ID_MAX], mine[AZB_LEASE_ID_MAX];
 	int r;
 
+	/* our own id: an acquire retried after one that landed succeeds */
+	new_lease_id(mine);
 	for (;;) {
 		r = azb_lease_acquire(bb->s->c, bb->blob, bb->s->lease_seconds,
-				      NULL, id, &e);
+				      mine, id, &e);
 		if (r != -EBUSY || now_ms() + HDR_POLL_MS > until)
 			break;
 		sleep_ms(HDR_POLL_MS);
