@@ -1107,6 +1107,11 @@ const char *blob_store_url(const struct blob_store *s)
 	return s->url;
 }
 
+void blob_store_stats(struct blob_store *s, struct azb_stats *st)
+{
+	azb_get_stats(s->c, st);
+}
+
 struct list_ctx {
 	int (*fn)(void *arg, const struct blob_entry *e);
 	void *arg;
@@ -1289,4 +1294,9 @@ void blob_backing_why(struct backing *b, int r, char *msg, size_t msglen)
 		say_err(msg, msglen, bb->s, b->name, r, &e);
 	else
 		say(msg, msglen, b->name, "%s", strerror(-r));
+}
+
+struct blob_store *blob_backing_store(struct backing *b)
+{
+	return b->ops == &blob_ops ? bb_of(b)->s : NULL;
 }

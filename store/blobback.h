@@ -33,6 +33,8 @@
  *   store_timeout, or the lease was lost   -EBADF a write to a read-only
  *   backing   -ESTALE the ETag moved under hdr_lock (another writer)
  * Thread-safety: a store and its backings may be used from many threads.
+ * Leases are renewed by a thread: open backings after any fork (a
+ * daemon's), as a child process has no such thread.
  */
 #ifndef SSEFS_STORE_BLOBBACK_H
 #define SSEFS_STORE_BLOBBACK_H
@@ -90,6 +92,10 @@ void blob_store_close(struct blob_store *s);
 /* The URL as opened, without a trailing slash. */
 const char *blob_store_url(const struct blob_store *s);
 
+struct azb_stats;
+/* Requests, retries, failures, bytes and latency so far (ssefs status). */
+void blob_store_stats(struct blob_store *s, struct azb_stats *st);
+
 /* One disk found by blob_store_list(). */
 struct blob_entry {
 	const char *name;		/* NAME.vhd, relative to the prefix */
@@ -130,6 +136,9 @@ int blob_backing_create(struct backing **out, struct blob_store *s,
 			const char *name, uint64_t size, char *msg,
 			size_t msglen)
 	__attribute__((warn_unused_result));
+
+/* The store of a blob backing (not a new reference); NULL for others. */
+struct blob_store *blob_backing_store(struct backing *b);
 
 /*
  * blob_backing_why() - one line "ssefs: URL/NAME: WHY" for the error @r a

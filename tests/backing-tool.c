@@ -28,6 +28,7 @@
 #include "crypto/secmem.h"
 #include "disk/backing.h"
 #include "disk/header.h"
+#include "store/azblob.h"
 #include "store/blobback.h"
 #include "store/copy.h"
 
@@ -561,6 +562,21 @@ int main(int argc, char **argv)
 			goto usage;
 		r = writelog(b, argv[3], (size_t)num(argv[4]), argv[5],
 			     argc == 7 ? (unsigned int)num(argv[6]) : 0);
+	} else if (!strcmp(cmd, "stats")) {	/* two reads, the counters */
+		char page[512];
+		struct azb_stats st;
+
+		ARGS(3);
+		r = b->ops->pread(b, page, sizeof(page), 0);
+		if (r == 0)
+			r = b->ops->pread(b, page, sizeof(page), 0);
+		if (r == 0 && !strcmp(b->ops->kind, "blob")) {
+			blob_store_stats(blob_backing_store(b), &st);
+			printf("requests %llu\nretries %llu\nbytes_in %llu\n",
+			       (unsigned long long)st.requests,
+			       (unsigned long long)st.retries,
+			       (unsigned long long)st.bytes_in);
+		}
 	} else if (!strcmp(cmd, "copy")) {	/* SRC DEST */
 		uint64_t size = 0;
 

@@ -101,6 +101,13 @@ test_expect_success 'read-only: no write, no lease, no header lock (EBADF)' '
 	BT_RDONLY=1 "$BT" read "$D" 0 8192 | cmp - hdr
 '
 
+test_expect_success 'the store counts its requests and bytes' '
+	bt stats "$D" >stats &&
+	grep "^requests 3$" stats &&
+	grep "^retries 0$" stats &&
+	grep "^bytes_in 1024$" stats
+'
+
 test_expect_success 'copy between stores reads allocated ranges only and stays thin' '
 	bt copy "$D" copy1.vhd 2>progress &&
 	cmp copy1.vhd file.vhd &&
