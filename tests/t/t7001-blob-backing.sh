@@ -284,6 +284,21 @@ test_expect_success AZCLI 'a SAS without write permission: reads work, writes an
 	)
 '
 
+test_expect_success AZCLI 'a SAS with every permission: the lease, the header and writes work' '
+	sas=$(az storage container generate-sas -n con --permissions racwdl \
+		--expiry 2099-01-01T00:00Z -o tsv 2>/dev/null) &&
+	test -n "$sas" &&
+	(
+		unset AZURE_STORAGE_CONNECTION_STRING &&
+		AZURE_STORAGE_SAS_TOKEN=$sas &&
+		export AZURE_STORAGE_SAS_TOKEN &&
+		bt hdr "$D" hdr &&
+		bt hold "$D" 2 300 >out &&
+		grep "^wrote [1-9]" out &&
+		bt read "$D" 0 8192 | cmp - hdr
+	)
+'
+
 test_expect_success AZCLI 'a lease broken by az: the holder'"'"'s writes fail with EIO, said once' '
 	rm -f h1.out
 	"$BT" hold "$D" 60 200 >h1.out 2>h1.err &
