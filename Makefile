@@ -66,10 +66,12 @@ ifdef SANITIZE
 PROG      := $(BUILD)/ssefs
 endif
 
-# tests/azb-tool.c drives the blob client (store/) for t7000; not installed
+# tests/azb-tool.c drives the blob client (store/) for t7000, and
+# tests/backing-tool.c a store backend (t7001); not installed
 AZB_TOOL  := $(BUILD)/azb-tool
+BACKING_TOOL := $(BUILD)/backing-tool
 
-all: $(PROG) $(AZB_TOOL)
+all: $(PROG) $(AZB_TOOL) $(BACKING_TOOL)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -83,6 +85,9 @@ $(PROG): $(BUILD)/cli/main.o $(BUILD)/libssefs.a
 	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(AZB_TOOL): $(BUILD)/tests/azb-tool.o $(BUILD)/libssefs.a
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BACKING_TOOL): $(BUILD)/tests/backing-tool.o $(BUILD)/libssefs.a
 	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit runner learns its suites from the file names: check_FOO.c
@@ -187,4 +192,4 @@ clean:
 	install uninstall clean
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/cli/main.d \
-	$(BUILD)/tests/azb-tool.d
+	$(BUILD)/tests/azb-tool.d $(BUILD)/tests/backing-tool.d
