@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "cache/hcache.h"
+#include "cache/hcdev.h"
 #include "crypto/envelope.h"
 #include "crypto/secmem.h"
 #include "disk/keyops.h"
@@ -534,7 +535,7 @@ START_TEST(test_cache_threads)
 	hc = open_cache(mode, _i & 2, 64 * 1024);
 	ck_assert_int_eq(hc_start(hc), 0);
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	for (unsigned int i = 0; i < HC_THREADS; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
 		w[i].vol = vol;
@@ -588,7 +589,7 @@ START_TEST(test_cache_replay)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		hc = open_cache(HC_READWRITE, _i, 1 << 20);
-		if (vol_open(&vol, path, 0, &ops) || vol_attach_cache(vol, hc) ||
+		if (vol_open(&vol, path, 0, &ops) || hcdev_attach(vol, hc) ||
 		    vol_write(vol, data, sizeof(data), 0) != sizeof(data))
 			_exit(1);
 		_exit(0);		/* no flush, no close: a crash */
@@ -618,7 +619,7 @@ START_TEST(test_cache_replay)
 	hc = open_cache(HC_READWRITE, 0, 1 << 20);
 	ck_assert_uint_eq(hc_pending(hc, uuid, 1), 1);
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	hc_get_stats(hc, &st);
 	ck_assert_uint_eq(st.dirty, 63);	/* sector 5 was refused */
 	ck_assert_uint_eq(st.pending, 0);
@@ -803,7 +804,7 @@ START_TEST(test_cache_truncate_read_race)
 	make_disk(16 * 4096, 4096, 1);
 	hc = open_cache(HC_READONLY, _i, 1 << 20);
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	tr.vol = vol;
 	ck_assert_int_eq(pthread_create(&t, NULL, trunc_reader, &tr), 0);
 	end = time(NULL) + 4;
@@ -841,7 +842,7 @@ START_TEST(test_cache_discard_fails)
 	make_disk(16 * 4096, 4096, 1);
 	hc = open_cache(HC_READWRITE, _i, 1 << 20);
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	ck_assert_int_eq(vol_write(vol, data, sizeof(data), 0),
 			 (ssize_t)sizeof(data));
 	if (set_append_only(1) < 0) {
@@ -904,7 +905,7 @@ START_TEST(test_cache_replay_past_end)
 	make_disk(16 * 4096, 4096, 1);
 	hc = open_cache(HC_READWRITE, _i, 1 << 20);
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	ck_assert_int_eq(vol_write(vol, data, sizeof(data), 8 * 4096),
 			 (ssize_t)sizeof(data));
 	ck_assert_int_eq(vol_truncate(vol, 8 * 4096), 0);
@@ -920,7 +921,7 @@ START_TEST(test_cache_replay_past_end)
 	vol = NULL;
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
 	ck_assert_uint_eq(vol_size(vol), 8 * 4096);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	ck_assert_int_eq(vol_close(vol), 0);
 	hc_close(hc);
 
