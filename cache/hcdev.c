@@ -280,8 +280,8 @@ static int hd_flush(struct blkdev *d)
 	size_t count = 0;
 	int r = 0, r2;
 
-	if (h->rw)
-		r = writeback(h, d->lower, h->plain, &count);
+	/* (a ReadOnly cache too: dirty sectors an earlier mount left) */
+	r = writeback(h, d->lower, h->plain, &count);
 	r2 = d->lower->ops->flush(d->lower);
 	if (r2 < 0)
 		return r ? r : r2;

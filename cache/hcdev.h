@@ -7,8 +7,9 @@
  * cache file and its rules are cache/hcache.h's: ReadOnly keeps cached
  * copies up to date after the lower device took a write; ReadWrite keeps
  * writes in the cache and writes them back into the lower device at
- * flush (and from the cache's thread, through vol_flush()), holding the
- * volume's stripes of the sectors it writes; entries are cleared only
+ * flush (and from the cache's thread, through vol_flush()), as ReadOnly
+ * does with what an earlier mount left dirty, holding the volume's
+ * stripes of the sectors it writes; entries are cleared only
  * after the lower device's flush; a write the cache file cannot take goes
  * through to the lower device at once.
  */
