@@ -16,7 +16,8 @@
 _Static_assert(HC_KEY_BYTES == CIPHERDEV_CACHE_KEY_BYTES,
 	       "the cache key the cipher layer derives");
 
-#define HCDEV_RUN	64u	/* sectors per hit/miss map; per write-back */
+#define HCDEV_MAP	2048u	/* sectors per hit map: 1 MiB of 512 */
+#define HCDEV_RUN	64u	/* sectors per write-back run */
 
 struct hcdev {
 	struct blkdev dev;
@@ -26,6 +27,7 @@ struct hcdev {
 	int rw;				/* ReadWrite: writes stay in it */
 	int plain;			/* above the cipher layer */
 	struct blkdev *cipher;		/* encrypts sectors of the other kind */
+	struct blkdev *below_cipher;	/* takes ciphertext: see settle() */
 };
 
 static struct hcdev *hd(struct blkdev *d)
@@ -69,7 +71,7 @@ static int read_run(struct hcdev *h, uint64_t sector, uint8_t *buf,
 {
 	struct blkdev *lo = h->dev.lower;
 	uint32_t ss = h->dev.ss;
-	uint8_t hit[HCDEV_RUN];
+	uint8_t hit[HCDEV_MAP];
 	uint64_t token = hc_token(h->hcd);
 	size_t i, j;
 	int r = 0;
@@ -104,8 +106,8 @@ static int hd_read(struct blkdev *d, uint64_t sector, void *vbuf, size_t n)
 	uint8_t *buf = vbuf;
 	int r = 0;
 
-	for (size_t i = 0; i < n && r == 0; i += HCDEV_RUN) {
-		size_t k = n - i < HCDEV_RUN ? n - i : HCDEV_RUN;
+	for (size_t i = 0; i < n && r == 0; i += HCDEV_MAP) {
+		size_t k = n - i < HCDEV_MAP ? n - i : HCDEV_MAP;
 
 		r = read_run(hd(d), sector + i, buf + i * d->ss, k);
 	}
@@ -343,12 +345,12 @@ static int flush_cb(void *owner)
  * encryption at host the other way): plaintext in a cache below the
  * cipher layer is encrypted when read or written back (foreign());
  * ciphertext in a cache above it cannot be decrypted here, so it is
- * written back now into the device below the cipher layer, which then
- * serves it.  No I/O runs (vol_push_layer() holds the keys).
+ * written back into the device below the cipher layer, which then serves
+ * it, before the volume serves any I/O.
  */
-static int settle_foreign(struct hcdev *h, const struct vol_layer_ctx *ctx)
+static int settle(struct hcdev *h)
 {
-	struct blkdev *to = ctx->below_cipher;
+	struct blkdev *to = h->below_cipher;
 	size_t count = 0;
 	int r;
 
@@ -363,10 +365,16 @@ static int settle_foreign(struct hcdev *h, const struct vol_layer_ctx *ctx)
 	return r;
 }
 
+struct make_arg {
+	struct hcache *hc;
+	struct hcdev *made;
+};
+
 static int make(void *arg, const struct vol_layer_ctx *ctx,
 		struct blkdev *lower, struct blkdev **out)
 {
-	struct hcache *hc = arg;
+	struct make_arg *m = arg;
+	struct hcache *hc = m->hc;
 	struct hcdev *h;
 	struct hc_fp fp;
 	int r;
@@ -382,6 +390,7 @@ static int make(void *arg, const struct vol_layer_ctx *ctx,
 	h->rw = hc_mode(hc) == HC_READWRITE && !ctx->rdonly;
 	h->plain = !!hc_plain(hc);
 	h->cipher = ctx->cipher;
+	h->below_cipher = ctx->below_cipher;
 	r = fingerprint(h, &fp);
 	if (r == 0)
 		r = hc_attach(hc, ctx->uuid, ctx->ss, ctx->cache_key, &fp,
@@ -397,18 +406,19 @@ static int make(void *arg, const struct vol_layer_ctx *ctx,
 	 * show again, instead of zeros, when it grows.
 	 */
 	hc_drop(h->hcd, (ctx->size + ctx->ss - 1) / ctx->ss, UINT64_MAX);
-	r = settle_foreign(h, ctx);
-	if (r < 0) {
-		hc_detach(h->hcd, NULL);	/* they stay for the next */
-		free(h);
-		return r;
-	}
+	m->made = h;
 	*out = &h->dev;
 	return 0;
 }
 
 int hcdev_attach(struct volume *vol, struct hcache *hc)
 {
-	return vol_push_layer(vol, hc_plain(hc) ? VOL_ABOVE_CIPHER :
-						  VOL_BELOW_CIPHER, make, hc);
+	struct make_arg m = { hc, NULL };
+	int r;
+
+	r = vol_push_layer(vol, hc_plain(hc) ? VOL_ABOVE_CIPHER :
+					       VOL_BELOW_CIPHER, make, &m);
+	/* outside the volume's keys lock: the cache's thread may be
+	 * waiting in vol_flush() already */
+	return r < 0 ? r : settle(m.made);
 }

@@ -23,9 +23,12 @@ struct volume;
  * hcdev_attach() - serve the open volume @vol through the host cache
  * @hc: push a cache device below or above its cipher layer (hc_plain()).
  * Dirty sectors an earlier mount left for this disk are adopted and
- * written back at the next vol_flush() (those of the other kind, cipher-
- * or plaintext, at once, through the layer that takes them).
- * Return: 0; -EKEYREVOKED; -errno.
+ * written back at the next vol_flush(); if that mount ran with encryption
+ * at host the other way, plaintext ones below the cipher layer are
+ * encrypted as they are read or written back, and ciphertext ones above
+ * it are written back here at once.  Call it before the volume serves
+ * I/O.  Return: 0; -EKEYREVOKED; -errno (if after the push, the volume is
+ * served through the cache all the same: close it).
  */
 int hcdev_attach(struct volume *vol, struct hcache *hc);
 
