@@ -1020,6 +1020,7 @@ START_TEST(test_cipher_layer)
 	struct blkdev *store = NULL, *ciph = NULL;
 	struct backing *b = NULL;
 	struct env_header h;
+	uint64_t nsec;
 	int fd;
 
 	make_disk(64 * 4096, 4096, 1 + _i);
@@ -1054,13 +1055,25 @@ START_TEST(test_cipher_layer)
 		ck_assert_uint_eq(got[i], 0);
 	ck_assert_mem_eq(got + 3 * 4096, plain, 2 * 4096);
 
+	/* size, resize and discard pass down to the store */
+	ck_assert_int_eq(ciph->ops->size(ciph, &nsec), 0);
+	ck_assert_uint_eq(nsec, 64);
+	ck_assert_int_eq(ciph->ops->resize(ciph, 80), 0);
+	ck_assert_int_eq(store->ops->size(store, &nsec), 0);
+	ck_assert_uint_eq(nsec, 80);
+	ck_assert_int_eq(ciph->ops->discard(ciph, 4, 1), 0);
+	ck_assert_int_eq(ciph->ops->read(ciph, 4, got, 1), 0);
+	for (size_t i = 0; i < 4096; i++)
+		ck_assert_uint_eq(got[i], 0);
+	ck_assert_int_eq(ciph->ops->flush(ciph), 0);
+
 	cipherdev_drop(ciph);
 	ck_assert_int_eq(cipherdev_has_keys(ciph), 0);
 	ck_assert_ptr_null(cipherdev_cache_key(ciph));
 	ck_assert_int_eq(ciph->ops->write(ciph, 3, plain, 1), -EKEYREVOKED);
 	ck_assert_int_eq(cipherdev_load(ciph, &h), 0);
-	ck_assert_int_eq(ciph->ops->read(ciph, 3, got, 2), 0);
-	ck_assert_mem_eq(got, plain, 2 * 4096);
+	ck_assert_int_eq(ciph->ops->read(ciph, 3, got, 1), 0);
+	ck_assert_mem_eq(got, plain, 4096);
 	/* a header of another MAC: refused, nothing kept */
 	h.mac[0] ^= 1;
 	ck_assert_int_eq(cipherdev_load(ciph, &h), -EBADMSG);
