@@ -35,18 +35,6 @@ static struct hcdev *hd(struct blkdev *d)
 	return (struct hcdev *)d;
 }
 
-/* @p may be unaligned (the volume reads into the caller's buffer). */
-static int is_zero(const uint8_t *p, size_t n)
-{
-	uint64_t acc = 0, w;
-
-	for (size_t i = 0; i + sizeof(w) <= n; i += sizeof(w)) {
-		memcpy(&w, p + i, sizeof(w));
-		acc |= w;
-	}
-	return acc == 0;
-}
-
 /*
  * A sector of the other kind an earlier mount left (see settle_foreign())
  * is made this cache's kind in @p: plaintext is encrypted by the cipher
@@ -95,7 +83,7 @@ static int read_run(struct hcdev *h, uint64_t sector, uint8_t *buf,
 	for (i = 0; i < n && r == 0; i++) {
 		uint8_t *p = buf + i * ss;
 
-		if (!hit[i] && !is_zero(p, ss))
+		if (!hit[i] && !blk_is_zero(p, ss))
 			hc_fill(h->hcd, sector + i, p, h->plain, token);
 	}
 	return r;

@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct blkdev;
 struct secbuf;
@@ -60,6 +61,18 @@ struct blkdev {
 	struct blkdev *lower;		/* NULL at the bottom */
 	uint32_t ss;			/* sector size */
 };
+
+/* Is the sector at @p (any alignment) all zeros?  (A hole, read as is.) */
+static inline int blk_is_zero(const uint8_t *p, size_t ss)
+{
+	uint64_t acc = 0, w;
+
+	for (size_t i = 0; i + sizeof(w) <= ss; i += sizeof(w)) {
+		memcpy(&w, p + i, sizeof(w));
+		acc |= w;
+	}
+	return acc == 0;
+}
 
 /* Hand @key to every device of the stack from @top down that takes one.
  * Return: the first error, or 0. */

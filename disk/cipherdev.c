@@ -163,16 +163,13 @@ static void put_set(struct cipherdev *c, struct cipher_set *s)
 	pthread_mutex_unlock(&c->pool_lock);
 }
 
-/* @p may be unaligned (the volume reads into the caller's buffer). */
-static int is_zero(const uint8_t *p, size_t n)
+/* The keys' check and a context.  Return: 0, -EKEYREVOKED, -ENOMEM. */
+static int begin(struct cipherdev *c, struct cipher_set **s)
 {
-	uint64_t acc = 0, w;
-
-	for (size_t i = 0; i + sizeof(w) <= n; i += sizeof(w)) {
-		memcpy(&w, p + i, sizeof(w));
-		acc |= w;
-	}
-	return acc == 0;
+	if (!c->have_keys)
+		return -EKEYREVOKED;
+	*s = get_set(c);
+	return *s ? 0 : -ENOMEM;
 }
 
 static int cd_read(struct blkdev *d, uint64_t sector, void *vbuf, size_t n)
@@ -183,21 +180,17 @@ static int cd_read(struct blkdev *d, uint64_t sector, void *vbuf, size_t n)
 	size_t i = 0, j;
 	int r;
 
-	if (!c->have_keys)
-		return -EKEYREVOKED;
-	r = d->lower->ops->read(d->lower, sector, buf, n);
+	r = begin(c, &s);
 	if (r < 0)
 		return r;
-	s = get_set(c);
-	if (!s)
-		return -ENOMEM;
+	r = d->lower->ops->read(d->lower, sector, buf, n);
 	/* runs of non-zero sectors are decrypted in one call each */
 	while (i < n && r == 0) {
-		if (is_zero(buf + i * d->ss, d->ss)) {
+		if (blk_is_zero(buf + i * d->ss, d->ss)) {
 			i++;
 			continue;
 		}
-		for (j = i; j < n && !is_zero(buf + j * d->ss, d->ss); j++)
+		for (j = i; j < n && !blk_is_zero(buf + j * d->ss, d->ss); j++)
 			;
 		r = cascade_decrypt(s->c, sector + i, buf + i * d->ss,
 				    (j - i) * d->ss);
@@ -215,11 +208,9 @@ static int cd_write(struct blkdev *d, uint64_t sector, const void *buf,
 	struct cipher_set *s;
 	int r;
 
-	if (!c->have_keys)
-		return -EKEYREVOKED;
-	s = get_set(c);
-	if (!s)
-		return -ENOMEM;
+	r = begin(c, &s);
+	if (r < 0)
+		return r;
 	if (s->cap < len) {
 		free(s->buf);
 		s->cap = 0;
@@ -246,11 +237,9 @@ int cipherdev_encrypt(struct blkdev *d, uint64_t sector, void *buf,
 	struct cipher_set *s;
 	int r;
 
-	if (!c->have_keys)
-		return -EKEYREVOKED;
-	s = get_set(c);
-	if (!s)
-		return -ENOMEM;
+	r = begin(c, &s);
+	if (r < 0)
+		return r;
 	r = cascade_encrypt(s->c, sector, buf, n * d->ss);
 	put_set(c, s);
 	return r;

@@ -1100,6 +1100,15 @@ static int hc_file_has(const uint8_t *canary, size_t len)
 	return found;
 }
 
+/* The volume reads @want from 0 on (into @got, @len bytes). */
+static void expect_data(struct volume *vol, const uint8_t *want, uint8_t *got,
+			size_t len)
+{
+	memset(got, 0, len);
+	ck_assert_int_eq(vol_read(vol, got, len, 0), (ssize_t)len);
+	ck_assert_mem_eq(got, want, len);
+}
+
 /*
  * The host cache device where it is pushed: below the cipher layer its
  * file holds only ciphertext, above it plaintext.  Then a replay without
@@ -1143,18 +1152,13 @@ START_TEST(test_cache_device_replay)
 	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	hc_get_stats(hc, &st);
 	ck_assert_uint_eq(st.dirty, 32);
-	ck_assert_int_eq(vol_read(vol, got, sizeof(got), 0),
-			 (ssize_t)sizeof(got));
-	ck_assert_mem_eq(got, data, sizeof(data));
+	expect_data(vol, data, got, sizeof(data));	/* from the cache */
 	ck_assert_int_eq(vol_close(vol), 0);
 	hc_close(hc);
 
 	vol = NULL;
 	ck_assert_int_eq(vol_open(&vol, path, VOL_RDONLY, &ops), 0);
-	memset(got, 0, sizeof(got));
-	ck_assert_int_eq(vol_read(vol, got, sizeof(got), 0),
-			 (ssize_t)sizeof(got));
-	ck_assert_mem_eq(got, data, sizeof(data));
+	expect_data(vol, data, got, sizeof(data));	/* from the store */
 	vol_close(vol);
 }
 END_TEST
