@@ -284,30 +284,14 @@ static int hd_set_cache_key(struct blkdev *d, const struct secbuf *key)
 	return hc_set_key(hd(d)->hcd, key);
 }
 
-/* What the backing object looks like now, for the cache's reuse check. */
-static int fingerprint(struct hcdev *h, struct hc_fp *fp)
-{
-	struct backing_fp b;
-	int r = h->b->ops->fingerprint(h->b, &b);
-
-	if (r == 0) {
-		memset(fp, 0, sizeof(*fp));
-		fp->dev = b.a;
-		fp->ino = b.b;
-		fp->size = b.size;
-		fp->mtime_ns = b.mtime_ns;
-		fp->ctime_ns = b.ctime_ns;
-	}
-	return r;
-}
-
 static void hd_close(struct blkdev *d, int clean)
 {
 	struct hcdev *h = hd(d);
-	struct hc_fp fp;
+	struct backing_fp fp;
 
 	/* keep the clean sectors only when all went well */
-	hc_detach(h->hcd, clean && fingerprint(h, &fp) == 0 ? &fp : NULL);
+	hc_detach(h->hcd, clean && h->b->ops->fingerprint(h->b, &fp) == 0 ?
+			  &fp : NULL);
 	d->lower->ops->close(d->lower, clean);
 	free(h);
 }
@@ -363,8 +347,8 @@ static int make(void *arg, const struct vol_layer_ctx *ctx,
 {
 	struct make_arg *m = arg;
 	struct hcache *hc = m->hc;
+	struct backing_fp fp;
 	struct hcdev *h;
-	struct hc_fp fp;
 	int r;
 
 	h = calloc(1, sizeof(*h));
@@ -379,7 +363,7 @@ static int make(void *arg, const struct vol_layer_ctx *ctx,
 	h->plain = !!hc_plain(hc);
 	h->cipher = ctx->cipher;
 	h->below_cipher = ctx->below_cipher;
-	r = fingerprint(h, &fp);
+	r = h->b->ops->fingerprint(h->b, &fp);
 	if (r == 0)
 		r = hc_attach(hc, ctx->uuid, ctx->ss, ctx->cache_key, &fp,
 			      flush_cb, ctx->vol, &h->hcd);

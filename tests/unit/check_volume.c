@@ -687,7 +687,7 @@ START_TEST(test_cache_drop_pinned)
 	static uint8_t a[4096], b[4096];
 	uint8_t uuid[16] = { 1 };
 	struct pin_race pr = { 0 };
-	struct hc_fp fp = { 0 };
+	struct backing_fp fp = { 0 };
 	struct secbuf *key;
 	struct hcache *hc;
 	pthread_t t;
@@ -738,7 +738,7 @@ START_TEST(test_cache_plain_forgotten)
 	static uint8_t secret[4096], file[64 * 4096 + 8192];
 	uint8_t uuid[16] = { 2 };
 	struct hc_disk *d = NULL;
-	struct hc_fp fp = { 0 };
+	struct backing_fp fp = { 0 };
 	struct secbuf *key;
 	struct hcache *hc;
 	char hcpath[160];
