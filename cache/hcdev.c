@@ -36,7 +36,7 @@ static struct hcdev *hd(struct blkdev *d)
 }
 
 /*
- * A sector of the other kind an earlier mount left (see settle_foreign())
+ * A sector of the other kind an earlier mount left (see settle())
  * is made this cache's kind in @p: plaintext is encrypted by the cipher
  * layer (with cipherdev_encrypt(), which has no decrypting twin).
  * Return: 0; -ESTALE (ciphertext above the cipher layer: read the lower
