@@ -43,7 +43,7 @@ int hdr_get(struct backing *b, struct env_header *h, struct hdr_status *st)
 		if (s.err[i] < 0)
 			continue;
 		/* a twin that says the same but for its sequence id is
-		 * current: hdr_write gives the two copies seq N+1 and N+2 */
+		 * current: hdr_put gives the two copies seq N+1 and N+2 */
 		a = c[i];
 		b = c[best];
 		a.seq = b.seq = 0;
@@ -109,7 +109,7 @@ int hdr_put_copy(struct backing *b, struct env_header *h, unsigned int copy)
 	return write_copy(b, h, copy, h->seq);
 }
 
-/* --- the fd-taking wrappers (cli/, disk/rewrap.c) ----------------------- */
+/* --- the fd-taking wrappers (cli/) --------------------------------------- */
 
 int hdr_read(int fd, struct env_header *h, struct hdr_status *st)
 {
@@ -117,14 +117,6 @@ int hdr_read(int fd, struct env_header *h, struct hdr_status *st)
 
 	backing_file_borrow(&f, fd);
 	return hdr_get(&f.b, h, st);
-}
-
-int hdr_write(int fd, struct env_header *h)
-{
-	struct backing_file f;
-
-	backing_file_borrow(&f, fd);
-	return hdr_put(&f.b, h);
 }
 
 int hdr_repair(int fd, struct env_header *h, unsigned int copy)

@@ -48,11 +48,10 @@ int hdr_put(struct backing *b, struct env_header *h);
  * twin); caller holds the lock and @h is the newest valid header. */
 int hdr_put_copy(struct backing *b, struct env_header *h, unsigned int copy);
 
-/* The same over a file descriptor (left open), for cli/ and disk/rewrap.c;
- * hdr_lock() blocks (F_OFD_SETLKW). */
+/* The same over a file descriptor (left open), for cli/; hdr_lock()
+ * blocks (F_OFD_SETLKW). */
 int hdr_read(int fd, struct env_header *h, struct hdr_status *st)
 	__attribute__((warn_unused_result));
-int hdr_write(int fd, struct env_header *h);
 int hdr_repair(int fd, struct env_header *h, unsigned int copy);
 int hdr_lock(int fd);
 void hdr_unlock(int fd);
