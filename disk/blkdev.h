@@ -1,7 +1,9 @@
 /*
  * blkdev.h - a sector block device: one layer of an open disk's stack
  *
- * An open disk (disk/volume.c) is a stack of devices built at open:
+ * An open disk (disk/volume.c) is a stack of devices, built at open but
+ * for the host cache, which the caller pushes right after
+ * (vol_push_layer()):
  *
  *	volume                 byte I/O, read-modify-write, stripes, header
  *	[host cache, plain]    cache/hcdev.c, encryption at host off
@@ -27,6 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 
+struct backing;
 struct blkdev;
 struct secbuf;
 
@@ -93,7 +96,6 @@ static inline int blk_set_cache_key(struct blkdev *top,
 
 /* The store device: the data region of @b (sector i at ENV_DATA_OFFSET +
  * i * @ss), which stays the caller's.  Return: 0 or -ENOMEM. */
-struct backing;
 int storedev_new(struct blkdev **out, struct backing *b, uint32_t ss);
 
 #endif /* SSEFS_DISK_BLKDEV_H */
