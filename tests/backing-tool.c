@@ -6,9 +6,8 @@
  *
  * TARGET is a blob, CONTAINER-URL/NAME (store/blobback.h), or a file path;
  * "holdmany SECONDS TARGET..." holds many at once (one renewer thread).
- * The file backing here is a minimal stand-in, temporary until the block
- * stack's disk/backing_file.c is on main: the tests compare the blob with
- * what a file holds after the same calls.  Credentials come from the
+ * A file target is disk/backing_file.c's backing: the tests compare the
+ * blob with what a file holds after the same calls.  Credentials come from the
  * environment as for ssefs (AZB_CREDENTIALS names a credentials file);
  * BT_TIMEOUT_MS sets store_timeout, BT_LEASE_SECONDS the lease duration.
  * An error is the library's one line (or "backing-tool: COMMAND: TEXT")
@@ -27,6 +26,7 @@
 
 #include "crypto/secmem.h"
 #include "disk/backing.h"
+#include "disk/backing_file.h"
 #include "disk/header.h"
 #include "store/azblob.h"
 #include "store/blobback.h"
@@ -35,202 +35,22 @@
 static const char *cmd;
 static char msg[BLOB_MSG_MAX];
 
-/* The file stand-in. */
-struct file_backing {
-	struct backing b;
-	int fd;
-};
-
-static int fb_fd(struct backing *b)
-{
-	return ((struct file_backing *)b)->fd;
-}
-
-static int fb_pread(struct backing *b, void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-	ssize_t n;
-
-	while (done < len) {
-		n = pread(fb_fd(b), (char *)buf + done, len - done,
-			  (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			break;
-		done += n;
-	}
-	memset((char *)buf + done, 0, len - done);
-	return 0;
-}
-
-static int fb_pwrite(struct backing *b, const void *buf, size_t len,
-		     uint64_t off)
-{
-	size_t done = 0;
-	ssize_t n;
-
-	while (done < len) {
-		n = pwrite(fb_fd(b), (const char *)buf + done, len - done,
-			   (off_t)(off + done));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		done += n;
-	}
-	return 0;
-}
-
-static int fb_punch(struct backing *b, uint64_t off, uint64_t len)
-{
-	if (fallocate(fb_fd(b), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)off, (off_t)len) < 0)
-		return -errno;
-	return 0;
-}
-
-static int fb_sync(struct backing *b)
-{
-	return fdatasync(fb_fd(b)) < 0 ? -errno : 0;
-}
-
-static int fb_get_size(struct backing *b, uint64_t *len)
-{
-	struct stat st;
-
-	if (fstat(fb_fd(b), &st) < 0)
-		return -errno;
-	*len = (uint64_t)st.st_size;
-	return 0;
-}
-
-static int fb_set_size(struct backing *b, uint64_t len)
-{
-	return ftruncate(fb_fd(b), (off_t)len) < 0 ? -errno : 0;
-}
-
-static int ofd(int fd, short type, off_t start, off_t len, int wait)
-{
-	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
-			    .l_start = start, .l_len = len };
-
-	while (fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) < 0)
-		if (errno != EINTR)
-			return errno == EAGAIN ? -EBUSY : -errno;
-	return 0;
-}
-
-static int fb_hdr_lock(struct backing *b)
-{
-	return ofd(fb_fd(b), F_WRLCK, 0, HDR_INUSE_BYTE, 1);
-}
-
-static void fb_hdr_unlock(struct backing *b)
-{
-	ofd(fb_fd(b), F_UNLCK, 0, HDR_INUSE_BYTE, 0);
-}
-
-static int fb_hold_inuse(struct backing *b)
-{
-	return ofd(fb_fd(b), F_RDLCK, HDR_INUSE_BYTE, 1, 0);
-}
-
-static int fb_inuse(struct backing *b)
-{
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
-			    .l_start = HDR_INUSE_BYTE, .l_len = 1 };
-
-	if (fcntl(fb_fd(b), F_OFD_GETLK, &fl) < 0)
-		return -errno;
-	return fl.l_type != F_UNLCK;
-}
-
-static int fb_fingerprint(struct backing *b, struct backing_fp *fp)
-{
-	struct stat st;
-
-	if (fstat(fb_fd(b), &st) < 0)
-		return -errno;
-	fp->a = st.st_dev;
-	fp->b = st.st_ino;
-	fp->size = st.st_size;
-	fp->mtime_ns = st.st_mtim.tv_sec * 1000000000ull + st.st_mtim.tv_nsec;
-	fp->ctime_ns = st.st_ctim.tv_sec * 1000000000ull + st.st_ctim.tv_nsec;
-	return 0;
-}
-
-static int fb_ranges(struct backing *b, uint64_t off, uint64_t len,
-		     int (*fn)(void *arg, uint64_t off, uint64_t len),
-		     void *arg)
-{
-	uint64_t end = off + len, size;
-	off_t d, h;
-	int r;
-
-	r = fb_get_size(b, &size);
-	if (r < 0)
-		return r;
-	if (end > size)
-		end = size;
-	while (off < end) {
-		d = lseek(fb_fd(b), (off_t)off, SEEK_DATA);
-		if (d < 0)
-			return errno == ENXIO ? 0 : -errno;
-		if ((uint64_t)d >= end)
-			break;
-		h = lseek(fb_fd(b), d, SEEK_HOLE);
-		if (h < 0)
-			return -errno;
-		if ((uint64_t)h > end)
-			h = (off_t)end;
-		r = fn(arg, (uint64_t)d, (uint64_t)(h - d));
-		if (r)
-			return r;
-		off = (uint64_t)h;
-	}
-	return 0;
-}
-
-static void fb_close(struct backing *b)
-{
-	close(fb_fd(b));
-	free(b->name);
-	free(b);
-}
-
-static const struct backing_ops file_ops = {
-	.kind = "file", .pread = fb_pread, .pwrite = fb_pwrite,
-	.punch = fb_punch, .sync = fb_sync, .get_size = fb_get_size,
-	.set_size = fb_set_size, .hdr_lock = fb_hdr_lock,
-	.hdr_unlock = fb_hdr_unlock, .hold_inuse = fb_hold_inuse,
-	.inuse = fb_inuse, .fingerprint = fb_fingerprint,
-	.ranges = fb_ranges, .close = fb_close,
-};
-
+/* A file target: a new one is made at @size (sparse). */
 static int file_open(struct backing **out, const char *path, int create,
 		     uint64_t size)
 {
-	struct file_backing *fb = calloc(1, sizeof(*fb));
+	int fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL :
+						  0), 0600);
 
-	if (!fb)
-		return -ENOMEM;
-	fb->fd = open(path, O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL :
-						   0), 0600);
-	if (fb->fd < 0 || (create && ftruncate(fb->fd, (off_t)size) < 0)) {
+	if (fd < 0)
+		return -errno;
+	if (create && ftruncate(fd, (off_t)size) < 0) {
 		int r = -errno;
 
-		if (fb->fd >= 0)
-			close(fb->fd);
-		free(fb);
+		close(fd);
 		return r;
 	}
-	fb->b.ops = &file_ops;
-	fb->b.name = strdup(path);
-	*out = &fb->b;
-	return 0;
+	return backing_file_new(out, fd, path);
 }
 
 static void notice(void *arg, const char *line)
