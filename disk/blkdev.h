@@ -94,8 +94,10 @@ static inline int blk_set_cache_key(struct blkdev *top,
 	return r;
 }
 
-/* The store device: the data region of @b (sector i at ENV_DATA_OFFSET +
- * i * @ss), which stays the caller's.  Return: 0 or -ENOMEM. */
-int storedev_new(struct blkdev **out, struct backing *b, uint32_t ss);
+/* The store device: the data region of @b (sector i at @data_off + i *
+ * @ss: ENV_DATA_OFFSET under an envelope header, 0 for a raw volume),
+ * which stays the caller's.  Return: 0 or -ENOMEM. */
+int storedev_new(struct blkdev **out, struct backing *b, uint32_t ss,
+		 uint64_t data_off);
 
 #endif /* SSEFS_DISK_BLKDEV_H */

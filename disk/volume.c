@@ -2,7 +2,8 @@
  * volume.c - an open encrypted disk: plaintext I/O at any offset, on top
  * of a stack of sector devices (disk/blkdev.h) built at open: the store
  * device over the backing object, the cipher layer, and whatever the
- * caller pushes below or above the cipher layer (vol_push_layer()).
+ * caller pushes below or above the cipher layer (vol_push_layer()).  A
+ * raw volume (vol_open_raw()) has the store device alone, at offset 0.
  *
  * Locks, outermost first:
  *   keys    (rwlock) every I/O holds it shared; vol_drop_keys(),
@@ -44,6 +45,8 @@
 struct volume {
 	struct backing *b;
 	int rdonly;
+	int fixed;			/* VOL_FIXED_SIZE */
+	int raw;			/* vol_open_raw(): no header, no cipher */
 	uint32_t ss;			/* sector size */
 	unsigned int nlayers;
 
@@ -73,9 +76,10 @@ struct volume {
 	pthread_mutex_t stripe[VOL_STRIPES];
 };
 
+/* A raw volume has no keys to lose. */
 static int have_keys(struct volume *vol)
 {
-	return cipherdev_has_keys(vol->cipher);
+	return vol->raw || cipherdev_has_keys(vol->cipher);
 }
 
 /* Read @n sectors from @sector through the stack into @buf. */
@@ -304,6 +308,15 @@ ssize_t vol_write(struct volume *vol, const void *src, size_t len,
 
 	if (len == 0)
 		return 0;
+	if (vol->fixed) {
+		/* never grows: at or past the end ENOSPC, across it short */
+		uint64_t size = load_size(vol);
+
+		if (off >= size)
+			return -ENOSPC;
+		if (len > size - off)
+			len = (size_t)(size - off);
+	}
 	if (off + len < off || off + len > VOL_MAX_SIZE)
 		return -EFBIG;
 	r = begin_write(vol);
@@ -370,8 +383,12 @@ int vol_truncate(struct volume *vol, uint64_t size)
 	uint64_t old;
 	int r;
 
+	if (vol->fixed)
+		return size == load_size(vol) ? 0 : -EPERM;
 	if (size > VOL_MAX_SIZE)
 		return -EFBIG;
+	if (vol->raw && size % vol->ss)
+		return -EINVAL;		/* the backing is the plaintext */
 	r = begin_write(vol);
 	if (r == 0 && size != load_size(vol))
 		r = unbind(vol);
@@ -419,6 +436,8 @@ static int store_header(struct volume *vol, struct env_header *h, int reread)
 {
 	int r;
 
+	if (vol->raw)
+		return -EINVAL;		/* no header to write */
 	if (!have_keys(vol))
 		return -EKEYREVOKED;
 	r = vol->b->ops->hdr_lock(vol->b);
@@ -484,7 +503,9 @@ static int persist_size(struct volume *vol)
 	int r = 0;
 
 	pthread_mutex_lock(&vol->meta);
-	if (vol->size_dirty)
+	if (vol->size_dirty && vol->raw)
+		vol->size_dirty = 0;	/* the backing's length is the size */
+	else if (vol->size_dirty)
 		r = store_header(vol, &h, 1);
 	pthread_mutex_unlock(&vol->meta);
 	return r;
@@ -536,6 +557,8 @@ int vol_bind_footer(struct volume *vol)
 
 	if (vol->rdonly)
 		return -EROFS;
+	if (vol->raw)
+		return -EINVAL;
 	pthread_rwlock_rdlock(&vol->keys);
 	pthread_mutex_lock(&vol->meta);
 	r = footer_check(vol, vol->size, vol->hdr.uuid);
@@ -596,6 +619,8 @@ int vol_push_layer(struct volume *vol, enum vol_where where,
 	struct secbuf *key;
 	int r;
 
+	if (vol->raw)
+		return -EOPNOTSUPP;	/* no cipher layer to push at */
 	pthread_rwlock_wrlock(&vol->keys);
 	memset(&ctx, 0, sizeof(ctx));
 	key = cipherdev_cache_key(vol->cipher);
@@ -631,6 +656,8 @@ out:
 
 void vol_drop_keys(struct volume *vol)
 {
+	if (vol->raw)
+		return;
 	pthread_rwlock_wrlock(&vol->keys);
 	blk_set_cache_key(vol->top, NULL);
 	cipherdev_drop(vol->cipher);
@@ -643,6 +670,8 @@ int vol_reload_keys(struct volume *vol)
 	struct env_header h;
 	int r;
 
+	if (vol->raw)
+		return 0;
 	pthread_rwlock_wrlock(&vol->keys);
 	r = hdr_get(vol->b, &h, NULL);
 	if (r == 0 && (h.nlayers != vol->nlayers ||
@@ -702,7 +731,7 @@ static int build_stack(struct volume *vol, const struct keyops *ops)
 	struct blkdev *store;
 	int r;
 
-	r = storedev_new(&store, vol->b, vol->ss);
+	r = storedev_new(&store, vol->b, vol->ss, ENV_DATA_OFFSET);
 	if (r < 0)
 		return r;
 	r = cipherdev_new(&vol->cipher, store, ops);
@@ -714,6 +743,27 @@ static int build_stack(struct volume *vol, const struct keyops *ops)
 	return 0;
 }
 
+/* A volume over @b with its locks, no stack yet; NULL (and @b closed)
+ * when out of memory. */
+static struct volume *vol_new(struct backing *b, int flags)
+{
+	struct volume *vol = calloc(1, sizeof(*vol));
+
+	if (!vol) {
+		b->ops->close(b);
+		return NULL;
+	}
+	vol->b = b;
+	vol->fixed = !!(flags & VOL_FIXED_SIZE);
+	vol->bad_copy = -1;
+	vol->bound_sec = NO_BIND;
+	pthread_rwlock_init(&vol->keys, NULL);
+	pthread_mutex_init(&vol->meta, NULL);
+	for (unsigned int i = 0; i < VOL_STRIPES; i++)
+		pthread_mutex_init(&vol->stripe[i], NULL);
+	return vol;
+}
+
 int vol_open_backing(struct volume **out, struct backing *b, int flags,
 		     const struct keyops *ops)
 {
@@ -721,19 +771,9 @@ int vol_open_backing(struct volume **out, struct backing *b, int flags,
 	struct volume *vol;
 	int r;
 
-	vol = calloc(1, sizeof(*vol));
-	if (!vol) {
-		b->ops->close(b);
+	vol = vol_new(b, flags);
+	if (!vol)
 		return -ENOMEM;
-	}
-	vol->b = b;
-	vol->bad_copy = -1;
-	vol->bound_sec = NO_BIND;
-	pthread_rwlock_init(&vol->keys, NULL);
-	pthread_mutex_init(&vol->meta, NULL);
-	for (unsigned int i = 0; i < VOL_STRIPES; i++)
-		pthread_mutex_init(&vol->stripe[i], NULL);
-
 	r = hdr_get(b, &vol->hdr, &st);
 	if (r == -ENOTSUP)
 		r = -EBADMSG;
@@ -772,6 +812,39 @@ int vol_open_backing(struct volume **out, struct backing *b, int flags,
 fail:
 	vol_close(vol);
 	return r;
+}
+
+int vol_open_raw(struct volume **out, struct backing *b, uint32_t ss,
+		 uint64_t size, int flags)
+{
+	struct volume *vol;
+	uint64_t len;
+	int r;
+
+	if ((ss != 512 && ss != 4096) || size % ss || size > VOL_MAX_SIZE) {
+		b->ops->close(b);
+		return -EINVAL;
+	}
+	vol = vol_new(b, flags);
+	if (!vol)
+		return -ENOMEM;
+	vol->raw = 1;
+	vol->ss = ss;
+	vol->size = size;
+	vol->hdr.plain_size = size;
+	vol->hdr.sector_size = ss;
+	vol->rdonly = !!(flags & VOL_RDONLY);
+	r = b->ops->get_size(b, &len);
+	if (r == 0 && len != size && !vol->rdonly)
+		r = b->ops->set_size(b, size);
+	if (r == 0)
+		r = storedev_new(&vol->top, b, ss, 0);
+	if (r < 0) {
+		vol_close(vol);
+		return r;
+	}
+	*out = vol;
+	return 0;
 }
 
 int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
@@ -899,7 +972,7 @@ int vol_is_rdonly(struct volume *vol)
 void vol_get_header(struct volume *vol, struct env_header *h)
 {
 	struct env_header disk;
-	int fresh = hdr_get(vol->b, &disk, NULL) == 0;
+	int fresh = !vol->raw && hdr_get(vol->b, &disk, NULL) == 0;
 
 	pthread_mutex_lock(&vol->meta);
 	/* a rotation re-wraps the file, not this copy in memory: the

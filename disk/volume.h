@@ -10,6 +10,9 @@
  *
  * Size changes are kept in memory and persisted in the header at
  * vol_flush() and vol_close(), under the header lock.
+ *
+ * A raw volume (vol_open_raw()) serves a plaintext backing the same way,
+ * without header or keys: the temp disk with encryption at host off.
  */
 #ifndef SSEFS_DISK_VOLUME_H
 #define SSEFS_DISK_VOLUME_H
@@ -25,6 +28,12 @@ struct keyops;
 struct volume;
 
 #define VOL_RDONLY	0x1
+/*
+ * The size never changes: a write at or past the end fails with -ENOSPC,
+ * one that crosses it is cut short; vol_truncate() to another size fails
+ * with -EPERM (to the same size it is a no-op).
+ */
+#define VOL_FIXED_SIZE	0x2
 
 /*
  * vol_probe() - read only the header of @path, without keys: is it ours,
@@ -78,6 +87,20 @@ int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
 int vol_open_backing(struct volume **out, struct backing *b, int flags,
 		     const struct keyops *ops)
 	__attribute__((warn_unused_result));
+/*
+ * vol_open_raw() - a volume without header or cipher layer: the plaintext
+ * is @b itself from byte 0, @size bytes (a multiple of @ss, 512 or 4096),
+ * which the volume takes over (closed on failure too).  Unless
+ * VOL_RDONLY, @b is made @size bytes long (sparse) if it is not.  No keys
+ * (vol_drop_keys() and vol_reload_keys() do nothing), no header
+ * (vol_set_header() and vol_bind_footer() fail with -EINVAL,
+ * vol_get_header() gives a zero header with the size and sector size),
+ * no layers to push (-EOPNOTSUPP), no in-use mark; vol_truncate() to a
+ * size not a multiple of @ss fails with -EINVAL.
+ * Return: 0; -EINVAL; -ENOMEM; -errno of the backing.
+ */
+int vol_open_raw(struct volume **out, struct backing *b, uint32_t ss,
+		 uint64_t size, int flags) __attribute__((warn_unused_result));
 /* Flush the size; wipe keys; close.  Return: vol_flush()'s answer. */
 int vol_close(struct volume *vol);
 

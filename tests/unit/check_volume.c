@@ -1028,7 +1028,7 @@ START_TEST(test_cipher_layer)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(backing_file_new(&b, fd, path), 0);
 	ck_assert_int_eq(hdr_get(b, &h, NULL), 0);
-	ck_assert_int_eq(storedev_new(&store, b, 4096), 0);
+	ck_assert_int_eq(storedev_new(&store, b, 4096, ENV_DATA_OFFSET), 0);
 	ck_assert_int_eq(cipherdev_new(&ciph, store, &ops), 0);
 	ck_assert_ptr_eq(ciph->lower, store);
 	ck_assert_int_eq(ciph->ops->read(ciph, 0, got, 1), -EKEYREVOKED);
