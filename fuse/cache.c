@@ -30,6 +30,7 @@ static int match_uuid(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	(void)fs;
 	pthread_mutex_lock(&n->lock);
 	hit = n->probe_rc == 0 && !n->unlinked &&
+	      !(n->flags & NODE_NO_VAULT) &&
 	      !memcmp(n->hdr.uuid, f->uuid, sizeof(n->hdr.uuid));
 	pthread_mutex_unlock(&n->lock);
 	if (hit)

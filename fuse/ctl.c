@@ -181,6 +181,8 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	time_t since;
 	int64_t grace_left;
 
+	if (n->flags & NODE_OUTSIDE)
+		return 0;	/* not a store disk (status_tempdisk()) */
 	ssefs_fs_probe(fs, n);
 	pthread_mutex_lock(&n->lock);
 	snprintf(rel, sizeof(rel), "%s", n->rel);
@@ -282,12 +284,10 @@ static void status_tempdisk(struct ssefs_fs *fs, struct status_ctx *c)
 	struct tempdisk *t = fs->temp;
 	struct disk_node *n = tempdisk_node(t);
 	const char *kid = tempdisk_kid(t);
-	uint64_t size = tempdisk_size(t), alloc = 0, rd, wr;
+	uint64_t size = tempdisk_size(t), alloc, rd, wr;
 	unsigned int refs;
-	struct stat st;
 
-	if (tempdisk_stat(t, fs->uid, fs->gid, &st) == 0)
-		alloc = (uint64_t)st.st_blocks * 512;
+	alloc = tempdisk_allocated(t);
 	refs = __atomic_load_n(&n->refs, __ATOMIC_RELAXED);
 	rd = __atomic_load_n(&n->bytes_read, __ATOMIC_RELAXED);
 	wr = __atomic_load_n(&n->bytes_written, __ATOMIC_RELAXED);

@@ -102,9 +102,12 @@ static void node_free(struct disk_node *n)
 {
 	if (!n)
 		return;
-	if (n->vol)
+	if (n->vol && !(n->flags & NODE_OUTSIDE))
 		vol_close(n->vol);
+	if (n->flags & NODE_OUTSIDE)
+		close(n->dirfd);
 	pthread_mutex_destroy(&n->lock);
+	free(n->file);
 	free(n->rel);
 	free(n);
 }
@@ -212,6 +215,8 @@ static int probe_locked(struct ssefs_fs *fs, struct disk_node *n,
 	struct stat st;
 	int r, fd;
 
+	if (n->flags & NODE_OUTSIDE)
+		return n->probe_rc;	/* not a store file: set at its add */
 	if (known) {
 		st = *known;
 	} else {
@@ -404,7 +409,7 @@ void ssefs_fs_close_all(struct ssefs_fs *fs)
 	for (b = 0; b < SSEFS_NBUCKETS; b++) {
 		for (n = fs->bucket[b]; n; n = n->next) {
 			pthread_mutex_lock(&n->lock);
-			if (n->vol) {
+			if (n->vol && !(n->flags & NODE_OUTSIDE)) {
 				vol_close(n->vol);
 				n->vol = NULL;
 			}
@@ -413,7 +418,7 @@ void ssefs_fs_close_all(struct ssefs_fs *fs)
 	}
 	for (n = fs->graveyard; n; n = n->next) {
 		pthread_mutex_lock(&n->lock);
-		if (n->vol) {
+		if (n->vol && !(n->flags & NODE_OUTSIDE)) {
 			vol_close(n->vol);
 			n->vol = NULL;
 		}
@@ -469,6 +474,89 @@ void ssefs_fs_bury(struct ssefs_fs *fs, struct disk_node *n)
 		}
 	}
 	pthread_mutex_unlock(&fs->lock);
+}
+
+int ssefs_fs_add_node(struct ssefs_fs *fs, const char *rel,
+		      unsigned int flags, struct volume *vol, int dirfd,
+		      const char *file, struct disk_node **out)
+{
+	struct disk_node *n;
+	unsigned int b, slot;
+	int r = 0;
+
+	if (!*rel || strchr(rel, '/') || !vol)
+		return -EINVAL;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	n->flags = flags | NODE_OUTSIDE;
+	n->probed = 1;
+	n->vol = vol;
+	n->rel = strdup(rel);
+	n->file = strdup(file);
+	n->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (!n->rel || !n->file || n->dirfd < 0) {
+		r = n->dirfd < 0 && n->rel && n->file ? -errno : -ENOMEM;
+		if (n->dirfd >= 0)
+			close(n->dirfd);
+		free(n->rel);
+		free(n->file);
+		free(n);
+		return r;
+	}
+	vol_get_header(vol, &n->hdr);
+	pthread_mutex_init(&n->lock, NULL);
+
+	b = hash_rel(rel);
+	pthread_mutex_lock(&fs->lock);
+	for (struct disk_node *o = fs->bucket[b]; o; o = o->next)
+		if (!strcmp(o->rel, rel))
+			r = -EEXIST;
+	for (slot = 0; slot < SSEFS_MAX_OUTSIDE && fs->outside[slot]; slot++)
+		;
+	if (r == 0 && slot == SSEFS_MAX_OUTSIDE)
+		r = -ENOSPC;
+	if (r == 0) {
+		fs->outside[slot] = n;
+		n->next = fs->bucket[b];
+		fs->bucket[b] = n;
+	}
+	pthread_mutex_unlock(&fs->lock);
+	if (r < 0) {
+		n->vol = NULL;
+		node_free(n);
+		return r;
+	}
+	*out = n;
+	return 0;
+}
+
+void ssefs_fs_remove_node(struct ssefs_fs *fs, struct disk_node *n)
+{
+	if (!n)
+		return;
+	ssefs_fs_bury(fs, n);
+	pthread_mutex_lock(&fs->lock);
+	for (unsigned int i = 0; i < SSEFS_MAX_OUTSIDE; i++)
+		if (fs->outside[i] == n)
+			fs->outside[i] = NULL;
+	pthread_mutex_unlock(&fs->lock);
+	pthread_mutex_lock(&n->lock);
+	n->vol = NULL;
+	pthread_mutex_unlock(&n->lock);
+}
+
+size_t ssefs_fs_outside(struct ssefs_fs *fs, struct disk_node **out,
+			size_t max)
+{
+	size_t k = 0;
+
+	pthread_mutex_lock(&fs->lock);
+	for (unsigned int i = 0; i < SSEFS_MAX_OUTSIDE && k < max; i++)
+		if (fs->outside[i])
+			out[k++] = fs->outside[i];
+	pthread_mutex_unlock(&fs->lock);
+	return k;
 }
 
 int ssefs_fs_rename_nodes(struct ssefs_fs *fs, const char *from,

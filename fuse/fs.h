@@ -11,6 +11,10 @@
  * unlinked or replaced node moves to a graveyard), so a pointer to one stays
  * valid until ssefs_fs_destroy().
  *
+ * A node may have properties (node->flags, NODE_*), which the FUSE
+ * callbacks test instead of names: the temp disk (fuse/tempdisk.h) is a
+ * node added with ssefs_fs_add_node() whose file is outside the store.
+ *
  * Locking: fs->lock guards the table (lookup, insert, rename); node->lock
  * guards the node's fields (header cache, vol, refs, state).  Take fs->lock
  * before a node's lock, never the other way round.  Vault calls go through
@@ -59,10 +63,33 @@ enum disk_state {
 	DISK_REVOKED,		/* keys wiped; I/O fails with EKEYREVOKED */
 };
 
+/*
+ * Node properties (node->flags), fixed when the node is made:
+ *   NODE_PINNED    its name, mode and owner are fixed: unlink, rename from
+ *                  or to it, chmod and chown fail with EPERM;
+ *   NODE_NO_VAULT  its keys are not the vault's: no user.ssefs.*
+ *                  attributes, never in the vault's registry, skipped by
+ *                  revocation (fuse/revoke.c) and cache replay;
+ *   NODE_OUTSIDE   its backing file is not in the store but @file in the
+ *                  directory @dirfd (ssefs_fs_add_node()): stat and times
+ *                  go there; it shows at the mount's root over any store
+ *                  file of its name, whose name it takes (create, mkdir:
+ *                  EEXIST); it is never probed (probe_rc 0), is not
+ *                  among the store's disks in `ssefs status`, and its
+ *                  volume is its adder's: always open, handles share it
+ *                  and the last one does not close it.
+ */
+#define NODE_PINNED	0x1
+#define NODE_NO_VAULT	0x2
+#define NODE_OUTSIDE	0x4
+
 struct disk_node {
 	struct disk_node *next;		/* hash chain or graveyard */
 	char *rel;			/* path in the store, no leading '/' */
 	pthread_mutex_t lock;
+	unsigned int flags;		/* NODE_* */
+	int dirfd;			/* NODE_OUTSIDE: @file's directory */
+	char *file;			/* NODE_OUTSIDE: its backing file */
 
 	/* header cache, from vol_probe() */
 	int probed;
@@ -78,9 +105,6 @@ struct disk_node {
 	unsigned int refs;		/* open file handles */
 	int open_rc;			/* the last open's result */
 	int unlinked;			/* gone from the store (graveyard) */
-	struct tempdisk *temp;		/* the temp disk's own node only
-					 * (fuse/tempdisk.h): not in the
-					 * table, no vol, no header */
 
 	/* statistics (atomic) */
 	uint64_t bytes_read, bytes_written;
@@ -118,6 +142,8 @@ struct ssefs_fs {
 #define SSEFS_NBUCKETS 1024
 	struct disk_node *bucket[SSEFS_NBUCKETS];
 	struct disk_node *graveyard;
+#define SSEFS_MAX_OUTSIDE 4
+	struct disk_node *outside[SSEFS_MAX_OUTSIDE];	/* NODE_OUTSIDE */
 };
 
 /* The running mount (inside FUSE callbacks). */
@@ -150,8 +176,9 @@ int ssefs_fs_probe_stat(struct ssefs_fs *fs, struct disk_node *n,
 
 /*
  * ssefs_fs_for_each_disk() - call @fn on every node that is an ssefs disk
- * (or a damaged one), without fs->lock held; stops at and returns the
- * first non-zero return of @fn.
+ * (or a damaged one), NODE_OUTSIDE ones included (@fn tests the flags it
+ * cares for), without fs->lock held; stops at and returns the first
+ * non-zero return of @fn.
  */
 int ssefs_fs_for_each_disk(struct ssefs_fs *fs,
 			   int (*fn)(struct ssefs_fs *fs, struct disk_node *n,
@@ -173,6 +200,26 @@ int ssefs_fs_scan(struct ssefs_fs *fs, unsigned int *ndisks,
  */
 int ssefs_fs_open_volume(struct ssefs_fs *fs, const char *rel, int flags,
 			 struct volume **out);
+
+/*
+ * ssefs_fs_add_node() - put a disk whose backing file is not in the store
+ * into the table, at @rel (a name at the mount's root: no '/'), with
+ * @flags | NODE_OUTSIDE.  Its file is @file in the directory @dirfd (both
+ * copied); @vol is open and stays the caller's, who closes it only after
+ * ssefs_fs_remove_node().  The node (in *@out) lives until
+ * ssefs_fs_destroy().  Return: 0; -EINVAL; -EEXIST (a node at @rel
+ * already); -ENOSPC (SSEFS_MAX_OUTSIDE of them); -ENOMEM; -errno.
+ */
+int ssefs_fs_add_node(struct ssefs_fs *fs, const char *rel,
+		      unsigned int flags, struct volume *vol, int dirfd,
+		      const char *file, struct disk_node **out);
+/* Take a node of ssefs_fs_add_node() out of the table (graveyard): its
+ * volume is no longer used, the caller may close it.  NULL: no-op. */
+void ssefs_fs_remove_node(struct ssefs_fs *fs, struct disk_node *n);
+/* The NODE_OUTSIDE nodes now in the table, up to @max of them, in @out.
+ * Return: how many. */
+size_t ssefs_fs_outside(struct ssefs_fs *fs, struct disk_node **out,
+			size_t max);
 
 /* Move @n out of the table into the graveyard (unlinked, replaced). */
 void ssefs_fs_bury(struct ssefs_fs *fs, struct disk_node *n);

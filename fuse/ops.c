@@ -7,11 +7,10 @@
  * header (size 0; open fails with EBADMSG); everything else is hidden.
  * Callbacks return 0 or -errno; the open disk is in fi->fh.
  *
- * With -o temp_disk, "/temp.vhd" is the temp disk (fuse/tempdisk.h), not a
- * store file: is_tempdisk() catches it in each callback that takes a path,
- * and its node (node->temp set) in those that take an open file.  Its size
- * and name are fixed: truncate to another size, unlink, rename, chmod and
- * chown fail with EPERM, creating it with EEXIST.
+ * A node's properties (fuse/fs.h: NODE_PINNED, NODE_NO_VAULT,
+ * NODE_OUTSIDE) change what the callbacks do with it, whatever its name;
+ * its volume may refuse a size change itself (VOL_FIXED_SIZE).  The temp
+ * disk (-o temp_disk, fuse/tempdisk.h) is such a node.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,7 +32,6 @@
 #include "fuse/fs.h"
 #include "fuse/newdisk.h"
 #include "fuse/ops.h"
-#include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
 #include "svc/mountinfo.h"
 #include "svc/registry.h"
@@ -82,10 +80,28 @@ static int is_lockfile(const char *rel)
 	return !strcmp(rel, ".ssefs.lock");
 }
 
-/* Is @rel the temp disk of this mount? */
-static int is_tempdisk(struct ssefs_fs *fs, const char *rel)
+/* The NODE_OUTSIDE node at @rel, or NULL. */
+static struct disk_node *outside_node(struct ssefs_fs *fs, const char *rel)
 {
-	return fs->temp && !strcmp(rel, TEMPDISK_NAME);
+	struct disk_node *n = ssefs_fs_node(fs, rel, 0);
+
+	return n && (n->flags & NODE_OUTSIDE) ? n : NULL;
+}
+
+/* Is the node at @rel NODE_PINNED? */
+static int is_pinned(struct ssefs_fs *fs, const char *rel)
+{
+	struct disk_node *n = ssefs_fs_node(fs, rel, 0);
+
+	return n && (n->flags & NODE_PINNED);
+}
+
+/* A NODE_OUTSIDE node's backing file stat. */
+static int outside_stat(struct disk_node *n, struct stat *st)
+{
+	if (fstatat(n->dirfd, n->file, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return S_ISREG(st->st_mode) ? 0 : -EIO;
 }
 
 /*
@@ -112,15 +128,23 @@ static int lookup_stat(struct ssefs_fs *fs, const char *rel,
 	return 0;
 }
 
-/* The same, from the path: its backing stat in @st (may be NULL). */
+/* The same, from the path: its backing stat in @st (may be NULL).  A
+ * NODE_OUTSIDE node comes before any store file of its name. */
 static int lookup_file(struct ssefs_fs *fs, const char *rel,
 		       struct disk_node **out, struct stat *st)
 {
+	struct disk_node *n = outside_node(fs, rel);
 	struct stat tmp;
 	int r;
 
 	if (!st)
 		st = &tmp;
+	if (n) {
+		r = outside_stat(n, st);
+		if (r == 0)
+			*out = n;
+		return r;
+	}
 	r = beneath_stat(fs->store_fd, rel, st);
 	return r < 0 ? r : lookup_stat(fs, rel, out, st);
 }
@@ -230,14 +254,9 @@ static int ssefs_getattr(const char *path, struct stat *st,
 	}
 	if (!rel)
 		return -EBADF;
-	if (is_tempdisk(fs, rel))
-		return tempdisk_stat(fs->temp, fs->uid, fs->gid, st);
-	r = beneath_stat(fs->store_fd, rel, st);
-	if (r < 0)
-		return r;
-	if (S_ISDIR(st->st_mode))
+	r = lookup_file(fs, rel, &n, st);
+	if (r == -EISDIR)
 		return 0;
-	r = lookup_stat(fs, rel, &n, st);
 	if (r < 0)
 		return r;
 	disk_stat(n, st);
@@ -293,11 +312,17 @@ static int ssefs_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 		close(fd);
 		return -ENOMEM;
 	}
-	if (top && fs->temp) {
+	if (top) {
+		struct disk_node *o[SSEFS_MAX_OUTSIDE];
+		size_t k = ssefs_fs_outside(fs, o, SSEFS_MAX_OUTSIDE);
 		struct stat st;
 
-		if (tempdisk_stat(fs->temp, fs->uid, fs->gid, &st) == 0)
-			fill(buf, TEMPDISK_NAME, &st, 0, 0);
+		for (size_t i = 0; i < k; i++) {
+			if (outside_stat(o[i], &st) < 0)
+				continue;
+			disk_stat(o[i], &st);
+			fill(buf, o[i]->rel, &st, 0, 0);
+		}
 	}
 	while ((de = readdir(d))) {
 		char child[PATH_MAX];
@@ -312,8 +337,8 @@ static int ssefs_readdir(const char *path, void *buf, fuse_fill_dir_t fill,
 		}
 		if (snprintf(child, sizeof(child), "%s%s%s", top ? "" : rel,
 			     top ? "" : "/", de->d_name) >= (int)sizeof(child) ||
-		    is_tempdisk(fs, child))
-			continue;
+		    (top && outside_node(fs, child)))
+			continue;	/* (listed above) */
 		/* beside the open folder: never through a path again */
 		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
@@ -390,13 +415,15 @@ out:
 	return r;
 }
 
-/* Drop one reference; the last one flushes, closes and wipes the keys. */
+/* Drop one reference; the last one flushes, closes and wipes the keys
+ * (but a NODE_OUTSIDE node's volume, which is not ours). */
 static int node_release(struct disk_node *n)
 {
 	int r = 0;
 
 	pthread_mutex_lock(&n->lock);
-	if (n->refs && --n->refs == 0 && n->vol) {
+	if (n->refs && --n->refs == 0 && n->vol &&
+	    !(n->flags & NODE_OUTSIDE)) {
 		if (!vol_is_rdonly(n->vol))
 			r = vol_flush(n->vol);
 		vol_close(n->vol);
@@ -420,14 +447,6 @@ static int ssefs_open(const char *path, struct fuse_file_info *fi)
 	struct disk_node *n;
 	int r;
 
-	if (is_tempdisk(fs, relpath(path))) {
-		if (fi->flags & O_TRUNC)
-			return -EPERM;	/* its size is fixed */
-		n = tempdisk_node(fs->temp);
-		__atomic_add_fetch(&n->refs, 1, __ATOMIC_RELAXED);
-		fi->fh = (uintptr_t)n;
-		return 0;
-	}
 	r = lookup_file(fs, relpath(path), &n, NULL);
 	if (r < 0)
 		return r;
@@ -458,7 +477,7 @@ static int ssefs_create(const char *path, mode_t mode,
 
 	if (is_lockfile(rel))
 		return -EPERM;
-	if (is_tempdisk(fs, rel))
+	if (outside_node(fs, rel))
 		return -EEXIST;
 	if (name_has_ctrl(rel))
 		return -EINVAL;		/* no newline in a disk's name */
@@ -485,11 +504,6 @@ static int ssefs_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	if (!n)
 		return 0;
-	if (n->temp) {
-		__atomic_sub_fetch(&n->refs, 1, __ATOMIC_RELAXED);
-		fi->fh = 0;
-		return 0;
-	}
 	r = node_release(n);
 	if (r < 0)
 		warning("disk %s: cannot persist its size: %s", n->rel,
@@ -507,12 +521,9 @@ static int ssefs_read(const char *path, char *buf, size_t size, off_t off,
 	(void)path;
 	if (size > INT_MAX)
 		size = INT_MAX;
-	if (n && n->temp)
-		r = tempdisk_read(n->temp, buf, size, (uint64_t)off);
-	else if (!n || !n->vol)
+	if (!n || !n->vol)
 		return -EBADF;
-	else
-		r = vol_read(n->vol, buf, size, (uint64_t)off);
+	r = vol_read(n->vol, buf, size, (uint64_t)off);
 	if (r > 0)
 		__atomic_add_fetch(&n->bytes_read, (uint64_t)r,
 				   __ATOMIC_RELAXED);
@@ -528,12 +539,9 @@ static int ssefs_write(const char *path, const char *buf, size_t size,
 	(void)path;
 	if (size > INT_MAX)
 		size = INT_MAX;
-	if (n && n->temp)
-		r = tempdisk_write(n->temp, buf, size, (uint64_t)off);
-	else if (!n || !n->vol)
+	if (!n || !n->vol)
 		return -EBADF;
-	else
-		r = vol_write(n->vol, buf, size, (uint64_t)off);
+	r = vol_write(n->vol, buf, size, (uint64_t)off);
 	if (r > 0)
 		__atomic_add_fetch(&n->bytes_written, (uint64_t)r,
 				   __ATOMIC_RELAXED);
@@ -566,9 +574,6 @@ static int ssefs_truncate(const char *path, off_t size,
 
 	if (size < 0)
 		return -EINVAL;
-	if (fh_node(fi) ? fh_node(fi)->temp != NULL :
-	    path && is_tempdisk(fs, relpath(path)))	/* its size is fixed */
-		return (uint64_t)size == tempdisk_size(fs->temp) ? 0 : -EPERM;
 	if (fh_node(fi) && fh_vol(fi))
 		return vol_truncate(fh_vol(fi), (uint64_t)size);
 	if (!path)
@@ -594,9 +599,6 @@ static int ssefs_fallocate(const char *path, int mode, off_t off, off_t len,
 	(void)path;
 	if (off < 0 || len <= 0)
 		return -EINVAL;
-	if (fh_node(fi) && fh_node(fi)->temp)
-		return tempdisk_fallocate(fh_node(fi)->temp, mode,
-					  (uint64_t)off, (uint64_t)len);
 	if (!v)
 		return -EBADF;
 	end = (uint64_t)off + (uint64_t)len;
@@ -609,15 +611,17 @@ static int ssefs_fallocate(const char *path, int mode, off_t off, off_t len,
 				   (end > size ? size : end) - (uint64_t)off);
 	case FALLOC_FL_ZERO_RANGE:
 	case FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE:
-		if ((uint64_t)off < size) {
-			r = vol_discard(v, (uint64_t)off,
-					(end > size ? size : end) -
-					(uint64_t)off);
+		/* grow first: a fixed-size volume refuses before any
+		 * byte is zeroed */
+		if (!(mode & FALLOC_FL_KEEP_SIZE) && end > size) {
+			r = vol_truncate(v, end);
 			if (r < 0)
 				return r;
 		}
-		if (!(mode & FALLOC_FL_KEEP_SIZE) && end > size)
-			return vol_truncate(v, end);
+		if ((uint64_t)off < size)
+			return vol_discard(v, (uint64_t)off,
+					   (end > size ? size : end) -
+					   (uint64_t)off);
 		return 0;
 	case 0:
 		/* thin disks: "allocating" only grows the size */
@@ -663,11 +667,11 @@ static int ssefs_unlink(const char *path)
 	struct disk_node *n;
 	int r, was_disk;
 
-	if (is_tempdisk(fs, rel))
-		return -EPERM;
 	r = lookup_file(fs, rel, &n, NULL);
 	if (r < 0)
 		return r;
+	if (n->flags & NODE_PINNED)
+		return -EPERM;
 	pthread_mutex_lock(&n->lock);
 	was_disk = n->probe_rc == 0;
 	if (was_disk)
@@ -693,7 +697,7 @@ static int ssefs_mkdir(const char *path, mode_t mode)
 	struct beneath_at at;
 	int r;
 
-	if (is_tempdisk(fs, rel))
+	if (outside_node(fs, rel))
 		return -EEXIST;
 	if (name_has_ctrl(rel))
 		return -EINVAL;		/* nor in a folder of disks */
@@ -731,7 +735,8 @@ static int registry_put_one(struct ssefs_fs *fs, struct disk_node *n,
 	int r;
 
 	pthread_mutex_lock(&n->lock);
-	if (n->probe_rc != 0 || strncmp(n->rel, rel, l) ||
+	if (n->probe_rc != 0 || (n->flags & NODE_NO_VAULT) ||
+	    strncmp(n->rel, rel, l) ||
 	    (n->rel[l] != '\0' && n->rel[l] != '/')) {
 		pthread_mutex_unlock(&n->lock);
 		return 0;
@@ -763,8 +768,8 @@ static int ssefs_rename(const char *from, const char *to, unsigned int flags)
 
 	if ((flags & ~RENAME_NOREPLACE) || name_has_ctrl(rt))
 		return -EINVAL;
-	if (is_lockfile(rf) || is_lockfile(rt) || is_tempdisk(fs, rf) ||
-	    is_tempdisk(fs, rt))
+	if (is_lockfile(rf) || is_lockfile(rt) || is_pinned(fs, rf) ||
+	    is_pinned(fs, rt))
 		return -EPERM;
 	r = beneath_stat(fs->store_fd, rf, &st);
 	if (r < 0)
@@ -837,8 +842,8 @@ static int ssefs_chmod(const char *path, mode_t mode,
 
 	if (!rel)
 		return -EBADF;
-	if (is_tempdisk(fs, rel))
-		return -EPERM;		/* always 0600, the mounting user's */
+	if (is_pinned(fs, rel))
+		return -EPERM;
 	r = lookup_file(fs, rel, &n, NULL);
 	if (r < 0 && r != -EISDIR)
 		return r;
@@ -857,7 +862,7 @@ static int ssefs_chown(const char *path, uid_t uid, gid_t gid,
 
 	if (!rel)
 		return -EBADF;
-	if (is_tempdisk(fs, rel))
+	if (is_pinned(fs, rel))
 		return -EPERM;
 	r = visible(fs, rel, &at);
 	if (r == 0 && fchownat(at.fd, at.leaf, uid, gid,
@@ -871,6 +876,7 @@ static int ssefs_utimens(const char *path, const struct timespec tv[2],
 			 struct fuse_file_info *fi)
 {
 	struct ssefs_fs *fs = ssefs_fs_get();
+	struct disk_node *n;
 	struct beneath_at at;
 	char buf[PATH_MAX];
 	const char *rel = fi_rel(path, fi, buf, sizeof(buf));
@@ -878,8 +884,10 @@ static int ssefs_utimens(const char *path, const struct timespec tv[2],
 
 	if (!rel)
 		return -EBADF;
-	if (is_tempdisk(fs, rel))
-		return tempdisk_utimens(fs->temp, tv);
+	n = outside_node(fs, rel);
+	if (n)
+		return utimensat(n->dirfd, n->file, tv, AT_SYMLINK_NOFOLLOW) <
+		       0 ? -errno : 0;
 	r = visible(fs, rel, &at);
 	if (r == 0 && utimensat(at.fd, at.leaf, tv, AT_SYMLINK_NOFOLLOW) < 0)
 		r = -errno;
@@ -955,11 +963,13 @@ static int ssefs_getxattr(const char *path, const char *name, char *value,
 	char val[ENV_KID_MAX + 64];
 	int r;
 
-	if (strncmp(name, "user.ssefs.", 11) || is_tempdisk(fs, relpath(path)))
+	if (strncmp(name, "user.ssefs.", 11))
 		return -ENODATA;
 	r = lookup_file(fs, relpath(path), &n, NULL);
 	if (r < 0)
 		return r == -EISDIR ? -ENODATA : r;
+	if (n->flags & NODE_NO_VAULT)
+		return -ENODATA;
 	r = xattr_value(fs, n, name, val, sizeof(val));
 	if (r < 0)
 		return r;
@@ -979,13 +989,13 @@ static int ssefs_listxattr(const char *path, char *list, size_t size)
 	char *p = list;
 	int r, nlayers;
 
-	if (is_tempdisk(fs, relpath(path)))
-		return 0;		/* no user.ssefs.* attributes */
 	r = lookup_file(fs, relpath(path), &n, NULL);
 	if (r == -EISDIR)
 		return 0;
 	if (r < 0)
 		return r;
+	if (n->flags & NODE_NO_VAULT)
+		return 0;		/* no user.ssefs.* attributes */
 	pthread_mutex_lock(&n->lock);
 	r = n->probe_rc;
 	nlayers = (int)n->hdr.nlayers;

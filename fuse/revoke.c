@@ -127,6 +127,8 @@ static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	time_t now = time(NULL);
 	int restored = 0, revoked = 0, entered = 0;
 
+	if (n->flags & NODE_NO_VAULT)
+		return 0;		/* no vault key to lose */
 	pthread_mutex_lock(&n->lock);
 	if (!n->vol) {
 		/* closed: no keys in memory; a fresh open asks the vault */

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "crypto/envelope.h"
 #include "crypto/rng.h"
 #include "crypto/secmem.h"
+#include "disk/backing_file.h"
 #include "disk/keyops.h"
 #include "disk/offsets.h"
 #include "disk/vhd.h"
@@ -24,27 +24,31 @@
 #include "fuse/fs.h"
 #include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
-#include "util/io.h"
 #include "util/log.h"
 #include "util/parse.h"
 
 #define TEMPDISK_MIB	(UINT64_C(1) << 20)
 #define KID_ID_BYTES	16		/* 32 hex digits */
+#define RAW_SECTOR	512		/* the plaintext volume's: the .vhd
+					 * length is N MiB + 512 */
 
 struct tempdisk {
 	int dirfd;			/* a dup of the directory's fd */
 	const char *name;		/* TEMPDISK_FILE_ENC or _PLAIN */
 	char *path;			/* DIR/name */
 	int linked;			/* the backing file is ours to unlink */
-	int fd;				/* the backing file (stat, plain I/O) */
+	int fd;				/* the backing file (stat, truncate) */
 	uint64_t size;			/* .vhd length, footer included */
+	int encrypted;
 
 	/* encryption at host on */
 	struct secbuf *kek;		/* the ephemeral platform key */
 	char kid[sizeof(TEMPDISK_KID_PREFIX) + 2 * KID_ID_BYTES];
-	struct volume *vol;		/* NULL when plaintext */
 
-	struct disk_node node;		/* what the mount hands out */
+	/* an envelope volume under the ephemeral key, or a raw one over
+	 * the plaintext .vhd; VOL_FIXED_SIZE either way */
+	struct volume *vol;
+	struct disk_node *node;		/* in the mount's table, or NULL */
 };
 
 /* ---- the ephemeral platform key, as a struct keyops ---- */
@@ -133,13 +137,11 @@ static int new_ephemeral_key(struct tempdisk *t)
 	return 0;
 }
 
-/* The encrypted backing file: an envelope disk, then the footer in it. */
-static int make_encrypted(struct tempdisk *t, const uint8_t *footer,
-			  const uint8_t *uuid)
+/* The encrypted backing file: an envelope disk and its volume. */
+static int make_encrypted(struct tempdisk *t, const uint8_t *uuid)
 {
 	struct keyops ops = { t, eph_unwrap, eph_wrap };
 	struct vol_format f;
-	ssize_t w;
 	int vfd, r;
 
 	r = new_ephemeral_key(t);
@@ -158,25 +160,28 @@ static int make_encrypted(struct tempdisk *t, const uint8_t *footer,
 	vfd = fcntl(t->fd, F_DUPFD_CLOEXEC, 0);
 	if (vfd < 0)
 		return -errno;
-	r = vol_open_fd(&t->vol, vfd, t->path, 0, &ops);
-	if (r < 0) {
+	r = vol_open_fd(&t->vol, vfd, t->path, VOL_FIXED_SIZE, &ops);
+	if (r < 0)
 		t->vol = NULL;
-		return r;
-	}
-	w = vol_write(t->vol, footer, VHD_FOOTER_BYTES,
-		      t->size - VHD_FOOTER_BYTES);
-	if (w < 0)
-		return (int)w;
-	return w == VHD_FOOTER_BYTES ? 0 : -EIO;
+	return r;
 }
 
-/* The plaintext backing file: the .vhd itself, sparse. */
-static int make_plain(struct tempdisk *t, const uint8_t *footer)
+/* The plaintext backing file: the .vhd itself, sparse, as a raw volume. */
+static int make_plain(struct tempdisk *t)
 {
-	if (ftruncate(t->fd, (off_t)t->size) < 0)
+	struct backing *b;
+	int vfd, r;
+
+	vfd = fcntl(t->fd, F_DUPFD_CLOEXEC, 0);
+	if (vfd < 0)
 		return -errno;
-	return io_pwrite_all(t->fd, footer, VHD_FOOTER_BYTES,
-			     (off_t)(t->size - VHD_FOOTER_BYTES));
+	r = backing_file_new(&b, vfd, t->path);
+	if (r == 0)
+		r = vol_open_raw(&t->vol, b, RAW_SECTOR, t->size,
+				 VOL_FIXED_SIZE);
+	if (r < 0)
+		t->vol = NULL;
+	return r;
 }
 
 int tempdisk_create(struct tempdisk **out, int dirfd, const char *dirpath,
@@ -184,6 +189,7 @@ int tempdisk_create(struct tempdisk **out, int dirfd, const char *dirpath,
 {
 	uint8_t footer[VHD_FOOTER_BYTES], uuid[16];
 	struct tempdisk *t;
+	ssize_t w;
 	int r;
 
 	if (!size || size % TEMPDISK_MIB || size > VOL_MAX_SIZE - TEMPDISK_MIB)
@@ -194,12 +200,8 @@ int tempdisk_create(struct tempdisk **out, int dirfd, const char *dirpath,
 	t->fd = t->dirfd = -1;
 	t->size = size + VHD_FOOTER_BYTES;
 	t->name = encrypt ? TEMPDISK_FILE_ENC : TEMPDISK_FILE_PLAIN;
-	pthread_mutex_init(&t->node.lock, NULL);
-	t->node.temp = t;
-	t->node.probed = 1;		/* never probed: it has no header */
-	t->node.rel = strdup(TEMPDISK_NAME);
-	if (!t->node.rel || asprintf(&t->path, "%s/%s", dirpath,
-				     t->name) < 0) {
+	t->encrypted = !!encrypt;
+	if (asprintf(&t->path, "%s/%s", dirpath, t->name) < 0) {
 		t->path = NULL;
 		r = -ENOMEM;
 		goto fail;
@@ -216,13 +218,24 @@ int tempdisk_create(struct tempdisk **out, int dirfd, const char *dirpath,
 		goto fail;
 	}
 	t->linked = 1;
+	/* the mount shows the file's stat: 0600 whatever the umask */
+	if (fchmod(t->fd, 0600) < 0) {
+		r = -errno;
+		goto fail;
+	}
 
 	/* the footer carries the disk's UUID, as `ssefs disk create` does */
 	rng_uuid(uuid);
 	vhd_footer_build(footer, size, uuid, time(NULL));
-	r = encrypt ? make_encrypted(t, footer, uuid) : make_plain(t, footer);
+	r = encrypt ? make_encrypted(t, uuid) : make_plain(t);
 	if (r < 0)
 		goto fail;
+	w = vol_write(t->vol, footer, VHD_FOOTER_BYTES,
+		      t->size - VHD_FOOTER_BYTES);
+	if (w != VHD_FOOTER_BYTES) {
+		r = w < 0 ? (int)w : -EIO;
+		goto fail;
+	}
 	*out = t;
 	return 0;
 fail:
@@ -247,76 +260,8 @@ void tempdisk_destroy(struct tempdisk *t)
 	if (t->dirfd >= 0)
 		close(t->dirfd);
 	secbuf_free(t->kek);		/* wipes the ephemeral key */
-	pthread_mutex_destroy(&t->node.lock);
-	free(t->node.rel);
 	free(t->path);
 	free(t);
-}
-
-/* ---- I/O ---- */
-
-ssize_t tempdisk_read(struct tempdisk *t, void *buf, size_t len,
-		      uint64_t off)
-{
-	if (off >= t->size)
-		return 0;
-	if (len > t->size - off)
-		len = (size_t)(t->size - off);
-	if (t->vol)
-		return vol_read(t->vol, buf, len, off);
-	return io_pread_all(t->fd, buf, len, (off_t)off);
-}
-
-ssize_t tempdisk_write(struct tempdisk *t, const void *buf, size_t len,
-		       uint64_t off)
-{
-	int r;
-
-	if (off >= t->size)
-		return len ? -ENOSPC : 0;
-	if (len > t->size - off)
-		len = (size_t)(t->size - off);
-	if (t->vol)
-		return vol_write(t->vol, buf, len, off);
-	r = io_pwrite_all(t->fd, buf, len, (off_t)off);
-	return r < 0 ? r : (ssize_t)len;
-}
-
-/* Free [off, off+len) clipped to the size: it reads as zeros after. */
-static int punch(struct tempdisk *t, uint64_t off, uint64_t len)
-{
-	if (off >= t->size)
-		return 0;
-	if (len > t->size - off)
-		len = t->size - off;
-	if (t->vol)
-		return vol_discard(t->vol, off, len);
-	if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-		      (off_t)off, (off_t)len) < 0)
-		return -errno;
-	return 0;
-}
-
-int tempdisk_fallocate(struct tempdisk *t, int mode, uint64_t off,
-		       uint64_t len)
-{
-	uint64_t end = off + len;
-
-	if (!len || end < off)
-		return -EINVAL;
-	switch (mode) {
-	case FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE:
-	case FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE:
-		return punch(t, off, len);
-	case FALLOC_FL_ZERO_RANGE:
-		return end > t->size ? -EPERM : punch(t, off, len);
-	case 0:
-		/* thin: allocating only ever grows the size */
-		return end > t->size ? -EPERM : 0;
-	case FALLOC_FL_KEEP_SIZE:
-		return 0;
-	}
-	return -EOPNOTSUPP;
 }
 
 /* ---- what the mount shows ---- */
@@ -328,7 +273,7 @@ uint64_t tempdisk_size(const struct tempdisk *t)
 
 int tempdisk_encrypted(const struct tempdisk *t)
 {
-	return t->vol != NULL;
+	return t->encrypted;
 }
 
 const char *tempdisk_path(const struct tempdisk *t)
@@ -338,37 +283,24 @@ const char *tempdisk_path(const struct tempdisk *t)
 
 const char *tempdisk_kid(const struct tempdisk *t)
 {
-	return t->vol ? t->kid : NULL;
+	return t->encrypted ? t->kid : NULL;
+}
+
+struct volume *tempdisk_volume(struct tempdisk *t)
+{
+	return t->vol;
 }
 
 struct disk_node *tempdisk_node(struct tempdisk *t)
 {
-	return &t->node;
+	return t->node;
 }
 
-int tempdisk_stat(struct tempdisk *t, uid_t uid, gid_t gid, struct stat *st)
+uint64_t tempdisk_allocated(struct tempdisk *t)
 {
-	struct stat b;
+	struct stat st;
 
-	if (fstat(t->fd, &b) < 0)
-		return -errno;
-	memset(st, 0, sizeof(*st));
-	st->st_mode = S_IFREG | 0600;
-	st->st_nlink = 1;
-	st->st_uid = uid;
-	st->st_gid = gid;
-	st->st_size = (off_t)t->size;
-	st->st_blocks = b.st_blocks;
-	st->st_blksize = 1 << 20;
-	st->st_atim = b.st_atim;
-	st->st_mtim = b.st_mtim;
-	st->st_ctim = b.st_ctim;
-	return 0;
-}
-
-int tempdisk_utimens(struct tempdisk *t, const struct timespec tv[2])
-{
-	return futimens(t->fd, tv) < 0 ? -errno : 0;
+	return fstat(t->fd, &st) < 0 ? 0 : (uint64_t)st.st_blocks * 512;
 }
 
 /* ---- the mount's task ---- */
@@ -392,6 +324,14 @@ int tempdisk_start(struct ssefs_fs *fs)
 		return 0;
 	r = tempdisk_create(&t, fs->host.fd, fs->host.path,
 			    fs->opts.temp_disk, fs->opts.encryption_at_host);
+	/* a disk of the mount like any other, but for its properties */
+	if (r == 0) {
+		r = ssefs_fs_add_node(fs, TEMPDISK_NAME, NODE_PINNED |
+				      NODE_NO_VAULT, t->vol, t->dirfd,
+				      t->name, &t->node);
+		if (r < 0)
+			tempdisk_destroy(t);
+	}
 	if (r < 0) {
 		error("-o temp_disk: cannot make the temp disk in %s: %s",
 		      fs->host.path, strerror(-r));
@@ -418,5 +358,7 @@ void tempdisk_stop(struct ssefs_fs *fs)
 	t = fs->temp;
 	fs->temp = NULL;
 	pthread_mutex_unlock(&fs->lock);
+	if (t)
+		ssefs_fs_remove_node(fs, t->node);
 	tempdisk_destroy(t);
 }

@@ -14,14 +14,18 @@
  *     per mount); no vault knows it, so no other process can open the file.
  *   - encryption at host off: DIR/temp-disk.vhd, the plaintext .vhd itself.
  *
- * The backing file is removed at unmount and, after a crash, by the next
- * mount of any store with the same DIR (tempdisk_remove_leftovers()).  The
- * temp disk has no vault key: it is not in the mount's table of disks, so
- * rotation, revocation and the vault's registry never see it.
+ * Either way its I/O goes through an ordinary struct volume of fixed size
+ * (VOL_FIXED_SIZE): an envelope volume, or a raw one (vol_open_raw()).
  *
- * The I/O functions are safe to call from many threads at once.  Library
- * code: returns 0 or a negative errno and never prints, except the task
- * functions at the bottom, which log.
+ * The backing file is removed at unmount and, after a crash, by the next
+ * mount of any store with the same DIR (tempdisk_remove_leftovers()).  In
+ * the mount's table of disks it is a node with properties (fuse/fs.h):
+ * NODE_PINNED (its name, mode and owner are fixed), NODE_NO_VAULT (it has
+ * no vault key: revocation and the vault's registry skip it; rotation
+ * walks the store, where it is not) and NODE_OUTSIDE (its file is in DIR).
+ *
+ * Library code: returns 0 or a negative errno and never prints, except
+ * the task functions at the bottom, which log.
  */
 #ifndef SSEFS_FUSE_TEMPDISK_H
 #define SSEFS_FUSE_TEMPDISK_H
@@ -35,6 +39,7 @@
 struct disk_node;
 struct ssefs_fs;
 struct tempdisk;
+struct volume;
 
 #define TEMPDISK_NAME		"temp.vhd"	/* in the mount's root */
 #define TEMPDISK_SECTOR		4096		/* its sector size */
@@ -63,28 +68,17 @@ int tempdisk_create(struct tempdisk **out, int dirfd, const char *dirpath,
 
 /*
  * tempdisk_destroy() - remove the backing file (first, so that nothing is
- * left even if the rest fails), drop its blocks, close, and wipe the DEK
- * and the ephemeral key.  NULL is a no-op.
+ * left even if the rest fails), drop its blocks, close the volume, and
+ * wipe the DEK and the ephemeral key.  NULL is a no-op.  Not while its
+ * node is in a mount's table (tempdisk_stop() takes it out first).
  */
 void tempdisk_destroy(struct tempdisk *t);
 
-/* Reads stop at the end of the .vhd.  Return: bytes read or -errno. */
-ssize_t tempdisk_read(struct tempdisk *t, void *buf, size_t len,
-		      uint64_t off);
 /*
- * Writes never grow the disk: a write that starts at or past the end fails
- * with -ENOSPC, one that crosses it is cut short.  Return: bytes written or
- * -errno.
+ * The temp disk's volume (VOL_FIXED_SIZE): all I/O goes through it, from
+ * many threads at once if need be.  It stays the temp disk's.
  */
-ssize_t tempdisk_write(struct tempdisk *t, const void *buf, size_t len,
-		       uint64_t off);
-/*
- * fallocate(2) on the temp disk: PUNCH_HOLE|KEEP_SIZE and ZERO_RANGE free
- * the blocks (they read as zeros); plain allocation within the size is a
- * no-op.  Anything that would change the size: -EPERM.
- */
-int tempdisk_fallocate(struct tempdisk *t, int mode, uint64_t off,
-		       uint64_t len);
+struct volume *tempdisk_volume(struct tempdisk *t);
 
 /* The .vhd length, footer included (the data size + 512). */
 uint64_t tempdisk_size(const struct tempdisk *t);
@@ -95,25 +89,19 @@ const char *tempdisk_path(const struct tempdisk *t);
 /* The kid in the backing file's header, or NULL when plaintext. */
 const char *tempdisk_kid(const struct tempdisk *t);
 /*
- * tempdisk_node() - the node the mount hands out in fi->fh for temp.vhd.
- * It is not in the mount's table of disks; node->temp is @t and node->vol
- * stays NULL (all I/O goes through tempdisk_*); refs and the byte counters
+ * tempdisk_node() - its node in the mount's table (ssefs_fs_add_node()),
+ * NULL before tempdisk_start() put it there.  refs and the byte counters
  * count as for any disk.
  */
 struct disk_node *tempdisk_node(struct tempdisk *t);
-/*
- * tempdisk_stat() - what the mount shows: a regular file of mode 0600
- * owned by @uid:@gid, of tempdisk_size() bytes, with the backing file's
- * times and allocated blocks.  Return: 0 or -errno.
- */
-int tempdisk_stat(struct tempdisk *t, uid_t uid, gid_t gid, struct stat *st);
-/* Set the times (utimensat(2) semantics) on the backing file. */
-int tempdisk_utimens(struct tempdisk *t, const struct timespec tv[2]);
+/* The bytes the backing file takes on the host (0 if fstat fails). */
+uint64_t tempdisk_allocated(struct tempdisk *t);
 
 /*
  * The mount's task (fuse/tasks.c): start removes leftovers in the host
- * cache directory and, with -o temp_disk, makes the temp disk (fs->temp);
- * stop destroys it.  Without a host cache directory both do nothing.
+ * cache directory and, with -o temp_disk, makes the temp disk (fs->temp)
+ * and adds its node to the mount's table; stop takes the node out and
+ * destroys the disk.  Without a host cache directory both do nothing.
  */
 int tempdisk_start(struct ssefs_fs *fs);
 void tempdisk_stop(struct ssefs_fs *fs);

@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,7 +91,7 @@ static void check_fresh(struct tempdisk *t)
 
 	ck_assert_ptr_nonnull(buf);
 	ck_assert_uint_eq(tempdisk_size(t), SIZE + VHD_FOOTER_BYTES);
-	ck_assert_int_eq(tempdisk_read(t, buf, SIZE + VHD_FOOTER_BYTES + 99, 0),
+	ck_assert_int_eq(vol_read(tempdisk_volume(t), buf, SIZE + VHD_FOOTER_BYTES + 99, 0),
 			 SIZE + VHD_FOOTER_BYTES);
 	for (i = 0; i < SIZE; i++)
 		if (buf[i])
@@ -101,7 +100,7 @@ static void check_fresh(struct tempdisk *t)
 	ck_assert_int_eq(vhd_footer_parse(buf + SIZE, &vi), 0);
 	ck_assert_uint_eq(vi.size, SIZE);
 	ck_assert_uint_eq(vi.type, VHD_TYPE_FIXED);
-	ck_assert_int_eq(tempdisk_read(t, buf, 10, SIZE + VHD_FOOTER_BYTES), 0);
+	ck_assert_int_eq(vol_read(tempdisk_volume(t), buf, 10, SIZE + VHD_FOOTER_BYTES), 0);
 	free(buf);
 }
 
@@ -137,9 +136,9 @@ START_TEST(test_encrypted)
 	ck_assert_uint_eq(h.plain_size, SIZE + VHD_FOOTER_BYTES);
 
 	/* written through, read back; only ciphertext in the file */
-	ck_assert_int_eq(tempdisk_write(t, canary, sizeof(canary), 12345),
+	ck_assert_int_eq(vol_write(tempdisk_volume(t), canary, sizeof(canary), 12345),
 			 sizeof(canary));
-	ck_assert_int_eq(tempdisk_read(t, got, sizeof(got), 12345),
+	ck_assert_int_eq(vol_read(tempdisk_volume(t), got, sizeof(got), 12345),
 			 sizeof(got));
 	ck_assert_mem_eq(got, canary, sizeof(canary));
 	raw = slurp(tempdisk_path(t), &len);
@@ -161,7 +160,7 @@ START_TEST(test_plaintext)
 	ck_assert_int_eq(tempdisk_encrypted(t), 0);
 	ck_assert_ptr_null(tempdisk_kid(t));
 	check_fresh(t);
-	ck_assert_int_eq(tempdisk_write(t, canary, sizeof(canary), 777),
+	ck_assert_int_eq(vol_write(tempdisk_volume(t), canary, sizeof(canary), 777),
 			 sizeof(canary));
 	/* the backing file is the plaintext .vhd, byte for byte */
 	raw = slurp(tempdisk_path(t), &len);
@@ -212,30 +211,31 @@ END_TEST
 START_TEST(test_fixed_size)
 {
 	struct tempdisk *t = NULL;
+	struct volume *vol;
 	uint64_t end;
 	uint8_t buf[8192], zero[8192] = { 0 };
 
 	ck_assert_int_eq(tempdisk_create(&t, dirfd, dir, SIZE, _i), 0);
+	vol = tempdisk_volume(t);
 	end = tempdisk_size(t);
+	ck_assert_uint_eq(vol_size(vol), end);
 	memset(buf, 0xa5, sizeof(buf));
 	/* at or past the end: ENOSPC; across it: cut short */
-	ck_assert_int_eq(tempdisk_write(t, buf, 512, end), -ENOSPC);
-	ck_assert_int_eq(tempdisk_write(t, buf, 512, end + 4096), -ENOSPC);
-	ck_assert_int_eq(tempdisk_write(t, buf, 4096, end - 100), 100);
-	/* anything that would grow it: EPERM */
-	ck_assert_int_eq(tempdisk_fallocate(t, 0, end - 10, 20), -EPERM);
-	ck_assert_int_eq(tempdisk_fallocate(t, FALLOC_FL_ZERO_RANGE, end - 10,
-					    20), -EPERM);
-	ck_assert_int_eq(tempdisk_fallocate(t, 0, 0, 4096), 0);
-	/* a punched hole reads as zeros */
-	ck_assert_int_eq(tempdisk_write(t, buf, sizeof(buf), 65536),
+	ck_assert_int_eq(vol_write(vol, buf, 512, end), -ENOSPC);
+	ck_assert_int_eq(vol_write(vol, buf, 512, end + 4096), -ENOSPC);
+	ck_assert_int_eq(vol_write(vol, buf, 4096, end - 100), 100);
+	/* a size change: EPERM; the same size: nothing to do */
+	ck_assert_int_eq(vol_truncate(vol, end + 10), -EPERM);
+	ck_assert_int_eq(vol_truncate(vol, 0), -EPERM);
+	ck_assert_int_eq(vol_truncate(vol, end), 0);
+	/* a discarded range reads as zeros */
+	ck_assert_int_eq(vol_write(vol, buf, sizeof(buf), 65536),
 			 sizeof(buf));
-	ck_assert_int_eq(tempdisk_fallocate(t, FALLOC_FL_PUNCH_HOLE |
-					    FALLOC_FL_KEEP_SIZE, 65536,
-					    sizeof(buf)), 0);
-	ck_assert_int_eq(tempdisk_read(t, buf, sizeof(buf), 65536),
+	ck_assert_int_eq(vol_discard(vol, 65536, sizeof(buf)), 0);
+	ck_assert_int_eq(vol_read(vol, buf, sizeof(buf), 65536),
 			 sizeof(buf));
 	ck_assert_mem_eq(buf, zero, sizeof(buf));
+	ck_assert_uint_eq(vol_size(vol), end);
 	ck_assert_uint_eq(tempdisk_size(t), end);
 	tempdisk_destroy(t);
 	ck_assert(dir_is_empty());

@@ -1163,6 +1163,106 @@ START_TEST(test_cache_device_replay)
 }
 END_TEST
 
+/*
+ * A raw volume over a plaintext file: bytes land at their own offset, a
+ * partial sector is read-modify-written, the file is the size; no header,
+ * keys or layers.  _i 1: VOL_FIXED_SIZE (ENOSPC at the end, cut short
+ * across it, EPERM on a size change) and the encrypted volume does the
+ * same.
+ */
+START_TEST(test_raw_and_fixed)
+{
+	static uint8_t buf[4 * 512], got[4 * 512], zero[4 * 512];
+	const uint64_t size = 64 * 1024 + 512;
+	int fixed = _i ? VOL_FIXED_SIZE : 0;
+	struct volume *vol = NULL;
+	struct backing *b = NULL;
+	struct env_header h;
+	struct stat st;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(backing_file_new(&b, fd, path), 0);
+	ck_assert_int_eq(vol_open_raw(&vol, b, 512, size + 1, 0), -EINVAL);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(backing_file_new(&b, fd, path), 0);
+	ck_assert_int_eq(vol_open_raw(&vol, b, 512, size, fixed), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, size);		/* made so, sparse */
+	ck_assert_uint_eq(vol_size(vol), size);
+
+	randombytes_buf(buf, sizeof(buf));
+	ck_assert_int_eq(vol_write(vol, buf, 700, 1000), 700);
+	ck_assert_int_eq(vol_read(vol, got, 700, 1000), 700);
+	ck_assert_mem_eq(got, buf, 700);
+	ck_assert_int_eq(vol_read(vol, got, sizeof(got), 0), sizeof(got));
+	ck_assert_mem_eq(got, zero, 1000);		/* kept around it */
+	ck_assert_mem_eq(got + 1700, zero, sizeof(got) - 1700);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_eq(pread(fd, got, 700, 1000), 700);
+	close(fd);
+	ck_assert_mem_eq(got, buf, 700);		/* the file is it */
+	ck_assert_int_eq(vol_discard(vol, 512, 1024), 0);
+	ck_assert_int_eq(vol_read(vol, got, 1024, 512), 1024);
+	ck_assert_mem_eq(got, zero, 1024);
+
+	/* no header, keys or layers */
+	vol_get_header(vol, &h);
+	ck_assert_uint_eq(h.plain_size, size);
+	ck_assert_int_eq(h.nlayers, 0);
+	ck_assert_int_eq(vol_set_header(vol, &h), -EINVAL);
+	ck_assert_int_eq(vol_bind_footer(vol), -EINVAL);
+	vol_drop_keys(vol);
+	ck_assert_int_eq(vol_has_keys(vol), 1);
+	ck_assert_int_eq(vol_reload_keys(vol), 0);
+	ck_assert_int_eq(vol_flush(vol), 0);
+
+	if (fixed) {
+		ck_assert_int_eq(vol_write(vol, buf, 512, size), -ENOSPC);
+		ck_assert_int_eq(vol_write(vol, buf, 512, size + 9), -ENOSPC);
+		ck_assert_int_eq(vol_write(vol, buf, 1024, size - 100), 100);
+		ck_assert_int_eq(vol_truncate(vol, size + 512), -EPERM);
+		ck_assert_int_eq(vol_truncate(vol, 0), -EPERM);
+		ck_assert_int_eq(vol_truncate(vol, size), 0);
+		ck_assert_uint_eq(vol_size(vol), size);
+	} else {
+		ck_assert_int_eq(vol_truncate(vol, size + 1), -EINVAL);
+		ck_assert_int_eq(vol_truncate(vol, 1024), 0);
+		ck_assert_int_eq(vol_write(vol, buf, 512, 4096), 512);
+		ck_assert_uint_eq(vol_size(vol), 4096 + 512);
+		ck_assert_int_eq(vol_flush(vol), 0);
+	}
+	ck_assert_int_eq(vol_close(vol), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, fixed ? size : 4096 + 512);
+
+	/* read-only: the file's length is left alone, writes fail */
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(backing_file_new(&b, fd, path), 0);
+	vol = NULL;
+	ck_assert_int_eq(vol_open_raw(&vol, b, 512, size, VOL_RDONLY), 0);
+	ck_assert_int_eq(vol_write(vol, buf, 1, 0), -EROFS);
+	vol_close(vol);
+
+	if (!fixed)
+		return;
+	/* the encrypted volume keeps a fixed size the same way */
+	make_disk(size, 4096, 1);
+	vol = NULL;
+	ck_assert_int_eq(vol_open(&vol, path, VOL_FIXED_SIZE, &ops), 0);
+	ck_assert_int_eq(vol_write(vol, buf, 512, size), -ENOSPC);
+	ck_assert_int_eq(vol_write(vol, buf, 1024, size - 100), 100);
+	ck_assert_int_eq(vol_read(vol, got, 100, size - 100), 100);
+	ck_assert_mem_eq(got, buf, 100);
+	ck_assert_int_eq(vol_truncate(vol, size + 4096), -EPERM);
+	ck_assert_int_eq(vol_truncate(vol, size), 0);
+	ck_assert_int_eq(vol_close(vol), 0);
+}
+END_TEST
+
 Suite *suite_volume(void)
 {
 	Suite *s = suite_create("volume");
@@ -1197,6 +1297,7 @@ Suite *suite_volume(void)
 	tcase_add_test(tc, test_backing_file);
 	tcase_add_loop_test(tc, test_cipher_layer, 0, 2);
 	tcase_add_loop_test(tc, test_cache_device_replay, 0, 2);
+	tcase_add_loop_test(tc, test_raw_and_fixed, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
