@@ -46,6 +46,7 @@ struct volume {
 	struct backing *b;
 	int rdonly;
 	int fixed;			/* VOL_FIXED_SIZE */
+	int scratch;			/* VOL_SCRATCH */
 	int raw;			/* vol_open_raw(): no header, no cipher */
 	uint32_t ss;			/* sector size */
 	unsigned int nlayers;
@@ -590,7 +591,7 @@ int vol_flush(struct volume *vol)
 {
 	int r, r2;
 
-	if (vol->rdonly)
+	if (vol->rdonly || vol->scratch)
 		return 0;
 	pthread_rwlock_rdlock(&vol->keys);
 	r = vol->top->ops->flush(vol->top);
@@ -755,6 +756,7 @@ static struct volume *vol_new(struct backing *b, int flags)
 	}
 	vol->b = b;
 	vol->fixed = !!(flags & VOL_FIXED_SIZE);
+	vol->scratch = !!(flags & VOL_SCRATCH);
 	vol->bad_copy = -1;
 	vol->bound_sec = NO_BIND;
 	pthread_rwlock_init(&vol->keys, NULL);

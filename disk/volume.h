@@ -34,6 +34,9 @@ struct volume;
  * with -EPERM (to the same size it is a no-op).
  */
 #define VOL_FIXED_SIZE	0x2
+/* Scratch space whose content need not outlive the volume: vol_flush()
+ * (and so vol_close()) syncs nothing and returns 0 at once. */
+#define VOL_SCRATCH	0x4
 
 /*
  * vol_probe() - read only the header of @path, without keys: is it ours,
@@ -117,7 +120,7 @@ int vol_truncate(struct volume *vol, uint64_t size);
 int vol_discard(struct volume *vol, uint64_t off, uint64_t len);
 /* Flush the stack (a host cache's dirty sectors written back, the store
  * synced, the cache's entries cleared), then persist a changed size in
- * the header. */
+ * the header.  With VOL_SCRATCH: nothing, 0. */
 int vol_flush(struct volume *vol);
 
 /*

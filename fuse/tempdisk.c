@@ -31,6 +31,9 @@
 #define KID_ID_BYTES	16		/* 32 hex digits */
 #define RAW_SECTOR	512		/* the plaintext volume's: the .vhd
 					 * length is N MiB + 512 */
+/* its size is fixed, and fsync returns at once: nothing outlives the
+ * mount anyway */
+#define TEMPDISK_VOL_FLAGS	(VOL_FIXED_SIZE | VOL_SCRATCH)
 
 struct tempdisk {
 	int dirfd;			/* a dup of the directory's fd */
@@ -46,7 +49,7 @@ struct tempdisk {
 	char kid[sizeof(TEMPDISK_KID_PREFIX) + 2 * KID_ID_BYTES];
 
 	/* an envelope volume under the ephemeral key, or a raw one over
-	 * the plaintext .vhd; VOL_FIXED_SIZE either way */
+	 * the plaintext .vhd; TEMPDISK_VOL_FLAGS either way */
 	struct volume *vol;
 	struct disk_node *node;		/* in the mount's table, or NULL */
 };
@@ -160,7 +163,7 @@ static int make_encrypted(struct tempdisk *t, const uint8_t *uuid)
 	vfd = fcntl(t->fd, F_DUPFD_CLOEXEC, 0);
 	if (vfd < 0)
 		return -errno;
-	r = vol_open_fd(&t->vol, vfd, t->path, VOL_FIXED_SIZE, &ops);
+	r = vol_open_fd(&t->vol, vfd, t->path, TEMPDISK_VOL_FLAGS, &ops);
 	if (r < 0)
 		t->vol = NULL;
 	return r;
@@ -178,7 +181,7 @@ static int make_plain(struct tempdisk *t)
 	r = backing_file_new(&b, vfd, t->path);
 	if (r == 0)
 		r = vol_open_raw(&t->vol, b, RAW_SECTOR, t->size,
-				 VOL_FIXED_SIZE);
+				 TEMPDISK_VOL_FLAGS);
 	if (r < 0)
 		t->vol = NULL;
 	return r;

@@ -15,7 +15,8 @@
  *   - encryption at host off: DIR/temp-disk.vhd, the plaintext .vhd itself.
  *
  * Either way its I/O goes through an ordinary struct volume of fixed size
- * (VOL_FIXED_SIZE): an envelope volume, or a raw one (vol_open_raw()).
+ * whose flush syncs nothing (VOL_FIXED_SIZE, VOL_SCRATCH): an envelope
+ * volume, or a raw one (vol_open_raw()).
  *
  * The backing file is removed at unmount and, after a crash, by the next
  * mount of any store with the same DIR (tempdisk_remove_leftovers()).  In
@@ -75,8 +76,9 @@ int tempdisk_create(struct tempdisk **out, int dirfd, const char *dirpath,
 void tempdisk_destroy(struct tempdisk *t);
 
 /*
- * The temp disk's volume (VOL_FIXED_SIZE): all I/O goes through it, from
- * many threads at once if need be.  It stays the temp disk's.
+ * The temp disk's volume (VOL_FIXED_SIZE, VOL_SCRATCH): all I/O goes
+ * through it, from many threads at once if need be.  It stays the temp
+ * disk's.
  */
 struct volume *tempdisk_volume(struct tempdisk *t);
 

@@ -1167,8 +1167,8 @@ END_TEST
  * A raw volume over a plaintext file: bytes land at their own offset, a
  * partial sector is read-modify-written, the file is the size; no header,
  * keys or layers.  _i 1: VOL_FIXED_SIZE (ENOSPC at the end, cut short
- * across it, EPERM on a size change) and the encrypted volume does the
- * same.
+ * across it, EPERM on a size change), the encrypted volume does the
+ * same, and VOL_SCRATCH persists nothing.
  */
 START_TEST(test_raw_and_fixed)
 {
@@ -1260,6 +1260,18 @@ START_TEST(test_raw_and_fixed)
 	ck_assert_int_eq(vol_truncate(vol, size + 4096), -EPERM);
 	ck_assert_int_eq(vol_truncate(vol, size), 0);
 	ck_assert_int_eq(vol_close(vol), 0);
+
+	/* scratch: flush and close persist nothing, not even a new size */
+	vol = NULL;
+	ck_assert_int_eq(vol_open(&vol, path, VOL_SCRATCH, &ops), 0);
+	ck_assert_int_eq(vol_write(vol, buf, 512, size), 512);
+	ck_assert_uint_eq(vol_size(vol), size + 512);
+	ck_assert_int_eq(vol_flush(vol), 0);
+	ck_assert_int_eq(vol_close(vol), 0);
+	vol = NULL;
+	ck_assert_int_eq(vol_open(&vol, path, VOL_RDONLY, &ops), 0);
+	ck_assert_uint_eq(vol_size(vol), size);
+	vol_close(vol);
 }
 END_TEST
 
