@@ -1163,6 +1163,23 @@ START_TEST(test_cache_device_replay)
 }
 END_TEST
 
+/* @vol of @size bytes is VOL_FIXED_SIZE: ENOSPC at and past the end, a
+ * write across it cut short, EPERM for a size change. */
+static void expect_fixed(struct volume *vol, uint64_t size, uint8_t *buf)
+{
+	uint8_t got[100];
+
+	ck_assert_int_eq(vol_write(vol, buf, 512, size), -ENOSPC);
+	ck_assert_int_eq(vol_write(vol, buf, 512, size + 9), -ENOSPC);
+	ck_assert_int_eq(vol_write(vol, buf, 1024, size - 100), 100);
+	ck_assert_int_eq(vol_read(vol, got, 100, size - 100), 100);
+	ck_assert_mem_eq(got, buf, 100);
+	ck_assert_int_eq(vol_truncate(vol, size + 4096), -EPERM);
+	ck_assert_int_eq(vol_truncate(vol, 0), -EPERM);
+	ck_assert_int_eq(vol_truncate(vol, size), 0);
+	ck_assert_uint_eq(vol_size(vol), size);
+}
+
 /*
  * A raw volume over a plaintext file: bytes land at their own offset, a
  * partial sector is read-modify-written, the file is the size; no header,
@@ -1220,13 +1237,7 @@ START_TEST(test_raw_and_fixed)
 	ck_assert_int_eq(vol_flush(vol), 0);
 
 	if (fixed) {
-		ck_assert_int_eq(vol_write(vol, buf, 512, size), -ENOSPC);
-		ck_assert_int_eq(vol_write(vol, buf, 512, size + 9), -ENOSPC);
-		ck_assert_int_eq(vol_write(vol, buf, 1024, size - 100), 100);
-		ck_assert_int_eq(vol_truncate(vol, size + 512), -EPERM);
-		ck_assert_int_eq(vol_truncate(vol, 0), -EPERM);
-		ck_assert_int_eq(vol_truncate(vol, size), 0);
-		ck_assert_uint_eq(vol_size(vol), size);
+		expect_fixed(vol, size, buf);
 	} else {
 		ck_assert_int_eq(vol_truncate(vol, size + 1), -EINVAL);
 		ck_assert_int_eq(vol_truncate(vol, 1024), 0);
@@ -1253,12 +1264,7 @@ START_TEST(test_raw_and_fixed)
 	make_disk(size, 4096, 1);
 	vol = NULL;
 	ck_assert_int_eq(vol_open(&vol, path, VOL_FIXED_SIZE, &ops), 0);
-	ck_assert_int_eq(vol_write(vol, buf, 512, size), -ENOSPC);
-	ck_assert_int_eq(vol_write(vol, buf, 1024, size - 100), 100);
-	ck_assert_int_eq(vol_read(vol, got, 100, size - 100), 100);
-	ck_assert_mem_eq(got, buf, 100);
-	ck_assert_int_eq(vol_truncate(vol, size + 4096), -EPERM);
-	ck_assert_int_eq(vol_truncate(vol, size), 0);
+	expect_fixed(vol, size, buf);
 	ck_assert_int_eq(vol_close(vol), 0);
 
 	/* scratch: flush and close persist nothing, not even a new size */
