@@ -629,21 +629,29 @@ static int bb_sync(struct backing *b)
 	return r;
 }
 
-static int bb_get_size(struct backing *b, uint64_t *len)
+/* The blob's properties now; the length seen is remembered. */
+static int bb_props(struct blob_backing *bb, struct azb_props *p)
 {
-	struct blob_backing *bb = bb_of(b);
 	struct azb_err e = { 0, "" };
-	struct azb_props p;
 	int r;
 
-	r = azb_props(bb->s->c, bb->blob, &p, &e);
+	r = azb_props(bb->s->c, bb->blob, p, &e);
 	if (r < 0)
 		return noted(bb, r, &e);
 	pthread_mutex_lock(&bb->mu);
-	bb->size = p.length;
+	bb->size = p->length;
 	pthread_mutex_unlock(&bb->mu);
-	*len = p.length;
 	return 0;
+}
+
+static int bb_get_size(struct backing *b, uint64_t *len)
+{
+	struct azb_props p;
+	int r = bb_props(bb_of(b), &p);
+
+	if (r == 0)
+		*len = p.length;
+	return r;
 }
 
 static int bb_set_size(struct backing *b, uint64_t len)
@@ -844,14 +852,11 @@ static uint64_t fnv1a(const char *s)
 
 static int bb_fingerprint(struct backing *b, struct backing_fp *fp)
 {
-	struct blob_backing *bb = bb_of(b);
-	struct azb_err e = { 0, "" };
 	struct azb_props p;
-	int r;
+	int r = bb_props(bb_of(b), &p);
 
-	r = azb_props(bb->s->c, bb->blob, &p, &e);
 	if (r < 0)
-		return noted(bb, r, &e);
+		return r;
 	memset(fp, 0, sizeof(*fp));
 	fp->a = fnv1a(p.etag);
 	fp->b = fnv1a(b->name);
