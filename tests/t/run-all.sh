@@ -64,7 +64,12 @@ start () {	# NAME
 	for l in $(locks_of "$1"); do
 		lock_held[$l]=$1
 	done
-	bash "./$1.sh" </dev/null >"results/$1.out" 2>&1 &
+	rm -f "results/$1.rc"
+	# the subshell writes the exit code: a script killed by a signal is
+	# reported by bash and dropped from its jobs, where wait -n would
+	# never see it
+	( bash "./$1.sh" </dev/null; echo $? >"results/$1.rc" ) \
+		>"results/$1.out" 2>&1 &
 	running_name[$!]=$1
 	running_start[$!]=$(date +%s)
 }
@@ -94,7 +99,7 @@ report () {
 		grep -E '^not ok|^ok .*# skip|^#' "results/$name.out" |
 			grep -v '^# time: ' | head -40
 		grep -h '^SKIPPED:' "results/$name.out"
-		tail -15 "results/$name.out" | grep -vE '^(ok|not ok|#)' | sed 's/^/    /'
+		tail -15 "results/$name.out" | grep -vE '^(ok|not ok|#|SKIPPED:)' | sed 's/^/    /'
 	else
 		echo "    $name: ${line} (${secs}s)"
 		grep -h '^SKIPPED:' "results/$name.out"
@@ -122,14 +127,22 @@ while [ ${#queue[@]} -gt 0 ] || [ ${#running_name[@]} -gt 0 ]; do
 			i=$((i + 1))
 		fi
 	done
-	pid=
-	wait -n -p pid
-	rc=$?
-	[ -n "$pid" ] && [ -n "${running_name[$pid]}" ] || continue
-	name=${running_name[$pid]}
-	secs=$(( $(date +%s) - ${running_start[$pid]} ))
-	unset "running_name[$pid]" "running_start[$pid]"
-	report "$name" "$rc" "$secs"
+	# one ended (or none is left to wait for: do not spin)
+	wait -n 2>/dev/null || sleep 0.2
+	for pid in "${!running_name[@]}"; do
+		name=${running_name[$pid]}
+		if [ -f "results/$name.rc" ]; then
+			rc=$(cat "results/$name.rc")
+		elif ! kill -0 "$pid" 2>/dev/null; then
+			rc=255	# the subshell itself was killed
+		else
+			continue
+		fi
+		wait "$pid" 2>/dev/null
+		secs=$(( $(date +%s) - ${running_start[$pid]} ))
+		unset "running_name[$pid]" "running_start[$pid]"
+		report "$name" "${rc:-255}" "$secs"
+	done
 done
 [ -n "$bad_scripts" ] && echo "failed scripts:$bad_scripts"
 if [ -n "$NO_SKIP" ] && [ $skipped -ne 0 ]; then

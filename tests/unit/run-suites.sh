@@ -48,18 +48,29 @@ while [ ${#queue[@]} -gt 0 ] || [ ${#running_name[@]} -gt 0 ]; do
 	while [ ${#running_name[@]} -lt "$jobs" ] && [ ${#queue[@]} -gt 0 ]; do
 		s=${queue[0]}
 		queue=("${queue[@]:1}")
-		CK_RUN_SUITE=$s "$bin" </dev/null >"$dir/out/$s.out" 2>&1 &
+		rm -f "$dir/out/$s.rc"
+		# the subshell writes the exit code: a runner killed by a
+		# signal is dropped from bash's jobs, unseen by wait -n
+		( CK_RUN_SUITE=$s "$bin" </dev/null; echo $? >"$dir/out/$s.rc" ) \
+			>"$dir/out/$s.out" 2>&1 &
 		running_name[$!]=$s
 		started[$s]=$SECONDS
 	done
-	pid=
-	wait -n -p pid
-	rc=$?
-	[ -n "$pid" ] && [ -n "${running_name[$pid]}" ] || continue
-	s=${running_name[$pid]}
-	unset "running_name[$pid]"
-	echo $((SECONDS - ${started[$s]})) >"$dir/out/$s.time"
-	report "$s" "$rc"
+	wait -n 2>/dev/null || sleep 0.2
+	for pid in "${!running_name[@]}"; do
+		s=${running_name[$pid]}
+		if [ -f "$dir/out/$s.rc" ]; then
+			rc=$(cat "$dir/out/$s.rc")
+		elif ! kill -0 "$pid" 2>/dev/null; then
+			rc=255
+		else
+			continue
+		fi
+		wait "$pid" 2>/dev/null
+		unset "running_name[$pid]"
+		echo $((SECONDS - ${started[$s]})) >"$dir/out/$s.time"
+		report "$s" "${rc:-255}"
+	done
 done
 [ -n "$bad" ] && echo "failed suites:$bad"
 echo "unit: Checks: $checks, Failures: $failures, Errors: $errors"
