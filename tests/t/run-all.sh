@@ -6,9 +6,9 @@
 # whole to results/NAME.out, and its lines here are printed whole when it
 # ends.  A script that changes what is shared by the whole machine (users,
 # /etc, /sbin) says so in a line "# run-all: lock NAME... (why)": scripts
-# holding the same NAME never run at the same time.  The slowest scripts (by the
-# times the last run left in results/NAME.time, else the list below) start
-# first, so that no long one is left running alone at the end.
+# holding the same NAME never run at the same time.  The slowest scripts
+# (by the times the last run left in results/NAME.time, else the list
+# below) start first, so that no long one is left running alone at the end.
 #
 # NO_SKIP=1 (CI) counts a skipped test or script as a failure: on the
 # machine CI runs on, everything must run.
@@ -18,11 +18,18 @@ JOBS=${JOBS:-1}
 case $JOBS in ''|*[!0-9]*|0) echo "ssefs: run-all: JOBS=$JOBS: not a count" >&2; exit 2 ;; esac
 
 # started first when results/ holds no times yet: slowest first
-SLOW_FIRST="t7000 t4300 t3100 t0100 t4000 t5100 t4100"
+SLOW_FIRST="t3100 t4000 t7000 t0100 t5000 t4300 t2000 t1101 t5100"
 
 passed=0 failed=0 skipped=0 bad_scripts=
 scripts=("$@")
 [ ${#scripts[@]} -eq 0 ] && scripts=(t[0-9][0-9][0-9][0-9]-*.sh)
+for t in "${scripts[@]}"; do
+	name=$(basename "$t" .sh)
+	[ -f "$name.sh" ] && continue
+	echo "*** $name: FAILED: no such test script"
+	failed=$((failed + 1))
+	bad_scripts="$bad_scripts $name"
+done
 
 # order: last time (seconds, descending), then the SLOW_FIRST list, then
 # by name
@@ -32,7 +39,7 @@ while read -r _ _ name; do
 done < <(
 	for t in "${scripts[@]}"; do
 		name=$(basename "$t" .sh)
-		[ -f "$name.sh" ] || { echo "ssefs: run-all: $t: no such test script" >&2; continue; }
+		[ -f "$name.sh" ] || continue
 		secs=$(cat "results/$name.time" 2>/dev/null)
 		case $secs in ''|*[!0-9]*) secs=0 ;; esac
 		rank=99
