@@ -138,14 +138,13 @@ while [ ${#queue[@]} -gt 0 ] || [ ${#running_name[@]} -gt 0 ]; do
 	wait -n 2>/dev/null || sleep 0.2
 	for pid in "${!running_name[@]}"; do
 		name=${running_name[$pid]}
-		if [ -f "results/$name.rc" ]; then
-			rc=$(cat "results/$name.rc")
-		elif ! kill -0 "$pid" 2>/dev/null; then
-			rc=255	# the subshell itself was killed
-		else
+		# still running: no exit code yet, and alive
+		[ ! -f "results/$name.rc" ] && kill -0 "$pid" 2>/dev/null &&
 			continue
-		fi
+		# ended: the code is there once the subshell is gone (none:
+		# the subshell itself was killed)
 		wait "$pid" 2>/dev/null
+		rc=$(cat "results/$name.rc" 2>/dev/null)
 		secs=$(( $(date +%s) - ${running_start[$pid]} ))
 		unset "running_name[$pid]" "running_start[$pid]"
 		report "$name" "${rc:-255}" "$secs"

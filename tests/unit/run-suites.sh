@@ -59,14 +59,10 @@ while [ ${#queue[@]} -gt 0 ] || [ ${#running_name[@]} -gt 0 ]; do
 	wait -n 2>/dev/null || sleep 0.2
 	for pid in "${!running_name[@]}"; do
 		s=${running_name[$pid]}
-		if [ -f "$dir/out/$s.rc" ]; then
-			rc=$(cat "$dir/out/$s.rc")
-		elif ! kill -0 "$pid" 2>/dev/null; then
-			rc=255
-		else
+		[ ! -f "$dir/out/$s.rc" ] && kill -0 "$pid" 2>/dev/null &&
 			continue
-		fi
 		wait "$pid" 2>/dev/null
+		rc=$(cat "$dir/out/$s.rc" 2>/dev/null)
 		unset "running_name[$pid]"
 		echo $((SECONDS - ${started[$s]})) >"$dir/out/$s.time"
 		report "$s" "${rc:-255}"
