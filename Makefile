@@ -1,7 +1,9 @@
 # ssefs - non-recursive Makefile.
 #
 #   make              build ./ssefs
-#   make check        unit + integration tests (installs missing deps first)
+#   make check        the include rule, unit + integration tests (installs
+#                     missing deps first)
+#   make layers       includes point one way (tools/check-layers.sh)
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make check JOBS=3       3 unit suites / integration scripts at a time
 #   make demo         the main job end to end on the embedded defaults
@@ -53,7 +55,7 @@ endif
 # Every .c in a module directory belongs to the library; cli/main.c is the
 # program.  New files are picked up without touching this Makefile.
 LIB_SRC   := $(sort $(wildcard crypto/*.c keyvault/*.c disk/*.c cache/*.c \
-			store/*.c fuse/*.c util/*.c cli/*.c))
+			store/*.c svc/*.c fuse/*.c util/*.c cli/*.c))
 LIB_SRC   := $(filter-out cli/main.c,$(LIB_SRC))
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  := $(sort $(wildcard tests/unit/check_*.c))
@@ -65,10 +67,12 @@ ifdef SANITIZE
 PROG      := $(BUILD)/ssefs
 endif
 
-# tests/azb-tool.c drives the blob client (store/) for t7000; not installed
+# tests/azb-tool.c drives the blob client (store/) for t7000, and
+# tests/backing-tool.c a store backend (t7001); not installed
 AZB_TOOL  := $(BUILD)/azb-tool
+BACKING_TOOL := $(BUILD)/backing-tool
 
-all: $(PROG) $(AZB_TOOL)
+all: $(PROG) $(AZB_TOOL) $(BACKING_TOOL)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -82,6 +86,9 @@ $(PROG): $(BUILD)/cli/main.o $(BUILD)/libssefs.a
 	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(AZB_TOOL): $(BUILD)/tests/azb-tool.o $(BUILD)/libssefs.a
+	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BACKING_TOOL): $(BUILD)/tests/backing-tool.o $(BUILD)/libssefs.a
 	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit runner learns its suites from the file names: check_FOO.c
@@ -110,7 +117,12 @@ integration: $(PROG) $(AZB_TOOL)
 	cd tests/t && SSEFS_BIN=$(abspath $(PROG)) JOBS=$(JOBS) \
 		NO_SKIP=$(NO_SKIP) ./run-all.sh
 
+# util < crypto < disk < keyvault, cache, store < svc < fuse < cli
+layers:
+	@sh tools/check-layers.sh .
+
 check: deps
+	@$(MAKE) --no-print-directory layers
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 
@@ -185,8 +197,8 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz ssefs tests/t/trash*
 
-.PHONY: all unit integration check demo deps fuzz bench bench-full man-lint \
+.PHONY: all layers unit integration check demo deps fuzz bench bench-full man-lint \
 	install uninstall clean
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/cli/main.d \
-	$(BUILD)/tests/azb-tool.d
+	$(BUILD)/tests/azb-tool.d $(BUILD)/tests/backing-tool.d

@@ -7,8 +7,9 @@
 
 #include <stdio.h>
 
+#include "keyvault/vault.h"
+
 struct config;
-struct vault;
 
 enum exit_code {
 	EXIT_OK = 0,
@@ -25,6 +26,10 @@ struct cli_ctx {
 	int json;			/* --json */
 	int progress;			/* --progress: 1; --quiet: -1; else 0 */
 	struct config *cfg;		/* NULL when there is no config file */
+	/* the vault's keyops for this command's disks (vault_keyops()),
+	 * and what the vault said of their last failure */
+	struct vault_keyctx keys;
+	struct vault_err verr;
 };
 
 /* One command family: argv[0] is the family name ("key"). */
@@ -111,8 +116,9 @@ int cli_plain_args(int *argc, char ***argv, const char *cmd,
  */
 int cli_json_gone(const char *name, const char *what);
 
-/* strerror() with ssefs's own words for the errnos it gives meaning to
- * (EKEYREVOKED: "key has been revoked", EBADMSG: "no valid header"...). */
-const char *cli_strerror(int err);
+/* Re-wrap every disk of set @des to its active key now (des update --key),
+ * with the progress and lines of `ssefs rotate`; errors printed.  Return:
+ * an exit code.  (Implemented in cli/cmd_rotate.c.) */
+int cli_rotate_des(struct cli_ctx *ctx, struct vault *v, const char *des);
 
 #endif /* SSEFS_CLI_CLI_H */

@@ -26,9 +26,10 @@
 
 #include "cli/attach.h"
 #include "cli/cli.h"
-#include "cli/mountinfo.h"
 #include "disk/vhd.h"
 #include "fuse/tempdisk.h"
+#include "svc/errors.h"
+#include "svc/mountinfo.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/loopdev.h"
@@ -67,7 +68,7 @@ static int open_disk(const char *arg, int rdonly, struct attach_disk *d)
 	fd = open(d->path, (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0)
 		return error("disk %s: cannot open: %s", arg,
-			     cli_strerror(errno));
+			     svc_strerror(errno));
 	if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0)
 		goto fail_errno;
 	if (!S_ISREG(st.st_mode) || sfs.f_type != FUSE_MAGIC ||

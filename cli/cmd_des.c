@@ -9,16 +9,16 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmd_vault.h"
-#include "cli/rotation.h"
 #include "crypto/envelope.h"
 #include "keyvault/des.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 static const char des_usage[] =
 "usage: ssefs des create NAME --key NAME[/VERSION] [--type TYPE]\n"
@@ -46,7 +46,7 @@ static int des_error(const char *name, int r)
 	else if (r == -EEXIST)
 		error("des %s: already exists", name);
 	else
-		error("des %s: %s", name, cli_strerror(r));
+		error("des %s: %s", name, svc_strerror(r));
 	return EXIT_FAIL;
 }
 
@@ -127,12 +127,12 @@ static int resolve_key(struct vault *v, const char *ref, struct des *d)
 
 	r = cli_key_ref(v, ref, name, ver);
 	if (r == -EXDEV)
-		return error("key %s: %s", ref, cli_strerror(r)), EXIT_FAIL;
+		return error("key %s: %s", ref, svc_strerror(r)), EXIT_FAIL;
 	if (r < 0)
 		return cli_key_ref_usage("--key", ref);
 	r = vault_resolve(v, ref, d->active_kid, sizeof(d->active_kid));
 	if (r < 0) {
-		error("key %s: %s", ref, cli_strerror(r));
+		error("key %s: %s", ref, svc_strerror(r));
 		return EXIT_FAIL;
 	}
 	st = vault_key_state(v, d->active_kid, 0);
@@ -339,7 +339,7 @@ static int des_update_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	/* A new key: move every disk of the set to it now. */
 	r = EXIT_OK;
 	if (u.set_key)
-		r = rotation_apply_des(ctx, v, &d);
+		r = cli_rotate_des(ctx, v, d.name);
 	if (ctx->json) {
 		struct json j;
 
@@ -370,7 +370,7 @@ static int des_show_cmd(int argc, char **argv, struct cli_ctx *ctx,
 	r = des_list(vault_dir(v), &all, &n);
 	if (r < 0) {
 		error("vault %s: cannot read disk encryption sets: %s",
-		      vault_dir(v), cli_strerror(r));
+		      vault_dir(v), svc_strerror(r));
 		r = EXIT_FAIL;
 		goto out;
 	}

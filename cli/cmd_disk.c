@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/args.h"
 #include "cli/attach.h"
 #include "cli/cli.h"
 #include "crypto/envelope.h"
@@ -28,15 +27,18 @@
 #include "disk/store.h"
 #include "disk/vhd.h"
 #include "disk/volume.h"
-#include "fuse/cache.h"
 #include "keyvault/des.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
+#include "svc/hcmarker.h"
+#include "svc/registry.h"
 #include "util/beneath.h"
 #include "util/io.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/parse.h"
 #include "util/progress.h"
 
 #define MiB		(UINT64_C(1) << 20)
@@ -93,21 +95,9 @@ static int new_disk_name(const char *cmd, const char *path)
 			 name_escape(path, esc, sizeof(esc)));
 }
 
-static void uuid_str(const uint8_t u[16], char out[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	int o = 0;
-
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[u[i] >> 4];
-		out[o++] = hex[u[i] & 15];
-	}
-	out[o] = '\0';
-}
-
-static int disk_err(const char *path, const char *what, int r)
+/* disk_err(), saying what @e says of @r when it has more to say */
+static int disk_verr(const char *path, const char *what, int r,
+		     const struct vault_err *e)
 {
 	if (r == -EEXIST)
 		return error("disk %s: already exists", path), EXIT_FAIL;
@@ -120,8 +110,23 @@ static int disk_err(const char *path, const char *what, int r)
 			     "16 TiB; XFS and btrfs go further)", path,
 			     what ? what : "", what ? ": " : ""), EXIT_FAIL;
 	error("disk %s: %s%s%s", path, what ? what : "", what ? ": " : "",
-	      cli_strerror(r));
+	      svc_vault_strerror(e, r));
 	return EXIT_FAIL;
+}
+
+static int disk_err(const char *path, const char *what, int r)
+{
+	return disk_verr(path, what, r, NULL);
+}
+
+/* @v's keyops for this command, whose failures leave their detail in
+ * ctx->verr. */
+static void disk_keyops(struct cli_ctx *ctx, struct vault *v,
+			struct keyops *ops)
+{
+	ctx->keys.v = v;
+	ctx->keys.err = &ctx->verr;
+	vault_keyops(&ctx->keys, ops);
 }
 
 /* Register @path (its header) in the vault's disk registry. */
@@ -137,11 +142,7 @@ static int register_disk(struct vault *v, const char *path)
 	r = vol_probe(abs, &h);
 	if (r < 0)
 		return r;
-	memset(&d, 0, sizeof(d));
-	uuid_str(h.uuid, d.uuid);
-	snprintf(d.path, sizeof(d.path), "%s", abs);
-	snprintf(d.des, sizeof(d.des), "%s", h.des);
-	snprintf(d.kid, sizeof(d.kid), "%s", h.layer[0].kid);
+	registry_entry(&d, &h, abs);
 	return vault_disk_put(v, &d);
 }
 
@@ -182,7 +183,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 			return -1;
 		}
 		if (r < 0) {
-			error("des %s: %s", des, cli_strerror(r));
+			error("des %s: %s", des, svc_strerror(r));
 			return -1;
 		}
 		snprintf(kc->kid[0], sizeof(kc->kid[0]), "%s", d.active_kid);
@@ -197,7 +198,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 					  sizeof(kc->kid[1]));
 			if (r < 0) {
 				error("vault %s: platform key: %s",
-				      vault_dir(v), cli_strerror(r));
+				      vault_dir(v), svc_strerror(r));
 				return -1;
 			}
 		}
@@ -206,7 +207,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 	if (key) {
 		r = vault_resolve(v, key, kc->kid[0], sizeof(kc->kid[0]));
 		if (r < 0) {
-			error("key %s: %s", key, cli_strerror(r));
+			error("key %s: %s", key, svc_strerror(r));
 			return -1;
 		}
 		kc->type = ENV_TYPE_CUSTOMER;
@@ -216,7 +217,7 @@ static int choose_keys(struct vault *v, const char *des, const char *key,
 	r = vault_resolve(v, "platform", kc->kid[0], sizeof(kc->kid[0]));
 	if (r < 0) {
 		error("vault %s: platform key: %s", vault_dir(v),
-		      cli_strerror(r));
+		      svc_strerror(r));
 		return -1;
 	}
 	kc->type = ENV_TYPE_PLATFORM;
@@ -263,7 +264,7 @@ static int show_header(const char *path, int json, const char *note)
 		return disk_err(path, NULL, r);
 	if (!realpath(path, abs))
 		snprintf(abs, sizeof(abs), "%s", path);
-	uuid_str(h.uuid, uuid);
+	format_uuid(h.uuid, uuid);
 	if (json) {
 		struct json j;
 
@@ -503,7 +504,7 @@ static int finish_new_disk(struct cli_ctx *ctx, struct vault *v,
 	if (r < 0) {
 		/* the disk is fine; only the registry missed it */
 		warning("disk %s: not entered in the vault's registry: %s",
-			path, cli_strerror(r));
+			path, svc_strerror(r));
 	}
 	return show_header(path, ctx->json, NULL);
 }
@@ -517,7 +518,7 @@ static int make_new_disk(struct cli_ctx *ctx, struct vault *v,
 	struct keyops ops;
 	int r;
 
-	vault_keyops(v, &ops);
+	disk_keyops(ctx, v, &ops);
 	r = store_create(AT_FDCWD, path, f, &ops, fill_import, s);
 	if (r < 0)
 		return disk_err(path, what, r);
@@ -721,7 +722,7 @@ static int refuse_in_use(const char *path)
 		      "or unmount it first", path);
 		return EXIT_FAIL;
 	}
-	r = hc_unreplayed(path, store, sizeof(store), dir, sizeof(dir));
+	r = hcm_unreplayed(path, store, sizeof(store), dir, sizeof(dir));
 	if (r < 0)
 		return disk_err(path, "cannot check the store's host cache", r);
 	if (r > 0) {
@@ -740,7 +741,8 @@ static int refuse_in_use(const char *path)
  * its state ("key vault://v/keys/k1/VER is disabled"), as SPEC.md asks;
  * a file without the ssefs magic as such; other failures as disk_err().
  */
-static int key_at_fault(struct vault *v, const char *path, int r)
+static int key_at_fault(struct vault *v, const char *path, int r,
+			const struct vault_err *e)
 {
 	struct env_header h;
 	enum key_state st;
@@ -759,7 +761,7 @@ static int key_at_fault(struct vault *v, const char *path, int r)
 	/* a file that is no disk at all is not a corrupt one */
 	if (r == -EBADMSG && vol_probe(path, NULL) == -ENOTSUP)
 		r = -ENOTSUP;
-	return disk_err(path, "cannot open", r);
+	return disk_verr(path, "cannot open", r, e);
 }
 
 static int open_disk(struct cli_ctx *ctx, const char *path, int flags,
@@ -770,10 +772,10 @@ static int open_disk(struct cli_ctx *ctx, const char *path, int flags,
 
 	if (cli_open_vault(ctx, v))
 		return EXIT_FAIL;
-	vault_keyops(*v, &ops);
+	disk_keyops(ctx, *v, &ops);
 	r = vol_open(vol, path, flags, &ops);
 	if (r < 0) {
-		r = key_at_fault(*v, path, r);
+		r = key_at_fault(*v, path, r, &ctx->verr);
 		vault_close(*v);
 		*v = NULL;
 		return r;
@@ -998,7 +1000,7 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 		int vfd = dup(dst);
 
 		rng_uuid(h.uuid);
-		vault_keyops(v, &ops);
+		disk_keyops(ctx, v, &ops);
 		/* re-MAC needs the DEKs: open the copy's old header, then
 		 * write the new one through disk_rewrap's path */
 		r = vfd < 0 ? -errno : vol_open_fd(&nv, vfd, argv[2], 0, &ops);
@@ -1023,7 +1025,7 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 	if (r == 0)
 		r = store_new_publish(&sn);
 	if (r < 0) {
-		r = disk_err(argv[2], "snapshot failed", r);
+		r = disk_verr(argv[2], "snapshot failed", r, &ctx->verr);
 		goto out;
 	}
 	r = finish_new_disk(ctx, v, argv[2]);
@@ -1122,17 +1124,17 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 				sizeof(targets[i]));
 		if (r < 0) {
 			error("disk %s: key of %s: %s", path,
-			      h.layer[i].kid, cli_strerror(r));
+			      h.layer[i].kid, svc_strerror(r));
 			r = EXIT_FAIL;
 			goto out;
 		}
 		t[i] = targets[i];
 	}
-	vault_keyops(v, &ops);
+	disk_keyops(ctx, v, &ops);
 	r = disk_rewrap_set(path, &ops, t, des || key ? &set : NULL,
 			    &changed, old);
 	if (r < 0) {
-		r = disk_err(path, "rewrap failed", r);
+		r = disk_verr(path, "rewrap failed", r, &ctx->verr);
 		goto out;
 	}
 	if (changed) {

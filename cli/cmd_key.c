@@ -9,13 +9,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmd_vault.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 static const char key_usage[] =
 "usage: ssefs key create NAME [--size 2048|3072|4096] [--expires T]\n"
@@ -60,11 +61,11 @@ static const char key_usage[] =
 "T: 2027-01-31T00:00:00Z or 2027-01-31; DUR: 90d, 12h, P90D.\n"
 "See ssefs-key(1).\n";
 
-static int key_error(struct vault *v, const char *name, int err)
+static int key_error(const struct vault_err *e, const char *name, int err)
 {
 	/* The token said why: "key NAME: token LABEL: WHY" */
-	if (err && *vault_hsm_why(v))
-		return error("key %s: %s", name, vault_hsm_why(v));
+	if (err && e && *e->why)
+		return error("key %s: %s", name, e->why);
 	switch (err) {
 	case -ENOKEY:
 		return error("key %s: no such key", name);
@@ -79,7 +80,7 @@ static int key_error(struct vault *v, const char *name, int err)
 		return error("key %s: purge protection is on and the "
 			     "retention period is not over", name);
 	default:
-		return error("key %s: %s", name, cli_strerror(err));
+		return error("key %s: %s", name, svc_strerror(err));
 	}
 }
 
@@ -265,6 +266,7 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 	char kid[VAULT_KID_MAX + 1], what[32];
 	time_t nbf = 0, exp = 0;
 	struct vault_key *k;
+	struct vault_err e = { .code = 0 };
 	int c, bits = 0, hsm = 0, err;
 
 	optind = 1;
@@ -332,7 +334,7 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 	else
 		err = vault_key_create_ex(v, name, bits,
 					  hsm ? VAULT_KEY_HSM : 0, nbf, exp,
-					  kid, sizeof(kid));
+					  kid, sizeof(kid), &e);
 	if (import && err == -ENOTSUP)
 		return error("%s: not an RSA 2048, 3072 or 4096 private key",
 			     pem), EXIT_FAIL;
@@ -341,7 +343,7 @@ static int do_create(int argc, char **argv, struct cli_ctx *ctx,
 			     "not a PEM private key (or encrypted)" :
 			     strerror(-err)), EXIT_FAIL;
 	if (err)
-		return key_error(v, name, err), EXIT_FAIL;
+		return key_error(&e, name, err), EXIT_FAIL;
 	if (ctx->json && !vault_key_get(v, name, &k)) {
 		struct json j;
 
@@ -385,13 +387,13 @@ static int do_show(int argc, char **argv, struct cli_ctx *ctx,
 		return cli_usage(key_usage, "key show: want NAME[/VERSION]");
 	err = cli_key_ref(v, argv[1], name, ver);
 	if (err == -EXDEV)
-		return error("key %s: %s", argv[1], cli_strerror(err)),
+		return error("key %s: %s", argv[1], svc_strerror(err)),
 		       EXIT_FAIL;
 	if (err)
 		return cli_key_ref_usage("key show", argv[1]);
 	err = vault_key_get(v, name, &k);
 	if (err)
-		return key_error(v, name, err), EXIT_FAIL;
+		return key_error(NULL, name, err), EXIT_FAIL;
 	if (*ver) {
 		for (i = 0; i < k->nversions; i++)
 			if (!strcmp(k->versions[i].version, ver))
@@ -427,7 +429,7 @@ static int do_list(struct cli_ctx *ctx, struct vault *v)
 	int err = vault_key_list(v, &ks, &n);
 
 	if (err)
-		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),
+		return error("vault %s: %s", vault_dir(v), svc_strerror(err)),
 		       EXIT_FAIL;
 	if (ctx->json) {
 		json_init(&j, stdout, JSON_PRETTY);
@@ -506,7 +508,7 @@ static int do_set(int argc, char **argv, struct cli_ctx *ctx,
 		return cli_usage(key_usage, "key set: want NAME[/VERSION]");
 	err = cli_key_ref(v, ref, name, ver);
 	if (err == -EXDEV)
-		return error("key %s: %s", ref, cli_strerror(err)), EXIT_FAIL;
+		return error("key %s: %s", ref, svc_strerror(err)), EXIT_FAIL;
 	if (err)
 		return cli_key_ref_usage("key set", ref);
 	if (!any)
@@ -518,7 +520,7 @@ static int do_set(int argc, char **argv, struct cli_ctx *ctx,
 	if (err == -ENOKEY && *ver)
 		return error("key %s: no such key or version", ref), EXIT_FAIL;
 	if (err)
-		return key_error(v, ref, err), EXIT_FAIL;
+		return key_error(NULL, ref, err), EXIT_FAIL;
 	return print_changed(ctx, v, name);
 }
 
@@ -529,7 +531,7 @@ static int show_policy(struct cli_ctx *ctx, struct vault *v, const char *name)
 	int err = vault_key_get(v, name, &k);
 
 	if (err)
-		return key_error(v, name, err), EXIT_FAIL;
+		return key_error(NULL, name, err), EXIT_FAIL;
 	if (ctx->json) {
 		struct json j;
 
@@ -596,7 +598,7 @@ static int do_policy(int argc, char **argv, struct cli_ctx *ctx,
 		return show_policy(ctx, v, name);
 	err = vault_key_policy(v, name, d[0], d[1], d[2]);
 	if (err)
-		return key_error(v, name, err), EXIT_FAIL;
+		return key_error(NULL, name, err), EXIT_FAIL;
 	return ctx->json ? show_policy(ctx, v, name) : EXIT_OK;
 }
 
@@ -635,7 +637,7 @@ static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
 		return EXIT_USAGE;
 	err = vault_key_list(v, &ks, &n);
 	if (err)
-		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),
+		return error("vault %s: %s", vault_dir(v), svc_strerror(err)),
 		       EXIT_FAIL;
 	if (ctx->json) {
 		json_init(&j, stdout, JSON_PRETTY);
@@ -690,6 +692,7 @@ static int do_expiring(int argc, char **argv, struct cli_ctx *ctx,
 int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct vault *v = NULL;
+	struct vault_err e = { .code = 0 };
 	const char *sub;
 	int r, err;
 
@@ -747,9 +750,9 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 		char kid[VAULT_KID_MAX + 1];
 		struct vault_key *k;
 
-		err = vault_key_rotate(v, argv[1], kid, sizeof(kid));
+		err = vault_key_rotate(v, argv[1], kid, sizeof(kid), &e);
 		if (err) {
-			key_error(v, argv[1], err);
+			key_error(&e, argv[1], err);
 			r = EXIT_FAIL;
 		} else if (ctx->json && !vault_key_get(v, argv[1], &k)) {
 			struct json j;
@@ -767,13 +770,13 @@ int cmd_key(int argc, char **argv, struct cli_ctx *ctx)
 		else if (!strcmp(sub, "recover"))
 			err = vault_key_recover(v, argv[1]);
 		else
-			err = vault_key_purge(v, argv[1]);
+			err = vault_key_purge(v, argv[1], &e);
 		if (err == -EINVAL)
 			error("key %s: not deleted", argv[1]);
 		else if (err == -EKEYREVOKED)
 			error("key %s: already deleted", argv[1]);
 		else if (err)
-			key_error(v, argv[1], err);
+			key_error(&e, argv[1], err);
 		if (err)
 			r = EXIT_FAIL;
 		else if (strcmp(sub, "purge"))

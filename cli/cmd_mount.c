@@ -18,15 +18,17 @@
 
 #include <fuse.h>
 
-#include "cli/cli.h"
-#include "cli/mountinfo.h"
 #include "cache/hostdir.h"
+#include "cli/cli.h"
 #include "fuse/ctl.h"
 #include "fuse/mount.h"
 #include "fuse/opts.h"
 #include "fuse/tempdisk.h"
 #include "keyvault/events.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
+#include "svc/mountinfo.h"
+#include "svc/storelock.h"
 #include "util/config.h"
 #include "util/log.h"
 #include "util/trust.h"
@@ -141,7 +143,7 @@ static int check_default(struct cli_ctx *ctx, struct vault *v,
 	if (o->key) {
 		r = vault_resolve(v, o->key, kid, sizeof(kid));
 		if (r < 0)
-			return error("key %s: %s", o->key, cli_strerror(r)),
+			return error("key %s: %s", o->key, svc_strerror(r)),
 			       EXIT_FAIL;
 		warn_unusable(v, "key", o->key, kid);
 	}
@@ -154,7 +156,7 @@ static int check_default(struct cli_ctx *ctx, struct vault *v,
 			return error("des %s: %s", o->des,
 				     r == -ENOENT ?
 				     "no such disk encryption set" :
-				     cli_strerror(r)), EXIT_FAIL;
+				     svc_strerror(r)), EXIT_FAIL;
 		warn_unusable(v, "des", o->des, d.active_kid);
 #else
 		(void)ctx;
@@ -343,13 +345,13 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	if (check_default(ctx, v, &o) != EXIT_OK)
 		goto out;
 
-	r = mount_lock_store(store, &lock_fd, &holder);
+	r = store_lock(store, &lock_fd, &holder);
 	/* Unmounted a moment ago, its daemon still finishing: wait for it
 	 * rather than refuse a script's "umount MNT && ssefs mount ...". */
 	for (i = 0; r == -EBUSY && i < LOCK_TRIES && !mi_store_mounted(store);
 	     i++) {
 		nanosleep(&(struct timespec){ 0, 50 * 1000 * 1000 }, NULL);
-		r = mount_lock_store(store, &lock_fd, &holder);
+		r = store_lock(store, &lock_fd, &holder);
 	}
 	if (r == -EBUSY) {
 		if (holder > 0)
@@ -409,7 +411,8 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	ma.json = ctx->json;
 	ma.lock_fd = lock_fd;
 	ma.host = &hd;
-	ret = ssefs_mount_main(&ma);
+	r = ssefs_mount_main(&ma);
+	ret = r == 0 ? EXIT_OK : r == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);

@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/rotation.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
+#include "svc/rotation.h"
 #include "util/config.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -43,6 +44,24 @@ static void say_line(void *arg, const char *line)
 {
 	(void)arg;
 	printf("%s\n", line);
+}
+
+int cli_rotate_des(struct cli_ctx *ctx, struct vault *v, const char *des)
+{
+	struct progress pg = { .on = cli_progress_on(ctx) };
+	struct rotation_opts o = { .say = ctx->json ? NULL : say_line,
+				   .progress = &pg };
+	struct rotation_result res;
+	int r;
+
+	r = rotation_rewrap_des(v, &o, des, &res);
+	if (r < 0) {
+		error("des %s: %u disk%s not re-wrapped: %s", des,
+		      res.disks_failed, res.disks_failed == 1 ? "" : "s",
+		      svc_strerror(r));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
 }
 
 int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
@@ -121,7 +140,7 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 		putchar('\n');
 	}
 	if (r < 0 && !res.disks_failed)
-		error("rotate: %s", cli_strerror(r));
+		error("rotate: %s", svc_strerror(r));
 	if (r < 0)
 		return EXIT_FAIL;
 	return res.disks_skipped ? EXIT_ATTENTION : EXIT_OK;

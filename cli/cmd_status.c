@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "cli/mountinfo.h"
+#include "svc/mountinfo.h"
 #include "fuse/ctl.h"
 #include "util/log.h"
 

@@ -11,13 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/cmd_vault.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 static const char vault_usage[] =
 "usage: ssefs vault init [--name NAME] [--passphrase-file F] [--keyfile F]\n"
@@ -72,9 +73,10 @@ static void unlock_of(const struct cli_ctx *ctx, struct vault_unlock *u)
  * -EINVAL from unlocking names the file that could not serve: an empty
  * passphrase file, or a key file that is not 32 bytes.  Else 0.
  */
-static int unlock_error(const struct vault_unlock *u, int err)
+static int unlock_error(const struct vault_unlock *u,
+			const struct vault_err *e, int err)
 {
-	const char *path = vault_open_failed_path();
+	const char *path = e->path;
 
 	if (err != -EINVAL || !path || !*path)
 		return 0;
@@ -85,12 +87,12 @@ static int unlock_error(const struct vault_unlock *u, int err)
 }
 
 /* Print why a vault could not be opened or used, naming what is at fault. */
-int cli_vault_error(const char *dir, const char *path, int err)
+int cli_vault_error(const char *dir, const char *path, const char *why,
+		    int err)
 {
-	const char *why = vault_open_failed_why();
 	struct stat st;
 
-	if ((err == -EPERM || err == -ENOTDIR) && *why)
+	if ((err == -EPERM || err == -ENOTDIR) && why && *why)
 		return error("vault %s: %s", dir, why);
 	if (err == -EPERM && path && *path && stat(path, &st) == 0)
 		return error("%s: permissions %04o are too open (want %s)",
@@ -102,8 +104,8 @@ int cli_vault_error(const char *dir, const char *path, int err)
 		return error("vault %s: no vault here (run ssefs vault init)",
 			     dir);
 	if (path && *path && strcmp(path, dir))
-		return error("vault %s: %s: %s", dir, path, cli_strerror(err));
-	return error("vault %s: %s", dir, cli_strerror(err));
+		return error("vault %s: %s: %s", dir, path, svc_strerror(err));
+	return error("vault %s: %s", dir, svc_strerror(err));
 }
 
 int cli_key_ref(struct vault *v, const char *ref, char *name, char *version)
@@ -134,13 +136,14 @@ int cli_key_ref_usage(const char *what, const char *ref)
 int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 {
 	struct vault_unlock u;
+	struct vault_err e;
 	int err;
 
 	const char *pin = getenv("SSEFS_HSM_PIN_FILE");
 	char abs[PATH_MAX];
 
 	unlock_of(ctx, &u);
-	err = vault_open(out, ctx->vault_dir, &u);
+	err = vault_open(out, ctx->vault_dir, &u, &e);
 	if (err == -EACCES && !u.passphrase_file && !u.keyfile &&
 	    snprintf(abs, sizeof(abs), "%s.key", ctx->vault_dir) <
 		    (int)sizeof(abs) && access(abs, F_OK) < 0) {
@@ -150,9 +153,8 @@ int cli_open_vault(struct cli_ctx *ctx, struct vault **out)
 		return EXIT_FAIL;
 	}
 	if (err) {
-		if (!unlock_error(&u, err))
-			cli_vault_error(ctx->vault_dir,
-					vault_open_failed_path(), err);
+		if (!unlock_error(&u, &e, err))
+			cli_vault_error(ctx->vault_dir, e.path, e.why, err);
 		return EXIT_FAIL;
 	}
 	/* Absolute: the daemon may change directory before it reads it. */
@@ -172,6 +174,7 @@ static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 	};
 	const char *name = NULL, *pp = NULL;
 	struct vault_unlock u;
+	struct vault_err e;
 	struct vault *v;
 	char kid[VAULT_KID_MAX + 1];
 	int c, err, on = 1;
@@ -202,19 +205,19 @@ static int do_init(int argc, char **argv, struct cli_ctx *ctx)
 				 "of a-z 0-9 - (not starting with -)", name,
 				 KID_VAULT_MAX);
 	err = vault_init_ex(ctx->vault_dir, name, &u,
-			    on ? 0 : VAULT_INIT_NO_PURGE_PROTECTION);
+			    on ? 0 : VAULT_INIT_NO_PURGE_PROTECTION, &e);
 	if (err == -EEXIST)
 		return error("vault %s: already exists", ctx->vault_dir), 1;
 	if (err == -EINVAL && name && !*name)
 		return cli_usage(vault_usage, "--name: empty");
-	if (unlock_error(&u, err))
+	if (unlock_error(&u, &e, err))
 		return EXIT_FAIL;
 	if (err == -EINVAL)
 		return error("vault %s: bad name '%s' (want [a-z0-9-], at most "
 			     "24) or unusable key file", ctx->vault_dir,
 			     name ? name : "default"), EXIT_FAIL;
 	if (err) {
-		cli_vault_error(ctx->vault_dir, NULL, err);
+		cli_vault_error(ctx->vault_dir, NULL, e.why, err);
 		return EXIT_FAIL;
 	}
 	ctx->keyfile = u.keyfile;
@@ -247,13 +250,13 @@ static int do_show(struct cli_ctx *ctx, struct vault *v)
 
 	if (err)
 		return error("vault %s: platform key: %s", vault_dir(v),
-			     cli_strerror(err)), EXIT_FAIL;
+			     svc_strerror(err)), EXIT_FAIL;
 	struct vault_hsm *hsm = calloc(1, sizeof(*hsm));
 
 	if (!hsm || vault_hsm_get(v, hsm)) {
 		free(hsm);
 		return error("vault %s: %s", vault_dir(v),
-			     cli_strerror(-ENOMEM)), EXIT_FAIL;
+			     svc_strerror(-ENOMEM)), EXIT_FAIL;
 	}
 	if (ctx->json) {
 		struct json j;
@@ -339,7 +342,7 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 				     where), EXIT_FAIL;
 		if (err)
 			return error("vault %s: audit log: %s", vault_dir(v),
-				     cli_strerror(err)), EXIT_FAIL;
+				     svc_strerror(err)), EXIT_FAIL;
 		if (json) {
 			struct json j;
 
@@ -356,7 +359,7 @@ static int do_audit(int argc, char **argv, struct vault *v, int json)
 	err = vault_audit_files(v, &files, &nf);
 	if (err)
 		return error("vault %s: audit log: %s", vault_dir(v),
-			     cli_strerror(err)), EXIT_FAIL;
+			     svc_strerror(err)), EXIT_FAIL;
 	/* --json: the records (each a JSON object on a line of the log)
 	 * as one array, so the output is one document */
 	if (json)
@@ -394,12 +397,13 @@ static int set_hsm(struct vault *v, const char *module, const char *token,
 		   const char *pin)
 {
 	struct vault_hsm *c = calloc(1, sizeof(*c));
+	struct vault_err e;
 	int err;
 
 	if (!c || vault_hsm_get(v, c)) {
 		free(c);
 		return error("vault %s: %s", vault_dir(v),
-			     cli_strerror(-ENOMEM)), EXIT_FAIL;
+			     svc_strerror(-ENOMEM)), EXIT_FAIL;
 	}
 	if (module && !strcmp(module, "none")) {
 		if (token || pin) {
@@ -442,7 +446,7 @@ static int set_hsm(struct vault *v, const char *module, const char *token,
 					 "--hsm-pin-file");
 		}
 	}
-	err = vault_hsm_set(v, c);
+	err = vault_hsm_set(v, c, &e);
 	free(c);
 	if (!err)
 		return EXIT_OK;
@@ -453,10 +457,10 @@ static int set_hsm(struct vault *v, const char *module, const char *token,
 	if (err == -EBUSY)
 		error("vault %s: hsm keys exist (purge them before "
 		      "--hsm-module none)", vault_dir(v));
-	else if (*vault_hsm_why(v))
-		error("vault %s: %s", vault_dir(v), vault_hsm_why(v));
+	else if (*e.why)
+		error("vault %s: %s", vault_dir(v), e.why);
 	else
-		error("vault %s: %s", vault_dir(v), cli_strerror(err));
+		error("vault %s: %s", vault_dir(v), svc_strerror(err));
 	return EXIT_FAIL;
 }
 
@@ -520,7 +524,7 @@ static int do_set(int argc, char **argv, struct vault *v)
 	if (!err && rd)
 		err = vault_set_retention_days(v, (int)days);
 	if (err)
-		return error("vault %s: %s", vault_dir(v), cli_strerror(err)),
+		return error("vault %s: %s", vault_dir(v), svc_strerror(err)),
 		       EXIT_FAIL;
 	return EXIT_OK;
 }
@@ -569,18 +573,18 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 			return error("%s: not an ssefs vault backup, or cut "
 				     "off", argv[1]), EXIT_FAIL;
 		if (err)
-			return error("%s: %s", argv[1], cli_strerror(err)),
+			return error("%s: %s", argv[1], svc_strerror(err)),
 			       EXIT_FAIL;
 		/* Restored.  Its master key (DIR.key, or the passphrase) may
 		 * be put in place only now, as ssefs-vault(1) allows: then
 		 * the restore is not recorded in its audit log yet. */
 		unlock_of(ctx, &u);
-		err = vault_open(&v, ctx->vault_dir, &u);
+		err = vault_open(&v, ctx->vault_dir, &u, NULL);
 		if (err) {
 			warning("vault %s: restored, but its master key is "
 				"not at hand (%s): put the key file at %s.key "
 				"or give the passphrase", ctx->vault_dir,
-				cli_strerror(err), ctx->vault_dir);
+				svc_strerror(err), ctx->vault_dir);
 			if (ctx->json) {
 				struct json j;
 
@@ -623,7 +627,7 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 		err = vault_backup(v, argv[1]);
 		if (err) {
 			error("%s: %s", argv[1], err == -EEXIST ?
-			      "already exists" : cli_strerror(err));
+			      "already exists" : svc_strerror(err));
 			r = EXIT_FAIL;
 		} else if (ctx->json) {
 			char abs[PATH_MAX];
@@ -647,7 +651,7 @@ int cmd_vault(int argc, char **argv, struct cli_ctx *ctx)
 		err = vault_rotate_platform(v, kid, sizeof(kid));
 		if (err) {
 			error("vault %s: platform key: %s", vault_dir(v),
-			      cli_strerror(err));
+			      svc_strerror(err));
 			r = EXIT_FAIL;
 		} else if (ctx->json) {
 			struct json j;

@@ -4,9 +4,10 @@
 #ifndef SSEFS_CLI_CMD_VAULT_H
 #define SSEFS_CLI_CMD_VAULT_H
 
-/* Print why vault @dir failed (@path: the file at fault, may be NULL);
- * returns -1. */
-int cli_vault_error(const char *dir, const char *path, int err);
+/* Print why vault @dir failed (@path: the file at fault, @why: what
+ * struct vault_err says of it; either may be NULL); returns -1. */
+int cli_vault_error(const char *dir, const char *path, const char *why,
+		    int err);
 
 struct vault;
 

@@ -131,38 +131,6 @@ int cli_getopt(int argc, char **argv, const char *optstring,
 	return CLI_OPT_BAD;
 }
 
-const char *cli_strerror(int err)
-{
-	if (err < 0)
-		err = -err;
-	/* An hsm key's token failed: say what it said ("token tk1: wrong
-	 * pin (from F)") rather than a bare errno. */
-	if (*vault_hsm_last_why() &&
-	    (err == EACCES || err == EPERM || err == ENODEV || err == EIO ||
-	     err == ENOKEY || err == ELIBBAD || err == ENOENT ||
-	     err == EBADMSG))
-		return vault_hsm_last_why();
-	switch (err) {
-	case EKEYREVOKED:
-		return "key has been revoked (disabled or deleted)";
-	case EKEYEXPIRED:
-		return "key has expired or is not yet valid";
-	case ENOKEY:
-		return "no such key or key version";
-	case EBADMSG:
-		return "no valid header (corrupt, or wrong key)";
-	case EPROTONOSUPPORT:
-		return "made by a newer ssefs (unknown format version or feature)";
-	case EXDEV:
-		return "belongs to another vault";
-	case EUCLEAN:		/* VOL_EFOREIGN */
-		return "header does not belong to this disk's data (its "
-		       "footer does not carry the header's disk id: a header "
-		       "copied from another disk?)";
-	}
-	return strerror(err);
-}
-
 int cli_progress_on(const struct cli_ctx *ctx)
 {
 	if (ctx->progress)

@@ -2,7 +2,6 @@
  * cache.c - the mount's host cache: open, replay, start
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,13 +9,13 @@
 #include <unistd.h>
 
 #include "cache/hcache.h"
+#include "cache/hcdev.h"
 #include "disk/volume.h"
 #include "fuse/cache.h"
 #include "fuse/fs.h"
-#include "fuse/mount.h"
-#include "fuse/newdisk.h"
-#include "util/io.h"
+#include "svc/hcmarker.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 struct find_uuid {
 	const uint8_t *uuid;
@@ -48,7 +47,7 @@ static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
 	char id[37];
 	int r;
 
-	newdisk_uuid_str(uuid, id);
+	format_uuid(uuid, id);
 	ssefs_fs_for_each_disk(fs, match_uuid, &f);
 	if (!f.found) {
 		warning("host cache: disk %s has data to write back but is "
@@ -59,9 +58,11 @@ static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
 	hc_get_stats(fs->hc, &before);
 	r = ssefs_fs_open_volume(fs, f.found->rel, 0, &vol);
 	if (r == 0)
-		r = vol_attach_cache(vol, fs->hc);
+		r = hcdev_attach(vol, fs->hc);
 	hc_get_stats(fs->hc, &after);
-	adopted = after.dirty;		/* nothing else is open yet */
+	/* nothing else is open yet; sectors of the other kind (cipher- or
+	 * plaintext) were written back at attach */
+	adopted = after.dirty + (after.writebacks - before.writebacks);
 	if (r == 0)
 		r = vol_flush(vol);
 	if (vol) {
@@ -90,34 +91,6 @@ static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
 }
 
 /*
- * Read a store's HC_MARKER, @path relative to @atfd: 1 with the cache
- * directory it names in @dir, 0 when the store has none, or -errno.
- */
-static int read_marker(int atfd, const char *path, char *dir, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = openat(atfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	n = read(fd, dir, len - 1);
-	close(fd);
-	dir[n > 0 ? n : 0] = '\0';
-	dir[strcspn(dir, "\n")] = '\0';
-	return 1;
-}
-
-/* The cache file in @dir is gone, and what it held with it. */
-static int cache_file_gone(const char *dir)
-{
-	char path[PATH_MAX + 64];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, HC_FILE);
-	return access(path, F_OK) < 0 && errno == ENOENT;
-}
-
-/*
  * STORE/.ssefs-hostcache names the host cache directory while a
  * ReadWrite cache may hold data the store lacks.  A mount that would not
  * replay it (no cache, or another directory) is refused: its writes would
@@ -128,18 +101,18 @@ static int check_marker(struct ssefs_fs *fs)
 	char dir[PATH_MAX];
 	int r;
 
-	r = read_marker(fs->store_fd, HC_MARKER, dir, sizeof(dir));
+	r = hcm_read(fs->store_fd, dir, sizeof(dir));
 	if (r <= 0)
 		return r == 0 ? 0 : (error("store %s: %s: %s", fs->store,
 					   HC_MARKER, strerror(-r)), -1);
 	if (fs->opts.caching != CACHING_NONE && fs->host.path &&
 	    !strcmp(dir, fs->host.path))
 		return 0;		/* this mount replays it */
-	if (dir[0] && cache_file_gone(dir)) {
+	if (dir[0] && hcm_cache_gone(dir)) {
 		warning("store %s: the host cache %s/%s named in %s is gone; "
 			"what it held is lost", fs->store, dir, HC_FILE,
 			HC_MARKER);
-		unlinkat(fs->store_fd, HC_MARKER, 0);
+		hcm_remove(fs->store_fd);
 		return 0;
 	}
 	error("store %s: host cache %s may hold data not yet written to "
@@ -148,49 +121,6 @@ static int check_marker(struct ssefs_fs *fs)
 	      "write it back, or remove %s/%s to discard it", fs->store, dir,
 	      dir, fs->store, HC_MARKER);
 	return -1;
-}
-
-int hc_unreplayed(const char *disk, char *store, size_t store_len,
-		  char *dir, size_t dir_len)
-{
-	char d[PATH_MAX], path[PATH_MAX + 64];
-	char *slash;
-	int r;
-
-	if (!realpath(disk, d))
-		return -errno;
-	while ((slash = strrchr(d, '/')) != NULL) {
-		slash[slash == d] = '\0';	/* the parent; "/" stays "/" */
-		snprintf(path, sizeof(path), "%s/%s", strcmp(d, "/") ? d : "",
-			 HC_MARKER);
-		r = read_marker(AT_FDCWD, path, dir, dir_len);
-		if (r < 0)
-			return r;
-		if (r == 0) {
-			if (!strcmp(d, "/"))
-				return 0;
-			continue;
-		}
-		snprintf(store, store_len, "%s", d);
-		/* a cache that is gone holds nothing (check_marker says so
-		 * at the next mount); a live mount writes a disk back at its
-		 * last close */
-		if (!dir[0] || cache_file_gone(dir))
-			return 0;
-		r = mount_store_held(d);
-		return r < 0 ? r : !r;
-	}
-	return 0;
-}
-
-static int write_marker(struct ssefs_fs *fs)
-{
-	char path[PATH_MAX + 64], line[PATH_MAX + 2];
-	int n;
-
-	snprintf(path, sizeof(path), "%s/%s", fs->store, HC_MARKER);
-	n = snprintf(line, sizeof(line), "%s\n", fs->host.path);
-	return io_write_atomic(path, line, (size_t)n, 0600);
 }
 
 void fs_cache_close(struct ssefs_fs *fs)
@@ -209,8 +139,8 @@ void fs_cache_close(struct ssefs_fs *fs)
 	hc_close(fs->hc);
 	fs->hc = NULL;
 	/* nothing left to replay: a mount without this cache is safe */
-	if (clean && unlinkat(fs->store_fd, HC_MARKER, 0) == 0)
-		fsync(fs->store_fd);
+	if (clean)
+		hcm_remove(fs->store_fd);
 }
 
 int fs_cache_open(struct ssefs_fs *fs)
@@ -246,7 +176,7 @@ int fs_cache_open(struct ssefs_fs *fs)
 	if (note[0])
 		warning("host cache: %s", note);
 	if (p.mode == HC_READWRITE) {
-		r = write_marker(fs);
+		r = hcm_write(fs->store, fs->host.path);
 		if (r < 0) {
 			error("store %s: cannot write %s: %s", fs->store,
 			      HC_MARKER, strerror(-r));

@@ -17,20 +17,6 @@ struct ssefs_fs;
  */
 int fs_cache_open(struct ssefs_fs *fs);
 
-/* In the store while a ReadWrite host cache may hold data it lacks. */
-#define HC_MARKER	".ssefs-hostcache"
-
-/*
- * hc_unreplayed() - for `disk export` and `snapshot`, which read a disk's
- * file directly: does the store holding @disk (the nearest directory
- * above it with HC_MARKER) name a ReadWrite host cache that no mount is
- * serving and that still exists, so that it may hold writes the file
- * lacks?  Return: 1 with the store's path in @store and the cache
- * directory in @dir, 0, or -errno.
- */
-int hc_unreplayed(const char *disk, char *store, size_t store_len,
-		  char *dir, size_t dir_len);
-
 /* Close the host cache (after every disk closed); with nothing left in it
  * to replay, remove the store's marker. */
 void fs_cache_close(struct ssefs_fs *fs);

@@ -15,21 +15,21 @@
 
 #include <sodium.h>
 
-#include "cli/cli.h"
+#include "cache/hcache.h"
 #include "crypto/envelope.h"
 #include "disk/volume.h"
-#include "cache/hcache.h"
 #include "fuse/ctl.h"
 #include "fuse/fs.h"
-#include "fuse/newdisk.h"
 #include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
 #include "util/io.h"
 #include "util/json.h"
 #include "util/log.h"
-#include "util/name.h"
-#include "util/trust.h"
 #include "util/loopdev.h"
+#include "util/name.h"
+#include "util/parse.h"
+#include "util/trust.h"
 
 static int ctl_dir(uid_t uid, char *buf, size_t len)
 {
@@ -211,19 +211,19 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 			json_obj_begin(c->j, NULL);
 			json_str(c->j, "path", rel);
 			json_bool(c->j, "valid", 0);
-			json_str(c->j, "error", cli_strerror(pr));
+			json_str(c->j, "error", svc_strerror(pr));
 			json_obj_end(c->j);
 		} else {
 			fprintf(c->f, "%s\n  error:           %s\n",
 				name_escape(rel, esc, sizeof(esc)),
-				cli_strerror(pr));
+				svc_strerror(pr));
 		}
 		return 0;
 	}
 	c->ndisks++;
 	c->nopen += open;
 	ks = ssefs_fs_key_state(fs, &h, NULL);
-	newdisk_uuid_str(h.uuid, uuid);
+	format_uuid(h.uuid, uuid);
 	if (c->j) {
 		json_obj_begin(c->j, NULL);
 		json_str(c->j, "path", rel);
@@ -248,7 +248,7 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 		else
 			json_null(c->j, "graceSecondsLeft");
 		json_str(c->j, "lastOpenError",
-			 opened_rc < 0 ? cli_strerror(opened_rc) : NULL);
+			 opened_rc < 0 ? svc_strerror(opened_rc) : NULL);
 		json_obj_end(c->j);
 		return 0;
 	}
@@ -272,7 +272,7 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 		fprintf(c->f, "  grace left:      %llds\n", (long long)grace_left);
 	if (opened_rc < 0)
 		fprintf(c->f, "  last open error: %s\n",
-			cli_strerror(opened_rc));
+			svc_strerror(opened_rc));
 	return 0;
 }
 

@@ -14,7 +14,6 @@
 
 #include "disk/volume.h"
 #include "cache/hcache.h"
-#include "fuse/cache.h"
 #include "fuse/fs.h"
 #include "keyvault/vault.h"
 #include "util/beneath.h"
@@ -35,32 +34,28 @@ void ssefs_fs_vault_unlock(struct ssefs_fs *fs)
 	pthread_mutex_unlock(&fs->vault_lock);
 }
 
-/* The vault's keyops behind the vault lock: struct vault is one handle. */
-static int locked_unwrap(void *ctx, const struct env_layer *layer,
-			 struct secbuf **dek)
+/* The vault's keyops.  The vault serialises its own state, and each
+ * unwrap's detail is its own: no lock is needed around them. */
+static int fs_unwrap(void *ctx, const struct env_layer *layer,
+		     struct secbuf **dek)
 {
 	struct ssefs_fs *fs = ctx;
+	struct vault_err e;
 	int r;
 
-	ssefs_fs_vault_lock(fs);
-	r = fs->vault_ops.unwrap(fs->vault_ops.ctx, layer, dek);
+	r = vault_unwrap(fs->vault, layer, dek, &e);
 	/* An hsm key's token said why: the admin needs it in the log. */
-	if (r < 0 && fs->vault && *vault_hsm_why(fs->vault))
-		warning("key %s: %s", layer->kid, vault_hsm_why(fs->vault));
-	ssefs_fs_vault_unlock(fs);
+	if (r < 0 && *e.why)
+		warning("key %s: %s", layer->kid, e.why);
 	return r;
 }
 
-static int locked_wrap(void *ctx, const char *kid, const struct secbuf *dek,
-		       struct env_layer *layer)
+static int fs_wrap(void *ctx, const char *kid, const struct secbuf *dek,
+		   struct env_layer *layer)
 {
 	struct ssefs_fs *fs = ctx;
-	int r;
 
-	ssefs_fs_vault_lock(fs);
-	r = fs->vault_ops.wrap(fs->vault_ops.ctx, kid, dek, layer);
-	ssefs_fs_vault_unlock(fs);
-	return r;
+	return vault_wrap(fs->vault, kid, dek, layer);
 }
 
 int ssefs_fs_init(struct ssefs_fs *fs, const char *store, const char *mnt,
@@ -85,10 +80,9 @@ int ssefs_fs_init(struct ssefs_fs *fs, const char *store, const char *mnt,
 	fs->pid = getpid();
 	fs->vault = v;
 	if (v) {
-		vault_keyops(v, &fs->vault_ops);
 		fs->keyops.ctx = fs;
-		fs->keyops.unwrap = locked_unwrap;
-		fs->keyops.wrap = locked_wrap;
+		fs->keyops.unwrap = fs_unwrap;
+		fs->keyops.wrap = fs_wrap;
 	}
 	return 0;
 }
@@ -434,7 +428,6 @@ void ssefs_fs_destroy(struct ssefs_fs *fs)
 	unsigned int b;
 
 	ssefs_fs_close_all(fs);
-	fs_cache_close(fs);		/* after every disk detached */
 	for (b = 0; b < SSEFS_NBUCKETS; b++) {
 		for (n = fs->bucket[b]; n; n = next) {
 			next = n->next;

@@ -14,8 +14,9 @@
  * Locking: fs->lock guards the table (lookup, insert, rename); node->lock
  * guards the node's fields (header cache, vol, refs, state).  Take fs->lock
  * before a node's lock, never the other way round.  Vault calls go through
- * fs->vault_lock (ssefs_fs_vault_lock()); the keyops in fs->keyops take it
- * themselves.  I/O on an open volume takes no lock here (disk/ is
+ * fs->vault_lock (ssefs_fs_vault_lock()); the keyops in fs->keyops need
+ * not (the vault serialises itself, and an unwrap's error detail is its
+ * own).  I/O on an open volume takes no lock here (disk/ is
  * thread-safe), so revocation can drop keys under node->lock while reads
  * and writes fail with -EKEYREVOKED.
  *
@@ -101,8 +102,7 @@ struct ssefs_fs {
 	struct vault *vault;
 	char *vault_dir;
 	pthread_mutex_t vault_lock;
-	struct keyops vault_ops;	/* the vault's own (unlocked) */
-	struct keyops keyops;		/* the same behind vault_lock */
+	struct keyops keyops;		/* the vault's wrap and unwrap */
 
 	struct mount_opts opts;
 	struct hostdir host;		/* -o host_cache (fd -1: none) */
@@ -128,7 +128,8 @@ int ssefs_fs_init(struct ssefs_fs *fs, const char *store, const char *mnt,
 		  struct vault *v, const char *vault_dir);
 /* Close every open volume (flushing sizes, wiping keys). */
 void ssefs_fs_close_all(struct ssefs_fs *fs);
-/* Free the table; closes what is still open.  Does not close the vault. */
+/* Free the table; closes what is still open.  Does not close the vault
+ * nor the host cache (fs_cache_close(), after ssefs_fs_close_all()). */
 void ssefs_fs_destroy(struct ssefs_fs *fs);
 
 /*

@@ -9,16 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 
-#include "cli/cli.h"
 #include "cache/hostdir.h"
 #include "crypto/secmem.h"
 #include "fuse/cache.h"
@@ -27,73 +24,9 @@
 #include "fuse/fuseio.h"
 #include "fuse/mount.h"
 #include "fuse/ops.h"
+#include "svc/storelock.h"
 #include "util/json.h"
 #include "util/log.h"
-
-int mount_lock_store(const char *store, int *fd, pid_t *holder)
-{
-	char path[4096], buf[32];
-	ssize_t n;
-	int lfd;
-
-	*holder = 0;
-	if (snprintf(path, sizeof(path), "%s/%s", store, SSEFS_LOCK_FILE) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	lfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (lfd < 0)
-		return -errno;
-	if (flock(lfd, LOCK_EX | LOCK_NB) < 0) {
-		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-
-		n = pread(lfd, buf, sizeof(buf) - 1, 0);
-		if (n > 0) {
-			buf[n] = '\0';
-			*holder = (pid_t)atoi(buf);
-		}
-		close(lfd);
-		return r;
-	}
-	*fd = lfd;
-	return 0;
-}
-
-int mount_store_held(const char *store)
-{
-	char path[4096], line[256];
-	unsigned long long ino;
-	unsigned int maj, min;
-	struct stat st;
-	int held = 0;
-	FILE *f;
-
-	if (snprintf(path, sizeof(path), "%s/%s", store, SSEFS_LOCK_FILE) >=
-	    (int)sizeof(path))
-		return -ENAMETOOLONG;
-	if (stat(path, &st) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	f = fopen("/proc/locks", "re");
-	if (!f)
-		return -errno;
-	/* "1: FLOCK  ADVISORY  WRITE 4242 fd:01:1234 0 EOF"; a waiter's
-	 * line has "->" after the number and is not a holder */
-	while (!held && fgets(line, sizeof(line), f))
-		held = sscanf(line, "%*d: FLOCK %*s %*s %*d %x:%x:%llu",
-			      &maj, &min, &ino) == 3 &&
-		       maj == major(st.st_dev) && min == minor(st.st_dev) &&
-		       ino == (unsigned long long)st.st_ino;
-	fclose(f);
-	return held;
-}
-
-void mount_lock_set_pid(int fd, pid_t pid)
-{
-	char buf[32];
-	int n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
-
-	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) == n)
-		return;
-}
 
 /* The mount's default for new disks, checked once at mount time. */
 static char *default_ref(const struct mount_opts *o)
@@ -211,12 +144,12 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	struct ssefs_fs *fs;
 	struct fuse *fuse = NULL;
 	unsigned int nd = 0, nb = 0;
-	int r, ret = EXIT_FAIL, mounted = 0, tasks = 0, ctl = 0, sigs = 0;
+	int r, ret = -EIO, mounted = 0, tasks = 0, ctl = 0, sigs = 0;
 
 	fs = calloc(1, sizeof(*fs));
 	if (!fs) {
 		error("mount: out of memory");
-		return EXIT_FAIL;
+		return -ENOMEM;
 	}
 	r = ssefs_fs_init(fs, a->store, a->mnt, a->vault, a->vault_dir);
 	if (r < 0) {
@@ -246,7 +179,7 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 		error("mount: %s", *fuse_said ? fuse_said +
 		      (strncmp(fuse_said, "fuse: ", 6) ? 0 : 6) :
 		      "libfuse refused the options");
-		ret = EXIT_USAGE;
+		ret = -EINVAL;
 		goto out;
 	}
 	if (mount_told(fuse, a->mnt, fuse_said, sizeof(fuse_said)) != 0) {
@@ -292,7 +225,7 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 		vault_after_fork(fs->vault);
 	}
 	fs->pid = getpid();
-	mount_lock_set_pid(a->lock_fd, fs->pid);
+	store_lock_set_pid(a->lock_fd, fs->pid);
 	if (fs->host.fd >= 0)
 		hostdir_set_pid(&fs->host, fs->pid);
 #ifndef __SANITIZE_ADDRESS__
@@ -333,7 +266,7 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 		      strerror(r));
 		goto out;
 	}
-	ret = EXIT_OK;
+	ret = 0;
 out:
 	fs->stopping = 1;
 	stop_tasks(fs, tasks);
@@ -347,7 +280,9 @@ out:
 		fuse_destroy(fuse);	/* ->destroy closes the volumes */
 	}
 	fs->fuse = NULL;
-	ssefs_fs_destroy(fs);		/* whatever is left: keys wiped */
+	ssefs_fs_close_all(fs);		/* whatever is left: keys wiped */
+	fs_cache_close(fs);		/* after every disk detached */
+	ssefs_fs_destroy(fs);
 	free(fs);
 	return ret;
 }

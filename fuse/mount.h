@@ -1,5 +1,5 @@
 /*
- * mount.h - the mount daemon: lock the store, mount, serve, tear down
+ * mount.h - the mount daemon: mount, serve, tear down
  */
 #ifndef SSEFS_FUSE_MOUNT_H
 #define SSEFS_FUSE_MOUNT_H
@@ -10,27 +10,6 @@
 
 struct fuse_args;
 struct vault;
-
-#define SSEFS_LOCK_FILE	".ssefs.lock"	/* in the store; hidden (no magic) */
-
-/*
- * mount_lock_store() - take the store's lock (STORE/.ssefs.lock, flock
- * LOCK_EX|LOCK_NB), so one daemon serves a store.  *@fd is the held lock.
- * Return: 0; -EBUSY when another process holds it (*@holder: its pid as
- * written in the file, or 0 if unknown); -errno.
- */
-int mount_lock_store(const char *store, int *fd, pid_t *holder);
-
-/*
- * mount_store_held() - does some process hold @store's lock, that is, is
- * a daemon serving it?  Read from /proc/locks, so that asking takes no
- * lock that a mount starting at that moment could find taken.
- * Return: 1, 0 (also when the store has no lock file), or -errno.
- */
-int mount_store_held(const char *store);
-
-/* Write our pid into the held lock file (after daemonising). */
-void mount_lock_set_pid(int fd, pid_t pid);
 
 struct ssefs_mount_args {
 	const char *store;		/* realpath */
@@ -43,7 +22,7 @@ struct ssefs_mount_args {
 	int foreground;			/* -f: no daemon, log to stderr */
 	int json;			/* --json: print the mount once it
 					 * is in place */
-	int lock_fd;			/* from mount_lock_store() */
+	int lock_fd;			/* from store_lock() */
 	struct hostdir *host;		/* -o host_cache: opened and locked
 					 * (fd -1 when none); taken over */
 };
@@ -52,7 +31,9 @@ struct ssefs_mount_args {
  * ssefs_mount_main() - mount @a->store on @a->mnt and serve it until it is
  * unmounted or the daemon gets SIGTERM/SIGINT/SIGHUP; then close every
  * volume (sizes persisted, keys wiped).  Prints its own errors (stderr, or
- * syslog once detached).  Return: an exit code (0 after a clean unmount).
+ * syslog once detached).  Return: 0 after a clean unmount; -EINVAL when
+ * libfuse refused the options; -ENOMEM or -EIO when the mount failed
+ * otherwise (the error already told).
  */
 int ssefs_mount_main(struct ssefs_mount_args *a);
 

@@ -21,20 +21,13 @@
 #include "fuse/fs.h"
 #include "fuse/newdisk.h"
 #include "keyvault/vault.h"
+#include "svc/registry.h"
 #include "util/log.h"
 
 #if __has_include("keyvault/des.h")
 #include "keyvault/des.h"
 #define HAVE_DES 1
 #endif
-
-void newdisk_uuid_str(const uint8_t u[16], char out[37])
-{
-	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4],
-		 u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13],
-		 u[14], u[15]);
-}
 
 struct kids {
 	char kid[2][VAULT_KID_MAX + 1];
@@ -134,8 +127,7 @@ static int format_fd(struct ssefs_fs *fs, int fd, const struct kids *k,
 }
 
 /* Enter the new disk @fd (at @rel) in the vault's registry. */
-static void registry_add(struct ssefs_fs *fs, const char *rel, int fd,
-			 const struct kids *k)
+static void registry_add(struct ssefs_fs *fs, const char *rel, int fd)
 {
 	struct env_header h;
 	struct vault_disk d;
@@ -150,11 +142,7 @@ static void registry_add(struct ssefs_fs *fs, const char *rel, int fd,
 			rel, strerror(-r));
 		return;
 	}
-	memset(&d, 0, sizeof(d));
-	newdisk_uuid_str(h.uuid, d.uuid);
-	snprintf(d.path, sizeof(d.path), "%s", path);
-	snprintf(d.des, sizeof(d.des), "%s", k->des);
-	snprintf(d.kid, sizeof(d.kid), "%s", k->kid[0]);
+	registry_entry(&d, &h, path);
 	ssefs_fs_vault_lock(fs);
 	r = vault_disk_put(fs->vault, &d);
 	ssefs_fs_vault_unlock(fs);
@@ -182,7 +170,7 @@ int newdisk_create(struct ssefs_fs *fs, const char *rel, mode_t mode,
 	if (r == 0)
 		r = store_new_publish(&sn);
 	if (r == 0)
-		registry_add(fs, rel, sn.fd, &k);
+		registry_add(fs, rel, sn.fd);
 	store_new_end(&sn);
 	return r;
 }

@@ -19,7 +19,4 @@ struct ssefs_fs;
 int newdisk_create(struct ssefs_fs *fs, const char *rel, mode_t mode,
 		   uid_t uid, gid_t gid);
 
-/* A 16-byte UUID as 36 lowercase characters and a NUL. */
-void newdisk_uuid_str(const uint8_t uuid[16], char out[37]);
-
 #endif /* SSEFS_FUSE_NEWDISK_H */

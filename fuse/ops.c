@@ -27,7 +27,7 @@
 
 #include <fuse.h>
 
-#include "cli/mountinfo.h"
+#include "cache/hcdev.h"
 #include "crypto/envelope.h"
 #include "disk/volume.h"
 #include "fuse/fs.h"
@@ -35,9 +35,12 @@
 #include "fuse/ops.h"
 #include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
+#include "svc/mountinfo.h"
+#include "svc/registry.h"
 #include "util/beneath.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/parse.h"
 
 /*
  * fi->fh: a struct disk_node * for files, a strdup'd path with the low bit
@@ -351,7 +354,7 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 		if (r == -EKEYEXPIRED)
 			r = -EKEYREVOKED;
 		if (r == 0 && fs->hc) {
-			r = vol_attach_cache(n->vol, fs->hc);
+			r = hcdev_attach(n->vol, fs->hc);
 			if (r < 0) {
 				vol_close(n->vol);
 				n->vol = NULL;
@@ -642,7 +645,7 @@ static void registry_del(struct ssefs_fs *fs, const struct env_header *h)
 
 	if (!fs->vault)
 		return;
-	newdisk_uuid_str(h->uuid, uuid);
+	format_uuid(h->uuid, uuid);
 	ssefs_fs_vault_lock(fs);
 	r = vault_disk_del(fs->vault, uuid);
 	ssefs_fs_vault_unlock(fs);
@@ -733,10 +736,7 @@ static int registry_put_one(struct ssefs_fs *fs, struct disk_node *n,
 		pthread_mutex_unlock(&n->lock);
 		return 0;
 	}
-	memset(&d, 0, sizeof(d));
-	newdisk_uuid_str(n->hdr.uuid, d.uuid);
-	snprintf(d.des, sizeof(d.des), "%s", n->hdr.des);
-	snprintf(d.kid, sizeof(d.kid), "%s", n->hdr.layer[0].kid);
+	registry_entry(&d, &n->hdr, NULL);
 	r = ssefs_fs_abspath(fs, n->rel, d.path, sizeof(d.path));
 	pthread_mutex_unlock(&n->lock);
 	if (r < 0)
@@ -927,7 +927,7 @@ static int xattr_value(struct ssefs_fs *fs, struct disk_node *n,
 	} else if (!strcmp(name, "user.ssefs.sector_size")) {
 		snprintf(val, len, "%u", h.sector_size);
 	} else if (!strcmp(name, "user.ssefs.uuid")) {
-		newdisk_uuid_str(h.uuid, val);
+		format_uuid(h.uuid, val);
 	} else if (!strcmp(name, "user.ssefs.key_state")) {
 		if (!fs->vault)
 			return -ENODATA;

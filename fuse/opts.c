@@ -11,9 +11,9 @@
 #include <fuse.h>
 #include <fuse_opt.h>
 
-#include "cli/args.h"
 #include "disk/offsets.h"
 #include "fuse/opts.h"
+#include "util/parse.h"
 
 enum {
 	KEY_DES,

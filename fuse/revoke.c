@@ -20,6 +20,7 @@
 #include "crypto/envelope.h"
 #include "disk/volume.h"
 #include "fuse/fs.h"
+#include "fuse/tasks.h"
 #include "fuse/timer.h"
 #include "keyvault/events.h"
 #include "keyvault/vault.h"
@@ -215,9 +216,6 @@ static void watch(struct ssefs_fs *fs)
 	vault_ok = r == 0;
 	ssefs_fs_for_each_disk(fs, check_disk, &vault_ok);
 }
-
-int revoke_start(struct ssefs_fs *fs);
-void revoke_stop(struct ssefs_fs *fs);
 
 int revoke_start(struct ssefs_fs *fs)
 {

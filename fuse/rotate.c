@@ -1,11 +1,12 @@
 /*
  * rotate.c - the mount's rotation timer: every rotate_interval, the same
- * pass as `ssefs rotate STORE` (cli/rotation.c), for this store
+ * pass as `ssefs rotate STORE` (svc/rotation.c), for this store
  */
 #include <string.h>
 
-#include "cli/rotation.h"
+#include "svc/rotation.h"
 #include "fuse/fs.h"
+#include "fuse/tasks.h"
 #include "fuse/timer.h"
 #include "keyvault/vault.h"
 #include "util/log.h"
@@ -37,9 +38,6 @@ static void rotate_tick(struct ssefs_fs *fs)
 		info("automatic rotation: %u key(s) rotated, %u disk(s) "
 		     "re-wrapped", res.keys_rotated, res.disks_rewrapped);
 }
-
-int rotate_start(struct ssefs_fs *fs);
-void rotate_stop(struct ssefs_fs *fs);
 
 int rotate_start(struct ssefs_fs *fs)
 {

@@ -1,19 +1,14 @@
 /*
  * tasks.c - the mount's background tasks (see fuse/fs.h)
  *
- * The rotation and revocation timers register here: add
- *	{ "revoke", revoke_start, revoke_stop },
+ * A task registers here: its pair declared in fuse/tasks.h, an entry
  * before the end marker.  Tasks start in this order and stop in reverse.
  */
 #include <stddef.h>
 
 #include "fuse/fs.h"
+#include "fuse/tasks.h"
 #include "fuse/tempdisk.h"
-
-int revoke_start(struct ssefs_fs *fs);
-void revoke_stop(struct ssefs_fs *fs);
-int rotate_start(struct ssefs_fs *fs);
-void rotate_stop(struct ssefs_fs *fs);
 
 const struct ssefs_task ssefs_tasks[] = {
 	/* first, so it is there before anything else runs, and stops last */

@@ -14,7 +14,6 @@
 
 #include <sodium.h>
 
-#include "cli/args.h"
 #include "crypto/envelope.h"
 #include "crypto/rng.h"
 #include "crypto/secmem.h"
@@ -27,6 +26,7 @@
 #include "keyvault/vault.h"
 #include "util/io.h"
 #include "util/log.h"
+#include "util/parse.h"
 
 #define TEMPDISK_MIB	(UINT64_C(1) << 20)
 #define KID_ID_BYTES	16		/* 32 hex digits */

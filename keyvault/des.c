@@ -17,11 +17,11 @@
 
 #include <yaml.h>
 
-#include "cli/args.h"
 #include "crypto/envelope.h"
 #include "keyvault/des.h"
 #include "util/io.h"
 #include "util/json.h"
+#include "util/parse.h"
 
 #define DES_FILE	"des.yaml"
 #define DES_LOCK	"des.lock"

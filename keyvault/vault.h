@@ -13,6 +13,7 @@
 #ifndef SSEFS_KEYVAULT_VAULT_H
 #define SSEFS_KEYVAULT_VAULT_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -26,6 +27,22 @@ struct vault;
 #define KEY_NAME_MAX		127	/* [A-Za-z0-9-] */
 #define KEY_VERSION_HEX		32	/* a version id is 32 lowercase hex */
 #define VAULT_KID_MAX		255
+
+/*
+ * What a failed call can say beyond its errno, for the caller's message.
+ * The calls that take one (NULL: not wanted) clear it first; on failure
+ * @code is the error returned, and @why and @path say more when there is
+ * more to say.  An out-parameter rather than a global or a field of the
+ * handle: the mount daemon's threads and the rotation workers share one
+ * struct vault, and each call's detail must reach the thread that made
+ * it without a lock held from the call to the read.
+ */
+struct vault_err {
+	int code;		/* the error returned; 0: none */
+	char why[1024];		/* one line ("token tk1: wrong pin", a folder
+				 * that is not safe and the fix), or "" */
+	char path[PATH_MAX];	/* the file or folder at fault, or "" */
+};
 
 struct vault_unlock {
 	const char *keyfile;		/* NULL: DIR.key beside the vault */
@@ -53,30 +70,32 @@ int vault_default_dir(char *buf, size_t len);
 /*
  * vault_init() - create a new vault at @dir named @name (NULL: "default")
  * with a fresh master key and platform key version.  Refuses an existing
- * vault.  Return: 0, -EEXIST, -EINVAL (bad name), -errno.
+ * vault.  Return: 0, -EEXIST, -EINVAL (bad name), -errno; @e as
+ * vault_open().
  */
 int vault_init(const char *dir, const char *name,
-	       const struct vault_unlock *u);
+	       const struct vault_unlock *u, struct vault_err *e);
 /* The same with VAULT_INIT_* @flags: VAULT_INIT_NO_PURGE_PROTECTION makes
  * a vault whose purge protection is off (on can only be chosen later). */
 int vault_init_ex(const char *dir, const char *name,
-		  const struct vault_unlock *u, unsigned int flags);
+		  const struct vault_unlock *u, unsigned int flags,
+		  struct vault_err *e);
 #define VAULT_INIT_NO_PURGE_PROTECTION	(1u << 0)
 
 /*
  * vault_open() - open and unlock @dir.  Refuses loose permissions on the
  * directory or key file (-EPERM), a wrong passphrase or key (-EACCES), a
- * missing vault (-ENOENT).
+ * missing vault (-ENOENT).  On failure @e->path names the file or
+ * directory at fault, and after -EPERM or -ENOTDIR @e->why is one line
+ * naming the folder that is not safe and the fix (util/trust.h), or "".
  */
 int vault_open(struct vault **out, const char *dir,
-	       const struct vault_unlock *u)
+	       const struct vault_unlock *u, struct vault_err *e)
 	__attribute__((warn_unused_result));
 void vault_close(struct vault *v);		/* wipes; NULL is a no-op */
 
 const char *vault_name(const struct vault *v);
 const char *vault_dir(const struct vault *v);
-/* The file or setting a failed open is about (for error messages). */
-const char *vault_last_path(const struct vault *v);
 
 /*
  * vault_resolve() - turn a key reference into a full versioned kid:
@@ -94,15 +113,24 @@ enum key_state vault_key_state(struct vault *v, const char *kid, time_t now);
  * Wrap @dek under @kid: RSA-OAEP-256 for customer keys, AES-256-KWP
  * (RFC 5649) for the platform key; fills @out's key_source, wrap_alg, kid,
  * wrapped, wrapped_len.  Unwrap refuses a version that is not usable with
- * key_state_errno().  Both are audited.
+ * key_state_errno(); when the token of an hsm key fails, @e->why says
+ * why ("token LABEL: WHY").  Both are audited.
  */
 int vault_wrap(struct vault *v, const char *kid, const struct secbuf *dek,
 	       struct env_layer *out) __attribute__((warn_unused_result));
 int vault_unwrap(struct vault *v, const struct env_layer *in,
-		 struct secbuf **dek) __attribute__((warn_unused_result));
+		 struct secbuf **dek, struct vault_err *e)
+	__attribute__((warn_unused_result));
 
-/* Fill @ops with this vault's wrap/unwrap for disk/. */
-void vault_keyops(struct vault *v, struct keyops *ops);
+/* The context of vault_keyops(): the vault, and where a failed unwrap
+ * leaves its detail (NULL: nowhere).  The caller keeps it as long as the
+ * keyops; threads that use keyops at once each need their own. */
+struct vault_keyctx {
+	struct vault *v;
+	struct vault_err *err;
+};
+/* Fill @ops with @kc's vault's wrap/unwrap for disk/. */
+void vault_keyops(struct vault_keyctx *kc, struct keyops *ops);
 
 /* The registry of disks: UUID -> path, DES, kid(s). */
 struct vault_disk {
@@ -185,22 +213,25 @@ int vault_key_create(struct vault *v, const char *name, int bits,
  * The same, with @flags: VAULT_KEY_HSM generates the key pair in the
  * vault's PKCS#11 token (ssefs vault set --hsm-module), where the private
  * key stays; the vault keeps its public key and object id.  Return: as
- * vault_key_create(), plus the token's errors (vault_hsm_why() says more):
+ * vault_key_create(), plus the token's errors (@e->why says more):
  * -ENODEV (no token configured or found), -EACCES (wrong PIN), -EPERM (PIN
  * file readable by others), -EIO.
  */
 #define VAULT_KEY_HSM		(1 << 0)
 int vault_key_create_ex(struct vault *v, const char *name, int bits,
 			int flags, time_t not_before, time_t expires,
-			char *kid, size_t len);
+			char *kid, size_t len, struct vault_err *e);
 /* Import a PEM RSA private key (PKCS#1 or PKCS#8) from @pem_path.
  * Return: as create, plus -EBADMSG (not a PEM private key), -ENOTSUP (not
  * RSA 2048, 3072 or 4096). */
 int vault_key_import(struct vault *v, const char *name, const char *pem_path,
 		     char *kid, size_t len);
 /* A new version of the same size; the newest is current.  With an
- * expire-after policy, the new version expires that long from now. */
-int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len);
+ * expire-after policy, the new version expires that long from now.  An
+ * hsm key's new version is made in the token: its errors as
+ * vault_key_create_ex(). */
+int vault_key_rotate(struct vault *v, const char *name, char *kid, size_t len,
+		     struct vault_err *e);
 
 struct vault_key_attrs {
 	int enabled;			/* -1: unchanged */
@@ -214,8 +245,9 @@ int vault_key_set(struct vault *v, const char *name, const char *version,
 int vault_key_delete(struct vault *v, const char *name);	/* soft */
 int vault_key_recover(struct vault *v, const char *name);
 /* Return: 0, -EPERM (purge protection on and retention not over),
- * -EINVAL (the key is not deleted), -ENOKEY. */
-int vault_key_purge(struct vault *v, const char *name);
+ * -EINVAL (the key is not deleted), -ENOKEY; an hsm key's objects are
+ * destroyed in the token: its errors as vault_key_create_ex(). */
+int vault_key_purge(struct vault *v, const char *name, struct vault_err *e);
 /* Store the rotation policy; UINT64_MAX leaves a value unchanged. */
 int vault_key_policy(struct vault *v, const char *name, uint64_t rotate_after,
 		     uint64_t notify_before, uint64_t expire_after);
@@ -260,7 +292,8 @@ int vault_hsm_get(struct vault *v, struct vault_hsm *out);
  * them.  Return: 0, -EBUSY (clearing while HSM keys exist, deleted ones
  * included), the token's errors as vault_key_create_ex().
  */
-int vault_hsm_set(struct vault *v, const struct vault_hsm *c);
+int vault_hsm_set(struct vault *v, const struct vault_hsm *c,
+		  struct vault_err *e);
 /* Read the PIN from @path rather than the recorded file, for this handle
  * only (SSEFS_HSM_PIN_FILE).  NULL restores the recorded one. */
 void vault_hsm_pin_file(struct vault *v, const char *path);
@@ -268,12 +301,6 @@ void vault_hsm_pin_file(struct vault *v, const char *path);
  * belongs to the parent, so close it here; the next use opens a new one
  * (a PKCS#11 module must be initialised again in a child). */
 void vault_after_fork(struct vault *v);
-/* "token LABEL: WHY" after an operation failed in or on the way to the
- * token; "" otherwise. */
-const char *vault_hsm_why(struct vault *v);
-/* The same for the process's last vault operation, whichever handle ran
- * it: for the command line's messages, where no handle is at hand. */
-const char *vault_hsm_last_why(void);
 
 /* Write every file of the vault except the master key into one file
  * @dest (created 0600, must not exist). */
@@ -301,10 +328,5 @@ int vault_aes_kwp(int wrap, const uint8_t key[32], const uint8_t *in,
 /* The state of version @p of key @k at @now (0: the current time). */
 enum key_state vault_version_state(const struct vault_key *k,
 				   const struct vault_version *p, time_t now);
-/* After vault_open() failed: the file or directory at fault. */
-const char *vault_open_failed_path(void);
-/* After -EPERM or -ENOTDIR from vault_open() or vault_init(): one line
- * naming the folder that is not safe and the fix (util/trust.h), or "". */
-const char *vault_open_failed_why(void);
 
 #endif /* SSEFS_KEYVAULT_VAULT_H */

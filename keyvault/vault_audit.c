@@ -1,5 +1,5 @@
 /*
- * vault_audit.c - the chained audit log, backup and restore
+ * vault_audit.c - the chained audit log
  *
  * Each record is one JSON line:
  *	{"time":T,"op":OP,"kid":KID|null,"caller":C,"result":R,
@@ -14,13 +14,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <limits.h>
 #include <pwd.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +27,7 @@
 
 #include "crypto/hkdf.h"
 #include "crypto/secmem.h"
-#include "keyvault/vault_priv.h"
+#include "keyvault/vault_audit.h"
 #include "util/io.h"
 #include "util/json.h"
 
@@ -41,18 +39,28 @@
 
 static int fromhex_mac(uint8_t out[32], const char *hex);
 
-static int audit_key(const struct vault *v, uint8_t key[32])
+/* DIR/audit.log (@n 0), DIR/audit.log.@n, or DIR/audit.head (@n -1). */
+static int log_path(const struct vault_log *l, char *buf, size_t len, int n)
 {
-	return hkdf_sha256(key, 32, secbuf_data(v->master), 32, NULL, 0,
+	int r = n < 0 ? snprintf(buf, len, "%s/audit.head", l->dir) :
+		n ? snprintf(buf, len, "%s/audit.log.%d", l->dir, n) :
+		    snprintf(buf, len, "%s/audit.log", l->dir);
+
+	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
+}
+
+static int audit_key(const struct vault_log *l, uint8_t key[32])
+{
+	return hkdf_sha256(key, 32, secbuf_data(l->master), 32, NULL, 0,
 			   HKDF_INFO_AUDIT, strlen(HKDF_INFO_AUDIT));
 }
 
-static int audit_mac(const struct vault *v, const uint8_t prev[32],
+static int audit_mac(const struct vault_log *l, const uint8_t prev[32],
 		     const char *line, size_t len, uint8_t mac[32])
 {
 	crypto_generichash_state st;
 	uint8_t key[32];
-	int err = audit_key(v, key);
+	int err = audit_key(l, key);
 
 	if (err)
 		return err;
@@ -90,18 +98,18 @@ static void caller(char *buf, size_t len)
 	}
 }
 
-static unsigned int count_rotated(const struct vault *v)
+static unsigned int count_rotated(const struct vault_log *l)
 {
 	char path[PATH_MAX];
 	unsigned int n = 0;
 
-	while (!vault_path(v, path, sizeof(path), "audit.log.%u", n + 1) &&
+	while (!log_path(l, path, sizeof(path), (int)n + 1) &&
 	       access(path, F_OK) == 0)
 		n++;
 	return n;
 }
 
-static int maybe_rotate(struct vault *v)
+static int maybe_rotate(const struct vault_log *l)
 {
 	char path[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
 	const char *env = getenv("SSEFS_AUDIT_ROTATE_BYTES");
@@ -112,7 +120,7 @@ static int maybe_rotate(struct vault *v)
 
 	if (env && *env)
 		limit = strtoull(env, NULL, 10);
-	err = vault_path(v, path, sizeof(path), "audit.log");
+	err = log_path(l, path, sizeof(path), 0);
 	if (err)
 		return err;
 	if (stat(path, &st) < 0 || (unsigned long long)st.st_size < limit ||
@@ -127,14 +135,14 @@ static int maybe_rotate(struct vault *v)
 		if (err)
 			return err;
 	}
-	for (n = count_rotated(v); n > 0; n--) {
-		if (vault_path(v, from, sizeof(from), "audit.log.%u", n) ||
-		    vault_path(v, to, sizeof(to), "audit.log.%u", n + 1))
+	for (n = count_rotated(l); n > 0; n--) {
+		if (log_path(l, from, sizeof(from), (int)n) ||
+		    log_path(l, to, sizeof(to), (int)n + 1))
 			return -ENAMETOOLONG;
 		if (rename(from, to) < 0)
 			return -errno;
 	}
-	if (vault_path(v, to, sizeof(to), "audit.log.1"))
+	if (log_path(l, to, sizeof(to), 1))
 		return -ENAMETOOLONG;
 	if (rename(path, to) < 0)
 		return -errno;
@@ -225,18 +233,18 @@ out:
  * log itself: the metadata's copy is only a checkpoint and may lag.
  * Called with the lock held.
  */
-static int chain_head(struct vault *v)
+static int chain_head(const struct vault_log *l)
 {
 	char path[PATH_MAX];
 	unsigned long long seq;
 	uint8_t mac[32];
 	int err;
 
-	err = vault_path(v, path, sizeof(path), "audit.log");
+	err = log_path(l, path, sizeof(path), 0);
 	if (!err)
 		err = read_tail(path, &seq, mac);
 	if (err == -ENOENT) {
-		err = vault_path(v, path, sizeof(path), "audit.log.1");
+		err = log_path(l, path, sizeof(path), 1);
 		if (!err)
 			err = read_tail(path, &seq, mac);
 	}
@@ -250,25 +258,25 @@ static int chain_head(struct vault *v)
 	if (!seq)		/* a log from before "seq": the metadata's
 				 * head was written with every record */
 		return 0;
-	v->audit_count = seq;
-	memcpy(v->audit_mac, mac, 32);
+	l->head->count = seq;
+	memcpy(l->head->mac, mac, 32);
 	return 0;
 }
 
 /* Record the head in DIR/audit.head, in place; the caller syncs @*fdp. */
-static int write_head(struct vault *v, int *fdp)
+static int write_head(const struct vault_log *l, int *fdp)
 {
 	char path[PATH_MAX], line[AUDIT_HEAD_LEN + 1], hex[65];
 	int fd, err;
 
-	err = vault_path(v, path, sizeof(path), "audit.head");
+	err = log_path(l, path, sizeof(path), -1);
 	if (err)
 		return err;
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	sodium_bin2hex(hex, sizeof(hex), v->audit_mac, 32);
-	snprintf(line, sizeof(line), "%020llu %s\n", v->audit_count, hex);
+	sodium_bin2hex(hex, sizeof(hex), l->head->mac, 32);
+	snprintf(line, sizeof(line), "%020llu %s\n", l->head->count, hex);
 	if (pwrite(fd, line, AUDIT_HEAD_LEN, 0) != AUDIT_HEAD_LEN) {
 		err = -EIO;
 		close(fd);
@@ -288,8 +296,8 @@ static int write_head(struct vault *v, int *fdp)
  * record is appended normally, whose fdatasync covers the file (and
  * maybe_rotate() syncs a file before renaming it).
  */
-int vault_audit_write(struct vault *v, const char *op, const char *kid,
-		      int result, int *headfd)
+int vault_log_write(const struct vault_log *l, const char *op,
+		    const char *kid, int result, int *headfd)
 {
 	char path[PATH_MAX], when[32], who[128], res[128], hex[65];
 	char *buf = NULL;
@@ -302,11 +310,11 @@ int vault_audit_write(struct vault *v, const char *op, const char *kid,
 
 	if (headfd)
 		*headfd = -1;
-	err = maybe_rotate(v);
+	err = maybe_rotate(l);
 	if (!err)
-		err = chain_head(v);
+		err = chain_head(l);
 	if (!err)
-		err = vault_path(v, path, sizeof(path), "audit.log");
+		err = log_path(l, path, sizeof(path), 0);
 	if (err)
 		return err;
 	gmtime_r(&now, &tm);
@@ -332,15 +340,15 @@ int vault_audit_write(struct vault *v, const char *op, const char *kid,
 	json_write_string(f, who);
 	fputs(",\"result\":", f);
 	json_write_string(f, res);
-	fprintf(f, "," AUDIT_SEQ_KEY "%llu", v->audit_count + 1);
-	sodium_bin2hex(hex, sizeof(hex), v->audit_mac, 32);
+	fprintf(f, "," AUDIT_SEQ_KEY "%llu", l->head->count + 1);
+	sodium_bin2hex(hex, sizeof(hex), l->head->mac, 32);
 	fprintf(f, ",\"prev\":\"%s\"", hex);
 	if (fflush(f)) {
 		fclose(f);
 		free(buf);
 		return -ENOMEM;
 	}
-	err = audit_mac(v, v->audit_mac, buf, len, mac);
+	err = audit_mac(l, l->head->mac, buf, len, mac);
 	if (!err) {
 		sodium_bin2hex(hex, sizeof(hex), mac, 32);
 		fprintf(f, AUDIT_MAC_SEP "%s\"}\n", hex);
@@ -360,16 +368,16 @@ int vault_audit_write(struct vault *v, const char *op, const char *kid,
 	close(fd);
 	if (err)
 		goto out;
-	memcpy(v->audit_mac, mac, 32);
-	v->audit_count++;
+	memcpy(l->head->mac, mac, 32);
+	l->head->count++;
 	if (headfd)
-		err = write_head(v, headfd);
+		err = write_head(l, headfd);
 out:
 	free(buf);
 	return err;
 }
 
-static int sync_head(int fd)
+int vault_log_sync_head(int fd)
 {
 	int err = 0;
 
@@ -381,42 +389,25 @@ static int sync_head(int fd)
 	return err;
 }
 
-int vault_audit_append(struct vault *v, const char *op, const char *kid,
-		       int result)
+int vault_log_append(const struct vault_log *l, const char *op,
+		     const char *kid, int result)
 {
-	int fd, err = vault_audit_write(v, op, kid, result, &fd);
-	int e2 = sync_head(fd);
+	int fd, err = vault_log_write(l, op, kid, result, &fd);
+	int e2 = vault_log_sync_head(fd);
 
 	return err ? err : e2;
 }
 
-/* An audit-only record: no metadata is read or written. */
-int vault_audit(struct vault *v, const char *op, const char *kid, int result)
+int vault_log_files(const struct vault_log *l, char ***out, size_t *n)
 {
-	int fd = -1, err = vault_lock(v, LOCK_EX), e2;
-
-	if (err)
-		return err;
-	err = vault_audit_write(v, op, kid, result, &fd);
-	vault_end(v);
-	e2 = sync_head(fd);
-	return err ? err : e2;
-}
-
-int vault_audit_files(struct vault *v, char ***out, size_t *n)
-{
-	unsigned int r = count_rotated(v), i;
+	unsigned int r = count_rotated(l), i;
 	char **files = calloc(r + 1, sizeof(*files));
 	char path[PATH_MAX];
 
 	if (!files)
 		return -ENOMEM;
 	for (i = 0; i <= r; i++) {
-		if (i < r)
-			vault_path(v, path, sizeof(path), "audit.log.%u",
-				   r - i);
-		else
-			vault_path(v, path, sizeof(path), "audit.log");
+		log_path(l, path, sizeof(path), (int)(r - i));
 		files[i] = strdup(path);
 	}
 	*out = files;
@@ -431,7 +422,8 @@ struct checkpoint {
 	uint8_t mac[32];
 };
 
-static int verify_file(struct vault *v, const char *path, uint8_t prev[32],
+static int verify_file(const struct vault_log *l, const char *path,
+		       uint8_t prev[32],
 		       unsigned long *count, const struct checkpoint *cp,
 		       size_t ncp, char *where, size_t wlen)
 {
@@ -464,7 +456,7 @@ static int verify_file(struct vault *v, const char *path, uint8_t prev[32],
 			break;
 		}
 		sep = strstr(line, AUDIT_MAC_SEP);
-		err = audit_mac(v, prev, line, (size_t)(sep - line), mac);
+		err = audit_mac(l, prev, line, (size_t)(sep - line), mac);
 		if (err)
 			break;
 		if (sodium_memcmp(mac, want, 32) || (seq && seq != *count + 1)) {
@@ -503,13 +495,13 @@ static int fromhex_mac(uint8_t out[32], const char *hex)
 }
 
 /* DIR/audit.head, if there is one and it parses. */
-static int read_head(struct vault *v, struct checkpoint *cp)
+static int read_head(const struct vault_log *l, struct checkpoint *cp)
 {
 	char path[PATH_MAX], line[AUDIT_HEAD_LEN + 1], hex[65];
 	ssize_t got;
 	int fd;
 
-	if (vault_path(v, path, sizeof(path), "audit.head"))
+	if (log_path(l, path, sizeof(path), -1))
 		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -526,8 +518,8 @@ static int read_head(struct vault *v, struct checkpoint *cp)
 	return 0;
 }
 
-int vault_audit_verify(struct vault *v, char *where, size_t len,
-		       unsigned long *nlines)
+int vault_log_verify(const struct vault_log *l, char *where, size_t len,
+		     unsigned long *nlines)
 {
 	struct checkpoint cp[2];
 	uint8_t prev[32] = { 0 };
@@ -537,15 +529,12 @@ int vault_audit_verify(struct vault *v, char *where, size_t len,
 
 	*where = 0;
 	*nlines = 0;
-	err = vault_begin(v, LOCK_SH);
-	if (err)
-		return err;
 	/* Two checkpoints: the metadata's (moved with every change to the
 	 * vault) and audit.head (moved with every record). */
 	cp[0].what = "vault.meta";
-	cp[0].count = v->audit_count;
-	memcpy(cp[0].mac, v->audit_mac, 32);
-	err = read_head(v, &cp[1]);
+	cp[0].count = l->head->count;
+	memcpy(cp[0].mac, l->head->mac, 32);
+	err = read_head(l, &cp[1]);
 	if (!err)
 		ncp++;
 	else if (err != -ENOENT) {
@@ -554,9 +543,9 @@ int vault_audit_verify(struct vault *v, char *where, size_t len,
 		err = -EBADMSG;
 		goto out;
 	}
-	err = vault_audit_files(v, &files, &n);
+	err = vault_log_files(l, &files, &n);
 	for (i = 0; !err && i < n; i++)
-		err = verify_file(v, files[i], prev, nlines, cp, ncp, where,
+		err = verify_file(l, files[i], prev, nlines, cp, ncp, where,
 				  len);
 	for (i = 0; !err && i < ncp; i++) {
 		if (*nlines >= cp[i].count)
@@ -568,218 +557,8 @@ int vault_audit_verify(struct vault *v, char *where, size_t len,
 		err = -EBADMSG;
 	}
 out:
-	vault_end(v);
 	for (i = 0; i < n; i++)
 		free(files[i]);
 	free(files);
-	return err;
-}
-
-/* ---- removal, backup, restore ---- */
-
-static int rm_one(const char *path, const struct stat *st, int flag,
-		  struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 ? -1 : 0;
-}
-
-int vault_remove_tree(const char *dir)
-{
-	return nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) < 0 ? -errno : 0;
-}
-
-#define BACKUP_MAGIC	"ssefs-vault-backup 1\n"
-
-static int add_file(FILE *out, const struct vault *v, const char *rel)
-{
-	char path[PATH_MAX], *buf = NULL;
-	size_t len;
-	int err;
-
-	err = vault_path(v, path, sizeof(path), "%s", rel);
-	if (!err)
-		err = io_read_file(path, 1u << 30, &buf, &len);
-	if (err)
-		return err;
-	fprintf(out, "file %s %zu\n", rel, len);
-	if (len && fwrite(buf, 1, len, out) != len)
-		err = -EIO;
-	free(buf);
-	return err;
-}
-
-static int add_dir(FILE *out, const struct vault *v, const char *rel)
-{
-	char path[PATH_MAX], sub[PATH_MAX];
-	struct dirent *e;
-	DIR *d;
-	int err;
-
-	err = vault_path(v, path, sizeof(path), "%s", rel);
-	if (err)
-		return err;
-	d = opendir(path);
-	if (!d)
-		return -errno;
-	while (!err && (e = readdir(d))) {
-		struct stat st;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", rel, e->d_name);
-		if (vault_path(v, path, sizeof(path), "%s", sub) ||
-		    lstat(path, &st) < 0)
-			continue;
-		if (S_ISDIR(st.st_mode))
-			err = add_dir(out, v, sub);
-		else if (S_ISREG(st.st_mode))
-			err = add_file(out, v, sub);
-	}
-	closedir(d);
-	return err;
-}
-
-int vault_backup(struct vault *v, const char *dest)
-{
-	char tmp[PATH_MAX];
-	char **files = NULL;
-	size_t n = 0, i;
-	FILE *out;
-	int fd, err;
-
-	if (access(dest, F_OK) == 0)
-		return -EEXIST;
-	/* The backup holds its own record. */
-	err = vault_audit(v, "backup", NULL, 0);
-	if (!err)
-		err = vault_begin(v, LOCK_SH);
-	if (err)
-		return err;
-	fd = io_tmpfile_beside(dest, 0600, tmp, sizeof(tmp));
-	if (fd < 0) {
-		err = fd;
-		goto out;
-	}
-	out = fdopen(dup(fd), "w");
-	if (!out) {
-		err = -errno;
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	fputs(BACKUP_MAGIC, out);
-	err = add_file(out, v, "vault.meta");
-	if (!err)
-		err = vault_audit_files(v, &files, &n);
-	for (i = 0; !err && i < n; i++) {
-		const char *base = strrchr(files[i], '/') + 1;
-
-		if (access(files[i], F_OK) == 0)
-			err = add_file(out, v, base);
-	}
-	if (!err) {
-		char head[PATH_MAX];
-
-		if (!vault_path(v, head, sizeof(head), "audit.head") &&
-		    access(head, F_OK) == 0)
-			err = add_file(out, v, "audit.head");
-	}
-	if (!err)
-		err = add_dir(out, v, "platform");
-	if (!err)
-		err = add_dir(out, v, "keys");
-	fputs("end\n", out);
-	if (fclose(out) && !err)
-		err = -EIO;
-	if (!err)
-		err = io_commit_tmpfile(fd, tmp, dest);
-	else
-		unlink(tmp);
-	close(fd);
-	for (i = 0; i < n; i++)
-		free(files[i]);
-	free(files);
-out:
-	vault_end(v);
-	return err;
-}
-
-static int safe_rel(const char *rel)
-{
-	return *rel && *rel != '/' && !strstr(rel, "..") &&
-	       !strchr(rel, '\n');
-}
-
-int vault_restore(const char *src, const char *dir)
-{
-	char *buf = NULL, *p, *end, *nl, rel[PATH_MAX], path[PATH_MAX * 2];
-	char hdr[PATH_MAX + 64];
-	size_t len, flen;
-	int err, off;
-
-	if (access(dir, F_OK) == 0)
-		return -EEXIST;
-	err = io_read_file(src, 1u << 30, &buf, &len);
-	if (err)
-		return err;
-	end = buf + len;
-	if (strncmp(buf, BACKUP_MAGIC, strlen(BACKUP_MAGIC))) {
-		free(buf);
-		return -EBADMSG;
-	}
-	err = io_mkdirs(dir, 0755);
-	if (!err && chmod(dir, 0700) < 0)
-		err = -errno;
-	if (!err) {
-		snprintf(path, sizeof(path), "%s/keys", dir);
-		err = io_mkdirs(path, 0700);
-	}
-	if (!err) {
-		snprintf(path, sizeof(path), "%s/platform", dir);
-		err = io_mkdirs(path, 0700);
-	}
-	if (err) {
-		free(buf);
-		return err;
-	}
-	for (p = buf + strlen(BACKUP_MAGIC); !err && p < end;) {
-		if (!strncmp(p, "end\n", 4))
-			break;
-		/* "file REL LEN\n" then LEN raw bytes (which may start with
-		 * anything, so the header line is parsed on its own). */
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl || nl - p >= (long)sizeof(hdr)) {
-			err = -EBADMSG;
-			break;
-		}
-		memcpy(hdr, p, (size_t)(nl - p));
-		hdr[nl - p] = 0;
-		off = (int)(nl - p) + 1;
-		if (sscanf(hdr, "file %4095s %zu", rel, &flen) != 2 ||
-		    !safe_rel(rel) || flen > (size_t)(end - p - off)) {
-			err = -EBADMSG;
-			break;
-		}
-		p += off;
-		snprintf(path, sizeof(path), "%s/%s", dir, rel);
-		{
-			char *slash = strrchr(path, '/');
-
-			*slash = 0;
-			err = io_mkdirs(path, 0700);
-			*slash = '/';
-		}
-		if (!err)
-			err = io_write_atomic(path, p, flen, 0600);
-		p += flen;
-	}
-	if (!err && p >= end)
-		err = -EBADMSG;		/* no end marker: truncated */
-	free(buf);
-	if (err)
-		vault_remove_tree(dir);
 	return err;
 }

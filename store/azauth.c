@@ -356,7 +356,10 @@ int azb_connstr_parse(struct azb_creds *c, const struct azb_url *u,
 	return -EINVAL;
 }
 
-/* The connection string in @file: a regular file no one else may read. */
+/*
+ * The connection string in @file: a regular file no one else may read,
+ * owned by the caller or root.
+ */
 static int load_file(struct azb_creds *c, const struct azb_url *u,
 		     const char *file)
 {
@@ -373,7 +376,8 @@ static int load_file(struct azb_creds *c, const struct azb_url *u,
 		r = -errno;
 		goto out;
 	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 077) ||
+	    (st.st_uid != geteuid() && st.st_uid != 0)) {
 		r = -EPERM;
 		goto out;
 	}

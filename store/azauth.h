@@ -76,7 +76,7 @@ int azb_connstr_parse(struct azb_creds *c, const struct azb_url *u,
  * AZURE_STORAGE_SAS_TOKEN; AZURE_STORAGE_CONNECTION_STRING;
  * AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY; the connection string in
  * @file (when not NULL; the file must be a regular file of mode 0600 or
- * stricter).  Return: 0, -ENOKEY (none found), -EPERM (the file's mode),
+ * stricter, owned by the caller or root).  Return: 0, -ENOKEY (none found), -EPERM (the file's mode),
  * -EXDEV (they name another account or endpoint), -EINVAL, -ENOENT,
  * -ENOMEM.  @c->source names where the search stopped, also on failure.
  */

@@ -72,6 +72,7 @@ struct req {
 	char snapshot[AZB_SNAPSHOT_MAX];
 	char blob_type[16];
 	char copy_status[16];
+	char last_modified[40];
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -280,6 +281,7 @@ static const struct {
 	KEEP("x-ms-snapshot", snapshot),
 	KEEP("x-ms-blob-type", blob_type),
 	KEEP("x-ms-copy-status", copy_status),
+	KEEP("Last-Modified", last_modified),
 };
 #undef KEEP
 
@@ -401,6 +403,7 @@ static void req_reset_answer(struct req *q)
 	q->length = 0;
 	q->etag[0] = q->code[0] = q->lease_id[0] = q->lease_state[0] = '\0';
 	q->snapshot[0] = q->blob_type[0] = q->copy_status[0] = '\0';
+	q->last_modified[0] = '\0';
 }
 
 /* Append a header line "name: value" (printf-like) to @l. */
@@ -872,28 +875,77 @@ int azb_read(struct azb_client *c, const char *name, const char *snapshot,
 	return r;
 }
 
+/* Append @m ranges of @add to *@v (*@n of them, *@cap room), in order. */
+static int ranges_append(struct azb_range **v, size_t *n, size_t *cap,
+			 const struct azb_range *add, size_t m)
+{
+	struct azb_range *nv;
+	size_t want;
+
+	if (m && *n && add[0].start <= (*v)[*n - 1].end)
+		return -EIO;		/* pages out of order */
+	if (*n + m > *cap) {
+		want = (*n + m) * 2;
+		nv = realloc(*v, want * sizeof(**v));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = want;
+	}
+	memcpy(*v + *n, add, m * sizeof(*add));
+	*n += m;
+	return 0;
+}
+
 int azb_page_ranges(struct azb_client *c, const char *name, uint64_t off,
 		    uint64_t len, struct azb_range **out, size_t *n,
 		    struct azb_err *err)
 {
-	struct req q = REQ("GET", name);
-	char range[80];
+	struct azb_range *all = NULL, *v;
+	size_t cnt = 0, cap = 0, m;
+	char range[80], marker[1024] = "", *mq = NULL;
 	int r;
 
 	if (check_name(name) < 0 || off + len < off)
 		return -EINVAL;
-	q.query[q.nquery++] = "comp=pagelist";
-	if (len) {
+	if (len)
 		range_hdr(range, sizeof(range), off, len);
-		q.hdr[q.nhdr++] = range;
+	/* the service pages a long list: follow NextMarker */
+	do {
+		struct req q = REQ("GET", name);
+
+		q.query[q.nquery++] = "comp=pagelist";
+		if (marker[0]) {
+			free(mq);
+			if (asprintf(&mq, "marker=%s", marker) < 0) {
+				mq = NULL;
+				r = -ENOMEM;
+				break;
+			}
+			q.query[q.nquery++] = mq;
+		}
+		if (len)
+			q.hdr[q.nhdr++] = range;
+		r = run(c, &q, err);
+		if (r == 0)
+			r = q.body_buf ?
+				azb_parse_page_ranges_next(q.body_buf,
+					q.body_buf_len, &v, &m, marker,
+					sizeof(marker)) : -EIO;
+		req_free(&q);
+		if (r == 0) {
+			r = ranges_append(&all, &cnt, &cap, v, m);
+			free(v);
+		}
+	} while (r == 0 && marker[0]);
+	free(mq);
+	if (r < 0) {
+		free(all);
+		return r;
 	}
-	r = run(c, &q, err);
-	if (r == 0)
-		r = q.body_buf ? azb_parse_page_ranges(q.body_buf,
-						       q.body_buf_len, out, n)
-			: -EIO;
-	req_free(&q);
-	return r;
+	*out = all;
+	*n = cnt;
+	return 0;
 }
 
 int azb_resize(struct azb_client *c, const char *name, uint64_t size,
@@ -915,6 +967,19 @@ int azb_resize(struct azb_client *c, const char *name, uint64_t size,
 	return r;
 }
 
+/* An RFC 1123 date ("Sun, 06 Nov 1994 08:49:37 GMT"); 0 if it is not. */
+static int64_t http_date(const char *s)
+{
+	struct tm tm;
+	const char *e;
+
+	memset(&tm, 0, sizeof(tm));
+	e = strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!e || *e)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
 int azb_props(struct azb_client *c, const char *name, struct azb_props *p,
 	      struct azb_err *err)
 {
@@ -933,6 +998,7 @@ int azb_props(struct azb_client *c, const char *name, struct azb_props *p,
 						 strlen(q.lease_state));
 		copy_out(p->copy_status, sizeof(p->copy_status),
 			 q.copy_status);
+		p->last_modified = http_date(q.last_modified);
 	}
 	req_free(&q);
 	return r;

@@ -71,6 +71,7 @@ struct azb_props {
 	int page_blob;			/* x-ms-blob-type: PageBlob */
 	enum azb_lease_state lease;
 	char copy_status[16];		/* "success", "pending", ... or "" */
+	int64_t last_modified;		/* Last-Modified, Unix seconds; 0 */
 };
 
 /* One Get Page Ranges entry, bytes [start, end] inclusive. */
@@ -148,8 +149,9 @@ int azb_read(struct azb_client *c, const char *name, const char *snapshot,
 	     uint64_t off, void *buf, size_t len, struct azb_err *err);
 
 /*
- * Get Page Ranges over [@off, @off + @len) (@len 0: the whole blob):
- * *@out a malloc'd array of *@n valid pages' ranges, sorted, checked.
+ * Get Page Ranges over [@off, @off + @len) (@len 0: the whole blob),
+ * following NextMarker when the service pages the answer: *@out a malloc'd
+ * array of *@n valid pages' ranges, sorted, checked.
  */
 int azb_page_ranges(struct azb_client *c, const char *name, uint64_t off,
 		    uint64_t len, struct azb_range **out, size_t *n,
@@ -209,6 +211,11 @@ int azb_list(struct azb_client *c, const char *prefix,
  */
 int azb_parse_page_ranges(const char *xml, size_t len,
 			  struct azb_range **out, size_t *n)
+	__attribute__((warn_unused_result));
+/* The same, and *@next (@next_size bytes) its NextMarker ("" at end). */
+int azb_parse_page_ranges_next(const char *xml, size_t len,
+			       struct azb_range **out, size_t *n,
+			       char *next, size_t next_size)
 	__attribute__((warn_unused_result));
 /* Entries to @fn; *@next (@next_size bytes) the NextMarker ("" at end). */
 int azb_parse_blob_list(const char *xml, size_t len, const char *prefix,

@@ -55,6 +55,8 @@ static const char *element(const char *p, const char *end, const char *tag,
 	return s;
 }
 
+static int unescape(char *dst, size_t size, const char *s, size_t len);
+
 static int parse_u64(const char *s, size_t len, uint64_t *v)
 {
 	uint64_t x = 0;
@@ -76,13 +78,28 @@ static int parse_u64(const char *s, size_t len, uint64_t *v)
 int azb_parse_page_ranges(const char *xml, size_t len,
 			  struct azb_range **out, size_t *n)
 {
-	const char *p = xml, *end = xml + len;
+	return azb_parse_page_ranges_next(xml, len, out, n, NULL, 0);
+}
+
+int azb_parse_page_ranges_next(const char *xml, size_t len,
+			       struct azb_range **out, size_t *n,
+			       char *next, size_t next_size)
+{
+	const char *p = xml, *end = xml + len, *m;
 	struct azb_range *v = NULL, *nv;
-	size_t cnt = 0, cap = 0;
+	size_t cnt = 0, cap = 0, mlen;
 	int r = -EIO;
 
 	if (!find(xml, end, "<PageList"))
 		goto out;
+	if (next) {
+		next[0] = '\0';
+		m = element(xml, end, "NextMarker", &mlen, NULL);
+		if (m && unescape(next, next_size, m, mlen) < 0)
+			goto out;
+		if (m)
+			end = m;	/* the ranges come before it */
+	}
 	for (;;) {
 		const char *pr = find(p, end, "<PageRange>");
 		const char *cr = find(p, end, "<ClearRange>");

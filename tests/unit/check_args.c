@@ -6,7 +6,7 @@
 
 #include <check.h>
 
-#include "cli/args.h"
+#include "util/parse.h"
 
 Suite *suite_args(void);
 

@@ -305,13 +305,14 @@ static struct vault *vault_with_token(const char *name)
 	/* without purge protection: a test purges hsm keys */
 	snprintf(dir, sizeof(dir), "%s/%s", top, name);
 	ck_assert_int_eq(vault_init_ex(dir, "unit", NULL,
-				       VAULT_INIT_NO_PURGE_PROTECTION), 0);
-	ck_assert_int_eq(vault_open(&v, dir, NULL), 0);
+				       VAULT_INIT_NO_PURGE_PROTECTION, NULL),
+			 0);
+	ck_assert_int_eq(vault_open(&v, dir, NULL, NULL), 0);
 	memset(&c, 0, sizeof(c));
 	snprintf(c.module, sizeof(c.module), "%s", module);
 	snprintf(c.token, sizeof(c.token), "%s", TOKEN);
 	snprintf(c.pin_file, sizeof(c.pin_file), "%s", pinfile);
-	ck_assert_int_eq(vault_hsm_set(v, &c), 0);
+	ck_assert_int_eq(vault_hsm_set(v, &c, NULL), 0);
 	return v;
 }
 
@@ -323,7 +324,7 @@ static void wrap_unwrap(struct vault *v, const char *kid,
 	ck_assert_int_eq(rng_dek(dek), 0);
 	ck_assert_int_eq(vault_wrap(v, kid, dek, l), 0);
 	ck_assert_int_eq(l->wrap_alg, ENV_WRAP_RSA_OAEP_256);
-	ck_assert_int_eq(vault_unwrap(v, l, &got), 0);
+	ck_assert_int_eq(vault_unwrap(v, l, &got, NULL), 0);
 	ck_assert_int_eq(secbuf_eq(got, dek), 1);
 	secbuf_free(got);
 	secbuf_free(dek);
@@ -339,7 +340,7 @@ START_TEST(test_vault_hsm_key)
 	struct vault_key *k = NULL;
 
 	ck_assert_int_eq(vault_key_create_ex(v, "h1", 2048, VAULT_KEY_HSM, 0,
-					     0, kid, sizeof(kid)), 0);
+					     0, kid, sizeof(kid), NULL), 0);
 	ck_assert_int_eq(vault_key_get(v, "h1", &k), 0);
 	ck_assert_int_eq(k->hsm, 1);
 	ck_assert_int_eq(k->bits, 2048);
@@ -349,16 +350,17 @@ START_TEST(test_vault_hsm_key)
 	/* Another handle in the same process: the module is shared, and
 	 * closing one handle leaves the other working. */
 	snprintf(dir, sizeof(dir), "%s/v", top);
-	ck_assert_int_eq(vault_open(&v2, dir, NULL), 0);
-	ck_assert_int_eq(vault_unwrap(v2, &l1, &got), 0);
+	ck_assert_int_eq(vault_open(&v2, dir, NULL, NULL), 0);
+	ck_assert_int_eq(vault_unwrap(v2, &l1, &got, NULL), 0);
 	secbuf_free(got);
 	got = NULL;
 	vault_close(v2);
-	ck_assert_int_eq(vault_unwrap(v, &l1, &got), 0);
+	ck_assert_int_eq(vault_unwrap(v, &l1, &got, NULL), 0);
 	secbuf_free(got);
 	got = NULL;
 
-	ck_assert_int_eq(vault_key_rotate(v, "h1", kid2, sizeof(kid2)), 0);
+	ck_assert_int_eq(vault_key_rotate(v, "h1", kid2, sizeof(kid2), NULL),
+			 0);
 	ck_assert_str_ne(kid, kid2);
 	ck_assert_int_eq(vault_key_get(v, "h1", &k), 0);
 	ck_assert_int_eq(k->hsm, 1);
@@ -371,16 +373,17 @@ START_TEST(test_vault_hsm_key)
 		struct vault_key_attrs a = { .enabled = 0 };
 
 		ck_assert_int_eq(vault_key_set(v, "h1", NULL, &a), 0);
-		ck_assert_int_eq(vault_unwrap(v, &l2, &got), -EKEYREVOKED);
+		ck_assert_int_eq(vault_unwrap(v, &l2, &got, NULL),
+				 -EKEYREVOKED);
 		a.enabled = 1;
 		ck_assert_int_eq(vault_key_set(v, "h1", NULL, &a), 0);
 	}
 
-	ck_assert_int_eq(vault_hsm_set(v, NULL), -EBUSY);
+	ck_assert_int_eq(vault_hsm_set(v, NULL, NULL), -EBUSY);
 	ck_assert_int_eq(vault_key_delete(v, "h1"), 0);
-	ck_assert_int_eq(vault_hsm_set(v, NULL), -EBUSY);
-	ck_assert_int_eq(vault_key_purge(v, "h1"), 0);
-	ck_assert_int_eq(vault_hsm_set(v, NULL), 0);
+	ck_assert_int_eq(vault_hsm_set(v, NULL, NULL), -EBUSY);
+	ck_assert_int_eq(vault_key_purge(v, "h1", NULL), 0);
+	ck_assert_int_eq(vault_hsm_set(v, NULL, NULL), 0);
 	vault_close(v);
 }
 END_TEST
@@ -400,7 +403,8 @@ static void *unwrap_many(void *arg)
 
 	for (i = 0; i < 15; i++) {
 		got = NULL;
-		if (vault_unwrap(u->v, u->l, &got) || !secbuf_eq(got, u->dek))
+		if (vault_unwrap(u->v, u->l, &got, NULL) ||
+		    !secbuf_eq(got, u->dek))
 			u->bad++;
 		secbuf_free(got);
 	}
@@ -420,7 +424,7 @@ START_TEST(test_vault_threads)
 	int i;
 
 	ck_assert_int_eq(vault_key_create_ex(v, "h1", 2048, VAULT_KEY_HSM, 0,
-					     0, kid, sizeof(kid)), 0);
+					     0, kid, sizeof(kid), NULL), 0);
 	ck_assert_int_eq(rng_dek(dek), 0);
 	ck_assert_int_eq(vault_wrap(v, kid, dek, &l), 0);
 	for (i = 0; i < 4; i++) {
@@ -449,18 +453,18 @@ START_TEST(test_vault_fork)
 	pid_t pid;
 
 	ck_assert_int_eq(vault_key_create_ex(v, "h1", 2048, VAULT_KEY_HSM, 0,
-					     0, kid, sizeof(kid)), 0);
+					     0, kid, sizeof(kid), NULL), 0);
 	wrap_unwrap(v, kid, &l);	/* the session is open now */
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		vault_after_fork(v);
-		_exit(vault_unwrap(v, &l, &got) == 0 ? 0 : 1);
+		_exit(vault_unwrap(v, &l, &got, NULL) == 0 ? 0 : 1);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	/* The parent's session is untouched. */
-	ck_assert_int_eq(vault_unwrap(v, &l, &got), 0);
+	ck_assert_int_eq(vault_unwrap(v, &l, &got, NULL), 0);
 	secbuf_free(got);
 	vault_close(v);
 }
@@ -474,7 +478,7 @@ START_TEST(test_vault_purge_destroys)
 	char cmd[4400];
 
 	ck_assert_int_eq(vault_key_create_ex(v, "h1", 2048, VAULT_KEY_HSM, 0,
-					     0, kid, sizeof(kid)), 0);
+					     0, kid, sizeof(kid), NULL), 0);
 	/* Count the key's objects (private and public) by label, with
 	 * pkcs11-tool when it is there. */
 	snprintf(cmd, sizeof(cmd), "command -v pkcs11-tool >/dev/null || "
@@ -484,7 +488,7 @@ START_TEST(test_vault_purge_destroys)
 		 TOKEN, 2);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert_int_eq(vault_key_delete(v, "h1"), 0);
-	ck_assert_int_eq(vault_key_purge(v, "h1"), 0);
+	ck_assert_int_eq(vault_key_purge(v, "h1", NULL), 0);
 	snprintf(cmd, sizeof(cmd), "command -v pkcs11-tool >/dev/null || "
 		 "exit 0; test \"$(pkcs11-tool --module %s --token-label %s "
 		 "--login --pin 1234 --list-objects 2>/dev/null | "
@@ -501,22 +505,23 @@ START_TEST(test_vault_wrong_pin)
 	struct vault *v = vault_with_token("v"), *v2 = NULL;
 	char kid[VAULT_KID_MAX + 1], dir[4300];
 	struct secbuf *got = NULL;
+	struct vault_err e;
 	struct env_layer l;
 
 	ck_assert_int_eq(vault_key_create_ex(v, "h1", 2048, VAULT_KEY_HSM, 0,
-					     0, kid, sizeof(kid)), 0);
+					     0, kid, sizeof(kid), NULL), 0);
 	wrap_unwrap(v, kid, &l);
 	/* The login state belongs to the process (PKCS#11 logs in an
 	 * application, not a session): while @v is logged in, another
 	 * handle would be too. */
 	vault_close(v);
 	snprintf(dir, sizeof(dir), "%s/v", top);
-	ck_assert_int_eq(vault_open(&v2, dir, NULL), 0);
+	ck_assert_int_eq(vault_open(&v2, dir, NULL, NULL), 0);
 	vault_hsm_pin_file(v2, badpin);
-	ck_assert_int_eq(vault_unwrap(v2, &l, &got), -EACCES);
+	ck_assert_int_eq(vault_unwrap(v2, &l, &got, &e), -EACCES);
 	ck_assert_ptr_null(got);
-	ck_assert_msg(strstr(vault_hsm_why(v2), "token " TOKEN ": wrong pin"),
-		      "why: %s", vault_hsm_why(v2));
+	ck_assert_msg(strstr(e.why, "token " TOKEN ": wrong pin"),
+		      "why: %s", e.why);
 	/* Wrapping needs no token, so it still works. */
 	{
 		struct secbuf *dek = secbuf_new(64);

@@ -41,7 +41,7 @@ static struct vault *open_dir(const char *dir)
 {
 	struct vault *v = NULL;
 
-	ck_assert_int_eq(vault_open(&v, dir, NULL), 0);
+	ck_assert_int_eq(vault_open(&v, dir, NULL, NULL), 0);
 	return v;
 }
 
@@ -51,7 +51,7 @@ static void setup_shared(void)
 
 	ck_assert_ptr_nonnull(mkdtemp(top));
 	snprintf(shared, sizeof(shared), "%s/shared/vault", top);
-	ck_assert_int_eq(vault_init(shared, "unit", NULL), 0);
+	ck_assert_int_eq(vault_init(shared, "unit", NULL, NULL), 0);
 	v = open_dir(shared);
 	ck_assert_int_eq(vault_key_create(v, "r2048", 2048, 0, 0, kid2048,
 					  sizeof(kid2048)), 0);
@@ -71,7 +71,7 @@ static void teardown_shared(void)
 static struct vault *fresh(const char *name, char *dir, size_t len)
 {
 	snprintf(dir, len, "%s/%s/vault", top, name);
-	ck_assert_int_eq(vault_init(dir, "fresh", NULL), 0);
+	ck_assert_int_eq(vault_init(dir, "fresh", NULL, NULL), 0);
 	return open_dir(dir);
 }
 
@@ -93,13 +93,13 @@ static void round_trip(struct vault *v, const char *kid, int alg)
 	ck_assert_int_eq(vault_wrap(v, kid, dek, &l), 0);
 	ck_assert_int_eq(l.wrap_alg, alg);
 	ck_assert_str_eq(l.kid, kid);
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), 0);
+	ck_assert_int_eq(vault_unwrap(v, &l, &back, NULL), 0);
 	ck_assert(secbuf_eq(dek, back));
 	secbuf_free(back);
 	/* A flipped bit in the wrapped DEK never yields a key. */
 	l.wrapped[l.wrapped_len / 2] ^= 1;
 	back = NULL;
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), -EBADMSG);
+	ck_assert_int_eq(vault_unwrap(v, &l, &back, NULL), -EBADMSG);
 	ck_assert_ptr_null(back);
 	secbuf_free(dek);
 }
@@ -230,17 +230,17 @@ START_TEST(test_old_version_after_rotations)
 	ck_assert_int_eq(vault_wrap(v, v1, dek, &l), 0);
 	ck_assert_int_eq(vault_resolve(v, "platform", p1, sizeof(p1)), 0);
 	ck_assert_int_eq(vault_wrap(v, p1, dek, &pl), 0);
-	ck_assert_int_eq(vault_key_rotate(v, "k", NULL, 0), 0);
-	ck_assert_int_eq(vault_key_rotate(v, "k", v3, sizeof(v3)), 0);
+	ck_assert_int_eq(vault_key_rotate(v, "k", NULL, 0, NULL), 0);
+	ck_assert_int_eq(vault_key_rotate(v, "k", v3, sizeof(v3), NULL), 0);
 	ck_assert_int_eq(vault_rotate_platform(v, NULL, 0), 0);
 	ck_assert_int_eq(vault_rotate_platform(v, NULL, 0), 0);
 	ck_assert_int_eq(vault_resolve(v, "k", cur, sizeof(cur)), 0);
 	ck_assert_str_eq(cur, v3);
 	ck_assert_str_ne(cur, v1);
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), 0);
+	ck_assert_int_eq(vault_unwrap(v, &l, &back, NULL), 0);
 	ck_assert(secbuf_eq(dek, back));
 	secbuf_free(back);
-	ck_assert_int_eq(vault_unwrap(v, &pl, &back), 0);
+	ck_assert_int_eq(vault_unwrap(v, &pl, &back, NULL), 0);
 	ck_assert(secbuf_eq(dek, back));
 	secbuf_free(back);
 	ck_assert_int_eq(vault_resolve(v, "platform", cur, sizeof(cur)), 0);
@@ -271,10 +271,10 @@ START_TEST(test_states_and_errnos)
 	ck_assert_int_eq(vault_key_set(v2, "k", NULL, &a), 0);
 	vault_close(v2);
 	ck_assert_int_eq(vault_key_state(v, kid, 0), KEY_DISABLED);
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), -EKEYREVOKED);
+	ck_assert_int_eq(vault_unwrap(v, &l, &back, NULL), -EKEYREVOKED);
 	a.enabled = 1;
 	ck_assert_int_eq(vault_key_set(v, "k", NULL, &a), 0);
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), 0);
+	ck_assert_int_eq(vault_unwrap(v, &l, &back, NULL), 0);
 	secbuf_free(back);
 	back = NULL;
 
@@ -283,26 +283,26 @@ START_TEST(test_states_and_errnos)
 	a.expires = now - 10;
 	ck_assert_int_eq(vault_key_set(v, "k", strrchr(kid, '/') + 1, &a), 0);
 	ck_assert_int_eq(vault_key_state(v, kid, 0), KEY_EXPIRED);
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), -EKEYEXPIRED);
+	ck_assert_int_eq(vault_unwrap(v, &l, &back, NULL), -EKEYEXPIRED);
 	a.expires = 0;
 	a.set_not_before = 1;
 	a.not_before = now + 3600;
 	ck_assert_int_eq(vault_key_set(v, "k", NULL, &a), 0);
 	ck_assert_int_eq(vault_key_state(v, kid, 0), KEY_NOT_YET_VALID);
 	ck_assert_int_eq(vault_key_state(v, kid, now + 7200), KEY_USABLE);
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), -EKEYEXPIRED);
+	ck_assert_int_eq(vault_unwrap(v, &l, &back, NULL), -EKEYEXPIRED);
 	a.not_before = 0;
 	ck_assert_int_eq(vault_key_set(v, "k", NULL, &a), 0);
 
 	ck_assert_int_eq(vault_key_delete(v, "k"), 0);
 	ck_assert_int_eq(vault_key_state(v, kid, 0), KEY_DELETED);
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), -EKEYREVOKED);
+	ck_assert_int_eq(vault_unwrap(v, &l, &back, NULL), -EKEYREVOKED);
 	ck_assert_int_eq(vault_key_create(v, "k", 2048, 0, 0, NULL, 0),
 			 -EADDRINUSE);
 	/* Purge protection on: refused before the retention is over. */
-	ck_assert_int_eq(vault_key_purge(v, "k"), -EPERM);
+	ck_assert_int_eq(vault_key_purge(v, "k", NULL), -EPERM);
 	ck_assert_int_eq(vault_key_recover(v, "k"), 0);
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), 0);
+	ck_assert_int_eq(vault_unwrap(v, &l, &back, NULL), 0);
 	secbuf_free(back);
 	back = NULL;
 	ck_assert_int_eq(vault_key_delete(v, "k"), 0);
@@ -310,7 +310,7 @@ START_TEST(test_states_and_errnos)
 	ck_assert_int_eq(vault_set_purge_protection(v, 0), -EPERM);
 	ck_assert_int_eq(vault_purge_protection(v), 1);
 	ck_assert_int_eq(vault_set_purge_protection(v, 1), 0);
-	ck_assert_int_eq(vault_key_purge(v, "k"), -EPERM);
+	ck_assert_int_eq(vault_key_purge(v, "k", NULL), -EPERM);
 	/* A vault made without it purges at once. */
 	{
 		char dn[4300], kn[VAULT_KID_MAX + 1];
@@ -319,16 +319,16 @@ START_TEST(test_states_and_errnos)
 
 		snprintf(dn, sizeof(dn), "%s/states-nopp/vault", top);
 		ck_assert_int_eq(vault_init_ex(dn, "fresh", NULL,
-			VAULT_INIT_NO_PURGE_PROTECTION), 0);
+			VAULT_INIT_NO_PURGE_PROTECTION, NULL), 0);
 		vn = open_dir(dn);
 		ck_assert_int_eq(vault_purge_protection(vn), 0);
 		ck_assert_int_eq(vault_key_create(vn, "k", 2048, 0, 0, kn,
 						  sizeof(kn)), 0);
 		ck_assert_int_eq(vault_wrap(vn, kn, dek, &ln), 0);
 		ck_assert_int_eq(vault_key_delete(vn, "k"), 0);
-		ck_assert_int_eq(vault_key_purge(vn, "k"), 0);
+		ck_assert_int_eq(vault_key_purge(vn, "k", NULL), 0);
 		ck_assert_int_eq(vault_key_state(vn, kn, 0), KEY_MISSING);
-		ck_assert_int_eq(vault_unwrap(vn, &ln, &back), -ENOKEY);
+		ck_assert_int_eq(vault_unwrap(vn, &ln, &back, NULL), -ENOKEY);
 		vault_close(vn);
 	}
 
@@ -336,7 +336,7 @@ START_TEST(test_states_and_errnos)
 	strcpy(other, kid);
 	memcpy(other + strlen("vault://"), "fresx", 5);
 	strcpy(l.kid, other);
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), -EXDEV);
+	ck_assert_int_eq(vault_unwrap(v, &l, &back, NULL), -EXDEV);
 	ck_assert_ptr_null(back);
 
 	ck_assert_int_eq(key_state_errno(KEY_DISABLED), -EKEYREVOKED);
@@ -369,7 +369,7 @@ START_TEST(test_flipped_sealed_bit)
 	b ^= 0x10;
 	ck_assert_int_eq(pwrite(fd, &b, 1, 100), 1);
 	close(fd);
-	ck_assert_int_eq(vault_unwrap(v, &l, &back), -EBADMSG);
+	ck_assert_int_eq(vault_unwrap(v, &l, &back, NULL), -EBADMSG);
 	ck_assert_ptr_null(back);
 	ck_assert_int_eq(vault_wrap(v, kid, dek, &l), -EBADMSG);
 	secbuf_free(dek);
@@ -495,7 +495,8 @@ static void *unwrap_loop(void *arg)
 
 	for (i = 0; i < 8; i++) {
 		back = NULL;
-		if (vault_unwrap(t->v, t->l, &back) || !secbuf_eq(back, t->dek))
+		if (vault_unwrap(t->v, t->l, &back, NULL) ||
+		    !secbuf_eq(back, t->dek))
 			t->bad++;
 		secbuf_free(back);
 	}
@@ -549,21 +550,21 @@ START_TEST(test_passphrase)
 	write_pass(good, "correct horse battery staple\n");
 	write_pass(bad, "correct horse battery stapler\n");
 	u.passphrase_file = good;
-	ck_assert_int_eq(vault_init(dir, "pass", &u), 0);
+	ck_assert_int_eq(vault_init(dir, "pass", &u, NULL), 0);
 	/* No key file was made for a passphrase vault. */
 	snprintf(meta, sizeof(meta), "%s.key", dir);
 	ck_assert_int_ne(access(meta, F_OK), 0);
-	ck_assert_int_eq(vault_open(&v, dir, &u), 0);
+	ck_assert_int_eq(vault_open(&v, dir, &u, NULL), 0);
 	ck_assert_int_eq(vault_key_create(v, "k", 2048, 0, 0, NULL, 0), 0);
 	vault_close(v);
 	snprintf(meta, sizeof(meta), "%s/vault.meta", dir);
 	before = slurp(meta);
 	u.passphrase_file = bad;
 	v = NULL;
-	ck_assert_int_eq(vault_open(&v, dir, &u), -EACCES);
+	ck_assert_int_eq(vault_open(&v, dir, &u, NULL), -EACCES);
 	ck_assert_ptr_null(v);
 	/* Without the passphrase at all: the key file is not there. */
-	ck_assert_int_ne(vault_open(&v, dir, NULL), 0);
+	ck_assert_int_ne(vault_open(&v, dir, NULL, NULL), 0);
 	after = slurp(meta);
 	ck_assert_str_eq(before, after);
 	free(before);
@@ -575,19 +576,20 @@ START_TEST(test_permissions)
 {
 	char dir[4200], key[4400];
 	struct vault *v = fresh("perm", dir, sizeof(dir));
+	struct vault_err e;
 
 	vault_close(v);
 	snprintf(key, sizeof(key), "%s.key", dir);
 	ck_assert_int_eq(chmod(key, 0644), 0);
-	ck_assert_int_eq(vault_open(&v, dir, NULL), -EPERM);
-	ck_assert_str_eq(vault_open_failed_path(), key);
+	ck_assert_int_eq(vault_open(&v, dir, NULL, &e), -EPERM);
+	ck_assert_str_eq(e.path, key);
 	ck_assert_int_eq(chmod(key, 0600), 0);
 	ck_assert_int_eq(chmod(dir, 0755), 0);
-	ck_assert_int_eq(vault_open(&v, dir, NULL), -EPERM);
-	ck_assert_str_eq(vault_open_failed_path(), dir);
+	ck_assert_int_eq(vault_open(&v, dir, NULL, &e), -EPERM);
+	ck_assert_str_eq(e.path, dir);
 	ck_assert_int_eq(chmod(dir, 0700), 0);
-	ck_assert_int_eq(vault_open(&v, dir, NULL), 0);
-	ck_assert_int_eq(vault_init(dir, "again", NULL), -EEXIST);
+	ck_assert_int_eq(vault_open(&v, dir, NULL, NULL), 0);
+	ck_assert_int_eq(vault_init(dir, "again", NULL, NULL), -EEXIST);
 	vault_close(v);
 }
 END_TEST
@@ -621,10 +623,10 @@ START_TEST(test_backup_restore)
 	ck_assert_int_eq(io_write_atomic(k2, buf, len, 0600), 0);
 	free(buf);
 	r = open_dir(dir2);
-	ck_assert_int_eq(vault_unwrap(r, &l, &back), 0);
+	ck_assert_int_eq(vault_unwrap(r, &l, &back, NULL), 0);
 	ck_assert(secbuf_eq(dek, back));
 	secbuf_free(back);
-	ck_assert_int_eq(vault_unwrap(r, &pl, &back), 0);
+	ck_assert_int_eq(vault_unwrap(r, &pl, &back, NULL), 0);
 	ck_assert(secbuf_eq(dek, back));
 	secbuf_free(back);
 	ck_assert_int_eq(verify(r), 0);
@@ -640,6 +642,7 @@ START_TEST(test_disks_and_keyops)
 	struct vault_disk d, *list = NULL;
 	struct secbuf *dek = new_dek(), *back = NULL;
 	struct keyops ops;
+	struct vault_keyctx kc = { v, NULL };
 	struct env_layer l;
 	size_t n;
 
@@ -658,7 +661,7 @@ START_TEST(test_disks_and_keyops)
 	free(list);
 	ck_assert_int_eq(vault_disk_del(v, d.uuid), 0);
 	ck_assert_int_eq(vault_disk_del(v, d.uuid), -ENOENT);
-	vault_keyops(v, &ops);
+	vault_keyops(&kc, &ops);
 	ck_assert_int_eq(ops.wrap(ops.ctx, kid, dek, &l), 0);
 	ck_assert_int_eq(ops.unwrap(ops.ctx, &l, &back), 0);
 	ck_assert(secbuf_eq(dek, back));
@@ -760,7 +763,7 @@ START_TEST(test_notices_and_expire_after)
 					  3600), 0);
 	vault_close(w);
 	w = open_dir(dir);
-	ck_assert_int_eq(vault_key_rotate(w, "k", NULL, 0), 0);
+	ck_assert_int_eq(vault_key_rotate(w, "k", NULL, 0, NULL), 0);
 	ck_assert_int_eq(vault_key_get(w, "k", &k), 0);
 	ck_assert_uint_eq(k->expire_after, 3600);
 	ck_assert_int_eq(k->nversions, 2);

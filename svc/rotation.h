@@ -14,13 +14,11 @@
  * failures records the error.  Idempotent; safe to interrupt anywhere and
  * to run beside a daemon doing the same.
  */
-#ifndef SSEFS_CLI_ROTATION_H
-#define SSEFS_CLI_ROTATION_H
+#ifndef SSEFS_SVC_ROTATION_H
+#define SSEFS_SVC_ROTATION_H
 
 #include <stddef.h>
 
-struct cli_ctx;
-struct des;
 struct progress;
 struct vault;
 
@@ -50,9 +48,9 @@ struct rotation_result {
 int rotation_run(struct vault *v, const struct rotation_opts *o,
 		 struct rotation_result *res);
 
-/* Re-wrap every disk of @d to its active key now (des update --key);
- * prints progress and errors.  Return: an exit code. */
-int rotation_apply_des(struct cli_ctx *ctx, struct vault *v,
-		       const struct des *d);
+/* Re-wrap every registered disk of set @des to its active key now (des
+ * update --key); @res counts them.  Return: 0 or the first -errno. */
+int rotation_rewrap_des(struct vault *v, const struct rotation_opts *o,
+			const char *des, struct rotation_result *res);
 
-#endif /* SSEFS_CLI_ROTATION_H */
+#endif /* SSEFS_SVC_ROTATION_H */

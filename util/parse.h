@@ -1,5 +1,6 @@
 /*
- * args.h - the command line's value syntaxes: SIZE, DUR, T
+ * parse.h - the value syntaxes of the command line, the config file and
+ * the mount options: SIZE, DUR, T, booleans; and their printed forms
  *
  * SIZE: a byte count with an optional binary suffix K, M, G, T (also KiB,
  *       MiB...; "B" alone allowed): 512, 64M, 10G, 1T.
@@ -9,8 +10,8 @@
  *       UTC).
  * All return 0 or -EINVAL (-ERANGE on overflow) and never print.
  */
-#ifndef SSEFS_CLI_ARGS_H
-#define SSEFS_CLI_ARGS_H
+#ifndef SSEFS_UTIL_PARSE_H
+#define SSEFS_UTIL_PARSE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,4 +33,9 @@ void format_duration(uint64_t seconds, char *buf, size_t len);
 /* Human size with a binary suffix, exact when possible: "64M", "1.5G" */
 void format_size(uint64_t bytes, char *buf, size_t len);
 
-#endif /* SSEFS_CLI_ARGS_H */
+#define UUID_STR_LEN	37	/* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" + NUL */
+
+/* A disk id as text: 8-4-4-4-12 lowercase hex digits */
+void format_uuid(const uint8_t uuid[16], char out[UUID_STR_LEN]);
+
+#endif /* SSEFS_UTIL_PARSE_H */

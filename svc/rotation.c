@@ -20,8 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
-#include "cli/rotation.h"
 #include "crypto/envelope.h"
 #include "disk/header.h"
 #include "disk/keyops.h"
@@ -31,9 +29,13 @@
 #include "keyvault/events.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "svc/errors.h"
+#include "svc/registry.h"
+#include "svc/rotation.h"
 #include "util/beneath.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/parse.h"
 #include "util/progress.h"
 
 #define DEFAULT_THREADS	8
@@ -71,7 +73,7 @@ static int notify(struct vault *v, const struct rotation_opts *o,
 		res->events_failed++;
 		say(o, "notify command failed for %s (%s)",
 		    event_name(ev->type),
-		    r < 0 ? cli_strerror(r) : "non-zero exit");
+		    r < 0 ? svc_strerror(r) : "non-zero exit");
 	}
 	return r;
 }
@@ -98,7 +100,7 @@ static void notice(struct vault *v, const struct rotation_opts *o,
 	r = vault_key_notice(v, k->name, what, cur->version, cur->expires, 1);
 	if (r < 0)
 		say(o, "key %s: cannot record the expiry notice: %s", k->name,
-		    cli_strerror(r));
+		    svc_strerror(r));
 	if (r <= 0)
 		return;
 	if (notify(v, o, res, &(struct event){
@@ -138,11 +140,13 @@ static int apply_policies(struct vault *v, const struct rotation_opts *o,
 		if (k->rotate_after && k->enabled &&
 		    (uint64_t)(now - cur->created) >= k->rotate_after) {
 			char nkid[VAULT_KID_MAX + 1];
+			struct vault_err e;
 
-			r = vault_key_rotate(v, k->name, nkid, sizeof(nkid));
+			r = vault_key_rotate(v, k->name, nkid, sizeof(nkid),
+					     &e);
 			if (r < 0) {
 				say(o, "key %s: policy rotation failed: %s",
-				    k->name, cli_strerror(r));
+				    k->name, svc_vault_strerror(&e, r));
 				if (!first)
 					first = r;
 				continue;
@@ -214,7 +218,7 @@ static int follow_keys(struct vault *v, const struct rotation_opts *o,
 			if (!first)
 				first = r;
 			say(o, "des %s: cannot follow key %s: %s",
-			    sets[i].name, sets[i].key, cli_strerror(r));
+			    sets[i].name, sets[i].key, svc_strerror(r));
 			continue;
 		}
 		if (m.moved) {
@@ -239,6 +243,7 @@ struct job {
 	char old[VAULT_KID_MAX + 1];
 	char old_inner[VAULT_KID_MAX + 1];	/* "" with one layer */
 	int result;		/* 0, or negative errno */
+	struct vault_err *err;	/* what the vault said of it, or NULL */
 	int changed, missing;
 	int unreg;		/* found in the store, but the registry
 				 * cannot hold its path: a failure */
@@ -249,7 +254,7 @@ struct pool {
 	size_t njobs, next, ndone;
 	struct progress *pg;	/* updated under the lock */
 	pthread_mutex_t lock;
-	struct keyops ops;	/* the locked vault */
+	struct vault *v;	/* serialises its own state */
 	const struct store_root *sr;	/* or NULL */
 	char platform[VAULT_KID_MAX + 1];	/* the newest platform kid */
 };
@@ -293,6 +298,11 @@ static int open_disk_rw(const struct store_root *sr, const char *path)
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
+	struct vault_err e;	/* this thread's own, as its keyops are */
+	struct vault_keyctx kc = { p->v, &e };
+	struct keyops ops;
+
+	vault_keyops(&kc, &ops);
 
 	for (;;) {
 		char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1] = { "", "" };
@@ -313,8 +323,14 @@ static void *worker(void *arg)
 		} else {
 			src.customer = j->customer;
 			src.platform = p->platform[0] ? p->platform : NULL;
-			j->result = disk_rewrap_fd(fd, &p->ops, NULL, &src,
+			*e.why = '\0';
+			j->result = disk_rewrap_fd(fd, &ops, NULL, &src,
 						   NULL, &j->changed, old);
+			if (j->result < 0 && *e.why) {
+				j->err = malloc(sizeof(*j->err));
+				if (j->err)
+					*j->err = e;
+			}
 			close(fd);
 			snprintf(j->old, sizeof(j->old), "%s", old[0]);
 			snprintf(j->old_inner, sizeof(j->old_inner), "%s",
@@ -402,7 +418,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	first = vault_resolve(v, "platform", p.platform, sizeof(p.platform));
 	if (first < 0) {
 		say(o, "vault %s: platform key: %s; platform-key layers keep "
-		    "their version", vault_dir(v), cli_strerror(first));
+		    "their version", vault_dir(v), svc_strerror(first));
 		p.platform[0] = '\0';
 	}
 	p.jobs = calloc(ndisks + nbad ? ndisks + nbad : 1, sizeof(*p.jobs));
@@ -446,7 +462,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 
 	/* The vault serialises its own state; the RSA work runs in
 	 * parallel. */
-	vault_keyops(v, &p.ops);
+	p.v = v;
 	pthread_mutex_init(&p.lock, NULL);
 	p.pg = p.njobs ? o->progress : NULL;
 	progress_start(p.pg, "rotate", "disks", p.njobs);
@@ -488,7 +504,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 	r = vault_disk_put_many(v, done, ndone);
 	if (r < 0) {
 		say(o, "registry: cannot record %zu re-wrapped disk%s: %s",
-		    ndone, ndone == 1 ? "" : "s", cli_strerror(r));
+		    ndone, ndone == 1 ? "" : "s", svc_strerror(r));
 		first = r;
 		r = 0;		/* the headers are right; the next pass
 				 * records them (see above) */
@@ -507,7 +523,7 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 				    "in its name keeps it out of the registry "
 				    "(rename it), and its rewrap to %s failed: "
 				    "%s", esc, j->target,
-				    cli_strerror(j->result));
+				    svc_vault_strerror(j->err, j->result));
 			else
 				say(o, "disk %s: failed: a control character "
 				    "in its name keeps it out of the registry "
@@ -528,7 +544,8 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 			if (!first)
 				first = j->result;
 			say(o, "disk %s: rewrap to %s failed: %s",
-			    esc, j->target, cli_strerror(j->result));
+			    esc, j->target,
+			    svc_vault_strerror(j->err, j->result));
 			continue;
 		}
 		if (!j->changed) {
@@ -568,7 +585,9 @@ static int rewrap_disks(struct vault *v, const struct rotation_opts *o,
 						 name_escape(p.jobs[i].disk.path,
 							     esc, sizeof(esc)),
 						 p.jobs[i].result < 0 ?
-						 cli_strerror(p.jobs[i].result) :
+						 svc_vault_strerror(
+							p.jobs[i].err,
+							p.jobs[i].result) :
 						 "a control character in its "
 						 "name keeps it out of the "
 						 "registry");
@@ -594,6 +613,8 @@ join:
 	pthread_mutex_destroy(&p.lock);
 out:
 	free(done);
+	for (size_t i = 0; p.jobs && i < p.njobs; i++)
+		free(p.jobs[i].err);
 	free(p.jobs);
 	free(disks);
 	free(sets);
@@ -628,20 +649,6 @@ static int append(struct vault_disk **a, size_t *n, size_t *cap,
 	return 0;
 }
 
-static void uuid_text(const uint8_t u[16], char out[37])
-{
-	static const char hex[] = "0123456789abcdef";
-	int o = 0;
-
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[u[i] >> 4];
-		out[o++] = hex[u[i] & 15];
-	}
-	out[o] = '\0';
-}
-
 /* The disk at @path: registered elsewhere whose file is gone (moved with
  * mv, the store renamed), or not at all (copied in): record it here. */
 static int note_disk(struct found *f, const char *path, int fd)
@@ -654,18 +661,14 @@ static int note_disk(struct found *f, const char *path, int fd)
 	if (vol_probe_fd(fd, &h) < 0 ||
 	    (!*h.des && h.layer[0].key_source != ENV_KEY_PLATFORM))
 		return 0;	/* not a disk, or no rotation moves it */
-	uuid_text(h.uuid, uuid);
+	format_uuid(h.uuid, uuid);
 	for (size_t i = 0; i < f->nreg; i++)
 		if (!strcmp(f->reg[i].uuid, uuid))
 			d = &f->reg[i];
 	if (d && (!strcmp(d->path, path) || lstat(d->path, &st) == 0 ||
 		  errno != ENOENT))
 		return 0;	/* where it is recorded (or a stray copy) */
-	memset(&g, 0, sizeof(g));
-	snprintf(g.uuid, sizeof(g.uuid), "%s", uuid);
-	snprintf(g.path, sizeof(g.path), "%s", path);
-	snprintf(g.des, sizeof(g.des), "%s", h.des);
-	snprintf(g.kid, sizeof(g.kid), "%s", h.layer[0].kid);
+	registry_entry(&g, &h, path);
 	if (!vault_disk_valid(&g))
 		return append(&f->bad, &f->nbad, &f->badcap, &g);
 	return append(&f->put, &f->nput, &f->cap, &g);
@@ -807,7 +810,7 @@ int rotation_run(struct vault *v, const struct rotation_opts *o,
 		first = adopt_moved(v, o, &sr, &bad, &nbad);
 	if (first < 0)
 		say(o, "store %s: cannot look for moved disks: %s", o->store,
-		    cli_strerror(first));
+		    svc_strerror(first));
 	r = apply_policies(v, o, res, time(NULL));
 	if (r < 0 && !first)
 		first = r;
@@ -827,28 +830,9 @@ int rotation_run(struct vault *v, const struct rotation_opts *o,
 	return first;
 }
 
-static void say_stdout(void *arg, const char *line)
+int rotation_rewrap_des(struct vault *v, const struct rotation_opts *o,
+			const char *des, struct rotation_result *res)
 {
-	(void)arg;
-	printf("%s\n", line);
-}
-
-int rotation_apply_des(struct cli_ctx *ctx, struct vault *v,
-		       const struct des *d)
-{
-	struct progress pg = { .on = cli_progress_on(ctx) };
-	struct rotation_opts o = { .say = ctx->json ? NULL : say_stdout,
-				   .progress = &pg };
-	struct rotation_result res;
-	int r;
-
-	memset(&res, 0, sizeof(res));
-	r = rewrap_disks(v, &o, &res, d->name, NULL, NULL, 0);
-	if (r < 0) {
-		error("des %s: %u disk%s not re-wrapped: %s", d->name,
-		      res.disks_failed, res.disks_failed == 1 ? "" : "s",
-		      cli_strerror(r));
-		return EXIT_FAIL;
-	}
-	return EXIT_OK;
+	memset(res, 0, sizeof(*res));
+	return rewrap_disks(v, o, res, des, NULL, NULL, 0);
 }

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/sysmacros.h>
 
-#include "cli/mountinfo.h"
+#include "svc/mountinfo.h"
 
 #define SSEFS_FSTYPE	"fuse.ssefs"
 

@@ -1,5 +1,5 @@
 /*
- * args.c - SIZE, DUR and T as SPEC.md defines them
+ * parse.c - SIZE, DUR and T as SPEC.md defines them
  */
 #include <ctype.h>
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "cli/args.h"
+#include "util/parse.h"
 
 static int mul_ok(uint64_t a, uint64_t b, uint64_t *out)
 {
@@ -267,4 +267,18 @@ void format_size(uint64_t b, char *buf, size_t len)
 		return;
 	}
 	snprintf(buf, len, "%llu", (unsigned long long)b);
+}
+
+void format_uuid(const uint8_t u[16], char out[UUID_STR_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	int o = 0;
+
+	for (int i = 0; i < 16; i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[u[i] >> 4];
+		out[o++] = hex[u[i] & 15];
+	}
+	out[o] = '\0';
 }
