@@ -113,7 +113,7 @@ else
 	@bash tests/unit/run-suites.sh $(BUILD)/unit-tests $(JOBS)
 endif
 
-integration: $(PROG) $(AZB_TOOL)
+integration: $(PROG) $(AZB_TOOL) $(BACKING_TOOL)
 	cd tests/t && SSEFS_BIN=$(abspath $(PROG)) JOBS=$(JOBS) \
 		NO_SKIP=$(NO_SKIP) ./run-all.sh
 
