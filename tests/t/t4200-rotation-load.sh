@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock loop	(loop devices: one script at a time)
 
 test_description='rotation under load: ext4 on a mounted disk keeps
 verifying while its key is rotated 20 times'

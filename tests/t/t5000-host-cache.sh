@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock loop	(loop devices: one script at a time)
 
 test_description='host cache: ReadOnly and ReadWrite caching, encryption at host, replay after a crash'
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock loop	(loop devices: one script at a time)
 
 test_description='the temp disk: temp.vhd in the host cache directory, encrypted under an ephemeral key, gone at unmount'
 
