@@ -5,6 +5,7 @@
 #                     missing deps first)
 #   make layers       includes point one way (tools/check-layers.sh)
 #   make check SANITIZE=1   the same under AddressSanitizer + UBSan
+#   make check JOBS=3       3 unit suites / integration scripts at a time
 #   make demo         the main job end to end on the embedded defaults
 #   make deps         install the Debian packages build, tests and bench need
 #   make fuzz         libFuzzer on the header decoder (FUZZ_SECONDS=60)
@@ -102,11 +103,19 @@ $(BUILD)/unit-tests: $(UNIT_OBJ) $(BUILD)/libssefs.a
 	$(QUIET_LD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) \
 		$(shell pkg-config --libs check)
 
+# JOBS=N: N unit suites, then N integration scripts, at a time (CI: see
+# .ci/run); NO_SKIP=1 makes a skipped integration test fail the run.
+JOBS      ?= 1
 unit: $(BUILD)/unit-tests
+ifeq ($(JOBS),1)
 	$(BUILD)/unit-tests
+else
+	@bash tests/unit/run-suites.sh $(BUILD)/unit-tests $(JOBS)
+endif
 
-integration: $(PROG)
-	cd tests/t && SSEFS_BIN=$(abspath $(PROG)) ./run-all.sh
+integration: $(PROG) $(AZB_TOOL) $(BACKING_TOOL)
+	cd tests/t && SSEFS_BIN=$(abspath $(PROG)) JOBS=$(JOBS) \
+		NO_SKIP=$(NO_SKIP) ./run-all.sh
 
 # util < crypto < disk < keyvault, cache, store < svc < fuse < cli
 layers:

@@ -2,7 +2,8 @@
 #
 #   azurite_start          start Azurite's blob service on a free 127.0.0.1
 #                          port with a private data folder (./azurite/),
-#                          wait until it listens (20 s at most), register
+#                          wait until it listens (60 s at most: node starts
+#                          slowly on a busy machine), register
 #                          its stop with test_atexit; exports AZURITE_PORT,
 #                          AZURITE_URL (http://127.0.0.1:PORT/devstoreaccount1)
 #                          and AZURE_STORAGE_CONNECTION_STRING
@@ -47,7 +48,7 @@ azurite_start () {
 		>>"$TRASH_DIRECTORY/azurite.out" 2>&1 &
 	AZURITE_PID=$!
 	test_atexit "azurite_stop"
-	for i in $(test_seq 200); do
+	for i in $(test_seq 600); do
 		grep -q 'successfully listens' "$TRASH_DIRECTORY/azurite.out" &&
 			break
 		kill -0 "$AZURITE_PID" 2>/dev/null || break

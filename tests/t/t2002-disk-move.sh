@@ -81,11 +81,11 @@ test_expect_success FUSE 'a mounted disk keeps serving; revocation follows the n
 	tail -c +$((400 * 4096 + 1)) mnt/d.vhd | head -c $(wc -c <pattern) |
 		cmp - pattern &&
 	ssefs key set k2 --enabled false &&
-	sleep 3 &&
+	wait_for eval "! cat mnt/d.vhd >/dev/null 2>&1" &&
 	test_must_fail cat mnt/d.vhd >/dev/null 2>err &&
 	grep -q "Key has been revoked" err &&
 	ssefs key set k2 --enabled true &&
-	sleep 3 &&
+	wait_for eval "cat mnt/d.vhd >/dev/null 2>&1" &&
 	head -c $(wc -c <pattern) mnt/d.vhd | cmp - pattern &&
 	ssefs_umount mnt &&
 	ssefs disk verify store/d.vhd >/dev/null &&

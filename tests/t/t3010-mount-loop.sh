@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock loop	(loop devices: one script at a time)
 
 test_description='a file system inside a plaintext .vhd: loop device, ext4, remount'
 

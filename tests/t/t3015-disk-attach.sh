@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock loop	(loop devices: one script at a time)
 
 test_description='ssefs disk attach/detach: the block device a VM would see
 (size without the footer, the disk sector size, direct I/O), --mount for

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock etc	(/etc/fstab, /sbin/mount.fuse.ssefs)
 
 test_description='mount -t fuse.ssefs and /etc/fstab through mount.fuse.ssefs'
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock users	(useradd/userdel: one script at a time)
 
 test_description='a mount by an ordinary user: only that user sees it, unless allow_other'
 

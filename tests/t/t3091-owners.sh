@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock users	(useradd/userdel: one script at a time)
 
 test_description='folders that hold secrets or sockets: refused when another user owns them or can write to them (StrictModes)'
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock users	(useradd/userdel: one script at a time)
 
 test_description='the store is a boundary: a folder swapped for a symlink leads nowhere
 

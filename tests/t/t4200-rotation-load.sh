@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock loop	(loop devices: one script at a time)
 
 test_description='rotation under load: ext4 on a mounted disk keeps
 verifying while its key is rotated 20 times'
@@ -61,6 +62,8 @@ test_expect_success 'the first version disabled, I/O goes on and still verifies'
 test_expect_success 'everything unmounts; the data verifies after a remount' '
 	umount fs &&
 	losetup -d "$(cat loopdev)" &&
+	# the kernel lets go of the file after losetup -d returns
+	wait_for eval "test -z \"\$(losetup -j mnt/d.vhd)\"" &&
 	ssefs_umount mnt &&
 	ssefs_mount store mnt &&
 	size=$(stat -c %s mnt/d.vhd) &&

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock loop	(loop devices: one script at a time)
 
 test_description='host cache: ReadOnly and ReadWrite caching, encryption at host, replay after a crash'
 
@@ -116,7 +117,7 @@ test_expect_success 'encryption at host off: the cache holds plaintext and statu
 	ssefs_mount store mnt "host_cache=$HC,caching=ReadOnly,encryption_at_host=off" &&
 	exec 8<mnt/d0.vhd &&
 	same_prefix canary mnt/d0.vhd $((8 * MIB)) &&
-	grep -a -q -F SSEFS-HOST-CACHE-CANARY "$CACHE" &&
+	! no_canary "$CACHE" SSEFS-HOST-CACHE-CANARY &&
 	ssefs status mnt >st &&
 	grep "^host cache: $CACHE, PLAINTEXT" st &&
 	grep "^encryption at host: off" st &&

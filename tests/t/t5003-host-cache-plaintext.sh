@@ -28,9 +28,9 @@ hc_down () {
 # device under it (the folder unmounted for that)
 hits () {
 	local n
-	n=$(grep -r -a -o -F "$CANARY" "$HC" | wc -l) &&
+	n=$(count_string "$CANARY" "$HC") &&
 	hc_down &&
-	n=$((n + $(grep -a -o -F "$CANARY" "$IMG" | wc -l))) &&
+	n=$((n + $(count_string "$CANARY" "$IMG"))) &&
 	hc_up &&
 	echo "$n"
 }
@@ -61,7 +61,7 @@ do
 		echo 3 >/proc/sys/vm/drop_caches &&
 		cmp -n 4194304 canary mnt/d0.vhd &&
 		# the test means something: the plaintext is there meanwhile
-		test "$(grep -a -o -F "$CANARY" "$HC/hostcache.ssefs" | wc -l)" -ge 1024 &&
+		test "$(count_string "$CANARY" "$HC/hostcache.ssefs")" -ge 1024 &&
 		grep -q -a -F "$CANARY" "$HC/temp-disk.vhd" &&
 		ssefs_umount mnt &&
 		! test -e "$HC/hostcache.ssefs" &&
@@ -95,12 +95,12 @@ test_expect_success 'a crash leaves the plaintext cache; the next mount overwrit
 	exec 8<&- &&
 	sleep 0.3 &&
 	fusermount3 -uz mnt &&
-	test "$(grep -a -o -F "$CANARY" "$HC/hostcache.ssefs" | wc -l)" -ge 1024 &&
+	test "$(count_string "$CANARY" "$HC/hostcache.ssefs")" -ge 1024 &&
 	# (encryption at host on now: no sector of the earlier mount stays)
 	ssefs_mount store mnt "$opts" &&
 	ssefs status mnt >st &&
 	grep "^host cache: $HC/hostcache.ssefs, ciphertext" st &&
-	test "$(grep -a -o -F "$CANARY" "$HC/hostcache.ssefs" | wc -l)" = 0 &&
+	test "$(count_string "$CANARY" "$HC/hostcache.ssefs")" = 0 &&
 	ssefs_umount mnt &&
 	test "$(hits)" = 0
 '

@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock loop	(loop devices: one script at a time)
 
 test_description='the temp disk: temp.vhd in the host cache directory, encrypted under an ephemeral key, gone at unmount'
 
@@ -83,8 +84,8 @@ test_expect_success 'a pattern written through the mount is not in the host cach
 	printf "%s" "$canary" >want &&
 	test_cmp want got &&
 	sync &&
-	! grep -rqaF "$canary" "$HC" &&
-	! grep -rqaF "$canary" store
+	no_canary "$HC" "$canary" &&
+	no_canary store "$canary"
 '
 
 test_expect_success 'unlink, rename, chmod, chown, truncate: EPERM' '
@@ -174,7 +175,7 @@ test_expect_success LOOP 'losetup + mkfs.ext4 + mount on temp.vhd; the host cach
 	grep -q "$canary file 50" fs/f50.txt &&
 	umount fs &&
 	losetup -d "$LOOP" &&
-	! grep -rqaF "$canary" "$HC" &&
+	no_canary "$HC" "$canary" &&
 	qemu-img info -f vpc mnt/temp.vhd | grep -q "virtual size: 64 MiB"
 '
 
@@ -222,7 +223,7 @@ test_expect_success 'kill -9 of the daemon: the next mount removes the leftover'
 	printf ".ssefs-host.lock\ntemp-disk.ssefs\n" >want &&
 	test_cmp want left &&
 	all_zero_but_footer mnt/temp.vhd 64 &&
-	! grep -qaF "$canary" mnt/temp.vhd &&
+	no_canary mnt/temp.vhd "$canary" &&
 	ssefs disk show "$HC/temp-disk.ssefs" >show &&
 	echo "old inode $old, new $(stat -c %i "$HC/temp-disk.ssefs")" &&
 	ssefs_umount mnt &&
@@ -272,7 +273,7 @@ test_expect_success 'encryption_at_host=off: plaintext in the host cache, and st
 	all_zero_but_footer mnt/temp.vhd 64 &&
 	printf "%s" "$canary" |
 		dd of=mnt/temp.vhd bs=4096 seek=5 conv=notrunc,fsync 2>/dev/null &&
-	grep -qaF "$canary" "$HC/temp-disk.vhd" &&
+	! no_canary "$HC/temp-disk.vhd" "$canary" &&
 	qemu-img info -f vpc "$HC/temp-disk.vhd" | grep -q "virtual size: 64 MiB" &&
 	ssefs status mnt >st &&
 	grep -q "^encryption at host: off (.*plaintext on host storage.*temp disk: plaintext in $HC/temp-disk.vhd)" st &&

@@ -188,7 +188,7 @@ done
 
 test_expect_success 'Azurite killed: retried until it is back' '
 	azurite_kill &&
-	AZB_TIMEOUT_MS=20000 azb stats d.vhd >stats &
+	AZB_TIMEOUT_MS=60000 azb stats d.vhd >stats &
 	tool=$! &&
 	sleep 2 &&
 	azurite_start "$AZURITE_PORT" &&

@@ -18,7 +18,7 @@
 #
 # Environment: -v / TEST_VERBOSE=1 shows command output; -i / TEST_IMMEDIATE
 # stops at the first failure and keeps the trash directory; TEST_DEBUG=1
-# keeps it always.
+# keeps it always; TEST_TIMES=1 follows each test with "# time: SECONDS".
 
 TEST_DIRECTORY=$(cd "$(dirname "$0")" && pwd)
 TEST_NAME=$(basename "$0" .sh)
@@ -140,10 +140,19 @@ test_eval_body_ () {
 test_run_ () {
 	test_cleanup=:
 	eval_ret=0
+	test_t0_=$EPOCHREALTIME
 	test_eval_body_ "$1" >&3 2>&4
 	eval_ret=$?
 	eval "$test_cleanup" >&3 2>&4
 	return $eval_ret
+}
+
+# test_time_: with TEST_TIMES, the wall time of the test just run
+test_time_ () {
+	[ -n "$TEST_TIMES" ] || return 0
+	local t1=$EPOCHREALTIME
+	local us=$(( (${t1/./} - ${test_t0_/./}) ))
+	say "# time: $((us / 1000000)).$(printf %02d $((us % 1000000 / 10000)))"
 }
 
 test_start_ () {
@@ -168,6 +177,7 @@ test_expect_success () {
 	if test_run_ "$2"; then
 		test_passed=$((test_passed + 1))
 		say "ok $test_count - $1"
+		test_time_
 	else
 		test_failed=$((test_failed + 1))
 		say "not ok $test_count - $1"
