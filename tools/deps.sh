@@ -4,7 +4,7 @@
 # from npm, pinned, into tools/azurite/ of this tree.  Idempotent and quiet
 # when everything is present.
 set -e
-AZURITE_VERSION=3.35.0	# 3.36 and later need Node >= 22; Debian 12 has 20
+AZURITE_VERSION=3.35.0	# 3.36 and later need Node >= 22
 AZURITE_PREFIX=$(cd "$(dirname "$0")" && pwd)/azurite
 
 # azurite_ok: the pinned version is installed in the prefix
@@ -16,6 +16,13 @@ azurite_ok () {
 
 install_azurite () {
 	azurite_ok && return 0
+	# Debian's nodejs comes without npm (NodeSource's has it): add
+	# Debian's npm only where none is on the PATH.
+	if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ]; then
+		echo "installing: npm"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm \
+			>/dev/null || true
+	fi
 	command -v npm >/dev/null || {
 		echo "ssefs: deps: npm missing: cannot install azurite (blob-store tests will skip)" >&2
 		return 0
