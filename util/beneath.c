@@ -243,6 +243,36 @@ static int trusted_dir(int fd)
 	return !(st.st_mode & S_IWGRP) || st.st_gid == 0;
 }
 
+/*
+ * A sticky directory that anyone may write to (/tmp): others may add
+ * entries but not rename or remove ours, so a directory in it that root
+ * or we own, reached without following a symlink, is still ours.
+ */
+static int sticky_dir(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && (st.st_mode & S_ISVTX) &&
+	       (st.st_uid == 0 || st.st_uid == geteuid());
+}
+
+/* Open directory @name in the sticky @dir when it is root's or ours and
+ * not a symlink; -1 when not. */
+static int sticky_child(int dir, const char *name)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || (st.st_uid != 0 && st.st_uid != geteuid())) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Walk the directory part of @path; *@trusted says how it ended. */
 static int trusted_walk(struct beneath_at *at, const char *path,
 			int *trusted)
@@ -272,6 +302,20 @@ static int trusted_walk(struct beneath_at *at, const char *path,
 			p++;
 		if (p >= slash)
 			break;
+		e = strchrnul(p, '/');
+		if ((size_t)(e - p) > NAME_MAX) {
+			close(cur);
+			return -ENAMETOOLONG;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(e - p), p);
+		if (!*trusted && sticky_dir(cur) && strcmp(name, "..") &&
+		    (fd = sticky_child(cur, name)) >= 0) {
+			p = e;
+			close(cur);
+			cur = fd;
+			*trusted = trusted_dir(cur);
+			continue;
+		}
 		if (!*trusted) {
 			char rest[PATH_MAX];
 
@@ -285,12 +329,6 @@ static int trusted_walk(struct beneath_at *at, const char *path,
 			cur = fd;
 			break;
 		}
-		e = strchrnul(p, '/');
-		if ((size_t)(e - p) > NAME_MAX) {
-			close(cur);
-			return -ENAMETOOLONG;
-		}
-		snprintf(name, sizeof(name), "%.*s", (int)(e - p), p);
 		p = e;
 		if (!strcmp(name, "."))
 			continue;

@@ -22,7 +22,9 @@
  * the working directory) and follow a symlink only while every directory
  * so far can be changed by no one but root and the caller; from the first
  * directory that anyone else can write to, the rest is resolved beneath it
- * as above.
+ * as above.  A sticky directory (/tmp) does not end the trust for a
+ * directory in it that root or the caller owns and that is not reached
+ * through a symlink: others cannot rename or remove it there.
  *
  * Returns are fds or 0, and negative errnos; nothing prints.  Thread-safe.
  */

@@ -255,6 +255,28 @@ START_TEST(test_trusted)
 	sub(p, sizeof(p), "open/link");
 	ck_assert_int_eq(trusted_open(p, O_RDONLY, 0), -ELOOP);
 
+	/* a sticky folder anyone may write to (/tmp): a folder of ours in
+	 * it stays trusted, a symlink of its own is not followed */
+	sub(p, sizeof(p), "sticky");
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	ck_assert_int_eq(chmod(p, 01777), 0);
+	sub(p, sizeof(p), "sticky/mine");
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	sub(p, sizeof(p), "sticky/mine/l");
+	ck_assert_int_eq(symlink("../../out", p), 0);
+	sub(p, sizeof(p), "sticky/l");
+	ck_assert_int_eq(symlink("../out", p), 0);
+	sub(p, sizeof(p), "sticky/mine/l/secret");
+	fd = trusted_open(p, O_RDONLY, 0);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	sub(p, sizeof(p), "sticky/l/secret");
+	ck_assert_int_eq(trusted_open(p, O_RDONLY, 0), -ENOTDIR);
+	sub(p, sizeof(p), "sticky");
+	ck_assert_int_eq(chmod(p, 0777), 0);
+	sub(p, sizeof(p), "sticky/mine/l/secret");
+	ck_assert_int_eq(trusted_open(p, O_RDONLY, 0), -ENOTDIR);
+
 	sub(p, sizeof(p), "root/a/f");
 	ck_assert_int_eq(trusted_at(&at, p), 0);
 	ck_assert_str_eq(at.leaf, "f");
