@@ -24,6 +24,7 @@
 #include "cache/hcache.h"
 #include "crypto/rng.h"
 #include "crypto/secmem.h"
+#include "disk/backing.h"
 #include "util/endian.h"
 #include "util/io.h"
 
@@ -78,7 +79,7 @@ struct hc_disk {
 	uint64_t ndirty, nondisk;
 	uint64_t ndropped;	/* S_DROPPED slots (their entries say dirty) */
 	uint64_t gen;		/* bumped by every write and drop */
-	struct hc_fp fp;	/* parked: the backing file when it closed */
+	struct backing_fp fp;	/* parked: the backing file when it closed */
 };
 
 struct hcache {
@@ -800,7 +801,7 @@ static void forget_parked(struct hcache *hc, struct hc_disk *d)
 }
 
 int hc_attach(struct hcache *hc, const uint8_t uuid[16], uint32_t ss,
-	      const struct secbuf *key, const struct hc_fp *fp,
+	      const struct secbuf *key, const struct backing_fp *fp,
 	      int (*flush)(void *owner), void *owner, struct hc_disk **out)
 {
 	struct hc_disk *d, *fresh, **pp;
@@ -860,7 +861,7 @@ int hc_set_key(struct hc_disk *d, const struct secbuf *key)
 	return 0;
 }
 
-void hc_detach(struct hc_disk *d, const struct hc_fp *fp)
+void hc_detach(struct hc_disk *d, const struct backing_fp *fp)
 {
 	struct hcache *hc;
 	struct hc_disk **pp;

@@ -53,6 +53,7 @@ enum hc_mode {
 	HC_READWRITE = 2,
 };
 
+struct backing_fp;
 struct hcache;
 struct hc_disk;
 struct secbuf;
@@ -110,15 +111,12 @@ unsigned int hc_pending(struct hcache *hc, uint8_t (*uuids)[16],
  * key (HKDF of its DEK, HC_KEY_BYTES).  Dirty sectors of an earlier mount
  * are verified with the key and adopted as dirty.  @flush(@owner) writes
  * the disk's dirty sectors back (vol_flush()); the background thread calls
- * it.  @fp identifies the backing file's state (struct hc_fp): clean
+ * it.  @fp identifies the backing object's state (disk/backing.h): clean
  * sectors cached before the disk last closed are used again only if it is
  * the same as at that hc_detach().  Return: 0 or -errno.
  */
-struct hc_fp {
-	uint64_t dev, ino, size, mtime_ns, ctime_ns;
-};
 int hc_attach(struct hcache *hc, const uint8_t uuid[16], uint32_t ss,
-	      const struct secbuf *key, const struct hc_fp *fp,
+	      const struct secbuf *key, const struct backing_fp *fp,
 	      int (*flush)(void *owner), void *owner, struct hc_disk **out);
 
 /* New key (after a reload), or NULL to wipe it (revocation). */
@@ -130,7 +128,7 @@ int hc_set_key(struct hc_disk *d, const struct secbuf *key);
  * file for the next attach or mount; clean ones stay cached (the key is
  * wiped) for the next hc_attach() of the same, unchanged disk.
  */
-void hc_detach(struct hc_disk *d, const struct hc_fp *fp);
+void hc_detach(struct hc_disk *d, const struct backing_fp *fp);
 
 /* Read a cached sector.  Return: 1 (hit; *@plain: plaintext), 0, -errno. */
 int hc_read(struct hc_disk *d, uint64_t sector, void *buf, int *plain);

@@ -10,13 +10,14 @@
 #include <unistd.h>
 
 #include "crypto/secmem.h"
+#include "disk/backing_file.h"
 #include "disk/header.h"
 #include "disk/keyops.h"
 #include "disk/rewrap.h"
 #include "util/beneath.h"
 
 /* Are both copies valid, equal in kids, and on the targets? */
-static int current(int fd, const struct env_header *h,
+static int current(struct backing *b, const struct env_header *h,
 		   const char *const targets[ENV_MAX_LAYERS],
 		   const struct rewrap_set *set, const struct hdr_status *st)
 {
@@ -34,8 +35,8 @@ static int current(int fd, const struct env_header *h,
 	for (unsigned int c = 0; c < ENV_NCOPIES; c++) {
 		if (st->state[c] != HDR_COPY_STALE)
 			continue;
-		if (pread(fd, buf, sizeof(buf), (off_t)c * ENV_COPY_BYTES) !=
-		    (ssize_t)sizeof(buf) ||
+		if (b->ops->pread(b, buf, sizeof(buf),
+				  (uint64_t)c * ENV_COPY_BYTES) < 0 ||
 		    env_decode(&twin, c, buf, sizeof(buf)) < 0)
 			return 0;
 		for (unsigned int i = 0; i < h->nlayers; i++)
@@ -62,6 +63,8 @@ int disk_rewrap_fd(int fd, const struct keyops *ops,
 {
 	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
 	const char *targets[ENV_MAX_LAYERS] = { NULL, NULL };
+	struct backing_file bf;
+	struct backing *b = &bf.b;
 	struct env_header h;
 	struct hdr_status st;
 	struct stat sb;
@@ -72,10 +75,11 @@ int disk_rewrap_fd(int fd, const struct keyops *ops,
 		return -errno;
 	if (!S_ISREG(sb.st_mode))
 		return -EBADMSG;	/* no disk, whatever it is */
-	r = hdr_lock(fd);
+	backing_file_borrow(&bf, fd);
+	r = b->ops->hdr_lock(b);
 	if (r < 0)
 		return r;
-	r = hdr_read(fd, &h, &st);
+	r = hdr_get(b, &h, &st);
 	if (r == -ENOTSUP)
 		r = -EBADMSG;
 	if (r < 0)
@@ -96,7 +100,7 @@ int disk_rewrap_fd(int fd, const struct keyops *ops,
 		else
 			targets[i] = src->customer;
 	}
-	if (current(fd, &h, targets, set, &st))
+	if (current(b, &h, targets, set, &st))
 		goto out;
 
 	for (unsigned int i = 0; i < h.nlayers && r == 0; i++)
@@ -122,13 +126,13 @@ int disk_rewrap_fd(int fd, const struct keyops *ops,
 		r = env_compute_mac(&h, dek, h.mac);
 	}
 	if (r == 0)
-		r = hdr_write(fd, &h);
+		r = hdr_put(b, &h);
 	if (r == 0)
 		*changed = 1;
 out:
 	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
 		secbuf_free(dek[i]);
-	hdr_unlock(fd);
+	b->ops->hdr_unlock(b);
 	return r;
 }
 

@@ -1,66 +1,56 @@
 /*
- * volume.c - an open encrypted disk: plaintext I/O at any offset
+ * volume.c - an open encrypted disk: plaintext I/O at any offset, on top
+ * of a stack of sector devices (disk/blkdev.h) built at open: the store
+ * device over the backing object, the cipher layer, and whatever the
+ * caller pushes below or above the cipher layer (vol_push_layer()).
  *
  * Locks, outermost first:
- *   keys    (rwlock) every I/O holds it shared; vol_drop_keys() and
- *           vol_reload_keys() take it exclusive, so no I/O runs on wiped
- *           keys;
+ *   keys    (rwlock) every I/O holds it shared; vol_drop_keys(),
+ *           vol_reload_keys() and vol_push_layer() take it exclusive, so
+ *           no I/O runs on wiped keys or a stack being changed;
  *   stripes (mutexes) a write or discard holds the stripes of its sectors
  *           (sector % VOL_STRIPES, taken in ascending stripe order) for its
  *           whole read-modify-write, so two writers in one sector never lose
- *           each other's bytes; reads take none;
+ *           each other's bytes; reads take none; a cache's write-back takes
+ *           them through vol_lock_sectors(); a shrink takes all;
  *   meta    (mutex) the in-memory header and size;
- *   the header lock (OFD, disk/header.c) only while persisting.
- * Cipher contexts come from a per-volume pool (xts_dup of the keyed
- * prototypes), one set per I/O call, so threads never share one.
+ *   the header lock (the backing's hdr_lock) only while persisting.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cache/hcache.h"
 #include "crypto/envelope.h"
-#include "crypto/hkdf.h"
 #include "crypto/rng.h"
 #include "crypto/secmem.h"
-#include "crypto/xts.h"
+#include "disk/backing_file.h"
+#include "disk/blkdev.h"
+#include "disk/cipherdev.h"
 #include "disk/header.h"
 #include "disk/keyops.h"
 #include "disk/offsets.h"
 #include "disk/vhd.h"
 #include "disk/volume.h"
 #include "util/beneath.h"
-#include "util/io.h"
 
 #define VOL_STRIPES	256
 #define NO_BIND		UINT64_MAX
-#define VOL_CHUNK	(1u << 20)	/* bytes per bounce buffer */
-
-struct cipher_set {
-	struct cipher_set *next;
-	struct xts_ctx *x[ENV_MAX_LAYERS];
-};
+#define VOL_CHUNK	(1u << 20)	/* bytes per device call */
 
 struct volume {
-	int fd;
-	char *name;
+	struct backing *b;
 	int rdonly;
-	struct keyops ops;
 	uint32_t ss;			/* sector size */
 	unsigned int nlayers;
 
 	pthread_rwlock_t keys;
-	int have_keys;
-	struct secbuf *dek[ENV_MAX_LAYERS];
-	struct xts_ctx *proto[ENV_MAX_LAYERS];
-	pthread_mutex_t pool_lock;
-	struct cipher_set *pool;
+	struct blkdev *top;		/* the volume's lower device */
+	struct blkdev *cipher;		/* the cipher layer in the stack */
+	unsigned int pushed;		/* layers the caller added */
 
 	pthread_mutex_t meta;
 	struct env_header hdr;
@@ -81,238 +71,24 @@ struct volume {
 	int bind_ok;
 
 	pthread_mutex_t stripe[VOL_STRIPES];
-
-	/* the host cache (vol_attach_cache()), or NULL */
-	struct hc_disk *hcd;
-	int hc_rw;			/* ReadWrite: writes stay in it */
-	int hc_plain;			/* it holds plaintext */
 };
 
-/* --- keys and cipher contexts ---------------------------------------- */
-
-static void free_set(struct cipher_set *s)
+static int have_keys(struct volume *vol)
 {
-	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
-		xts_free(s->x[i]);
-	free(s);
+	return cipherdev_has_keys(vol->cipher);
 }
 
-/* Wipe everything keyed; caller holds keys exclusive (or is the only user). */
-static void wipe_keys(struct volume *vol)
+/* Read @n sectors from @sector through the stack into @buf. */
+static int read_sectors(struct volume *vol, uint64_t sector, uint8_t *buf,
+			size_t n)
 {
-	struct cipher_set *s;
-
-	while ((s = vol->pool)) {
-		vol->pool = s->next;
-		free_set(s);
-	}
-	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++) {
-		xts_free(vol->proto[i]);
-		vol->proto[i] = NULL;
-		secbuf_free(vol->dek[i]);
-		vol->dek[i] = NULL;
-	}
-	vol->have_keys = 0;
+	return vol->top->ops->read(vol->top, sector, buf, n);
 }
 
-static enum xts_cipher xts_of(uint8_t cipher)
+static int write_sectors(struct volume *vol, uint64_t sector,
+			 const uint8_t *buf, size_t n)
 {
-	return cipher == ENV_CIPHER_CAMELLIA256_XTS ? XTS_CAMELLIA256 :
-						      XTS_AES256;
-}
-
-/*
- * Unwrap @h's DEKs, check the MAC, key the prototypes.  Caller holds keys
- * exclusive.  Nothing is kept on failure.
- */
-static int load_keys(struct volume *vol, const struct env_header *h)
-{
-	int r = 0;
-
-	for (unsigned int i = 0; i < h->nlayers && r == 0; i++)
-		r = vol->ops.unwrap(vol->ops.ctx, &h->layer[i], &vol->dek[i]);
-	if (r == 0)
-		r = env_verify_mac(h, vol->dek);
-	for (unsigned int i = 0; i < h->nlayers && r == 0; i++)
-		r = xts_new(&vol->proto[i], xts_of(h->layer[i].cipher),
-			    vol->dek[i], h->sector_size);
-	if (r < 0) {
-		wipe_keys(vol);
-		return r;
-	}
-	vol->have_keys = 1;
-	return 0;
-}
-
-static struct cipher_set *get_set(struct volume *vol)
-{
-	struct cipher_set *s;
-
-	pthread_mutex_lock(&vol->pool_lock);
-	s = vol->pool;
-	if (s)
-		vol->pool = s->next;
-	pthread_mutex_unlock(&vol->pool_lock);
-	if (s)
-		return s;
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return NULL;
-	for (unsigned int i = 0; i < vol->nlayers; i++) {
-		if (xts_dup(&s->x[i], vol->proto[i]) < 0) {
-			free_set(s);
-			return NULL;
-		}
-	}
-	return s;
-}
-
-static void put_set(struct volume *vol, struct cipher_set *s)
-{
-	pthread_mutex_lock(&vol->pool_lock);
-	s->next = vol->pool;
-	vol->pool = s;
-	pthread_mutex_unlock(&vol->pool_lock);
-}
-
-/* Encrypt @n sectors at @buf, the first being @sector: inner layer first. */
-static int encrypt_run(struct volume *vol, struct cipher_set *s,
-		       uint64_t sector, uint8_t *buf, size_t n)
-{
-	int r = 0;
-
-	for (int i = (int)vol->nlayers - 1; i >= 0 && r == 0; i--)
-		r = xts_encrypt(s->x[i], sector, buf, n * vol->ss);
-	return r;
-}
-
-/* The same, out of place: @src (plaintext) is not touched, @dst gets the
- * ciphertext; no copy of the plaintext into a bounce buffer first. */
-static int encrypt_run_to(struct volume *vol, struct cipher_set *s,
-			  uint64_t sector, uint8_t *dst, const uint8_t *src,
-			  size_t n)
-{
-	int i = (int)vol->nlayers - 1;
-	int r;
-
-	r = xts_encrypt_to(s->x[i], sector, dst, src, n * vol->ss);
-	for (i--; i >= 0 && r == 0; i--)
-		r = xts_encrypt(s->x[i], sector, dst, n * vol->ss);
-	return r;
-}
-
-static int decrypt_run(struct volume *vol, struct cipher_set *s,
-		       uint64_t sector, uint8_t *buf, size_t n)
-{
-	int r = 0;
-
-	for (unsigned int i = 0; i < vol->nlayers && r == 0; i++)
-		r = xts_decrypt(s->x[i], sector, buf, n * vol->ss);
-	return r;
-}
-
-/* @p may be unaligned (vol_read() decrypts in the caller's buffer). */
-static int is_zero(const uint8_t *p, size_t n)
-{
-	uint64_t acc = 0, w;
-
-	for (size_t i = 0; i + sizeof(w) <= n; i += sizeof(w)) {
-		memcpy(&w, p + i, sizeof(w));
-		acc |= w;
-	}
-	return acc == 0;
-}
-
-/* Read sectors [@i, @j) of a run from the store; zeros past its end. */
-static int pread_sectors(struct volume *vol, uint64_t sector, uint8_t *buf,
-			 size_t i, size_t j)
-{
-	size_t bytes = (j - i) * vol->ss;
-	ssize_t got;
-
-	got = io_pread_all(vol->fd, buf + i * vol->ss, bytes,
-			   (off_t)off_backing(sector + i, vol->ss));
-	if (got < 0)
-		return (int)got;
-	if ((size_t)got < bytes)
-		memset(buf + i * vol->ss + got, 0, bytes - (size_t)got);
-	return 0;
-}
-
-/*
- * read_sectors() through the host cache: hits come from it, misses from
- * the store, and what the store gave is offered to the cache (ciphertext,
- * or with encryption at host off plaintext).  Zero sectors are not cached.
- */
-static int read_sectors_cached(struct volume *vol, struct cipher_set *s,
-			       uint64_t sector, uint8_t *buf, size_t n)
-{
-	enum { MISS, HIT_CIPHER, HIT_PLAIN };
-	uint8_t st[VOL_CHUNK / 512];
-	uint64_t token = hc_token(vol->hcd);
-	size_t i, j;
-	int r = 0;
-
-	for (i = 0; i < n; i++) {
-		int plain = 0;
-
-		st[i] = hc_read(vol->hcd, sector + i, buf + i * vol->ss,
-				&plain) == 1 ? (plain ? HIT_PLAIN : HIT_CIPHER) :
-					       MISS;
-	}
-	for (i = 0; i < n && r == 0; i = j) {
-		for (j = i; j < n && st[j] == MISS; j++)
-			;
-		if (j > i)
-			r = pread_sectors(vol, sector, buf, i, j);
-		else
-			j++;
-	}
-	for (i = 0; i < n && r == 0; i++) {
-		uint8_t *p = buf + i * vol->ss;
-
-		if (st[i] == HIT_PLAIN || is_zero(p, vol->ss))
-			continue;
-		if (st[i] == MISS && !vol->hc_plain)
-			hc_fill(vol->hcd, sector + i, p, 0, token);
-		r = decrypt_run(vol, s, sector + i, p, 1);
-		if (r == 0 && st[i] == MISS && vol->hc_plain)
-			hc_fill(vol->hcd, sector + i, p, 1, token);
-	}
-	return r;
-}
-
-/*
- * Read @n backing sectors from @sector into @buf and decrypt them; holes,
- * all-zero sectors and sectors past the end of the file read as zeros.
- */
-static int read_sectors(struct volume *vol, struct cipher_set *s,
-			uint64_t sector, uint8_t *buf, size_t n)
-{
-	size_t i = 0;
-	int r;
-
-	if (vol->hcd)
-		return read_sectors_cached(vol, s, sector, buf, n);
-
-	r = pread_sectors(vol, sector, buf, 0, n);
-	if (r < 0)
-		return r;
-	while (i < n) {
-		size_t j = i;
-
-		if (is_zero(buf + i * vol->ss, vol->ss)) {
-			i++;
-			continue;
-		}
-		while (j < n && !is_zero(buf + j * vol->ss, vol->ss))
-			j++;
-		r = decrypt_run(vol, s, sector + i, buf + i * vol->ss, j - i);
-		if (r < 0)
-			return r;
-		i = j;
-	}
-	return 0;
+	return vol->top->ops->write(vol->top, sector, buf, n);
 }
 
 /* --- stripes ------------------------------------------------------------ */
@@ -376,13 +152,12 @@ static size_t bounce_size(const struct volume *vol, uint64_t off, size_t len)
 ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 {
 	uint8_t *out = ubuf, *buf = NULL;
-	struct cipher_set *s = NULL;
 	uint64_t size, end;
 	size_t done = 0;
 	int r = 0;
 
 	pthread_rwlock_rdlock(&vol->keys);
-	if (!vol->have_keys) {
+	if (!have_keys(vol)) {
 		r = -EKEYREVOKED;
 		goto out;
 	}
@@ -390,15 +165,10 @@ ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 	if (off >= size || len == 0)
 		goto out;
 	end = off + len > size || off + len < off ? size : off + len;
-	s = get_set(vol);
-	if (!s) {
-		r = -ENOMEM;
-		goto out;
-	}
 	/*
 	 * Whole sectors are read and decrypted in the caller's buffer; only
 	 * a partly wanted first or last sector goes through a one-sector
-	 * bounce buffer.  (A 1 MiB read no longer copies and wipes 1 MiB.)
+	 * bounce buffer.
 	 */
 	while (off + done < end) {
 		uint64_t pos = off + done;
@@ -411,7 +181,7 @@ ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 
 			if (n > VOL_CHUNK / vol->ss)
 				n = VOL_CHUNK / vol->ss;
-			r = read_sectors(vol, s, sec, out + done, n);
+			r = read_sectors(vol, sec, out + done, n);
 			if (r < 0)
 				break;
 			done += n * vol->ss;
@@ -424,7 +194,7 @@ ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 				break;
 			}
 		}
-		r = read_sectors(vol, s, sec, buf, 1);
+		r = read_sectors(vol, sec, buf, 1);
 		if (r < 0)
 			break;
 		take = vol->ss - (size_t)in;
@@ -434,8 +204,6 @@ ssize_t vol_read(struct volume *vol, void *ubuf, size_t len, uint64_t off)
 		done += take;
 	}
 out:
-	if (s)
-		put_set(vol, s);
 	pthread_rwlock_unlock(&vol->keys);
 	if (buf) {
 		secmem_wipe(buf, vol->ss);
@@ -444,94 +212,15 @@ out:
 	return r < 0 && done == 0 ? r : (ssize_t)done;
 }
 
-static int pwrite_sectors(struct volume *vol, uint64_t sector,
-			  const uint8_t *buf, size_t n)
-{
-	return io_pwrite_all(vol->fd, buf, n * vol->ss,
-			     (off_t)off_backing(sector, vol->ss));
-}
-
-/*
- * store_run() with a ReadWrite host cache: every sector goes to the cache
- * (ciphertext, or plaintext with encryption at host off) and is written
- * back later; one the cache cannot take (no room, or its file system is
- * full) goes to the store at once, and the write is acknowledged only
- * once the store has it and no older cached copy can come back over it.
- */
-static int store_run_rw(struct volume *vol, struct cipher_set *s,
-			uint64_t sec, uint8_t *buf, size_t n)
-{
-	int r = 0, c;
-
-	if (!vol->hc_plain)
-		r = encrypt_run(vol, s, sec, buf, n);
-	for (size_t i = 0; i < n && r == 0; i++) {
-		uint8_t *p = buf + i * vol->ss;
-
-		c = hc_write_dirty(vol->hcd, sec + i, p, vol->hc_plain);
-		if (c < 0)
-			return c;
-		if (c == 1)
-			continue;
-		if (vol->hc_plain)
-			r = encrypt_run(vol, s, sec + i, p, 1);
-		if (r == 0)
-			r = pwrite_sectors(vol, sec + i, p, 1);
-		if (r == 0)
-			r = hc_wrote_through(vol->hcd, sec + i);
-		else
-			hc_drop(vol->hcd, sec + i, sec + i);
-	}
-	return r;
-}
-
-/*
- * Encrypt the plaintext run @buf of @n sectors from @sec (in place) and
- * write it: to the store; with a ReadOnly host cache, the store first and
- * then the cached copies; with a ReadWrite one, to the cache.
- */
-static int store_run(struct volume *vol, struct cipher_set *s, uint64_t sec,
-		     uint8_t *buf, size_t n)
-{
-	uint8_t *plain = NULL;
-	int r;
-
-	if (vol->hcd && vol->hc_rw)
-		return store_run_rw(vol, s, sec, buf, n);
-	if (vol->hcd && vol->hc_plain) {
-		plain = malloc(n * vol->ss);
-		if (!plain)
-			return -ENOMEM;
-		memcpy(plain, buf, n * vol->ss);
-	}
-	r = encrypt_run(vol, s, sec, buf, n);
-	if (r == 0)
-		r = pwrite_sectors(vol, sec, buf, n);
-	if (vol->hcd) {
-		const uint8_t *c = plain ? plain : buf;
-
-		for (size_t i = 0; i < n; i++) {
-			if (r == 0)
-				hc_wrote(vol->hcd, sec + i, c + i * vol->ss,
-					 plain != NULL);
-			else
-				hc_drop(vol->hcd, sec + i, sec + i);
-		}
-	}
-	if (plain) {
-		secmem_wipe(plain, n * vol->ss);
-		free(plain);
-	}
-	return r;
-}
-
 /*
  * Write @len bytes of @src (NULL: zeros) at @off; keys held shared and the
- * stripes of the range held by the caller.
+ * stripes of the range held by the caller.  Whole sectors go down from
+ * @src as they are; a run with a partly covered first or last sector is
+ * staged in the bounce buffer *@buf (allocated here, up to @bufsz bytes;
+ * the caller wipes and frees it).
  */
-static int write_range(struct volume *vol, struct cipher_set *s,
-		       const uint8_t *src, size_t len, uint64_t off,
-		       uint8_t *buf, size_t bufsz, int *staged)
+static int write_range(struct volume *vol, const uint8_t *src, size_t len,
+		       uint64_t off, uint8_t **buf, size_t bufsz)
 {
 	size_t done = 0;
 	int r = 0;
@@ -547,38 +236,42 @@ static int write_range(struct volume *vol, struct cipher_set *s,
 		take = n * vol->ss - (size_t)in;
 		if (take > len - done)
 			take = len - done;
-		if (src && in == 0 && take == n * vol->ss && !vol->hcd) {
-			/* whole sectors, no host cache: encrypt straight
-			 * from the caller's buffer; @buf only ever holds
-			 * ciphertext */
-			r = encrypt_run_to(vol, s, sec, buf, src + done, n);
-			if (r == 0)
-				r = pwrite_sectors(vol, sec, buf, n);
-			if (r < 0 && staged)
-				*staged = 1;
+		if (src && in == 0 && take == n * vol->ss) {
+			r = write_sectors(vol, sec, src + done, n);
 			done += take;
 			continue;
 		}
-		if (staged)
-			*staged = 1;
+		if (!*buf) {
+			*buf = malloc(bufsz);
+			if (!*buf)
+				return -ENOMEM;
+		}
 		/* the partly covered first and last sectors keep their
 		 * other bytes: read-modify-write */
 		if (in)
-			r = read_sectors(vol, s, sec, buf, 1);
+			r = read_sectors(vol, sec, *buf, 1);
 		if (r == 0 && (in + take) % vol->ss &&
 		    (n > 1 || in == 0))
-			r = read_sectors(vol, s, sec + n - 1,
-					 buf + (n - 1) * vol->ss, 1);
+			r = read_sectors(vol, sec + n - 1,
+					 *buf + (n - 1) * vol->ss, 1);
 		if (r < 0)
 			break;
 		if (src)
-			memcpy(buf + in, src + done, take);
+			memcpy(*buf + in, src + done, take);
 		else
-			memset(buf + in, 0, take);
-		r = store_run(vol, s, sec, buf, n);
+			memset(*buf + in, 0, take);
+		r = write_sectors(vol, sec, *buf, n);
 		done += take;
 	}
 	return r;
+}
+
+static void free_bounce(uint8_t *buf, size_t bufsz)
+{
+	if (buf) {
+		secmem_wipe(buf, bufsz);	/* it held plaintext */
+		free(buf);
+	}
 }
 
 /* Does [@first, @last] hold the bound footer's sector?  One load and two
@@ -595,7 +288,7 @@ static int unbind(struct volume *vol);
 static int begin_write(struct volume *vol)
 {
 	pthread_rwlock_rdlock(&vol->keys);
-	if (!vol->have_keys)
+	if (!have_keys(vol))
 		return -EKEYREVOKED;
 	if (vol->rdonly)
 		return -EROFS;
@@ -605,10 +298,8 @@ static int begin_write(struct volume *vol)
 ssize_t vol_write(struct volume *vol, const void *src, size_t len,
 		  uint64_t off)
 {
-	struct cipher_set *s = NULL;
 	uint8_t *buf = NULL;
 	size_t bufsz = 0;
-	int staged = 0;
 	int r;
 
 	if (len == 0)
@@ -621,33 +312,19 @@ ssize_t vol_write(struct volume *vol, const void *src, size_t len,
 	if (r < 0)
 		goto out;
 	bufsz = bounce_size(vol, off, len);
-	buf = malloc(bufsz);
-	s = get_set(vol);
-	if (!buf || !s) {
-		r = -ENOMEM;
-		goto out;
-	}
 	stripes(vol, off / vol->ss, (off + len - 1) / vol->ss, 1);
-	r = write_range(vol, s, src, len, off, buf, bufsz, &staged);
+	r = write_range(vol, src, len, off, &buf, bufsz);
 	stripes(vol, off / vol->ss, (off + len - 1) / vol->ss, 0);
 	if (r == 0)
 		grow_size(vol, off + len);
 out:
-	if (s)
-		put_set(vol, s);
 	pthread_rwlock_unlock(&vol->keys);
-	if (buf) {
-		/* only ciphertext in it unless plaintext was staged */
-		if (staged || r < 0)
-			secmem_wipe(buf, bufsz);
-		free(buf);
-	}
+	free_bounce(buf, bufsz);
 	return r < 0 ? r : (ssize_t)len;
 }
 
 int vol_discard(struct volume *vol, uint64_t off, uint64_t len)
 {
-	struct cipher_set *s = NULL;
 	uint8_t *buf = NULL;
 	uint64_t size, end, a, b;
 	int r;
@@ -664,54 +341,31 @@ int vol_discard(struct volume *vol, uint64_t off, uint64_t len)
 		if (r < 0)
 			goto out;
 	}
-	buf = malloc(VOL_CHUNK);
-	s = get_set(vol);
-	if (!buf || !s) {
-		r = -ENOMEM;
-		goto out;
-	}
-	/* whole sectors become holes; partial ends are written as zeros */
+	/* whole sectors are discarded; partial ends are written as zeros */
 	a = (off + vol->ss - 1) / vol->ss;
 	b = end / vol->ss;
 	stripes(vol, off / vol->ss, (end - 1) / vol->ss, 1);
 	if (a < b) {
-		if (fallocate(vol->fd, FALLOC_FL_PUNCH_HOLE |
-			      FALLOC_FL_KEEP_SIZE,
-			      (off_t)off_backing(a, vol->ss),
-			      (off_t)((b - a) * vol->ss)) < 0)
-			r = -errno;
-		/* the cached copies and dirty sectors go too: nothing may
-		 * be written back over the hole; but if the store kept its
-		 * bytes, so does the cache (its dirty sectors are newer) */
-		if (vol->hcd && r == 0)
-			hc_drop(vol->hcd, a, b - 1);
+		r = vol->top->ops->discard(vol->top, a, b - a);
 		if (r == 0 && off < a * vol->ss)
-			r = write_range(vol, s, NULL,
-					(size_t)(a * vol->ss - off), off, buf,
-					VOL_CHUNK, NULL);
+			r = write_range(vol, NULL, (size_t)(a * vol->ss - off),
+					off, &buf, VOL_CHUNK);
 		if (r == 0 && end > b * vol->ss)
-			r = write_range(vol, s, NULL,
-					(size_t)(end - b * vol->ss),
-					b * vol->ss, buf, VOL_CHUNK, NULL);
+			r = write_range(vol, NULL, (size_t)(end - b * vol->ss),
+					b * vol->ss, &buf, VOL_CHUNK);
 	} else {
-		r = write_range(vol, s, NULL, (size_t)(end - off), off, buf,
-				VOL_CHUNK, NULL);
+		r = write_range(vol, NULL, (size_t)(end - off), off, &buf,
+				VOL_CHUNK);
 	}
 	stripes(vol, off / vol->ss, (end - 1) / vol->ss, 0);
 out:
-	if (s)
-		put_set(vol, s);
 	pthread_rwlock_unlock(&vol->keys);
-	if (buf) {
-		secmem_wipe(buf, VOL_CHUNK);
-		free(buf);
-	}
+	free_bounce(buf, VOL_CHUNK);
 	return r;
 }
 
 int vol_truncate(struct volume *vol, uint64_t size)
 {
-	struct cipher_set *s = NULL;
 	uint8_t *buf = NULL;
 	uint64_t old;
 	int r;
@@ -730,29 +384,18 @@ int vol_truncate(struct volume *vol, uint64_t size)
 	if (size < old && size % vol->ss) {
 		uint64_t sec = size / vol->ss;
 
-		buf = malloc(vol->ss);
-		s = get_set(vol);
-		if (!buf || !s) {
-			r = -ENOMEM;
-		} else {
-			stripes(vol, sec, sec, 1);
-			r = write_range(vol, s, NULL,
-					(size_t)(vol->ss - size % vol->ss),
-					size, buf, vol->ss, NULL);
-			stripes(vol, sec, sec, 0);
-		}
+		stripes(vol, sec, sec, 1);
+		r = write_range(vol, NULL, (size_t)(vol->ss - size % vol->ss),
+				size, &buf, vol->ss);
+		stripes(vol, sec, sec, 0);
 	}
-	/* with a host cache, no write-back may run past the new end; the
-	 * cached copies go after the store shrank, so that a reader who
-	 * read the store before cannot cache the old bytes again */
-	if (vol->hcd && size < old)
+	/* a shrink holds every stripe: no write-back of a cache below runs
+	 * past the new end meanwhile */
+	if (size < old)
 		stripes(vol, 0, VOL_STRIPES, 1);
-	if (r == 0 && ftruncate(vol->fd, (off_t)off_backing_len(size,
-							       vol->ss)) < 0)
-		r = -errno;
-	if (r == 0 && vol->hcd && size < old)
-		hc_drop(vol->hcd, (size + vol->ss - 1) / vol->ss, UINT64_MAX);
-	if (vol->hcd && size < old)
+	if (r == 0)
+		r = vol->top->ops->resize(vol->top, off_sectors(size, vol->ss));
+	if (size < old)
 		stripes(vol, 0, VOL_STRIPES, 0);
 	if (r == 0 && size != old) {
 		__atomic_store_n(&vol->size, size, __ATOMIC_RELEASE);
@@ -760,13 +403,8 @@ int vol_truncate(struct volume *vol, uint64_t size)
 	}
 	pthread_mutex_unlock(&vol->meta);
 out:
-	if (s)
-		put_set(vol, s);
 	pthread_rwlock_unlock(&vol->keys);
-	if (buf) {
-		secmem_wipe(buf, vol->ss);
-		free(buf);
-	}
+	free_bounce(buf, vol->ss);
 	return r;
 }
 
@@ -781,15 +419,15 @@ static int store_header(struct volume *vol, struct env_header *h, int reread)
 {
 	int r;
 
-	if (!vol->have_keys)
+	if (!have_keys(vol))
 		return -EKEYREVOKED;
-	r = hdr_lock(vol->fd);
+	r = vol->b->ops->hdr_lock(vol->b);
 	if (r < 0)
 		return r;
 	if (reread) {
-		r = hdr_read(vol->fd, h, NULL);
+		r = hdr_get(vol->b, h, NULL);
 		if (r == 0)
-			r = env_verify_mac(h, vol->dek);
+			r = cipherdev_verify_mac(vol->cipher, h);
 	}
 	if (r == 0) {
 		h->plain_size = vol->size;
@@ -797,11 +435,11 @@ static int store_header(struct volume *vol, struct env_header *h, int reread)
 			h->ro_compat |= ENV_RO_COMPAT_BOUND_FOOTER;
 		else
 			h->ro_compat &= ~ENV_RO_COMPAT_BOUND_FOOTER;
-		r = env_compute_mac(h, vol->dek, h->mac);
+		r = cipherdev_compute_mac(vol->cipher, h, h->mac);
 	}
 	if (r == 0)
-		r = hdr_write(vol->fd, h);
-	hdr_unlock(vol->fd);
+		r = hdr_put(vol->b, h);
+	vol->b->ops->hdr_unlock(vol->b);
 	if (r == 0) {
 		vol->hdr = *h;
 		vol->size_dirty = 0;
@@ -919,207 +557,70 @@ int vol_bind_footer(struct volume *vol)
 	return r;
 }
 
-#define WB_RUN	64u		/* sectors written back per store write */
-
 /*
- * Write back one run of consecutive dirty sectors @secs[0..@n) (@n <=
- * WB_RUN), with their stripes held: take each out of the cache (encrypting
- * plaintext ones, which needs the keys: @s), write what was taken in
- * consecutive pieces, and mark those clean.
- */
-static int writeback_run(struct volume *vol, struct cipher_set *s,
-			 const uint64_t *secs, size_t n, uint8_t *buf)
-{
-	uint8_t took[WB_RUN];
-	size_t i, j;
-	int r = 0;
-
-	stripes(vol, secs[0], secs[n - 1], 1);
-	for (i = 0; i < n; i++) {
-		uint8_t *p = buf + i * vol->ss;
-		int plain = 0, t;
-
-		t = hc_take_dirty(vol->hcd, secs[i], p, &plain);
-		took[i] = t == 1;
-		if (t < 0 && r == 0)
-			r = t;
-		if (t == 1 && plain) {
-			t = s ? encrypt_run(vol, s, secs[i], p, 1) :
-				-EKEYREVOKED;
-			if (t < 0) {
-				took[i] = 0;
-				if (r == 0)
-					r = t;
-			}
-		}
-	}
-	for (i = 0; i < n; i = j) {
-		for (j = i; j < n && took[j]; j++)
-			;
-		if (j == i) {
-			j++;
-			continue;
-		}
-		if (pwrite_sectors(vol, secs[i], buf + i * vol->ss,
-				   j - i) < 0) {
-			r = r ? r : -EIO;
-			continue;
-		}
-		for (size_t k = i; k < j; k++)
-			hc_cleaned(vol->hcd, secs[k]);
-	}
-	stripes(vol, secs[0], secs[n - 1], 0);
-	return r;
-}
-
-/*
- * Write the host cache's dirty sectors of this disk back to the store.
- * Ciphertext needs no key, so this works after a revocation too, but for
- * plaintext sectors (encryption at host off).  Caller holds keys shared.
- */
-static int writeback(struct volume *vol)
-{
-	struct cipher_set *s = NULL;
-	uint64_t *secs;
-	uint8_t *buf;
-	size_t n, i, j;
-	int r, r2;
-
-	r = hc_dirty_sectors(vol->hcd, &secs, &n);
-	if (r < 0 || n == 0)
-		return r;
-	buf = malloc((size_t)WB_RUN * vol->ss);
-	if (vol->have_keys)
-		s = get_set(vol);
-	if (!buf || (vol->have_keys && !s)) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && j - i < WB_RUN &&
-			     secs[j] == secs[j - 1] + 1; j++)
-			;
-		r2 = writeback_run(vol, s, secs + i, j - i, buf);
-		if (r2 < 0 && r == 0)
-			r = r2;
-	}
-out:
-	if (s)
-		put_set(vol, s);
-	if (buf) {
-		secmem_wipe(buf, (size_t)WB_RUN * vol->ss);
-		free(buf);
-	}
-	free(secs);
-	return r;
-}
-
-/*
- * The barrier: the host cache's dirty sectors to the store, the size to
- * the header, the store to stable storage, and then the cache's table
- * entries cleared (they are in the store now).
+ * The barrier: every device's write-back and sync from the top of the
+ * stack down (a host cache writes its dirty sectors back, the store
+ * syncs, then the cache clears its entries), then a changed size to the
+ * header.
  */
 int vol_flush(struct volume *vol)
 {
-	int r = 0, r2;
+	int r, r2;
 
 	if (vol->rdonly)
 		return 0;
 	pthread_rwlock_rdlock(&vol->keys);
-	if (vol->hcd)
-		r = writeback(vol);
+	r = vol->top->ops->flush(vol->top);
 	r2 = persist_size(vol);
 	pthread_rwlock_unlock(&vol->keys);
-	if (r == 0)
-		r = r2;
-	if (fdatasync(vol->fd) < 0) {
-		if (r == 0)
-			r = -errno;
-		return r;
-	}
-	if (vol->hcd) {
-		r2 = hc_checkpoint(vol->hcd);
-		if (r == 0)
-			r = r2;
-	}
-	return r;
+	return r ? r : r2;
 }
 
-/* --- the host cache ----------------------------------------------------- */
-
-static int cache_flush_cb(void *owner)
+void vol_lock_sectors(struct volume *vol, uint64_t first, uint64_t last)
 {
-	return vol_flush(owner);
+	stripes(vol, first, last, 1);
 }
 
-/* The disk's cache key, from its (outer) DEK.  Caller holds keys. */
-static struct secbuf *cache_key(struct volume *vol)
+void vol_unlock_sectors(struct volume *vol, uint64_t first, uint64_t last)
 {
-	struct secbuf *k = secbuf_new(HC_KEY_BYTES);
-
-	if (k && hkdf_sha256(secbuf_data(k), HC_KEY_BYTES,
-			     secbuf_data(vol->dek[0]),
-			     secbuf_len(vol->dek[0]), NULL, 0,
-			     HKDF_INFO_CACHE, strlen(HKDF_INFO_CACHE)) < 0) {
-		secbuf_free(k);
-		k = NULL;
-	}
-	return k;
+	stripes(vol, first, last, 0);
 }
 
-/* What the backing file looks like now, for the cache's reuse check. */
-static int backing_fp(struct volume *vol, struct hc_fp *fp)
-{
-	struct stat st;
+/* --- the stack ------------------------------------------------------------ */
 
-	if (fstat(vol->fd, &st) < 0)
-		return -errno;
-	memset(fp, 0, sizeof(*fp));
-	fp->dev = (uint64_t)st.st_dev;
-	fp->ino = (uint64_t)st.st_ino;
-	fp->size = (uint64_t)st.st_size;
-	fp->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u +
-		       (uint64_t)st.st_mtim.tv_nsec;
-	fp->ctime_ns = (uint64_t)st.st_ctim.tv_sec * 1000000000u +
-		       (uint64_t)st.st_ctim.tv_nsec;
-	return 0;
-}
-
-int vol_attach_cache(struct volume *vol, struct hcache *hc)
+int vol_push_layer(struct volume *vol, enum vol_where where,
+		   vol_layer_fn fn, void *arg)
 {
-	struct secbuf *key = NULL;
-	struct hc_fp fp;
+	struct blkdev *lower, *dev = NULL;
+	struct vol_layer_ctx ctx;
+	struct secbuf *key;
 	int r;
 
 	pthread_rwlock_wrlock(&vol->keys);
-	if (vol->hcd) {
-		r = -EBUSY;
-		goto out;
-	}
-	if (!vol->have_keys) {
-		r = -EKEYREVOKED;
-		goto out;
-	}
-	key = cache_key(vol);
+	memset(&ctx, 0, sizeof(ctx));
+	key = cipherdev_cache_key(vol->cipher);
+	ctx.cache_key = key;
 	if (!key) {
-		r = -ENOMEM;
+		r = have_keys(vol) ? -ENOMEM : -EKEYREVOKED;
 		goto out;
 	}
-	vol->hc_rw = hc_mode(hc) == HC_READWRITE && !vol->rdonly;
-	vol->hc_plain = hc_plain(hc);
-	r = backing_fp(vol, &fp);
-	if (r == 0)
-		r = hc_attach(hc, vol->hdr.uuid, vol->ss, key, &fp,
-			      cache_flush_cb, vol, &vol->hcd);
-	/*
-	 * Sectors a crash left dirty past the disk's end (cut off by a
-	 * shrink whose size reached the header, or written past a size that
-	 * never did) are not part of the disk: written back, they would
-	 * show again, instead of zeros, when it grows.
-	 */
-	if (r == 0)
-		hc_drop(vol->hcd, (vol->size + vol->ss - 1) / vol->ss,
-			UINT64_MAX);
+	ctx.vol = vol;
+	ctx.backing = vol->b;
+	ctx.uuid = vol->hdr.uuid;
+	ctx.ss = vol->ss;
+	ctx.size = load_size(vol);
+	ctx.rdonly = vol->rdonly;
+	ctx.cipher = vol->cipher;
+	ctx.below_cipher = vol->cipher->lower;
+	lower = where == VOL_BELOW_CIPHER ? vol->cipher->lower : vol->top;
+	r = fn(arg, &ctx, lower, &dev);
+	if (r < 0)
+		goto out;
+	if (where == VOL_BELOW_CIPHER)
+		vol->cipher->lower = dev;
+	else
+		vol->top = dev;
+	vol->pushed++;
 out:
 	pthread_rwlock_unlock(&vol->keys);
 	secbuf_free(key);
@@ -1131,30 +632,27 @@ out:
 void vol_drop_keys(struct volume *vol)
 {
 	pthread_rwlock_wrlock(&vol->keys);
-	if (vol->hcd)
-		hc_set_key(vol->hcd, NULL);
-	wipe_keys(vol);
+	blk_set_cache_key(vol->top, NULL);
+	cipherdev_drop(vol->cipher);
 	pthread_rwlock_unlock(&vol->keys);
 }
 
 int vol_reload_keys(struct volume *vol)
 {
+	struct secbuf *key = NULL;
 	struct env_header h;
 	int r;
 
 	pthread_rwlock_wrlock(&vol->keys);
-	r = hdr_read(vol->fd, &h, NULL);
+	r = hdr_get(vol->b, &h, NULL);
 	if (r == 0 && (h.nlayers != vol->nlayers ||
 		       h.sector_size != vol->ss))
 		r = -EBADMSG;
-	if (r == 0) {
-		wipe_keys(vol);
-		r = load_keys(vol, &h);
-	}
-	if (r == 0 && vol->hcd) {
-		struct secbuf *key = cache_key(vol);
-
-		r = key ? hc_set_key(vol->hcd, key) : -ENOMEM;
+	if (r == 0)
+		r = cipherdev_load(vol->cipher, &h);
+	if (r == 0 && vol->pushed) {
+		key = cipherdev_cache_key(vol->cipher);
+		r = key ? blk_set_cache_key(vol->top, key) : -ENOMEM;
 		secbuf_free(key);
 	}
 	if (r == 0) {
@@ -1172,7 +670,7 @@ int vol_has_keys(struct volume *vol)
 	int k;
 
 	pthread_rwlock_rdlock(&vol->keys);
-	k = vol->have_keys;
+	k = have_keys(vol);
 	pthread_rwlock_unlock(&vol->keys);
 	return k;
 }
@@ -1198,8 +696,26 @@ int vol_probe(const char *path, struct env_header *h)
 	return r;
 }
 
-int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
-		const struct keyops *ops)
+/* The stack without a caller's layers: store device, cipher layer. */
+static int build_stack(struct volume *vol, const struct keyops *ops)
+{
+	struct blkdev *store;
+	int r;
+
+	r = storedev_new(&store, vol->b, vol->ss);
+	if (r < 0)
+		return r;
+	r = cipherdev_new(&vol->cipher, store, ops);
+	if (r < 0) {
+		store->ops->close(store, 0);
+		return r;
+	}
+	vol->top = vol->cipher;
+	return 0;
+}
+
+int vol_open_backing(struct volume **out, struct backing *b, int flags,
+		     const struct keyops *ops)
 {
 	struct hdr_status st;
 	struct volume *vol;
@@ -1207,25 +723,18 @@ int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
 
 	vol = calloc(1, sizeof(*vol));
 	if (!vol) {
-		close(fd);
+		b->ops->close(b);
 		return -ENOMEM;
 	}
-	vol->fd = fd;
+	vol->b = b;
 	vol->bad_copy = -1;
 	vol->bound_sec = NO_BIND;
-	vol->ops = *ops;
 	pthread_rwlock_init(&vol->keys, NULL);
-	pthread_mutex_init(&vol->pool_lock, NULL);
 	pthread_mutex_init(&vol->meta, NULL);
 	for (unsigned int i = 0; i < VOL_STRIPES; i++)
 		pthread_mutex_init(&vol->stripe[i], NULL);
-	vol->name = strdup(name ? name : "");
-	if (!vol->name) {
-		r = -ENOMEM;
-		goto fail;
-	}
 
-	r = hdr_read(fd, &vol->hdr, &st);
+	r = hdr_get(b, &vol->hdr, &st);
 	if (r == -ENOTSUP)
 		r = -EBADMSG;
 	if (r < 0)
@@ -1239,7 +748,9 @@ int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
 	vol->rdonly = (flags & VOL_RDONLY) ||
 		      (vol->hdr.ro_compat & ~ENV_RO_COMPAT_KNOWN);
 
-	r = load_keys(vol, &vol->hdr);
+	r = build_stack(vol, ops);
+	if (r == 0)
+		r = cipherdev_load(vol->cipher, &vol->hdr);
 	if (r < 0)
 		goto fail;
 	/* a header put on another disk's data: its footer is not ours */
@@ -1252,7 +763,7 @@ int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
 		vol->bound_sec = (vol->size - VHD_FOOTER_BYTES) / vol->ss;
 	}
 	if (!vol->rdonly) {
-		r = hdr_hold_inuse(fd);
+		r = b->ops->hold_inuse(b);
 		if (r < 0)
 			goto fail;
 	}
@@ -1261,6 +772,16 @@ int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
 fail:
 	vol_close(vol);
 	return r;
+}
+
+int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
+		const struct keyops *ops)
+{
+	struct backing *b;
+	int r;
+
+	r = backing_file_new(&b, fd, name);
+	return r < 0 ? r : vol_open_backing(out, b, flags, ops);
 }
 
 int vol_open(struct volume **out, const char *path, int flags,
@@ -1281,38 +802,31 @@ int vol_close(struct volume *vol)
 
 	if (!vol)
 		return 0;
-	/* with a host cache, ciphertext is written back even without keys */
-	if ((vol->have_keys || vol->hcd) && !vol->rdonly)
+	/* a host cache below the cipher layer writes ciphertext back even
+	 * without keys */
+	if (vol->top && (have_keys(vol) || vol->pushed) && !vol->rdonly)
 		r = vol_flush(vol);
-	if (vol->hcd) {
-		struct hc_fp fp;
-
-		/* keep the clean sectors only when all went well */
-		hc_detach(vol->hcd, r == 0 && backing_fp(vol, &fp) == 0 ?
-				    &fp : NULL);
-		vol->hcd = NULL;
-	}
-	wipe_keys(vol);
-	if (vol->fd >= 0)
-		close(vol->fd);		/* drops the OFD locks */
+	if (vol->top)
+		vol->top->ops->close(vol->top, r == 0);	/* wipes the keys */
+	vol->b->ops->close(vol->b);		/* drops the locks */
 	for (unsigned int i = 0; i < VOL_STRIPES; i++)
 		pthread_mutex_destroy(&vol->stripe[i]);
 	pthread_rwlock_destroy(&vol->keys);
-	pthread_mutex_destroy(&vol->pool_lock);
 	pthread_mutex_destroy(&vol->meta);
-	free(vol->name);
 	free(vol);
 	return r;
 }
 
 int vol_in_use(const char *path)
 {
+	struct backing_file f;
 	int fd, r;
 
 	fd = trusted_open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0);
 	if (fd < 0)
 		return fd;
-	r = hdr_inuse(fd);
+	backing_file_borrow(&f, fd);
+	r = f.b.ops->inuse(&f.b);
 	close(fd);
 	return r;
 }
@@ -1320,6 +834,7 @@ int vol_in_use(const char *path)
 int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
 {
 	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
+	struct backing_file bf;
 	struct env_header h;
 	int r = 0;
 
@@ -1328,6 +843,7 @@ int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
 	    f->plain_size > VOL_MAX_SIZE ||
 	    (f->des && strlen(f->des) > ENV_DES_MAX))
 		return -EINVAL;
+	backing_file_borrow(&bf, fd);
 	memset(&h, 0, sizeof(h));
 	h.version_major = ENV_VERSION_MAJOR;
 	h.version_minor = ENV_VERSION_MINOR;
@@ -1359,10 +875,10 @@ int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
 	if (r == 0)
 		r = env_compute_mac(&h, dek, h.mac);
 	if (r == 0)
-		r = hdr_write(fd, &h);
-	if (r == 0 && ftruncate(fd, (off_t)off_backing_len(f->plain_size,
-							   f->sector_size)) < 0)
-		r = -errno;
+		r = hdr_put(&bf.b, &h);
+	if (r == 0)
+		r = bf.b.ops->set_size(&bf.b, off_backing_len(f->plain_size,
+							     f->sector_size));
 	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
 		secbuf_free(dek[i]);
 	return r;
@@ -1383,7 +899,7 @@ int vol_is_rdonly(struct volume *vol)
 void vol_get_header(struct volume *vol, struct env_header *h)
 {
 	struct env_header disk;
-	int fresh = hdr_read(vol->fd, &disk, NULL) == 0;
+	int fresh = hdr_get(vol->b, &disk, NULL) == 0;
 
 	pthread_mutex_lock(&vol->meta);
 	/* a rotation re-wraps the file, not this copy in memory: the

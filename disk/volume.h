@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct backing;
 struct env_header;
 struct keyops;
 struct volume;
@@ -72,6 +73,11 @@ int vol_open(struct volume **out, const char *path, int flags,
  * (closed on failure too); @name is for messages. */
 int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
 		const struct keyops *ops) __attribute__((warn_unused_result));
+/* The same over a backing object (disk/backing.h), which the volume
+ * takes over (closed on failure too). */
+int vol_open_backing(struct volume **out, struct backing *b, int flags,
+		     const struct keyops *ops)
+	__attribute__((warn_unused_result));
 /* Flush the size; wipe keys; close.  Return: vol_flush()'s answer. */
 int vol_close(struct volume *vol);
 
@@ -86,19 +92,62 @@ ssize_t vol_write(struct volume *vol, const void *buf, size_t len,
 int vol_truncate(struct volume *vol, uint64_t size);
 /* Punch out whole sectors in [off, off+len) (partial ones are zeroed). */
 int vol_discard(struct volume *vol, uint64_t off, uint64_t len);
-/* Write back the host cache's dirty sectors, persist a changed size in
- * the header, fdatasync the data, clear the cache's entries. */
+/* Flush the stack (a host cache's dirty sectors written back, the store
+ * synced, the cache's entries cleared), then persist a changed size in
+ * the header. */
 int vol_flush(struct volume *vol);
 
 /*
- * vol_attach_cache() - serve this disk through the host cache @hc (after
- * a successful open; cache/hcache.h): reads are cached, writes update it
- * or (ReadWrite) stay in it until written back.  Dirty sectors an earlier
- * mount left for this disk are adopted and written back at the next
- * vol_flush().  Return: 0; -EKEYREVOKED; -errno.
+ * The stack (disk/blkdev.h).  vol_open() builds store device -> cipher
+ * layer -> volume; the caller may then push one more device right below
+ * or right above the cipher layer (the host cache, cache/hcdev.c), with
+ * vol_push_layer(), which calls @fn with the device that will be below
+ * the new one and what it may need of the volume.
  */
-struct hcache;
-int vol_attach_cache(struct volume *vol, struct hcache *hc);
+enum vol_where {
+	VOL_BELOW_CIPHER = 1,		/* it sees ciphertext */
+	VOL_ABOVE_CIPHER = 2,		/* it sees plaintext */
+};
+
+struct blkdev;
+struct secbuf;
+
+struct vol_layer_ctx {
+	struct volume *vol;		/* vol_flush(), vol_lock_sectors() */
+	struct backing *backing;	/* its fingerprint, for a cache */
+	const uint8_t *uuid;		/* the disk's */
+	uint32_t ss;
+	uint64_t size;			/* plaintext bytes now */
+	int rdonly;
+	/* the host cache's entry key (cipherdev_cache_key()), the
+	 * caller's: copy it */
+	const struct secbuf *cache_key;
+	/* the cipher layer, and the device below it before this push: a
+	 * cache writes a sector of the other kind (left by an earlier
+	 * mount) back through the one that takes it */
+	struct blkdev *cipher, *below_cipher;
+};
+
+typedef int (*vol_layer_fn)(void *arg, const struct vol_layer_ctx *ctx,
+			    struct blkdev *lower, struct blkdev **out);
+
+/*
+ * vol_push_layer() - insert the device @fn makes over @lower at @where.
+ * The volume's keys lock is held exclusive while @fn runs (no I/O).  The
+ * device is closed with the stack.  Return: 0; -EKEYREVOKED (no keys);
+ * @fn's error (nothing changed); -ENOMEM.
+ */
+int vol_push_layer(struct volume *vol, enum vol_where where,
+		   vol_layer_fn fn, void *arg);
+
+/*
+ * Hold (and release) the stripe locks of sectors [@first, @last], as a
+ * volume writer does: a device that writes sectors on its own (a cache's
+ * write-back) serialises with the volume's writers so.  Not while
+ * holding the stripes already.
+ */
+void vol_lock_sectors(struct volume *vol, uint64_t first, uint64_t last);
+void vol_unlock_sectors(struct volume *vol, uint64_t first, uint64_t last);
 
 /* Revocation: wipe the DEKs; I/O fails with -EKEYREVOKED until
  * vol_reload_keys() unwraps them again (re-reading the header). */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cache/hcache.h"
+#include "cache/hcdev.h"
 #include "disk/volume.h"
 #include "fuse/cache.h"
 #include "fuse/fs.h"
@@ -57,9 +58,11 @@ static void replay_disk(struct ssefs_fs *fs, const uint8_t uuid[16])
 	hc_get_stats(fs->hc, &before);
 	r = ssefs_fs_open_volume(fs, f.found->rel, 0, &vol);
 	if (r == 0)
-		r = vol_attach_cache(vol, fs->hc);
+		r = hcdev_attach(vol, fs->hc);
 	hc_get_stats(fs->hc, &after);
-	adopted = after.dirty;		/* nothing else is open yet */
+	/* nothing else is open yet; sectors of the other kind (cipher- or
+	 * plaintext) were written back at attach */
+	adopted = after.dirty + (after.writebacks - before.writebacks);
 	if (r == 0)
 		r = vol_flush(vol);
 	if (vol) {

@@ -27,6 +27,7 @@
 
 #include <fuse.h>
 
+#include "cache/hcdev.h"
 #include "crypto/envelope.h"
 #include "disk/volume.h"
 #include "fuse/fs.h"
@@ -353,7 +354,7 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 		if (r == -EKEYEXPIRED)
 			r = -EKEYREVOKED;
 		if (r == 0 && fs->hc) {
-			r = vol_attach_cache(n->vol, fs->hc);
+			r = hcdev_attach(n->vol, fs->hc);
 			if (r < 0) {
 				vol_close(n->vol);
 				n->vol = NULL;

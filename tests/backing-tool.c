@@ -27,6 +27,7 @@
 
 #include "crypto/secmem.h"
 #include "disk/backing.h"
+#include "disk/backing_file.h"
 #include "disk/header.h"
 #include "store/azblob.h"
 #include "store/blobback.h"

@@ -20,6 +20,7 @@
 
 #include "cache/hcache.h"
 #include "crypto/secmem.h"
+#include "disk/backing.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -98,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t uuids[4][16];
 	struct hcache *hc = NULL;
 	struct hc_disk *d = NULL;
-	struct hc_fp fp = { 0 };
+	struct backing_fp fp = { 0 };
 	struct secbuf *key;
 	unsigned int n;
 

@@ -19,8 +19,13 @@
 #include <sodium.h>
 
 #include "cache/hcache.h"
+#include "cache/hcdev.h"
 #include "crypto/envelope.h"
 #include "crypto/secmem.h"
+#include "disk/backing_file.h"
+#include "disk/blkdev.h"
+#include "disk/cipherdev.h"
+#include "disk/header.h"
 #include "disk/keyops.h"
 #include "disk/offsets.h"
 #include "disk/vhd.h"
@@ -534,7 +539,7 @@ START_TEST(test_cache_threads)
 	hc = open_cache(mode, _i & 2, 64 * 1024);
 	ck_assert_int_eq(hc_start(hc), 0);
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	for (unsigned int i = 0; i < HC_THREADS; i++) {
 		memset(&w[i], 0, sizeof(w[i]));
 		w[i].vol = vol;
@@ -588,7 +593,7 @@ START_TEST(test_cache_replay)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		hc = open_cache(HC_READWRITE, _i, 1 << 20);
-		if (vol_open(&vol, path, 0, &ops) || vol_attach_cache(vol, hc) ||
+		if (vol_open(&vol, path, 0, &ops) || hcdev_attach(vol, hc) ||
 		    vol_write(vol, data, sizeof(data), 0) != sizeof(data))
 			_exit(1);
 		_exit(0);		/* no flush, no close: a crash */
@@ -618,7 +623,7 @@ START_TEST(test_cache_replay)
 	hc = open_cache(HC_READWRITE, 0, 1 << 20);
 	ck_assert_uint_eq(hc_pending(hc, uuid, 1), 1);
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	hc_get_stats(hc, &st);
 	ck_assert_uint_eq(st.dirty, 63);	/* sector 5 was refused */
 	ck_assert_uint_eq(st.pending, 0);
@@ -682,7 +687,7 @@ START_TEST(test_cache_drop_pinned)
 	static uint8_t a[4096], b[4096];
 	uint8_t uuid[16] = { 1 };
 	struct pin_race pr = { 0 };
-	struct hc_fp fp = { 0 };
+	struct backing_fp fp = { 0 };
 	struct secbuf *key;
 	struct hcache *hc;
 	pthread_t t;
@@ -733,7 +738,7 @@ START_TEST(test_cache_plain_forgotten)
 	static uint8_t secret[4096], file[64 * 4096 + 8192];
 	uint8_t uuid[16] = { 2 };
 	struct hc_disk *d = NULL;
-	struct hc_fp fp = { 0 };
+	struct backing_fp fp = { 0 };
 	struct secbuf *key;
 	struct hcache *hc;
 	char hcpath[160];
@@ -803,7 +808,7 @@ START_TEST(test_cache_truncate_read_race)
 	make_disk(16 * 4096, 4096, 1);
 	hc = open_cache(HC_READONLY, _i, 1 << 20);
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	tr.vol = vol;
 	ck_assert_int_eq(pthread_create(&t, NULL, trunc_reader, &tr), 0);
 	end = time(NULL) + 4;
@@ -841,7 +846,7 @@ START_TEST(test_cache_discard_fails)
 	make_disk(16 * 4096, 4096, 1);
 	hc = open_cache(HC_READWRITE, _i, 1 << 20);
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	ck_assert_int_eq(vol_write(vol, data, sizeof(data), 0),
 			 (ssize_t)sizeof(data));
 	if (set_append_only(1) < 0) {
@@ -904,7 +909,7 @@ START_TEST(test_cache_replay_past_end)
 	make_disk(16 * 4096, 4096, 1);
 	hc = open_cache(HC_READWRITE, _i, 1 << 20);
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	ck_assert_int_eq(vol_write(vol, data, sizeof(data), 8 * 4096),
 			 (ssize_t)sizeof(data));
 	ck_assert_int_eq(vol_truncate(vol, 8 * 4096), 0);
@@ -920,7 +925,7 @@ START_TEST(test_cache_replay_past_end)
 	vol = NULL;
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
 	ck_assert_uint_eq(vol_size(vol), 8 * 4096);
-	ck_assert_int_eq(vol_attach_cache(vol, hc), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	ck_assert_int_eq(vol_close(vol), 0);
 	hc_close(hc);
 
@@ -930,6 +935,230 @@ START_TEST(test_cache_replay_past_end)
 	ck_assert_int_eq(vol_read(vol, got, sizeof(got), 8 * 4096),
 			 (ssize_t)sizeof(got));
 	ck_assert_mem_eq(got, zero, sizeof(got));
+	vol_close(vol);
+}
+END_TEST
+
+/* --- the stack's devices on their own ------------------------------------ */
+
+static int count_range(void *arg, uint64_t off, uint64_t len)
+{
+	uint64_t *seen = arg;
+
+	/* bit i: 4 KiB block i of the first 256 KiB is in a range */
+	for (uint64_t b = off / 4096; b < (off + len + 4095) / 4096 && b < 64;
+	     b++)
+		*seen |= UINT64_C(1) << b;
+	return 0;
+}
+
+/* The file backing: zeros past the end and in holes, punch, the data
+ * ranges, the size, the in-use lock seen from another open, the
+ * fingerprint. */
+START_TEST(test_backing_file)
+{
+	struct backing *b = NULL, *c = NULL;
+	struct backing_fp fp1, fp2;
+	uint8_t in[4096], out[8192];
+	uint64_t len, seen = 0;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(backing_file_new(&b, fd, path), 0);
+	ck_assert_str_eq(b->ops->kind, "file");
+	memset(in, 0xa5, sizeof(in));
+	ck_assert_int_eq(b->ops->pwrite(b, in, sizeof(in), 16384), 0);
+	ck_assert_int_eq(b->ops->pwrite(b, in, sizeof(in), 65536), 0);
+	ck_assert_int_eq(b->ops->get_size(b, &len), 0);
+	ck_assert_uint_eq(len, 65536 + 4096);
+	/* the last page and one past the end */
+	memset(out, 1, sizeof(out));
+	ck_assert_int_eq(b->ops->pread(b, out, sizeof(out), 65536), 0);
+	ck_assert_mem_eq(out, in, 4096);
+	for (size_t i = 4096; i < sizeof(out); i++)
+		ck_assert_uint_eq(out[i], 0);
+	ck_assert_int_eq(b->ops->ranges(b, 0, 256 * 1024, count_range, &seen),
+			 0);
+	ck_assert(seen & (UINT64_C(1) << 4));
+	ck_assert(seen & (UINT64_C(1) << 16));
+	ck_assert(!(seen & (UINT64_C(1) << 10)));
+	ck_assert_int_eq(b->ops->punch(b, 16384, 4096), 0);
+	ck_assert_int_eq(b->ops->pread(b, out, 4096, 16384), 0);
+	for (size_t i = 0; i < 4096; i++)
+		ck_assert_uint_eq(out[i], 0);
+	ck_assert_int_eq(b->ops->fingerprint(b, &fp1), 0);
+	ck_assert_int_eq(b->ops->set_size(b, 1 << 20), 0);
+	ck_assert_int_eq(b->ops->fingerprint(b, &fp2), 0);
+	ck_assert(memcmp(&fp1, &fp2, sizeof(fp1)) != 0);
+	ck_assert_int_eq(b->ops->sync(b), 0);
+
+	/* in use: seen from another open of the file, until closed */
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(backing_file_new(&c, fd, path), 0);
+	ck_assert_int_eq(c->ops->inuse(c), 0);
+	ck_assert_int_eq(b->ops->hold_inuse(b), 0);
+	ck_assert_int_eq(c->ops->inuse(c), 1);
+	ck_assert_int_eq(b->ops->hdr_lock(b), 0);
+	b->ops->hdr_unlock(b);
+	b->ops->close(b);
+	ck_assert_int_eq(c->ops->inuse(c), 0);
+	c->ops->close(c);
+}
+END_TEST
+
+/*
+ * The cipher layer over a store device over a file backing, without a
+ * volume: what goes down is ciphertext, the caller's plaintext is left as
+ * it is, holes and all-zero ciphertext read as zeros, keys drop and come
+ * back.  One and two layers.
+ */
+START_TEST(test_cipher_layer)
+{
+	static uint8_t plain[8 * 4096], copy[8 * 4096], got[8 * 4096];
+	struct blkdev *store = NULL, *ciph = NULL;
+	struct backing *b = NULL;
+	struct env_header h;
+	uint64_t nsec;
+	int fd;
+
+	make_disk(64 * 4096, 4096, 1 + _i);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(backing_file_new(&b, fd, path), 0);
+	ck_assert_int_eq(hdr_get(b, &h, NULL), 0);
+	ck_assert_int_eq(storedev_new(&store, b, 4096), 0);
+	ck_assert_int_eq(cipherdev_new(&ciph, store, &ops), 0);
+	ck_assert_ptr_eq(ciph->lower, store);
+	ck_assert_int_eq(ciph->ops->read(ciph, 0, got, 1), -EKEYREVOKED);
+	ck_assert_int_eq(cipherdev_load(ciph, &h), 0);
+	ck_assert_int_eq(cipherdev_verify_mac(ciph, &h), 0);
+
+	randombytes_buf(plain, sizeof(plain));
+	memcpy(copy, plain, sizeof(plain));
+	ck_assert_int_eq(ciph->ops->write(ciph, 3, plain, 8), 0);
+	ck_assert_mem_eq(plain, copy, sizeof(plain));
+	ck_assert_int_eq(ciph->ops->read(ciph, 3, got, 8), 0);
+	ck_assert_mem_eq(got, plain, sizeof(plain));
+	/* the store holds ciphertext, sector by sector unlike the plaintext */
+	ck_assert_int_eq(store->ops->read(store, 3, got, 8), 0);
+	for (int i = 0; i < 8; i++)
+		ck_assert(memcmp(got + i * 4096, plain + i * 4096, 4096));
+	/* a sector never written, and an all-zero ciphertext one */
+	memset(copy, 0, 4096);
+	ck_assert_int_eq(store->ops->write(store, 5, copy, 1), 0);
+	ck_assert_int_eq(ciph->ops->read(ciph, 0, got, 8), 0);
+	for (size_t i = 0; i < 3 * 4096; i++)
+		ck_assert_uint_eq(got[i], 0);
+	for (size_t i = 5 * 4096; i < 6 * 4096; i++)
+		ck_assert_uint_eq(got[i], 0);
+	ck_assert_mem_eq(got + 3 * 4096, plain, 2 * 4096);
+
+	/* size, resize and discard pass down to the store */
+	ck_assert_int_eq(ciph->ops->size(ciph, &nsec), 0);
+	ck_assert_uint_eq(nsec, 64);
+	ck_assert_int_eq(ciph->ops->resize(ciph, 80), 0);
+	ck_assert_int_eq(store->ops->size(store, &nsec), 0);
+	ck_assert_uint_eq(nsec, 80);
+	ck_assert_int_eq(ciph->ops->discard(ciph, 4, 1), 0);
+	ck_assert_int_eq(ciph->ops->read(ciph, 4, got, 1), 0);
+	for (size_t i = 0; i < 4096; i++)
+		ck_assert_uint_eq(got[i], 0);
+	ck_assert_int_eq(ciph->ops->flush(ciph), 0);
+
+	cipherdev_drop(ciph);
+	ck_assert_int_eq(cipherdev_has_keys(ciph), 0);
+	ck_assert_ptr_null(cipherdev_cache_key(ciph));
+	ck_assert_int_eq(ciph->ops->write(ciph, 3, plain, 1), -EKEYREVOKED);
+	ck_assert_int_eq(cipherdev_load(ciph, &h), 0);
+	ck_assert_int_eq(ciph->ops->read(ciph, 3, got, 1), 0);
+	ck_assert_mem_eq(got, plain, 4096);
+	/* a header of another MAC: refused, nothing kept */
+	h.mac[0] ^= 1;
+	ck_assert_int_eq(cipherdev_load(ciph, &h), -EBADMSG);
+	ck_assert_int_eq(cipherdev_has_keys(ciph), 0);
+	ciph->ops->close(ciph, 1);		/* and the store device */
+	b->ops->close(b);
+}
+END_TEST
+
+static int hc_file_has(const uint8_t *canary, size_t len)
+{
+	char hcpath[160];
+	static uint8_t buf[1 << 21];
+	ssize_t n;
+	int fd, found = 0;
+
+	snprintf(hcpath, sizeof(hcpath), "%s/%s", dir, HC_FILE);
+	fd = open(hcpath, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	for (ssize_t i = 0; i + (ssize_t)len <= n && !found; i += 512)
+		found = !memcmp(buf + i, canary, len);
+	return found;
+}
+
+/* The volume reads @want from 0 on (into @got, @len bytes). */
+static void expect_data(struct volume *vol, const uint8_t *want, uint8_t *got,
+			size_t len)
+{
+	memset(got, 0, len);
+	ck_assert_int_eq(vol_read(vol, got, len, 0), (ssize_t)len);
+	ck_assert_mem_eq(got, want, len);
+}
+
+/*
+ * The host cache device where it is pushed: below the cipher layer its
+ * file holds only ciphertext, above it plaintext.  Then a replay without
+ * a crash: the cache file as it was before the flush and the store as it
+ * was before the writes are put back; the next attach adopts the dirty
+ * sectors, serves them, and writes them back.
+ */
+START_TEST(test_cache_device_replay)
+{
+	static uint8_t data[32 * 4096], got[32 * 4096];
+	char hcpath[160], saved_hc[160], saved_store[160];
+	struct volume *vol = NULL;
+	struct hcache *hc;
+	struct hc_stats st;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)("stack-canary-"[i % 13]);
+	make_disk(sizeof(data), 4096, 1);
+	snprintf(hcpath, sizeof(hcpath), "%s/%s", dir, HC_FILE);
+	snprintf(saved_hc, sizeof(saved_hc), "%s/hc.saved", dir);
+	snprintf(saved_store, sizeof(saved_store), "%s/store.saved", dir);
+	copy_file(path, saved_store);
+
+	hc = open_cache(HC_READWRITE, _i, 1 << 20);
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
+	ck_assert_int_eq(vol_write(vol, data, sizeof(data), 0),
+			 (ssize_t)sizeof(data));
+	ck_assert_int_eq(hc_file_has(data, 4096), _i);
+	copy_file(hcpath, saved_hc);
+	ck_assert_int_eq(vol_close(vol), 0);
+	hc_close(hc);
+
+	copy_file(saved_store, path);
+	copy_file(saved_hc, hcpath);
+	unlink(saved_store);
+	unlink(saved_hc);
+	hc = open_cache(HC_READWRITE, _i, 1 << 20);
+	vol = NULL;
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
+	hc_get_stats(hc, &st);
+	ck_assert_uint_eq(st.dirty, 32);
+	expect_data(vol, data, got, sizeof(data));	/* from the cache */
+	ck_assert_int_eq(vol_close(vol), 0);
+	hc_close(hc);
+
+	vol = NULL;
+	ck_assert_int_eq(vol_open(&vol, path, VOL_RDONLY, &ops), 0);
+	expect_data(vol, data, got, sizeof(data));	/* from the store */
 	vol_close(vol);
 }
 END_TEST
@@ -960,6 +1189,14 @@ Suite *suite_volume(void)
 	tcase_add_loop_test(tc, test_cache_discard_fails, 0, 2);
 	tcase_add_loop_test(tc, test_cache_replay_past_end, 0, 2);
 	tcase_add_loop_test(tc, test_cache_truncate_read_race, 0, 2);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stack");
+	tcase_set_timeout(tc, 60);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_backing_file);
+	tcase_add_loop_test(tc, test_cipher_layer, 0, 2);
+	tcase_add_loop_test(tc, test_cache_device_replay, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

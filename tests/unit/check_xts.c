@@ -365,10 +365,12 @@ START_TEST(test_cascade)
 	struct secbuf *k1 = randkey(), *k2 = randkey();
 	struct cascade_ctx *c = NULL, *d = NULL;
 	struct xts_ctx *aes = NULL, *cam = NULL;
+	const enum xts_cipher ciph[2] = { XTS_AES256, XTS_CAMELLIA256 };
+	struct secbuf *keys[2] = { k1, k2 };
 	uint8_t p[8192], a[8192], b[8192];
 
 	rng_bytes(p, sizeof(p));
-	ck_assert_int_eq(cascade_new(&c, k1, k2, 4096), 0);
+	ck_assert_int_eq(cascade_new(&c, 2, ciph, keys, 4096), 0);
 	ck_assert_uint_eq(cascade_sector_size(c), 4096);
 	ck_assert_int_eq(xts_new(&aes, XTS_AES256, k1, 4096), 0);
 	ck_assert_int_eq(xts_new(&cam, XTS_CAMELLIA256, k2, 4096), 0);
@@ -384,9 +386,13 @@ START_TEST(test_cascade)
 	ck_assert_int_eq(cascade_decrypt(d, 99, a, sizeof(a)), 0);
 	ck_assert_mem_eq(a, p, sizeof(p));
 	ck_assert_int_eq(cascade_encrypt(d, 0, a, 100), -EINVAL);
+	/* out of place: the same ciphertext, @p untouched */
+	ck_assert_int_eq(cascade_encrypt_to(d, 99, a, p, sizeof(p)), 0);
+	ck_assert_mem_eq(a, b, sizeof(a));
 	cascade_free(d);
 	c = NULL;
-	ck_assert_int_eq(cascade_new(&c, k1, k2, 333), -EINVAL);
+	ck_assert_int_eq(cascade_new(&c, 2, ciph, keys, 333), -EINVAL);
+	ck_assert_int_eq(cascade_new(&c, 3, ciph, keys, 4096), -EINVAL);
 	ck_assert_ptr_null(c);
 	xts_free(aes);
 	xts_free(cam);
