@@ -59,6 +59,11 @@ struct vol_format {
  */
 int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
 	__attribute__((warn_unused_result));
+/* The same over an empty backing object (left open; the caller holds
+ * what keeps others from writing it). */
+int vol_format_backing(struct backing *b, const struct vol_format *f,
+		       const struct keyops *ops)
+	__attribute__((warn_unused_result));
 
 /*
  * vol_open() - open the disk at @path and unwrap its keys through @ops
