@@ -119,6 +119,8 @@ static int lookup_file(struct ssefs_fs *fs, const char *rel,
 	struct stat tmp;
 	int r;
 
+	if (fs->blob)
+		return ssefs_fs_blob_lookup(fs, rel, out, st);
 	if (!st)
 		st = &tmp;
 	r = beneath_stat(fs->store_fd, rel, st);

@@ -11,4 +11,7 @@
 
 extern const struct fuse_operations ssefs_ops;
 
+/* A blob store's mount: ssefs_ops over a flat container (fuse/blobops.c). */
+const struct fuse_operations *ssefs_blob_ops(void);
+
 #endif /* SSEFS_FUSE_OPS_H */
