@@ -101,7 +101,7 @@ test_expect_success AZCLI 'az storage blob download: a file a directory store mo
 
 test_expect_success 'kill -9 of a daemon: the other takes the disk over after the lease lapses, fsynced data intact' '
 	ssefs_mount "$C" mnt x-ssefs-lease=15s &&
-	pid1=$SSEFS_PID &&
+	pid1=$(ssefs --json status mnt | jq -r .pid) &&
 	printf "%s fsynced\n" "$canary" >two &&
 	exec 7<>mnt/d1.vhd &&
 	dd if=two of=mnt/d1.vhd bs=4096 seek=1 conv=notrunc,fsync 2>/dev/null &&
