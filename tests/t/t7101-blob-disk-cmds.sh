@@ -112,6 +112,30 @@ test_expect_success 'a wrong account key is one line' '
 	grep "^ssefs: .*access denied" err
 '
 
+test_expect_success 'rotate URL: re-wraps the disks no one leases, names the one a mount holds' '
+	ssefs des create s1 --key k1 --auto-rotate >/dev/null &&
+	ssefs disk create "$C/r1.vhd" --size 1M --des s1 >/dev/null &&
+	ssefs disk create "$C/r2.vhd" --size 1M --des s1 >/dev/null &&
+	ssefs --json disk show "$C/r1.vhd" | jq -r ".layers[0].kid" >before &&
+	ssefs key rotate k1 >/dev/null &&
+	BT_LEASE_SECONDS=15 "$BT" holdmany 6 "$C/r2.vhd" >held2 &
+	hold=$! &&
+	for i in $(test_seq 100); do test -s held2 && break; sleep 0.1; done &&
+	ssefs rotate "$C" >out &&
+	wait $hold &&
+	cat out &&
+	grep "^disk $C/r1.vhd: $(cat before) -> " out &&
+	grep "^disk $C/r2.vhd: in use by a mount" out &&
+	ssefs --json disk show "$C/r1.vhd" | jq -r ".layers[0].kid" >after &&
+	! test_cmp before after &&
+	ssefs --json disk show "$C/r2.vhd" | jq -r ".layers[0].kid" >r2kid &&
+	test_cmp before r2kid &&
+	ssefs rotate "$C" >out2 &&
+	grep "re-wrapped" out2 &&
+	ssefs --json disk show "$C/r2.vhd" | jq -r ".layers[0].kid" >r2kid &&
+	test_cmp after r2kid
+'
+
 test_expect_success 'stop Azurite' '
 	azurite_stop
 '

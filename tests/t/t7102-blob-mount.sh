@@ -52,7 +52,11 @@ test_expect_success 'ext4 on the blob disk: write the tree, fsync' '
 	test_atexit "umount fs 2>/dev/null" &&
 	cp -r tree fs/ &&
 	sync -f fs/tree/random.bin &&
-	diff -r tree fs/tree
+	diff -r tree fs/tree &&
+	ssefs status mnt >status &&
+	grep "^blob store: [1-9][0-9]* requests, [0-9]* retries" status &&
+	ssefs --json status mnt >status.json &&
+	test "$(jq -r .blobStore.bytesOut status.json)" -gt 2000000
 '
 
 test_expect_success 'a second daemon: the same disk is refused in one line, another disk is writable' '
