@@ -893,6 +893,11 @@ int vol_format_backing(struct backing *b, const struct vol_format *f,
 
 /* --- accessors ---------------------------------------------------------- */
 
+struct backing *vol_backing(struct volume *vol)
+{
+	return vol->b;
+}
+
 uint64_t vol_size(struct volume *vol)
 {
 	return load_size(vol);

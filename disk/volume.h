@@ -83,6 +83,8 @@ int vol_open_fd(struct volume **out, int fd, const char *name, int flags,
 int vol_open_backing(struct volume **out, struct backing *b, int flags,
 		     const struct keyops *ops)
 	__attribute__((warn_unused_result));
+/* The backing object under @vol (the volume's, not a new reference). */
+struct backing *vol_backing(struct volume *vol);
 /* Flush the size; wipe keys; close.  Return: vol_flush()'s answer. */
 int vol_close(struct volume *vol);
 

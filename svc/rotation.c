@@ -809,39 +809,26 @@ struct blob_pass {
 	char platform[ENV_KID_MAX + 1];
 	struct keyops ops;
 	struct vault_err e;
+	const char *name;		/* the disk at hand */
 	int first;
 };
 
-/* Re-wrap one disk of the container, unless a mount holds its lease
- * (that mount's own rotation re-wraps it). */
-static int blob_one(void *arg, const struct blob_entry *be)
+/* Re-wrap the disk @bp->name through @b, and tell how it went. */
+static int blob_rewrap(void *arg, struct backing *b)
 {
 	char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1] = { "", "" };
-	char msg[BLOB_MSG_MAX];
+	char msg[BLOB_MSG_MAX] = "";
 	struct blob_pass *bp = arg;
 	const struct rotation_opts *o = bp->o;
 	const char *url = blob_store_url(bp->s);
 	struct rewrap_src src = { NULL, NULL };
 	struct env_header h;
-	struct backing *b;
 	const struct des *d;
 	int r, changed = 0;
 
-	/* not counted: the mount's rotation re-wraps it, nothing is
-	 * left for a person to do */
-	if (be->leased) {
-		say(o, "disk %s/%s: in use by a mount (it holds the blob's "
-		    "lease); that mount re-wraps it", url, be->name);
-		return 0;
-	}
-	r = blob_backing_open(&b, bp->s, be->name, 0, msg, sizeof(msg));
-	if (r < 0)
-		goto fail;
 	r = hdr_get(b, &h, NULL);
-	if (r == -ENOTSUP) {		/* a page blob that is no disk */
-		b->ops->close(b);
+	if (r == -ENOTSUP)		/* a page blob that is no disk */
 		return 0;
-	}
 	if (r == 0) {
 		d = *h.des ? find_set(bp->sets, bp->nsets, h.des) : NULL;
 		src.customer = d ? d->active_kid : NULL;
@@ -851,37 +838,70 @@ static int blob_one(void *arg, const struct blob_entry *be)
 					&changed, old);
 	}
 	if (r == -EBUSY) {
-		b->ops->close(b);
+		/* not counted: the mount's rotation re-wraps it */
 		say(o, "disk %s/%s: in use by a mount (it holds the blob's "
-		    "lease); that mount re-wraps it", url, be->name);
+		    "lease); that mount re-wraps it", url, bp->name);
 		return 0;
 	}
-	if (r < 0)
+	if (r < 0) {
 		blob_backing_why(b, r, msg, sizeof(msg));
-	else if (changed && hdr_get(b, &h, NULL) < 0)
-		h.nlayers = 0;		/* re-wrapped; just not told how */
-	b->ops->close(b);
-	if (r < 0)
-		goto fail;
+		bp->res->disks_failed++;
+		if (!bp->first)
+			bp->first = r;
+		if (*bp->e.why)
+			say(o, "disk %s/%s: rewrap failed: %s", url, bp->name,
+			    svc_vault_strerror(&bp->e, r));
+		else
+			say(o, "%s", strncmp(msg, "ssefs: ", 7) ? msg :
+			    msg + 7);
+		return 0;
+	}
 	if (!changed) {
 		bp->res->disks_current++;
 		return 0;
 	}
 	bp->res->disks_rewrapped++;
+	if (hdr_get(b, &h, NULL) < 0)
+		h.nlayers = 0;		/* re-wrapped; just not told how */
 	for (unsigned int i = 0; i < h.nlayers; i++)
 		if (strcmp(old[i], h.layer[i].kid))
-			say(o, "disk %s/%s: %s -> %s", url, be->name, old[i],
+			say(o, "disk %s/%s: %s -> %s", url, bp->name, old[i],
 			    h.layer[i].kid);
 	return 0;
-fail:
-	bp->res->disks_failed++;
-	if (!bp->first)
-		bp->first = r;
-	if (*bp->e.why)
-		say(o, "disk %s/%s: rewrap failed: %s", url, be->name,
-		    svc_vault_strerror(&bp->e, r));
-	else
+}
+
+/* One disk of the container: through the mount that holds it, if one
+ * does (o->with_held), else unless someone else leases it. */
+static int blob_one(void *arg, const struct blob_entry *be)
+{
+	char msg[BLOB_MSG_MAX];
+	struct blob_pass *bp = arg;
+	const struct rotation_opts *o = bp->o;
+	struct backing *b;
+	int r;
+
+	bp->name = be->name;
+	if (o->with_held) {
+		r = o->with_held(o->held_arg, be->name, blob_rewrap, bp);
+		if (r <= 0)
+			return 0;
+	}
+	if (be->leased) {
+		say(o, "disk %s/%s: in use by a mount (it holds the blob's "
+		    "lease); that mount re-wraps it", blob_store_url(bp->s),
+		    be->name);
+		return 0;
+	}
+	r = blob_backing_open(&b, bp->s, be->name, 0, msg, sizeof(msg));
+	if (r < 0) {
+		bp->res->disks_failed++;
+		if (!bp->first)
+			bp->first = r;
 		say(o, "%s", strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
+		return 0;
+	}
+	blob_rewrap(bp, b);
+	b->ops->close(b);
 	return 0;
 }
 

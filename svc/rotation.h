@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 
+struct backing;
 struct progress;
 struct vault;
 
@@ -31,6 +32,16 @@ struct rotation_opts {
 	void *say_arg;
 	/* disks re-wrapped so far of those to check; may be NULL */
 	struct progress *progress;
+	/*
+	 * A blob store's mount (may be NULL): if it holds the disk @name
+	 * open (its lease), call @fn with the disk's backing, which stays
+	 * open until @fn returns, and return @fn's value; else return 1.
+	 * The pass re-wraps such a disk through it.
+	 */
+	int (*with_held)(void *arg, const char *name,
+			 int (*fn)(void *fnarg, struct backing *b),
+			 void *fnarg);
+	void *held_arg;
 };
 
 struct rotation_result {

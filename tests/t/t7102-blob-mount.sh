@@ -125,6 +125,26 @@ test_expect_success 'kill -9 of a daemon: the other takes the disk over after th
 	ssefs_umount mnt2
 '
 
+test_expect_success 'a disk a mount holds: ssefs rotate URL names it, the mount re-wraps it' '
+	ssefs key create k1 --size 2048 >/dev/null &&
+	ssefs des create s1 --key k1 --auto-rotate >/dev/null &&
+	ssefs disk create "$C/r.vhd" --size 1M --des s1 >/dev/null &&
+	ssefs --json disk show "$C/r.vhd" | jq -r ".layers[0].kid" >before &&
+	ssefs_mount "$C" mnt rotate_interval=2s &&
+	exec 8<>mnt/r.vhd &&
+	ssefs key rotate k1 >/dev/null &&
+	ssefs rotate "$C" >out &&
+	grep "^disk $C/r.vhd: in use by a mount" out &&
+	for i in $(test_seq 30); do
+		ssefs --json disk show "$C/r.vhd" | jq -r ".layers[0].kid" >after &&
+		! cmp -s before after && break
+		sleep 1
+	done &&
+	! cmp -s before after &&
+	exec 8>&- &&
+	ssefs_umount mnt
+'
+
 test_expect_success 'a wrong account key: one line at mount, no mount' '
 	good=$AZURE_STORAGE_CONNECTION_STRING &&
 	AZURE_STORAGE_CONNECTION_STRING=$(echo "$good" | sed "s|AccountKey=[^;]*|AccountKey=$(head -c 64 /dev/urandom | base64 -w0)|") &&
