@@ -145,6 +145,18 @@ test_expect_success 'a disk a mount holds: ssefs rotate URL names it, the mount 
 	ssefs_umount mnt
 '
 
+test_expect_success 'a ReadWrite host cache on top of a blob disk: written back at unmount' '
+	mkdir hc &&
+	head -c 1048576 /dev/urandom >three &&
+	ssefs_mount "$C" mnt "host_cache=$PWD/hc,caching=ReadWrite" &&
+	dd if=three of=mnt/d1.vhd bs=64k seek=16 conv=notrunc,fsync 2>/dev/null &&
+	dd if=mnt/d1.vhd bs=64k skip=16 count=16 2>/dev/null | cmp - three &&
+	ssefs_umount mnt &&
+	ssefs_mount "$C" mnt &&
+	dd if=mnt/d1.vhd bs=64k skip=16 count=16 2>/dev/null | cmp - three &&
+	ssefs_umount mnt
+'
+
 test_expect_success 'a wrong account key: one line at mount, no mount' '
 	good=$AZURE_STORAGE_CONNECTION_STRING &&
 	AZURE_STORAGE_CONNECTION_STRING=$(echo "$good" | sed "s|AccountKey=[^;]*|AccountKey=$(head -c 64 /dev/urandom | base64 -w0)|") &&
