@@ -41,6 +41,10 @@ static void node_size(struct disk_node *n, struct stat *st)
 		st->st_size = (off_t)n->hdr.plain_size;
 	else
 		st->st_size = 0;
+	/* no file times in a container: the header's */
+	if (n->probe_rc == 0)
+		st->st_mtime = st->st_ctime = (time_t)(n->hdr.rotated >
+			n->hdr.created ? n->hdr.rotated : n->hdr.created);
 	pthread_mutex_unlock(&n->lock);
 	st->st_blksize = 1 << 20;
 }
