@@ -63,6 +63,19 @@ test_expect_success 'disk copy dir -> URL -> dir: equal, thin, exporting the sam
 	cmp out2.vhd out3.vhd
 '
 
+test_expect_success 'a thin 100 GiB disk copies in seconds, with a progress line' '
+	ssefs disk create "$C/big.vhd" --size 100G >/dev/null &&
+	start=$(date +%s) &&
+	ssefs --progress disk copy "$C/big.vhd" store/big.vhd >/dev/null 2>progress &&
+	ssefs disk copy store/big.vhd "$C/big2.vhd" >/dev/null &&
+	test $(( $(date +%s) - start )) -lt 20 &&
+	grep "copy: .* 100%" progress &&
+	test $(du -k store/big.vhd | cut -f1) -lt 2048 &&
+	ssefs --json disk show "$C/big2.vhd" >big2.json &&
+	test "$(jq -r .allocatedBytes big2.json)" -lt 2097152 &&
+	test "$(jq -r .vhdSizeBytes big2.json)" = 107374182912
+'
+
 test_expect_success 'disk copy refuses an existing DEST and a non-disk' '
 	test_expect_code 1 ssefs disk copy store/d.vhd "$C/d.vhd" 2>err &&
 	test "$(wc -l <err)" = 1 &&
