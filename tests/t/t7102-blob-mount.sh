@@ -157,6 +157,18 @@ test_expect_success 'a ReadWrite host cache on top of a blob disk: written back 
 	ssefs_umount mnt
 '
 
+test_expect_success AZCLI 'a lease broken by az under an open disk: writes fail with EIO, one line in the log' '
+	ssefs_mount "$C" mnt &&
+	exec 9<>mnt/d1.vhd &&
+	dd if=one of=mnt/d1.vhd bs=4096 seek=2 conv=notrunc,fsync 2>/dev/null &&
+	az storage blob lease break -c con -b d1.vhd --lease-break-period 0 -o none 2>az.err &&
+	test_must_fail dd if=one of=mnt/d1.vhd bs=4096 seek=3 conv=notrunc,fsync 2>err &&
+	grep "Input/output error" err &&
+	exec 9>&- &&
+	ssefs_umount mnt;
+	test "$(grep -c "lease lost" mnt.log)" = 1
+'
+
 test_expect_success 'a wrong account key: one line at mount, no mount' '
 	good=$AZURE_STORAGE_CONNECTION_STRING &&
 	AZURE_STORAGE_CONNECTION_STRING=$(echo "$good" | sed "s|AccountKey=[^;]*|AccountKey=$(head -c 64 /dev/urandom | base64 -w0)|") &&
