@@ -50,6 +50,7 @@ static void rotate_tick(struct ssefs_fs *fs)
 		.store = fs->store, .notify = fs->opts.notify,
 		.say = log_line,
 		.with_held = fs->blob ? with_held : NULL, .held_arg = fs,
+		.blob = fs->blob,
 	};
 	struct rotation_result res;
 	int r;

@@ -911,10 +911,12 @@ static int rotate_blob_store(struct vault *v, const struct rotation_opts *o,
 {
 	struct blob_pass bp = { .v = v, .o = o, .res = res };
 	struct vault_keyctx kc = { v, &bp.e };
-	char msg[BLOB_MSG_MAX];
+	char msg[BLOB_MSG_MAX] = "";
 	int r;
 
-	r = blob_store_open(&bp.s, o->store, NULL, msg, sizeof(msg));
+	bp.s = o->blob;
+	r = bp.s ? 0 : blob_store_open(&bp.s, o->store, NULL, msg,
+					sizeof(msg));
 	if (r < 0) {
 		say(o, "%s", strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
 		return r;
@@ -929,7 +931,8 @@ static int rotate_blob_store(struct vault *v, const struct rotation_opts *o,
 	if (r < 0 && *msg)
 		say(o, "%s", strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
 	free(bp.sets);
-	blob_store_close(bp.s);
+	if (!o->blob)
+		blob_store_close(bp.s);
 	return r < 0 ? r : bp.first;
 }
 

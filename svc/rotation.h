@@ -20,6 +20,7 @@
 #include <stddef.h>
 
 struct backing;
+struct blob_store;
 struct progress;
 struct vault;
 
@@ -42,6 +43,9 @@ struct rotation_opts {
 			 int (*fn)(void *fnarg, struct backing *b),
 			 void *fnarg);
 	void *held_arg;
+	/* a blob store's mount: its open store (its credentials and
+	 * options); NULL: the pass opens @store with the environment's */
+	struct blob_store *blob;
 };
 
 struct rotation_result {
