@@ -149,6 +149,17 @@ test_expect_success 'rotate URL: re-wraps the disks no one leases, names the one
 	test_cmp after r2kid
 '
 
+test_expect_success 'the blob store mount options: bad values are one usage line' '
+	mkdir -p m &&
+	test_expect_code 2 ssefs mount "$C" m -o store_timeout=soon 2>err &&
+	test "$(wc -l <err)" = 1 &&
+	grep "^ssefs: -o store_timeout=soon: not a duration" err &&
+	test_expect_code 2 ssefs mount "$C" m -o credentials=rel/conn 2>err &&
+	grep "^ssefs: -o credentials=rel/conn: must be an absolute path" err &&
+	test_expect_code 2 ssefs mount "$C" m -o allow_http=maybe 2>err &&
+	grep "^ssefs: -o allow_http=maybe: must be true or false" err
+'
+
 test_expect_success 'stop Azurite' '
 	azurite_stop
 '
