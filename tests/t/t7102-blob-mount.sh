@@ -169,6 +169,26 @@ test_expect_success AZCLI 'a lease broken by az under an open disk: writes fail 
 	test "$(grep -c "lease lost" mnt.log)" = 1
 '
 
+test_expect_success 'credentials=FILE: the connection string from a 0600 file, none in the environment' '
+	printf "%s\n" "$AZURE_STORAGE_CONNECTION_STRING" >conn &&
+	chmod 600 conn &&
+	(
+		unset AZURE_STORAGE_CONNECTION_STRING &&
+		ssefs_mount "$C" mnt "credentials=$PWD/conn" &&
+		test "$(stat -c %s mnt/d1.vhd)" = 16777728 &&
+		ssefs status mnt >st &&
+		! grep -i "AccountKey" st &&
+		ssefs_umount mnt
+	) &&
+	chmod 644 conn &&
+	(
+		unset AZURE_STORAGE_CONNECTION_STRING &&
+		test_must_fail "$SSEFS_BIN" mount -f "$C" mnt -o "credentials=$PWD/conn" 2>err
+	) &&
+	test "$(wc -l <err)" = 1 &&
+	! mountpoint -q mnt
+'
+
 test_expect_success 'a wrong account key: one line at mount, no mount' '
 	good=$AZURE_STORAGE_CONNECTION_STRING &&
 	AZURE_STORAGE_CONNECTION_STRING=$(echo "$good" | sed "s|AccountKey=[^;]*|AccountKey=$(head -c 64 /dev/urandom | base64 -w0)|") &&
