@@ -1,6 +1,7 @@
 /*
  * cmd_disk.c - `ssefs disk`: create, import, export, snapshot, show,
- * rewrap, verify
+ * rewrap, verify, copy; a disk is a path in a directory store or a URL in
+ * a blob store (CONTAINER-URL/NAME.vhd)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,8 @@
 #include "crypto/envelope.h"
 #include "crypto/rng.h"
 #include "crypto/secmem.h"
+#include "disk/backing.h"
+#include "disk/backing_file.h"
 #include "disk/header.h"
 #include "disk/keyops.h"
 #include "disk/offsets.h"
@@ -30,6 +33,9 @@
 #include "keyvault/des.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "store/blobback.h"
+#include "store/copy.h"
+#include "svc/blobdisk.h"
 #include "svc/errors.h"
 #include "svc/hcmarker.h"
 #include "svc/registry.h"
@@ -54,6 +60,7 @@ static const char disk_usage[] =
 "       ssefs disk show PATH.vhd\n"
 "       ssefs disk rewrap PATH.vhd [--des NAME | --key NAME]\n"
 "       ssefs disk verify PATH.vhd\n"
+"       ssefs disk copy SRC.vhd DEST.vhd\n"
 "       ssefs disk attach MNT/NAME.vhd [--read-only] [--mount DIR [--rw]]\n"
 "       ssefs disk detach /dev/loopN|MNT/NAME.vhd\n"
 "\n"
@@ -76,8 +83,14 @@ static const char disk_usage[] =
 "to open.  attach (root) makes a loop device over a disk of a mount: the\n"
 "footer left out, the disk's sector size, direct I/O; it prints\n"
 "/dev/loopN.  --mount DIR also mounts its file system (each partition at\n"
-"DIR/pN), read-only unless --rw; detach unmounts them first.  See\n"
-"ssefs-disk(1).\n";
+"DIR/pN), read-only unless --rw; detach unmounts them first.\n"
+"PATH.vhd may be a URL in a blob store, CONTAINER-URL/NAME.vhd (credentials\n"
+"from AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_CONNECTION_STRING or\n"
+"AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY) for create, import, export,\n"
+"show, rewrap and verify.  copy moves a disk as it is (ciphertext, no key\n"
+"needed) between any two stores, directory or URL, reading only what is\n"
+"allocated; DEST must not exist, and a disk a mount holds is refused.\n"
+"See ssefs-disk(1).\n";
 
 /*
  * The path of a disk about to be made: one with a control character
@@ -117,6 +130,45 @@ static int disk_verr(const char *path, const char *what, int r,
 static int disk_err(const char *path, const char *what, int r)
 {
 	return disk_verr(path, what, r, NULL);
+}
+
+/* A store's one line ("ssefs: WHAT: WHY") as error() prints it. */
+static int blob_fail(const char *msg)
+{
+	error("%s", strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
+	return EXIT_FAIL;
+}
+
+/* The one line of a failed backing op @r on @b. */
+static int backing_fail(struct backing *b, int r)
+{
+	char msg[BLOB_MSG_MAX];
+
+	blob_backing_why(b, r, msg, sizeof(msg));
+	return blob_fail(msg);
+}
+
+/*
+ * Open the backing of the disk at @path, a URL or a path (walked as
+ * trusted_open() does).  Prints the one line on failure.
+ * Return: 0 or EXIT_FAIL.
+ */
+static int open_backing(const char *path, int rdonly, struct backing **b)
+{
+	char msg[BLOB_MSG_MAX];
+	int fd, r;
+
+	if (blob_is_url(path)) {
+		r = blobdisk_open(b, path, rdonly ? BLOB_RDONLY : 0, NULL, msg,
+				  sizeof(msg));
+		return r < 0 ? blob_fail(msg) : 0;
+	}
+	fd = trusted_open(path, (rdonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW |
+			  O_NONBLOCK, 0);
+	if (fd < 0)
+		return disk_err(path, NULL, fd);
+	r = backing_file_new(b, fd, path);
+	return r < 0 ? disk_err(path, NULL, r) : 0;
 }
 
 /* @v's keyops for this command, whose failures leave their detail in
@@ -244,14 +296,45 @@ static const char *copy_state(enum hdr_copy_state s)
 	return s == HDR_COPY_OK ? "ok" : s == HDR_COPY_STALE ? "stale" : "bad";
 }
 
+static int print_header(const char *abs, const struct env_header *hp,
+			const struct hdr_status *stp, uint64_t allocated,
+			int json, const char *note);
+
+/* show for a disk in a blob store: the allocated bytes are its ranges */
+static int show_url(const char *url, int json, const char *note)
+{
+	struct backing *b;
+	struct env_header h;
+	struct hdr_status st;
+	uint64_t alloc = 0;
+	int r;
+
+	if (open_backing(url, 1, &b))
+		return EXIT_FAIL;
+	r = hdr_get(b, &h, &st);
+	if (r == 0)
+		r = blobdisk_allocated(b, &alloc);
+	if (r < 0 && r != -ENOTSUP && r != -EBADMSG &&
+	    r != -EPROTONOSUPPORT)
+		r = backing_fail(b, r);
+	else if (r < 0)
+		r = disk_err(url, NULL, r);
+	else
+		r = print_header(url, &h, &st, alloc, json, note);
+	b->ops->close(b);
+	return r;
+}
+
 static int show_header(const char *path, int json, const char *note)
 {
 	struct env_header h;
 	struct hdr_status st;
 	struct stat sb;
-	char uuid[37], t[32], abs[PATH_MAX], sz[32];
+	char abs[PATH_MAX];
 	int fd, r;
 
+	if (blob_is_url(path))
+		return show_url(path, json, note);
 	fd = trusted_open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return disk_err(path, NULL, fd);
@@ -264,6 +347,19 @@ static int show_header(const char *path, int json, const char *note)
 		return disk_err(path, NULL, r);
 	if (!realpath(path, abs))
 		snprintf(abs, sizeof(abs), "%s", path);
+	return print_header(abs, &h, &st, (uint64_t)sb.st_blocks * 512, json,
+			    note);
+}
+
+/* show's output for the disk @abs with header @hp */
+static int print_header(const char *abs, const struct env_header *hp,
+			const struct hdr_status *stp, uint64_t allocated,
+			int json, const char *note)
+{
+	const struct env_header h = *hp;
+	const struct hdr_status st = *stp;
+	char uuid[37], t[32], sz[32];
+
 	format_uuid(h.uuid, uuid);
 	if (json) {
 		struct json j;
@@ -275,7 +371,7 @@ static int show_header(const char *path, int json, const char *note)
 		json_uint(&j, "diskSizeBytes", h.plain_size >= 512 ?
 			  h.plain_size - 512 : 0);
 		json_uint(&j, "vhdSizeBytes", h.plain_size);
-		json_uint(&j, "allocatedBytes", (uint64_t)sb.st_blocks * 512);
+		json_uint(&j, "allocatedBytes", allocated);
 		json_uint(&j, "sectorSize", h.sector_size);
 		json_str(&j, "encryptionType", env_type_name(h.enc_type));
 		json_str(&j, "des", *h.des ? h.des : NULL);
@@ -329,7 +425,7 @@ static int show_header(const char *path, int json, const char *note)
 	       (unsigned long long)(h.plain_size - 512),
 	       (unsigned long long)h.plain_size);
 	printf("allocated:        %llu bytes in the store\n",
-	       (unsigned long long)sb.st_blocks * 512);
+	       (unsigned long long)allocated);
 	printf("sector size:      %u\n", h.sector_size);
 	printf("encryption type:  %s\n", env_type_name(h.enc_type));
 	printf("des:              %s\n", *h.des ? h.des : "-");
@@ -509,6 +605,56 @@ static int finish_new_disk(struct cli_ctx *ctx, struct vault *v,
 	return show_header(path, ctx->json, NULL);
 }
 
+/*
+ * The new disk at the URL @url: a page blob made all clear, the header
+ * written under its lease, then filled through a volume that holds the
+ * lease.  A blob store has no unnamed file to publish, so a failure
+ * deletes the blob (a crash leaves it, and show names it as what it is).
+ */
+static int make_blob_disk(struct cli_ctx *ctx, const char *url,
+			  const struct vol_format *f,
+			  const struct keyops *ops, struct import_src *s,
+			  const char *what)
+{
+	char msg[BLOB_MSG_MAX];
+	struct volume *vol = NULL;
+	struct backing *b;
+	int r;
+
+	r = blobdisk_create(&b, url, off_backing_len(f->plain_size,
+						      f->sector_size),
+			    NULL, msg, sizeof(msg));
+	if (r == -EEXIST)
+		return disk_err(url, NULL, r);
+	if (r < 0)
+		return blob_fail(msg);
+	r = vol_format_backing(b, f, ops);
+	if (r < 0) {
+		blob_backing_why(b, r, msg, sizeof(msg));
+		b->ops->close(b);
+		goto fail;
+	}
+	/* the volume takes @b over, and holds its lease while it fills it */
+	r = vol_open_backing(&vol, b, 0, ops);
+	if (r == 0)
+		r = fill_import(vol, s);
+	if (r == 0)
+		r = vol_close(vol);
+	else
+		vol_close(vol);
+	if (r < 0)
+		snprintf(msg, sizeof(msg), "ssefs: disk %s: %s: %s", url, what,
+			 svc_vault_strerror(&ctx->verr, r));
+fail:
+	if (r < 0) {
+		char m2[BLOB_MSG_MAX];
+
+		blobdisk_delete(url, NULL, m2, sizeof(m2));
+		return blob_fail(msg);
+	}
+	return show_header(url, ctx->json, NULL);
+}
+
 /* Write the new disk at @path from @s, then finish_new_disk(); @what
  * names the step in an error ("cannot create"). */
 static int make_new_disk(struct cli_ctx *ctx, struct vault *v,
@@ -519,6 +665,8 @@ static int make_new_disk(struct cli_ctx *ctx, struct vault *v,
 	int r;
 
 	disk_keyops(ctx, v, &ops);
+	if (blob_is_url(path))
+		return make_blob_disk(ctx, path, f, &ops, s, what);
 	r = store_create(AT_FDCWD, path, f, &ops, fill_import, s);
 	if (r < 0)
 		return disk_err(path, what, r);
@@ -713,7 +861,27 @@ out:
 static int refuse_in_use(const char *path)
 {
 	char store[PATH_MAX], dir[PATH_MAX];
-	int r = vol_in_use(path);
+	int r;
+
+	if (blob_is_url(path)) {
+		struct backing *b;
+
+		/* a mount holds the blob's lease */
+		if (open_backing(path, 1, &b))
+			return EXIT_FAIL;
+		r = b->ops->inuse(b);
+		if (r < 0)
+			r = backing_fail(b, r);
+		else if (r > 0) {
+			error("disk %s: in use by a mount (it holds the blob's "
+			      "lease); copy it through the mount or unmount it "
+			      "first", path);
+			r = EXIT_FAIL;
+		}
+		b->ops->close(b);
+		return r;
+	}
+	r = vol_in_use(path);
 
 	if (r < 0)
 		return disk_err(path, NULL, r);
@@ -773,6 +941,22 @@ static int open_disk(struct cli_ctx *ctx, const char *path, int flags,
 	if (cli_open_vault(ctx, v))
 		return EXIT_FAIL;
 	disk_keyops(ctx, *v, &ops);
+	if (blob_is_url(path)) {
+		struct backing *b;
+
+		r = open_backing(path, flags & VOL_RDONLY, &b);
+		if (r == 0) {
+			r = vol_open_backing(vol, b, flags, &ops);
+			if (r < 0)
+				r = disk_verr(path, "cannot open", r,
+					      &ctx->verr);
+		}
+		if (r) {
+			vault_close(*v);
+			*v = NULL;
+		}
+		return r;
+	}
 	r = vol_open(vol, path, flags, &ops);
 	if (r < 0) {
 		r = key_at_fault(*v, path, r, &ctx->verr);
@@ -968,6 +1152,12 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 	if (argc != 3)
 		return cli_usage(disk_usage, "disk snapshot: needs PATH.vhd "
 				 "and DEST.vhd");
+	if (blob_is_url(argv[1]) || blob_is_url(argv[2])) {
+		error("disk snapshot: %s: not in a blob store yet; ssefs disk "
+		      "copy moves a disk between stores", blob_is_url(argv[1]) ?
+		      argv[1] : argv[2]);
+		return EXIT_FAIL;
+	}
 	r = new_disk_name("snapshot", argv[2]);
 	if (r)
 		return r;
@@ -1037,6 +1227,123 @@ out:
 	return r;
 }
 
+/* --- copy between stores ------------------------------------------- */
+
+struct copy_pg {
+	struct progress *pg;
+	int started;
+};
+
+static void copy_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct copy_pg *c = arg;
+
+	if (!c->started) {
+		progress_start(c->pg, "copy", NULL, total);
+		c->started = 1;
+	}
+	progress_update(c->pg, done);
+}
+
+/*
+ * `disk copy SRC DEST`: the backing object as it is (header copies and
+ * ciphertext, so no key is needed and the copy is the same disk), thin:
+ * store_copy() reads the allocated ranges only.  A directory DEST is
+ * built unnamed and published at the end (disk/store.h); a blob DEST is
+ * created first and deleted again on failure.
+ */
+static int disk_copy(int argc, char **argv, struct cli_ctx *ctx)
+{
+	const char *src, *dst;
+	char msg[BLOB_MSG_MAX];
+	struct store_new sn = { .at = { .fd = -1 }, .fd = -1 };
+	struct backing_file df;
+	struct backing *sb = NULL, *db = NULL;
+	struct progress pg = { 0 };
+	struct copy_pg cp = { .pg = &pg };
+	struct env_header h;
+	uint64_t len;
+	int r, dst_url;
+
+	if (argc != 3)
+		return cli_usage(disk_usage, "disk copy: needs SRC.vhd and "
+				 "DEST.vhd");
+	src = argv[1];
+	dst = argv[2];
+	dst_url = blob_is_url(dst);
+	r = new_disk_name("copy", dst);
+	if (r)
+		return r;
+	if (!dst_url && access(dst, F_OK) == 0)
+		return disk_err(dst, NULL, -EEXIST);
+	r = refuse_in_use(src);
+	if (r)
+		return r;
+	if (open_backing(src, 1, &sb))
+		return EXIT_FAIL;
+	/* only disks: a copy of anything else is not this command's job */
+	r = hdr_get(sb, &h, NULL);
+	if (r == 0)
+		r = sb->ops->get_size(sb, &len);
+	if (r < 0) {
+		r = r == -ENOTSUP || r == -EBADMSG || r == -EPROTONOSUPPORT ?
+		    disk_err(src, NULL, r) : backing_fail(sb, r);
+		goto out;
+	}
+	if (dst_url) {
+		r = blobdisk_create(&db, dst, len, NULL, msg, sizeof(msg));
+		if (r < 0) {
+			db = NULL;
+			r = r == -EEXIST ? disk_err(dst, NULL, r) :
+					   blob_fail(msg);
+			goto out;
+		}
+		/* the lease for the copy's while: no one opens it half made */
+		r = db->ops->hold_inuse(db);
+	} else {
+		r = store_new_begin(&sn, AT_FDCWD, dst);
+		if (r < 0) {
+			r = disk_err(dst, NULL, r);
+			goto out;
+		}
+		backing_file_borrow(&df, sn.fd);
+		db = &df.b;
+	}
+	pg.on = cli_progress_on(ctx);
+	if (r == 0)
+		r = store_copy(sb, db, copy_progress, &cp);
+	progress_finish(&pg);
+	if (r == 0 && !dst_url)
+		r = store_new_publish(&sn);
+	if (r < 0) {
+		/* a blob side has the service's word on it */
+		if (dst_url)
+			backing_fail(db, r);
+		else if (blob_is_url(src))
+			backing_fail(sb, r);
+		else
+			disk_err(dst, "copy failed", r);
+		if (dst_url) {
+			db->ops->close(db);
+			db = NULL;
+			blobdisk_delete(dst, NULL, msg, sizeof(msg));
+		}
+		r = EXIT_FAIL;
+		goto out;
+	}
+	if (dst_url) {
+		db->ops->close(db);	/* releases the lease */
+		db = NULL;
+	}
+	r = show_header(dst, ctx->json, NULL);
+out:
+	if (db && dst_url)
+		db->ops->close(db);
+	store_new_end(&sn);
+	sb->ops->close(sb);
+	return r;
+}
+
 /* --- rewrap and verify ---------------------------------------------- */
 
 /* The rewrap target of a layer: its key's newest version. */
@@ -1066,6 +1373,7 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	struct key_choice kc;
 	struct rewrap_set set;
 	struct vault *v = NULL;
+	struct backing *b = NULL;
 	struct env_header h;
 	struct keyops ops;
 	int c, r, changed = 0;
@@ -1094,11 +1402,25 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 	if (argc - optind != 1)
 		return cli_usage(disk_usage, "disk rewrap: needs PATH.vhd");
 	path = argv[optind];
-	r = vol_probe(path, &h);
-	if (r < 0)
-		return disk_err(path, NULL, r);
-	if (cli_open_vault(ctx, &v))
-		return EXIT_FAIL;
+	if (blob_is_url(path)) {
+		if (open_backing(path, 0, &b))
+			return EXIT_FAIL;
+		r = hdr_get(b, &h, NULL);
+		if (r < 0) {
+			r = r == -ENOTSUP || r == -EBADMSG ?
+			    disk_err(path, NULL, r) : backing_fail(b, r);
+			b->ops->close(b);
+			return r;
+		}
+	} else {
+		r = vol_probe(path, &h);
+		if (r < 0)
+			return disk_err(path, NULL, r);
+	}
+	if (cli_open_vault(ctx, &v)) {
+		r = EXIT_FAIL;
+		goto out;
+	}
 	if (des || key) {
 		/* a change of set: the new set's keys, as create would */
 		if (choose_keys(v, des, key, &kc) < 0) {
@@ -1131,14 +1453,33 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		t[i] = targets[i];
 	}
 	disk_keyops(ctx, v, &ops);
-	r = disk_rewrap_set(path, &ops, t, des || key ? &set : NULL,
-			    &changed, old);
+	if (b)
+		r = disk_rewrap_backing(b, &ops, t, NULL,
+					des || key ? &set : NULL, &changed,
+					old);
+	else
+		r = disk_rewrap_set(path, &ops, t, des || key ? &set : NULL,
+				    &changed, old);
+	if (r == -EBUSY && b) {
+		/* the lease: a mount has it open, and re-wraps it itself */
+		error("disk %s: in use by a mount (it holds the blob's lease); "
+		      "that mount re-wraps it", path);
+		r = EXIT_FAIL;
+		goto out;
+	}
+	if (b && (r == -EIO || r == -EACCES || r == -ESTALE)) {
+		r = backing_fail(b, r);
+		goto out;
+	}
 	if (r < 0) {
 		r = disk_verr(path, "rewrap failed", r, &ctx->verr);
 		goto out;
 	}
 	if (changed) {
-		register_disk(v, path);
+		/* the registry holds paths; a blob store's disks are found
+		 * by listing the store */
+		if (!b)
+			register_disk(v, path);
 		vault_audit(v, des || key ? "disk.move" : "disk.rewrap",
 			    t[0], 0);
 	}
@@ -1162,6 +1503,8 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		r = show_header(path, 1, changed ? "rewrapped" : "current");
 	}
 out:
+	if (b)
+		b->ops->close(b);
 	vault_close(v);
 	return r;
 }
@@ -1174,6 +1517,8 @@ static int disk_verify(int argc, char **argv, struct cli_ctx *ctx)
 	struct env_header h;
 	struct hdr_status st;
 	struct vhd_info vi;
+	struct backing_file bf;
+	struct backing *b = NULL;
 	const char *note = "ok";
 	int fd = -1, r, bad = -1;
 	uint64_t size;
@@ -1198,13 +1543,32 @@ static int disk_verify(int argc, char **argv, struct cli_ctx *ctx)
 	vol_close(vol);
 	vol = NULL;
 	/* both copies: repair a bad or stale one from its valid twin */
-	fd = trusted_open(argv[1], O_RDWR, 0);
-	r = fd < 0 ? fd : hdr_lock(fd);
-	if (r < 0) {
-		r = disk_err(argv[1], NULL, r);
-		goto out;
+	if (blob_is_url(argv[1])) {
+		if (open_backing(argv[1], 0, &b)) {
+			r = EXIT_FAIL;
+			goto out;
+		}
+		r = b->ops->hdr_lock(b);	/* the lease, a while */
+		if (r < 0) {
+			r = r == -EBUSY ? (error("disk %s: in use by a mount "
+						 "(it holds the blob's lease)",
+						 argv[1]), EXIT_FAIL) :
+			    backing_fail(b, r);
+			goto out;
+		}
+	} else {
+		fd = trusted_open(argv[1], O_RDWR, 0);
+		if (fd >= 0)
+			backing_file_borrow(&bf, fd);
+		b = fd >= 0 ? &bf.b : NULL;
+		r = fd < 0 ? fd : b->ops->hdr_lock(b);
+		if (r < 0) {
+			b = NULL;
+			r = disk_err(argv[1], NULL, r);
+			goto out;
+		}
 	}
-	r = hdr_read(fd, &h, &st);
+	r = hdr_get(b, &h, &st);
 	for (unsigned int c = 0; r == 0 && c < ENV_NCOPIES; c++)
 		if (st.state[c] != HDR_COPY_OK)
 			bad = (int)c;
@@ -1212,16 +1576,18 @@ static int disk_verify(int argc, char **argv, struct cli_ctx *ctx)
 		warning("disk %s: header copy %d is %s; repairing it from "
 			"copy %d", argv[1], bad,
 			copy_state(st.state[bad]), 1 - bad);
-		r = hdr_repair(fd, &h, (unsigned int)bad);
+		r = hdr_put_copy(b, &h, (unsigned int)bad);
 		note = "repaired";
 	}
-	hdr_unlock(fd);
+	b->ops->hdr_unlock(b);
 	if (r < 0) {
 		r = disk_err(argv[1], "repair failed", r);
 		goto out;
 	}
 	r = show_header(argv[1], ctx->json, note);
 out:
+	if (b && b != &bf.b)
+		b->ops->close(b);
 	if (fd >= 0)
 		close(fd);
 	vol_close(vol);
@@ -1239,6 +1605,7 @@ int cmd_disk(int argc, char **argv, struct cli_ctx *ctx)
 		{ "export", disk_export }, { "snapshot", disk_snapshot },
 		{ "rewrap", disk_rewrap_cmd }, { "verify", disk_verify },
 		{ "attach", disk_attach }, { "detach", disk_detach },
+		{ "copy", disk_copy },
 	};
 	const char *sub = argc > 1 ? argv[1] : NULL;
 

@@ -26,6 +26,7 @@
 #include "fuse/tempdisk.h"
 #include "keyvault/events.h"
 #include "keyvault/vault.h"
+#include "store/blobback.h"
 #include "svc/errors.h"
 #include "svc/mountinfo.h"
 #include "svc/storelock.h"
@@ -54,6 +55,12 @@ static void mount_help(void)
 "Mount the store directory STORE on MNT: every ssefs disk in STORE shows in\n"
 "MNT at the same path as a plaintext fixed .vhd; other files are hidden.\n"
 "Without STORE, the config file's store: is mounted.\n"
+"STORE may be an Azure blob container URL (https://ACCOUNT.blob.core.\n"
+"windows.net/CONTAINER[/PREFIX], or http(s)://HOST:PORT/ACCOUNT/CONTAINER):\n"
+"each page blob NAME.vhd in it is a disk; an open one holds its lease, so\n"
+"another host's open of it fails with EBUSY.  Credentials from\n"
+"AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_CONNECTION_STRING,\n"
+"AZURE_STORAGE_ACCOUNT + AZURE_STORAGE_KEY, or credentials=FILE.\n"
 "A disk never has the setuid or setgid bit (chmod drops them).\n"
 "\n"
 "  -f                 stay in the foreground, log to stderr\n"
@@ -92,6 +99,10 @@ static void mount_help(void)
 "                       removes them (the cache overwritten with zeros)\n"
 "     readahead=SIZE    root only: the mount's read-ahead (4K to 64M;\n"
 "                       1M by default as root, the kernel's 128K if not)\n"
+"     store_timeout=DUR a blob store's request retries stop after DUR\n"
+"                       (30s), then EIO\n"
+"     credentials=FILE  a blob store's connection string, mode 0600\n"
+"     allow_http        a blob store over plain http off loopback\n"
 "     and libfuse's own options (ro, max_read=N, debug...)\n"
 "  -h, --help         this text\n"
 "\n"
@@ -185,7 +196,7 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	};
 	const char **ovals = NULL;
 	int i, npos = 0, fg = 0, ret = EXIT_FAIL, r, lock_fd = -1;
-	int c, novals = 0;
+	int c, novals = 0, blob = 0;
 	struct hostdir hd = { NULL, -1, -1 };
 	pid_t holder;
 
@@ -237,11 +248,24 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 		ret = cli_usage(mount_usage, "mount: needs STORE and MNT");
 		goto out;
 	}
-	if (!realpath(pos[0], store) || stat(store, &st) < 0) {
+	blob = blob_is_url(pos[0]);
+	if (blob) {
+		/* a container URL: checked when the daemon opens it */
+		size_t l = strlen(pos[0]);
+
+		while (l > 1 && pos[0][l - 1] == '/')
+			l--;
+		if (l >= sizeof(store)) {
+			error("store %s: %s", pos[0], strerror(ENAMETOOLONG));
+			goto out;
+		}
+		memcpy(store, pos[0], l);
+		store[l] = '\0';
+	} else if (!realpath(pos[0], store) || stat(store, &st) < 0) {
 		error("store %s: %s", pos[0], strerror(errno));
 		goto out;
 	}
-	if (!S_ISDIR(st.st_mode)) {
+	if (!blob && !S_ISDIR(st.st_mode)) {
 		error("store %s: not a directory", pos[0]);
 		goto out;
 	}
@@ -300,7 +324,7 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	}
 
 	/* the temp disk would hide a store file of the same name */
-	if (o.temp_disk) {
+	if (o.temp_disk && !blob) {
 		char tpath[PATH_MAX + 16];
 
 		snprintf(tpath, sizeof(tpath), "%s/%s", store, TEMPDISK_NAME);
@@ -345,7 +369,8 @@ int cmd_mount(int argc, char **argv, struct cli_ctx *ctx)
 	if (check_default(ctx, v, &o) != EXIT_OK)
 		goto out;
 
-	r = store_lock(store, &lock_fd, &holder);
+	/* a blob store has no lock file: each open disk holds its lease */
+	r = blob ? 0 : store_lock(store, &lock_fd, &holder);
 	/* Unmounted a moment ago, its daemon still finishing: wait for it
 	 * rather than refuse a script's "umount MNT && ssefs mount ...". */
 	for (i = 0; r == -EBUSY && i < LOCK_TRIES && !mi_store_mounted(store);

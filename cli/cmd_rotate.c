@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "keyvault/vault.h"
+#include "store/blobback.h"
 #include "svc/errors.h"
 #include "svc/rotation.h"
 #include "util/config.h"
@@ -36,6 +37,8 @@ static const char rotate_usage[] =
 "it) the registry cannot hold, is named and counted as failed; the others\n"
 "go on.  Disks below STORE are reached beneath it, following no symlink.\n"
 "Idempotent; safe beside a mount doing the same.\n"
+"STORE may be a container URL (a blob store): its disks are listed, and\n"
+"those a mount holds (their lease) are named and left to that mount.\n"
 "On a terminal (or with --progress) a line on stderr counts the disks.\n"
 "Exit 0 when all went well, 1 when something failed, 3 when a registered\n"
 "disk was missing.  See ssefs-des(1).\n";
@@ -99,11 +102,13 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage(rotate_usage, "rotate: at most one STORE");
 	o.store = optind < argc ? argv[optind] :
 		  ctx->cfg ? config_default_store(ctx->cfg) : NULL;
-	if (o.store && stat(o.store, &st) < 0) {
+	if (o.store && blob_is_url(o.store)) {
+		/* a container: checked when it is listed */
+	} else if (o.store && stat(o.store, &st) < 0) {
 		error("store %s: %s", o.store, strerror(errno));
 		return EXIT_FAIL;
 	}
-	if (o.store && !S_ISDIR(st.st_mode)) {
+	if (o.store && !blob_is_url(o.store) && !S_ISDIR(st.st_mode)) {
 		error("store %s: not a directory", o.store);
 		return EXIT_FAIL;
 	}

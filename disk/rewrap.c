@@ -61,14 +61,8 @@ int disk_rewrap_fd(int fd, const struct keyops *ops,
 		   const struct rewrap_src *src, const struct rewrap_set *set,
 		   int *changed, char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 {
-	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
-	const char *targets[ENV_MAX_LAYERS] = { NULL, NULL };
 	struct backing_file bf;
-	struct backing *b = &bf.b;
-	struct env_header h;
-	struct hdr_status st;
 	struct stat sb;
-	int r;
 
 	*changed = 0;
 	if (fstat(fd, &sb) < 0)
@@ -76,6 +70,23 @@ int disk_rewrap_fd(int fd, const struct keyops *ops,
 	if (!S_ISREG(sb.st_mode))
 		return -EBADMSG;	/* no disk, whatever it is */
 	backing_file_borrow(&bf, fd);
+	return disk_rewrap_backing(&bf.b, ops, targets_in, src, set, changed,
+				   old_kids);
+}
+
+int disk_rewrap_backing(struct backing *b, const struct keyops *ops,
+			const char *const targets_in[ENV_MAX_LAYERS],
+			const struct rewrap_src *src,
+			const struct rewrap_set *set, int *changed,
+			char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+{
+	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
+	const char *targets[ENV_MAX_LAYERS] = { NULL, NULL };
+	struct env_header h;
+	struct hdr_status st;
+	int r;
+
+	*changed = 0;
 	r = b->ops->hdr_lock(b);
 	if (r < 0)
 		return r;

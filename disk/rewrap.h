@@ -60,4 +60,13 @@ int disk_rewrap_fd(int fd, const struct keyops *ops,
 		   int *changed, char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
 	__attribute__((warn_unused_result));
 
+/* The same over any backing object (a page blob's, say), left open. */
+struct backing;
+int disk_rewrap_backing(struct backing *b, const struct keyops *ops,
+			const char *const targets[ENV_MAX_LAYERS],
+			const struct rewrap_src *src,
+			const struct rewrap_set *set, int *changed,
+			char old_kids[ENV_MAX_LAYERS][ENV_KID_MAX + 1])
+	__attribute__((warn_unused_result));
+
 #endif /* SSEFS_DISK_REWRAP_H */

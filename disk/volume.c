@@ -908,8 +908,16 @@ int vol_in_use(const char *path)
 
 int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
 {
-	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
 	struct backing_file bf;
+
+	backing_file_borrow(&bf, fd);
+	return vol_format_backing(&bf.b, f, ops);
+}
+
+int vol_format_backing(struct backing *b, const struct vol_format *f,
+		       const struct keyops *ops)
+{
+	struct secbuf *dek[ENV_MAX_LAYERS] = { NULL, NULL };
 	struct env_header h;
 	int r = 0;
 
@@ -918,7 +926,6 @@ int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
 	    f->plain_size > VOL_MAX_SIZE ||
 	    (f->des && strlen(f->des) > ENV_DES_MAX))
 		return -EINVAL;
-	backing_file_borrow(&bf, fd);
 	memset(&h, 0, sizeof(h));
 	h.version_major = ENV_VERSION_MAJOR;
 	h.version_minor = ENV_VERSION_MINOR;
@@ -950,16 +957,21 @@ int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
 	if (r == 0)
 		r = env_compute_mac(&h, dek, h.mac);
 	if (r == 0)
-		r = hdr_put(&bf.b, &h);
+		r = hdr_put(b, &h);
 	if (r == 0)
-		r = bf.b.ops->set_size(&bf.b, off_backing_len(f->plain_size,
-							     f->sector_size));
+		r = b->ops->set_size(b, off_backing_len(f->plain_size,
+						       f->sector_size));
 	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++)
 		secbuf_free(dek[i]);
 	return r;
 }
 
 /* --- accessors ---------------------------------------------------------- */
+
+struct backing *vol_backing(struct volume *vol)
+{
+	return vol->b;
+}
 
 uint64_t vol_size(struct volume *vol)
 {

@@ -71,6 +71,11 @@ struct vol_format {
  */
 int vol_format(int fd, const struct vol_format *f, const struct keyops *ops)
 	__attribute__((warn_unused_result));
+/* The same over an empty backing object (left open; the caller holds
+ * what keeps others from writing it). */
+int vol_format_backing(struct backing *b, const struct vol_format *f,
+		       const struct keyops *ops)
+	__attribute__((warn_unused_result));
 
 /*
  * vol_open() - open the disk at @path and unwrap its keys through @ops
@@ -104,6 +109,8 @@ int vol_open_backing(struct volume **out, struct backing *b, int flags,
  */
 int vol_open_raw(struct volume **out, struct backing *b, uint32_t ss,
 		 uint64_t size, int flags) __attribute__((warn_unused_result));
+/* The backing object under @vol (the volume's, not a new reference). */
+struct backing *vol_backing(struct volume *vol);
 /* Flush the size; wipe keys; close.  Return: vol_flush()'s answer. */
 int vol_close(struct volume *vol);
 

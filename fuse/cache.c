@@ -102,6 +102,8 @@ static int check_marker(struct ssefs_fs *fs)
 	char dir[PATH_MAX];
 	int r;
 
+	if (fs->blob)
+		return 0;	/* no marker in a container (yet) */
 	r = hcm_read(fs->store_fd, dir, sizeof(dir));
 	if (r <= 0)
 		return r == 0 ? 0 : (error("store %s: %s: %s", fs->store,
@@ -140,7 +142,7 @@ void fs_cache_close(struct ssefs_fs *fs)
 	hc_close(fs->hc);
 	fs->hc = NULL;
 	/* nothing left to replay: a mount without this cache is safe */
-	if (clean)
+	if (clean && !fs->blob)
 		hcm_remove(fs->store_fd);
 }
 
@@ -176,7 +178,7 @@ int fs_cache_open(struct ssefs_fs *fs)
 	}
 	if (note[0])
 		warning("host cache: %s", note);
-	if (p.mode == HC_READWRITE) {
+	if (p.mode == HC_READWRITE && !fs->blob) {
 		r = hcm_write(fs->store, fs->host.path);
 		if (r < 0) {
 			error("store %s: cannot write %s: %s", fs->store,

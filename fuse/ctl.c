@@ -22,6 +22,8 @@
 #include "fuse/fs.h"
 #include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
+#include "store/azblob.h"
+#include "store/blobback.h"
 #include "svc/errors.h"
 #include "util/io.h"
 #include "util/json.h"
@@ -355,6 +357,21 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 			  fs->opts.encryption_at_host);
 		json_str(&j, "caching", mount_caching_name(fs->opts.caching));
 		json_str(&j, "hostCache", fs->opts.host_cache);
+		if (fs->blob) {
+			struct azb_stats bs;
+
+			blob_store_stats(fs->blob, &bs);
+			json_obj_begin(&j, "blobStore");
+			json_uint(&j, "requests", bs.requests);
+			json_uint(&j, "retries", bs.retries);
+			json_uint(&j, "failures", bs.failures);
+			json_uint(&j, "bytesIn", bs.bytes_in);
+			json_uint(&j, "bytesOut", bs.bytes_out);
+			json_uint(&j, "latencyUsAvg", bs.requests ?
+				  bs.latency_us_total / bs.requests : 0);
+			json_uint(&j, "latencyUsMax", bs.latency_us_max);
+			json_obj_end(&j);
+		}
 		if (fs->hc) {
 			struct hc_stats hs;
 
@@ -404,6 +421,21 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 	fprintf(f, "store:      %s\n", fs->store);
 	fprintf(f, "mountpoint: %s\n", fs->mnt);
 	fprintf(f, "daemon:     pid %d\n", (int)fs->pid);
+	if (fs->blob) {
+		struct azb_stats bs;
+		char in[32], out[32];
+
+		blob_store_stats(fs->blob, &bs);
+		format_size(bs.bytes_in, in, sizeof(in));
+		format_size(bs.bytes_out, out, sizeof(out));
+		fprintf(f, "blob store: %llu requests, %llu retries, %llu "
+			"failed; %s in, %s out; latency %.1f ms average, "
+			"%.1f ms max\n", (unsigned long long)bs.requests,
+			(unsigned long long)bs.retries,
+			(unsigned long long)bs.failures, in, out,
+			bs.requests ? bs.latency_us_total / 1000.0 /
+			(double)bs.requests : 0.0, bs.latency_us_max / 1000.0);
+	}
 	fprintf(f, "vault:      %s (%s)\n", fs->vault_dir, vname ? vname : "?");
 	fprintf(f, "options:    %s\n", opts ? opts : "?");
 	fprintf(f, "new disks:  %s%s\n",

@@ -12,8 +12,11 @@
 
 #include <fuse.h>
 
+#include "disk/backing.h"
+#include "disk/header.h"
 #include "disk/volume.h"
 #include "cache/hcache.h"
+#include "store/blobback.h"
 #include "fuse/fs.h"
 #include "keyvault/vault.h"
 #include "util/beneath.h"
@@ -72,8 +75,10 @@ int ssefs_fs_init(struct ssefs_fs *fs, const char *store, const char *mnt,
 	fs->vault_dir = strdup(vault_dir ? vault_dir : "");
 	if (!fs->store || !fs->mnt || !fs->vault_dir)
 		return -ENOMEM;
-	fs->store_fd = trusted_open(store, O_RDONLY | O_DIRECTORY, 0);
-	if (fs->store_fd < 0)
+	/* a blob store is opened with the mount's options: open_blob() */
+	fs->store_fd = blob_is_url(store) ? -1 :
+		       trusted_open(store, O_RDONLY | O_DIRECTORY, 0);
+	if (fs->store_fd < 0 && !blob_is_url(store))
 		return fs->store_fd;
 	fs->uid = getuid();
 	fs->gid = getgid();
@@ -190,12 +195,73 @@ static int open_rel(struct ssefs_fs *fs, const char *rel, int flags,
 	return fd;
 }
 
+/* A lost lease, from the store's renewing thread: one line in the log. */
+static void blob_notice(void *arg, const char *line)
+{
+	(void)arg;
+	error("%s", strncmp(line, "ssefs: ", 7) ? line : line + 7);
+}
+
+int ssefs_fs_open_blob(struct ssefs_fs *fs)
+{
+	struct blob_store_opts o = {
+		.timeout_ms = (unsigned int)fs->opts.store_timeout * 1000,
+		.allow_http = fs->opts.allow_http,
+		.credentials_file = fs->opts.credentials,
+		.lease_seconds = (int)fs->opts.lease_seconds,
+		.notice = blob_notice,
+	};
+	char msg[BLOB_MSG_MAX];
+	int r;
+
+	r = blob_store_open(&fs->blob, fs->store, &o, msg, sizeof(msg));
+	if (r < 0)
+		blob_notice(NULL, msg);
+	return r;
+}
+
+/* A disk of a blob store: a page blob NAME.vhd directly in it. */
+static int blob_name_ok(const char *rel)
+{
+	size_t l = strlen(rel);
+
+	return l > 4 && !strchr(rel, '/') && !strcmp(rel + l - 4, ".vhd");
+}
+
+static int open_blob_volume(struct ssefs_fs *fs, const char *rel, int flags,
+			    struct volume **out)
+{
+	char msg[BLOB_MSG_MAX];
+	struct backing *b;
+	int r;
+
+	r = blob_backing_open(&b, fs->blob, rel,
+			      flags & VOL_RDONLY ? BLOB_RDONLY : 0, msg,
+			      sizeof(msg));
+	if (r < 0) {
+		if (r != -ENOENT)
+			blob_notice(NULL, msg);
+		return r;
+	}
+	r = vol_open_backing(out, b, flags, &fs->keyops);
+	if (r == -EBUSY)	/* hold_inuse: another host has it open */
+		error("disk %s/%s: in use: another host holds its lease",
+		      fs->store, rel);
+	else if (r == -EACCES || r == -EIO)
+		error("disk %s/%s: cannot open: %s", fs->store, rel,
+		      strerror(-r));
+	return r;
+}
+
 int ssefs_fs_open_volume(struct ssefs_fs *fs, const char *rel, int flags,
 			 struct volume **out)
 {
 	char name[4096];
 	struct stat st;
 	int fd, r;
+
+	if (fs->blob)
+		return open_blob_volume(fs, rel, flags, out);
 
 	r = ssefs_fs_abspath(fs, rel, name, sizeof(name));
 	if (r < 0)
@@ -208,6 +274,79 @@ int ssefs_fs_open_volume(struct ssefs_fs *fs, const char *rel, int flags,
 	return vol_open_fd(out, fd, name, flags, &fs->keyops);
 }
 
+/* probe_locked() of a blob store's disk: the blob's header (two GETs
+ * and a HEAD); kept until the disk's last close. */
+static int probe_blob(struct ssefs_fs *fs, struct disk_node *n)
+{
+	char msg[BLOB_MSG_MAX];
+	struct backing *b;
+	uint64_t len = 0;
+	int r;
+
+	if (n->probed || n->vol)
+		return n->probed ? n->probe_rc : 0;
+	if (!blob_name_ok(n->rel))
+		return -ENOTSUP;
+	r = blob_backing_open(&b, fs->blob, n->rel, BLOB_RDONLY, msg,
+			      sizeof(msg));
+	if (r == -EMEDIUMTYPE)
+		return -ENOTSUP;	/* a block blob: not a disk */
+	if (r < 0)
+		return r;
+	r = hdr_get(b, &n->hdr, NULL);
+	if (r == 0 || r == -ENOTSUP || r == -EBADMSG ||
+	    r == -EPROTONOSUPPORT)
+		b->ops->get_size(b, &len);
+	b->ops->close(b);
+	if (r != 0 && r != -ENOTSUP && r != -EBADMSG &&
+	    r != -EPROTONOSUPPORT)
+		return r;
+	n->probe_rc = r;
+	n->probed = 1;
+	n->bsize = (off_t)len;
+	return r;
+}
+
+int ssefs_fs_blob_lookup(struct ssefs_fs *fs, const char *rel,
+			 struct disk_node **out, struct stat *st)
+{
+	struct disk_node *n;
+	int r;
+
+	if (!blob_name_ok(rel))
+		return -ENOENT;
+	n = ssefs_fs_node(fs, rel, 0);
+	if (!n) {
+		/* one node per name that exists: a lookup of a name that
+		 * does not leaves nothing behind */
+		char msg[BLOB_MSG_MAX];
+		struct backing *b;
+
+		r = blob_backing_open(&b, fs->blob, rel, BLOB_RDONLY, msg,
+				      sizeof(msg));
+		if (r < 0)
+			return r == -EMEDIUMTYPE ? -ENOENT : r;
+		b->ops->close(b);
+		n = ssefs_fs_node(fs, rel, 1);
+		if (!n)
+			return -ENOMEM;
+	}
+	r = ssefs_fs_probe(fs, n);
+	if (r < 0 && r != -EBADMSG && r != -EPROTONOSUPPORT &&
+	    r != VOL_EFOREIGN)
+		return r == -ENOTSUP ? -ENOENT : r;
+	if (st) {
+		memset(st, 0, sizeof(*st));
+		st->st_mode = S_IFREG | 0600;
+		st->st_nlink = 1;
+		st->st_uid = fs->uid;
+		st->st_gid = fs->gid;
+		st->st_blocks = n->bsize / 512;
+	}
+	*out = n;
+	return 0;
+}
+
 /* Caller holds n->lock.  @known: the file's lstat, if the caller has it. */
 static int probe_locked(struct ssefs_fs *fs, struct disk_node *n,
 			const struct stat *known)
@@ -217,6 +356,9 @@ static int probe_locked(struct ssefs_fs *fs, struct disk_node *n,
 
 	if (n->flags & NODE_OUTSIDE)
 		return n->probe_rc;	/* not a store file: set at its add */
+	if (fs->blob)
+		return probe_blob(fs, n);
+
 	if (known) {
 		st = *known;
 	} else {
@@ -375,12 +517,45 @@ static void scan_dir(struct ssefs_fs *fs, int dfd, const char *rel,
 	closedir(d);
 }
 
+struct blob_scan {
+	struct ssefs_fs *fs;
+	unsigned int *nd, *nb;
+};
+
+static int scan_blob(void *arg, const struct blob_entry *e)
+{
+	struct blob_scan *sc = arg;
+	struct disk_node *n;
+	int pr;
+
+	n = ssefs_fs_node(sc->fs, e->name, 1);
+	if (!n)
+		return 0;
+	pr = ssefs_fs_probe(sc->fs, n);
+	if (pr == 0)
+		(*sc->nd)++;
+	else if (pr == -EBADMSG || pr == -EPROTONOSUPPORT)
+		(*sc->nb)++;
+	return 0;
+}
+
 int ssefs_fs_scan(struct ssefs_fs *fs, unsigned int *ndisks,
 		  unsigned int *nbad)
 {
 	int fd;
 
 	*ndisks = *nbad = 0;
+	if (fs->blob) {
+		struct blob_scan sc = { fs, ndisks, nbad };
+		char msg[BLOB_MSG_MAX];
+		int r;
+
+		/* a 403 here is the mount's one line */
+		r = blob_store_list(fs->blob, scan_blob, &sc, msg, sizeof(msg));
+		if (r < 0)
+			blob_notice(NULL, msg);
+		return r;
+	}
 	fd = openat(fs->store_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -447,6 +622,8 @@ void ssefs_fs_destroy(struct ssefs_fs *fs)
 	fs->graveyard = NULL;
 	if (fs->store_fd >= 0)
 		close(fs->store_fd);
+	blob_store_close(fs->blob);	/* after every volume */
+	fs->blob = NULL;
 	fs->store_fd = -1;
 	hostdir_close(&fs->host);
 	mount_opts_release(&fs->opts);

@@ -51,6 +51,7 @@
 #include "fuse/opts.h"
 #include "keyvault/vault.h"
 
+struct blob_store;
 struct fuse;
 struct hcache;
 struct tempdisk;
@@ -118,7 +119,13 @@ struct disk_node {
 struct ssefs_fs {
 	char *store;			/* realpath of the store */
 	char *mnt;			/* realpath of the mount point */
-	int store_fd;			/* O_DIRECTORY fd of the store */
+	int store_fd;			/* O_DIRECTORY fd of the store; -1
+					 * for a blob store */
+	/* a container URL's store (SPEC "Stores beyond one host"), or NULL:
+	 * its disks are the page blobs NAME.vhd directly in it, each open
+	 * one holding its lease; no folders, and disks are made, renamed
+	 * and deleted with `ssefs disk`, not through the mount */
+	struct blob_store *blob;
 	uid_t uid;			/* who mounted */
 	gid_t gid;
 	pid_t pid;			/* the daemon */
@@ -220,6 +227,21 @@ void ssefs_fs_remove_node(struct ssefs_fs *fs, struct disk_node *n);
  * Return: how many. */
 size_t ssefs_fs_outside(struct ssefs_fs *fs, struct disk_node **out,
 			size_t max);
+
+/*
+ * ssefs_fs_open_blob() - open the container @fs->store names, with the
+ * mount's options, before the scan.  On failure prints one line.
+ * Return: 0 or blob_store_open()'s error.
+ */
+int ssefs_fs_open_blob(struct ssefs_fs *fs);
+
+/*
+ * ssefs_fs_blob_lookup() - the disk NAME.vhd of a blob store's mount: its
+ * node, probed (a page blob that appeared since the scan too), and a
+ * stat of it in @st (may be NULL).  Return: 0, -ENOENT, -errno.
+ */
+int ssefs_fs_blob_lookup(struct ssefs_fs *fs, const char *rel,
+			 struct disk_node **out, struct stat *st);
 
 /* Move @n out of the table into the graveyard (unlinked, replaced). */
 void ssefs_fs_bury(struct ssefs_fs *fs, struct disk_node *n);

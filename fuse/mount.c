@@ -24,6 +24,7 @@
 #include "fuse/fuseio.h"
 #include "fuse/mount.h"
 #include "fuse/ops.h"
+#include "store/blobback.h"
 #include "svc/storelock.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -163,8 +164,13 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	mount_opts_init(a->opts);
 	fs->default_kid_ref = default_ref(&fs->opts);
 
-	/* Headers only, no keys: a store of 1000 disks mounts at once. */
-	ssefs_fs_scan(fs, &nd, &nb);
+	/* a blob store: its client, with the mount's options */
+	if (blob_is_url(a->store) && ssefs_fs_open_blob(fs) < 0)
+		goto out;
+	/* Headers only, no keys: a store of 1000 disks mounts at once.  A
+	 * container that cannot be listed (a 403) is no mount. */
+	if (ssefs_fs_scan(fs, &nd, &nb) < 0 && fs->blob)
+		goto out;
 	/* the host cache, and what an earlier mount left in it */
 	if (fs_cache_open(fs) < 0)
 		goto out;
@@ -172,7 +178,8 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	*fuse_said = '\0';
 	fuse_said_done = 0;
 	fuse_set_log_func(keep_fuse_log);
-	fuse = fuse_new(a->fargs, &ssefs_ops, sizeof(ssefs_ops), fs);
+	fuse = fuse_new(a->fargs, fs->blob ? ssefs_blob_ops() : &ssefs_ops,
+			sizeof(ssefs_ops), fs);
 	fuse_set_log_func(NULL);	/* back to libfuse's stderr */
 	if (!fuse) {
 		/* one line: "ssefs: mount: unknown option(s): `-o foo'" */
@@ -225,7 +232,8 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 		vault_after_fork(fs->vault);
 	}
 	fs->pid = getpid();
-	store_lock_set_pid(a->lock_fd, fs->pid);
+	if (a->lock_fd >= 0)
+		store_lock_set_pid(a->lock_fd, fs->pid);
 	if (fs->host.fd >= 0)
 		hostdir_set_pid(&fs->host, fs->pid);
 #ifndef __SANITIZE_ADDRESS__

@@ -81,7 +81,7 @@ static int is_lockfile(const char *rel)
 }
 
 /* The NODE_OUTSIDE node at @rel, or NULL. */
-static struct disk_node *outside_node(struct ssefs_fs *fs, const char *rel)
+struct disk_node *outside_node(struct ssefs_fs *fs, const char *rel)
 {
 	struct disk_node *n = ssefs_fs_node(fs, rel, 0);
 
@@ -145,6 +145,8 @@ static int lookup_file(struct ssefs_fs *fs, const char *rel,
 			*out = n;
 		return r;
 	}
+	if (fs->blob)
+		return ssefs_fs_blob_lookup(fs, rel, out, st);
 	r = beneath_stat(fs->store_fd, rel, st);
 	return r < 0 ? r : lookup_stat(fs, rel, out, st);
 }
@@ -170,6 +172,15 @@ static void disk_stat(struct disk_node *n, struct stat *st)
 		st->st_size = 0;
 	pthread_mutex_unlock(&n->lock);
 	st->st_blksize = 1 << 20;
+}
+
+int outside_node_stat(struct disk_node *n, struct stat *st)
+{
+	int r = outside_stat(n, st);
+
+	if (r == 0)
+		disk_stat(n, st);
+	return r;
 }
 
 /*

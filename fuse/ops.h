@@ -11,4 +11,16 @@
 
 extern const struct fuse_operations ssefs_ops;
 
+/* The NODE_OUTSIDE node at @rel (fuse/fs.h), or NULL; and what the
+ * mount shows of such a node: its backing file's stat with the disk's
+ * size.  Return: 0 or -errno. */
+struct disk_node;
+struct ssefs_fs;
+struct stat;
+struct disk_node *outside_node(struct ssefs_fs *fs, const char *rel);
+int outside_node_stat(struct disk_node *n, struct stat *st);
+
+/* A blob store's mount: ssefs_ops over a flat container (fuse/blobops.c). */
+const struct fuse_operations *ssefs_blob_ops(void);
+
 #endif /* SSEFS_FUSE_OPS_H */

@@ -37,6 +37,11 @@ enum {
 	KEY_DEFAULT_PERMISSIONS,
 	KEY_NONEMPTY,
 	KEY_NONEMPTY_BOOL,
+	KEY_STORE_TIMEOUT,
+	KEY_CREDENTIALS,
+	KEY_ALLOW_HTTP,
+	KEY_ALLOW_HTTP_BOOL,
+	KEY_LEASE,
 };
 
 static const struct fuse_opt ssefs_opt_table[] = {
@@ -62,6 +67,11 @@ static const struct fuse_opt ssefs_opt_table[] = {
 	FUSE_OPT_KEY("default_permissions", KEY_DEFAULT_PERMISSIONS),
 	FUSE_OPT_KEY("nonempty", KEY_NONEMPTY),
 	FUSE_OPT_KEY("nonempty=", KEY_NONEMPTY_BOOL),
+	FUSE_OPT_KEY("store_timeout=", KEY_STORE_TIMEOUT),
+	FUSE_OPT_KEY("credentials=", KEY_CREDENTIALS),
+	FUSE_OPT_KEY("allow_http", KEY_ALLOW_HTTP),
+	FUSE_OPT_KEY("allow_http=", KEY_ALLOW_HTTP_BOOL),
+	FUSE_OPT_KEY("x-ssefs-lease=", KEY_LEASE),
 	FUSE_OPT_END
 };
 
@@ -201,6 +211,32 @@ static int opt_proc(void *data, const char *arg, int key,
 		if (parse_bool(val, &o->nonempty) < 0)
 			return bad(c, arg, "must be true or false");
 		return 0;
+	case KEY_STORE_TIMEOUT:
+		if (set_dur(c, &o->store_timeout, arg, val, 0) < 0)
+			return -1;
+		if (o->store_timeout > 3600)
+			return bad(c, arg, "at most 1h");
+		return 0;
+	case KEY_CREDENTIALS:
+		if (*val != '/')
+			return bad(c, arg, "must be an absolute path");
+		return set_str(c, &o->credentials, arg, val);
+	case KEY_ALLOW_HTTP:
+		o->allow_http = 1;
+		return 0;
+	case KEY_ALLOW_HTTP_BOOL:
+		if (parse_bool(val, &o->allow_http) < 0)
+			return bad(c, arg, "must be true or false");
+		return 0;
+	case KEY_LEASE: {
+		uint64_t v;
+
+		/* the lease a killed host leaves, for tests: not documented */
+		if (parse_duration(val, &v) < 0 || v < 15 || v > 60)
+			return bad(c, arg, "from 15s to 60s");
+		o->lease_seconds = (unsigned int)v;
+		return 0;
+	}
 	case KEY_KEY_CHECK:
 		return set_dur(c, &o->key_check_interval, arg, val, 0);
 	case KEY_REVOKE_GRACE:
@@ -275,7 +311,9 @@ void mount_opts_release(struct mount_opts *o)
 	free(o->key);
 	free(o->notify);
 	free(o->host_cache);
+	free(o->credentials);
 	o->des = o->key = o->notify = o->host_cache = NULL;
+	o->credentials = NULL;
 }
 
 int mount_opts_parse(struct mount_opts *o, const char *optstr,
@@ -460,6 +498,14 @@ char *mount_opts_format(const struct mount_opts *o)
 		exact_size(mount_readahead(o), sz, sizeof(sz));
 		fprintf(f, "readahead=%s,", sz);
 	}
+	if (o->store_timeout) {
+		format_duration(o->store_timeout, sz, sizeof(sz));
+		fprintf(f, "store_timeout=%s,", sz);
+	}
+	if (o->credentials)
+		fprintf(f, "credentials=%s,", o->credentials);
+	if (o->allow_http)
+		fprintf(f, "allow_http,");
 	fprintf(f, "encryption_at_host=%s",
 		o->encryption_at_host ? "on" : "off");
 	if (fclose(f)) {

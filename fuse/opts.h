@@ -39,6 +39,11 @@ struct mount_opts {
 					 * when root, the kernel's if not) */
 	int debug;			/* -o debug: libfuse's trace */
 	int nonempty;			/* -o nonempty: mount over entries */
+	/* a blob store's (SPEC "Stores beyond one host") */
+	uint64_t store_timeout;		/* seconds per request, 0: 30 s */
+	char *credentials;		/* credentials=FILE, or NULL */
+	int allow_http;			/* plain http off loopback */
+	unsigned int lease_seconds;	/* tests only (hidden): 15..60 */
 };
 
 #define MOUNT_DEFAULT_KEY_CHECK		60

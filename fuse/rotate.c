@@ -2,8 +2,10 @@
  * rotate.c - the mount's rotation timer: every rotate_interval, the same
  * pass as `ssefs rotate STORE` (svc/rotation.c), for this store
  */
+#include <pthread.h>
 #include <string.h>
 
+#include "disk/volume.h"
 #include "svc/rotation.h"
 #include "fuse/fs.h"
 #include "fuse/tasks.h"
@@ -19,11 +21,36 @@ static void log_line(void *arg, const char *line)
 	info("%s", line);
 }
 
+/*
+ * A blob store's disk this mount holds open holds its lease, so no one
+ * else can re-wrap it: the pass does it through the open volume's
+ * backing, under the node's lock (the volume stays open meanwhile).
+ */
+static int with_held(void *arg, const char *name,
+		     int (*fn)(void *fnarg, struct backing *b), void *fnarg)
+{
+	struct ssefs_fs *fs = arg;
+	struct disk_node *n = ssefs_fs_node(fs, name, 0);
+	int r = 1;
+
+	if (!n)
+		return 1;
+	pthread_mutex_lock(&n->lock);
+	if (n->vol && !vol_is_rdonly(n->vol)) {
+		r = fn(fnarg, vol_backing(n->vol));
+		n->probed = 0;		/* the header changed: re-probe */
+	}
+	pthread_mutex_unlock(&n->lock);
+	return r;
+}
+
 static void rotate_tick(struct ssefs_fs *fs)
 {
 	struct rotation_opts o = {
 		.store = fs->store, .notify = fs->opts.notify,
 		.say = log_line,
+		.with_held = fs->blob ? with_held : NULL, .held_arg = fs,
+		.blob = fs->blob,
 	};
 	struct rotation_result res;
 	int r;

@@ -29,6 +29,8 @@
 #include "keyvault/events.h"
 #include "keyvault/kid.h"
 #include "keyvault/vault.h"
+#include "store/blobback.h"
+#include "disk/backing.h"
 #include "svc/errors.h"
 #include "svc/registry.h"
 #include "svc/rotation.h"
@@ -795,6 +797,145 @@ static int store_root_open(struct store_root *sr, const char *store)
 	return sr->fd < 0 ? sr->fd : 0;
 }
 
+/* --- a blob store: its disks, by listing the container ------------- */
+
+struct blob_pass {
+	struct vault *v;
+	const struct rotation_opts *o;
+	struct rotation_result *res;
+	struct blob_store *s;
+	struct des *sets;
+	size_t nsets;
+	char platform[ENV_KID_MAX + 1];
+	struct keyops ops;
+	struct vault_err e;
+	const char *name;		/* the disk at hand */
+	int first;
+};
+
+/* Re-wrap the disk @bp->name through @b, and tell how it went. */
+static int blob_rewrap(void *arg, struct backing *b)
+{
+	char old[ENV_MAX_LAYERS][ENV_KID_MAX + 1] = { "", "" };
+	char msg[BLOB_MSG_MAX] = "";
+	struct blob_pass *bp = arg;
+	const struct rotation_opts *o = bp->o;
+	const char *url = blob_store_url(bp->s);
+	struct rewrap_src src = { NULL, NULL };
+	struct env_header h;
+	const struct des *d;
+	int r, changed = 0;
+
+	r = hdr_get(b, &h, NULL);
+	if (r == -ENOTSUP)		/* a page blob that is no disk */
+		return 0;
+	if (r == 0) {
+		d = *h.des ? find_set(bp->sets, bp->nsets, h.des) : NULL;
+		src.customer = d ? d->active_kid : NULL;
+		src.platform = bp->platform[0] ? bp->platform : NULL;
+		*bp->e.why = '\0';
+		r = disk_rewrap_backing(b, &bp->ops, NULL, &src, NULL,
+					&changed, old);
+	}
+	if (r == -EBUSY) {
+		/* not counted: the mount's rotation re-wraps it */
+		say(o, "disk %s/%s: in use by a mount (it holds the blob's "
+		    "lease); that mount re-wraps it", url, bp->name);
+		return 0;
+	}
+	if (r < 0) {
+		blob_backing_why(b, r, msg, sizeof(msg));
+		bp->res->disks_failed++;
+		if (!bp->first)
+			bp->first = r;
+		if (*bp->e.why)
+			say(o, "disk %s/%s: rewrap failed: %s", url, bp->name,
+			    svc_vault_strerror(&bp->e, r));
+		else
+			say(o, "%s", strncmp(msg, "ssefs: ", 7) ? msg :
+			    msg + 7);
+		return 0;
+	}
+	if (!changed) {
+		bp->res->disks_current++;
+		return 0;
+	}
+	bp->res->disks_rewrapped++;
+	if (hdr_get(b, &h, NULL) < 0)
+		h.nlayers = 0;		/* re-wrapped; just not told how */
+	for (unsigned int i = 0; i < h.nlayers; i++)
+		if (strcmp(old[i], h.layer[i].kid))
+			say(o, "disk %s/%s: %s -> %s", url, bp->name, old[i],
+			    h.layer[i].kid);
+	return 0;
+}
+
+/* One disk of the container: through the mount that holds it, if one
+ * does (o->with_held), else unless someone else leases it. */
+static int blob_one(void *arg, const struct blob_entry *be)
+{
+	char msg[BLOB_MSG_MAX];
+	struct blob_pass *bp = arg;
+	const struct rotation_opts *o = bp->o;
+	struct backing *b;
+	int r;
+
+	bp->name = be->name;
+	if (o->with_held) {
+		r = o->with_held(o->held_arg, be->name, blob_rewrap, bp);
+		if (r <= 0)
+			return 0;
+	}
+	if (be->leased) {
+		say(o, "disk %s/%s: in use by a mount (it holds the blob's "
+		    "lease); that mount re-wraps it", blob_store_url(bp->s),
+		    be->name);
+		return 0;
+	}
+	r = blob_backing_open(&b, bp->s, be->name, 0, msg, sizeof(msg));
+	if (r < 0) {
+		bp->res->disks_failed++;
+		if (!bp->first)
+			bp->first = r;
+		say(o, "%s", strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
+		return 0;
+	}
+	blob_rewrap(bp, b);
+	b->ops->close(b);
+	return 0;
+}
+
+/* Every disk of the container @o->store that no one leases. */
+static int rotate_blob_store(struct vault *v, const struct rotation_opts *o,
+			     struct rotation_result *res)
+{
+	struct blob_pass bp = { .v = v, .o = o, .res = res };
+	struct vault_keyctx kc = { v, &bp.e };
+	char msg[BLOB_MSG_MAX] = "";
+	int r;
+
+	bp.s = o->blob;
+	r = bp.s ? 0 : blob_store_open(&bp.s, o->store, NULL, msg,
+					sizeof(msg));
+	if (r < 0) {
+		say(o, "%s", strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
+		return r;
+	}
+	r = des_list(vault_dir(v), &bp.sets, &bp.nsets);
+	if (r == 0 && vault_resolve(v, "platform", bp.platform,
+				    sizeof(bp.platform)) < 0)
+		bp.platform[0] = '\0';
+	vault_keyops(&kc, &bp.ops);
+	if (r == 0)
+		r = blob_store_list(bp.s, blob_one, &bp, msg, sizeof(msg));
+	if (r < 0 && *msg)
+		say(o, "%s", strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
+	free(bp.sets);
+	if (!o->blob)
+		blob_store_close(bp.s);
+	return r < 0 ? r : bp.first;
+}
+
 int rotation_run(struct vault *v, const struct rotation_opts *o,
 		 struct rotation_result *res)
 {
@@ -804,6 +945,16 @@ int rotation_run(struct vault *v, const struct rotation_opts *o,
 	int r, first = 0;
 
 	memset(res, 0, sizeof(*res));
+	if (o->store && blob_is_url(o->store)) {
+		/* keys and sets first, as for a directory; then the disks
+		 * the container holds (no registry: they are listed) */
+		first = apply_policies(v, o, res, time(NULL));
+		r = follow_keys(v, o, res);
+		if (r < 0 && !first)
+			first = r;
+		r = rotate_blob_store(v, o, res);
+		return first ? first : r;
+	}
 	if (o->store)
 		first = store_root_open(&sr, o->store);
 	if (o->store && first == 0)

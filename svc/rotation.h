@@ -19,6 +19,8 @@
 
 #include <stddef.h>
 
+struct backing;
+struct blob_store;
 struct progress;
 struct vault;
 
@@ -31,6 +33,19 @@ struct rotation_opts {
 	void *say_arg;
 	/* disks re-wrapped so far of those to check; may be NULL */
 	struct progress *progress;
+	/*
+	 * A blob store's mount (may be NULL): if it holds the disk @name
+	 * open (its lease), call @fn with the disk's backing, which stays
+	 * open until @fn returns, and return @fn's value; else return 1.
+	 * The pass re-wraps such a disk through it.
+	 */
+	int (*with_held)(void *arg, const char *name,
+			 int (*fn)(void *fnarg, struct backing *b),
+			 void *fnarg);
+	void *held_arg;
+	/* a blob store's mount: its open store (its credentials and
+	 * options); NULL: the pass opens @store with the environment's */
+	struct blob_store *blob;
 };
 
 struct rotation_result {
