@@ -48,6 +48,18 @@ static void node_size(struct disk_node *n, struct stat *st)
 	st->st_blksize = 1 << 20;
 }
 
+/* What the mount shows of the disk @n: a file of the mounting user. */
+static void file_stat(struct ssefs_fs *fs, struct disk_node *n,
+		      struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFREG | 0600;
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	node_size(n, st);
+}
+
 static void root_stat(struct ssefs_fs *fs, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -69,12 +81,7 @@ static int blob_getattr(const char *path, struct stat *st,
 		n = (struct disk_node *)(uintptr_t)fi->fh;
 		if (n->flags & NODE_OUTSIDE)
 			return outside_node_stat(n, st);
-		memset(st, 0, sizeof(*st));
-		st->st_mode = S_IFREG | 0600;
-		st->st_nlink = 1;
-		st->st_uid = fs->uid;
-		st->st_gid = fs->gid;
-		node_size(n, st);
+		file_stat(fs, n, st);
 		return 0;
 	}
 	if (!path)
@@ -121,12 +128,7 @@ static int fill_one(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	if (n->flags & NODE_OUTSIDE)	/* the temp disk */
 		return outside_node_stat(n, &st) == 0 &&
 		       c->fill(c->buf, n->rel, &st, 0, 0) ? 1 : 0;
-	memset(&st, 0, sizeof(st));
-	st.st_mode = S_IFREG | 0600;
-	st.st_nlink = 1;
-	st.st_uid = fs->uid;
-	st.st_gid = fs->gid;
-	node_size(n, &st);
+	file_stat(fs, n, &st);
 	return c->fill(c->buf, n->rel, &st, 0, 0) ? 1 : 0;
 }
 

@@ -29,8 +29,10 @@ static int open_store(struct blob_store **s, const char *url, char *name,
 	return blob_store_open(s, store, o, msg, msglen);
 }
 
-int blobdisk_open(struct backing **out, const char *url, int flags,
-		  const struct blob_store_opts *o, char *msg, size_t msglen)
+/* Open (or, with @create, make @len bytes of) the blob @url names. */
+static int open_blob(struct backing **out, const char *url, int create,
+		     uint64_t len, int flags, const struct blob_store_opts *o,
+		     char *msg, size_t msglen)
 {
 	char name[BLOBNAME_MAX];
 	struct blob_store *s;
@@ -39,24 +41,22 @@ int blobdisk_open(struct backing **out, const char *url, int flags,
 	r = open_store(&s, url, name, o, msg, msglen);
 	if (r < 0)
 		return r;
-	r = blob_backing_open(out, s, name, flags, msg, msglen);
+	r = create ? blob_backing_create(out, s, name, len, msg, msglen) :
+		     blob_backing_open(out, s, name, flags, msg, msglen);
 	blob_store_close(s);
 	return r;
+}
+
+int blobdisk_open(struct backing **out, const char *url, int flags,
+		  const struct blob_store_opts *o, char *msg, size_t msglen)
+{
+	return open_blob(out, url, 0, 0, flags, o, msg, msglen);
 }
 
 int blobdisk_create(struct backing **out, const char *url, uint64_t len,
 		    const struct blob_store_opts *o, char *msg, size_t msglen)
 {
-	char name[BLOBNAME_MAX];
-	struct blob_store *s;
-	int r;
-
-	r = open_store(&s, url, name, o, msg, msglen);
-	if (r < 0)
-		return r;
-	r = blob_backing_create(out, s, name, len, msg, msglen);
-	blob_store_close(s);
-	return r;
+	return open_blob(out, url, 1, len, 0, o, msg, msglen);
 }
 
 int blobdisk_delete(const char *url, const struct blob_store_opts *o,
