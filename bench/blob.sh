@@ -19,7 +19,10 @@
 #
 # Knobs (environment): SSEFS_BIN, REPS (3), RUNTIME (5, rand jobs, after
 # RAMP 1), SEQ_RUNTIME (8: seq jobs stop there or at the end of the file),
-# SIZE (1G: the disks, fio's file and az's file), BENCH_DIR (/var/tmp),
+# SIZE (1G: the disks, fio's file and az's file), JOBS (a subset of
+# seqwrite seqread randwrite randread), FIO_TIMEOUT (120: a fio run still
+# going then has its daemon killed, and that target sits out the rest of
+# the run, NA), BENCH_DIR (/var/tmp),
 # AZURITE_BIN.  Prints one line per run, then a Markdown table of medians
 # and ratios (also left in $BENCH_OUT if set).
 set -u
@@ -33,6 +36,8 @@ RUNTIME=${RUNTIME:-5}
 RAMP=${RAMP:-1}
 SEQ_RUNTIME=${SEQ_RUNTIME:-8}
 SIZE=${SIZE:-1G}
+JOBS=${JOBS:-seqwrite seqread randread randwrite}
+FIO_TIMEOUT=${FIO_TIMEOUT:-120}
 T_START=$(date +%s)
 
 say() { printf 'bench-blob: %s\n' "$*" >&2; }
@@ -119,7 +124,7 @@ wait_mount() {
 ssefs() { "$SSEFS_BIN" --vault "$WORK/vault" "$@"; }
 ssefs vault init --name blobbench >/dev/null || die "vault init"
 
-declare -A TFILE TPID
+declare -A TFILE TPID DEAD
 TARGETS=(dir blob-none blob-rw)
 # mount_target NAME STORE [OPTS]: a SIZE disk d.vhd in STORE, mounted
 mount_target() {
@@ -155,7 +160,7 @@ RES=$WORK/res
 : >"$RES"
 
 run_fio() {
-	local job=$1 t=$2 rep=$3 out v
+	local job=$1 t=$2 rep=$3 out v dog
 	local args=(--name="$job" --filename="${TFILE[$t]}" --size="$SIZE"
 		    --fallocate=none --ioengine=psync --iodepth=1
 		    --output-format=terse --terse-version=3 --group_reporting)
@@ -167,8 +172,20 @@ run_fio() {
 		case $job in randread) args+=(--rw=randread) ;;
 			     *) args+=(--rw=randwrite) ;; esac ;;
 	esac
+	if [ -n "${DEAD[$t]:-}" ]; then
+		printf '%s %s %s NA -\n' "$rep" "$job" "$t" | tee -a "$RES" >&2
+		return
+	fi
 	drop_caches
+	# a job stuck in the daemon (SIGKILL does not free a writer blocked
+	# in FUSE) ends with the daemon: the target is then out of the run
+	( sleep "$FIO_TIMEOUT"; kill -9 "${TPID[$t]}" 2>/dev/null &&
+	  say "fio $job on $t still running after $FIO_TIMEOUT s: daemon killed" ) &
+	dog=$!
 	out=$(fio "${args[@]}" 2>>"$WORK/fio.err" | grep '^3;' | tail -1)
+	kill "$dog" 2>/dev/null
+	wait "$dog" 2>/dev/null
+	kill -0 "${TPID[$t]}" 2>/dev/null || DEAD[$t]=1
 	if [ -z "$out" ] || [ "$(echo "$out" | cut -d';' -f5)" != 0 ]; then
 		say "fio $job on $t failed (see $WORK/fio.err)"
 		v=NA
@@ -214,7 +231,7 @@ az_once() {
 LOADS=$WORK/loads
 : >"$LOADS"
 for ((rep = 1; rep <= REPS; rep++)); do
-	for job in seqwrite seqread randwrite randread; do
+	for job in $JOBS; do
 		for t in "${TARGETS[@]}"; do run_fio "$job" "$t" "$rep"; done
 		case $job in seq*) az_once "$job" "$rep" ;; esac
 	done
@@ -253,7 +270,7 @@ OUT=${BENCH_OUT:-$WORK/table.md}
 		"$SEQ_RUNTIME" "$RUNTIME" "$RAMP"
 	printf '| job | unit | dir | blob-none | blob-rw | az | none/dir | rw/dir | none/az | rw/az |\n'
 	printf '|---|---|---|---|---|---|---|---|---|---|\n'
-	for job in seqwrite seqread randwrite randread; do
+	for job in seqwrite seqread randread randwrite; do
 		d=$(med "$job" dir) n=$(med "$job" blob-none) r=$(med "$job" blob-rw)
 		a=-
 		case $job in seq*) a=$(med "$job" az) ;; esac
@@ -266,7 +283,7 @@ OUT=${BENCH_OUT:-$WORK/table.md}
 			"$([ "$a" = - ] && echo - || ratio "$r" "$a")"
 	done
 	printf '\nRanges (min-max of the reps):'
-	for job in seqwrite seqread randwrite randread; do
+	for job in seqwrite seqread randread randwrite; do
 		printf ' %s' "$job"
 		for t in "${TARGETS[@]}" az; do
 			x=$(range "$job" "$t")
