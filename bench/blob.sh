@@ -185,7 +185,9 @@ run_fio() {
 	out=$(fio "${args[@]}" 2>>"$WORK/fio.err" | grep '^3;' | tail -1)
 	kill "$dog" 2>/dev/null
 	wait "$dog" 2>/dev/null
-	kill -0 "${TPID[$t]}" 2>/dev/null || DEAD[$t]=1
+	# fio's figure for a killed run counts writes the kernel held and
+	# the daemon never took: not a result
+	kill -0 "${TPID[$t]}" 2>/dev/null || { DEAD[$t]=1; out=; }
 	if [ -z "$out" ] || [ "$(echo "$out" | cut -d';' -f5)" != 0 ]; then
 		say "fio $job on $t failed (see $WORK/fio.err)"
 		v=NA
