@@ -10,6 +10,7 @@
 #   make deps         install the Debian packages build, tests and bench need
 #   make fuzz         libFuzzer on the header decoder (FUZZ_SECONDS=60)
 #   make bench        benchmarks (bench/), writes BENCHMARKS.md
+#   make bench-blob   blob stores vs the directory store and az (issue 16)
 #   make install      PREFIX=/usr/local DESTDIR= (the mount helper goes to
 #                     SBINDIR=/sbin whatever PREFIX is: mount(8) looks there;
 #                     bash completion to COMPLETIONDIR)
@@ -159,6 +160,8 @@ bench: $(PROG)
 	SSEFS_BIN=$(abspath $(PROG)) bash bench/run.sh
 bench-full: $(PROG)
 	SSEFS_BIN=$(abspath $(PROG)) BENCH_FULL=1 bash bench/run.sh
+bench-blob: $(PROG)
+	SSEFS_BIN=$(abspath $(PROG)) bash bench/blob.sh
 
 MANPAGES := $(wildcard man/*.[158])
 man-lint:
@@ -197,7 +200,7 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz ssefs tests/t/trash*
 
-.PHONY: all layers unit integration check demo deps fuzz bench bench-full man-lint \
+.PHONY: all layers unit integration check demo deps fuzz bench bench-full bench-blob man-lint \
 	install uninstall clean
 
 -include $(LIB_OBJ:.o=.d) $(UNIT_OBJ:.o=.d) $(BUILD)/cli/main.d \
