@@ -30,22 +30,16 @@ static const char *blob_rel(const char *path)
 	return *path ? path : ".";
 }
 
-/* The plaintext size of @n, as ops.c's disk_stat(). */
+/* The plaintext size of @n (disk_stat()), and the header's times: a
+ * container has no file times. */
 static void node_size(struct disk_node *n, struct stat *st)
 {
+	disk_stat(n, st);
 	pthread_mutex_lock(&n->lock);
-	if (n->vol)
-		st->st_size = (off_t)vol_size(n->vol);
-	else if (n->probe_rc == 0)
-		st->st_size = (off_t)n->hdr.plain_size;
-	else
-		st->st_size = 0;
-	/* no file times in a container: the header's */
 	if (n->probe_rc == 0)
 		st->st_mtime = st->st_ctime = (time_t)(n->hdr.rotated >
 			n->hdr.created ? n->hdr.rotated : n->hdr.created);
 	pthread_mutex_unlock(&n->lock);
-	st->st_blksize = 1 << 20;
 }
 
 /* What the mount shows of the disk @n: a file of the mounting user. */

@@ -19,6 +19,8 @@ struct ssefs_fs;
 struct stat;
 struct disk_node *outside_node(struct ssefs_fs *fs, const char *rel);
 int outside_node_stat(struct disk_node *n, struct stat *st);
+/* Fill the size fields of @st for disk node @n (and drop suid/sgid). */
+void disk_stat(struct disk_node *n, struct stat *st);
 
 /* A blob store's mount: ssefs_ops over a flat container (fuse/blobops.c). */
 const struct fuse_operations *ssefs_blob_ops(void);
