@@ -52,7 +52,9 @@ static const char vault_usage[] =
 "                       ssefs rotate moves the platform-key disks)\n"
 "  set                  purge protection (default on; once on, it cannot\n"
 "                       be switched off: exit 1) and the retention of\n"
-"                       deleted keys in days (7-90, default 90); the\n"
+"                       deleted keys in days (7-90, default 90; not\n"
+"                       shorter while a deleted key waits under purge\n"
+"                       protection); the\n"
 "                       PKCS#11 token that holds \"--protection hsm\" keys:\n"
 "                       its module, its label, and the file (mode 0600)\n"
 "                       the user PIN is read from at each use; checked by\n"
@@ -521,8 +523,15 @@ static int do_set(int argc, char **argv, struct vault *v)
 		if (r != EXIT_OK)
 			return r;
 	}
-	if (!err && rd)
+	if (!err && rd) {
 		err = vault_set_retention_days(v, (int)days);
+		if (err == -EBUSY)
+			return error("vault %s: --retention-days %ld: a "
+				     "deleted key waits under purge protection "
+				     "and its purge date cannot come nearer "
+				     "(recover or wait for it first)",
+				     vault_dir(v), days), EXIT_FAIL;
+	}
 	if (err)
 		return error("vault %s: %s", vault_dir(v), svc_strerror(err)),
 		       EXIT_FAIL;

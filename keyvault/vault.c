@@ -366,6 +366,17 @@ int vault_set_retention_days(struct vault *v, int days)
 	err = vault_begin(v, LOCK_EX);
 	if (err)
 		return err;
+	/*
+	 * A deleted key's purge date is a promise made when it was deleted:
+	 * under purge protection, a shorter retention must not bring it
+	 * nearer.  (Azure Key Vault fixes the retention at the vault's
+	 * creation; here it may change while no deleted key waits.)
+	 */
+	if (v->purge_protection && days < v->retention_days)
+		for (size_t i = 0; i < v->nkeys; i++)
+			if (v->keys[i].deleted)
+				return vault_refuse(v, "set retention-days",
+						    v->keys[i].name, -EBUSY);
 	v->retention_days = days;
 	return vault_commit(v, "set retention-days", NULL);
 }

@@ -273,7 +273,9 @@ int vault_retention_days(struct vault *v);
 /* Purge protection, once on, stays on (as in Azure Key Vault): switching
  * it off then is refused with -EPERM (and audited).  Return: 0, -EPERM. */
 int vault_set_purge_protection(struct vault *v, int on);
-/* 7..90.  Return: 0 or -EINVAL. */
+/* 7..90.  Shorter than now is refused (-EBUSY, audited) while purge
+ * protection is on and a deleted key waits for its purge date.
+ * Return: 0, -EINVAL, -EBUSY. */
 int vault_set_retention_days(struct vault *v, int days);
 
 /* ---- The PKCS#11 token behind "hsm" keys ---- */

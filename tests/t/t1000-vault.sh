@@ -222,6 +222,25 @@ test_expect_success 'vault set: purge protection and retention' '
 	ssefs vault set --purge-protection on
 '
 
+test_expect_success 'vault set: a shorter retention does not bring a deleted key'"'"'s purge nearer' '
+	ssefs vault set --retention-days 30 &&
+	ssefs key create rt1 --size 2048 >/dev/null &&
+	ssefs key delete rt1 >/dev/null &&
+	test_expect_code 1 ssefs vault set --retention-days 7 2>err &&
+	test "$(wc -l <err)" = 1 &&
+	grep -q "^ssefs: vault .*: --retention-days 7: a deleted key waits under purge protection" err &&
+	ssefs --json vault show >s.json &&
+	test "$(jq -r .retentionDays s.json)" = 30 &&
+	ssefs vault audit | grep "set retention-days" | grep -q rt1 &&
+	ssefs vault set --retention-days 60 &&
+	ssefs key recover rt1 >/dev/null &&
+	ssefs vault set --retention-days 7 &&
+	ssefs --vault nopp key create rt2 --size 2048 >/dev/null &&
+	ssefs --vault nopp key delete rt2 >/dev/null &&
+	ssefs --vault nopp vault set --retention-days 7 &&
+	ssefs vault set --retention-days 90
+'
+
 test_expect_success 'concurrent commands are serialised: nothing is lost' '
 	for i in 1 2 3 4 5 6; do
 		ssefs key create c$i --size 2048 >/dev/null &
