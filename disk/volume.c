@@ -881,6 +881,18 @@ int vol_close(struct volume *vol)
 	 * without keys */
 	if (vol->top && (have_keys(vol) || vol->pushed) && !vol->rdonly)
 		r = vol_flush(vol);
+	/*
+	 * A footer write, discard or size change cleared the binding; a
+	 * valid footer of this disk at its end now (flushed and synced
+	 * above, so a crash cannot leave the flag before it) binds it again.
+	 * Best effort: the disk opens either way.
+	 */
+	if (r == 0 && vol->top && !vol->rdonly && !vol->raw &&
+	    !vol->scratch && !vol->bind_ok && have_keys(vol)) {
+		int rb = vol_bind_footer(vol);
+
+		(void)rb;
+	}
 	if (vol->top)
 		vol->top->ops->close(vol->top, r == 0);	/* wipes the keys */
 	vol->b->ops->close(vol->b);		/* drops the locks */

@@ -214,7 +214,8 @@ int vol_bad_copy(struct volume *vol);
  * data is another disk's, say after two disks' headers were exchanged.
  * A write into the footer's sector, a discard there or a size change
  * clears the flag on disk first, so no legitimate write makes a disk
- * refuse to open.
+ * refuse to open; vol_close() binds it again when the disk then ends in
+ * its own valid footer.
  */
 #define VOL_EFOREIGN	(-EUCLEAN)
 

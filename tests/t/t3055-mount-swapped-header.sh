@@ -86,6 +86,20 @@ test_expect_success 'footers written through the mount: the disks still open' '
 	ssefs_umount mnt
 '
 
+test_expect_success 'the disk'"'"'s own footer written back through the mount: bound again at the last close' '
+	ssefs disk create store/r.vhd --size 4M >/dev/null &&
+	test "$(bound store/r.vhd)" = true &&
+	ssefs_mount store mnt &&
+	tail -c 512 mnt/r.vhd >r.footer &&
+	exec 7<>mnt/r.vhd &&
+	dd if=r.footer of=/dev/fd/7 bs=512 seek=8192 conv=notrunc,fsync 2>/dev/null &&
+	test "$(bound store/r.vhd)" = false &&
+	exec 7>&- &&
+	ssefs_umount mnt &&
+	test "$(bound store/r.vhd)" = true &&
+	ssefs disk verify store/r.vhd >/dev/null
+'
+
 test_expect_success 'kill -9 right after a footer write: the disk opens' '
 	ssefs disk create store/k.vhd --size 4M >/dev/null &&
 	ssefs_mount store mnt &&

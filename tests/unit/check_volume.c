@@ -428,6 +428,26 @@ START_TEST(test_bound_footer)
 	ck_assert_int_eq(vol_truncate(vol, 2 * BF_DATA), 0);
 	ck_assert(!on_disk_bound(path));
 	ck_assert_int_eq(vol_close(vol), 0);
+	ck_assert(!on_disk_bound(path));	/* no footer at the new end */
+
+	/* the footer rewritten (a resize through the mount ends so): the
+	 * flag goes at the write and comes back at close */
+	make_bound(ss);
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	{
+		uint8_t f[VHD_FOOTER_BYTES];
+		struct env_header h;
+
+		vol_get_header(vol, &h);
+		vhd_footer_build(f, BF_DATA, h.uuid, time(NULL));
+		ck_assert_int_eq(vol_write(vol, f, sizeof(f), BF_DATA),
+				 sizeof(f));
+	}
+	ck_assert(!on_disk_bound(path));
+	ck_assert_int_eq(vol_close(vol), 0);
+	ck_assert(on_disk_bound(path));
+	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
+	ck_assert_int_eq(vol_close(vol), 0);
 
 	/* two bound disks with their headers exchanged: neither opens */
 	snprintf(other, sizeof(other), "%s/e.vhd", dir);
