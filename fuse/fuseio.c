@@ -1,14 +1,16 @@
 /*
  * fuseio.c - read/writev on /dev/fuse that add FUSE_HANDLE_KILLPRIV_V2 to
- * the INIT reply (see fuseio.h for why)
+ * the INIT reply and FOPEN_PARALLEL_DIRECT_WRITES to the open replies of
+ * O_DIRECT opens (see fuseio.h for why)
  *
  * The read wrapper notes the INIT request (its unique id and whether the
- * kernel offers the flag); the writev wrapper, for the reply with that
- * unique id only, copies the reply and sets the flag in fuse_init_out.flags.
- * Every other request and reply passes through untouched: one compare per
- * request.
+ * kernel offers the flag) and the unique ids of OPEN and CREATE requests
+ * with O_DIRECT; the writev wrapper, for those replies only, copies the
+ * reply and sets the flag.  Every other request and reply passes through
+ * untouched: two compares per request, one atomic load per reply.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -25,7 +27,53 @@
 static int init_state;
 static uint64_t init_unique;
 static int init_offered;
+static int init_mmap_offered;
 static int killpriv_v2;
+
+/* linux/fuse.h 7.39; the system's header may be older */
+#ifndef FUSE_DIRECT_IO_ALLOW_MMAP
+#define FUSE_DIRECT_IO_ALLOW_MMAP	(1ULL << 36)
+#endif
+
+/*
+ * The O_DIRECT OPEN and CREATE requests waiting for their reply: a slot
+ * holds a unique id (never 0 for a request), 0 when free.  Full (DIO_SLOTS opens in flight at once) means the open
+ * goes without the flag: slower, still correct.
+ */
+#define DIO_SLOTS 32
+static uint64_t dio_unique[DIO_SLOTS];
+static int dio_pending;
+static int parallel_dio;
+
+static void dio_note(uint64_t unique)
+{
+	for (int i = 0; i < DIO_SLOTS; i++) {
+		uint64_t free_slot = 0;
+
+		if (__atomic_compare_exchange_n(&dio_unique[i], &free_slot,
+						unique, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			__atomic_add_fetch(&dio_pending, 1, __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
+/* 1 when @unique was noted by dio_note() (and is now forgotten) */
+static int dio_take(uint64_t unique)
+{
+	for (int i = 0; i < DIO_SLOTS; i++) {
+		uint64_t u = unique;
+
+		if (__atomic_compare_exchange_n(&dio_unique[i], &u, 0, 0,
+						__ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			__atomic_sub_fetch(&dio_pending, 1, __ATOMIC_RELEASE);
+			return 1;
+		}
+	}
+	return 0;
+}
 
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
@@ -42,21 +90,37 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 
 		init_unique = h->unique;
 		init_offered = (in->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
+		/* a shared mmap of an O_DIRECT open (direct_io) works only
+		 * with this flag, as it did before such opens were direct */
+		init_mmap_offered = (in->flags & FUSE_INIT_EXT) &&
+			n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in,
+						flags2) + sizeof(uint32_t)) &&
+			(in->flags2 & (FUSE_DIRECT_IO_ALLOW_MMAP >> 32));
 		__atomic_store_n(&init_state, 1, __ATOMIC_RELEASE);
+	} else if (n >= (ssize_t)(sizeof(*h) + sizeof(uint32_t)) &&
+		   (h->opcode == FUSE_OPEN || h->opcode == FUSE_CREATE)) {
+		/* fuse_open_in and fuse_create_in both start with flags */
+		uint32_t flags;
+
+		memcpy(&flags, h + 1, sizeof(flags));
+		if (flags & O_DIRECT)
+			dio_note(h->unique);
 	}
 	return n;
 }
 
-/* The INIT reply with the flag added; -2 when @iov is not one we know. */
+/* The INIT reply with the flags added; -2 when @iov is not one we know. */
 static ssize_t init_reply(int fd, const struct iovec *iov, int count)
 {
 	unsigned char msg[sizeof(struct fuse_out_header) +
 			  sizeof(struct fuse_init_out)];
 	const size_t at = sizeof(struct fuse_out_header) +
 			  offsetof(struct fuse_init_out, flags);
+	const size_t at2 = sizeof(struct fuse_out_header) +
+			   offsetof(struct fuse_init_out, flags2);
 	struct fuse_out_header oh;
 	size_t len = 0;
-	uint32_t flags;
+	uint32_t flags, flags2;
 	ssize_t n;
 
 	for (int i = 0; i < count; i++) {
@@ -71,12 +135,56 @@ static ssize_t init_reply(int fd, const struct iovec *iov, int count)
 	if (oh.error != 0 || oh.len != len)
 		return -2;
 	memcpy(&flags, msg + at, sizeof(flags));
-	flags |= FUSE_HANDLE_KILLPRIV_V2;
+	if (init_offered)
+		flags |= FUSE_HANDLE_KILLPRIV_V2;
+	if (init_mmap_offered && len >= at2 + sizeof(flags2)) {
+		memcpy(&flags2, msg + at2, sizeof(flags2));
+		if (!(flags & FUSE_INIT_EXT))
+			flags2 = 0;	/* libfuse did not fill it in */
+		flags |= FUSE_INIT_EXT;
+		flags2 |= (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
+		memcpy(msg + at2, &flags2, sizeof(flags2));
+	}
 	memcpy(msg + at, &flags, sizeof(flags));
 	n = write(fd, msg, len);
 	if (n >= 0)
-		killpriv_v2 = 1;
+		killpriv_v2 = init_offered;
 	return n;
+}
+
+/*
+ * The reply to an O_DIRECT OPEN or CREATE: its fuse_open_out is last
+ * (CREATE puts fuse_entry_out before it).  When ops.c asked for direct
+ * I/O (FOPEN_DIRECT_IO), add FOPEN_PARALLEL_DIRECT_WRITES, which libfuse
+ * 3.14's fuse_file_info cannot carry.  -2 when @iov is not one we change.
+ */
+static ssize_t dio_reply(int fd, const struct iovec *iov, int count)
+{
+	unsigned char msg[sizeof(struct fuse_out_header) +
+			  sizeof(struct fuse_entry_out) +
+			  sizeof(struct fuse_open_out)];
+	struct fuse_out_header oh;
+	struct fuse_open_out oo;
+	size_t len = 0;
+
+	for (int i = 0; i < count; i++) {
+		if (iov[i].iov_len > sizeof(msg) - len)
+			return -2;
+		memcpy(msg + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	if (len < sizeof(oh) + sizeof(oo))
+		return -2;
+	memcpy(&oh, msg, sizeof(oh));
+	if (oh.error != 0 || oh.len != len)
+		return -2;
+	memcpy(&oo, msg + len - sizeof(oo), sizeof(oo));
+	if (!(oo.open_flags & FOPEN_DIRECT_IO))
+		return -2;
+	oo.open_flags |= FOPEN_PARALLEL_DIRECT_WRITES;
+	memcpy(msg + len - sizeof(oo), &oo, sizeof(oo));
+	__atomic_store_n(&parallel_dio, 1, __ATOMIC_RELAXED);
+	return write(fd, msg, len);
 }
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count,
@@ -85,12 +193,20 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count,
 	ssize_t n;
 
 	(void)userdata;
+	if (__atomic_load_n(&dio_pending, __ATOMIC_ACQUIRE) > 0 && count > 0 &&
+	    iov[0].iov_len >= sizeof(struct fuse_out_header) &&
+	    dio_take(((const struct fuse_out_header *)
+		      iov[0].iov_base)->unique)) {
+		n = dio_reply(fd, iov, count);
+		if (n != -2)
+			return n;
+	}
 	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 1 && count > 0 &&
 	    iov[0].iov_len >= sizeof(struct fuse_out_header) &&
 	    ((const struct fuse_out_header *)iov[0].iov_base)->unique ==
 	    init_unique) {
 		__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
-		if (init_offered) {
+		if (init_offered || init_mmap_offered) {
 			n = init_reply(fd, iov, count);
 			if (n != -2)
 				return n;
@@ -115,4 +231,9 @@ int fuseio_install(struct fuse_session *se)
 int fuseio_killpriv_v2(void)
 {
 	return killpriv_v2;
+}
+
+int fuseio_parallel_dio(void)
+{
+	return __atomic_load_n(&parallel_dio, __ATOMIC_RELAXED);
 }

@@ -17,6 +17,17 @@
  * any of them on a disk: file capabilities cannot be set (setxattr refuses
  * every name but user.ssefs.*, read-only), and ops.c drops S_ISUID and
  * S_ISGID from the modes of regular files (chmod, create, getattr).
+ *
+ * The same wrappers add FOPEN_PARALLEL_DIRECT_WRITES to the reply of an
+ * open(2) with O_DIRECT that ops.c answered with direct_io (libfuse 3.14's
+ * fuse_file_info has no bit for it).  Without it the kernel takes the
+ * inode lock exclusively for every direct write, so the writes of a loop
+ * device with direct I/O, or of fio --direct=1 --numjobs=2, reach the
+ * daemon one at a time; with it, writes inside the file's size run in
+ * parallel (the kernel still serialises appends, writes past the end and
+ * writes while another open of the file uses the page cache).  Concurrent
+ * writes are safe in the daemon: the volume locks the sectors it writes
+ * (vol_lock_sectors(), disk/volume.c).
  */
 #ifndef SSEFS_FUSE_FUSEIO_H
 #define SSEFS_FUSE_FUSEIO_H
@@ -32,5 +43,8 @@ int fuseio_install(struct fuse_session *se);
 
 /* 1 once the INIT reply carried FUSE_HANDLE_KILLPRIV_V2, else 0. */
 int fuseio_killpriv_v2(void);
+
+/* 1 once an open reply carried FOPEN_PARALLEL_DIRECT_WRITES, else 0. */
+int fuseio_parallel_dio(void);
 
 #endif /* SSEFS_FUSE_FUSEIO_H */

@@ -452,6 +452,18 @@ static struct volume *fh_vol(struct fuse_file_info *fi)
 	return n ? n->vol : NULL;
 }
 
+/*
+ * An open with O_DIRECT (a loop device with direct I/O, qemu with
+ * cache=none, fio --direct=1) bypasses the page cache in the kernel:
+ * FOPEN_DIRECT_IO, to which fuse/fuseio.c adds FOPEN_PARALLEL_DIRECT_WRITES,
+ * so that its writes are not serialised on the inode lock.  Other opens
+ * keep the page cache (mmap, read-ahead).
+ */
+static unsigned int direct_open(const struct fuse_file_info *fi)
+{
+	return (fi->flags & O_DIRECT) != 0;
+}
+
 static int ssefs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct ssefs_fs *fs = ssefs_fs_get();
@@ -466,7 +478,7 @@ static int ssefs_open(const char *path, struct fuse_file_info *fi)
 		return r;
 	fi->fh = (uintptr_t)n;
 	fi->keep_cache = 0;
-	fi->direct_io = 0;
+	fi->direct_io = direct_open(fi);
 	if (fi->flags & O_TRUNC) {
 		r = vol_truncate(n->vol, 0);
 		if (r < 0) {
@@ -503,7 +515,7 @@ static int ssefs_create(const char *path, mode_t mode,
 		return r;
 	fi->fh = (uintptr_t)n;
 	fi->keep_cache = 0;
-	fi->direct_io = 0;
+	fi->direct_io = direct_open(fi);
 	return 0;
 }
 
