@@ -311,6 +311,31 @@ test_expect_success AZSDK 'disk copy keeps a thin disk thin' '
 	test "$(range_bytes <ranges)" -le 65536
 '
 
+test_expect_success 'disk copy URL -> directory reads only the allocated ranges (Get Page Ranges)' '
+	n=$(wc -l <"$TRASH_DIRECTORY/azurite/debug.log") &&
+	ssefs disk copy "$C/big.vhd" store/big2.vhd >/dev/null &&
+	tail -n +$((n + 1)) "$TRASH_DIRECTORY/azurite/debug.log" | python3 -c "
+import json, re, sys
+pagelist, read = 0, 0
+for line in sys.stdin:
+    m = re.search(r\"RequestMethod=GET RequestURL=\\S*/con/big\\.vhd(\\S*) RequestHeaders:(\\{.*\\}) ClientIP\", line)
+    if not m:
+        continue
+    h = json.loads(m.group(2))
+    if \"comp=pagelist\" in m.group(1):
+        pagelist += 1
+        continue
+    r = re.match(r\"bytes=(\\d+)-(\\d+)\", h.get(\"x-ms-range\") or h.get(\"range\") or \"\")
+    read += int(r.group(2)) - int(r.group(1)) + 1 if r else 1 << 40
+print(pagelist, read)
+" >got &&
+	cat got &&
+	read pagelist bytes <got &&
+	test "$pagelist" -ge 1 &&
+	test "$bytes" -le 1048576 &&
+	cmp store/big.vhd store/big2.vhd
+'
+
 # other helpers are making snapshot take URLs (ssefs-disk(1): "snapshot
 # does not yet (use copy)"); SPEC lists it among the commands on URLs
 test_expect_failure 'disk snapshot URL/NAME.vhd URL/SNAP.vhd (SPEC: every command that takes a disk path)' '
@@ -646,6 +671,66 @@ test_expect_success 'a SAS that expires under a mount: EACCES afterwards' '
 	fusermount3 -u mnt; wait $BG_PID
 	test $ok = 0 &&
 	grep "Permission denied" err
+'
+
+test_expect_success '503 Server Busy is retried: a mount through a proxy that answers every third request with 503' '
+	cat >busy.py <<-\EOF &&
+	import http.client, sys, threading
+	from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+	port, upstream, every = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+	n = [0]
+	lock = threading.Lock()
+	class H(BaseHTTPRequestHandler):
+	    protocol_version = "HTTP/1.1"
+	    def log_message(self, *a):
+	        pass
+	    def handle_one(self):
+	        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+	        with lock:
+	            n[0] += 1
+	            busy = n[0] % every == 0
+	        if busy:
+	            self.send_response(503, "Server Busy")
+	            self.send_header("x-ms-error-code", "ServerBusy")
+	            self.send_header("Content-Length", "0")
+	            self.end_headers()
+	            return
+	        c = http.client.HTTPConnection("127.0.0.1", upstream, timeout=60)
+	        hdrs = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+	        c.request(self.command, self.path, body=body, headers=hdrs)
+	        r = c.getresponse()
+	        data = r.read()
+	        self.send_response(r.status, r.reason)
+	        for k, v in r.getheaders():
+	            if k.lower() not in ("transfer-encoding", "connection", "content-length", "date", "server"):
+	                self.send_header(k, v)
+	        if self.command == "HEAD":
+	            self.send_header("Content-Length", r.getheader("Content-Length") or "0")
+	        else:
+	            self.send_header("Content-Length", str(len(data)))
+	        self.end_headers()
+	        if self.command != "HEAD":
+	            self.wfile.write(data)
+	        c.close()
+	    do_GET = do_PUT = do_HEAD = do_DELETE = handle_one
+	ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+	EOF
+	BUSY=$(azurite_free_port) || return 1
+	python3 busy.py "$BUSY" "$AZURITE_PORT" 3 &
+	bpid=$! &&
+	test_atexit "kill $bpid 2>/dev/null" &&
+	sleep 1 &&
+	B=http://127.0.0.1:$BUSY/devstoreaccount1/con &&
+	bg_mount mnt mnt-busy.log no_creds AZURE_STORAGE_ACCOUNT=devstoreaccount1 AZURE_STORAGE_KEY="$AZURITE_KEY" \
+		"$SSEFS_BIN" mount -f "$B" mnt &&
+	dd if=mib of=mnt/a.vhd bs=1M seek=3 conv=notrunc,fsync 2>/dev/null &&
+	dd if=mnt/a.vhd bs=1M skip=3 count=1 iflag=direct 2>/dev/null | cmp - mib &&
+	ssefs --json status mnt >busy.json &&
+	jq -c .blobStore busy.json &&
+	test "$(jq .blobStore.retries busy.json)" -gt 0 &&
+	test "$(jq .blobStore.failures busy.json)" = 0 &&
+	fusermount3 -u mnt && wait $BG_PID &&
+	kill $bpid
 '
 
 # Azurite is frozen (SIGSTOP), not restarted: Azurite 3.35 forgets its
