@@ -820,6 +820,31 @@ test_expect_success 'errors: one line "ssefs: WHAT: WHY" and the documented exit
 	one_line err
 '
 
+# BUG: rotate URL on a store it cannot open or list prints the store's
+# line on stdout without "ssefs: ", the summary, then a second line on
+# stderr with an errno text ("ssefs: rotate: no such key or key version"
+# for missing credentials, "Permission denied" for a 403, "No such file or
+# directory" for a missing container); with --json the store's line is lost.
+# SPEC "Errors": one line on stderr, "ssefs: WHAT: WHY".  (Branch blobfeat
+# makes cmd_rotate.c open the store first, which fixes the first case.)
+test_expect_failure 'rotate URL without credentials: one line "ssefs: URL: WHY" on stderr, exit 1' '
+	test_expect_code 1 no_creds "$SSEFS_BIN" rotate "$C" >out 2>err &&
+	cat out err &&
+	one_line err &&
+	grep "^ssefs: $C: no credentials" err
+'
+
+test_expect_failure 'rotate URL of a missing container or with a wrong key: one line on stderr, exit 1' '
+	test_expect_code 1 ssefs rotate "$AZURITE_URL/nocontainer" >out 2>err &&
+	cat out err &&
+	one_line err &&
+	grep "^ssefs: .*nocontainer" err &&
+	test_expect_code 1 env AZURE_STORAGE_CONNECTION_STRING="$BADCS" "$SSEFS_BIN" rotate "$C" >out 2>err &&
+	cat out err &&
+	one_line err &&
+	grep "devstoreaccount1" err | grep "con"
+'
+
 test_expect_success 'errors: a disk name with a control character is refused (exit 2) on a URL too' '
 	test_expect_code 2 ssefs disk create "$C/bad$(printf "\t")name.vhd" --size 1M 2>err &&
 	one_line err &&
