@@ -167,6 +167,27 @@ test_expect_success 'ssefs status: requests, retries, bytes and latency of the s
 	grep -i -E "latency|ms|time" keys
 '
 
+test_expect_success 'a disk another host created since the mount appears at the next listing' '
+	ssefs disk create "$C/late.vhd" --size 1M >/dev/null &&
+	for i in $(test_seq 30); do test -e mnt/late.vhd && break; sleep 0.2; done &&
+	test "$(stat -c %s mnt/late.vhd)" = $((1048576 + 512))
+'
+
+# ssefs-mount(8): "create, unlink, rename, mkdir, chmod, chown and utimens
+# are not supported" through a blob mount (they fail with ENOSYS today)
+test_expect_success 'through the mount: create, unlink, rename, mkdir, chmod, chown, utimens fail; the container is unchanged' '
+	az storage blob list -c con --query "[].name" -o tsv 2>>az.err | sort >before &&
+	test_must_fail touch mnt/new.vhd &&
+	test_must_fail rm mnt/late.vhd &&
+	test_must_fail mv mnt/late.vhd mnt/moved.vhd &&
+	test_must_fail mkdir mnt/dir &&
+	test_must_fail chmod 600 mnt/late.vhd &&
+	test_must_fail chown nobody mnt/late.vhd &&
+	test_must_fail touch -d 2020-01-01 mnt/late.vhd &&
+	az storage blob list -c con --query "[].name" -o tsv 2>>az.err | sort >after &&
+	test_cmp before after
+'
+
 # --- one writer per disk -------------------------------------------------
 
 test_expect_success 'one writer per disk: a second mount'"'"'s open is EBUSY, its log names the disk; other disks work' '
@@ -277,6 +298,15 @@ test_expect_success 'disk import SRC URL/NAME.vhd, disk export URL/NAME.vhd DEST
 	test "$(jq -r .dest e.json)" = "$PWD/imp.vhd" &&
 	test "$(jq -r .vhdSizeBytes e.json)" = $((2097152 + 512)) &&
 	head -c 2097152 imp.vhd | cmp - img
+'
+
+test_expect_success 'disk export URL DIR: the file is DIR/NAME.vhd; copy onto an existing DEST is refused' '
+	mkdir exdir &&
+	ssefs disk export "$C/imp.vhd" exdir &&
+	cmp exdir/imp.vhd imp.vhd &&
+	test_expect_code 1 ssefs disk copy "$C/imp.vhd" "$C/a.vhd" 2>err &&
+	one_line err && grep "a\.vhd" err &&
+	test "$(ssefs --json disk show "$C/a.vhd" | jq -r .vhdSizeBytes)" = 67109376
 '
 
 test_expect_success 'disk rewrap URL (--json): onto the new key version, then "current"' '
