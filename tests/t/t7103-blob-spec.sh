@@ -247,6 +247,19 @@ test_expect_success LOOP 'a 512-byte-sector disk attaches with 512-byte logical 
 	test -z "$(losetup -j mnt/len512.vhd)"
 '
 
+test_expect_success LOOP 'attach of a disk another host holds: one line naming it, no loop device left' '
+	ssefs_mount "$C" mnt2 &&
+	exec 7<>mnt/a.vhd &&
+	test_expect_code 1 ssefs disk attach mnt2/a.vhd 2>err;
+	ok=$?
+	exec 7>&-
+	test $ok = 0 &&
+	one_line err &&
+	grep "a\.vhd" err &&
+	test -z "$(losetup -j mnt2/a.vhd)" &&
+	ssefs_umount mnt2
+'
+
 test_expect_success LOOP 'attach --read-only: the block device is read-only' '
 	LOOP=$(ssefs disk attach mnt/a.vhd --read-only) &&
 	test_atexit "losetup -d $LOOP 2>/dev/null" &&
@@ -467,6 +480,18 @@ test_expect_success 'credentials=FILE (mode 0600): mounts with no variable set; 
 	! mountpoint -q mnt
 '
 
+test_expect_success 'credentials=FILE: owned by another user is refused in one line; 0400 is fine' '
+	cp conn conn-other && chmod 600 conn-other && chown 65534 conn-other &&
+	test_expect_code 1 no_creds "$SSEFS_BIN" mount -f "$C" mnt -o "credentials=$PWD/conn-other" 2>err &&
+	one_line err &&
+	grep "conn-other" err &&
+	! mountpoint -q mnt &&
+	cp conn conn-ro && chmod 400 conn-ro &&
+	bg_mount mnt mnt-ro.log no_creds "$SSEFS_BIN" mount -f "$C" mnt -o "credentials=$PWD/conn-ro" &&
+	test "$(stat -c %s mnt/r.vhd)" = $((1048576 + 512)) &&
+	fusermount3 -u mnt && wait $BG_PID
+'
+
 test_expect_success 'credentials: a variable comes before credentials=FILE' '
 	printf "%s\n" "$BADCS" >badconn &&
 	chmod 600 badconn &&
@@ -498,6 +523,13 @@ test_expect_success 'plain http to a host that is not loopback: refused in one l
 	one_line err &&
 	grep -i "http" err &&
 	! mountpoint -q mnt
+'
+
+test_expect_success 'plain http to localhost (a loopback name) is allowed' '
+	L=http://localhost:$AZURITE_PORT/devstoreaccount1/con &&
+	no_creds AZURE_STORAGE_ACCOUNT=devstoreaccount1 AZURE_STORAGE_KEY="$AZURITE_KEY" \
+		"$SSEFS_BIN" --json disk show "$L/a.vhd" >l.json &&
+	test "$(jq -r .path l.json)" = "$L/a.vhd"
 '
 
 # a non-loopback address of this host that forwards to Azurite
