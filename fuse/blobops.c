@@ -160,6 +160,29 @@ static int blob_statfs(const char *path, struct statvfs *sv)
 	return 0;
 }
 
+/*
+ * The container is one flat folder whose disks are made, copied and
+ * deleted with `ssefs disk` on the URL: the rest is EOPNOTSUPP
+ * ("Operation not supported"), which says so, where libfuse's ENOSYS for
+ * a missing operation reads as a bug.
+ */
+static int no_create(const char *p, mode_t m, struct fuse_file_info *fi)
+{ (void)p; (void)m; (void)fi; return -EOPNOTSUPP; }
+static int no_path(const char *p)
+{ (void)p; return -EOPNOTSUPP; }
+static int no_rename(const char *p, const char *to, unsigned int fl)
+{ (void)p; (void)to; (void)fl; return -EOPNOTSUPP; }
+static int no_mkdir(const char *p, mode_t m)
+{ (void)p; (void)m; return -EOPNOTSUPP; }
+static int no_chmod(const char *p, mode_t m, struct fuse_file_info *fi)
+{ (void)p; (void)m; (void)fi; return -EOPNOTSUPP; }
+static int no_chown(const char *p, uid_t u, gid_t g,
+		    struct fuse_file_info *fi)
+{ (void)p; (void)u; (void)g; (void)fi; return -EOPNOTSUPP; }
+static int no_utimens(const char *p, const struct timespec ts[2],
+		      struct fuse_file_info *fi)
+{ (void)p; (void)ts; (void)fi; return -EOPNOTSUPP; }
+
 static struct fuse_operations blob_ops;
 
 static void blob_ops_init(void)
@@ -170,15 +193,14 @@ static void blob_ops_init(void)
 	blob_ops.releasedir = blob_releasedir;
 	blob_ops.readdir = blob_readdir;
 	blob_ops.statfs = blob_statfs;
-	/* left to `ssefs disk` on the URL: ENOSYS from libfuse */
-	blob_ops.create = NULL;
-	blob_ops.unlink = NULL;
-	blob_ops.rename = NULL;
-	blob_ops.mkdir = NULL;
-	blob_ops.rmdir = NULL;
-	blob_ops.chmod = NULL;
-	blob_ops.chown = NULL;
-	blob_ops.utimens = NULL;
+	blob_ops.create = no_create;
+	blob_ops.unlink = no_path;
+	blob_ops.rename = no_rename;
+	blob_ops.mkdir = no_mkdir;
+	blob_ops.rmdir = no_path;
+	blob_ops.chmod = no_chmod;
+	blob_ops.chown = no_chown;
+	blob_ops.utimens = no_utimens;
 }
 
 const struct fuse_operations *ssefs_blob_ops(void)

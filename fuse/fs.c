@@ -16,6 +16,7 @@
 #include "disk/header.h"
 #include "disk/volume.h"
 #include "cache/hcache.h"
+#include "store/azauth.h"
 #include "store/blobback.h"
 #include "fuse/fs.h"
 #include "keyvault/vault.h"
@@ -217,6 +218,8 @@ int ssefs_fs_open_blob(struct ssefs_fs *fs)
 	r = blob_store_open(&fs->blob, fs->store, &o, msg, sizeof(msg));
 	if (r < 0)
 		blob_notice(NULL, msg);
+	else
+		azb_creds_scrub_env();	/* the store holds its own copy */
 	return r;
 }
 

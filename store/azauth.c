@@ -445,6 +445,24 @@ int azb_creds_load(struct azb_creds *c, const struct azb_url *u,
 	return -ENOKEY;
 }
 
+void azb_creds_scrub_env(void)
+{
+	static const char *const names[] = {
+		"AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_CONNECTION_STRING",
+		"AZURE_STORAGE_ACCOUNT", "AZURE_STORAGE_KEY",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char *v = getenv(names[i]);
+
+		/* the bytes themselves: /proc/PID/environ shows them, not
+		 * the pointers unsetenv() changes */
+		if (v)
+			sodium_memzero(v, strlen(v));
+		unsetenv(names[i]);
+	}
+}
+
 void azb_creds_release(struct azb_creds *c)
 {
 	secbuf_free(c->key);

@@ -88,6 +88,13 @@ int azb_creds_load(struct azb_creds *c, const struct azb_url *u,
 void azb_creds_release(struct azb_creds *c);
 
 /*
+ * Wipe and unset the AZURE_STORAGE_* credentials of this process's
+ * environment, once a long-lived process holds what it needs: they would
+ * show in /proc/PID/environ and pass to every child (notify=).
+ */
+void azb_creds_scrub_env(void);
+
+/*
  * One request as SharedKey sees it.  @headers are the x-ms-* headers as
  * "name:value" strings (any case, any order); @query the query parameters
  * as "name=value" strings, values not percent-encoded; @path the URI path

@@ -96,10 +96,14 @@ static void sleep_ms(unsigned int ms)
 		;
 }
 
-/* "ssefs: WHAT: WHY" into @msg (may be NULL). */
+/*
+ * "ssefs: WHAT: WHY" into @msg (may be NULL).  A URL's query is cut from
+ * WHAT: it may be a SAS, and this line goes to stderr or syslog.
+ */
 static void __attribute__((format(printf, 4, 5)))
 say(char *msg, size_t len, const char *what, const char *fmt, ...)
 {
+	const char *q = strchr(what, '?');
 	char why[BLOB_MSG_MAX];
 	va_list ap;
 
@@ -108,7 +112,9 @@ say(char *msg, size_t len, const char *what, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	snprintf(msg, len, "ssefs: %s: %s", what, why);
+	snprintf(msg, len, "ssefs: %.*s%s: %s",
+		 q ? (int)(q - what) : (int)strlen(what), what,
+		 q ? "?..." : "", why);
 }
 
 /* The service's answer @e and the errno @r, for a message. */
@@ -998,7 +1004,12 @@ static void say_open(char *msg, size_t len, const char *url, int r,
 
 	switch (r) {
 	case -EINVAL:
-		if (!strcmp(source, "") || !strcmp(source, "the environment"))
+		if (strchr(url, '?'))
+			say(msg, len, url, "a URL takes no query: give a SAS "
+			    "in AZURE_STORAGE_SAS_TOKEN or a credentials "
+			    "file, never in the URL");
+		else if (!strcmp(source, "") ||
+			 !strcmp(source, "the environment"))
 			say(msg, len, url, "not a container URL (https://"
 			    "ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX] "
 			    "or http(s)://HOST:PORT/ACCOUNT/CONTAINER"

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "disk/backing.h"
 #include "store/blobback.h"
@@ -16,9 +17,18 @@ static int open_store(struct blob_store **s, const char *url, char *name,
 		      const struct blob_store_opts *o, char *msg,
 		      size_t msglen)
 {
+	const char *q = strpbrk(url, "?#");
 	char store[URL_MAX];
 	int r;
 
+	/* a query may be a SAS: not taken, and not repeated */
+	if (q) {
+		snprintf(msg, msglen, "ssefs: %.*s?...: a URL takes no query: "
+			 "give a SAS in AZURE_STORAGE_SAS_TOKEN or a "
+			 "credentials file, never in the URL", (int)(q - url),
+			 url);
+		return -EINVAL;
+	}
 	r = blob_url_split(url, store, sizeof(store), name, BLOBNAME_MAX);
 	if (r < 0) {
 		snprintf(msg, msglen, "ssefs: %s: not a CONTAINER-URL/NAME.vhd "
