@@ -26,10 +26,12 @@ _Static_assert(HC_KEY_BYTES == CIPHERDEV_CACHE_KEY_BYTES,
  * device, then the entries cleared: their slots can be reused) ... */
 #define HCDEV_BATCH_BYTES (16u << 20)
 /* ... or, while writes find the cache full, this many, or after this */
-#define HCDEV_STARVED_BYTES (1u << 20)
-#define HCDEV_STARVED_NS 50000000L
-/* threads writing back scattered runs at once */
+#define HCDEV_STARVED_BYTES (4u << 20)
+#define HCDEV_STARVED_NS 200000000L
+/* threads writing back scattered runs at once, when a lower write takes
+ * a round trip (a blob store) rather than a local write's time */
 #define HCDEV_WORKERS	4u
+#define HCDEV_SLOW_NS	500000L
 
 struct hcdev {
 	struct blkdev dev;
@@ -40,6 +42,8 @@ struct hcdev {
 	int plain;			/* above the cipher layer */
 	struct blkdev *cipher;		/* encrypts sectors of the other kind */
 	struct blkdev *below_cipher;	/* takes ciphertext: see settle() */
+	long run_ns;			/* a write-back run's lower write, on
+					 * average (atomic) */
 };
 
 static struct hcdev *hd(struct blkdev *d)
@@ -264,6 +268,8 @@ static int writeback_run(struct hcdev *h, struct wb *w, const uint64_t *secs,
 	}
 	vol_unlock_sectors(h->vol, secs[0], secs[n - 1]);
 	for (i = 0; i < n; i = j) {
+		struct timespec t0, t1;
+		long ns, avg;
 		int ok;
 
 		for (j = i; j < n && w->took[j]; j++)
@@ -272,8 +278,15 @@ static int writeback_run(struct hcdev *h, struct wb *w, const uint64_t *secs,
 			j++;
 			continue;
 		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		ok = w->to->ops->write(w->to, secs[i], buf + i * ss,
 				       j - i) == 0;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ns = (t1.tv_sec - t0.tv_sec) * 1000000000L +
+		     (t1.tv_nsec - t0.tv_nsec);
+		avg = __atomic_load_n(&h->run_ns, __ATOMIC_RELAXED);
+		__atomic_store_n(&h->run_ns, avg + (ns - avg) / 8,
+				 __ATOMIC_RELAXED);
 		for (size_t k = i; k < j; k++)
 			hc_cleaned(h->hcd, &w->tk[k], ok);
 		if (!ok) {
@@ -397,7 +410,9 @@ static void *wpart_main(void *arg)
  * with a checkpoint after every batch (so that a full cache has room
  * again long before the end of the pass); *@count says how many went.
  * Many runs (scattered sectors) are split in up to HCDEV_WORKERS parts
- * written back at once: each run costs a round trip to a blob store.
+ * written back at once when a lower write is slow: each run costs a
+ * round trip to a blob store (a local store's are written in turn: more
+ * threads there only contend for the cache's lock).
  * Sectors another flush is writing back (the cache's thread and an fsync
  * at once) are left to it at first, so that the two share the work, and
  * taken again at the end, waiting for that flush's write of them: what
@@ -418,7 +433,9 @@ static int writeback(struct hcdev *h, struct blkdev *to, int plain,
 		return r;
 	for (size_t i = 1; i < n; i++)
 		runs += secs[i] != secs[i - 1] + 1;
-	nparts = runs >= 8 * HCDEV_WORKERS ? HCDEV_WORKERS : 1;
+	nparts = runs >= 8 * HCDEV_WORKERS &&
+		 __atomic_load_n(&h->run_ns, __ATOMIC_RELAXED) >=
+			 HCDEV_SLOW_NS ? HCDEV_WORKERS : 1;
 	memset(part, 0, sizeof(part));
 	/* parts of about n / nparts sectors, cut between runs */
 	for (size_t k = 0; k < nparts; k++) {
