@@ -15,9 +15,11 @@ command -v jq >/dev/null || { skip_all='needs jq'; test_done; }
 command -v python3 >/dev/null || { skip_all='needs python3'; test_done; }
 
 MIB=1048576
-# 8 MiB of slots: 2048 sectors of 512 bytes, an eighth of the 16 MiB the
-# first write puts in the cache, so it is full when the random writes
-# start
+# 8 MiB of slots: 2048 sectors of 4 KiB (the disks' sector size), half of
+# the 16 MiB the first write puts in the cache, so it is full when the
+# random writes start.  On main before the fix, write-back went in runs
+# of 64 sectors and writes the full cache could not take one Put Page per
+# sector: 16 KiB per request where the check below wants 256 KiB.
 OPTS="host_cache=$TRASH_DIRECTORY/hc,caching=ReadWrite,cache_size=8M"
 
 json () {	# JQ: a number from status --json of mnt
