@@ -60,7 +60,7 @@ struct slot {
 	uint8_t wb;		/* a write-back of it is in flight */
 	uint16_t pins;		/* readers and writers of its data */
 	uint32_t wgen;		/* bumped by every hc_write_dirty() */
-	uint64_t cmark;		/* d->mark when it was cleaned or dropped */
+	uint64_t cmark;		/* d->mark when cleaned or dropped */
 };
 
 struct pending {

@@ -42,8 +42,8 @@ struct hcdev {
 	int plain;			/* above the cipher layer */
 	struct blkdev *cipher;		/* encrypts sectors of the other kind */
 	struct blkdev *below_cipher;	/* takes ciphertext: see settle() */
-	long run_ns;			/* a write-back run's lower write, on
-					 * average (atomic) */
+	long run_ns;			/* a write-back run's lower
+					 * write, on average (atomic) */
 };
 
 static struct hcdev *hd(struct blkdev *d)
@@ -222,8 +222,8 @@ struct wb {
 	uint64_t *skipped;		/* ... or they are left for later */
 	size_t nskipped;
 	size_t count;			/* sectors written back */
-	uint64_t since;			/* bytes since the last checkpoint */
-	struct timespec cp;		/* when it was */
+	uint64_t since;			/* bytes since the checkpoint */
+	struct timespec cp;		/* when that was */
 };
 
 /*
