@@ -57,7 +57,10 @@ struct slot {
 	uint8_t ref;		/* clock: recently used */
 	uint8_t stale;		/* FILLING overtaken by a write or a drop */
 	uint8_t plain;		/* data is plaintext */
+	uint8_t wb;		/* a write-back of it is in flight */
 	uint16_t pins;		/* readers and writers of its data */
+	uint32_t wgen;		/* bumped by every hc_write_dirty() */
+	uint64_t cmark;		/* d->mark when cleaned or dropped */
 };
 
 struct pending {
@@ -78,6 +81,8 @@ struct hc_disk {
 	unsigned int pass;
 	uint64_t ndirty, nondisk;
 	uint64_t ndropped;	/* S_DROPPED slots (their entries say dirty) */
+	uint64_t nwb;		/* slots with a write-back in flight */
+	uint64_t mark;		/* hc_mark(): lower-device syncs begun */
 	uint64_t gen;		/* bumped by every write and drop */
 	struct backing_fp fp;	/* parked: the backing file when it closed */
 };
@@ -106,9 +111,12 @@ struct hcache {
 	uint64_t hits, misses, writebacks, refused;
 	uint64_t writethroughs;
 	int last_err;			/* the cache file's last write error */
+	int starved;			/* a claim found no slot since the
+					 * last checkpoint */
 
 	pthread_t thread;
 	int running, stop;
+	int kick;			/* write back now, do not wait */
 	unsigned int delay;		/* seconds between write-backs */
 	unsigned int pass;
 };
@@ -230,6 +238,7 @@ static void slot_unmap(struct hcache *hc, uint64_t idx)
 	}
 	if (s->ondisk) {
 		s->state = S_DROPPED;
+		s->cmark = s->d->mark;	/* cleared after the next sync */
 		s->d->ndropped++;
 		return;
 	}
@@ -647,14 +656,30 @@ static void *writeback_main(void *arg)
 {
 	struct hcache *hc = arg;
 
+	int failed = 0;
+
 	pthread_mutex_lock(&hc->lock);
 	while (!hc->stop) {
 		struct timespec ts;
 		struct hc_disk *d;
 
+		/* kicked (the cache is half dirty, or full): almost at
+		 * once (a pass that can make no progress does not spin),
+		 * unless the last pass failed (the store is down: retry at
+		 * the usual pace) */
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += hc->delay;
+		if (hc->kick && !failed) {
+			ts.tv_nsec += 10000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+		} else {
+			ts.tv_sec += hc->delay;
+		}
 		pthread_cond_timedwait(&hc->wake, &hc->lock, &ts);
+		hc->kick = 0;
+		failed = 0;
 		hc->pass++;
 		/* one write-back per disk and pass; the list may change
 		 * while the lock is dropped, so start over each time */
@@ -668,7 +693,8 @@ static void *writeback_main(void *arg)
 			d->pass = hc->pass;
 			d->busy++;
 			pthread_mutex_unlock(&hc->lock);
-			d->flush(d->owner);
+			if (d->flush(d->owner) < 0)
+				failed = 1;
 			pthread_mutex_lock(&hc->lock);
 			d->busy--;
 			pthread_cond_broadcast(&hc->cond);
@@ -1086,6 +1112,10 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 	if (idx == NONE) {
 		idx = claim(hc, d, sector, plain);
 		if (idx == NONE) {
+			/* full: the write-back makes room now, not at its
+			 * next tick, and checkpoints as it goes */
+			hc->starved = 1;
+			hc->kick = 1;
 			pthread_cond_signal(&hc->wake);
 			pthread_mutex_unlock(&hc->lock);
 			return 0;
@@ -1097,6 +1127,7 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 	}
 	s = &hc->slots[idx];
 	d->gen++;
+	s->wgen++;		/* a write-back in flight is of older data */
 	if (!s->dirty) {
 		s->dirty = 1;
 		d->ndirty++;
@@ -1140,13 +1171,15 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 	}
 	if (r < 0)
 		hc->last_err = -r;	/* a full file system, say */
-	if (hc->ndirty * 2 > hc->nslots)
+	if (hc->ndirty * 2 > hc->nslots && !hc->kick) {
+		hc->kick = 1;
 		pthread_cond_signal(&hc->wake);
+	}
 	pthread_mutex_unlock(&hc->lock);
 	return r < 0 ? 0 : 1;
 }
 
-int hc_wrote_through(struct hc_disk *d, uint64_t sector)
+int hc_wrote_through(struct hc_disk *d, uint64_t first, uint64_t last)
 {
 	struct hcache *hc = d->hc;
 	uint64_t seen = 0;
@@ -1154,14 +1187,16 @@ int hc_wrote_through(struct hc_disk *d, uint64_t sector)
 
 	pthread_mutex_lock(&hc->lock);
 	d->gen++;
-	hc->writethroughs++;
-	drop_one(hc, d, sector);
+	hc->writethroughs += last - first + 1;
+	if (last - first < 4096)
+		for (uint64_t sec = first; sec <= last; sec++)
+			drop_one(hc, d, sec);
 	/*
-	 * An entry that still vouches for an older copy (dropped above, by
-	 * hc_write_dirty() or by a discard) would be replayed over the
-	 * store's newer content after a crash: clear it now.  The slot
-	 * stays DROPPED, so the next hc_checkpoint() clears it again and
-	 * syncs the cache file after the store.
+	 * An entry that still vouches for an older copy (dropped by the
+	 * caller's hc_drop(), by hc_write_dirty() or by a discard) would be
+	 * replayed over the store's newer content after a crash: clear it
+	 * now.  The slot stays DROPPED, so the next hc_checkpoint() clears
+	 * it again and syncs the cache file after the store.
 	 */
 	for (uint64_t i = 0; i < hc->nslots && seen < d->ndropped; i++) {
 		struct slot *s = &hc->slots[i];
@@ -1169,7 +1204,7 @@ int hc_wrote_through(struct hc_disk *d, uint64_t sector)
 		if (s->d != d || s->state != S_DROPPED)
 			continue;
 		seen++;
-		if (s->sector == sector && r == 0)
+		if (s->sector >= first && s->sector <= last && r == 0)
 			r = clear_entry(hc, i);
 	}
 	pthread_mutex_unlock(&hc->lock);
@@ -1183,7 +1218,7 @@ void hc_drop(struct hc_disk *d, uint64_t first, uint64_t last)
 
 	pthread_mutex_lock(&hc->lock);
 	d->gen++;
-	if (last - first < 64) {
+	if (last - first < 4096) {
 		for (uint64_t sec = first; sec <= last; sec++)
 			drop_one(hc, d, sec);
 	} else {
@@ -1234,44 +1269,126 @@ int hc_dirty_sectors(struct hc_disk *d, uint64_t **out, size_t *n)
 	return 0;
 }
 
-int hc_take_dirty(struct hc_disk *d, uint64_t sector, void *buf, int *plain)
+/* Is a write-back of one of @d's sectors [@first, @last] in flight? */
+static int wb_in(struct hcache *hc, struct hc_disk *d, uint64_t first,
+		 uint64_t last)
+{
+	if (!d->nwb)
+		return 0;
+	if (last - first < 4096) {
+		for (uint64_t sec = first; sec <= last; sec++) {
+			uint64_t idx = map_find(hc, d, sec);
+
+			if (idx != NONE && hc->slots[idx].wb)
+				return 1;
+		}
+		return 0;
+	}
+	for (uint64_t i = 0; i < hc->nslots; i++) {
+		struct slot *s = &hc->slots[i];
+
+		if (s->d == d && s->wb && s->sector >= first &&
+		    s->sector <= last)
+			return 1;
+	}
+	return 0;
+}
+
+void hc_wait_writeback(struct hc_disk *d, uint64_t first, uint64_t last)
+{
+	struct hcache *hc = d->hc;
+
+	pthread_mutex_lock(&hc->lock);
+	while (wb_in(hc, d, first, last))
+		pthread_cond_wait(&hc->cond, &hc->lock);
+	pthread_mutex_unlock(&hc->lock);
+}
+
+int hc_take_dirty(struct hc_disk *d, uint64_t sector, void *buf, int *plain,
+		  int wait, struct hc_taken *t)
 {
 	struct hcache *hc = d->hc;
 	uint64_t idx;
+	struct slot *s;
 	ssize_t got;
 
 	pthread_mutex_lock(&hc->lock);
-	idx = map_find(hc, d, sector);
-	if (idx == NONE || hc->slots[idx].state != S_VALID ||
-	    !hc->slots[idx].dirty) {
-		pthread_mutex_unlock(&hc->lock);
-		return 0;
+	for (;;) {
+		idx = map_find(hc, d, sector);
+		if (idx == NONE || hc->slots[idx].state != S_VALID ||
+		    !hc->slots[idx].dirty) {
+			pthread_mutex_unlock(&hc->lock);
+			return 0;
+		}
+		if (!hc->slots[idx].wb)
+			break;
+		if (!wait) {
+			pthread_mutex_unlock(&hc->lock);
+			return 2;
+		}
+		/* another flush is writing it back: this one's sync must
+		 * come after that write, so wait for it */
+		pthread_cond_wait(&hc->cond, &hc->lock);
 	}
-	*plain = hc->slots[idx].plain;
-	got = read_pinned(hc, idx, buf, d->ss);
+	s = &hc->slots[idx];
+	*plain = s->plain;
+	s->wb = 1;
+	s->pins++;
+	d->nwb++;
+	t->idx = idx;
+	t->sector = sector;
+	t->wgen = s->wgen;
 	pthread_mutex_unlock(&hc->lock);
-	if (got < 0)
-		return (int)got;
-	return got == (ssize_t)d->ss ? 1 : -EIO;
+	got = io_pread_all(hc->fd, buf, d->ss, slot_off(hc, idx));
+	if (got == (ssize_t)d->ss)
+		return 1;
+	hc_cleaned(d, t, 0);
+	return got < 0 ? (int)got : -EIO;
 }
 
-void hc_cleaned(struct hc_disk *d, uint64_t sector)
+void hc_cleaned(struct hc_disk *d, const struct hc_taken *t, int ok)
 {
 	struct hcache *hc = d->hc;
-	uint64_t idx;
+	struct slot *s = &hc->slots[t->idx];
 
 	pthread_mutex_lock(&hc->lock);
-	idx = map_find(hc, d, sector);
-	if (idx != NONE && hc->slots[idx].dirty) {
-		hc->slots[idx].dirty = 0;
+	s->wb = 0;
+	s->pins--;
+	d->nwb--;
+	/* clean only if no write came since it was taken */
+	if (ok && s->d == d && s->state == S_VALID && s->sector == t->sector &&
+	    s->wgen == t->wgen && s->dirty) {
+		s->dirty = 0;
+		s->cmark = d->mark;
 		d->ndirty--;
 		hc->ndirty--;
 		hc->writebacks++;
 	}
+	pthread_cond_broadcast(&hc->cond);
 	pthread_mutex_unlock(&hc->lock);
 }
 
-int hc_checkpoint(struct hc_disk *d)
+uint64_t hc_mark(struct hc_disk *d)
+{
+	uint64_t m;
+
+	pthread_mutex_lock(&d->hc->lock);
+	m = ++d->mark;
+	pthread_mutex_unlock(&d->hc->lock);
+	return m;
+}
+
+int hc_starved(struct hc_disk *d)
+{
+	int r;
+
+	pthread_mutex_lock(&d->hc->lock);
+	r = d->hc->starved;
+	pthread_mutex_unlock(&d->hc->lock);
+	return r;
+}
+
+int hc_checkpoint(struct hc_disk *d, uint64_t mark)
 {
 	struct hcache *hc = d->hc;
 	int r = 0, any = 0;
@@ -1280,7 +1397,9 @@ int hc_checkpoint(struct hc_disk *d)
 	for (uint64_t i = 0; i < hc->nslots && d->nondisk; i++) {
 		struct slot *s = &hc->slots[i];
 
-		if (s->d != d || !s->ondisk || s->dirty)
+		/* only what the lower device had before the sync that
+		 * @mark began: a sector cleaned since may not be durable */
+		if (s->d != d || !s->ondisk || s->dirty || s->cmark >= mark)
 			continue;
 		r = clear_entry(hc, i);
 		if (r < 0)
@@ -1291,6 +1410,8 @@ int hc_checkpoint(struct hc_disk *d)
 		if (s->state == S_DROPPED)
 			slot_free(hc, i);
 	}
+	if (any)
+		hc->starved = 0;
 	pthread_mutex_unlock(&hc->lock);
 	if (any && fdatasync(hc->fd) < 0 && r == 0)
 		r = -errno;

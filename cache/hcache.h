@@ -14,8 +14,10 @@
  * from the cache: the sector goes to its slot, and the slot's table entry
  * (disk UUID, sector, sequence number, a MAC keyed from the disk's DEK)
  * says it is newer than the store.  A background thread writes dirty
- * sectors back through the owning volume every second; fsync and the last
- * close do it at once (vol_flush()).  Only dirty sectors are recorded in
+ * sectors back through the owning volume every second, at once when the
+ * cache is half dirty or a write found it full, and makes their slots
+ * reusable batch by batch; fsync and the last close do it at once
+ * (vol_flush()).  Only dirty sectors are recorded in
  * the table; clean ones are forgotten at every mount.
  *
  * Crash rules, which the code keeps:
@@ -31,10 +33,16 @@
  * lost, as on any disk with a volatile write cache.
  *
  * Locking: one mutex guards the slot table and the hash; slot data is read
- * and written outside it, with the slot pinned.  Writers and write-back of
- * one sector are serialised by the volume's stripe locks, which callers of
- * hc_write_dirty(), hc_wrote_through(), hc_wrote(), hc_take_dirty() and
- * hc_drop() hold.
+ * and written outside it, with the slot pinned.  Writers and the copying
+ * out of write-back (hc_take_dirty()) of one sector are serialised by the
+ * volume's stripe locks, which callers of hc_write_dirty(),
+ * hc_wrote_through(), hc_wrote(), hc_take_dirty() and hc_drop() hold.
+ * The write-back's write into the store runs without the stripes, with
+ * the slot pinned: a write that lands in the cache meanwhile makes the
+ * slot stay dirty (hc_cleaned() sees it), and whoever writes the store
+ * itself (a write through, a discard, a shrink) first waits for the
+ * write-backs in flight of its sectors (hc_drop() and hc_wait_writeback()
+ * do), so that no older copy lands over newer store content.
  * Readers (hc_read()) take no stripe: hc_drop() waits for a reader's pin
  * to go before it lets the slot go.
  */
@@ -155,14 +163,24 @@ int hc_write_dirty(struct hc_disk *d, uint64_t sector, const void *buf,
 		   int plain);
 
 /*
- * hc_wrote_through() - the store has the sector's new content (written,
- * not yet synced): forget any cached copy and clear a table entry that
- * still vouches for an older dirty copy, so that neither a write-back nor
- * the replay after a crash brings the older copy back over it.  Caller
- * holds the sector's stripe.  Return: 0, or -errno (the entry could not
- * be cleared: do not acknowledge the write).
+ * hc_wrote_through() - the store has the new content of sectors [@first,
+ * @last] (written, not yet synced; the caller called hc_drop() on them
+ * before it wrote, which waited for write-backs in flight): forget any
+ * cached copy and clear table entries that still vouch for older dirty
+ * copies, so that neither a write-back nor the replay after a crash brings
+ * an older copy back over it.  Caller holds the sectors' stripes.
+ * Return: 0, or -errno (an entry could not be cleared: do not acknowledge
+ * the write).
  */
-int hc_wrote_through(struct hc_disk *d, uint64_t sector);
+int hc_wrote_through(struct hc_disk *d, uint64_t first, uint64_t last);
+
+/*
+ * hc_wait_writeback() - wait until no write-back of a sector in [@first,
+ * @last] is in flight.  With the sectors' stripes held, none starts
+ * until they are released: call it before writing, discarding or cutting
+ * off those sectors in the store.
+ */
+void hc_wait_writeback(struct hc_disk *d, uint64_t first, uint64_t last);
 
 /* After the store got the sector's new content: update a cached copy. */
 void hc_wrote(struct hc_disk *d, uint64_t sector, const void *buf, int plain);
@@ -171,16 +189,30 @@ void hc_wrote(struct hc_disk *d, uint64_t sector, const void *buf, int plain);
 void hc_drop(struct hc_disk *d, uint64_t first, uint64_t last);
 
 /*
- * Write-back, in three steps: hc_dirty_sectors() lists the dirty sectors
+ * Write-back, in steps: hc_dirty_sectors() lists the dirty sectors
  * (ascending, malloc'd); for each, with its stripe held, hc_take_dirty()
- * copies it out (1; 0 when no longer dirty) and, once it is in the store,
- * hc_cleaned(); after the store's fdatasync, hc_checkpoint() clears their
- * entries durably and frees the slots for reuse.
+ * copies it out (1, and *@t says what was taken; 0 when no longer dirty;
+ * one another flush is writing back is waited for if @wait, else 2) and
+ * pins its slot;
+ * the stripe may then go.  Once the store has it (@ok) or the write
+ * failed, hc_cleaned() unpins it, clean if no write came meanwhile.
+ * hc_mark() just before the store's sync, and after it hc_checkpoint()
+ * with that mark clears the entries of what was clean before the mark,
+ * durably, and so makes their slots free for reuse.  hc_starved(): a
+ * write found no slot since the last checkpoint that freed any (write
+ * back and checkpoint in small batches).
  */
+struct hc_taken {
+	uint64_t idx, sector;
+	uint32_t wgen;
+};
 int hc_dirty_sectors(struct hc_disk *d, uint64_t **out, size_t *n);
-int hc_take_dirty(struct hc_disk *d, uint64_t sector, void *buf, int *plain);
-void hc_cleaned(struct hc_disk *d, uint64_t sector);
-int hc_checkpoint(struct hc_disk *d);
+int hc_take_dirty(struct hc_disk *d, uint64_t sector, void *buf, int *plain,
+		  int wait, struct hc_taken *t);
+void hc_cleaned(struct hc_disk *d, const struct hc_taken *t, int ok);
+uint64_t hc_mark(struct hc_disk *d);
+int hc_checkpoint(struct hc_disk *d, uint64_t mark);
+int hc_starved(struct hc_disk *d);
 
 struct hc_stats {
 	uint64_t slots, used, dirty, pending;

@@ -2,8 +2,10 @@
  * hcdev.c - the host cache as a device: cache/hcache.c over a lower device
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cache/hcache.h"
 #include "cache/hcdev.h"
@@ -17,7 +19,19 @@ _Static_assert(HC_KEY_BYTES == CIPHERDEV_CACHE_KEY_BYTES,
 	       "the cache key the cipher layer derives");
 
 #define HCDEV_MAP	2048u	/* sectors per hit map: 1 MiB of 512 */
-#define HCDEV_RUN	64u	/* sectors per write-back run */
+/* bytes of consecutive sectors written back in one lower write: a blob
+ * store sends it as one Put Page (AZB_PUT_PAGE_MAX) */
+#define HCDEV_RUN_BYTES	(4u << 20)
+/* bytes written back between two checkpoints (a sync of the lower
+ * device, then the entries cleared: their slots can be reused) ... */
+#define HCDEV_BATCH_BYTES (16u << 20)
+/* ... or, while writes find the cache full, this many, or after this */
+#define HCDEV_STARVED_BYTES (4u << 20)
+#define HCDEV_STARVED_NS 200000000L
+/* threads writing back scattered runs at once, when a lower write takes
+ * a round trip (a blob store) rather than a local write's time */
+#define HCDEV_WORKERS	4u
+#define HCDEV_SLOW_NS	500000L
 
 struct hcdev {
 	struct blkdev dev;
@@ -28,6 +42,8 @@ struct hcdev {
 	int plain;			/* above the cipher layer */
 	struct blkdev *cipher;		/* encrypts sectors of the other kind */
 	struct blkdev *below_cipher;	/* takes ciphertext: see settle() */
+	long run_ns;			/* a write-back run's lower
+					 * write, on average (atomic) */
 };
 
 static struct hcdev *hd(struct blkdev *d)
@@ -104,30 +120,35 @@ static int hd_read(struct blkdev *d, uint64_t sector, void *vbuf, size_t n)
 
 /*
  * ReadWrite: every sector goes to the cache and is written back later;
- * one the cache cannot take (no room, or its file system is full) goes to
- * the lower device at once, and the write is acknowledged only once the
- * lower device has it and no older cached copy can come back over it.
+ * from the first one the cache cannot take (no room, or its file system
+ * is full) the rest of the request goes to the lower device at once, in
+ * one write, and the write is acknowledged only once the lower device has
+ * it and no older cached copy can come back over it: their cached copies
+ * are dropped first (which waits for write-backs of them in flight), the
+ * entries vouching for them cleared after.
  */
 static int write_rw(struct hcdev *h, uint64_t sector, const uint8_t *buf,
 		    size_t n)
 {
 	struct blkdev *lo = h->dev.lower;
-	int r = 0, c;
+	uint64_t last = sector + n - 1;
+	size_t i;
+	int r, c;
 
-	for (size_t i = 0; i < n && r == 0; i++) {
-		const uint8_t *p = buf + i * h->dev.ss;
-
-		c = hc_write_dirty(h->hcd, sector + i, p, h->plain);
+	for (i = 0; i < n; i++) {
+		c = hc_write_dirty(h->hcd, sector + i, buf + i * h->dev.ss,
+				   h->plain);
 		if (c < 0)
 			return c;
-		if (c == 1)
-			continue;
-		r = lo->ops->write(lo, sector + i, p, 1);
-		if (r == 0)
-			r = hc_wrote_through(h->hcd, sector + i);
-		else
-			hc_drop(h->hcd, sector + i, sector + i);
+		if (c == 0)
+			break;
 	}
+	if (i == n)
+		return 0;
+	hc_drop(h->hcd, sector + i, last);
+	r = lo->ops->write(lo, sector + i, buf + i * h->dev.ss, n - i);
+	if (r == 0)
+		r = hc_wrote_through(h->hcd, sector + i, last);
 	return r;
 }
 
@@ -141,6 +162,8 @@ static int hd_write(struct blkdev *d, uint64_t sector, const void *vbuf,
 
 	if (h->rw)
 		return write_rw(h, sector, buf, n);
+	/* dirty sectors an earlier mount left may be on their way down */
+	hc_wait_writeback(h->hcd, sector, sector + n - 1);
 	r = d->lower->ops->write(d->lower, sector, buf, n);
 	for (size_t i = 0; i < n; i++) {
 		if (r == 0)
@@ -156,7 +179,12 @@ static int hd_write(struct blkdev *d, uint64_t sector, const void *vbuf,
  * the cache (its dirty sectors are newer). */
 static int hd_discard(struct blkdev *d, uint64_t sector, uint64_t n)
 {
-	int r = d->lower->ops->discard(d->lower, sector, n);
+	int r;
+
+	/* (no write-back of them lands after the discard) */
+	if (n)
+		hc_wait_writeback(hd(d)->hcd, sector, sector + n - 1);
+	r = d->lower->ops->discard(d->lower, sector, n);
 
 	if (r == 0 && n)
 		hc_drop(hd(d)->hcd, sector, sector + n - 1);
@@ -167,7 +195,10 @@ static int hd_discard(struct blkdev *d, uint64_t sector, uint64_t n)
  * that a reader who read it before cannot cache the old bytes again. */
 static int hd_resize(struct blkdev *d, uint64_t nsec)
 {
-	int r = d->lower->ops->resize(d->lower, nsec);
+	int r;
+
+	hc_wait_writeback(hd(d)->hcd, nsec, UINT64_MAX);
+	r = d->lower->ops->resize(d->lower, nsec);
 
 	if (r == 0)
 		hc_drop(hd(d)->hcd, nsec, UINT64_MAX);
@@ -179,86 +210,293 @@ static int hd_size(struct blkdev *d, uint64_t *nsec)
 	return d->lower->ops->size(d->lower, nsec);
 }
 
+/* What one write-back carries between its runs. */
+struct wb {
+	struct blkdev *to;
+	int plain;			/* the kind @to takes */
+	size_t max;			/* sectors per run */
+	uint8_t *buf;			/* max sectors */
+	struct hc_taken *tk;		/* max */
+	uint8_t *took;			/* max */
+	int wait;			/* for sectors another flush has */
+	uint64_t *skipped;		/* ... or they are left for later */
+	size_t nskipped;
+	size_t count;			/* sectors written back */
+	uint64_t since;			/* bytes since the checkpoint */
+	struct timespec cp;		/* when that was */
+};
+
 /*
  * Write back one run of consecutive dirty sectors @secs[0..@n) (@n <=
- * HCDEV_RUN) into @to, with their stripes held: take each out of the
- * cache, write what was taken in consecutive pieces, and mark those
- * clean.  @plain: the kind @to takes.
+ * w->max): with their stripes held, take each out of the cache (its slot
+ * stays pinned); then, the stripes released, so that writers wait only
+ * for the copying out, write what was taken in consecutive pieces, one
+ * lower write each, and mark those clean.
  */
-static int writeback_run(struct hcdev *h, struct blkdev *to, int plain,
-			 const uint64_t *secs, size_t n, uint8_t *buf,
-			 size_t *count)
+static int writeback_run(struct hcdev *h, struct wb *w, const uint64_t *secs,
+			 size_t n)
 {
 	uint32_t ss = h->dev.ss;
-	uint8_t took[HCDEV_RUN];
+	uint8_t *buf = w->buf;
 	size_t i, j;
 	int r = 0;
 
 	vol_lock_sectors(h->vol, secs[0], secs[n - 1]);
 	for (i = 0; i < n; i++) {
-		int kind = plain, t;
+		int kind = w->plain, t;
 
-		t = hc_take_dirty(h->hcd, secs[i], buf + i * ss, &kind);
-		/* plaintext an earlier mount left in a cache below the
-		 * cipher layer is encrypted; else another kind waits */
-		if (t == 1 && kind != plain && !h->plain && kind) {
-			t = foreign(h, secs[i], buf + i * ss);
-			t = t < 0 ? t : 1;
-		} else if (t == 1 && kind != plain) {
+		t = hc_take_dirty(h->hcd, secs[i], buf + i * ss, &kind,
+				  w->wait, &w->tk[i]);
+		if (t == 2) {
+			w->skipped[w->nskipped++] = secs[i];
 			t = 0;
 		}
-		took[i] = t == 1;
+		/* plaintext an earlier mount left in a cache below the
+		 * cipher layer is encrypted; else another kind waits */
+		if (t == 1 && kind != w->plain) {
+			int e = !h->plain && kind ?
+				foreign(h, secs[i], buf + i * ss) : 1;
+
+			if (e) {
+				hc_cleaned(h->hcd, &w->tk[i], 0);
+				t = e < 0 ? e : 0;
+			}
+		}
+		w->took[i] = t == 1;
 		if (t < 0 && r == 0)
 			r = t;
 	}
+	vol_unlock_sectors(h->vol, secs[0], secs[n - 1]);
 	for (i = 0; i < n; i = j) {
-		for (j = i; j < n && took[j]; j++)
+		struct timespec t0, t1;
+		long ns, avg;
+		int ok;
+
+		for (j = i; j < n && w->took[j]; j++)
 			;
 		if (j == i) {
 			j++;
 			continue;
 		}
-		if (to->ops->write(to, secs[i], buf + i * ss, j - i) < 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ok = w->to->ops->write(w->to, secs[i], buf + i * ss,
+				       j - i) == 0;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ns = (t1.tv_sec - t0.tv_sec) * 1000000000L +
+		     (t1.tv_nsec - t0.tv_nsec);
+		avg = __atomic_load_n(&h->run_ns, __ATOMIC_RELAXED);
+		__atomic_store_n(&h->run_ns, avg + (ns - avg) / 8,
+				 __ATOMIC_RELAXED);
+		for (size_t k = i; k < j; k++)
+			hc_cleaned(h->hcd, &w->tk[k], ok);
+		if (!ok) {
 			r = r ? r : -EIO;
 			continue;
 		}
-		for (size_t k = i; k < j; k++)
-			hc_cleaned(h->hcd, secs[k]);
-		*count += j - i;
+		w->count += j - i;
+		w->since += (uint64_t)(j - i) * ss;
 	}
-	vol_unlock_sectors(h->vol, secs[0], secs[n - 1]);
 	return r;
 }
 
-/* Write this disk's dirty sectors of kind @plain back into @to; *@count
- * says how many went. */
+/* The lower device synced, then the entries of what it had before
+ * cleared: their slots are free for reuse. */
+static int checkpoint(struct hcdev *h, struct blkdev *to)
+{
+	uint64_t mark = hc_mark(h->hcd);
+	int r = to->ops->flush(to);
+
+	return r < 0 ? r : hc_checkpoint(h->hcd, mark);
+}
+
+/* Is it time for a checkpoint in the middle of a write-back? */
+static int batch_done(struct hcdev *h, struct wb *w)
+{
+	struct timespec now;
+	long ns;
+
+	if (w->since >= HCDEV_BATCH_BYTES)
+		return 1;
+	if (!w->since || !hc_starved(h->hcd))
+		return 0;
+	if (w->since >= HCDEV_STARVED_BYTES)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ns = (now.tv_sec - w->cp.tv_sec) * 1000000000L +
+	     (now.tv_nsec - w->cp.tv_nsec);
+	return ns >= HCDEV_STARVED_NS;
+}
+
+/* One pass over @secs[0..@n), ascending. */
+static int writeback_list(struct hcdev *h, struct wb *w, const uint64_t *secs,
+			  size_t n)
+{
+	size_t i, j;
+	int r = 0, r2;
+
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && j - i < w->max &&
+			     secs[j] == secs[j - 1] + 1; j++)
+			;
+		r2 = writeback_run(h, w, secs + i, j - i);
+		if (r2 < 0 && r == 0)
+			r = r2;
+		if (j < n && batch_done(h, w)) {
+			r2 = checkpoint(h, w->to);
+			if (r2 < 0 && r == 0)
+				r = r2;
+			w->since = 0;
+			clock_gettime(CLOCK_MONOTONIC, &w->cp);
+		}
+	}
+	return r;
+}
+
+/* Buffers for runs of @secs[0..@n), which are ascending. */
+static int wb_init(struct hcdev *h, struct wb *w, struct blkdev *to,
+		   int plain, const uint64_t *secs, size_t n)
+{
+	size_t run = 1, longest = 1, cap = HCDEV_RUN_BYTES / h->dev.ss;
+
+	memset(w, 0, sizeof(*w));
+	w->to = to;
+	w->plain = plain;
+	for (size_t i = 1; i < n && longest < cap; i++) {
+		run = secs[i] == secs[i - 1] + 1 ? run + 1 : 1;
+		if (run > longest)
+			longest = run;
+	}
+	w->max = longest < cap ? longest : cap;
+	w->buf = malloc(w->max * h->dev.ss);
+	w->tk = malloc(w->max * sizeof(*w->tk));
+	w->took = malloc(w->max);
+	w->skipped = malloc(n * sizeof(*w->skipped));
+	clock_gettime(CLOCK_MONOTONIC, &w->cp);
+	return w->buf && w->tk && w->took && w->skipped ? 0 : -ENOMEM;
+}
+
+static void wb_free(struct hcdev *h, struct wb *w)
+{
+	if (w->buf)
+		secmem_wipe(w->buf, w->max * h->dev.ss);
+	free(w->buf);
+	free(w->tk);
+	free(w->took);
+	free(w->skipped);
+}
+
+/* One of the write-back's workers: a part of the sorted list. */
+struct wpart {
+	struct hcdev *h;
+	struct wb w;
+	const uint64_t *secs;
+	size_t n;
+	int r;
+	pthread_t t;
+	int started;
+};
+
+static void *wpart_main(void *arg)
+{
+	struct wpart *p = arg;
+
+	p->r = writeback_list(p->h, &p->w, p->secs, p->n);
+	return NULL;
+}
+
+/*
+ * Write this disk's dirty sectors of kind @plain back into @to, in runs
+ * of consecutive sectors up to HCDEV_RUN_BYTES, one lower write each,
+ * with a checkpoint after every batch (so that a full cache has room
+ * again long before the end of the pass); *@count says how many went.
+ * Many runs (scattered sectors) are split in up to HCDEV_WORKERS parts
+ * written back at once when a lower write is slow: each run costs a
+ * round trip to a blob store (a local store's are written in turn: more
+ * threads there only contend for the cache's lock).
+ * Sectors another flush is writing back (the cache's thread and an fsync
+ * at once) are left to it at first, so that the two share the work, and
+ * taken again at the end, waiting for that flush's write of them: what
+ * was written before this flush began is in @to when it ends.  The
+ * caller syncs @to and checkpoints at the end.
+ */
 static int writeback(struct hcdev *h, struct blkdev *to, int plain,
 		     size_t *count)
 {
-	uint64_t *secs;
-	uint8_t *buf;
-	size_t n, i, j;
+	struct wpart part[HCDEV_WORKERS];
+	struct wb last;
+	uint64_t *secs, *skipped = NULL;
+	size_t n, runs = 1, nparts, nskipped = 0, at = 0;
 	int r, r2;
 
 	r = hc_dirty_sectors(h->hcd, &secs, &n);
 	if (r < 0 || n == 0)
 		return r;
-	buf = malloc((size_t)HCDEV_RUN * h->dev.ss);
-	if (!buf) {
-		free(secs);
-		return -ENOMEM;
+	for (size_t i = 1; i < n; i++)
+		runs += secs[i] != secs[i - 1] + 1;
+	nparts = runs >= 8 * HCDEV_WORKERS &&
+		 __atomic_load_n(&h->run_ns, __ATOMIC_RELAXED) >=
+			 HCDEV_SLOW_NS ? HCDEV_WORKERS : 1;
+	memset(part, 0, sizeof(part));
+	/* parts of about n / nparts sectors, cut between runs */
+	for (size_t k = 0; k < nparts; k++) {
+		size_t end = k + 1 == nparts ? n : (n * (k + 1)) / nparts;
+
+		if (end < at)
+			end = at;
+		while (end > at && end < n && secs[end] == secs[end - 1] + 1)
+			end++;
+		part[k].h = h;
+		part[k].secs = secs + at;
+		part[k].n = end - at;
+		at = end;
 	}
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && j - i < HCDEV_RUN &&
-			     secs[j] == secs[j - 1] + 1; j++)
-			;
-		r2 = writeback_run(h, to, plain, secs + i, j - i, buf, count);
+	for (size_t k = 0; k < nparts; k++) {
+		struct wpart *p = &part[k];
+
+		if (!p->n)
+			continue;
+		p->r = wb_init(h, &p->w, to, plain, p->secs, p->n);
+		if (p->r < 0)
+			continue;
+		if (k > 0 && pthread_create(&p->t, NULL, wpart_main, p) == 0)
+			p->started = 1;
+	}
+	for (size_t k = 0; k < nparts; k++) {
+		struct wpart *p = &part[k];
+
+		if (p->started)
+			pthread_join(p->t, NULL);
+		else if (p->n && p->r == 0)
+			wpart_main(p);
+		if (p->r < 0 && r == 0)
+			r = p->r;
+		*count += p->w.count;
+		nskipped += p->w.nskipped;
+	}
+	if (nskipped)
+		skipped = malloc(nskipped * sizeof(*skipped));
+	nskipped = 0;
+	for (size_t k = 0; k < nparts; k++) {
+		if (skipped && part[k].w.nskipped)
+			memcpy(skipped + nskipped, part[k].w.skipped,
+			       part[k].w.nskipped * sizeof(*skipped));
+		nskipped += part[k].w.nskipped;
+		wb_free(h, &part[k].w);
+	}
+	free(secs);
+	if (nskipped && !skipped)
+		return -ENOMEM;
+	if (nskipped) {
+		r2 = wb_init(h, &last, to, plain, skipped, nskipped);
+		last.wait = 1;
+		if (r2 == 0)
+			r2 = writeback_list(h, &last, skipped, nskipped);
 		if (r2 < 0 && r == 0)
 			r = r2;
+		*count += last.count;
+		wb_free(h, &last);
 	}
-	secmem_wipe(buf, (size_t)HCDEV_RUN * h->dev.ss);
-	free(buf);
-	free(secs);
+	free(skipped);
 	return r;
 }
 
@@ -268,14 +506,11 @@ static int hd_flush(struct blkdev *d)
 {
 	struct hcdev *h = hd(d);
 	size_t count = 0;
-	int r = 0, r2;
+	int r, r2;
 
 	/* (a ReadOnly cache too: dirty sectors an earlier mount left) */
 	r = writeback(h, d->lower, h->plain, &count);
-	r2 = d->lower->ops->flush(d->lower);
-	if (r2 < 0)
-		return r ? r : r2;
-	r2 = hc_checkpoint(h->hcd);
+	r2 = checkpoint(h, d->lower);
 	return r ? r : r2;
 }
 
@@ -331,10 +566,7 @@ static int settle(struct hcdev *h)
 	r = writeback(h, to, 0, &count);
 	if (r < 0 || count == 0)
 		return r;
-	r = to->ops->flush(to);
-	if (r == 0)
-		r = hc_checkpoint(h->hcd);
-	return r;
+	return checkpoint(h, to);
 }
 
 struct make_arg {

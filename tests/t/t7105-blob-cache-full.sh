@@ -1,0 +1,128 @@
+#!/bin/bash
+
+test_description='caching=ReadWrite on a blob store (Azurite): a full host cache does not stall random writes, and writes back in large Put Pages'
+
+. ./test-lib.sh
+. "$TEST_DIRECTORY"/lib-ssefs.sh
+. "$TEST_DIRECTORY"/lib-azurite.sh
+
+AZB_TOOL=${AZB_TOOL:-$(dirname "$SSEFS_BIN")/build/azb-tool}
+[ -x "$AZB_TOOL" ] || AZB_TOOL=$(dirname "$SSEFS_BIN")/azb-tool	# SANITIZE=1
+[ -x "$AZB_TOOL" ] || { skip_all="no azb-tool beside $SSEFS_BIN (make)"; test_done; }
+test_have_prereq AZURITE || { skip_all='no Azurite (make deps)'; test_done; }
+test_have_prereq FUSE || { skip_all='cannot mount FUSE here'; test_done; }
+command -v jq >/dev/null || { skip_all='needs jq'; test_done; }
+command -v python3 >/dev/null || { skip_all='needs python3'; test_done; }
+
+MIB=1048576
+# 8 MiB of slots: 2048 sectors of 4 KiB (the disks' sector size), half of
+# the 16 MiB the first write puts in the cache, so it is full when the
+# random writes start.  On main before the fix, write-back went in runs
+# of 64 sectors and writes the full cache could not take one Put Page per
+# sector: 16 KiB per request where the check below wants 256 KiB.
+OPTS="host_cache=$TRASH_DIRECTORY/hc,caching=ReadWrite,cache_size=8M"
+
+json () {	# JQ: a number from status --json of mnt
+	ssefs --json status mnt | jq -r "$1"
+}
+
+blob_counts () {	# FILE: "requests bytesOut" of the blob store
+	json '"\(.blobStore.requests) \(.blobStore.bytesOut)"' >"$1"
+}
+
+# avg_put BEFORE AFTER: bytes per blob request between two blob_counts
+avg_put () {
+	read -r q0 b0 <"$1" && read -r q1 b1 <"$2" &&
+	echo $(( (b1 - b0) / (q1 - q0 > 0 ? q1 - q0 : 1) ))
+}
+
+# rw.py FILE MODEL COUNT: COUNT writes of 4 KiB of random bytes at random
+# 4 KiB offsets of FILE's first 16 MiB from 4 threads (each its own
+# offsets, so the result is known), no fsync; MODEL (the first 16 MiB,
+# as FILE had them) is updated to what FILE must hold after
+cat >rw.py <<-\EOF
+import os, random, sys, threading
+path, model, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+img = bytearray(open(model, "rb").read())
+fd = os.open(path, os.O_RDWR)
+def run(k):
+    rnd = random.Random(k)
+    for _ in range(count // 4):
+        blk = rnd.randrange(len(img) // 16384) * 4 + k
+        data = os.urandom(4096)
+        os.pwrite(fd, data, blk * 4096)
+        img[blk * 4096:(blk + 1) * 4096] = data
+ts = [threading.Thread(target=run, args=(k,)) for k in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+os.close(fd)
+open(model, "wb").write(img)
+EOF
+
+# umount_bounded: unmount mnt; its daemon has 120 s to write back and end
+umount_bounded () {
+	fusermount3 -u mnt &&
+	timeout 120 tail --pid="$SSEFS_PID" -f /dev/null
+}
+
+test_expect_success 'setup: vault, Azurite, a 32 MiB disk in a container and in a directory' '
+	ssefs_setup_vault &&
+	azurite_start &&
+	"$AZB_TOOL" "$AZURITE_URL/con" mkcontainer &&
+	C=$AZURITE_URL/con &&
+	ssefs disk create "$C/d0.vhd" --size 32M >/dev/null &&
+	mkdir hc store &&
+	ssefs disk create store/d0.vhd --size 32M >/dev/null &&
+	random_file seq 16
+'
+
+test_expect_success 'a full cache: sequential write-back goes in large Put Pages' '
+	ssefs_mount "$C" mnt "$OPTS" &&
+	blob_counts c0 &&
+	timeout 120 dd if=seq of=mnt/d0.vhd bs=1M conv=notrunc status=none &&
+	test "$(json .hostCacheStats.used)" = 2048 &&
+	timeout 120 dd if=seq of=mnt/d0.vhd bs=1M count=1 conv=notrunc,fsync status=none &&
+	test "$(json .hostCacheStats.dirty)" = 0 &&
+	blob_counts c1 &&
+	echo "bytes per request: $(avg_put c0 c1)" &&
+	test "$(avg_put c0 c1)" -ge $((256 * 1024))
+'
+
+test_expect_success 'a full cache: 4 KiB random writes finish in bounded time, one request each at most' '
+	timeout 60 dd if=seq of=mnt/d0.vhd bs=1M conv=notrunc status=none &&
+	cp seq model &&
+	blob_counts c2 &&
+	start=$(date +%s%N) &&
+	timeout 120 python3 rw.py mnt/d0.vhd model 4000 &&
+	echo "4000 random writes: $(( ($(date +%s%N) - start) / 1000000 )) ms" &&
+	blob_counts c3 &&
+	json .hostCacheStats &&
+	echo "bytes per request: $(avg_put c2 c3)" &&
+	test "$(avg_put c2 c3)" -ge 4096 &&
+	timeout 120 dd if=seq of=mnt/d0.vhd bs=4k count=1 conv=notrunc,fsync status=none &&
+	dd if=seq of=model bs=4k count=1 conv=notrunc status=none &&
+	cmp -n $((16 * MIB)) model mnt/d0.vhd
+'
+
+test_expect_success 'the data reads back after unmount and remount' '
+	umount_bounded &&
+	ssefs_mount "$C" mnt "$OPTS" &&
+	cmp -n $((16 * MIB)) model mnt/d0.vhd &&
+	umount_bounded
+'
+
+test_expect_success 'the same on a directory store' '
+	ssefs_mount store mnt "$OPTS" &&
+	timeout 60 dd if=seq of=mnt/d0.vhd bs=1M conv=notrunc status=none &&
+	cp seq model &&
+	start=$(date +%s%N) &&
+	timeout 120 python3 rw.py mnt/d0.vhd model 4000 &&
+	echo "4000 random writes: $(( ($(date +%s%N) - start) / 1000000 )) ms" &&
+	json .hostCacheStats &&
+	umount_bounded &&
+	ssefs_mount store mnt "$OPTS" &&
+	cmp -n $((16 * MIB)) model mnt/d0.vhd &&
+	umount_bounded
+'
+
+test_done
