@@ -105,6 +105,9 @@ struct disk_node {
 	struct volume *vol;		/* NULL: closed, no keys in memory */
 	unsigned int refs;		/* open file handles */
 	int open_rc;			/* the last open's result */
+	int rw_rc;			/* why vol is read-only: the
+					 * read-write open's -EACCES, -EPERM
+					 * or -EROFS; 0 when it is not */
 	int unlinked;			/* gone from the store (graveyard) */
 
 	/* statistics (atomic) */

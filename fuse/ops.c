@@ -382,9 +382,12 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 	}
 	if (!n->vol) {
 		r = ssefs_fs_open_volume(fs, n->rel, 0, &n->vol);
-		if (r == -EACCES || r == -EROFS || r == -EPERM)
+		n->rw_rc = 0;
+		if (r == -EACCES || r == -EROFS || r == -EPERM) {
+			n->rw_rc = r;
 			r = ssefs_fs_open_volume(fs, n->rel, VOL_RDONLY,
 						 &n->vol);
+		}
 		/* SPEC: a version that is disabled, expired, not yet valid
 		 * or deleted stops I/O with one error, EKEYREVOKED */
 		if (r == -EKEYEXPIRED)
@@ -412,7 +415,8 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 		}
 	}
 	if (want_write && vol_is_rdonly(n->vol)) {
-		r = -EROFS;
+		/* the store said why (a read-only SAS: EACCES, SPEC) */
+		r = n->rw_rc ? n->rw_rc : -EROFS;
 		if (!n->refs) {
 			vol_close(n->vol);
 			n->vol = NULL;

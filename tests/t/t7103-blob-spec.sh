@@ -707,13 +707,11 @@ test_expect_success 'revocation on a blob disk: EKEYREVOKED, then I/O resumes wi
 	ssefs_umount mnt
 '
 
-# BUG: with a SAS the service refuses writes with (no "w"), the write open
-# is turned into a read-only one (fuse/ops.c falls back to a read-only
-# volume on EACCES) and fails with EROFS; SPEC: "a 403 is one line at mount
-# naming the account and container, and EACCES afterwards".  Branch blobfeat
-# (f9c5968) makes the log that one line ("writes fail with EACCES") but the
-# open still fails with EROFS.
-test_expect_failure 'a read-only SAS: reads work, a write open fails with EACCES' '
+# A SAS the service refuses writes with (no "w"): the disk is opened
+# read-only and a write open fails with EACCES, not EROFS; SPEC: "a 403 is
+# one line at mount naming the account and container, and EACCES
+# afterwards".
+test_expect_success 'a read-only SAS: reads work, a write open fails with EACCES' '
 	RSAS=$(az storage container generate-sas -n con --permissions rl \
 		--expiry 2099-01-01T00:00:00Z -o tsv 2>>az.err) &&
 	bg_mount mnt mnt-rsas.log no_creds AZURE_STORAGE_SAS_TOKEN="$RSAS" "$SSEFS_BIN" mount -f "$C" mnt &&
