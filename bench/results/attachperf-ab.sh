@@ -1,6 +1,7 @@
 #!/bin/bash
 # interleaved A/B: ext4 on `ssefs disk attach` (A = /tmp/ssefs-A, B = worktree build)
 # plus fio on the .vhd directly; usage: ab.sh REPS JOBS...
+# ABBA=1: every other repetition runs the targets in reverse order
 set -u
 cd /var/tmp/ap; export HOME=/var/tmp/ap
 A=${SSEFS_A:-/tmp/ssefs-A}; B=${SSEFS_B:-/work/wt-attachperf/ssefs}
@@ -27,7 +28,10 @@ fi
 file_of() { case $1 in attA) echo fsA/f;; attB) echo fsB/f;; plain) echo fsP/f;; ptloop) echo fsT/f;; vhdA) echo mA/v.vhd;; vhdB) echo mB/v.vhd;; esac; }
 for r in $(seq $REPS); do
   for j in $JOBS; do
-    for t in $TARGETS; do
+    order=$TARGETS
+    [ "${ABBA:-0}" = 1 ] && [ $((r % 2)) = 0 ] &&
+      order=$(echo $TARGETS | tr ' ' '\n' | tac | tr '\n' ' ')
+    for t in $order; do
       f=$(file_of $t)
       args=(--name=$j --filename=$f --size=1G --fallocate=none --ioengine=psync --iodepth=1 --output-format=terse --terse-version=3 --group_reporting)
       case $j in
