@@ -38,7 +38,9 @@ static const char rotate_usage[] =
 "go on.  Disks below STORE are reached beneath it, following no symlink.\n"
 "Idempotent; safe beside a mount doing the same.\n"
 "STORE may be a container URL (a blob store): its disks are listed, and\n"
-"those a mount holds (their lease) are named and left to that mount.\n"
+"those a mount holds (their lease) are named and left to that mount;\n"
+"its credentials come from the environment, or the config file's stores:\n"
+"entry for it (credentials: FILE).\n"
 "On a terminal (or with --progress) a line on stderr counts the disks.\n"
 "Exit 0 when all went well, 1 when something failed, 3 when a registered\n"
 "disk was missing.  See ssefs-des(1).\n";
