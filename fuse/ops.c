@@ -412,7 +412,10 @@ static int node_open(struct ssefs_fs *fs, struct disk_node *n, int want_write)
 		}
 	}
 	if (want_write && vol_is_rdonly(n->vol)) {
-		r = -EROFS;
+		/* a blob store whose credentials may not write: EACCES, as
+		 * SPEC's 403 rule says; else a read-only disk */
+		r = __atomic_load_n(&fs->blob_denied, __ATOMIC_ACQUIRE) ?
+		    -EACCES : -EROFS;
 		if (!n->refs) {
 			vol_close(n->vol);
 			n->vol = NULL;
