@@ -96,6 +96,21 @@ int cli_take(int argc, char **argv, int *i, const char *name,
  */
 int cli_progress_on(const struct cli_ctx *ctx);
 
+struct blob_store_opts;
+
+/*
+ * cli_blob_opts() - the options a command opens the blob store of @url
+ * with (a container URL, or with @disk a disk's CONTAINER-URL/NAME.vhd):
+ * credentials=FILE, store_timeout and allow_http from the config file's
+ * mount: defaults and its stores: entry for the container URL, as a mount
+ * of it would take them (the environment's credentials still come first,
+ * blob_store_open()).  Free with cli_blob_opts_free().
+ * Return: 0, or -1 after one line (a bad option in the config file).
+ */
+int cli_blob_opts(struct cli_ctx *ctx, const char *url, int disk,
+		  struct blob_store_opts *o);
+void cli_blob_opts_free(struct blob_store_opts *o);
+
 /* After cli_getopt(): more than @max arguments left is one line, "CMD:
  * unexpected 'X'".  Return: 0 or EXIT_USAGE. */
 int cli_extra_args(int argc, char **argv, int max, const char *cmd);

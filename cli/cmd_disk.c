@@ -85,9 +85,12 @@ static const char disk_usage[] =
 "/dev/loopN.  --mount DIR also mounts its file system (each partition at\n"
 "DIR/pN), read-only unless --rw; detach unmounts them first.\n"
 "PATH.vhd may be a URL in a blob store, CONTAINER-URL/NAME.vhd (credentials\n"
-"from AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_CONNECTION_STRING or\n"
-"AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY) for create, import, export,\n"
-"show, rewrap and verify.  copy moves a disk as it is (ciphertext, no key\n"
+"from AZURE_STORAGE_SAS_TOKEN, AZURE_STORAGE_CONNECTION_STRING,\n"
+"AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, or the config file's stores:\n"
+"entry for CONTAINER-URL with credentials: FILE) for create, import,\n"
+"export, snapshot, show, rewrap and verify; snapshot with either side a\n"
+"URL copies only what is allocated and leases a blob source meanwhile.\n"
+"copy moves a disk as it is (ciphertext, no key\n"
 "needed) between any two stores, directory or URL, reading only what is\n"
 "allocated; DEST must not exist, and a disk a mount holds is refused.\n"
 "See ssefs-disk(1).\n";
@@ -150,17 +153,23 @@ static int backing_fail(struct backing *b, int r)
 
 /*
  * Open the backing of the disk at @path, a URL or a path (walked as
- * trusted_open() does).  Prints the one line on failure.
+ * trusted_open() does), a URL with the options cli_blob_opts() finds for
+ * it.  Prints the one line on failure.
  * Return: 0 or EXIT_FAIL.
  */
-static int open_backing(const char *path, int rdonly, struct backing **b)
+static int open_backing(struct cli_ctx *ctx, const char *path, int rdonly,
+			struct backing **b)
 {
 	char msg[BLOB_MSG_MAX];
+	struct blob_store_opts o;
 	int fd, r;
 
 	if (blob_is_url(path)) {
-		r = blobdisk_open(b, path, rdonly ? BLOB_RDONLY : 0, NULL, msg,
+		if (cli_blob_opts(ctx, path, 1, &o) < 0)
+			return EXIT_FAIL;
+		r = blobdisk_open(b, path, rdonly ? BLOB_RDONLY : 0, &o, msg,
 				  sizeof(msg));
+		cli_blob_opts_free(&o);
 		return r < 0 ? blob_fail(msg) : 0;
 	}
 	fd = trusted_open(path, (rdonly ? O_RDONLY : O_RDWR) | O_NOFOLLOW |
@@ -169,6 +178,52 @@ static int open_backing(const char *path, int rdonly, struct backing **b)
 		return disk_err(path, NULL, fd);
 	r = backing_file_new(b, fd, path);
 	return r < 0 ? disk_err(path, NULL, r) : 0;
+}
+
+/* blobdisk_create() and blobdisk_delete() with cli_blob_opts()'s options;
+ * -ENOKEY with nothing in @msg when the config file is at fault (one line
+ * printed already). */
+static int create_blob(struct cli_ctx *ctx, const char *url, uint64_t len,
+		       struct backing **b, char *msg, size_t msglen)
+{
+	struct blob_store_opts o;
+	int r;
+
+	msg[0] = '\0';
+	if (cli_blob_opts(ctx, url, 1, &o) < 0)
+		return -ENOKEY;
+	r = blobdisk_create(b, url, len, &o, msg, msglen);
+	cli_blob_opts_free(&o);
+	return r;
+}
+
+/* 1 when the blob @url exists (a HEAD), else 0: the create says why */
+static int blob_exists(struct cli_ctx *ctx, const char *url)
+{
+	char msg[BLOB_MSG_MAX];
+	struct blob_store_opts o;
+	struct backing *b;
+	int r;
+
+	if (cli_blob_opts(ctx, url, 1, &o) < 0)
+		return 0;
+	r = blobdisk_open(&b, url, BLOB_RDONLY, &o, msg, sizeof(msg));
+	cli_blob_opts_free(&o);
+	if (r < 0)
+		return 0;
+	b->ops->close(b);
+	return 1;
+}
+
+static void delete_blob(struct cli_ctx *ctx, const char *url)
+{
+	char msg[BLOB_MSG_MAX];
+	struct blob_store_opts o;
+
+	if (cli_blob_opts(ctx, url, 1, &o) < 0)
+		return;
+	blobdisk_delete(url, &o, msg, sizeof(msg));
+	cli_blob_opts_free(&o);
 }
 
 /* @v's keyops for this command, whose failures leave their detail in
@@ -301,7 +356,8 @@ static int print_header(const char *abs, const struct env_header *hp,
 			int json, const char *note);
 
 /* show for a disk in a blob store: the allocated bytes are its ranges */
-static int show_url(const char *url, int json, const char *note)
+static int show_url(struct cli_ctx *ctx, const char *url, int json,
+		    const char *note)
 {
 	struct backing *b;
 	struct env_header h;
@@ -309,7 +365,7 @@ static int show_url(const char *url, int json, const char *note)
 	uint64_t alloc = 0;
 	int r;
 
-	if (open_backing(url, 1, &b))
+	if (open_backing(ctx, url, 1, &b))
 		return EXIT_FAIL;
 	r = hdr_get(b, &h, &st);
 	if (r == 0)
@@ -325,7 +381,8 @@ static int show_url(const char *url, int json, const char *note)
 	return r;
 }
 
-static int show_header(const char *path, int json, const char *note)
+static int show_header(struct cli_ctx *ctx, const char *path, int json,
+		       const char *note)
 {
 	struct env_header h;
 	struct hdr_status st;
@@ -334,7 +391,7 @@ static int show_header(const char *path, int json, const char *note)
 	int fd, r;
 
 	if (blob_is_url(path))
-		return show_url(path, json, note);
+		return show_url(ctx, path, json, note);
 	fd = trusted_open(path, O_RDONLY, 0);
 	if (fd < 0)
 		return disk_err(path, NULL, fd);
@@ -602,7 +659,7 @@ static int finish_new_disk(struct cli_ctx *ctx, struct vault *v,
 		warning("disk %s: not entered in the vault's registry: %s",
 			path, svc_strerror(r));
 	}
-	return show_header(path, ctx->json, NULL);
+	return show_header(ctx, path, ctx->json, NULL);
 }
 
 /*
@@ -621,13 +678,13 @@ static int make_blob_disk(struct cli_ctx *ctx, const char *url,
 	struct backing *b;
 	int r;
 
-	r = blobdisk_create(&b, url, off_backing_len(f->plain_size,
-						      f->sector_size),
-			    NULL, msg, sizeof(msg));
+	r = create_blob(ctx, url, off_backing_len(f->plain_size,
+						  f->sector_size), &b, msg,
+			sizeof(msg));
 	if (r == -EEXIST)
 		return disk_err(url, NULL, r);
 	if (r < 0)
-		return blob_fail(msg);
+		return msg[0] ? blob_fail(msg) : EXIT_FAIL;
 	r = vol_format_backing(b, f, ops);
 	if (r < 0) {
 		blob_backing_why(b, r, msg, sizeof(msg));
@@ -647,12 +704,10 @@ static int make_blob_disk(struct cli_ctx *ctx, const char *url,
 			 svc_vault_strerror(&ctx->verr, r));
 fail:
 	if (r < 0) {
-		char m2[BLOB_MSG_MAX];
-
-		blobdisk_delete(url, NULL, m2, sizeof(m2));
+		delete_blob(ctx, url);
 		return blob_fail(msg);
 	}
-	return show_header(url, ctx->json, NULL);
+	return show_header(ctx, url, ctx->json, NULL);
 }
 
 /* Write the new disk at @path from @s, then finish_new_disk(); @what
@@ -858,7 +913,7 @@ out:
  * open, and while a ReadWrite host cache that no mount serves may hold
  * newer sectors than the file (a mount that did not end cleanly).
  */
-static int refuse_in_use(const char *path)
+static int refuse_in_use(struct cli_ctx *ctx, const char *path)
 {
 	char store[PATH_MAX], dir[PATH_MAX];
 	int r;
@@ -867,7 +922,7 @@ static int refuse_in_use(const char *path)
 		struct backing *b;
 
 		/* a mount holds the blob's lease */
-		if (open_backing(path, 1, &b))
+		if (open_backing(ctx, path, 1, &b))
 			return EXIT_FAIL;
 		r = b->ops->inuse(b);
 		if (r < 0)
@@ -944,7 +999,7 @@ static int open_disk(struct cli_ctx *ctx, const char *path, int flags,
 	if (blob_is_url(path)) {
 		struct backing *b;
 
-		r = open_backing(path, flags & VOL_RDONLY, &b);
+		r = open_backing(ctx, path, flags & VOL_RDONLY, &b);
 		if (r == 0) {
 			r = vol_open_backing(vol, b, flags, &ops);
 			if (r < 0)
@@ -1011,7 +1066,7 @@ static int disk_export(int argc, char **argv, struct cli_ctx *ctx)
 			return disk_err(dest, "cannot write", -ENAMETOOLONG);
 		dest = into;
 	}
-	r = refuse_in_use(argv[1]);
+	r = refuse_in_use(ctx, argv[1]);
 	if (r)
 		return r;
 	r = refuse_plain_over_disk(dest);
@@ -1139,11 +1194,192 @@ static int new_footer_uuid(struct volume *vol, const uint8_t uuid[16])
 	return n == (ssize_t)sizeof(f) ? 0 : (n < 0 ? (int)n : -EIO);
 }
 
+/*
+ * The source of a copy or a snapshot, kept from every mount for the
+ * copy's while: a directory store's disk that no mount holds and no host
+ * cache owes writes (refuse_in_use()), opened read-only; a blob's lease,
+ * taken and held until the backing is closed (a mount's open fails with
+ * EBUSY meanwhile), or, where the credentials may not take a lease (a SAS
+ * without write: 403), found free as a directory store's disk is.
+ * Return: 0, or the exit code after one line.
+ */
+static int hold_source(struct cli_ctx *ctx, const char *path,
+		       struct backing **b)
+{
+	int r;
+
+	*b = NULL;
+	if (blob_is_url(path)) {
+		if (open_backing(ctx, path, 0, b))
+			return EXIT_FAIL;
+		r = (*b)->ops->hold_inuse(*b);
+		if (r == 0)
+			return EXIT_OK;
+		if (r == -EBUSY)
+			error("disk %s: in use by a mount (it holds the blob's "
+			      "lease); copy it through the mount or unmount it "
+			      "first", path);
+		else if (r != -EACCES)
+			backing_fail(*b, r);
+		(*b)->ops->close(*b);
+		*b = NULL;
+		if (r != -EACCES)
+			return EXIT_FAIL;
+	}
+	r = refuse_in_use(ctx, path);
+	if (r)
+		return r;
+	return open_backing(ctx, path, 1, b);
+}
+
+/* The copy @nv of a disk becomes a disk of its own: a new UUID in its
+ * header (re-MAC'd) and in its VHD footer, the header bound to that footer
+ * again; a footer that is not ours stays as it was, unbound. */
+static int make_own(struct volume *nv)
+{
+	struct env_header cur;
+	int r;
+
+	vol_get_header(nv, &cur);
+	rng_uuid(cur.uuid);
+	r = vol_set_header(nv, &cur);
+	if (r == 0)
+		r = new_footer_uuid(nv, cur.uuid);
+	if (r == 0)
+		r = vol_bind_footer(nv);
+	return r == VOL_EFOREIGN ? 0 : r;
+}
+
+struct copy_pg {
+	struct progress *pg;
+	const char *what;	/* the progress line's word: "copy" */
+	int started;
+};
+
+static void copy_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct copy_pg *c = arg;
+
+	if (!c->started) {
+		progress_start(c->pg, c->what, NULL, total);
+		c->started = 1;
+	}
+	progress_update(c->pg, done);
+}
+
+/*
+ * `disk snapshot SRC DEST` where either is a URL: the source held as
+ * hold_source() says, its keys and MAC proven by opening it, its backing
+ * copied thin (store_copy(): the allocated ranges only, no zero page
+ * written) into DEST, a new blob or an unnamed file published at the end,
+ * then made a disk of its own (make_own()).  A blob DEST holds its lease
+ * meanwhile and is deleted again on failure.
+ */
+static int snapshot_thin(struct cli_ctx *ctx, const char *src,
+			 const char *dst)
+{
+	char msg[BLOB_MSG_MAX];
+	struct store_new sn = { .at = { .fd = -1 }, .fd = -1 };
+	struct backing_file df;
+	struct backing *sb = NULL, *db = NULL;
+	struct volume *vol = NULL;
+	struct vault *v = NULL;
+	struct keyops ops;
+	struct progress pg = { 0 };
+	struct copy_pg cp = { .pg = &pg, .what = "snapshot" };
+	uint64_t len;
+	int r, dst_url = blob_is_url(dst), made = 0, vfd;
+
+	/* as on a directory store: an existing DEST before a busy source */
+	if (dst_url ? blob_exists(ctx, dst) : access(dst, F_OK) == 0)
+		return disk_err(dst, NULL, -EEXIST);
+	r = hold_source(ctx, src, &sb);
+	if (r)
+		return r;
+	/* opening it proves the keys and the MAC before anything is copied */
+	r = open_disk(ctx, src, VOL_RDONLY, &v, &vol);
+	if (r)
+		goto out;
+	vol_close(vol);
+	vol = NULL;
+	r = sb->ops->get_size(sb, &len);
+	if (r < 0) {
+		r = backing_fail(sb, r);
+		goto out;
+	}
+	if (dst_url) {
+		r = create_blob(ctx, dst, len, &db, msg, sizeof(msg));
+		if (r < 0) {
+			db = NULL;
+			r = r == -EEXIST ? disk_err(dst, NULL, r) :
+			    msg[0] ? blob_fail(msg) : EXIT_FAIL;
+			goto out;
+		}
+		made = 1;
+		/* the lease for the copy's while: no one opens it half made */
+		r = db->ops->hold_inuse(db);
+	} else {
+		r = store_new_begin(&sn, AT_FDCWD, dst);
+		if (r < 0) {
+			r = disk_err(dst, NULL, r);
+			goto out;
+		}
+		backing_file_borrow(&df, sn.fd);
+		db = &df.b;
+	}
+	pg.on = cli_progress_on(ctx);
+	if (r == 0)
+		r = store_copy(sb, db, copy_progress, &cp);
+	progress_finish(&pg);
+	if (r < 0) {
+		/* a blob side has the service's word on it */
+		r = dst_url ? backing_fail(db, r) :
+		    blob_is_url(src) ? backing_fail(sb, r) :
+		    disk_err(dst, "snapshot failed", r);
+		goto out;
+	}
+	disk_keyops(ctx, v, &ops);
+	if (dst_url) {
+		r = vol_open_backing(&vol, db, 0, &ops);	/* takes @db */
+		db = NULL;
+	} else {
+		vfd = dup(sn.fd);
+		r = vfd < 0 ? -errno : vol_open_fd(&vol, vfd, dst, 0, &ops);
+	}
+	if (r == 0)
+		r = make_own(vol);
+	if (vol) {
+		int c = vol_close(vol);
+
+		vol = NULL;
+		if (r == 0)
+			r = c;
+	}
+	if (r == 0 && !dst_url)
+		r = store_new_publish(&sn);
+	if (r < 0) {
+		r = disk_verr(dst, "snapshot failed", r, &ctx->verr);
+		goto out;
+	}
+	made = 0;
+	r = dst_url ? show_header(ctx, dst, ctx->json, NULL) :
+		      finish_new_disk(ctx, v, dst);
+out:
+	if (db && dst_url)
+		db->ops->close(db);
+	if (made)
+		delete_blob(ctx, dst);
+	store_new_end(&sn);
+	if (sb)
+		sb->ops->close(sb);
+	vault_close(v);
+	return r;
+}
+
 static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 {
 	struct volume *vol = NULL;
 	struct vault *v = NULL;
-	struct env_header h;
 	struct keyops ops;
 	struct store_new sn = { .at = { .fd = -1 }, .fd = -1 };
 	struct progress pg = { 0 };
@@ -1152,18 +1388,14 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 	if (argc != 3)
 		return cli_usage(disk_usage, "disk snapshot: needs PATH.vhd "
 				 "and DEST.vhd");
-	if (blob_is_url(argv[1]) || blob_is_url(argv[2])) {
-		error("disk snapshot: %s: not in a blob store yet; ssefs disk "
-		      "copy moves a disk between stores", blob_is_url(argv[1]) ?
-		      argv[1] : argv[2]);
-		return EXIT_FAIL;
-	}
 	r = new_disk_name("snapshot", argv[2]);
 	if (r)
 		return r;
+	if (blob_is_url(argv[1]) || blob_is_url(argv[2]))
+		return snapshot_thin(ctx, argv[1], argv[2]);
 	if (access(argv[2], F_OK) == 0)
 		return disk_err(argv[2], NULL, -EEXIST);
-	r = refuse_in_use(argv[1]);
+	r = refuse_in_use(ctx, argv[1]);
 	if (r)
 		return r;
 	/* opening it proves the keys and the MAC before anything is copied */
@@ -1183,32 +1415,14 @@ static int disk_snapshot(int argc, char **argv, struct cli_ctx *ctx)
 	r = copy_backing(src, dst, &pg);
 	progress_finish(&pg);
 	/* the copy is a disk of its own: a new UUID, the header re-MAC'd */
-	if (r == 0)
-		r = hdr_read(dst, &h, NULL);
 	if (r == 0) {
 		struct volume *nv = NULL;
 		int vfd = dup(dst);
 
-		rng_uuid(h.uuid);
 		disk_keyops(ctx, v, &ops);
-		/* re-MAC needs the DEKs: open the copy's old header, then
-		 * write the new one through disk_rewrap's path */
 		r = vfd < 0 ? -errno : vol_open_fd(&nv, vfd, argv[2], 0, &ops);
 		if (r == 0) {
-			struct env_header cur;
-
-			vol_get_header(nv, &cur);
-			memcpy(cur.uuid, h.uuid, sizeof(cur.uuid));
-			r = vol_set_header(nv, &cur);
-			/* the VHD footer names the disk too */
-			if (r == 0)
-				r = new_footer_uuid(nv, h.uuid);
-			/* and the header is bound to it again; a footer
-			 * that is not ours stays as it was, unbound */
-			if (r == 0)
-				r = vol_bind_footer(nv);
-			if (r == VOL_EFOREIGN)
-				r = 0;
+			r = make_own(nv);
 			vol_close(nv);
 		}
 	}
@@ -1229,22 +1443,6 @@ out:
 
 /* --- copy between stores ------------------------------------------- */
 
-struct copy_pg {
-	struct progress *pg;
-	int started;
-};
-
-static void copy_progress(void *arg, uint64_t done, uint64_t total)
-{
-	struct copy_pg *c = arg;
-
-	if (!c->started) {
-		progress_start(c->pg, "copy", NULL, total);
-		c->started = 1;
-	}
-	progress_update(c->pg, done);
-}
-
 /*
  * `disk copy SRC DEST`: the backing object as it is (header copies and
  * ciphertext, so no key is needed and the copy is the same disk), thin:
@@ -1260,7 +1458,7 @@ static int disk_copy(int argc, char **argv, struct cli_ctx *ctx)
 	struct backing_file df;
 	struct backing *sb = NULL, *db = NULL;
 	struct progress pg = { 0 };
-	struct copy_pg cp = { .pg = &pg };
+	struct copy_pg cp = { .pg = &pg, .what = "copy" };
 	struct env_header h;
 	uint64_t len;
 	int r, dst_url;
@@ -1276,11 +1474,9 @@ static int disk_copy(int argc, char **argv, struct cli_ctx *ctx)
 		return r;
 	if (!dst_url && access(dst, F_OK) == 0)
 		return disk_err(dst, NULL, -EEXIST);
-	r = refuse_in_use(src);
+	r = hold_source(ctx, src, &sb);
 	if (r)
 		return r;
-	if (open_backing(src, 1, &sb))
-		return EXIT_FAIL;
 	/* only disks: a copy of anything else is not this command's job */
 	r = hdr_get(sb, &h, NULL);
 	if (r == 0)
@@ -1291,11 +1487,11 @@ static int disk_copy(int argc, char **argv, struct cli_ctx *ctx)
 		goto out;
 	}
 	if (dst_url) {
-		r = blobdisk_create(&db, dst, len, NULL, msg, sizeof(msg));
+		r = create_blob(ctx, dst, len, &db, msg, sizeof(msg));
 		if (r < 0) {
 			db = NULL;
 			r = r == -EEXIST ? disk_err(dst, NULL, r) :
-					   blob_fail(msg);
+			    msg[0] ? blob_fail(msg) : EXIT_FAIL;
 			goto out;
 		}
 		/* the lease for the copy's while: no one opens it half made */
@@ -1326,7 +1522,7 @@ static int disk_copy(int argc, char **argv, struct cli_ctx *ctx)
 		if (dst_url) {
 			db->ops->close(db);
 			db = NULL;
-			blobdisk_delete(dst, NULL, msg, sizeof(msg));
+			delete_blob(ctx, dst);
 		}
 		r = EXIT_FAIL;
 		goto out;
@@ -1335,7 +1531,7 @@ static int disk_copy(int argc, char **argv, struct cli_ctx *ctx)
 		db->ops->close(db);	/* releases the lease */
 		db = NULL;
 	}
-	r = show_header(dst, ctx->json, NULL);
+	r = show_header(ctx, dst, ctx->json, NULL);
 out:
 	if (db && dst_url)
 		db->ops->close(db);
@@ -1403,7 +1599,7 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 		return cli_usage(disk_usage, "disk rewrap: needs PATH.vhd");
 	path = argv[optind];
 	if (blob_is_url(path)) {
-		if (open_backing(path, 0, &b))
+		if (open_backing(ctx, path, 0, &b))
 			return EXIT_FAIL;
 		r = hdr_get(b, &h, NULL);
 		if (r < 0) {
@@ -1500,7 +1696,7 @@ static int disk_rewrap_cmd(int argc, char **argv, struct cli_ctx *ctx)
 			       "the current key version");
 		r = EXIT_OK;
 	} else {
-		r = show_header(path, 1, changed ? "rewrapped" : "current");
+		r = show_header(ctx, path, 1, changed ? "rewrapped" : "current");
 	}
 out:
 	if (b)
@@ -1544,7 +1740,7 @@ static int disk_verify(int argc, char **argv, struct cli_ctx *ctx)
 	vol = NULL;
 	/* both copies: repair a bad or stale one from its valid twin */
 	if (blob_is_url(argv[1])) {
-		if (open_backing(argv[1], 0, &b)) {
+		if (open_backing(ctx, argv[1], 0, &b)) {
 			r = EXIT_FAIL;
 			goto out;
 		}
@@ -1584,7 +1780,7 @@ static int disk_verify(int argc, char **argv, struct cli_ctx *ctx)
 		r = disk_err(argv[1], "repair failed", r);
 		goto out;
 	}
-	r = show_header(argv[1], ctx->json, note);
+	r = show_header(ctx, argv[1], ctx->json, note);
 out:
 	if (b && b != &bf.b)
 		b->ops->close(b);
@@ -1634,7 +1830,7 @@ int cmd_disk(int argc, char **argv, struct cli_ctx *ctx)
 		if (argc != 3)
 			return cli_usage(disk_usage, "disk show: needs "
 					 "PATH.vhd");
-		return show_header(argv[2], ctx->json, NULL);
+		return show_header(ctx, argv[2], ctx->json, NULL);
 	}
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (!strcmp(sub, subs[i].name))

@@ -38,7 +38,9 @@ static const char rotate_usage[] =
 "go on.  Disks below STORE are reached beneath it, following no symlink.\n"
 "Idempotent; safe beside a mount doing the same.\n"
 "STORE may be a container URL (a blob store): its disks are listed, and\n"
-"those a mount holds (their lease) are named and left to that mount.\n"
+"those a mount holds (their lease) are named and left to that mount;\n"
+"its credentials come from the environment, or the config file's stores:\n"
+"entry for it (credentials: FILE).\n"
 "On a terminal (or with --progress) a line on stderr counts the disks.\n"
 "Exit 0 when all went well, 1 when something failed, 3 when a registered\n"
 "disk was missing.  See ssefs-des(1).\n";
@@ -78,6 +80,7 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 	struct progress pg = { .on = cli_progress_on(ctx) };
 	struct rotation_result res;
 	struct vault *v = NULL;
+	struct blob_store *bs = NULL;
 	struct stat st;
 	int c, r;
 
@@ -115,10 +118,30 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 	o.notify = ctx->cfg ? config_notify(ctx->cfg) : NULL;
 	o.say = ctx->json ? NULL : say_line;
 	o.progress = &pg;
-	if (cli_open_vault(ctx, &v))
+	if (o.store && blob_is_url(o.store)) {
+		/* the config file's stores: entry (credentials=FILE) */
+		struct blob_store_opts bo;
+		char msg[BLOB_MSG_MAX];
+
+		if (cli_blob_opts(ctx, o.store, 0, &bo) < 0)
+			return EXIT_FAIL;
+		r = blob_store_open(&bs, o.store, &bo, msg, sizeof(msg));
+		cli_blob_opts_free(&bo);
+		if (r < 0) {
+			error("%s", strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
+			return EXIT_FAIL;
+		}
+		o.blob = bs;
+	}
+	if (cli_open_vault(ctx, &v)) {
+		if (bs)
+			blob_store_close(bs);
 		return EXIT_FAIL;
+	}
 	r = rotation_run(v, &o, &res);
 	vault_close(v);
+	if (bs)
+		blob_store_close(bs);
 	if (ctx->json) {
 		struct json j;
 

@@ -246,6 +246,33 @@ static int open_blob_volume(struct ssefs_fs *fs, const char *rel, int flags,
 			blob_notice(NULL, msg);
 		return r;
 	}
+	/*
+	 * The lease first: credentials that may read but not write (a SAS
+	 * without write) fail here with 403.  The mount goes on serving
+	 * reads; the first refusal is one line naming the account and the
+	 * container, later ones are EACCES alone.
+	 */
+	r = flags & VOL_RDONLY ? 0 : b->ops->hold_inuse(b);
+	if (r == -EACCES) {
+		if (!__atomic_exchange_n(&fs->blob_denied, 1,
+					 __ATOMIC_ACQ_REL)) {
+			blob_backing_why(b, r, msg, sizeof(msg));
+			error("%s; writes fail with EACCES, reads go on",
+			      strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
+		}
+		b->ops->close(b);
+		return r;
+	}
+	if (r < 0) {
+		b->ops->close(b);
+		if (r == -EBUSY)
+			error("disk %s/%s: in use: another host holds its "
+			      "lease", fs->store, rel);
+		else
+			error("disk %s/%s: cannot open: %s", fs->store, rel,
+			      strerror(-r));
+		return r;
+	}
 	r = vol_open_backing(out, b, flags, &fs->keyops);
 	if (r == -EBUSY)	/* hold_inuse: another host has it open */
 		error("disk %s/%s: in use: another host holds its lease",

@@ -129,6 +129,7 @@ struct ssefs_fs {
 	 * one holding its lease; no folders, and disks are made, renamed
 	 * and deleted with `ssefs disk`, not through the mount */
 	struct blob_store *blob;
+	int blob_denied;		/* a 403 said once (atomic) */
 	uid_t uid;			/* who mounted */
 	gid_t gid;
 	pid_t pid;			/* the daemon */

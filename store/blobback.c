@@ -35,6 +35,7 @@
 #define HDR_WAIT_MS		5000u	/* hdr_lock's wait for a lease */
 #define HDR_POLL_MS		250u
 #define RENEW_RETRY_MS		1000u
+#define ETAGS_SEEN		32	/* our writes' last ETags, for regain */
 
 struct blob_store {
 	struct azb_client *c;
@@ -54,7 +55,8 @@ struct lease {
 	int seconds;
 	uint64_t due_ms;		/* next renewal (CLOCK_MONOTONIC) */
 	int lost;			/* renewer's: stop renewing */
-	void (*on_lost)(struct lease *l, int r, const struct azb_err *e);
+	/* a renewal failed with @r: 0 when the lease is ours again */
+	int (*on_lost)(struct lease *l, int r, const struct azb_err *e);
 };
 
 struct blob_backing {
@@ -76,6 +78,10 @@ struct blob_backing {
 	int werr;			/* the first write error since sync */
 	struct azb_err last;		/* the service's last refusal */
 	struct lease lease;
+	/* the ETags our last writes left, newest at etags_n - 1 (mod) */
+	char etags[ETAGS_SEEN][AZB_ETAG_MAX];
+	unsigned int etags_n;
+	pthread_mutex_t regain_mu;	/* one regain at a time */
 };
 
 static const struct backing_ops blob_ops;
@@ -198,8 +204,8 @@ static void *renewer(void *arg)
 		R.busy = due;
 		pthread_mutex_unlock(&R.mu);
 		r = azb_lease_renew(due->c, due->blob, due->id, &e);
-		if (r < 0 && r != -EIO)
-			due->on_lost(due, r, &e);	/* still registered */
+		if (r < 0 && r != -EIO)		/* still registered */
+			r = due->on_lost(due, r, &e);
 		pthread_mutex_lock(&R.mu);
 		if (r == 0)
 			due->due_ms = now_ms() + due->seconds * 1000u / 3;
@@ -295,13 +301,93 @@ static void lease_gone(struct blob_backing *bb, int r,
 	bb->s->notice(bb->s->notice_arg, line);
 }
 
-static void on_lost(struct lease *l, int r, const struct azb_err *e)
+/* An ETag our own writes left (the blob as we last changed it). */
+static void etag_seen(struct blob_backing *bb, const char *etag)
+{
+	if (!etag[0])
+		return;
+	pthread_mutex_lock(&bb->mu);
+	memcpy(bb->etags[bb->etags_n++ % ETAGS_SEEN], etag, AZB_ETAG_MAX);
+	pthread_mutex_unlock(&bb->mu);
+}
+
+static int etag_ours(struct blob_backing *bb, const char *etag)
+{
+	unsigned int i, n;
+	int r = 0;
+
+	pthread_mutex_lock(&bb->mu);
+	n = bb->etags_n < ETAGS_SEEN ? bb->etags_n : ETAGS_SEEN;
+	for (i = 0; i < n && !r; i++)
+		r = !strcmp(bb->etags[i], etag);
+	pthread_mutex_unlock(&bb->mu);
+	return r;
+}
+
+/*
+ * The lease went away under us without anyone taking it: it lapsed while
+ * the service was unreachable for longer than the lease (store_timeout
+ * allows that), or the service forgot it across a restart.  Take it again,
+ * with the same id, when that is safe: a renewal with our id (the service
+ * allows it while no one else leased or changed the blob), else only when
+ * no one holds or broke it (a break is someone taking the disk from us)
+ * and the blob still has an ETag our own last writes left, checked again
+ * once the lease is ours.  Return: 0 (ours again), -errno.
+ */
+static int lease_regain(struct blob_backing *bb)
+{
+	struct azb_props p;
+	char id[AZB_LEASE_ID_MAX];
+	int r;
+
+	pthread_mutex_lock(&bb->regain_mu);
+	r = azb_lease_renew(bb->s->c, bb->blob, bb->lease.id, NULL);
+	if (r == 0)
+		goto out;
+	r = azb_props(bb->s->c, bb->blob, &p, NULL);
+	if (r < 0)
+		goto out;
+	if ((p.lease != AZB_LEASE_AVAILABLE && p.lease != AZB_LEASE_EXPIRED) ||
+	    !etag_ours(bb, p.etag)) {
+		r = -EBUSY;
+		goto out;
+	}
+	r = azb_lease_acquire(bb->s->c, bb->blob, bb->lease.seconds,
+			      bb->lease.id, id, NULL);
+	if (r == 0 && strcmp(id, bb->lease.id))
+		r = -EBUSY;
+	if (r == 0)
+		r = azb_props(bb->s->c, bb->blob, &p, NULL);
+	if (r == 0 && !etag_ours(bb, p.etag)) {
+		azb_lease_release(bb->s->c, bb->blob, bb->lease.id, NULL);
+		r = -EBUSY;
+	}
+	if (r == 0 && bb->s->notice) {
+		char line[BLOB_MSG_MAX];
+
+		say(line, sizeof(line), bb->b.name, "lease gone after the "
+		    "store was unreachable; taken again (no one else wrote)");
+		bb->s->notice(bb->s->notice_arg, line);
+	}
+out:
+	pthread_mutex_unlock(&bb->regain_mu);
+	return r;
+}
+
+static int on_lost(struct lease *l, int r, const struct azb_err *e)
 {
 	struct blob_backing *bb = (struct blob_backing *)
 		((char *)l - offsetof(struct blob_backing, lease));
+	int lost;
 
+	pthread_mutex_lock(&bb->mu);
+	lost = bb->lease_lost;
+	pthread_mutex_unlock(&bb->mu);
+	if (!lost && !strncmp(e->code, "Lease", 5) && lease_regain(bb) == 0)
+		return 0;
 	noted(bb, r, e);
 	lease_gone(bb, r, e);
+	return r;
 }
 
 /* Is this thread the one holding hdr_lock? */
@@ -344,6 +430,22 @@ static int write_cond(struct blob_backing *bb, struct azb_cond *cond,
 		cond->lease_id = bb->lease.id;
 	pthread_mutex_unlock(&bb->mu);
 	return r;
+}
+
+/* A write failed with @r because the lease went away (a 412 with a
+ * Lease... code, not another holder's 409): can it be taken again? */
+static int lease_vanished(struct blob_backing *bb, int r,
+			  const struct azb_err *e, int leased)
+{
+	int lost;
+
+	if (r != -EBUSY || !leased || e->http != 412 ||
+	    strncmp(e->code, "Lease", 5))
+		return 0;
+	pthread_mutex_lock(&bb->mu);
+	lost = bb->lease_lost;
+	pthread_mutex_unlock(&bb->mu);
+	return !lost && lease_regain(bb) == 0;
 }
 
 /* A write failed with @r: a lease error means the lease is lost. */
@@ -399,10 +501,15 @@ static void *par_worker(void *arg)
 		if (p->rbuf)
 			r = azb_read(p->bb->s->c, p->bb->blob, NULL, p->off + at,
 				     p->rbuf + at, n, &e);
-		else
+		else {
+			char etag[AZB_ETAG_MAX] = "";
+
 			r = azb_put_pages(p->bb->s->c, p->bb->blob,
 					  p->off + at, p->wbuf + at, n,
-					  p->cond, NULL, &e);
+					  p->cond, etag, &e);
+			if (r == 0)
+				etag_seen(p->bb, etag);
+		}
 		if (r < 0) {
 			pthread_mutex_lock(&p->mu);
 			if (!p->r) {
@@ -564,22 +671,33 @@ static int bb_pwrite(struct backing *b, const void *buf, size_t len,
 		r = azb_put_pages(bb->s->c, bb->blob, off + done,
 				  (const char *)buf + done, n, &cond, etag,
 				  &e);
-		if (r == 0)
+		if (r == 0) {
 			memcpy(bb->hdr_etag, etag, sizeof(etag));
-		else if (r == -ESTALE)
+			etag_seen(bb, etag);
+		} else if (r == -ESTALE) {
 			r = landed(bb, (const char *)buf + done, n, off + done);
+		}
 		done += n;
 	}
 	if (r == 0 && !owner) {
 		struct par p;
+		int again = 1;
 
-		memset(&p, 0, sizeof(p));
-		p.bb = bb;
-		p.wbuf = buf;
-		p.off = off;
-		p.len = len;
-		p.cond = &cond;
-		r = par_run(&p, &e);
+		for (;;) {
+			memset(&p, 0, sizeof(p));
+			p.bb = bb;
+			p.wbuf = buf;
+			p.off = off;
+			p.len = len;
+			p.cond = &cond;
+			r = par_run(&p, &e);
+			/* the lease lapsed in an outage and is ours again:
+			 * the same pages once more */
+			if (!again || !lease_vanished(bb, r, &e,
+						      cond.lease_id != NULL))
+				break;
+			again = 0;
+		}
 	}
 	if (r < 0)
 		r = write_failed(bb, r, &e, cond.lease_id != NULL);
@@ -613,6 +731,12 @@ static int bb_punch(struct backing *b, uint64_t off, uint64_t len)
 	if (r == 0 && len) {
 		r = azb_clear_pages(bb->s->c, bb->blob, off, len, &cond, etag,
 				    &e);
+		if (r == -EBUSY && lease_vanished(bb, r, &e,
+						  cond.lease_id != NULL))
+			r = azb_clear_pages(bb->s->c, bb->blob, off, len,
+					    &cond, etag, &e);
+		if (r == 0)
+			etag_seen(bb, etag);
 		if (r == 0 && owner)
 			memcpy(bb->hdr_etag, etag, sizeof(etag));
 		if (r < 0)
@@ -937,6 +1061,7 @@ static void bb_close(struct backing *b)
 		lease_drop(bb);
 	pthread_rwlock_destroy(&bb->wr);
 	pthread_mutex_destroy(&bb->mu);
+	pthread_mutex_destroy(&bb->regain_mu);
 	store_put(bb->s);
 	free(bb->blob);
 	free(bb->b.name);
@@ -1188,6 +1313,7 @@ static int bb_new(struct blob_backing **out, struct blob_store *s,
 	bb->rdonly = !!(flags & BLOB_RDONLY);
 	pthread_rwlock_init(&bb->wr, NULL);
 	pthread_mutex_init(&bb->mu, NULL);
+	pthread_mutex_init(&bb->regain_mu, NULL);
 	bb->lease.c = s->c;
 	bb->lease.blob = bb->blob;
 	bb->lease.on_lost = on_lost;

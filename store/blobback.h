@@ -22,8 +22,13 @@
  *     inuse is 1 while another party holds the lease;
  *   - fingerprint comes from the ETag, the length and Last-Modified.
  * Every write of a backing that holds the lease carries its id.  A lease
- * lost (broken by someone, or lapsed and taken) makes every later write
- * -EIO; the store's notice callback gets one line saying so, once.
+ * that went away while no one else took or broke it (it lapsed during an
+ * outage longer than the lease, or the service forgot it) is taken again
+ * with the same id when the blob still has an ETag this backing's own
+ * last writes left (one notice line), and the write that found it gone is
+ * sent again.  A lease lost otherwise (broken by someone, or lapsed and
+ * taken, or the blob changed meanwhile) makes every later write -EIO; the
+ * store's notice callback gets one line saying so, once.
  *
  * Errors: 0 or a negative errno, and (functions with @msg) one line
  * "ssefs: WHAT: WHY" in @msg for the caller to print; nothing is printed.

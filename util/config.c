@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <yaml.h>
@@ -464,11 +465,39 @@ const char *config_notify(const struct config *cfg)
 	return cfg ? cfg->notify : NULL;
 }
 
-/* Same store: both realpaths when both resolve, else the strings. */
+static int is_url(const char *s)
+{
+	return !strncasecmp(s, "https://", 8) || !strncasecmp(s, "http://", 7);
+}
+
+/* Two container URLs name the same store: scheme and host in any case,
+ * the path exactly, trailing slashes aside. */
+static int same_url(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), host;
+	const char *pa;
+
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (lb > 1 && b[lb - 1] == '/')
+		lb--;
+	if (la != lb)
+		return 0;
+	pa = strstr(a, "://");
+	pa = pa ? strchr(pa + 3, '/') : NULL;
+	host = pa ? (size_t)(pa - a) : la;
+	return !strncasecmp(a, b, host) && !strncmp(a + host, b + host,
+						      la - host);
+}
+
+/* Same store: URLs as same_url() says; both realpaths when both
+ * resolve, else the strings. */
 static int same_store(const char *a, const char *b)
 {
 	char ra[PATH_MAX], rb[PATH_MAX];
 
+	if (is_url(a) || is_url(b))
+		return is_url(a) && is_url(b) && same_url(a, b);
 	if (realpath(a, ra) && realpath(b, rb))
 		return !strcmp(ra, rb);
 	return !strcmp(a, b);

@@ -13,6 +13,8 @@
  *   stores:                           # per-store overrides
  *     /srv/ssefs/store:
  *       des: prod
+ *     https://acct.blob.core.windows.net/disks:
+ *       credentials: /etc/ssefs/acct.conn   # a blob store's, mode 0600
  *
  * An unknown key, a wrong type or a malformed file is an error naming the
  * file, line and column.
@@ -42,8 +44,9 @@ const char *config_notify(const struct config *cfg);
 
 /*
  * The mount options for @store (NULL: defaults only) as "k=v,k=v": the
- * "mount" defaults, then the store's own entry (matched by realpath), later
- * ones winning.  Return: 0, -ENAMETOOLONG.
+ * "mount" defaults, then the store's own entry (matched by realpath; a
+ * container URL by its scheme and host in any case and its path exactly,
+ * trailing slashes aside), later ones winning.  Return: 0, -ENAMETOOLONG.
  */
 int config_mount_options(const struct config *cfg, const char *store,
 			 char *buf, size_t len);
