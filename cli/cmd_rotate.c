@@ -167,7 +167,9 @@ int cmd_rotate(int argc, char **argv, struct cli_ctx *ctx)
 			printf(", %u missing", res.disks_skipped);
 		putchar('\n');
 	}
-	if (r < 0 && !res.disks_failed)
+	if (res.store_error[0])
+		error("%s", res.store_error);
+	else if (r < 0 && !res.disks_failed)
 		error("rotate: %s", svc_strerror(r));
 	if (r < 0)
 		return EXIT_FAIL;

@@ -918,7 +918,8 @@ static int rotate_blob_store(struct vault *v, const struct rotation_opts *o,
 	r = bp.s ? 0 : blob_store_open(&bp.s, o->store, NULL, msg,
 					sizeof(msg));
 	if (r < 0) {
-		say(o, "%s", strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
+		snprintf(res->store_error, sizeof(res->store_error), "%s",
+			 strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
 		return r;
 	}
 	r = des_list(vault_dir(v), &bp.sets, &bp.nsets);
@@ -929,7 +930,8 @@ static int rotate_blob_store(struct vault *v, const struct rotation_opts *o,
 	if (r == 0)
 		r = blob_store_list(bp.s, blob_one, &bp, msg, sizeof(msg));
 	if (r < 0 && *msg)
-		say(o, "%s", strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
+		snprintf(res->store_error, sizeof(res->store_error), "%s",
+			 strncmp(msg, "ssefs: ", 7) ? msg : msg + 7);
 	free(bp.sets);
 	if (!o->blob)
 		blob_store_close(bp.s);

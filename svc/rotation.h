@@ -56,6 +56,10 @@ struct rotation_result {
 	unsigned int disks_failed;
 	unsigned int disks_skipped;	/* registered, but the file is gone */
 	unsigned int events_failed;
+	/* why the store itself could not be read (a container that cannot
+	 * be opened or listed), "WHAT: WHY" without "ssefs: "; "" if it
+	 * could: the caller's one error line */
+	char store_error[512];
 };
 
 /* One pass over the vault.  Return: 0 when every step worked, else the

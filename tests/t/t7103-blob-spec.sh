@@ -380,9 +380,8 @@ print(pagelist, read)
 	cmp store/big.vhd store/big2.vhd
 '
 
-# other helpers are making snapshot take URLs (ssefs-disk(1): "snapshot
-# does not yet (use copy)"); SPEC lists it among the commands on URLs
-test_expect_failure 'disk snapshot URL/NAME.vhd URL/SNAP.vhd (SPEC: every command that takes a disk path)' '
+# SPEC lists snapshot among the commands on URLs
+test_expect_success 'disk snapshot URL/NAME.vhd URL/SNAP.vhd (SPEC: every command that takes a disk path)' '
 	ssefs disk snapshot "$C/imp.vhd" "$C/snap.vhd" >/dev/null &&
 	test "$(ssefs --json disk show "$C/snap.vhd" | jq -r .vhdSizeBytes)" = $((2097152 + 512)) &&
 	ssefs disk export "$C/snap.vhd" snap.out &&
@@ -887,21 +886,16 @@ test_expect_success 'errors: one line "ssefs: WHAT: WHY" and the documented exit
 	one_line err
 '
 
-# BUG: rotate URL on a store it cannot open or list prints the store's
-# line on stdout without "ssefs: ", the summary, then a second line on
-# stderr with an errno text ("ssefs: rotate: no such key or key version"
-# for missing credentials, "Permission denied" for a 403, "No such file or
-# directory" for a missing container); with --json the store's line is lost.
-# SPEC "Errors": one line on stderr, "ssefs: WHAT: WHY".  (Branch blobfeat
-# makes cmd_rotate.c open the store first, which fixes the first case.)
-test_expect_failure 'rotate URL without credentials: one line "ssefs: URL: WHY" on stderr, exit 1' '
+# rotate URL on a store it cannot open or list: SPEC "Errors", one line on
+# stderr, "ssefs: WHAT: WHY" (the summary stays on stdout)
+test_expect_success 'rotate URL without credentials: one line "ssefs: URL: WHY" on stderr, exit 1' '
 	test_expect_code 1 no_creds "$SSEFS_BIN" rotate "$C" >out 2>err &&
 	cat out err &&
 	one_line err &&
 	grep "^ssefs: $C: no credentials" err
 '
 
-test_expect_failure 'rotate URL of a missing container or with a wrong key: one line on stderr, exit 1' '
+test_expect_success 'rotate URL of a missing container or with a wrong key: one line on stderr, exit 1' '
 	test_expect_code 1 ssefs rotate "$AZURITE_URL/nocontainer" >out 2>err &&
 	cat out err &&
 	one_line err &&
