@@ -18,7 +18,7 @@ JOBS=${JOBS:-1}
 case $JOBS in ''|*[!0-9]*|0) echo "ssefs: run-all: JOBS=$JOBS: not a count" >&2; exit 2 ;; esac
 
 # started first when results/ holds no times yet: slowest first
-SLOW_FIRST="t7001 t3100 t4000 t7000 t0100 t5000 t4300 t2000 t1101 t5100"
+SLOW_FIRST="t7103 t7001 t7104 t7102 t7106 t7105 t3100 t4000 t7000 t0100 t5000 t4300 t2000 t1101 t5100"
 
 passed=0 failed=0 skipped=0 bad_scripts=
 scripts=("$@")
