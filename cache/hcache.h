@@ -213,6 +213,8 @@ void hc_cleaned(struct hc_disk *d, const struct hc_taken *t, int ok);
 uint64_t hc_mark(struct hc_disk *d);
 int hc_checkpoint(struct hc_disk *d, uint64_t mark);
 int hc_starved(struct hc_disk *d);
+/* The disk's sectors newer in the cache than in the store. */
+uint64_t hc_disk_dirty(struct hc_disk *d);
 
 struct hc_stats {
 	uint64_t slots, used, dirty, pending;
