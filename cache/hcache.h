@@ -16,7 +16,7 @@
  * says it is newer than the store.  A background thread writes dirty
  * sectors back through the owning volume every second, at once when the
  * cache is half dirty or a write found it full, and makes their slots
- * reusable batch by batch; fsync and the last close do it at once
+ * reusable batch by batch; fsync and unmount do it at once
  * (vol_flush()).  Only dirty sectors are recorded in
  * the table; clean ones are forgotten at every mount.
  *
