@@ -71,20 +71,18 @@ static void tick(struct ssefs_fs *fs)
 	size_t cnt = 0, cap = 0;
 	unsigned int b;
 
-	/* collect the lingering nodes (nodes live until unmount) */
+	/*
+	 * Every node, then each under its own lock without fs->lock: nodes
+	 * live until unmount, and revocation takes fs->lock under a node's
+	 * lock (ssefs_fs_invalidate()), so no node lock is taken here while
+	 * holding fs->lock.
+	 */
 	pthread_mutex_lock(&fs->lock);
 	for (b = 0; b <= SSEFS_NBUCKETS; b++) {
 		n = b < SSEFS_NBUCKETS ? fs->bucket[b] : fs->graveyard;
 		for (; n; n = n->next) {
-			int l;
-
-			pthread_mutex_lock(&n->lock);
-			l = node_lingers(n);
-			pthread_mutex_unlock(&n->lock);
-			if (!l)
-				continue;
 			if (cnt == cap) {
-				cap = cap ? cap * 2 : 16;
+				cap = cap ? cap * 2 : 64;
 				p = realloc(all, cap * sizeof(*all));
 				if (!p)
 					goto out;

@@ -120,4 +120,41 @@ test_expect_success 'directory store: kill -9 while lingering loses nothing; rep
 	ssefs_umount mnt
 '
 
+test_expect_success 'directory store: SIGTERM writes a lingering disk back and closes it' '
+	ssefs_mount store mnt "$RW,writeback_delay=1h" &&
+	random_file c 8 &&
+	dd if=c of=mnt/d0.vhd bs=1M seek=16 conv=notrunc status=none &&
+	test "$(disk .lingering)" = true &&
+	pid=$SSEFS_PID &&
+	kill -TERM "$(cat store/.ssefs.lock)" &&
+	{ wait "$pid"; rc=$?; } &&
+	test "$rc" = 0 &&
+	! mountpoint -q mnt &&
+	ssefs_mount store mnt &&
+	cmp -i $((16 * MIB)):0 -n $((8 * MIB)) mnt/d0.vhd c &&
+	ssefs_umount mnt
+'
+
+test_expect_success 'directory store: revocation of a lingering disk writes it back, wipes its keys and closes it' '
+	ssefs key create k2 --size 2048 >/dev/null &&
+	ssefs disk create store/r.vhd --size 16M --key k2 >/dev/null &&
+	ssefs_mount store mnt "$RW,writeback_delay=1h,key_check_interval=1s,revoke_grace=0" &&
+	random_file d 8 &&
+	dd if=d of=mnt/r.vhd bs=1M conv=notrunc status=none &&
+	test "$(ssefs --json status mnt | jq -r ".disks[] | select(.path == \"r.vhd\") | .lingering")" = true &&
+	ssefs key set k2 --enabled false >/dev/null &&
+	for i in $(test_seq 30); do
+		test "$(ssefs --json status mnt | jq -r ".disks[] | select(.path == \"r.vhd\") | .open")" = false && break
+		sleep 1
+	done &&
+	test "$(ssefs --json status mnt | jq -r ".disks[] | select(.path == \"r.vhd\") | .open")" = false &&
+	test_must_fail dd if=mnt/r.vhd of=/dev/null bs=4k count=1 2>err &&
+	grep "Key has been revoked" err &&
+	ssefs key set k2 --enabled true >/dev/null &&
+	ssefs_umount mnt &&
+	ssefs_mount store mnt &&
+	cmp -n $((8 * MIB)) d mnt/r.vhd &&
+	ssefs_umount mnt
+'
+
 test_done
