@@ -11,8 +11,10 @@
  * shares the volume (node_open() in fuse/ops.c); unmount closes what still
  * lingers, writing it back (ssefs_fs_close_all()).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cache/hcache.h"
 #include "disk/volume.h"
@@ -20,6 +22,7 @@
 #include "fuse/linger.h"
 #include "fuse/tasks.h"
 #include "fuse/timer.h"
+#include "util/log.h"
 
 static struct timer closer;
 
@@ -60,8 +63,14 @@ static void check(struct disk_node *n)
 	pthread_mutex_lock(&n->lock);
 	if (node_lingers(n) &&
 	    (n->unlinked || n->state == DISK_REVOKED ||
-	     !vol_write_back(n->vol, &dirty) || !dirty))
-		close_now(n);
+	     !vol_write_back(n->vol, &dirty) || !dirty)) {
+		int r = close_now(n);
+
+		if (r < 0 && r != -EKEYREVOKED)
+			warning("disk %s: closing after its write-back: %s; "
+				"what is left stays in the host cache", n->rel,
+				strerror(-r));
+	}
 	pthread_mutex_unlock(&n->lock);
 }
 
