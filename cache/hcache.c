@@ -1418,6 +1418,16 @@ int hc_checkpoint(struct hc_disk *d, uint64_t mark)
 	return r;
 }
 
+uint64_t hc_disk_dirty(struct hc_disk *d)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&d->hc->lock);
+	n = d->ndirty;
+	pthread_mutex_unlock(&d->hc->lock);
+	return n;
+}
+
 void hc_get_stats(struct hcache *hc, struct hc_stats *st)
 {
 	memset(st, 0, sizeof(*st));

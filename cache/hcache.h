@@ -16,7 +16,7 @@
  * says it is newer than the store.  A background thread writes dirty
  * sectors back through the owning volume every second, at once when the
  * cache is half dirty or a write found it full, and makes their slots
- * reusable batch by batch; fsync and the last close do it at once
+ * reusable batch by batch; fsync and unmount do it at once
  * (vol_flush()).  Only dirty sectors are recorded in
  * the table; clean ones are forgotten at every mount.
  *
@@ -213,6 +213,8 @@ void hc_cleaned(struct hc_disk *d, const struct hc_taken *t, int ok);
 uint64_t hc_mark(struct hc_disk *d);
 int hc_checkpoint(struct hc_disk *d, uint64_t mark);
 int hc_starved(struct hc_disk *d);
+/* The disk's sectors newer in the cache than in the store. */
+uint64_t hc_disk_dirty(struct hc_disk *d);
 
 struct hc_stats {
 	uint64_t slots, used, dirty, pending;

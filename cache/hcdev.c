@@ -519,6 +519,17 @@ static int hd_set_cache_key(struct blkdev *d, const struct secbuf *key)
 	return hc_set_key(hd(d)->hcd, key);
 }
 
+/* ReadWrite: writes are acknowledged from the cache (crash-safe). */
+static int hd_write_back(struct blkdev *d, uint64_t *dirty)
+{
+	struct hcdev *h = hd(d);
+
+	if (!h->rw)
+		return 0;
+	*dirty = hc_disk_dirty(h->hcd);
+	return 1;
+}
+
 static void hd_close(struct blkdev *d, int clean)
 {
 	struct hcdev *h = hd(d);
@@ -539,6 +550,7 @@ static const struct blkdev_ops hcdev_ops = {
 	.size = hd_size,
 	.resize = hd_resize,
 	.set_cache_key = hd_set_cache_key,
+	.write_back = hd_write_back,
 	.close = hd_close,
 };
 

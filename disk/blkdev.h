@@ -53,6 +53,12 @@ struct blkdev_ops {
 	 */
 	int (*set_cache_key)(struct blkdev *d, const struct secbuf *key);
 	/*
+	 * Optional: does this device acknowledge writes before the device
+	 * below has them (a ReadWrite host cache, crash-safe on its own)?
+	 * 1, with the sectors not yet written back in *@dirty; 0 if not.
+	 */
+	int (*write_back)(struct blkdev *d, uint64_t *dirty);
+	/*
 	 * Close this device and those below it.  @clean: the last flush
 	 * succeeded (a cache keeps its clean sectors only then).
 	 */

@@ -600,6 +600,39 @@ int vol_flush(struct volume *vol)
 	return r ? r : r2;
 }
 
+int vol_write_back(struct volume *vol, uint64_t *dirty)
+{
+	uint64_t total = 0, n;
+	int wb = 0;
+
+	if (vol->rdonly || vol->scratch || !vol->top)
+		return 0;
+	pthread_rwlock_rdlock(&vol->keys);	/* the stack stays as it is */
+	for (struct blkdev *d = vol->top; d; d = d->lower) {
+		n = 0;
+		if (d->ops->write_back && d->ops->write_back(d, &n)) {
+			wb = 1;
+			total += n;
+		}
+	}
+	pthread_rwlock_unlock(&vol->keys);
+	if (dirty)
+		*dirty = total;
+	return wb;
+}
+
+int vol_persist_size(struct volume *vol)
+{
+	int r;
+
+	if (vol->rdonly || vol->scratch)
+		return 0;
+	pthread_rwlock_rdlock(&vol->keys);
+	r = persist_size(vol);
+	pthread_rwlock_unlock(&vol->keys);
+	return r;
+}
+
 void vol_lock_sectors(struct volume *vol, uint64_t first, uint64_t last)
 {
 	stripes(vol, first, last, 1);

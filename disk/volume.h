@@ -129,6 +129,16 @@ int vol_discard(struct volume *vol, uint64_t off, uint64_t len);
  * synced, the cache's entries cleared), then persist a changed size in
  * the header.  With VOL_SCRATCH: nothing, 0. */
 int vol_flush(struct volume *vol);
+/*
+ * A device of the stack keeps acknowledged writes the store lacks (a
+ * ReadWrite host cache): 1, with how many sectors wait to be written back
+ * in *@dirty (may be NULL); 0 when none does (or VOL_RDONLY, VOL_SCRATCH).
+ */
+int vol_write_back(struct volume *vol, uint64_t *dirty);
+/* Persist a changed size in the header, and nothing else: what close(2)
+ * must do when vol_write_back() says a crash-safe cache holds the rest.
+ * Return: 0 or -errno. */
+int vol_persist_size(struct volume *vol);
 
 /*
  * The stack (disk/blkdev.h).  vol_open() builds store device -> cipher

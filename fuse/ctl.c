@@ -20,6 +20,7 @@
 #include "disk/volume.h"
 #include "fuse/ctl.h"
 #include "fuse/fs.h"
+#include "fuse/linger.h"
 #include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
 #include "store/azblob.h"
@@ -179,7 +180,8 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	struct env_header h;
 	char rel[4096], uuid[37], err[256], esc[4096];
 	uint64_t size = 0, rd, wr;
-	int pr, open, state, opened_rc;
+	int pr, open, state, opened_rc, lingering, wb = 0;
+	uint64_t dirty = 0;
 	time_t since;
 	int64_t grace_left;
 
@@ -190,9 +192,11 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	snprintf(rel, sizeof(rel), "%s", n->rel);
 	pr = n->probe_rc;
 	open = n->vol != NULL;
+	lingering = node_lingers(n);
 	if (n->vol) {
 		vol_get_header(n->vol, &h);
 		size = vol_size(n->vol);
+		wb = vol_write_back(n->vol, &dirty);
 	} else {
 		h = n->hdr;
 		size = pr == 0 ? h.plain_size : 0;
@@ -241,6 +245,11 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 			json_str(c->j, "platformKid", h.layer[1].kid);
 		json_str(c->j, "keyState", key_state_name(ks));
 		json_bool(c->j, "open", open);
+		json_bool(c->j, "lingering", lingering);
+		if (wb)
+			json_uint(c->j, "dirtySectors", dirty);
+		else
+			json_null(c->j, "dirtySectors");
 		status_attached(c, rel);
 		json_uint(c->j, "bytesRead", rd);
 		json_uint(c->j, "bytesWritten", wr);
@@ -266,7 +275,12 @@ static int status_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 		fprintf(c->f, "  platform kid:    %s\n", h.layer[1].kid);
 	fprintf(c->f, "  key state:       %s\n", key_state_name(ks));
 	fprintf(c->f, "  size:            %llu\n", (unsigned long long)size);
-	fprintf(c->f, "  open:            %s\n", open ? "yes" : "no");
+	fprintf(c->f, "  open:            %s\n", !open ? "no" :
+		lingering ? "yes, no file handle: lingers until written back" :
+		"yes");
+	if (wb)
+		fprintf(c->f, "  dirty sectors:   %llu\n",
+			(unsigned long long)dirty);
 	status_attached(c, rel);
 	fprintf(c->f, "  bytes read:      %llu\n", (unsigned long long)rd);
 	fprintf(c->f, "  bytes written:   %llu\n", (unsigned long long)wr);

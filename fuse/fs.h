@@ -102,7 +102,10 @@ struct disk_node {
 	struct env_header hdr;		/* valid when probe_rc == 0 */
 
 	/* open state */
-	struct volume *vol;		/* NULL: closed, no keys in memory */
+	/* NULL: closed, no keys in memory; open with refs 0: lingering,
+	 * written back by its ReadWrite cache before it closes
+	 * (fuse/linger.h) */
+	struct volume *vol;
 	unsigned int refs;		/* open file handles */
 	int open_rc;			/* the last open's result */
 	int rw_rc;			/* why vol is read-only: the

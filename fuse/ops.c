@@ -30,6 +30,7 @@
 #include "crypto/envelope.h"
 #include "disk/volume.h"
 #include "fuse/fs.h"
+#include "fuse/linger.h"
 #include "fuse/newdisk.h"
 #include "fuse/ops.h"
 #include "keyvault/vault.h"
@@ -431,20 +432,16 @@ out:
 }
 
 /* Drop one reference; the last one flushes, closes and wipes the keys
- * (but a NODE_OUTSIDE node's volume, which is not ours). */
+ * (but a NODE_OUTSIDE node's volume, which is not ours), or leaves a disk
+ * whose ReadWrite cache is dirty open until written back (fuse/linger.h). */
 static int node_release(struct disk_node *n)
 {
 	int r = 0;
 
 	pthread_mutex_lock(&n->lock);
 	if (n->refs && --n->refs == 0 && n->vol &&
-	    !(n->flags & NODE_OUTSIDE)) {
-		if (!vol_is_rdonly(n->vol))
-			r = vol_flush(n->vol);
-		vol_close(n->vol);
-		n->vol = NULL;
-		n->probed = 0;		/* the header changed: re-probe */
-	}
+	    !(n->flags & NODE_OUTSIDE))
+		r = node_last_close(n);
 	pthread_mutex_unlock(&n->lock);
 	return r;
 }
@@ -575,6 +572,12 @@ static int ssefs_write(const char *path, const char *buf, size_t size,
 	return (int)r;
 }
 
+/*
+ * FLUSH, at every close(2): what a close must make durable.  A ReadWrite
+ * host cache holds acknowledged writes crash-safe, so only a changed size
+ * goes to the header; its thread writes the rest back.  Otherwise, as
+ * fsync.
+ */
 static int ssefs_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct volume *v = fh_vol(fi);
@@ -582,14 +585,22 @@ static int ssefs_flush(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	if (!v || vol_is_rdonly(v))
 		return 0;
+	if (vol_write_back(v, NULL))
+		return vol_persist_size(v);
 	return vol_flush(v);
 }
 
+/* fsync(2): everything written back and the store synced. */
 static int ssefs_fsync(const char *path, int datasync,
 		       struct fuse_file_info *fi)
 {
+	struct volume *v = fh_vol(fi);
+
+	(void)path;
 	(void)datasync;
-	return ssefs_flush(path, fi);
+	if (!v || vol_is_rdonly(v))
+		return 0;
+	return vol_flush(v);
 }
 
 static int ssefs_truncate(const char *path, off_t size,

@@ -15,5 +15,6 @@ const struct ssefs_task ssefs_tasks[] = {
 	{ "tempdisk", tempdisk_start, tempdisk_stop },
 	{ "revoke", revoke_start, revoke_stop },
 	{ "rotate", rotate_start, rotate_stop },
+	{ "linger", linger_start, linger_stop },
 	{ NULL, NULL, NULL }
 };

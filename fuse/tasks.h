@@ -18,4 +18,10 @@ void revoke_stop(struct ssefs_fs *fs);
 int rotate_start(struct ssefs_fs *fs);
 void rotate_stop(struct ssefs_fs *fs);
 
+/* The closer of lingering disks (fuse/linger.c): every second, a disk
+ * whose last close left its ReadWrite cache dirty is closed once clean.
+ * Started only with caching=ReadWrite. */
+int linger_start(struct ssefs_fs *fs);
+void linger_stop(struct ssefs_fs *fs);
+
 #endif /* SSEFS_FUSE_TASKS_H */
