@@ -32,6 +32,9 @@
 
 #define IO_CHUNK		AZB_PUT_PAGE_MAX	/* one Put Page or Get */
 #define IO_PAR			4	/* requests at once for one call */
+/* a read of a few MiB goes as IO_PAR ranged Gets of at least this:
+ * one request at a time leaves the service's round trip idle */
+#define READ_SLICE		(256u << 10)
 #define HDR_WAIT_MS		5000u	/* hdr_lock's wait for a lease */
 #define HDR_POLL_MS		250u
 #define RENEW_RETRY_MS		1000u
@@ -476,6 +479,8 @@ struct par {
 	uint64_t off;
 	size_t len;
 	const struct azb_cond *cond;
+	size_t chunk;			/* bytes per request: IO_CHUNK or
+					 * less (reads) */
 	size_t next;			/* the next chunk's index; atomic */
 	pthread_mutex_t mu;
 	int r;
@@ -491,13 +496,13 @@ static void *par_worker(void *arg)
 
 	for (;;) {
 		i = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED);
-		at = i * IO_CHUNK;
+		at = i * p->chunk;
 		pthread_mutex_lock(&p->mu);
 		failed = p->r;
 		pthread_mutex_unlock(&p->mu);
 		if (at >= p->len || failed)
 			break;
-		n = p->len - at < IO_CHUNK ? p->len - at : IO_CHUNK;
+		n = p->len - at < p->chunk ? p->len - at : p->chunk;
 		if (p->rbuf)
 			r = azb_read(p->bb->s->c, p->bb->blob, NULL, p->off + at,
 				     p->rbuf + at, n, &e);
@@ -527,8 +532,11 @@ static void *par_worker(void *arg)
 static int par_run(struct par *p, struct azb_err *e)
 {
 	pthread_t t[IO_PAR - 1];
-	size_t chunks = (p->len + IO_CHUNK - 1) / IO_CHUNK, i, nt = 0;
+	size_t chunks, i, nt = 0;
 
+	if (!p->chunk)
+		p->chunk = IO_CHUNK;
+	chunks = (p->len + p->chunk - 1) / p->chunk;
 	p->next = 0;
 	p->r = 0;
 	pthread_mutex_init(&p->mu, NULL);
@@ -570,6 +578,12 @@ static int bb_pread(struct backing *b, void *buf, size_t len, uint64_t off)
 		p.rbuf = buf;
 		p.off = off;
 		p.len = have;
+		/* IO_PAR slices of a page-aligned share, READ_SLICE at least */
+		p.chunk = (have / IO_PAR + AZB_PAGE - 1) / AZB_PAGE * AZB_PAGE;
+		if (p.chunk < READ_SLICE)
+			p.chunk = READ_SLICE;
+		if (p.chunk > IO_CHUNK)
+			p.chunk = IO_CHUNK;
 		r = par_run(&p, &e);
 		if (r == -EINVAL && e.http == 416 && again) {
 			/* shorter than we thought: learn its length */
