@@ -1275,18 +1275,63 @@ static void copy_progress(void *arg, uint64_t done, uint64_t total)
  * then made a disk of its own (make_own()).  A blob DEST holds its lease
  * meanwhile and is deleted again on failure.
  */
+/*
+ * Make @dst of @len bytes (a page blob, leased while it is made, or a new
+ * file in the store not yet published: store_new_publish()) as *@db and
+ * copy @sb into it with a progress line @what ("copy", "snapshot").
+ * *@made: a blob was created, to be deleted if the command fails later.
+ * Return: 0, or an exit code once one line said why.
+ */
+static int copy_to_new(struct cli_ctx *ctx, struct backing *sb,
+		       const char *src, const char *dst, uint64_t len,
+		       const char *what, struct backing **db,
+		       struct backing_file *df, struct store_new *sn,
+		       int *made)
+{
+	char msg[BLOB_MSG_MAX], why[32];
+	struct progress pg = { 0 };
+	struct copy_pg cp = { .pg = &pg, .what = what };
+	int r, dst_url = blob_is_url(dst);
+
+	*made = 0;
+	if (dst_url) {
+		r = create_blob(ctx, dst, len, db, msg, sizeof(msg));
+		if (r < 0) {
+			*db = NULL;
+			return r == -EEXIST ? disk_err(dst, NULL, r) :
+			       msg[0] ? blob_fail(msg) : EXIT_FAIL;
+		}
+		*made = 1;
+		/* the lease for the copy's while: no one opens it half made */
+		r = (*db)->ops->hold_inuse(*db);
+	} else {
+		r = store_new_begin(sn, AT_FDCWD, dst);
+		if (r < 0)
+			return disk_err(dst, NULL, r);
+		backing_file_borrow(df, sn->fd);
+		*db = &df->b;
+	}
+	pg.on = cli_progress_on(ctx);
+	if (r == 0)
+		r = store_copy(sb, *db, copy_progress, &cp);
+	progress_finish(&pg);
+	if (r == 0)
+		return 0;
+	/* a blob side has the service's word on it */
+	snprintf(why, sizeof(why), "%s failed", what);
+	return dst_url ? backing_fail(*db, r) :
+	       blob_is_url(src) ? backing_fail(sb, r) : disk_err(dst, why, r);
+}
+
 static int snapshot_thin(struct cli_ctx *ctx, const char *src,
 			 const char *dst)
 {
-	char msg[BLOB_MSG_MAX];
 	struct store_new sn = { .at = { .fd = -1 }, .fd = -1 };
 	struct backing_file df;
 	struct backing *sb = NULL, *db = NULL;
 	struct volume *vol = NULL;
 	struct vault *v = NULL;
 	struct keyops ops;
-	struct progress pg = { 0 };
-	struct copy_pg cp = { .pg = &pg, .what = "snapshot" };
 	uint64_t len;
 	int r, dst_url = blob_is_url(dst), made = 0, vfd;
 
@@ -1307,37 +1352,10 @@ static int snapshot_thin(struct cli_ctx *ctx, const char *src,
 		r = backing_fail(sb, r);
 		goto out;
 	}
-	if (dst_url) {
-		r = create_blob(ctx, dst, len, &db, msg, sizeof(msg));
-		if (r < 0) {
-			db = NULL;
-			r = r == -EEXIST ? disk_err(dst, NULL, r) :
-			    msg[0] ? blob_fail(msg) : EXIT_FAIL;
-			goto out;
-		}
-		made = 1;
-		/* the lease for the copy's while: no one opens it half made */
-		r = db->ops->hold_inuse(db);
-	} else {
-		r = store_new_begin(&sn, AT_FDCWD, dst);
-		if (r < 0) {
-			r = disk_err(dst, NULL, r);
-			goto out;
-		}
-		backing_file_borrow(&df, sn.fd);
-		db = &df.b;
-	}
-	pg.on = cli_progress_on(ctx);
-	if (r == 0)
-		r = store_copy(sb, db, copy_progress, &cp);
-	progress_finish(&pg);
-	if (r < 0) {
-		/* a blob side has the service's word on it */
-		r = dst_url ? backing_fail(db, r) :
-		    blob_is_url(src) ? backing_fail(sb, r) :
-		    disk_err(dst, "snapshot failed", r);
+	r = copy_to_new(ctx, sb, src, dst, len, "snapshot", &db, &df, &sn,
+			&made);
+	if (r)
 		goto out;
-	}
 	disk_keyops(ctx, v, &ops);
 	if (dst_url) {
 		r = vol_open_backing(&vol, db, 0, &ops);	/* takes @db */
@@ -1453,15 +1471,12 @@ out:
 static int disk_copy(int argc, char **argv, struct cli_ctx *ctx)
 {
 	const char *src, *dst;
-	char msg[BLOB_MSG_MAX];
 	struct store_new sn = { .at = { .fd = -1 }, .fd = -1 };
 	struct backing_file df;
 	struct backing *sb = NULL, *db = NULL;
-	struct progress pg = { 0 };
-	struct copy_pg cp = { .pg = &pg, .what = "copy" };
 	struct env_header h;
 	uint64_t len;
-	int r, dst_url;
+	int r, dst_url, made = 0;
 
 	if (argc != 3)
 		return cli_usage(disk_usage, "disk copy: needs SRC.vhd and "
@@ -1486,45 +1501,18 @@ static int disk_copy(int argc, char **argv, struct cli_ctx *ctx)
 		    disk_err(src, NULL, r) : backing_fail(sb, r);
 		goto out;
 	}
-	if (dst_url) {
-		r = create_blob(ctx, dst, len, &db, msg, sizeof(msg));
-		if (r < 0) {
-			db = NULL;
-			r = r == -EEXIST ? disk_err(dst, NULL, r) :
-			    msg[0] ? blob_fail(msg) : EXIT_FAIL;
-			goto out;
-		}
-		/* the lease for the copy's while: no one opens it half made */
-		r = db->ops->hold_inuse(db);
-	} else {
-		r = store_new_begin(&sn, AT_FDCWD, dst);
-		if (r < 0) {
-			r = disk_err(dst, NULL, r);
-			goto out;
-		}
-		backing_file_borrow(&df, sn.fd);
-		db = &df.b;
-	}
-	pg.on = cli_progress_on(ctx);
-	if (r == 0)
-		r = store_copy(sb, db, copy_progress, &cp);
-	progress_finish(&pg);
-	if (r == 0 && !dst_url)
+	r = copy_to_new(ctx, sb, src, dst, len, "copy", &db, &df, &sn, &made);
+	if (r == 0 && !dst_url) {
 		r = store_new_publish(&sn);
-	if (r < 0) {
-		/* a blob side has the service's word on it */
-		if (dst_url)
-			backing_fail(db, r);
-		else if (blob_is_url(src))
-			backing_fail(sb, r);
-		else
-			disk_err(dst, "copy failed", r);
-		if (dst_url) {
+		if (r < 0)
+			r = disk_err(dst, "copy failed", r);
+	}
+	if (r) {
+		if (made) {
 			db->ops->close(db);
 			db = NULL;
 			delete_blob(ctx, dst);
 		}
-		r = EXIT_FAIL;
 		goto out;
 	}
 	if (dst_url) {
