@@ -26,6 +26,16 @@ AZURITE_ACCOUNT=devstoreaccount1
 AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 AZURITE_PID=
 
+# azurite_need_tools: AZB_TOOL (build/azb-tool, the REST client's test
+# driver) and BT (build/backing-tool) beside $SSEFS_BIN, or the whole
+# script is skipped, loudly
+azurite_need_tools () {
+	AZB_TOOL=${AZB_TOOL:-$(dirname "$SSEFS_BIN")/build/azb-tool}
+	[ -x "$AZB_TOOL" ] || AZB_TOOL=$(dirname "$SSEFS_BIN")/azb-tool	# SANITIZE=1
+	[ -x "$AZB_TOOL" ] || { skip_all="no azb-tool beside $SSEFS_BIN (make)"; test_done; }
+	BT=$(dirname "$AZB_TOOL")/backing-tool
+}
+
 azurite_free_port () {
 	python3 -c 'import socket
 s = socket.socket()

@@ -6,9 +6,7 @@ test_description='the Azure page-blob REST client (store/azblob) against Azurite
 . "$TEST_DIRECTORY"/lib-ssefs.sh
 . "$TEST_DIRECTORY"/lib-azurite.sh
 
-AZB_TOOL=${AZB_TOOL:-$(dirname "$SSEFS_BIN")/build/azb-tool}
-[ -x "$AZB_TOOL" ] || AZB_TOOL=$(dirname "$SSEFS_BIN")/azb-tool
-[ -x "$AZB_TOOL" ] || { skip_all="no azb-tool beside $SSEFS_BIN (make)"; test_done; }
+azurite_need_tools
 test_have_prereq AZURITE || { skip_all='no Azurite (make deps)'; test_done; }
 
 azb () { "$AZB_TOOL" "$AZURITE_URL/con" "$@"; }

@@ -6,10 +6,7 @@ test_description='disk commands on a blob store URL, and disk copy between store
 . "$TEST_DIRECTORY"/lib-ssefs.sh
 . "$TEST_DIRECTORY"/lib-azurite.sh
 
-AZB_TOOL=${AZB_TOOL:-$(dirname "$SSEFS_BIN")/build/azb-tool}
-[ -x "$AZB_TOOL" ] || AZB_TOOL=$(dirname "$SSEFS_BIN")/azb-tool	# SANITIZE=1
-[ -x "$AZB_TOOL" ] || { skip_all="no azb-tool beside $SSEFS_BIN (make)"; test_done; }
-BT=$(dirname "$AZB_TOOL")/backing-tool
+azurite_need_tools
 test_have_prereq AZURITE || { skip_all='no Azurite (make deps)'; test_done; }
 
 test_expect_success 'setup: vault, key, Azurite, a container' '

@@ -6,10 +6,7 @@ test_description='mount a blob store URL (Azurite): ext4 in a disk, remount, dow
 . "$TEST_DIRECTORY"/lib-ssefs.sh
 . "$TEST_DIRECTORY"/lib-azurite.sh
 
-AZB_TOOL=${AZB_TOOL:-$(dirname "$SSEFS_BIN")/build/azb-tool}
-[ -x "$AZB_TOOL" ] || AZB_TOOL=$(dirname "$SSEFS_BIN")/azb-tool	# SANITIZE=1
-[ -x "$AZB_TOOL" ] || { skip_all="no azb-tool beside $SSEFS_BIN (make)"; test_done; }
-BT=$(dirname "$AZB_TOOL")/backing-tool
+azurite_need_tools
 test_have_prereq AZURITE || { skip_all='no Azurite (make deps)'; test_done; }
 test_have_prereq FUSE || { skip_all='cannot mount FUSE here'; test_done; }
 test_have_prereq LOOP || { skip_all='needs root and loop devices'; test_done; }

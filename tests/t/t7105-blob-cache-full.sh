@@ -6,9 +6,7 @@ test_description='caching=ReadWrite on a blob store (Azurite): a full host cache
 . "$TEST_DIRECTORY"/lib-ssefs.sh
 . "$TEST_DIRECTORY"/lib-azurite.sh
 
-AZB_TOOL=${AZB_TOOL:-$(dirname "$SSEFS_BIN")/build/azb-tool}
-[ -x "$AZB_TOOL" ] || AZB_TOOL=$(dirname "$SSEFS_BIN")/azb-tool	# SANITIZE=1
-[ -x "$AZB_TOOL" ] || { skip_all="no azb-tool beside $SSEFS_BIN (make)"; test_done; }
+azurite_need_tools
 test_have_prereq AZURITE || { skip_all='no Azurite (make deps)'; test_done; }
 test_have_prereq FUSE || { skip_all='cannot mount FUSE here'; test_done; }
 command -v jq >/dev/null || { skip_all='needs jq'; test_done; }

@@ -6,10 +6,7 @@ test_description='disk snapshot with a blob store on either side, and a blob sto
 . "$TEST_DIRECTORY"/lib-ssefs.sh
 . "$TEST_DIRECTORY"/lib-azurite.sh
 
-AZB_TOOL=${AZB_TOOL:-$(dirname "$SSEFS_BIN")/build/azb-tool}
-[ -x "$AZB_TOOL" ] || AZB_TOOL=$(dirname "$SSEFS_BIN")/azb-tool	# SANITIZE=1
-[ -x "$AZB_TOOL" ] || { skip_all="no azb-tool beside $SSEFS_BIN (make)"; test_done; }
-BT=$(dirname "$AZB_TOOL")/backing-tool
+azurite_need_tools
 test_have_prereq AZURITE || { skip_all='no Azurite (make deps)'; test_done; }
 test_have_prereq JQ || { skip_all='no jq'; test_done; }
 
