@@ -373,10 +373,16 @@ int vault_set_retention_days(struct vault *v, int days)
 	 * creation; here it may change while no deleted key waits.)
 	 */
 	if (v->purge_protection && days < v->retention_days)
-		for (size_t i = 0; i < v->nkeys; i++)
-			if (v->keys[i].deleted)
-				return vault_refuse(v, "set retention-days",
-						    v->keys[i].name, -EBUSY);
+		for (size_t i = 0; i < v->nkeys; i++) {
+			char name[sizeof(v->keys[i].name)];
+
+			if (!v->keys[i].deleted)
+				continue;
+			/* vault_refuse() reloads the keys: a copy */
+			memcpy(name, v->keys[i].name, sizeof(name));
+			return vault_refuse(v, "set retention-days", name,
+					    -EBUSY);
+		}
 	v->retention_days = days;
 	return vault_commit(v, "set retention-days", NULL);
 }
