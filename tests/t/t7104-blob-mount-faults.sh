@@ -39,6 +39,15 @@ writer () {
 }
 
 acked () { grep -c "^[0-9]" "$1"; }
+# some_acked LOG: wait (10 s at most) until the writer has 6 pieces acked
+some_acked () {
+	local i
+	for i in $(test_seq 200); do
+		test "$(acked "$1")" -ge 6 && return 0
+		sleep 0.05
+	done
+	return 0
+}
 
 # blob_hits NAME...: how many times the canary is in the blobs
 blob_hits () {
@@ -73,7 +82,7 @@ test_expect_success 'Azurite stopped mid-write and back within store_timeout: th
 	: >log1 &&
 	writer mnt/w.vhd w8 log1 262144 &
 	w=$! &&
-	for i in $(test_seq 200); do test "$(acked log1)" -ge 6 && break; sleep 0.05; done &&
+	some_acked log1 &&
 	azurite_stop &&
 	n=$(acked log1) &&
 	sleep 4 &&
@@ -95,7 +104,7 @@ test_expect_success 'past store_timeout: the writer gets EIO; what fsync acknowl
 	: >log2 &&
 	writer mnt/w.vhd w8b log2 262144 &
 	w=$! &&
-	for i in $(test_seq 200); do test "$(acked log2)" -ge 6 && break; sleep 0.05; done &&
+	some_acked log2 &&
 	azurite_stop &&
 	test_expect_code 1 wait $w &&
 	tail -n1 log2 | grep -x "error EIO" &&
@@ -115,7 +124,7 @@ test_expect_success 'Azurite gone for longer than the lease, within store_timeou
 	: >log3 &&
 	writer mnt/w.vhd w8 log3 262144 &
 	w=$! &&
-	for i in $(test_seq 200); do test "$(acked log3)" -ge 6 && break; sleep 0.05; done &&
+	some_acked log3 &&
 	azurite_stop &&
 	n=$(acked log3) &&
 	sleep 20 &&
