@@ -14,6 +14,7 @@ struct backing_file {
 	struct backing b;
 	int fd;
 	int own;		/* close() closes @fd and frees this */
+	uint64_t behind;	/* large-write bytes since writeback was kicked */
 };
 
 /*

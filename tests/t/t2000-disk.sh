@@ -178,7 +178,7 @@ test_expect_success 'kill -9 during import leaves neither a disk nor a temp file
 	for i in 1 2 3; do
 		"$SSEFS_BIN" disk import bigraw store/killed.vhd >/dev/null 2>&1 &
 		pid=$! &&
-		sleep 0.$((1 + i)) &&
+		sleep 0.$((5 + 5 * i)) &&
 		kill -9 $pid &&
 		wait $pid
 		test ! -e store/killed.vhd || return 1
