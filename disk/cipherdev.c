@@ -31,6 +31,7 @@ struct cipherdev {
 	struct cascade_ctx *proto;
 	pthread_mutex_t pool_lock;
 	struct cipher_set *pool;
+	unsigned int pool_bufs;		/* sets in @pool holding a buffer */
 };
 
 static struct cipherdev *cd(struct blkdev *d)
@@ -142,8 +143,10 @@ static struct cipher_set *get_set(struct cipherdev *c)
 
 	pthread_mutex_lock(&c->pool_lock);
 	s = c->pool;
-	if (s)
+	if (s) {
 		c->pool = s->next;
+		c->pool_bufs -= s->buf != NULL;
+	}
 	pthread_mutex_unlock(&c->pool_lock);
 	if (s)
 		return s;
@@ -155,12 +158,30 @@ static struct cipher_set *get_set(struct cipherdev *c)
 	return s;
 }
 
+/*
+ * The pool keeps a context per concurrent caller, but ciphertext buffers
+ * (up to a request, 1 MiB) for only POOL_BUFS of them: a burst of
+ * parallel writers would otherwise leave a megabyte per writer in every
+ * open disk for as long as it stays open.  The most recently used sets
+ * keep theirs (the pool is a stack), so a steady load allocates nothing.
+ */
+#define POOL_BUFS	2
+
 static void put_set(struct cipherdev *c, struct cipher_set *s)
 {
+	uint8_t *drop = NULL;
+
 	pthread_mutex_lock(&c->pool_lock);
+	if (s->buf && c->pool_bufs >= POOL_BUFS) {
+		drop = s->buf;
+		s->buf = NULL;
+		s->cap = 0;
+	}
+	c->pool_bufs += s->buf != NULL;
 	s->next = c->pool;
 	c->pool = s;
 	pthread_mutex_unlock(&c->pool_lock);
+	free(drop);			/* ciphertext only */
 }
 
 /* The keys' check and a context.  Return: 0, -EKEYREVOKED, -ENOMEM. */
