@@ -32,6 +32,11 @@ _Static_assert(HC_KEY_BYTES == CIPHERDEV_CACHE_KEY_BYTES,
  * a round trip (a blob store) rather than a local write's time */
 #define HCDEV_WORKERS	4u
 #define HCDEV_SLOW_NS	500000L
+/* ReadWrite over a remote store: once a run of consecutive writes reaches
+ * this many bytes, its writes go straight to the store (bcache's
+ * sequential cutoff): a stream would only pass through the cache to be
+ * read back and sent on, at the store's speed either way */
+#define HCDEV_SEQ_CUTOFF (4u << 20)
 
 struct hcdev {
 	struct blkdev dev;
@@ -44,6 +49,13 @@ struct hcdev {
 	struct blkdev *below_cipher;	/* takes ciphertext: see settle() */
 	long run_ns;			/* a write-back run's lower
 					 * write, on average (atomic) */
+	int remote;			/* the backing is not a local file */
+	uint64_t seq_next;		/* the sector after the last write,
+					 * and the bytes of the run of
+					 * consecutive writes it ends (both
+					 * atomic, a hint: racing writers only
+					 * blur where a run starts) */
+	uint64_t seq_bytes;
 };
 
 static struct hcdev *hd(struct blkdev *d)
@@ -122,19 +134,37 @@ static int hd_read(struct blkdev *d, uint64_t sector, void *vbuf, size_t n)
  * ReadWrite: every sector goes to the cache and is written back later;
  * from the first one the cache cannot take (no room, or its file system
  * is full) the rest of the request goes to the lower device at once, in
- * one write, and the write is acknowledged only once the lower device has
+ * one write, as does the whole of a write that streams (streaming()), and the write is acknowledged only once the lower device has
  * it and no older cached copy can come back over it: their cached copies
  * are dropped first (which waits for write-backs of them in flight), the
  * entries vouching for them cleared after.
  */
+/* Does this write continue a sequential stream past the cutoff? */
+static int streaming(struct hcdev *h, uint64_t sector, size_t n)
+{
+	uint64_t bytes = (uint64_t)n * h->dev.ss, prev;
+
+	if (!h->remote)
+		return 0;
+	prev = __atomic_exchange_n(&h->seq_next, sector + n, __ATOMIC_RELAXED);
+	if (prev != sector) {
+		__atomic_store_n(&h->seq_bytes, bytes, __ATOMIC_RELAXED);
+		return 0;
+	}
+	return __atomic_add_fetch(&h->seq_bytes, bytes, __ATOMIC_RELAXED) >=
+	       HCDEV_SEQ_CUTOFF;
+}
+
 static int write_rw(struct hcdev *h, uint64_t sector, const uint8_t *buf,
 		    size_t n)
 {
 	struct blkdev *lo = h->dev.lower;
 	uint64_t last = sector + n - 1;
-	size_t i;
+	size_t i = 0;
 	int r, c;
 
+	if (streaming(h, sector, n))
+		goto through;
 	for (i = 0; i < n; i++) {
 		c = hc_write_dirty(h->hcd, sector + i, buf + i * h->dev.ss,
 				   h->plain);
@@ -145,6 +175,7 @@ static int write_rw(struct hcdev *h, uint64_t sector, const uint8_t *buf,
 	}
 	if (i == n)
 		return 0;
+through:
 	hc_drop(h->hcd, sector + i, last);
 	r = lo->ops->write(lo, sector + i, buf + i * h->dev.ss, n - i);
 	if (r == 0)
@@ -607,6 +638,7 @@ static int make(void *arg, const struct vol_layer_ctx *ctx,
 	h->plain = !!hc_plain(hc);
 	h->cipher = ctx->cipher;
 	h->below_cipher = ctx->below_cipher;
+	h->remote = strcmp(h->b->ops->kind, "file") != 0;
 	r = h->b->ops->fingerprint(h->b, &fp);
 	if (r == 0)
 		r = hc_attach(hc, ctx->uuid, ctx->ss, ctx->cache_key, &fp,

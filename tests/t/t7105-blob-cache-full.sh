@@ -1,6 +1,6 @@
 #!/bin/bash
 
-test_description='caching=ReadWrite on a blob store (Azurite): a full host cache does not stall random writes, and writes back in large Put Pages'
+test_description='caching=ReadWrite on a blob store (Azurite): a full host cache does not stall random writes, writes back in large Put Pages, and lets streams through'
 
 . ./test-lib.sh
 . "$TEST_DIRECTORY"/lib-ssefs.sh
@@ -26,6 +26,17 @@ json () {	# JQ: a number from status --json of mnt
 
 blob_counts () {	# FILE: "requests bytesOut" of the blob store
 	json '"\(.blobStore.requests) \(.blobStore.bytesOut)"' >"$1"
+}
+
+# fill FILE: FILE's first 16 MiB over mnt/d0.vhd, even MiBs first, then
+# odd ones: no two writes in a row are consecutive, so nothing counts as a
+# stream (a stream past 4 MiB goes straight to a blob store) and the
+# first 8 MiB fill the cache
+fill () {
+	for i in 0 2 4 6 8 10 12 14 1 3 5 7 9 11 13 15; do
+		timeout 60 dd if="$1" of=mnt/d0.vhd bs=1M skip=$i seek=$i count=1 \
+			conv=notrunc status=none || return 1
+	done
 }
 
 # avg_put BEFORE AFTER: bytes per blob request between two blob_counts
@@ -77,7 +88,7 @@ test_expect_success 'setup: vault, Azurite, a 32 MiB disk in a container and in 
 test_expect_success 'a full cache: sequential write-back goes in large Put Pages' '
 	ssefs_mount "$C" mnt "$OPTS" &&
 	blob_counts c0 &&
-	timeout 120 dd if=seq of=mnt/d0.vhd bs=1M conv=notrunc status=none &&
+	fill seq &&
 	test "$(json .hostCacheStats.used)" = 2048 &&
 	timeout 120 dd if=seq of=mnt/d0.vhd bs=1M count=1 conv=notrunc,fsync status=none &&
 	test "$(json .hostCacheStats.dirty)" = 0 &&
@@ -87,7 +98,7 @@ test_expect_success 'a full cache: sequential write-back goes in large Put Pages
 '
 
 test_expect_success 'a full cache: 4 KiB random writes finish in bounded time, one request each at most' '
-	timeout 60 dd if=seq of=mnt/d0.vhd bs=1M conv=notrunc status=none &&
+	fill seq &&
 	cp seq model &&
 	blob_counts c2 &&
 	start=$(date +%s%N) &&
@@ -106,6 +117,24 @@ test_expect_success 'the data reads back after unmount and remount' '
 	umount_bounded &&
 	ssefs_mount "$C" mnt "$OPTS" &&
 	cmp -n $((16 * MIB)) model mnt/d0.vhd &&
+	umount_bounded
+'
+
+test_expect_success 'a stream past 4 MiB goes straight to the store, and reads back' '
+	ssefs disk create "$C/d1.vhd" --size 32M >/dev/null &&
+	ssefs_mount "$C" mnt "$OPTS" &&
+	u0=$(json .hostCacheStats.used) &&
+	w0=$(json .hostCacheStats.writtenThrough) &&
+	timeout 120 dd if=seq of=mnt/d1.vhd bs=1M conv=notrunc,fsync status=none &&
+	u1=$(json .hostCacheStats.used) &&
+	w1=$(json .hostCacheStats.writtenThrough) &&
+	echo "slots used $u0 -> $u1, sectors written through $w0 -> $w1" &&
+	test $((u1 - u0)) -le 1280 &&
+	test $((w1 - w0)) -ge $((11 * 256)) &&
+	cmp -n $((16 * MIB)) seq mnt/d1.vhd &&
+	umount_bounded &&
+	ssefs_mount "$C" mnt "$OPTS" &&
+	cmp -n $((16 * MIB)) seq mnt/d1.vhd &&
 	umount_bounded
 '
 
