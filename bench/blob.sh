@@ -16,6 +16,10 @@
 # of a file of random bytes of the same size to the same Azurite, timed
 # from the command's start to its end (az's own start-up included).
 # Every repetition runs every job on every target in turn; medians.
+# Before every run, blob-rw's host cache is let write back what the
+# previous run left dirty (random writes end without fsync): otherwise
+# that write-back, on the same Azurite, is measured in the next runs of
+# every target.
 #
 # Knobs (environment): SSEFS_BIN, REPS (3), RUNTIME (5, rand jobs, after
 # RAMP 1), SEQ_RUNTIME (8: seq jobs stop there or at the end of the file),
@@ -156,6 +160,21 @@ say "laid out; $(( $(date +%s) - T_START )) s so far"
 
 # ---------------------------------------------------------------- runs
 drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+# settle: wait (up to FIO_TIMEOUT s) until no ReadWrite cache holds dirty
+# sectors; says how long it took when it did
+settle() {
+	local t0=$(date +%s) d
+	[ -n "${TPID[blob-rw]:-}" ] && [ -z "${DEAD[blob-rw]:-}" ] || return 0
+	while d=$("$SSEFS_BIN" --json status "$WORK/m_blob-rw" 2>/dev/null |
+		  jq -r '.hostCacheStats.dirty // 0') && [ "${d:-0}" != 0 ]; do
+		[ $(( $(date +%s) - t0 )) -lt "$FIO_TIMEOUT" ] ||
+			{ say "blob-rw still has $d dirty sectors after $FIO_TIMEOUT s"; return 0; }
+		sleep 0.5
+	done
+	[ $(( $(date +%s) - t0 )) -lt 1 ] ||
+		say "blob-rw wrote back its cache in $(( $(date +%s) - t0 )) s"
+}
 RES=$WORK/res
 : >"$RES"
 
@@ -176,6 +195,7 @@ run_fio() {
 		printf '%s %s %s NA -\n' "$rep" "$job" "$t" | tee -a "$RES" >&2
 		return
 	fi
+	settle
 	drop_caches
 	# a job stuck in the daemon (SIGKILL does not free a writer blocked
 	# in FUSE) ends with the daemon: the target is then out of the run
@@ -207,6 +227,7 @@ head -c "$bytes" /dev/urandom >"$WORK/rand"
 az_once() {
 	local job=$1 rep=$2 t0 t1 v rc
 	rm -f "$WORK/rand.down"
+	settle
 	drop_caches
 	t0=$(date +%s.%N)
 	if [ "$job" = seqwrite ]; then
