@@ -173,20 +173,22 @@ test_expect_success 'ReadWrite with encryption at host off: replay encrypts on t
 
 test_expect_success 'a torn slot is never replayed; the others are' '
 	random_file r4 1 &&
-	ssefs_mount store mnt "host_cache=$HC,caching=ReadWrite,cache_size=1M,writeback_delay=1h" &&
+	# 4 MiB of slots: the 1 MiB written stays under half of them, so no
+	# early write-back can clear entries before the kill
+	ssefs_mount store mnt "host_cache=$HC,caching=ReadWrite,cache_size=4M,writeback_delay=1h" &&
 	write_and_kill mnt/d0.vhd r4 $(cat store/.ssefs.lock) &&
 	crash_cleanup mnt &&
 	nslots=$(python3 -c "
 import struct
 sb = open(\"$CACHE\", \"rb\").read(40)
 print(struct.unpack(\"<Q\", sb[16:24])[0])") &&
-	test "$nslots" = 256 &&
-	data_off=$((4096 + 16384)) &&
+	test "$nslots" = 1024 &&
+	data_off=$((4096 + 65536)) &&
 	# the sector in the first used slot gets one byte flipped
 	python3 -c "
 import struct
 f = open(\"$CACHE\", \"r+b\")
-for i in range(256):
+for i in range(1024):
     f.seek(4096 + 64 * i)
     e = f.read(64)
     if struct.unpack(\"<I\", e[32:36])[0] & 1:
@@ -204,7 +206,7 @@ for i in range(256):
 	mv store/.ssefs-hostcache marker &&
 	ssefs disk export store/d0.vhd before.raw &&
 	mv marker store/.ssefs-hostcache &&
-	ssefs_mount store mnt "host_cache=$HC,caching=ReadWrite,cache_size=1M,writeback_delay=1h" &&
+	ssefs_mount store mnt "host_cache=$HC,caching=ReadWrite,cache_size=4M,writeback_delay=1h" &&
 	grep "wrote back 255 sectors" mnt.log &&
 	grep "warning: disk d0.vhd: 1 host cache entry failed its check (torn by the crash, or altered) and was ignored" mnt.log &&
 	ssefs_umount mnt &&
