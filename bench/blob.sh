@@ -23,7 +23,8 @@
 #
 # Knobs (environment): SSEFS_BIN, REPS (3), RUNTIME (5, rand jobs, after
 # RAMP 1), SEQ_RUNTIME (8: seq jobs stop there or at the end of the file),
-# SIZE (1G: the disks, fio's file and az's file), JOBS (a subset of
+# SIZE (1G: the disks, fio's file and az's file), BLOB_OPTS (more mount
+# options for both blob targets, e.g. readahead=8M), JOBS (a subset of
 # seqwrite seqread randwrite randread), FIO_TIMEOUT (120: a fio run still
 # going then has its daemon killed, and that target sits out the rest of
 # the run, NA), BENCH_DIR (/var/tmp),
@@ -147,8 +148,8 @@ mount_target() {
 }
 mkdir -p "$WORK/dstore"
 mount_target dir "$WORK/dstore"
-mount_target blob-none "$URL/cnone"
-mount_target blob-rw "$URL/crw" "host_cache=$WORK/hc,caching=ReadWrite"
+mount_target blob-none "$URL/cnone" "${BLOB_OPTS:-}"
+mount_target blob-rw "$URL/crw" "host_cache=$WORK/hc,caching=ReadWrite${BLOB_OPTS:+,$BLOB_OPTS}"
 
 # lay every file out once (not measured), so each run overwrites
 for t in "${TARGETS[@]}"; do
