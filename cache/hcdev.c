@@ -130,15 +130,6 @@ static int hd_read(struct blkdev *d, uint64_t sector, void *vbuf, size_t n)
 	return r;
 }
 
-/*
- * ReadWrite: every sector goes to the cache and is written back later;
- * from the first one the cache cannot take (no room, or its file system
- * is full) the rest of the request goes to the lower device at once, in
- * one write, as does the whole of a write that streams (streaming()), and the write is acknowledged only once the lower device has
- * it and no older cached copy can come back over it: their cached copies
- * are dropped first (which waits for write-backs of them in flight), the
- * entries vouching for them cleared after.
- */
 /* Does this write continue a sequential stream past the cutoff? */
 static int streaming(struct hcdev *h, uint64_t sector, size_t n)
 {
@@ -155,6 +146,16 @@ static int streaming(struct hcdev *h, uint64_t sector, size_t n)
 	       HCDEV_SEQ_CUTOFF;
 }
 
+/*
+ * ReadWrite: every sector goes to the cache and is written back later;
+ * from the first one the cache cannot take (no room, or its file system
+ * is full) the rest of the request goes to the lower device at once, in
+ * one write, as does the whole of a write that streams (streaming()); and
+ * such a write is acknowledged only once the lower device has it and no
+ * older cached copy can come back over it: their cached copies
+ * are dropped first (which waits for write-backs of them in flight), the
+ * entries vouching for them cleared after.
+ */
 static int write_rw(struct hcdev *h, uint64_t sector, const uint8_t *buf,
 		    size_t n)
 {
