@@ -30,7 +30,8 @@
  *     vol_reload_keys(); node->state and node->state_detail show in
  *     `ssefs status`;
  *   - ssefs_fs_invalidate() drops the kernel's cached pages and
- *     attributes of a disk;
+ *     attributes of a disk; it takes fs->lock and the kernel writes
+ *     dirty pages back through the daemon, so call it with no node lock;
  *   - background tasks: add a struct ssefs_task to ssefs_tasks[] in
  *     fuse/tasks.c; start() runs after the daemon has detached and before
  *     the FUSE loop, stop() after the loop ends (in reverse order), before

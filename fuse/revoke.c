@@ -118,6 +118,56 @@ static void drop_loop_caches(struct ssefs_fs *fs, const char *rel)
 	loopdev_each(drop_one, &m);
 }
 
+/*
+ * Drop every page of @n the kernel may hold in plaintext: the FUSE file's
+ * and those of any loop device over it.  Dirty pages are written back
+ * first, through the daemon, so the caller holds no lock.
+ */
+static void drop_cached_pages(struct ssefs_fs *fs, struct disk_node *n)
+{
+	ssefs_fs_invalidate(fs, n);
+	drop_loop_caches(fs, n->rel);
+}
+
+/*
+ * The grace of @n has ended: write back and wipe.  The kernel's pages are
+ * dropped once while the keys still work (so what was dirty reaches the
+ * store) and once after the wipe (so nothing read meanwhile survives);
+ * only then does `ssefs status` say revoked.  Return: 1 if revoked.
+ */
+static int revoke(struct ssefs_fs *fs, struct disk_node *n)
+{
+	int wiped = 0;
+
+	drop_cached_pages(fs, n);
+	pthread_mutex_lock(&n->lock);
+	if (n->vol && n->state == DISK_GRACE) {
+		int r = vol_flush(n->vol);
+
+		if (r < 0)
+			warning("disk %s: flush before revocation: %s", n->rel,
+				strerror(-r));
+		vol_drop_keys(n->vol);
+		wiped = 1;
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (!wiped)
+		return 0;	/* closed meanwhile: its keys went with it */
+	drop_cached_pages(fs, n);
+	pthread_mutex_lock(&n->lock);
+	if (n->vol) {
+		n->state = DISK_REVOKED;
+		n->state_since = time(NULL);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return 1;
+}
+
+/*
+ * One disk's turn of the watcher, the only thread that moves n->state.
+ * The kernel is called back (page invalidation) outside n->lock: fs->lock
+ * comes before a node's lock, and write-back comes through the daemon.
+ */
 static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 {
 	int vault_ok = *(int *)arg;
@@ -125,7 +175,7 @@ static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 	struct env_header h;
 	const char *bad;
 	time_t now = time(NULL);
-	int restored = 0, revoked = 0, entered = 0;
+	int restored = 0, expired = 0, entered = 0;
 
 	if (n->flags & NODE_NO_VAULT)
 		return 0;		/* no vault key to lose */
@@ -148,20 +198,8 @@ static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 		entered = 1;
 	}
 	if (bad && n->state == DISK_GRACE &&
-	    (uint64_t)(now - n->state_since) >= fs->opts.revoke_grace) {
-		/* flush what is dirty while the keys still work, then make
-		 * sure no plaintext is served from the page cache */
-		int r = vol_flush(n->vol);
-
-		if (r < 0)
-			warning("disk %s: flush before revocation: %s", n->rel,
-				strerror(-r));
-		ssefs_fs_invalidate(fs, n);
-		vol_drop_keys(n->vol);
-		n->state = DISK_REVOKED;
-		n->state_since = now;
-		revoked = 1;
-	}
+	    (uint64_t)(now - n->state_since) >= fs->opts.revoke_grace)
+		expired = 1;
 	if (!bad && n->state == DISK_GRACE) {
 		n->state = DISK_OK;
 		n->state_detail[0] = '\0';
@@ -174,8 +212,7 @@ static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 			n->state = DISK_OK;
 			n->state_since = now;
 			n->state_detail[0] = '\0';
-			ssefs_fs_invalidate(fs, n);
-			restored = 1;
+			restored = 2;	/* and pages cached as errors go */
 		} else {
 			snprintf(n->state_detail, sizeof(n->state_detail),
 				 "keys usable again but unwrap failed: %s",
@@ -186,11 +223,11 @@ static int check_disk(struct ssefs_fs *fs, struct disk_node *n, void *arg)
 
 	if (entered)
 		tell(fs, EV_DISK_KEY_REVOKED, n, kid, why);
-	if (revoked)
-		drop_loop_caches(fs, n->rel);
-	if (revoked)
+	if (expired && revoke(fs, n))
 		warning("disk %s: keys wiped, I/O fails with EKEYREVOKED (%s)",
 			n->rel, why);
+	if (restored == 2)
+		ssefs_fs_invalidate(fs, n);
 	if (restored)
 		tell(fs, EV_DISK_KEY_RESTORED, n, kid, NULL);
 	return 0;
