@@ -10,10 +10,12 @@
  *           vol_reload_keys() and vol_push_layer() take it exclusive, so
  *           no I/O runs on wiped keys or a stack being changed;
  *   stripes (mutexes) a write or discard holds the stripes of its sectors
- *           (sector % VOL_STRIPES, taken in ascending stripe order) for its
- *           whole read-modify-write, so two writers in one sector never lose
- *           each other's bytes; reads take none; a cache's write-back takes
- *           them through vol_lock_sectors(); a shrink takes all;
+ *           (a stripe per VOL_STRIPE_BYTES of the disk, modulo VOL_STRIPES,
+ *           taken in ascending stripe order) for its whole read-modify-
+ *           write, so two writers in one sector never lose each other's
+ *           bytes, while writers of disjoint megabytes run in parallel;
+ *           reads take none; a cache's write-back takes them through
+ *           vol_lock_sectors(); a shrink takes all;
  *   meta    (mutex) the in-memory header and size;
  *   the header lock (the backing's hdr_lock) only while persisting.
  */
@@ -38,7 +40,10 @@
 #include "disk/volume.h"
 #include "util/beneath.h"
 
+/* 256 stripes of 64 KiB: a 1 MiB write holds 16 of them, and the writes
+ * a loop device keeps in flight (max_background, 12) hold disjoint sets */
 #define VOL_STRIPES	256
+#define VOL_STRIPE_BYTES (64u << 10)
 #define NO_BIND		UINT64_MAX
 #define VOL_CHUNK	(1u << 20)	/* bytes per device call */
 
@@ -98,12 +103,17 @@ static int write_sectors(struct volume *vol, uint64_t sector,
 
 /* --- stripes ------------------------------------------------------------ */
 
+/* Lock or unlock the stripes of sectors [@first, @last]. */
 static void stripes(struct volume *vol, uint64_t first, uint64_t last,
 		    int lock)
 {
-	uint64_t n = last - first + 1;
+	uint64_t per = VOL_STRIPE_BYTES / vol->ss;	/* sectors per stripe */
+	uint64_t n;
 	unsigned int a, b;
 
+	first /= per;
+	last /= per;
+	n = last - first + 1;
 	if (n >= VOL_STRIPES) {
 		for (unsigned int i = 0; i < VOL_STRIPES; i++)
 			(lock ? pthread_mutex_lock : pthread_mutex_unlock)(
@@ -410,11 +420,11 @@ int vol_truncate(struct volume *vol, uint64_t size)
 	/* a shrink holds every stripe: no write-back of a cache below runs
 	 * past the new end meanwhile */
 	if (size < old)
-		stripes(vol, 0, VOL_STRIPES, 1);
+		stripes(vol, 0, UINT64_MAX, 1);
 	if (r == 0)
 		r = vol->top->ops->resize(vol->top, off_sectors(size, vol->ss));
 	if (size < old)
-		stripes(vol, 0, VOL_STRIPES, 0);
+		stripes(vol, 0, UINT64_MAX, 0);
 	if (r == 0 && size != old) {
 		__atomic_store_n(&vol->size, size, __ATOMIC_RELEASE);
 		vol->size_dirty = 1;
