@@ -19,7 +19,7 @@ struct cipher_set {
 	struct cipher_set *next;
 	struct cascade_ctx *c;
 	uint8_t *buf;			/* ciphertext only */
-	size_t cap;
+	size_t cap;			/* > CD_SLICE: one of the big ones */
 };
 
 struct cipherdev {
@@ -31,7 +31,7 @@ struct cipherdev {
 	struct cascade_ctx *proto;
 	pthread_mutex_t pool_lock;
 	struct cipher_set *pool;
-	unsigned int pool_bufs;		/* sets in @pool holding a buffer */
+	unsigned int big;		/* sets holding a buffer > CD_SLICE */
 };
 
 static struct cipherdev *cd(struct blkdev *d)
@@ -55,6 +55,7 @@ void cipherdev_drop(struct blkdev *d)
 		c->pool = s->next;
 		free_set(s);
 	}
+	c->big = 0;			/* keys exclusive: no set is out */
 	cascade_free(c->proto);
 	c->proto = NULL;
 	for (unsigned int i = 0; i < ENV_MAX_LAYERS; i++) {
@@ -143,10 +144,8 @@ static struct cipher_set *get_set(struct cipherdev *c)
 
 	pthread_mutex_lock(&c->pool_lock);
 	s = c->pool;
-	if (s) {
+	if (s)
 		c->pool = s->next;
-		c->pool_bufs -= s->buf != NULL;
-	}
 	pthread_mutex_unlock(&c->pool_lock);
 	if (s)
 		return s;
@@ -159,29 +158,57 @@ static struct cipher_set *get_set(struct cipherdev *c)
 }
 
 /*
- * The pool keeps a context per concurrent caller, but ciphertext buffers
- * (up to a request, 1 MiB) for only POOL_BUFS of them: a burst of
- * parallel writers would otherwise leave a megabyte per writer in every
- * open disk for as long as it stays open.  The most recently used sets
- * keep theirs (the pool is a stack), so a steady load allocates nothing.
+ * The pool keeps a context per concurrent caller, and with it a ciphertext
+ * buffer.  Only POOL_BIG of the buffers are as large as a request (1 MiB);
+ * every other caller encrypts and writes in slices of CD_SLICE.  A loop
+ * device keeps a dozen large writes in flight, which the backing file
+ * takes one at a time (its inode lock): a buffer each would keep a
+ * megabyte per writer resident for as long as the disk stays open
+ * (mlockall: freed memory stays), and mapping one per request costs a
+ * fault per page.  Kept for the disk's life, never freed per request.
  */
-#define POOL_BUFS	2
+#define POOL_BIG	2
+#define CD_SLICE	(128u << 10)
 
 static void put_set(struct cipherdev *c, struct cipher_set *s)
 {
-	uint8_t *drop = NULL;
-
 	pthread_mutex_lock(&c->pool_lock);
-	if (s->buf && c->pool_bufs >= POOL_BUFS) {
-		drop = s->buf;
-		s->buf = NULL;
-		s->cap = 0;
-	}
-	c->pool_bufs += s->buf != NULL;
 	s->next = c->pool;
 	c->pool = s;
 	pthread_mutex_unlock(&c->pool_lock);
-	free(drop);			/* ciphertext only */
+}
+
+/*
+ * Give @s a buffer for a write of @len bytes: one that holds it all, or a
+ * slice (CD_SLICE) when POOL_BIG buffers are out already.  Return: 0,
+ * -ENOMEM.
+ */
+static int set_buffer(struct cipherdev *c, struct cipher_set *s, size_t len)
+{
+	size_t want = len > CD_SLICE ? len : CD_SLICE;
+	int big = s->cap > CD_SLICE;	/* a big one, to regrow */
+
+	if (s->cap >= len)
+		return 0;
+	if (!big) {
+		pthread_mutex_lock(&c->pool_lock);
+		big = len > CD_SLICE && c->big < POOL_BIG;
+		c->big += big;
+		pthread_mutex_unlock(&c->pool_lock);
+		if (!big && s->buf)
+			return 0;	/* it writes in slices */
+		if (!big)
+			want = CD_SLICE;
+	}
+	free(s->buf);
+	s->buf = malloc(want);
+	s->cap = s->buf ? want : 0;
+	if (!s->buf && big) {
+		pthread_mutex_lock(&c->pool_lock);
+		c->big--;
+		pthread_mutex_unlock(&c->pool_lock);
+	}
+	return s->buf ? 0 : -ENOMEM;
 }
 
 /* The keys' check and a context.  Return: 0, -EKEYREVOKED, -ENOMEM. */
@@ -225,28 +252,27 @@ static int cd_write(struct blkdev *d, uint64_t sector, const void *buf,
 		    size_t n)
 {
 	struct cipherdev *c = cd(d);
-	size_t len = n * d->ss;
+	size_t len = n * d->ss, done, step;
 	struct cipher_set *s;
 	int r;
 
 	r = begin(c, &s);
 	if (r < 0)
 		return r;
-	if (s->cap < len) {
-		free(s->buf);
-		s->cap = 0;
-		s->buf = malloc(len);
-		if (!s->buf) {
-			put_set(c, s);
-			return -ENOMEM;
-		}
-		s->cap = len;
+	r = set_buffer(c, s, len);
+	step = s->cap >= len ? len : s->cap;
+	for (done = 0; r == 0 && done < len; done += step) {
+		size_t take = len - done < step ? len - done : step;
+
+		r = cascade_encrypt_to(s->c, sector + done / d->ss, s->buf,
+				       (const uint8_t *)buf + done, take);
+		if (r == 0)
+			r = d->lower->ops->write(d->lower,
+						 sector + done / d->ss, s->buf,
+						 take / d->ss);
+		else
+			secmem_wipe(s->buf, take);	/* a partial result */
 	}
-	r = cascade_encrypt_to(s->c, sector, s->buf, buf, len);
-	if (r == 0)
-		r = d->lower->ops->write(d->lower, sector, s->buf, n);
-	else
-		secmem_wipe(s->buf, len);	/* a partial result */
 	put_set(c, s);
 	return r;
 }
