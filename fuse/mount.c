@@ -242,13 +242,14 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	 * by free(): glibc's trim (madvise) fails on them.  Its default
 	 * sliding mmap threshold would move libfuse's per-thread receive
 	 * buffers (max_write + a page) into the arenas after the first one
-	 * is freed, where what they leave stays resident for good.  A fixed
-	 * threshold just above the largest per-request buffer (1 MiB, the
-	 * max_write of fuse/ops.c and the volume's chunk) keeps request
-	 * buffers in the arenas, where they are reused without a fault, and
-	 * maps each receive buffer on its own, unmapped whole when its thread
-	 * ends.  Measured: VmRSS after a mixed fio run 37 -> 29 MiB, no cost
-	 * per request (BENCHMARKS.md, ninth session).
+	 * is freed, where what they leave stays resident for good.  With a
+	 * fixed threshold of 1 MiB + 1, every buffer of 1 MiB or more (a
+	 * receive buffer; a malloc of 1 MiB is a chunk of 1 MiB + 16) is
+	 * mapped on its own and unmapped whole when freed, so a burst leaves
+	 * nothing behind; the data path keeps its large buffers for the
+	 * disk's life instead of allocating per request (disk/cipherdev.c).
+	 * Measured: VmRSS after a mixed fio run 37 -> 26 MiB (BENCHMARKS.md,
+	 * ninth and tenth sessions).
 	 */
 	mallopt(M_MMAP_THRESHOLD, (1 << 20) + 1);
 #ifndef __SANITIZE_ADDRESS__
