@@ -33,19 +33,34 @@ ssefs_setup_vault () {
 
 # ssefs_mount STORE MNT [OPTS]: mount in the foreground in the background,
 # register the cleanup first, wait until the mount is there.
-ssefs_mount () {
-	mkdir -p "$2"
-	ssefs mount -f "$1" "$2" ${3:+-o "$3"} >"$2.log" 2>&1 &
-	SSEFS_PID=$!
-	eval "SSEFS_PID_$(echo "$2" | tr -c 'A-Za-z0-9\n' _)=$SSEFS_PID"
-	test_atexit "ssefs_umount_lazy '$2' $SSEFS_PID"
+# bg_mount MNT LOG CMD...: run CMD, a daemon that mounts MNT and stays in
+# the foreground, in the background with its output in LOG, and wait up
+# to 10 s for MNT to be a mount point (the log goes to stderr if not).
+# BG_PID is its pid; the test's end unmounts MNT and kills it.
+bg_mount () {
+	local m=$1 log=$2 i
+	shift 2
+	mkdir -p "$m"
+	"$@" >"$log" 2>&1 &
+	BG_PID=$!
+	test_atexit "ssefs_umount_lazy '$m' $BG_PID"
 	for i in $(test_seq 100); do
-		mountpoint -q "$2" && return 0
-		kill -0 "$SSEFS_PID" 2>/dev/null || break
+		mountpoint -q "$m" && return 0
+		kill -0 "$BG_PID" 2>/dev/null || break
 		sleep 0.1
 	done
-	cat "$2.log" >&2
+	cat "$log" >&2
 	return 1
+}
+
+# ssefs_mount STORE MNT [OPTS]: ssefs mount -f in the background, its log
+# in MNT.log; its pid in SSEFS_PID and SSEFS_PID_<MNT> (ssefs_umount).
+ssefs_mount () {
+	local r=0
+	bg_mount "$2" "$2.log" ssefs mount -f "$1" "$2" ${3:+-o "$3"} || r=1
+	SSEFS_PID=$BG_PID
+	eval "SSEFS_PID_$(echo "$2" | tr -c 'A-Za-z0-9\n' _)=$SSEFS_PID"
+	return $r
 }
 
 # ssefs_umount MNT: clean unmount; the daemon must exit 0.

@@ -55,24 +55,6 @@ one_line () {
 	grep -q "^ssefs: .*: ." "$1" || { echo "not one ssefs: line:"; cat "$1"; return 1; }
 }
 
-# bg_mount MNT LOG CMD...: CMD (a mount -f) in the background, logging to
-# LOG, cleaned up at exit; wait for MNT.  BG_PID is its pid.
-bg_mount () {
-	local m=$1 log=$2 i
-	shift 2
-	mkdir -p "$m"
-	"$@" >"$log" 2>&1 &
-	BG_PID=$!
-	test_atexit "ssefs_umount_lazy '$m' $BG_PID"
-	for i in $(test_seq 100); do
-		mountpoint -q "$m" && return 0
-		kill -0 "$BG_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	cat "$log" >&2
-	return 1
-}
-
 canary="ssefs-7103-canary-$$-$(date +%s)"
 
 test_expect_success 'setup: vault, a key, Azurite, a container made with az' '

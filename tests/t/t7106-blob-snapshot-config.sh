@@ -187,19 +187,15 @@ test_expect_success 'the environment comes first: a wrong key in it wins over th
 '
 
 test_expect_success FUSE 'mount finds the stores: entry too' '
-	mkdir m &&
-	env -u AZURE_STORAGE_CONNECTION_STRING "$SSEFS_BIN" --config config.yaml mount -f "$D" m >m.log 2>&1 &
-	pid=$! &&
-	test_atexit "fusermount3 -uz m 2>/dev/null; kill $pid 2>/dev/null" &&
-	for i in $(test_seq 100); do mountpoint -q m && break; sleep 0.1; done &&
-	mountpoint -q m &&
+	bg_mount m m.log env -u AZURE_STORAGE_CONNECTION_STRING \
+		"$SSEFS_BIN" --config config.yaml mount -f "$D" m &&
 	ls m >list &&
 	grep "^c.vhd$" list &&
 	printf "through the config\n" >one &&
 	dd if=one of=m/c.vhd bs=4096 conv=notrunc,fsync 2>/dev/null &&
 	head -c $(wc -c <one) m/c.vhd | cmp - one &&
 	fusermount3 -u m &&
-	wait $pid
+	wait $BG_PID
 '
 
 test_expect_success 'stop Azurite' '
