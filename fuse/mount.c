@@ -246,8 +246,9 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	 * fixed threshold of 1 MiB + 1, every buffer of 1 MiB or more (a
 	 * receive buffer; a malloc of 1 MiB is a chunk of 1 MiB + 16) is
 	 * mapped on its own and unmapped whole when freed, so a burst leaves
-	 * nothing behind; the data path keeps its large buffers for the
-	 * disk's life instead of allocating per request (disk/cipherdev.c).
+	 * nothing behind; the data path keeps its few large buffers for the
+	 * process's life instead of allocating per request
+	 * (disk/cipherdev.c).
 	 * Measured: VmRSS after a mixed fio run 37 -> 26 MiB (BENCHMARKS.md,
 	 * ninth and tenth sessions).
 	 */
