@@ -20,10 +20,15 @@ disk () {	# JQ: a field of d0.vhd in status --json of mnt
 		jq -r ".disks[] | select(.path == \"d0.vhd\") | $1"
 }
 
+# The kernel sends RELEASE after close(2) has returned, so a state that
+# follows a last close is waited for (wait_for: 15 s), not read at once.
+lingers () { test "$(disk .lingering)" = true; }
+closed () { test "$(disk .open)" = false; }
+
 # wait_closed SECONDS: the lingering d0.vhd is written back and closed
 wait_closed () {
 	for i in $(test_seq "$1"); do
-		test "$(disk .open)" = false && return 0
+		closed && return 0
 		sleep 1
 	done
 	echo "d0.vhd still open: $(disk '"\(.lingering) \(.dirtySectors)"')"
@@ -66,7 +71,7 @@ test_expect_success 'blob store: fio 4k randwrite returns from close within seco
 
 test_expect_success 'blob store: the lingering disk opens again, sharing its volume' '
 	dd if=mnt/d0.vhd of=expect bs=1M count=256 status=none &&
-	test "$(disk .lingering)" = true &&
+	wait_for lingers &&
 	test "$(disk .dirtySectors)" -gt 0
 '
 
@@ -82,7 +87,7 @@ test_expect_success 'blob store: written back, it closes; the blob has the data'
 test_expect_success 'blob store: unmount writes a lingering disk back' '
 	ssefs_mount "$C" mnt "$RW,writeback_delay=1h" &&
 	timeout 20 bash -c "$(declare -f fio_rw); fio_rw 2" &&
-	test "$(disk .lingering)" = true &&
+	wait_for lingers &&
 	test "$(disk .dirtySectors)" -gt 0 &&
 	dd if=mnt/d0.vhd of=expect bs=1M count=256 status=none &&
 	fusermount3 -u mnt &&
@@ -96,11 +101,11 @@ test_expect_success 'directory store: a clean disk closes at its last close, a d
 	ssefs_mount store mnt "$RW,writeback_delay=1h" &&
 	random_file a 8 &&
 	dd if=a of=mnt/d0.vhd bs=1M conv=notrunc,fsync status=none &&
-	test "$(disk .open)" = false &&
+	wait_for closed &&
 	random_file b 8 &&
 	dd if=b of=mnt/d0.vhd bs=1M seek=8 conv=notrunc status=none &&
 	echo "after close: $(disk "\"lingering=\(.lingering) dirty=\(.dirtySectors)\"")" &&
-	test "$(disk .lingering)" = true &&
+	wait_for lingers &&
 	test "$(disk .dirtySectors)" -gt 0 &&
 	test_must_fail ssefs disk export store/d0.vhd exported.vhd 2>err &&
 	cat err
@@ -122,7 +127,7 @@ test_expect_success 'directory store: SIGTERM writes a lingering disk back and c
 	ssefs_mount store mnt "$RW,writeback_delay=1h" &&
 	random_file c 8 &&
 	dd if=c of=mnt/d0.vhd bs=1M seek=16 conv=notrunc status=none &&
-	test "$(disk .lingering)" = true &&
+	wait_for lingers &&
 	pid=$SSEFS_PID &&
 	kill -TERM "$(cat store/.ssefs.lock)" &&
 	{ wait "$pid"; rc=$?; } &&
