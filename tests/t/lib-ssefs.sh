@@ -31,8 +31,6 @@ ssefs_setup_vault () {
 	ssefs vault init --name test "$@" >/dev/null
 }
 
-# ssefs_mount STORE MNT [OPTS]: mount in the foreground in the background,
-# register the cleanup first, wait until the mount is there.
 # bg_mount MNT LOG CMD...: run CMD, a daemon that mounts MNT and stays in
 # the foreground, in the background with its output in LOG, and wait up
 # to 10 s for MNT to be a mount point (the log goes to stderr if not).

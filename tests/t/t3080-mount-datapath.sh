@@ -138,16 +138,12 @@ test_expect_success 'concurrent O_DIRECT writers of one disk: the data is right'
 test_expect_success 'large O_DIRECT writers at once: the data is right' '
 	make_vhd mnt/lw.vhd 48M &&
 	for bs in 1M 640k; do
-		fio --name=lw --filename=mnt/lw.vhd --direct=1 --rw=write \
+		set -- --name=lw --filename=mnt/lw.vhd --direct=1 --rw=write \
 			--bs=$bs --size=10M --offset_increment=10M \
 			--numjobs=4 --ioengine=libaio --iodepth=4 \
-			--verify=crc32c --verify_fatal=1 --group_reporting \
-			>fio.out &&
-		fio --name=lw --filename=mnt/lw.vhd --direct=1 --rw=write \
-			--bs=$bs --size=10M --offset_increment=10M \
-			--numjobs=4 --ioengine=libaio --iodepth=4 \
-			--verify=crc32c --verify_fatal=1 --verify_only \
-			--group_reporting >>fio.out || return 1
+			--verify=crc32c --verify_fatal=1 --group_reporting &&
+		fio "$@" >fio.out &&
+		fio "$@" --verify_only >>fio.out || return 1
 	done &&
 	test_must_fail grep -i "verify.*fail\|bad magic" fio.out
 '
