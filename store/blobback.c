@@ -29,6 +29,7 @@
 #include "store/azauth.h"
 #include "store/azblob.h"
 #include "store/blobback.h"
+#include "store/readahead.h"
 
 #define IO_CHUNK		AZB_PUT_PAGE_MAX	/* one Put Page or Get */
 #define IO_PAR			4	/* requests at once for one call */
@@ -85,6 +86,8 @@ struct blob_backing {
 	char etags[ETAGS_SEEN][AZB_ETAG_MAX];
 	unsigned int etags_n;
 	pthread_mutex_t regain_mu;	/* one regain at a time */
+	struct readahead ra;		/* a streaming reader's windows */
+	int ra_on;			/* ra set up */
 };
 
 static const struct backing_ops blob_ops;
@@ -554,13 +557,22 @@ static int par_run(struct par *p, struct azb_err *e)
 	return p->r;
 }
 
+/* readahead.h's fetch: one Get of a window */
+static int ra_fetch(void *arg, void *buf, size_t len, uint64_t off)
+{
+	struct blob_backing *bb = arg;
+
+	return azb_read(bb->s->c, bb->blob, NULL, off, buf, len, NULL);
+}
+
 static int bb_pread(struct backing *b, void *buf, size_t len, uint64_t off)
 {
 	struct blob_backing *bb = bb_of(b);
 	struct azb_err e = { 0, "" };
 	struct par p;
 	uint64_t size, have;
-	int r, again = 1;
+	size_t got = 0;
+	int r, again = 1, first = 1;
 
 	if (off % AZB_PAGE || len % AZB_PAGE || off + len < off)
 		return -EINVAL;
@@ -573,13 +585,18 @@ static int bb_pread(struct backing *b, void *buf, size_t len, uint64_t off)
 			have = len;
 		if (!have)
 			break;
+		if (first && bb->ra_on)
+			got = ra_read(&bb->ra, buf, have, off, size);
+		first = 0;
+		if (got >= have)
+			break;
 		memset(&p, 0, sizeof(p));
 		p.bb = bb;
-		p.rbuf = buf;
-		p.off = off;
-		p.len = have;
+		p.rbuf = (char *)buf + got;
+		p.off = off + got;
+		p.len = have - got;
 		/* IO_PAR slices of a page-aligned share, READ_SLICE at least */
-		p.chunk = (have / IO_PAR + AZB_PAGE - 1) / AZB_PAGE * AZB_PAGE;
+		p.chunk = (p.len / IO_PAR + AZB_PAGE - 1) / AZB_PAGE * AZB_PAGE;
 		if (p.chunk < READ_SLICE)
 			p.chunk = READ_SLICE;
 		if (p.chunk > IO_CHUNK)
@@ -715,6 +732,8 @@ static int bb_pwrite(struct backing *b, const void *buf, size_t len,
 	}
 	if (r < 0)
 		r = write_failed(bb, r, &e, cond.lease_id != NULL);
+	if (bb->ra_on)
+		ra_invalidate(&bb->ra, off, len);
 	wr_leave(bb, taken);
 	return r;
 }
@@ -756,6 +775,8 @@ static int bb_punch(struct backing *b, uint64_t off, uint64_t len)
 		if (r < 0)
 			r = write_failed(bb, r, &e, cond.lease_id != NULL);
 	}
+	if (bb->ra_on)
+		ra_invalidate(&bb->ra, off, len);
 	wr_leave(bb, taken);
 	return r;
 }
@@ -823,6 +844,8 @@ static int bb_set_size(struct backing *b, uint64_t len)
 		if (r < 0)
 			r = write_failed(bb, r, &e, cond.lease_id != NULL);
 	}
+	if (bb->ra_on)
+		ra_invalidate(&bb->ra, 0, UINT64_MAX);
 	wr_leave(bb, taken);
 	return r;
 }
@@ -1073,6 +1096,8 @@ static void bb_close(struct backing *b)
 	pthread_mutex_unlock(&bb->mu);
 	if (on)
 		lease_drop(bb);
+	if (bb->ra_on)
+		ra_destroy(&bb->ra);
 	pthread_rwlock_destroy(&bb->wr);
 	pthread_mutex_destroy(&bb->mu);
 	pthread_mutex_destroy(&bb->regain_mu);
@@ -1331,6 +1356,7 @@ static int bb_new(struct blob_backing **out, struct blob_store *s,
 	bb->lease.c = s->c;
 	bb->lease.blob = bb->blob;
 	bb->lease.on_lost = on_lost;
+	bb->ra_on = ra_init(&bb->ra, ra_fetch, bb) == 0;
 	*out = bb;
 	return 0;
 }
