@@ -69,6 +69,8 @@ struct pending {
 	uint8_t uuid[16];
 };
 
+#define HC_SPANS	16	/* spans in flight per disk, at most */
+
 struct hc_disk {
 	struct hcache *hc;
 	struct hc_disk *next;
@@ -82,6 +84,8 @@ struct hc_disk {
 	uint64_t ndirty, nondisk;
 	uint64_t ndropped;	/* S_DROPPED slots (their entries say dirty) */
 	uint64_t nwb;		/* slots with a write-back in flight */
+	struct { uint64_t first, last; } span[HC_SPANS];
+	unsigned int nspan;	/* hc_span_begin()'s, not yet ended */
 	uint64_t mark;		/* hc_mark(): lower-device syncs begun */
 	uint64_t gen;		/* bumped by every write and drop */
 	struct backing_fp fp;	/* parked: the backing file when it closed */
@@ -1032,6 +1036,15 @@ void hc_fill(struct hc_disk *d, uint64_t sector, const void *buf, int plain,
  * could go to another sector under it and the reader return that
  * sector's bytes.  The wait drops the lock, so look the sector up again.
  */
+/* A span in flight overlaps [@first, @last]. */
+static int span_in(const struct hc_disk *d, uint64_t first, uint64_t last)
+{
+	for (unsigned int i = 0; i < d->nspan; i++)
+		if (d->span[i].first <= last && first <= d->span[i].last)
+			return 1;
+	return 0;
+}
+
 static void drop_one(struct hcache *hc, struct hc_disk *d, uint64_t sector)
 {
 	for (;;) {
@@ -1217,6 +1230,10 @@ void hc_drop(struct hc_disk *d, uint64_t first, uint64_t last)
 	struct hcache *hc = d->hc;
 
 	pthread_mutex_lock(&hc->lock);
+	/* a span's write-back would write what the store had over what
+	 * the caller is about to write */
+	while (span_in(d, first, last))
+		pthread_cond_wait(&hc->cond, &hc->lock);
 	d->gen++;
 	if (last - first < 4096) {
 		for (uint64_t sec = first; sec <= last; sec++)
@@ -1273,6 +1290,8 @@ int hc_dirty_sectors(struct hc_disk *d, uint64_t **out, size_t *n)
 static int wb_in(struct hcache *hc, struct hc_disk *d, uint64_t first,
 		 uint64_t last)
 {
+	if (span_in(d, first, last))
+		return 1;
 	if (!d->nwb)
 		return 0;
 	if (last - first < 4096) {
@@ -1320,7 +1339,7 @@ int hc_take_dirty(struct hc_disk *d, uint64_t sector, void *buf, int *plain,
 			pthread_mutex_unlock(&hc->lock);
 			return 0;
 		}
-		if (!hc->slots[idx].wb)
+		if (!hc->slots[idx].wb && !span_in(d, sector, sector))
 			break;
 		if (!wait) {
 			pthread_mutex_unlock(&hc->lock);
@@ -1344,6 +1363,37 @@ int hc_take_dirty(struct hc_disk *d, uint64_t sector, void *buf, int *plain,
 		return 1;
 	hc_cleaned(d, t, 0);
 	return got < 0 ? (int)got : -EIO;
+}
+
+int hc_span_begin(struct hc_disk *d, uint64_t first, uint64_t last)
+{
+	struct hcache *hc = d->hc;
+	int r = -EAGAIN;
+
+	pthread_mutex_lock(&hc->lock);
+	if (d->nspan < HC_SPANS) {
+		d->span[d->nspan].first = first;
+		d->span[d->nspan].last = last;
+		d->nspan++;
+		r = 0;
+	}
+	pthread_mutex_unlock(&hc->lock);
+	return r;
+}
+
+void hc_span_end(struct hc_disk *d, uint64_t first, uint64_t last)
+{
+	struct hcache *hc = d->hc;
+
+	pthread_mutex_lock(&hc->lock);
+	for (unsigned int i = 0; i < d->nspan; i++) {
+		if (d->span[i].first == first && d->span[i].last == last) {
+			d->span[i] = d->span[--d->nspan];
+			break;
+		}
+	}
+	pthread_cond_broadcast(&hc->cond);
+	pthread_mutex_unlock(&hc->lock);
 }
 
 void hc_cleaned(struct hc_disk *d, const struct hc_taken *t, int ok)

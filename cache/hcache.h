@@ -213,6 +213,19 @@ void hc_cleaned(struct hc_disk *d, const struct hc_taken *t, int ok);
 uint64_t hc_mark(struct hc_disk *d);
 int hc_checkpoint(struct hc_disk *d, uint64_t mark);
 int hc_starved(struct hc_disk *d);
+/*
+ * A write-back that writes a span [@first, @last] of which it took only
+ * the dirty sectors (the others it reads from the store): with the
+ * stripes held, hc_wait_writeback() of the span, the dirty sectors
+ * taken, then hc_span_begin(); the stripes may then go.  Until
+ * hc_span_end(), hc_drop() and hc_wait_writeback() of a sector in the
+ * span wait (a write of the store there would be overwritten with what
+ * the span read), and so does (or 2) hc_take_dirty() of one.
+ * hc_span_begin() returns 0, or -EAGAIN when too many spans are in flight
+ * (keep the stripes until the span is written instead).
+ */
+int hc_span_begin(struct hc_disk *d, uint64_t first, uint64_t last);
+void hc_span_end(struct hc_disk *d, uint64_t first, uint64_t last);
 /* The disk's sectors newer in the cache than in the store. */
 uint64_t hc_disk_dirty(struct hc_disk *d);
 

@@ -37,6 +37,13 @@ _Static_assert(HC_KEY_BYTES == CIPHERDEV_CACHE_KEY_BYTES,
  * sequential cutoff): a stream would only pass through the cache to be
  * read back and sent on, at the store's speed either way */
 #define HCDEV_SEQ_CUTOFF (4u << 20)
+/* ... and over a remote store, dirty sectors up to this far apart are
+ * written back as one span, the sectors between read from the store: a
+ * Put Page costs the service more than 64 KiB does (Azurite: more as a
+ * blob's page ranges fragment; Azure: a page blob's IOPS).  A span is at
+ * most HCDEV_SPAN_BYTES. */
+#define HCDEV_GAP_BYTES	(64u << 10)
+#define HCDEV_SPAN_BYTES (1u << 20)
 
 struct hcdev {
 	struct blkdev dev;
@@ -246,8 +253,11 @@ static int hd_size(struct blkdev *d, uint64_t *nsec)
 struct wb {
 	struct blkdev *to;
 	int plain;			/* the kind @to takes */
-	size_t max;			/* sectors per run */
+	size_t max;			/* sectors per run or span */
+	size_t gap;			/* sectors between two that a span
+					 * bridges; 0: runs only */
 	uint8_t *buf;			/* max sectors */
+	uint8_t *tbuf;			/* a span's dirty sectors (gap) */
 	struct hc_taken *tk;		/* max */
 	uint8_t *took;			/* max */
 	int wait;			/* for sectors another flush has */
@@ -257,6 +267,48 @@ struct wb {
 	uint64_t since;			/* bytes since the checkpoint */
 	struct timespec cp;		/* when that was */
 };
+
+/*
+ * Take sector @sec out of the cache into @p, as w->tk[@i], for its
+ * write-back.  Return: 1 taken, 0 not (clean, or of another kind for
+ * now), 2 another flush is writing it back, -errno.
+ */
+static int take(struct hcdev *h, struct wb *w, uint64_t sec, uint8_t *p,
+		size_t i)
+{
+	int kind = w->plain, t, e;
+
+	t = hc_take_dirty(h->hcd, sec, p, &kind, w->wait, &w->tk[i]);
+	/* plaintext an earlier mount left in a cache below the cipher
+	 * layer is encrypted; else another kind waits */
+	if (t == 1 && kind != w->plain) {
+		e = !h->plain && kind ? foreign(h, sec, p) : 1;
+		if (e) {
+			hc_cleaned(h->hcd, &w->tk[i], 0);
+			t = e < 0 ? e : 0;
+		}
+	}
+	return t;
+}
+
+/* One lower write of a write-back, timed: h->run_ns says whether the
+ * lower device is slow. */
+static int lower_write(struct hcdev *h, struct wb *w, uint64_t sector,
+		       const uint8_t *buf, size_t n)
+{
+	struct timespec t0, t1;
+	long ns, avg;
+	int r;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r = w->to->ops->write(w->to, sector, buf, n);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ns = (t1.tv_sec - t0.tv_sec) * 1000000000L +
+	     (t1.tv_nsec - t0.tv_nsec);
+	avg = __atomic_load_n(&h->run_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->run_ns, avg + (ns - avg) / 8, __ATOMIC_RELAXED);
+	return r;
+}
 
 /*
  * Write back one run of consecutive dirty sectors @secs[0..@n) (@n <=
@@ -275,24 +327,11 @@ static int writeback_run(struct hcdev *h, struct wb *w, const uint64_t *secs,
 
 	vol_lock_sectors(h->vol, secs[0], secs[n - 1]);
 	for (i = 0; i < n; i++) {
-		int kind = w->plain, t;
+		int t = take(h, w, secs[i], buf + i * ss, i);
 
-		t = hc_take_dirty(h->hcd, secs[i], buf + i * ss, &kind,
-				  w->wait, &w->tk[i]);
 		if (t == 2) {
 			w->skipped[w->nskipped++] = secs[i];
 			t = 0;
-		}
-		/* plaintext an earlier mount left in a cache below the
-		 * cipher layer is encrypted; else another kind waits */
-		if (t == 1 && kind != w->plain) {
-			int e = !h->plain && kind ?
-				foreign(h, secs[i], buf + i * ss) : 1;
-
-			if (e) {
-				hc_cleaned(h->hcd, &w->tk[i], 0);
-				t = e < 0 ? e : 0;
-			}
 		}
 		w->took[i] = t == 1;
 		if (t < 0 && r == 0)
@@ -300,8 +339,6 @@ static int writeback_run(struct hcdev *h, struct wb *w, const uint64_t *secs,
 	}
 	vol_unlock_sectors(h->vol, secs[0], secs[n - 1]);
 	for (i = 0; i < n; i = j) {
-		struct timespec t0, t1;
-		long ns, avg;
 		int ok;
 
 		for (j = i; j < n && w->took[j]; j++)
@@ -310,15 +347,7 @@ static int writeback_run(struct hcdev *h, struct wb *w, const uint64_t *secs,
 			j++;
 			continue;
 		}
-		clock_gettime(CLOCK_MONOTONIC, &t0);
-		ok = w->to->ops->write(w->to, secs[i], buf + i * ss,
-				       j - i) == 0;
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		ns = (t1.tv_sec - t0.tv_sec) * 1000000000L +
-		     (t1.tv_nsec - t0.tv_nsec);
-		avg = __atomic_load_n(&h->run_ns, __ATOMIC_RELAXED);
-		__atomic_store_n(&h->run_ns, avg + (ns - avg) / 8,
-				 __ATOMIC_RELAXED);
+		ok = lower_write(h, w, secs[i], buf + i * ss, j - i) == 0;
 		for (size_t k = i; k < j; k++)
 			hc_cleaned(h->hcd, &w->tk[k], ok);
 		if (!ok) {
@@ -329,6 +358,69 @@ static int writeback_run(struct hcdev *h, struct wb *w, const uint64_t *secs,
 		w->since += (uint64_t)(j - i) * ss;
 	}
 	return r;
+}
+
+/*
+ * Write back dirty sectors @secs[0..@n), close together but with clean
+ * ones between, as one lower write of the span from the first to the
+ * last.  With the stripes held, the write-backs of the span in flight
+ * are waited for and every sector of it that is dirty is taken (some may
+ * have become so since the list was made); the span is then registered
+ * (hc_span_begin(): until it ends, no write of the store in it starts),
+ * the stripes go, and the span is read from the lower device, the taken
+ * sectors laid over it, and written.  Writers to the cache never wait
+ * for the store here; writes straight to the store in the span wait for
+ * it (too many spans at once: the stripes are kept instead).
+ */
+static int writeback_span(struct hcdev *h, struct wb *w, const uint64_t *secs,
+			  size_t n)
+{
+	uint32_t ss = h->dev.ss;
+	uint64_t first = secs[0], last = secs[n - 1];
+	size_t span = last - first + 1, i, k, taken = 0;
+	int r = 0, t, ok = 0, busy = 0, held = 0, spanned = 0;
+
+	vol_lock_sectors(h->vol, first, last);
+	hc_wait_writeback(h->hcd, first, last);
+	for (i = 0; i < span && r == 0; i++) {
+		t = take(h, w, first + i, w->tbuf + taken * ss, i);
+		w->took[i] = t == 1;
+		taken += t == 1;
+		busy |= t == 2;		/* not after the wait: never */
+		if (t < 0)
+			r = t;
+	}
+	if (r == 0 && taken && !busy) {
+		spanned = hc_span_begin(h->hcd, first, last) == 0;
+		held = !spanned;
+	}
+	if (!held)
+		vol_unlock_sectors(h->vol, first, last);
+	if (spanned || held) {
+		r = w->to->ops->read(w->to, first, w->buf, span);
+		for (i = 0, k = 0; i < span && r == 0; i++)
+			if (w->took[i])
+				memcpy(w->buf + i * ss, w->tbuf + k++ * ss, ss);
+		ok = r == 0 &&
+		     lower_write(h, w, first, w->buf, span) == 0;
+	}
+	if (held)
+		vol_unlock_sectors(h->vol, first, last);
+	for (i = 0; i < span; i++)
+		if (w->took[i])
+			hc_cleaned(h->hcd, &w->tk[i], ok);
+	if (spanned)
+		hc_span_end(h->hcd, first, last);
+	if (busy && r == 0)
+		for (k = 0; k < n; k++)
+			w->skipped[w->nskipped++] = secs[k];
+	if (r < 0 || !taken || busy)
+		return r;
+	if (!ok)
+		return -EIO;
+	w->count += taken;
+	w->since += (uint64_t)span * ss;
+	return 0;
 }
 
 /* The lower device synced, then the entries of what it had before
@@ -367,10 +459,15 @@ static int writeback_list(struct hcdev *h, struct wb *w, const uint64_t *secs,
 	int r = 0, r2;
 
 	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && j - i < w->max &&
-			     secs[j] == secs[j - 1] + 1; j++)
-			;
-		r2 = writeback_run(h, w, secs + i, j - i);
+		size_t gaps = 0;
+
+		for (j = i + 1; j < n && secs[j] - secs[i] < w->max &&
+			     secs[j] - secs[j - 1] - 1 <= w->gap; j++)
+			gaps += secs[j] != secs[j - 1] + 1;
+		if (gaps)
+			r2 = writeback_span(h, w, secs + i, j - i);
+		else
+			r2 = writeback_run(h, w, secs + i, j - i);
 		if (r2 < 0 && r == 0)
 			r = r2;
 		if (j < n && batch_done(h, w)) {
@@ -399,19 +496,30 @@ static int wb_init(struct hcdev *h, struct wb *w, struct blkdev *to,
 			longest = run;
 	}
 	w->max = longest < cap ? longest : cap;
+	if (h->remote) {
+		w->gap = HCDEV_GAP_BYTES / h->dev.ss;
+		if (w->max < HCDEV_SPAN_BYTES / h->dev.ss)
+			w->max = HCDEV_SPAN_BYTES / h->dev.ss;
+	}
 	w->buf = malloc(w->max * h->dev.ss);
+	if (w->gap)
+		w->tbuf = malloc(w->max * h->dev.ss);
 	w->tk = malloc(w->max * sizeof(*w->tk));
 	w->took = malloc(w->max);
 	w->skipped = malloc(n * sizeof(*w->skipped));
 	clock_gettime(CLOCK_MONOTONIC, &w->cp);
-	return w->buf && w->tk && w->took && w->skipped ? 0 : -ENOMEM;
+	return w->buf && (w->tbuf || !w->gap) && w->tk && w->took &&
+		w->skipped ? 0 : -ENOMEM;
 }
 
 static void wb_free(struct hcdev *h, struct wb *w)
 {
 	if (w->buf)
 		secmem_wipe(w->buf, w->max * h->dev.ss);
+	if (w->tbuf)
+		secmem_wipe(w->tbuf, w->max * h->dev.ss);
 	free(w->buf);
+	free(w->tbuf);
 	free(w->tk);
 	free(w->took);
 	free(w->skipped);

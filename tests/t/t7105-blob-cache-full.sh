@@ -138,6 +138,56 @@ test_expect_success 'a stream past 4 MiB goes straight to the store, and reads b
 	umount_bounded
 '
 
+# sparse.py FILE MODEL N: every 4th 4 KiB sector of FILE's first N MiB,
+# in a random order, with random bytes: no two in a row are consecutive,
+# so they go to the cache; MODEL (FILE's content before) is updated
+cat >sparse.py <<-\EOF
+import os, random, sys
+path, model, n = sys.argv[1], sys.argv[2], int(sys.argv[3]) * 256
+img = bytearray(open(model, "rb").read())
+fd = os.open(path, os.O_RDWR)
+blks = list(range(0, n, 4))
+random.shuffle(blks)
+for b in blks:
+    data = os.urandom(4096)
+    os.pwrite(fd, data, b * 4096)
+    img[b * 4096:(b + 1) * 4096] = data
+os.close(fd)
+open(model, "wb").write(img)
+EOF
+
+test_expect_success 'scattered dirty sectors go back in spans, the sectors between read from the store' '
+	ssefs disk create "$C/d2.vhd" --size 32M >/dev/null &&
+	ssefs_mount "$C" mnt "host_cache=$TRASH_DIRECTORY/hc2,caching=ReadWrite,cache_size=64M" &&
+	timeout 60 dd if=seq of=mnt/d2.vhd bs=1M conv=notrunc,fsync status=none &&
+	cp seq model2 &&
+	timeout 120 python3 sparse.py mnt/d2.vhd model2 16 &&
+	test "$(json .hostCacheStats.dirty)" -ge 1024 &&
+	blob_counts s0 &&
+	timeout 120 dd if=/dev/null of=mnt/d2.vhd conv=notrunc,fsync status=none &&
+	blob_counts s1 &&
+	test "$(json .hostCacheStats.dirty)" = 0 &&
+	read -r q0 b0 <s0 && read -r q1 b1 <s1 &&
+	echo "1024 scattered sectors written back in $((q1 - q0)) requests" &&
+	test $((q1 - q0)) -le 128 &&
+	cmp -n $((16 * MIB)) model2 mnt/d2.vhd
+'
+
+test_expect_success 'a stream over the spans while they go back: the stream is what stays' '
+	cp seq model2 &&
+	timeout 120 python3 sparse.py mnt/d2.vhd model2 16 &&
+	random_file seq2 16 &&
+	{ timeout 120 dd if=/dev/null of=mnt/d2.vhd conv=notrunc,fsync status=none & } &&
+	flusher=$! &&
+	timeout 120 dd if=seq2 of=mnt/d2.vhd bs=1M conv=notrunc,fsync status=none &&
+	wait $flusher &&
+	cmp -n $((16 * MIB)) seq2 mnt/d2.vhd &&
+	umount_bounded &&
+	ssefs_mount "$C" mnt &&
+	cmp -n $((16 * MIB)) seq2 mnt/d2.vhd &&
+	ssefs_umount mnt
+'
+
 test_expect_success 'the same on a directory store' '
 	ssefs_mount store mnt "$OPTS" &&
 	timeout 60 dd if=seq of=mnt/d0.vhd bs=1M conv=notrunc status=none &&
