@@ -48,7 +48,7 @@ mbs() {
 	awk -v a="$t0" -v b="$t1" -v n="$BYTES" 'BEGIN { printf "%.0f", n / (b - a) / 1e6 }'
 }
 
-# start BIN [MOUNT_OPTS]: Azurite, a vault, container c1 with d.vhd laid
+# start BIN [MOUNT_OPTS]: Azurite, a vault, container "disks" with d.vhd laid
 # out, mounted at $W/m by BIN
 start() {
 	local bin=$1 opts=${2:-} port
@@ -66,11 +66,11 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	done
 	URL=http://127.0.0.1:$port/devstoreaccount1
 	export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$KEY;BlobEndpoint=$URL;"
-	az storage container create -n c1 -o none
+	az storage container create -n disks -o none
 	S=("$bin" --vault "$W/vault")
 	"${S[@]}" vault init --name s11 >/dev/null
-	"${S[@]}" disk create "$URL/c1/d.vhd" --size "$SIZE" >/dev/null
-	"${S[@]}" mount "$URL/c1" "$W/m" -f ${opts:+-o "$opts"} >"$W/mount.log" 2>&1 &
+	"${S[@]}" disk create "$URL/disks/d.vhd" --size "$SIZE" >/dev/null
+	"${S[@]}" mount "$URL/disks" "$W/m" -f ${opts:+-o "$opts"} >"$W/mount.log" 2>&1 &
 	for _ in $(seq 300); do
 		mountpoint -q "$W/m" && break
 		sleep 0.1
@@ -99,7 +99,7 @@ read)
 				awk -F';' '{ printf "%.0f", $7 * 1024 / 1e6 }')
 			a1=$(ticks "$AZP")
 			drop
-			p=$(mbs az storage blob download -c c1 -n d.vhd \
+			p=$(mbs az storage blob download -c disks -n d.vhd \
 				-f "$W/dl" -o none --only-show-errors --no-progress)
 			a2=$(ticks "$AZP")
 			rm -f "$W/dl"
@@ -114,14 +114,14 @@ read)
 	done ;;
 gets)
 	start "$ROOT/ssefs"
-	sas=$(az storage container generate-sas -n c1 --permissions r \
+	sas=$(az storage container generate-sas -n disks --permissions r \
 		--expiry 2099-01-01 -o tsv)
 	for g in ${GETS:-256K 1M 2M 4M 6M 8M 16M 32M}; do
 		n=$(numfmt --from=iec "$g")
 		: >"$W/curl.cfg"
 		for ((i = 0; i < BYTES / n; i++)); do
 			[ "$i" = 0 ] || echo next >>"$W/curl.cfg"
-			printf 'url = "%s/c1/d.vhd?%s"\nheader = "Range: bytes=%d-%d"\nheader = "x-ms-version: 2021-08-06"\noutput = "/dev/null"\n' \
+			printf 'url = "%s/disks/d.vhd?%s"\nheader = "Range: bytes=%d-%d"\nheader = "x-ms-version: 2021-08-06"\noutput = "/dev/null"\n' \
 				"$URL" "$sas" $((i * n)) $((i * n + n - 1)) >>"$W/curl.cfg"
 		done
 		a0=$(ticks "$AZP")
