@@ -232,7 +232,6 @@ size_t ra_read(struct readahead *ra, void *buf, size_t len, uint64_t off,
 		pthread_mutex_lock(&ra->mu);
 		w->readers--;
 		done += n;
-		ra->hits++;
 		prefetch(ra, w->off + w->len, off, size);
 	}
 	pthread_mutex_unlock(&ra->mu);

@@ -65,9 +65,7 @@ struct readahead {
 	pthread_t loader;
 	int loader_on;			/* loader started */
 	int stop;			/* ra_destroy(): loader, end */
-	/* counters, for tests and status */
-	uint64_t hits;			/* reads served from windows */
-	uint64_t gets;			/* windows fetched */
+	uint64_t gets;			/* windows fetched (for tests) */
 };
 
 /* Set up @ra (no memory, no thread until a stream starts). */
