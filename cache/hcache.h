@@ -73,6 +73,8 @@ struct hc_params {
 	int mode;			/* enum hc_mode */
 	int plain;			/* encryption at host off */
 	unsigned int writeback_delay;	/* seconds between write-backs */
+	unsigned int version;		/* of a new file: 0 the current; 1,
+					 * as an older ssefs made (tests) */
 };
 
 /*

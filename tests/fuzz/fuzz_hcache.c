@@ -4,9 +4,10 @@
  * The input becomes DIR/hostcache.ssefs: its first 4096 bytes the
  * superblock, the rest the table and slots.  The harness puts in the magic
  * and the superblock checksum (which the fuzzer cannot compute), and, when
- * the input's byte 8 says so, the geometry that goes with its slot count
- * and a file long enough for it, so that the table loader and the replay
- * (hc_attach() verifying entries under a key) are reached too.  Whatever
+ * the input's byte 8 says so, the geometry that goes with its slot count,
+ * a version this ssefs reads (1 or 2) and a file long enough for it, so
+ * that the table loader and the replay (hc_attach() verifying entries
+ * under a key, by either version's MAC) are reached too.  Whatever
  * the file holds, hc_open() must fail cleanly or give a cache that can
  * attach a disk, detach it and close.  `make fuzz`.
  */
@@ -69,7 +70,7 @@ static void write_file(const uint8_t *data, size_t size)
 		put64(sb + 16, nslots);
 		put64(sb + 24, SB);
 		put64(sb + 32, SB + (nslots * 64 + SB - 1) / SB * SB);
-		sb[8] = 1;
+		sb[8] = data[8] & 8 ? 2 : 1;	/* BLAKE2b or Poly1305 */
 		sb[9] = sb[10] = sb[11] = 0;
 		sb[12] = 0;
 		sb[13] = 0x10;

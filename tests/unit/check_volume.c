@@ -480,11 +480,14 @@ END_TEST
 #define HC_REGION	(256u * 1024)
 #define HC_THREADS	4
 
-static struct hcache *open_cache(int mode, int plain, uint64_t size)
+/* A cache file of format @version (0: the current one) */
+static struct hcache *open_cache_v(int mode, int plain, uint64_t size,
+				   unsigned int version)
 {
 	struct hc_params p = {
 		.dir = dir, .store = "/unit/store", .size = size,
 		.mode = mode, .plain = plain, .writeback_delay = 1,
+		.version = version,
 	};
 	struct hcache *hc = NULL;
 	char err[512], note[512];
@@ -492,6 +495,11 @@ static struct hcache *open_cache(int mode, int plain, uint64_t size)
 	ck_assert_int_eq(hc_open(&hc, &p, err, sizeof(err), note,
 				 sizeof(note)), 0);
 	return hc;
+}
+
+static struct hcache *open_cache(int mode, int plain, uint64_t size)
+{
+	return open_cache_v(mode, plain, size, 0);
 }
 
 struct hc_worker {
@@ -595,14 +603,43 @@ END_TEST
  * write-back; the next open adopts and writes back what it left, but not
  * an entry whose data was altered.
  */
+/* Flip one bit at @off in the cache file slot whose dirty entry holds
+ * @sector; with @in_entry, at @off in the entry instead of the data. */
+static void alter_slot(int fd, uint64_t sector, int in_entry, off_t off)
+{
+	for (uint64_t i = 0; i < 256; i++) {
+		off_t at = in_entry ? 4096 + 64 * (off_t)i + off :
+				      4096 * 5 + 4096 * (off_t)i + off;
+		uint8_t e[64], b;
+		uint64_t sec = 0;
+
+		ck_assert_int_eq(pread(fd, e, 64, 4096 + 64 * i), 64);
+		for (int k = 7; k >= 0; k--)
+			sec = sec << 8 | e[16 + k];
+		if (!(e[32] & 1) || sec != sector)
+			continue;
+		ck_assert_int_eq(pread(fd, &b, 1, at), 1);
+		b ^= 1;
+		ck_assert_int_eq(pwrite(fd, &b, 1, at), 1);
+	}
+}
+
+/*
+ * A crash leaves 64 dirty sectors in the cache; the next mount replays
+ * them, but not one whose data was altered, nor (version 2) one whose
+ * entry's session was.  _i: bit 0 encryption at host off, bit 1 a file
+ * in version 1, as an older ssefs left it (BLAKE2b MACs), whose entries
+ * have no session.
+ */
 START_TEST(test_cache_replay)
 {
 	static uint8_t data[64 * 4096], got[64 * 4096];
 	uint8_t seed[randombytes_SEEDBYTES] = { 7 };
+	unsigned int version = _i & 2 ? 1 : 0;
 	struct volume *vol = NULL;
 	struct hcache *hc;
 	struct hc_stats st;
-	uint8_t uuid[1][16];
+	uint8_t uuid[1][16], sb[12];
 	char hcpath[160];
 	pid_t pid;
 	int status, fd;
@@ -612,7 +649,7 @@ START_TEST(test_cache_replay)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		hc = open_cache(HC_READWRITE, _i, 1 << 20);
+		hc = open_cache_v(HC_READWRITE, _i & 1, 1 << 20, version);
 		if (vol_open(&vol, path, 0, &ops) || hcdev_attach(vol, hc) ||
 		    vol_write(vol, data, sizeof(data), 0) != sizeof(data))
 			_exit(1);
@@ -621,23 +658,39 @@ START_TEST(test_cache_replay)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_int_eq(status, 0);
 
-	/* alter the data of the slot that holds sector 5 */
 	snprintf(hcpath, sizeof(hcpath), "%s/%s", dir, HC_FILE);
 	fd = open(hcpath, O_RDWR);
 	ck_assert_int_ge(fd, 0);
-	for (uint64_t i = 0; i < 256; i++) {
-		uint8_t e[64], b;
-		uint64_t sec = 0;
+	ck_assert_int_eq(pread(fd, sb, sizeof(sb), 0), sizeof(sb));
+	ck_assert_uint_eq(sb[8], version ? 1 : 2);
+	alter_slot(fd, 5, 0, 9);	/* the data of sector 5 */
+	if (!version)
+		alter_slot(fd, 7, 1, 60);	/* sector 7's session */
+	close(fd);
 
-		ck_assert_int_eq(pread(fd, e, 64, 4096 + 64 * i), 64);
-		for (int k = 7; k >= 0; k--)
-			sec = sec << 8 | e[16 + k];
-		if (!(e[32] & 1) || sec != 5)
-			continue;
-		ck_assert_int_eq(pread(fd, &b, 1, 4096 * 5 + 4096 * i + 9), 1);
-		b ^= 1;
-		ck_assert_int_eq(pwrite(fd, &b, 1, 4096 * 5 + 4096 * i + 9), 1);
+	/* the next mount adopts the valid ones, writes sector 40 into the
+	 * cache (in the file's own format) and crashes too */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		hc = open_cache(HC_READWRITE, 0, 1 << 20);
+		if (hc_pending(hc, uuid, 1) != 1 ||
+		    vol_open(&vol, path, 0, &ops) || hcdev_attach(vol, hc))
+			_exit(1);
+		hc_get_stats(hc, &st);
+		if (st.dirty != (version ? 63u : 62u) ||
+		    st.refused != (version ? 1u : 2u) || st.pending)
+			_exit(2);
+		if (vol_write(vol, data + 9 * 4096, 4096, 40 * 4096) != 4096)
+			_exit(3);
+		_exit(0);
 	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(status, 0);
+	fd = open(hcpath, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, sb, sizeof(sb), 0), sizeof(sb));
+	ck_assert_uint_eq(sb[8], version ? 1 : 2);
 	close(fd);
 
 	hc = open_cache(HC_READWRITE, 0, 1 << 20);
@@ -645,8 +698,8 @@ START_TEST(test_cache_replay)
 	ck_assert_int_eq(vol_open(&vol, path, 0, &ops), 0);
 	ck_assert_int_eq(hcdev_attach(vol, hc), 0);
 	hc_get_stats(hc, &st);
-	ck_assert_uint_eq(st.dirty, 63);	/* sector 5 was refused */
-	ck_assert_uint_eq(st.pending, 0);
+	ck_assert_uint_eq(st.dirty, version ? 63 : 62);
+	ck_assert_uint_eq(st.refused, 0);
 	ck_assert_int_eq(vol_close(vol), 0);
 	hc_close(hc);
 
@@ -655,10 +708,18 @@ START_TEST(test_cache_replay)
 	ck_assert_int_eq(vol_read(vol, got, sizeof(got), 0),
 			 (ssize_t)sizeof(got));
 	vol_close(vol);
+	memcpy(data + 40 * 4096, data + 9 * 4096, 4096);
 	ck_assert_mem_eq(got, data, 5 * 4096);
-	ck_assert_mem_eq(got + 6 * 4096, data + 6 * 4096, 58 * 4096);
 	for (size_t i = 5 * 4096; i < 6 * 4096; i++)
 		ck_assert_uint_eq(got[i], 0);	/* the store's old zeros */
+	if (version) {
+		ck_assert_mem_eq(got + 6 * 4096, data + 6 * 4096, 58 * 4096);
+	} else {
+		ck_assert_mem_eq(got + 6 * 4096, data + 6 * 4096, 4096);
+		for (size_t i = 7 * 4096; i < 8 * 4096; i++)
+			ck_assert_uint_eq(got[i], 0);
+		ck_assert_mem_eq(got + 8 * 4096, data + 8 * 4096, 56 * 4096);
+	}
 }
 END_TEST
 
@@ -667,6 +728,79 @@ static int no_flush(void *owner)
 	(void)owner;
 	return 0;
 }
+
+/*
+ * The table entry of a cached write, byte for byte as ssefs-format(5)
+ * says, recomputed here from the documented formula: version 1 (_i 0), a
+ * keyed BLAKE2b-128; version 2 (_i 1), Poly1305 under a one-time key.
+ */
+START_TEST(test_cache_entry_format)
+{
+	static uint8_t buf[4096], slot[4096];
+	unsigned int version = _i ? 2 : 1;
+	uint8_t uuid[16] = { 0x42 }, kb[HC_KEY_BYTES], sb[64], e[64];
+	uint8_t ix[8], otk[32], mac[16], zero[8] = { 0 };
+	crypto_generichash_blake2b_state st;
+	struct backing_fp fp = { 0 };
+	struct hc_disk *d;
+	struct secbuf *key;
+	struct hcache *hc;
+	char hcpath[160];
+	uint64_t idx = 0;
+	int fd;
+
+	randombytes_buf(buf, sizeof(buf));
+	randombytes_buf(kb, sizeof(kb));
+	key = secbuf_from(kb, sizeof(kb));
+	ck_assert_ptr_nonnull(key);
+	hc = open_cache_v(HC_READWRITE, 0, 16 * 4096, version == 1);
+	ck_assert_int_eq(hc_attach(hc, uuid, 4096, key, &fp, no_flush, NULL,
+				   &d), 0);
+	ck_assert_int_eq(hc_write_dirty(d, 77, buf, 0), 1);
+
+	snprintf(hcpath, sizeof(hcpath), "%s/%s", dir, HC_FILE);
+	fd = open(hcpath, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, sb, sizeof(sb), 0), sizeof(sb));
+	ck_assert_uint_eq(sb[8], version);
+	for (idx = 0; idx < 16; idx++) {
+		ck_assert_int_eq(pread(fd, e, 64, 4096 + 64 * idx), 64);
+		if (e[32] & 1)
+			break;
+	}
+	ck_assert_uint_lt(idx, 16);
+	ck_assert_int_eq(pread(fd, slot, 4096, 8192 + 4096 * idx), 4096);
+	close(fd);
+	ck_assert_mem_eq(slot, buf, sizeof(buf));
+	ck_assert_mem_eq(e, uuid, 16);
+	ck_assert_uint_eq(e[16], 77);
+	ck_assert_uint_eq(e[32], 1);
+	ck_assert_uint_eq(e[37], 0x10);	/* length 4096 */
+	for (int k = 0; k < 8; k++)
+		ix[k] = (uint8_t)(idx >> (8 * k));
+	if (version == 1) {
+		ck_assert_mem_eq(e + 56, zero, 8);
+		crypto_generichash_blake2b_init(&st, kb, sizeof(kb), 16);
+		crypto_generichash_blake2b_update(&st, e, 40);
+		crypto_generichash_blake2b_update(&st, sb + 48, 16);
+		crypto_generichash_blake2b_update(&st, ix, 8);
+		crypto_generichash_blake2b_update(&st, buf, sizeof(buf));
+		crypto_generichash_blake2b_final(&st, mac, 16);
+	} else {
+		crypto_generichash_blake2b_init(&st, kb, sizeof(kb), 32);
+		crypto_generichash_blake2b_update(&st, e, 40);
+		crypto_generichash_blake2b_update(&st, e + 56, 8);
+		crypto_generichash_blake2b_update(&st, sb + 48, 16);
+		crypto_generichash_blake2b_update(&st, ix, 8);
+		crypto_generichash_blake2b_final(&st, otk, 32);
+		crypto_onetimeauth_poly1305(mac, buf, sizeof(buf), otk);
+	}
+	ck_assert_mem_eq(e + 40, mac, 16);
+	hc_detach(d, &fp);
+	hc_close(hc);
+	secbuf_free(key);
+}
+END_TEST
 
 struct pin_race {
 	struct hc_disk *d;
@@ -1321,7 +1455,8 @@ Suite *suite_volume(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, test_cache_threads, 0, 8);
-	tcase_add_loop_test(tc, test_cache_replay, 0, 2);
+	tcase_add_loop_test(tc, test_cache_replay, 0, 4);
+	tcase_add_loop_test(tc, test_cache_entry_format, 0, 2);
 	tcase_add_test(tc, test_cache_drop_pinned);
 	tcase_add_test(tc, test_cache_plain_forgotten);
 	tcase_add_loop_test(tc, test_cache_discard_fails, 0, 2);
