@@ -145,8 +145,8 @@ struct hcache {
  * version 1's: Poly1305 is much faster than BLAKE2b over the data.
  */
 static void mac_blake2b(struct hcache *hc, const struct secbuf *key,
-		   const uint8_t *ix, const uint8_t *e, const void *data,
-		   uint32_t len, uint8_t *mac)
+			const uint8_t *ix, const uint8_t *e,
+			const void *data, uint32_t len, uint8_t *mac)
 {
 	crypto_generichash_blake2b_state st;
 
@@ -1072,12 +1072,6 @@ void hc_fill(struct hc_disk *d, uint64_t sector, const void *buf, int plain,
 	pthread_mutex_unlock(&hc->lock);
 }
 
-/*
- * Drop @d's @sector.  A reader (hc_read() takes no stripe) may hold its
- * slot pinned while it copies the data out: wait for it, else the slot
- * could go to another sector under it and the reader return that
- * sector's bytes.  The wait drops the lock, so look the sector up again.
- */
 /* A span in flight overlaps [@first, @last]. */
 static int span_in(const struct hc_disk *d, uint64_t first, uint64_t last)
 {
@@ -1087,6 +1081,12 @@ static int span_in(const struct hc_disk *d, uint64_t first, uint64_t last)
 	return 0;
 }
 
+/*
+ * Drop @d's @sector.  A reader (hc_read() takes no stripe) may hold its
+ * slot pinned while it copies the data out: wait for it, else the slot
+ * could go to another sector under it and the reader return that
+ * sector's bytes.  The wait drops the lock, so look the sector up again.
+ */
 static void drop_one(struct hcache *hc, struct hc_disk *d, uint64_t sector)
 {
 	for (;;) {

@@ -604,7 +604,9 @@ END_TEST
  * an entry whose data was altered.
  */
 /* Flip one bit at @off in the cache file slot whose dirty entry holds
- * @sector; with @in_entry, at @off in the entry instead of the data. */
+ * @sector; with @in_entry, at @off in the entry instead of the data.  The
+ * file is open_cache()'s of 1 MiB: 256 slots, their table at 4096, their
+ * data at 4096 + 256 * 64 = 5 * 4096. */
 static void alter_slot(int fd, uint64_t sector, int in_entry, off_t off)
 {
 	for (uint64_t i = 0; i < 256; i++) {
