@@ -27,7 +27,7 @@ SBINDIR   ?= /sbin
 MANDIR    ?= $(PREFIX)/share/man
 COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
 VERSION   := 0.1.0
-PKGS      := fuse3 libcrypto libsodium yaml-0.1 libcurl
+PKGS      := fuse3 libcrypto libsodium yaml-0.1 libcurl liburing
 
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wstrict-prototypes \

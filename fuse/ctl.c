@@ -20,6 +20,7 @@
 #include "disk/volume.h"
 #include "fuse/ctl.h"
 #include "fuse/fs.h"
+#include "fuse/fuseuring.h"
 #include "fuse/linger.h"
 #include "fuse/tempdisk.h"
 #include "keyvault/vault.h"
@@ -364,6 +365,8 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 		json_str(&j, "vault", fs->vault_dir);
 		json_str(&j, "vaultName", vname);
 		json_str(&j, "options", opts);
+		json_str(&j, "fuseTransport",
+			 fuseuring_threads() ? "io_uring" : "/dev/fuse");
 		json_str(&j, "defaultKey", fs->opts.des ? NULL :
 			 (fs->opts.key ? fs->opts.key : "platform"));
 		json_str(&j, "defaultDes", fs->opts.des);
@@ -452,6 +455,11 @@ void ctl_write_status(struct ssefs_fs *fs, FILE *f, int json)
 	}
 	fprintf(f, "vault:      %s (%s)\n", fs->vault_dir, vname ? vname : "?");
 	fprintf(f, "options:    %s\n", opts ? opts : "?");
+	if (fuseuring_threads())
+		fprintf(f, "transport:  io_uring (%u threads, %lu requests)\n",
+			fuseuring_threads(), fuseuring_served());
+	else
+		fprintf(f, "transport:  /dev/fuse\n");
 	fprintf(f, "new disks:  %s%s\n",
 		fs->opts.des ? "des " : fs->opts.key ? "key " : "",
 		fs->opts.des ? fs->opts.des :

@@ -22,17 +22,26 @@
 #include <fuse_lowlevel.h>
 
 #include "fuse/fuseio.h"
+#include "fuse/fuseuring.h"
 
 /* INIT: 0 not seen, 1 seen (reply pending), 2 answered */
 static int init_state;
 static uint64_t init_unique;
 static int init_offered;
 static int init_mmap_offered;
+static int init_uring_offered;
 static int killpriv_v2;
+static int uring_allowed;	/* the mount's -o io_uring */
+static int uring_asked;		/* the INIT reply asked for it */
+static struct fuse_session *fuseio_se;
 
 /* linux/fuse.h 7.39; the system's header may be older */
 #ifndef FUSE_DIRECT_IO_ALLOW_MMAP
 #define FUSE_DIRECT_IO_ALLOW_MMAP	(1ULL << 36)
+#endif
+/* linux/fuse.h 7.42 */
+#ifndef FUSE_OVER_IO_URING
+#define FUSE_OVER_IO_URING		(1ULL << 41)
 #endif
 
 /*
@@ -75,29 +84,30 @@ static int dio_take(uint64_t unique)
 	return 0;
 }
 
-static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+void fuseio_note_request(const void *buf, size_t n)
 {
 	const struct fuse_in_header *h = buf;
-	ssize_t n;
 
-	(void)userdata;
-	n = read(fd, buf, len);
 	if (__atomic_load_n(&init_state, __ATOMIC_ACQUIRE) == 0 &&
-	    n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in, flags) +
-			   sizeof(uint32_t)) &&
+	    n >= sizeof(*h) + offsetof(struct fuse_init_in, flags) +
+		 sizeof(uint32_t) &&
 	    h->opcode == FUSE_INIT) {
 		const struct fuse_init_in *in = (const void *)(h + 1);
+		int ext = (in->flags & FUSE_INIT_EXT) &&
+			n >= sizeof(*h) + offsetof(struct fuse_init_in,
+						   flags2) + sizeof(uint32_t);
 
 		init_unique = h->unique;
 		init_offered = (in->flags & FUSE_HANDLE_KILLPRIV_V2) != 0;
 		/* a shared mmap of an O_DIRECT open (direct_io) works only
 		 * with this flag, as it did before such opens were direct */
-		init_mmap_offered = (in->flags & FUSE_INIT_EXT) &&
-			n >= (ssize_t)(sizeof(*h) + offsetof(struct fuse_init_in,
-						flags2) + sizeof(uint32_t)) &&
+		init_mmap_offered = ext &&
 			(in->flags2 & (FUSE_DIRECT_IO_ALLOW_MMAP >> 32));
+		/* the fuse module's enable_uring is Y */
+		init_uring_offered = ext &&
+			(in->flags2 & (FUSE_OVER_IO_URING >> 32));
 		__atomic_store_n(&init_state, 1, __ATOMIC_RELEASE);
-	} else if (n >= (ssize_t)(sizeof(*h) + sizeof(uint32_t)) &&
+	} else if (n >= sizeof(*h) + sizeof(uint32_t) &&
 		   (h->opcode == FUSE_OPEN || h->opcode == FUSE_CREATE)) {
 		/* fuse_open_in and fuse_create_in both start with flags */
 		uint32_t flags;
@@ -106,7 +116,37 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 		if (flags & O_DIRECT)
 			dio_note(h->unique);
 	}
+}
+
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n;
+
+	(void)userdata;
+	n = read(fd, buf, len);
+	if (n > 0)
+		fuseio_note_request(buf, n);
 	return n;
+}
+
+/*
+ * The payload buffer a ring entry needs for the connection @init sets up:
+ * the kernel's max(8 KiB, max_write, max_pages pages).
+ */
+static size_t uring_payload(const struct fuse_init_out *init)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t pages = (init->flags & FUSE_MAX_PAGES) && init->max_pages ?
+		       init->max_pages : 32;	/* the kernel's default */
+	size_t len = 8192;
+
+	if (pg <= 0)
+		pg = 4096;
+	if (init->max_write > len)
+		len = init->max_write;
+	if (pages * pg > len)
+		len = pages * pg;
+	return len;
 }
 
 /* The INIT reply with the flags added; -2 when @iov is not one we know. */
@@ -114,13 +154,10 @@ static ssize_t init_reply(int fd, const struct iovec *iov, int count)
 {
 	unsigned char msg[sizeof(struct fuse_out_header) +
 			  sizeof(struct fuse_init_out)];
-	const size_t at = sizeof(struct fuse_out_header) +
-			  offsetof(struct fuse_init_out, flags);
-	const size_t at2 = sizeof(struct fuse_out_header) +
-			   offsetof(struct fuse_init_out, flags2);
 	struct fuse_out_header oh;
+	struct fuse_init_out init;
 	size_t len = 0;
-	uint32_t flags, flags2;
+	uint64_t add2 = 0;
 	ssize_t n;
 
 	for (int i = 0; i < count; i++) {
@@ -129,27 +166,47 @@ static ssize_t init_reply(int fd, const struct iovec *iov, int count)
 		memcpy(msg + len, iov[i].iov_base, iov[i].iov_len);
 		len += iov[i].iov_len;
 	}
-	if (len < at + sizeof(flags))
+	if (len < sizeof(oh) + offsetof(struct fuse_init_out, flags) +
+		  sizeof(init.flags))
 		return -2;
 	memcpy(&oh, msg, sizeof(oh));
 	if (oh.error != 0 || oh.len != len)
 		return -2;
-	memcpy(&flags, msg + at, sizeof(flags));
+	memset(&init, 0, sizeof(init));
+	memcpy(&init, msg + sizeof(oh), len - sizeof(oh));
 	if (init_offered)
-		flags |= FUSE_HANDLE_KILLPRIV_V2;
-	if (init_mmap_offered && len >= at2 + sizeof(flags2)) {
-		memcpy(&flags2, msg + at2, sizeof(flags2));
-		if (!(flags & FUSE_INIT_EXT))
-			flags2 = 0;	/* libfuse did not fill it in */
-		flags |= FUSE_INIT_EXT;
-		flags2 |= (uint32_t)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32);
-		memcpy(msg + at2, &flags2, sizeof(flags2));
+		init.flags |= FUSE_HANDLE_KILLPRIV_V2;
+	if (init_mmap_offered)
+		add2 |= FUSE_DIRECT_IO_ALLOW_MMAP;
+	/* the ring threads first: asked for, they must be there */
+	if (init_uring_offered && uring_allowed &&
+	    fuseuring_prepare(fuseio_se, fd, uring_payload(&init)) == 0)
+		add2 |= FUSE_OVER_IO_URING;
+	if (add2 && len >= sizeof(oh) + offsetof(struct fuse_init_out,
+						   flags2) +
+			   sizeof(init.flags2)) {
+		if (!(init.flags & FUSE_INIT_EXT))
+			init.flags2 = 0;	/* libfuse did not fill it in */
+		init.flags |= FUSE_INIT_EXT;
+		init.flags2 |= (uint32_t)(add2 >> 32);
+	} else {
+		add2 = 0;
 	}
-	memcpy(msg + at, &flags, sizeof(flags));
+	memcpy(msg + sizeof(oh), &init, len - sizeof(oh));
 	n = write(fd, msg, len);
 	if (n >= 0)
 		killpriv_v2 = init_offered;
+	uring_asked = n >= 0 && (add2 & FUSE_OVER_IO_URING);
+	fuseuring_start(uring_asked);
 	return n;
+}
+
+/* A reply: into the ring entry of the request it answers, or /dev/fuse. */
+static ssize_t send_reply(int fd, const struct iovec *iov, int count)
+{
+	ssize_t n = fuseuring_reply(iov, count);
+
+	return n != -2 ? n : writev(fd, iov, count);
 }
 
 /*
@@ -184,7 +241,7 @@ static ssize_t dio_reply(int fd, const struct iovec *iov, int count)
 	oo.open_flags |= FOPEN_PARALLEL_DIRECT_WRITES;
 	memcpy(msg + len - sizeof(oo), &oo, sizeof(oo));
 	__atomic_store_n(&parallel_dio, 1, __ATOMIC_RELAXED);
-	return write(fd, msg, len);
+	return send_reply(fd, &(struct iovec){ msg, len }, 1);
 }
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count,
@@ -206,16 +263,17 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count,
 	    ((const struct fuse_out_header *)iov[0].iov_base)->unique ==
 	    init_unique) {
 		__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
-		if (init_offered || init_mmap_offered) {
+		if (init_offered || init_mmap_offered ||
+		    init_uring_offered) {
 			n = init_reply(fd, iov, count);
 			if (n != -2)
 				return n;
 		}
 	}
-	return writev(fd, iov, count);
+	return send_reply(fd, iov, count);
 }
 
-int fuseio_install(struct fuse_session *se)
+int fuseio_install(struct fuse_session *se, int io_uring)
 {
 	static const struct fuse_custom_io io = {
 		.read = io_read,
@@ -225,6 +283,8 @@ int fuseio_install(struct fuse_session *se)
 
 	if (fd < 0)
 		return -EBADF;
+	fuseio_se = se;
+	uring_allowed = io_uring;
 	return fuse_session_custom_io(se, &io, fd);
 }
 
@@ -236,4 +296,9 @@ int fuseio_killpriv_v2(void)
 int fuseio_parallel_dio(void)
 {
 	return __atomic_load_n(&parallel_dio, __ATOMIC_RELAXED);
+}
+
+int fuseio_uring(void)
+{
+	return uring_asked;
 }

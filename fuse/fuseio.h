@@ -28,21 +28,40 @@
  * writes while another open of the file uses the page cache).  Concurrent
  * writes are safe in the daemon: the volume locks the sectors it writes
  * (vol_lock_sectors(), disk/volume.c).
+ *
+ * When the kernel offers FUSE over io_uring and the mount allows it, the
+ * INIT reply also asks for FUSE_OVER_IO_URING and fuse/fuseuring.c serves
+ * the requests from rings; their replies still pass through the writev
+ * wrapper (the flags above are added the same way) and go back into the
+ * ring entry instead of /dev/fuse.
  */
 #ifndef SSEFS_FUSE_FUSEIO_H
 #define SSEFS_FUSE_FUSEIO_H
+
+#include <stddef.h>
 
 struct fuse_session;
 
 /*
  * fuseio_install() - use the wrappers on @se's channels; call after
- * fuse_mount() and before the loop.  Return: 0 or -errno (then @se is
- * unchanged and works as before, only without the flag).
+ * fuse_mount() and before the loop; @io_uring 1 lets the INIT reply ask
+ * for FUSE over io_uring when the kernel offers it.  Return: 0 or -errno
+ * (then @se is unchanged and works as before, only without the flags).
  */
-int fuseio_install(struct fuse_session *se);
+int fuseio_install(struct fuse_session *se, int io_uring);
 
 /* 1 once the INIT reply carried FUSE_HANDLE_KILLPRIV_V2, else 0. */
 int fuseio_killpriv_v2(void);
+
+/*
+ * fuseio_note_request() - what fuseio learns from a request (the INIT
+ * offer, O_DIRECT opens); for requests that do not come through its read
+ * wrapper (fuse/fuseuring.c).
+ */
+void fuseio_note_request(const void *buf, size_t n);
+
+/* 1 once the INIT reply asked for FUSE_OVER_IO_URING, else 0. */
+int fuseio_uring(void);
 
 /* 1 once an open reply carried FOPEN_PARALLEL_DIRECT_WRITES, else 0. */
 int fuseio_parallel_dio(void);

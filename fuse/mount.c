@@ -23,6 +23,7 @@
 #include "fuse/ctl.h"
 #include "fuse/fs.h"
 #include "fuse/fuseio.h"
+#include "fuse/fuseuring.h"
 #include "fuse/mount.h"
 #include "fuse/ops.h"
 #include "store/blobback.h"
@@ -198,7 +199,12 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	mounted = 1;
 	fs->fuse = fuse;
 	/* one FUSE round trip per write, not two (fuse/fuseio.h) */
-	r = fuseio_install(fuse_get_session(fuse));
+	/* FUSE over io_uring where the kernel offers it (fuse/fuseuring.h);
+	 * not by default on a blob store, whose requests wait on the network
+	 * and would be capped by the fixed pool of ring threads */
+	r = fuseio_install(fuse_get_session(fuse),
+			   fs->opts.io_uring == IO_URING_ON ||
+			   (fs->opts.io_uring == IO_URING_AUTO && !fs->blob));
 	if (r < 0)
 		warning("mount: FUSE_HANDLE_KILLPRIV_V2 not requested, writes "
 			"will be slower: %s", strerror(-r));
@@ -302,6 +308,7 @@ out:
 			fuse_remove_signal_handlers(fuse_get_session(fuse));
 		if (mounted)
 			fuse_unmount(fuse);
+		fuseuring_stop();	/* no ring thread inside the ops */
 		fuse_destroy(fuse);	/* ->destroy closes the volumes */
 	}
 	fs->fuse = NULL;

@@ -42,6 +42,7 @@ enum {
 	KEY_ALLOW_HTTP,
 	KEY_ALLOW_HTTP_BOOL,
 	KEY_LEASE,
+	KEY_IO_URING,
 };
 
 static const struct fuse_opt ssefs_opt_table[] = {
@@ -72,6 +73,7 @@ static const struct fuse_opt ssefs_opt_table[] = {
 	FUSE_OPT_KEY("allow_http", KEY_ALLOW_HTTP),
 	FUSE_OPT_KEY("allow_http=", KEY_ALLOW_HTTP_BOOL),
 	FUSE_OPT_KEY("x-ssefs-lease=", KEY_LEASE),
+	FUSE_OPT_KEY("io_uring=", KEY_IO_URING),
 	FUSE_OPT_END
 };
 
@@ -283,6 +285,16 @@ static int opt_proc(void *data, const char *arg, int key,
 	}
 	case KEY_WRITEBACK_DELAY:
 		return set_dur(c, &o->writeback_delay, arg, val, 0);
+	case KEY_IO_URING:
+		if (!strcmp(val, "auto"))
+			o->io_uring = IO_URING_AUTO;
+		else if (!strcmp(val, "on"))
+			o->io_uring = IO_URING_ON;
+		else if (!strcmp(val, "off"))
+			o->io_uring = IO_URING_OFF;
+		else
+			return bad(c, arg, "must be auto, on or off");
+		return 0;
 	case KEY_READAHEAD:
 		if (parse_size(val, &o->readahead) < 0 || !o->readahead ||
 		    o->readahead > MOUNT_MAX_READAHEAD)
@@ -371,6 +383,12 @@ int mount_opts_check(const struct mount_opts *o, char *err, size_t errlen)
 			 "in /sys/class/bdi/MAJ:MIN/read_ahead_kb)");
 		return -EPERM;
 	}
+	if (o->io_uring == IO_URING_ON && !mount_kernel_uring()) {
+		snprintf(err, errlen, "-o io_uring=on: the kernel does not "
+			 "offer FUSE over io_uring (Linux 6.14 or later, with "
+			 "Y in %s)", MOUNT_ENABLE_URING);
+		return -EOPNOTSUPP;
+	}
 	if (o->cache_size && o->cache_size < MOUNT_MIN_CACHE_SIZE) {
 		snprintf(err, errlen, "-o cache_size: at least 64K");
 		return -EINVAL;
@@ -418,6 +436,19 @@ int mount_opt_check(const char *key, const char *val, char *why,
 	mount_opts_release(&o);
 	free(opt);
 	return r;
+}
+
+int mount_kernel_uring(void)
+{
+	char c = 0;
+	FILE *f = fopen(MOUNT_ENABLE_URING, "re");
+
+	if (!f)
+		return 0;
+	if (fread(&c, 1, 1, f) != 1)
+		c = 0;
+	fclose(f);
+	return c == 'Y' || c == '1';
 }
 
 uint64_t mount_readahead(const struct mount_opts *o)
@@ -506,6 +537,9 @@ char *mount_opts_format(const struct mount_opts *o)
 		fprintf(f, "credentials=%s,", o->credentials);
 	if (o->allow_http)
 		fprintf(f, "allow_http,");
+	if (o->io_uring != IO_URING_AUTO)
+		fprintf(f, "io_uring=%s,",
+			o->io_uring == IO_URING_ON ? "on" : "off");
 	fprintf(f, "encryption_at_host=%s",
 		o->encryption_at_host ? "on" : "off");
 	if (fclose(f)) {

@@ -44,7 +44,21 @@ struct mount_opts {
 	char *credentials;		/* credentials=FILE, or NULL */
 	int allow_http;			/* plain http off loopback */
 	unsigned int lease_seconds;	/* tests only (hidden): 15..60 */
+	int io_uring;			/* enum mount_io_uring */
 };
+
+/* -o io_uring= */
+enum mount_io_uring {
+	IO_URING_AUTO = 0,	/* a directory store, when the kernel offers it */
+	IO_URING_ON,		/* any store; refused if the kernel does not */
+	IO_URING_OFF,
+};
+
+/* The fuse module's switch for FUSE over io_uring (Linux 6.14+). */
+#define MOUNT_ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
+
+/* 1 when the running kernel offers FUSE over io_uring, else 0. */
+int mount_kernel_uring(void);
 
 #define MOUNT_DEFAULT_KEY_CHECK		60
 #define MOUNT_DEFAULT_REVOKE_GRACE	3600

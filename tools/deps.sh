@@ -36,7 +36,7 @@ PKGS="build-essential pkg-config libfuse3-dev fuse3 libssl-dev libsodium-dev
 libyaml-dev check jq qemu-utils libvhdi-utils fio e2fsprogs util-linux fdisk attr
 clang libclang-rt-14-dev kmod libp11-kit-dev softhsm2 opensc
 swtpm tpm2-abrmd libtss2-tcti-tabrmd0 libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools
-libcurl4-openssl-dev azure-cli nodejs"
+libcurl4-openssl-dev liburing-dev azure-cli nodejs"
 missing=
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
