@@ -81,6 +81,28 @@ ssefs_umount_lazy () {
 	return 0
 }
 
+# wait_gone PID: the process ends within 10 s
+wait_gone () {
+	local i
+	for i in $(test_seq 100); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# detach_loops_under DIR: losetup -d every loop device whose backing file
+# is under DIR (a mount's disks: file systems on them unmounted first)
+detach_loops_under () {
+	local d
+	for d in $(losetup --json -l | jq -r --arg p "$1/" \
+		'.loopdevices[] | select(.["back-file"] | startswith($p)) | .name')
+	do
+		losetup -d "$d" 2>/dev/null
+	done
+	return 0
+}
+
 # A file of N MiB of random bytes.
 random_file () {	# PATH MIB
 	head -c "$(( $2 * 1048576 ))" /dev/urandom >"$1"

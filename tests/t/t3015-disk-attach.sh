@@ -37,12 +37,7 @@ lo () {
 # cleanup: nothing of this script is left attached or mounted
 detach_all () {
 	for m in br/p1 br2/p1 br br2 fs; do umount "$m" 2>/dev/null; done
-	for d in $(losetup --json -l | jq -r --arg p "$PWD/mnt/" \
-		'.loopdevices[] | select(.["back-file"] | startswith($p)) | .name')
-	do
-		losetup -d "$d" 2>/dev/null
-	done
-	return 0
+	detach_loops_under "$PWD/mnt"
 }
 
 test_expect_success 'setup: a 4096-sector disk under a CMK, a 512-sector one, a mount' '

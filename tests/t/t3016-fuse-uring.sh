@@ -30,12 +30,14 @@ transport () {
 
 detach_all () {
 	umount fs 2>/dev/null
-	for d in $(losetup --json -l | jq -r --arg p "$PWD/mnt/" \
-		'.loopdevices[] | select(.["back-file"] | startswith($p)) | .name')
-	do
-		losetup -d "$d" 2>/dev/null
-	done
-	return 0
+	detach_loops_under "$PWD/mnt"
+}
+
+# verify_e OUT: e.vhd still holds what the buffered fio test wrote
+verify_e () {
+	fio --name=b --filename=mnt/e.vhd --size=32M --rw=read --bs=128k \
+		--verify=crc32c --verify_fatal=1 --verify_only \
+		--ioengine=psync >"$1" 2>&1 || { cat "$1" >&2; false; }
 }
 
 test_expect_success 'setup: a disk under a customer key, a mount over io_uring' '
@@ -112,20 +114,9 @@ test_expect_success 'the data is there after a remount over /dev/fuse (-o io_uri
 	ssefs status mnt >st &&
 	grep "^transport:  /dev/fuse$" st &&
 	grep "io_uring=off" st &&
-	fio --name=b --filename=mnt/e.vhd --size=32M --rw=read --bs=128k \
-		--verify=crc32c --verify_fatal=1 --verify_only \
-		--ioengine=psync >fio3.out 2>&1 &&
+	verify_e fio3.out &&
 	ssefs_umount mnt
 '
-
-# gone PID: the process ends within 10 s
-gone () {
-	for i in $(test_seq 100); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 test_expect_success 'SIGTERM with a file open: the daemon ends and unmounts' '
 	ssefs_mount store mnt &&
@@ -133,13 +124,11 @@ test_expect_success 'SIGTERM with a file open: the daemon ends and unmounts' '
 	pid=$(cat store/.ssefs.lock) &&
 	exec 9<mnt/d.vhd &&
 	kill -TERM "$pid" &&
-	gone "$pid" &&
+	wait_gone "$pid" &&
 	exec 9<&- &&
 	! mountpoint -q mnt &&
 	ssefs_mount store mnt &&
-	fio --name=b --filename=mnt/e.vhd --size=32M --rw=read --bs=128k \
-		--verify=crc32c --verify_fatal=1 --verify_only \
-		--ioengine=psync >fio4.out 2>&1 &&
+	verify_e fio4.out &&
 	ssefs_umount mnt
 '
 
@@ -154,12 +143,10 @@ test_expect_success 'kill -9 in the middle of writes over the rings: fsynced dat
 	sleep 2 &&
 	kill -9 "$pid" &&
 	{ wait $f; true; } &&
-	gone "$pid" &&
+	wait_gone "$pid" &&
 	ssefs_umount_lazy mnt &&
 	ssefs_mount store mnt &&
-	fio --name=b --filename=mnt/e.vhd --size=32M --rw=read --bs=128k \
-		--verify=crc32c --verify_fatal=1 --verify_only \
-		--ioengine=psync >fio5.out 2>&1 &&
+	verify_e fio5.out &&
 	ssefs_umount mnt
 '
 

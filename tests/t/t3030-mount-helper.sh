@@ -18,14 +18,10 @@ export SSEFS_BIN
 
 # Wait until the daemon holding STORE's lock is gone.
 wait_daemon_gone () {
-	local pid i
+	local pid
 	pid=$(cat "$1/.ssefs.lock" 2>/dev/null)
 	[ -n "$pid" ] || return 0
-	for i in $(test_seq 50); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
+	wait_gone "$pid"
 }
 
 test_expect_success 'setup: vault, store, a disk, the helper in /sbin' '
