@@ -24,7 +24,11 @@
 # (short run: the examples besides passthrough.c, default passthrough_ll),
 # BENCH_TARGETS (space-separated subset of the target names),
 # BENCH_SKIP_MICRO=1, BENCH_SKIP_FIO=1, BENCH_NO_INSTALL=1, BENCH_DIR
-# (parent of the scratch directory; /var/tmp, must be a real disk).
+# (parent of the scratch directory; /var/tmp, must be a real disk),
+# BENCH_URING (Y: the fuse module's enable_uring is Y for the run, so that
+# ssefs's default -o io_uring=auto serves over io_uring as a sysadmin who
+# read ssefs-mount(8) would have it; N: /dev/fuse; put back at exit.
+# libfuse 3.14's examples never ask for it, so only ssefs rows change).
 #
 # Must run as root (drop_caches, losetup, mount).  Everything it mounts,
 # starts and creates lives under one mktemp -d directory and is undone on
@@ -117,7 +121,13 @@ cleanup() {
 	# only delete once nothing is mounted below WORK any more
 	grep -q " $WORK/" /proc/mounts || rm -rf "$WORK"
 }
-trap cleanup EXIT
+URING=/sys/module/fuse/parameters/enable_uring
+URING_WAS=$(cat "$URING" 2>/dev/null)
+if [ -w "$URING" ]; then
+	echo "${BENCH_URING:-Y}" >"$URING"
+	say "$URING = $(cat "$URING") for the run"
+fi
+trap 'cleanup; [ -n "$URING_WAS" ] && echo "$URING_WAS" >"$URING"' EXIT
 trap 'exit 130' INT TERM
 say "scratch directory $WORK ($MODE run)"
 PHASES=$WORK/phases.txt
