@@ -103,6 +103,7 @@ static struct {
 	unsigned int n;
 	struct uthread *t;
 	unsigned long served;	/* requests that came through a ring */
+	int refused;		/* the kernel refused an entry */
 } U = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.cond = PTHREAD_COND_INITIALIZER,
@@ -287,9 +288,14 @@ static void *ring_thread(void *arg)
 			if (res < 0) {
 				/* ENOTCONN, ECANCELED: the mount went away */
 				if (res != -ENOTCONN && res != -ECANCELED &&
-				    res != -ECONNABORTED)
+				    res != -ECONNABORTED) {
+					/* a refused entry: the kernel stays
+					 * on /dev/fuse */
+					__atomic_store_n(&U.refused, 1,
+							 __ATOMIC_RELAXED);
 					warning("fuse io_uring: queue %u: %s",
 						t->qid, strerror(-res));
+				}
 				goto out;
 			}
 			serve(t);
@@ -461,8 +467,8 @@ void fuseuring_stop(void)
 
 unsigned int fuseuring_threads(void)
 {
-	return __atomic_load_n(&U.phase, __ATOMIC_RELAXED) == PHASE_GO ?
-	       U.n : 0;
+	return __atomic_load_n(&U.phase, __ATOMIC_RELAXED) == PHASE_GO &&
+	       !__atomic_load_n(&U.refused, __ATOMIC_RELAXED) ? U.n : 0;
 }
 
 unsigned long fuseuring_served(void)

@@ -247,18 +247,21 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	 * The daemon's memory is locked, and locked pages are never returned
 	 * by free(): glibc's trim (madvise) fails on them.  Its default
 	 * sliding mmap threshold would move libfuse's per-thread receive
-	 * buffers (max_write + a page) into the arenas after the first one
-	 * is freed, where what they leave stays resident for good.  With a
-	 * fixed threshold of 1 MiB + 1, every buffer of 1 MiB or more (a
-	 * receive buffer; a malloc of 1 MiB is a chunk of 1 MiB + 16) is
-	 * mapped on its own and unmapped whole when freed, so a burst leaves
-	 * nothing behind; the data path keeps its few large buffers for the
-	 * process's life instead of allocating per request
-	 * (disk/cipherdev.c).
-	 * Measured: VmRSS after a mixed fio run 37 -> 26 MiB (BENCHMARKS.md,
-	 * ninth and tenth sessions).
+	 * buffers (max_write + a page: a chunk of 1 MiB + 4112) into the
+	 * arenas after the first one is freed, where what they leave stays
+	 * resident for good.  With a fixed threshold of 1 MiB + 4096 they
+	 * are mapped on their own and unmapped whole when freed, so a burst
+	 * of threads leaves nothing behind (37 -> 26 MiB, BENCHMARKS.md,
+	 * ninth session).
+	 * The buffer libfuse allocates for every READ (up to max_read, a
+	 * chunk of 1 MiB + 16) stays below it, in the arenas, and is reused
+	 * by the next read: mapped afresh each time (the threshold was
+	 * 1 MiB + 1 until the thirteenth session), each of its 256 pages
+	 * faulted in again, and on this VM that made 1 MiB sequential reads
+	 * of a disk run at 300 instead of 2000 MB/s (BENCHMARKS.md,
+	 * thirteenth session), for 3-5 MiB more resident memory.
 	 */
-	mallopt(M_MMAP_THRESHOLD, (1 << 20) + 1);
+	mallopt(M_MMAP_THRESHOLD, (1 << 20) + 4096);
 #ifndef __SANITIZE_ADDRESS__
 	r = secmem_lock_all();
 	if (r < 0)

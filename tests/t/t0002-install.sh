@@ -79,6 +79,9 @@ test_expect_success 'completion: commands, subcommands, options' '
 	done &&
 	complete_words ssefs mount store mnt -o "allow_other,non" &&
 	printf "%s\n" allow_other,nonempty >expect &&
+	test_cmp expect got &&
+	complete_words ssefs mount store mnt -o "ro,io_uring=" &&
+	printf "%s\n" ro,io_uring=auto ro,io_uring=off ro,io_uring=on >expect &&
 	test_cmp expect got
 '
 
