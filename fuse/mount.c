@@ -199,12 +199,9 @@ int ssefs_mount_main(struct ssefs_mount_args *a)
 	mounted = 1;
 	fs->fuse = fuse;
 	/* one FUSE round trip per write, not two (fuse/fuseio.h) */
-	/* FUSE over io_uring where the kernel offers it (fuse/fuseuring.h);
-	 * not by default on a blob store, whose requests wait on the network
-	 * and would be capped by the fixed pool of ring threads */
+	/* FUSE over io_uring where the kernel offers it (fuse/fuseuring.h) */
 	r = fuseio_install(fuse_get_session(fuse),
-			   fs->opts.io_uring == IO_URING_ON ||
-			   (fs->opts.io_uring == IO_URING_AUTO && !fs->blob));
+			   fs->opts.io_uring != IO_URING_OFF);
 	if (r < 0)
 		warning("mount: FUSE_HANDLE_KILLPRIV_V2 not requested, writes "
 			"will be slower: %s", strerror(-r));

@@ -49,8 +49,8 @@ struct mount_opts {
 
 /* -o io_uring= */
 enum mount_io_uring {
-	IO_URING_AUTO = 0,	/* a directory store, when the kernel offers it */
-	IO_URING_ON,		/* any store; refused if the kernel does not */
+	IO_URING_AUTO = 0,	/* when the kernel offers it */
+	IO_URING_ON,		/* the same; the mount refused if it does not */
 	IO_URING_OFF,
 };
 
