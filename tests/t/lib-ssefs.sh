@@ -91,6 +91,14 @@ wait_gone () {
 	return 1
 }
 
+# wait_daemon_gone STORE: the daemon holding STORE's lock has exited
+wait_daemon_gone () {
+	local pid
+	pid=$(cat "$1/.ssefs.lock" 2>/dev/null)
+	[ -n "$pid" ] || return 0
+	wait_gone "$pid"
+}
+
 # detach_loops_under DIR: losetup -d every loop device whose backing file
 # is under DIR (a mount's disks: file systems on them unmounted first)
 detach_loops_under () {

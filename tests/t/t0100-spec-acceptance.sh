@@ -13,18 +13,6 @@ one_line () {
 	}
 }
 
-# wait_daemon_gone STORE: the daemon holding STORE's lock has exited
-wait_daemon_gone () {
-	local pid i
-	pid=$(cat "$1/.ssefs.lock" 2>/dev/null)
-	[ -n "$pid" ] || return 0
-	for i in $(test_seq 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # Rotate KEY while the mount at mnt (rotate_interval=1s) serves a disk of
 # one of its sets; wait for the DiskRewrapped event that the notify command
 # appends to FILE, then unmount.

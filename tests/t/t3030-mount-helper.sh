@@ -16,14 +16,6 @@ fi
 HELPER="$TEST_DIRECTORY/../../tools/mount.fuse.ssefs"
 export SSEFS_BIN
 
-# Wait until the daemon holding STORE's lock is gone.
-wait_daemon_gone () {
-	local pid
-	pid=$(cat "$1/.ssefs.lock" 2>/dev/null)
-	[ -n "$pid" ] || return 0
-	wait_gone "$pid"
-}
-
 test_expect_success 'setup: vault, store, a disk, the helper in /sbin' '
 	ssefs_setup_vault &&
 	mkdir store mnt &&
