@@ -32,7 +32,6 @@ static int init_mmap_offered;
 static int init_uring_offered;
 static int killpriv_v2;
 static int uring_allowed;	/* the mount's -o io_uring */
-static int uring_asked;		/* the INIT reply asked for it */
 static struct fuse_session *fuseio_se;
 
 /* linux/fuse.h 7.39; the system's header may be older */
@@ -196,8 +195,7 @@ static ssize_t init_reply(int fd, const struct iovec *iov, int count)
 	n = write(fd, msg, len);
 	if (n >= 0)
 		killpriv_v2 = init_offered;
-	uring_asked = n >= 0 && (add2 & FUSE_OVER_IO_URING);
-	fuseuring_start(uring_asked);
+	fuseuring_start(n >= 0 && (add2 & FUSE_OVER_IO_URING));
 	return n;
 }
 
@@ -296,9 +294,4 @@ int fuseio_killpriv_v2(void)
 int fuseio_parallel_dio(void)
 {
 	return __atomic_load_n(&parallel_dio, __ATOMIC_RELAXED);
-}
-
-int fuseio_uring(void)
-{
-	return uring_asked;
 }

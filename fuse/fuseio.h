@@ -60,9 +60,6 @@ int fuseio_killpriv_v2(void);
  */
 void fuseio_note_request(const void *buf, size_t n);
 
-/* 1 once the INIT reply asked for FUSE_OVER_IO_URING, else 0. */
-int fuseio_uring(void);
-
 /* 1 once an open reply carried FOPEN_PARALLEL_DIRECT_WRITES, else 0. */
 int fuseio_parallel_dio(void);
 
