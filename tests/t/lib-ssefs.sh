@@ -183,6 +183,35 @@ count_string () {
 	EOF
 }
 
+# cmp_sparse A B: A and B hold the same bytes, as cmp says, reading only
+# where either has data (SEEK_DATA): a hole in both is zeros in both.  cmp
+# reads the holes of a thin 10 GiB disk too (tens of CPU seconds).
+cmp_sparse () {
+	python3 - "$1" "$2" <<-\EOF
+	import os, sys
+	def extents(fd, end):
+	    pos = 0
+	    while pos < end:
+	        try:
+	            pos = os.lseek(fd, pos, os.SEEK_DATA)
+	        except OSError:
+	            return
+	        stop = os.lseek(fd, pos, os.SEEK_HOLE)
+	        yield pos, stop
+	        pos = stop
+	a, b = (os.open(p, os.O_RDONLY) for p in sys.argv[1:3])
+	end = os.fstat(a).st_size
+	if os.fstat(b).st_size != end:
+	    sys.exit("cmp_sparse: %s and %s differ in size" % tuple(sys.argv[1:3]))
+	for start, stop in sorted([*extents(a, end), *extents(b, end)]):
+	    for pos in range(start, stop, 1 << 23):
+	        n = min(1 << 23, stop - pos)
+	        if os.pread(a, n, pos) != os.pread(b, n, pos):
+	            sys.exit("cmp_sparse: %s and %s differ in bytes %d-%d" %
+	                     (sys.argv[1], sys.argv[2], pos, pos + n - 1))
+	EOF
+}
+
 # no_canary PATH CANARY: the file PATH (a folder: no file under it) does not
 # contain the string CANARY.
 no_canary () {
