@@ -10,6 +10,7 @@ test_description='SPEC "Stores beyond one host: Azure page blobs" and "Attaching
 . ./test-lib.sh
 . "$TEST_DIRECTORY"/lib-ssefs.sh
 . "$TEST_DIRECTORY"/lib-azurite.sh
+AZURITE_DEBUG=1	# the tests count requests in azurite/debug.log
 
 test_have_prereq AZURITE || { skip_all='no Azurite (make deps)'; test_done; }
 test_have_prereq AZCLI || { skip_all='no az (azure-cli)'; test_done; }

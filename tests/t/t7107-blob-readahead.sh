@@ -5,6 +5,7 @@ test_description='read-ahead on a blob store (Azurite): a stream is read in 8 Mi
 . ./test-lib.sh
 . "$TEST_DIRECTORY"/lib-ssefs.sh
 . "$TEST_DIRECTORY"/lib-azurite.sh
+AZURITE_DEBUG=1	# the tests count requests in azurite/debug.log
 
 azurite_need_tools
 test_have_prereq AZURITE || { skip_all='no Azurite (make deps)'; test_done; }
