@@ -8,7 +8,8 @@
 #   make check JOBS=3       3 unit suites / integration scripts at a time
 #   make demo         the main job end to end on the embedded defaults
 #   make deps         install the Debian packages build, tests and bench need
-#   make fuzz         libFuzzer on the header decoder (FUZZ_SECONDS=60)
+#   make fuzz         libFuzzer on the header and host-cache parsers, both
+#                     at once (FUZZ_SECONDS=60: 30 s each, one core each)
 #   make bench        benchmarks (bench/), writes BENCHMARKS.md
 #   make bench-blob   blob stores vs the directory store and az (issue 16)
 #   make install      PREFIX=/usr/local DESTDIR= (the mount helper goes to
@@ -135,26 +136,46 @@ deps:
 	@sh tools/deps.sh
 
 FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -I. \
+	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+	$(shell pkg-config --cflags libsodium libcrypto)
+FUZZ_LIBS = $(shell pkg-config --libs libsodium libcrypto) -lpthread
+FUZZ_HDRS = $(wildcard crypto/*.h cache/*.h util/*.h)
+
+build-fuzz/fuzz_envelope: tests/fuzz/fuzz_envelope.c crypto/envelope.c \
+		crypto/secmem.c crypto/hkdf.c $(FUZZ_HDRS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+
+build-fuzz/fuzz_hcache: tests/fuzz/fuzz_hcache.c cache/hcache.c \
+		crypto/secmem.c crypto/rng.c util/io.c $(FUZZ_HDRS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(FUZZ_LIBS)
+
+# The two fuzzers run at once, each on a core for half of FUZZ_SECONDS;
+# each one's output goes to build-fuzz/NAME.log, its end printed here (all
+# of it when the fuzzer found something).
 fuzz: deps
-	@mkdir -p build-fuzz
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -I. \
-		-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-		$(shell pkg-config --cflags libsodium libcrypto) \
-		-o build-fuzz/fuzz_envelope tests/fuzz/fuzz_envelope.c \
-		crypto/envelope.c crypto/secmem.c crypto/hkdf.c \
-		$(shell pkg-config --libs libsodium libcrypto)
-	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -I. \
-		-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
-		$(shell pkg-config --cflags libsodium libcrypto) \
-		-o build-fuzz/fuzz_hcache tests/fuzz/fuzz_hcache.c \
-		cache/hcache.c crypto/secmem.c crypto/rng.c util/io.c \
-		$(shell pkg-config --libs libsodium libcrypto) -lpthread
+	@$(MAKE) --no-print-directory -j2 build-fuzz/fuzz_envelope \
+		build-fuzz/fuzz_hcache
 	@mkdir -p build-fuzz/corpus build-fuzz/corpus-hcache
-	build-fuzz/fuzz_envelope -max_total_time=$$(($(FUZZ_SECONDS) / 2)) \
-		-max_len=8192 build-fuzz/corpus tests/fuzz/corpus
-	build-fuzz/fuzz_hcache \
-		-max_total_time=$$(($(FUZZ_SECONDS) - $(FUZZ_SECONDS) / 2)) \
-		-max_len=20480 -len_control=0 build-fuzz/corpus-hcache
+	@half=$$(($(FUZZ_SECONDS) / 2)); \
+	echo "fuzz: fuzz_envelope and fuzz_hcache, $$half s each, at once"; \
+	build-fuzz/fuzz_envelope -max_total_time=$$half -max_len=8192 \
+		build-fuzz/corpus tests/fuzz/corpus >build-fuzz/envelope.log 2>&1 & \
+	env=$$!; \
+	build-fuzz/fuzz_hcache -max_total_time=$$(($(FUZZ_SECONDS) - half)) \
+		-max_len=20480 -len_control=0 build-fuzz/corpus-hcache \
+		>build-fuzz/hcache.log 2>&1 & \
+	hc=$$!; \
+	wait $$env; r1=$$?; wait $$hc; r2=$$?; \
+	for f in envelope:$$r1 hcache:$$r2; do \
+		log=build-fuzz/$${f%%:*}.log; \
+		if [ "$${f#*:}" = 0 ]; then \
+			echo "fuzz_$${f%%:*}: $$(tail -n 1 $$log)"; \
+		else cat $$log; echo "fuzz: fuzz_$${f%%:*} failed (exit $${f#*:})"; fi; \
+	done; \
+	[ $$r1 = 0 ] && [ $$r2 = 0 ]
 
 bench: $(PROG)
 	SSEFS_BIN=$(abspath $(PROG)) bash bench/run.sh
