@@ -115,6 +115,26 @@ test_expect_success 'O_DIRECT through the mount: 4096 and 512-byte aligned I/O' 
 	cmp got want
 '
 
+# cached FILE: bytes of FILE in the page cache
+cached () {
+	fincore --bytes --noheadings --output RES "$1"
+}
+
+test_expect_success 'large reads of an attached disk leave its ciphertext out of the page cache' '
+	dev=$(ssefs disk attach mnt/d4.vhd) &&
+	test_when_finished "ssefs disk detach $dev" &&
+	head -c 8M /dev/urandom >want8 &&
+	dd if=want8 of="$dev" bs=1M oflag=direct 2>/dev/null &&
+	sync &&
+	dd if=store/d4.vhd iflag=nocache count=0 2>/dev/null &&
+	test "$(cached store/d4.vhd)" -lt 65536 &&
+	dd if="$dev" of=got8 bs=1M count=8 iflag=direct 2>/dev/null &&
+	cmp got8 want8 &&
+	test "$(cached store/d4.vhd)" -lt 65536 &&
+	dd if="$dev" of=/dev/null bs=4096 skip=600 count=16 iflag=direct 2>/dev/null &&
+	test "$(cached store/d4.vhd)" -ge 65536
+'
+
 test_expect_success '--mount: an ext4 disk is browsed read-only; detach unmounts' '
 	dev=$(ssefs disk attach mnt/d4.vhd) &&
 	mkfs.ext4 -q -F "$dev" &&
