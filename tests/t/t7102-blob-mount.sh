@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock loop	(loop devices: one script at a time)
 
 test_description='mount a blob store URL (Azurite): ext4 in a disk, remount, download, two daemons and leases'
 

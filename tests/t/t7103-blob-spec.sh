@@ -1,4 +1,5 @@
 #!/bin/bash
+# run-all: lock loop	(loop devices: one script at a time)
 
 test_description='SPEC "Stores beyond one host: Azure page blobs" and "Attaching a disk", as a new user reads them (Azurite, az)'
 
