@@ -4,9 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,138 +17,9 @@ static int fd_of(struct backing *b)
 	return ((struct backing_file *)b)->fd;
 }
 
-/*
- * Large reads bypass the page cache.  Whoever reads a disk in large
- * requests (a file system on an attached disk, a copy, the mount's
- * read-ahead) keeps the plaintext in a page cache of its own above us, so
- * the ciphertext cached again below was memory spent twice, and filling
- * that second cache was the slow part on this VM: cold 1 MiB reads of a
- * backing file ran at 720-5900 MB/s buffered and 4200-7200 MB/s with
- * O_DIRECT, and sequential reads of ext4 on an attached disk and of a
- * .vhd through the mount gained 1.4-3x (BENCHMARKS.md, fifteenth
- * session).  The price: a lone stream of O_DIRECT reads of a .vhd, one at
- * a time, no longer has the kernel reading ahead in the backing file
- * (0.71-0.90x).  Small reads stay buffered: a random 4 KiB reader gains
- * from the cache, and a read-modify-write reads what it just wrote.
- * Writes stay buffered (write-behind below); the kernel writes back any
- * dirty page in a range before reading it direct, so the two views agree.
- *
- * The O_DIRECT descriptor is a second open of the same file through
- * /proc/self/fd, made on the first large read; where that, the file
- * system's alignment (statx STATX_DIOALIGN) or a read fails, the read is
- * made buffered as before.  A buffer that is not aligned for direct I/O
- * (libfuse's are not) is read through a page-aligned bounce buffer: one
- * copy, as the buffered read made from the page cache.  Borrowed objects
- * (backing_file_borrow) read buffered: they are closed by no one.
- */
-#define DIRECT_MIN	(128u << 10)
-#define DIRECT_MAX	(1u << 20)
-
-static pthread_mutex_t direct_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static int direct_fd(struct backing_file *f)
-{
-	int d = __atomic_load_n(&f->dfd, __ATOMIC_ACQUIRE);
-	struct statx st;
-	char proc[64];
-
-	if (d != BF_DIRECT_UNTRIED)
-		return d;
-	pthread_mutex_lock(&direct_lock);
-	d = f->dfd;
-	if (d == BF_DIRECT_UNTRIED) {
-		d = BF_DIRECT_NONE;
-		if (statx(f->fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &st) == 0 &&
-		    (st.stx_mask & STATX_DIOALIGN) &&
-		    st.stx_dio_offset_align &&
-		    st.stx_dio_offset_align <= 4096 &&
-		    st.stx_dio_mem_align <= 4096) {
-			f->dalign = st.stx_dio_offset_align;
-			f->dmem = st.stx_dio_mem_align ?
-				  st.stx_dio_mem_align : 1;
-			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->fd);
-			d = open(proc, O_RDONLY | O_DIRECT | O_CLOEXEC);
-			if (d < 0)
-				d = BF_DIRECT_NONE;
-		}
-		__atomic_store_n(&f->dfd, d, __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&direct_lock);
-	return d;
-}
-
-/*
- * Bounce buffers: DIRECT_MAX bytes, page-aligned, shared by all disks.  A
- * few are kept for the next reads (as many as reads at once are common on
- * two cores: the rest are freed), so that a pool of idle threads holds no
- * memory of ours.
- */
-#define BOUNCE_KEEP	4
-
-static struct {
-	pthread_mutex_t lock;
-	void *free[BOUNCE_KEEP];
-	unsigned int nfree;
-} bounces = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static void *bounce_get(void)
-{
-	void *p = NULL;
-
-	pthread_mutex_lock(&bounces.lock);
-	if (bounces.nfree)
-		p = bounces.free[--bounces.nfree];
-	pthread_mutex_unlock(&bounces.lock);
-	if (!p && posix_memalign(&p, 4096, DIRECT_MAX) != 0)
-		p = NULL;
-	return p;
-}
-
-static void bounce_put(void *p)
-{
-	pthread_mutex_lock(&bounces.lock);
-	if (bounces.nfree < BOUNCE_KEEP) {
-		bounces.free[bounces.nfree++] = p;
-		p = NULL;
-	}
-	pthread_mutex_unlock(&bounces.lock);
-	free(p);
-}
-
-/* A direct read of [@off, @off + @len): its length, or -EAGAIN when the
- * read should be made buffered instead. */
-static ssize_t read_direct(struct backing_file *f, void *buf, size_t len,
-			   uint64_t off)
-{
-	ssize_t got;
-	void *tmp;
-	int d;
-
-	if (len < DIRECT_MIN || len > DIRECT_MAX)
-		return -EAGAIN;
-	d = direct_fd(f);
-	if (d < 0 || (off | len) % f->dalign)
-		return -EAGAIN;
-	if ((uintptr_t)buf % f->dmem == 0) {
-		got = io_pread_all(d, buf, len, (off_t)off);
-	} else {
-		tmp = bounce_get();
-		if (!tmp)
-			return -EAGAIN;
-		got = io_pread_all(d, tmp, len, (off_t)off);
-		if (got > 0)
-			memcpy(buf, tmp, (size_t)got);
-		bounce_put(tmp);
-	}
-	return got == -EINVAL ? -EAGAIN : got;
-}
-
 static int bf_pread(struct backing *b, void *buf, size_t len, uint64_t off)
 {
-	ssize_t got = read_direct((struct backing_file *)b, buf, len, off);
-
-	if (got == -EAGAIN)
-		got = io_pread_all(fd_of(b), buf, len, (off_t)off);
+	ssize_t got = io_pread_all(fd_of(b), buf, len, (off_t)off);
 
 	if (got < 0)
 		return (int)got;
@@ -314,8 +182,6 @@ static void bf_close(struct backing *b)
 
 	if (!f->own)
 		return;
-	if (f->dfd >= 0)
-		close(f->dfd);
 	close(f->fd);			/* drops the OFD locks */
 	free(f->b.name);
 	free(f);
@@ -351,7 +217,6 @@ int backing_file_new(struct backing **out, int fd, const char *name)
 	}
 	f->b.ops = &file_ops;
 	f->fd = fd;
-	f->dfd = BF_DIRECT_UNTRIED;
 	f->own = 1;
 	*out = &f->b;
 	return 0;
@@ -363,5 +228,4 @@ void backing_file_borrow(struct backing_file *f, int fd)
 	f->b.ops = &file_ops;
 	f->b.name = NULL;
 	f->fd = fd;
-	f->dfd = BF_DIRECT_NONE;	/* nothing would close a second fd */
 }

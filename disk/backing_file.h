@@ -15,15 +15,7 @@ struct backing_file {
 	int fd;
 	int own;		/* close() closes @fd and frees this */
 	uint64_t behind;	/* large-write bytes since writeback was kicked */
-	/* The O_DIRECT twin of @fd for large reads (backing_file.c), opened
-	 * on the first: BF_DIRECT_UNTRIED, BF_DIRECT_NONE or an fd. */
-	int dfd;
-	unsigned int dalign;	/* its offset and length alignment */
-	unsigned int dmem;	/* its buffer alignment */
 };
-
-#define BF_DIRECT_UNTRIED	(-2)
-#define BF_DIRECT_NONE		(-1)
 
 /*
  * backing_file_new() - a backing object over @fd, which it takes over

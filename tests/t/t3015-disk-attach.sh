@@ -115,48 +115,6 @@ test_expect_success 'O_DIRECT through the mount: 4096 and 512-byte aligned I/O' 
 	cmp got want
 '
 
-# cached FILE OFF LEN: bytes of [OFF, OFF + LEN) of FILE in the page cache
-# (mincore(2); fincore(1) counts the whole file, and udev's probes of a
-# loop device read near its start and end whenever it likes)
-cached () {
-	python3 - "$@" <<-\EOF
-	import ctypes, os, sys
-	path, off, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-	libc = ctypes.CDLL(None, use_errno=True)
-	libc.mmap.restype = ctypes.c_void_p
-	libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
-	                      ctypes.c_int, ctypes.c_int, ctypes.c_long]
-	libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
-	fd = os.open(path, os.O_RDONLY)
-	a = libc.mmap(None, n, 1, 1, fd, off)	# PROT_READ, MAP_SHARED
-	if a in (None, ctypes.c_void_p(-1).value):
-	    sys.exit("mmap: " + os.strerror(ctypes.get_errno()))
-	vec = ctypes.create_string_buffer(n // 4096)
-	if libc.mincore(a, n, vec) != 0:
-	    sys.exit("mincore: " + os.strerror(ctypes.get_errno()))
-	print(sum(b & 1 for b in vec.raw) * 4096)
-	EOF
-}
-
-# The 8 MiB at 16 MiB into d4 (4096-byte sectors), in its backing file
-# (past the 8 KiB header): away from what udev's probes read.
-r_off=$(( 8192 + 16 * 1048576 )) r_len=$(( 8 * 1048576 ))
-
-test_expect_success 'large reads of an attached disk leave its ciphertext out of the page cache' '
-	dev=$(ssefs disk attach mnt/d4.vhd) &&
-	test_when_finished "ssefs disk detach $dev" &&
-	head -c 8M /dev/urandom >want8 &&
-	dd if=want8 of="$dev" bs=1M seek=16 oflag=direct 2>/dev/null &&
-	sync &&
-	dd if=store/d4.vhd iflag=nocache count=0 2>/dev/null &&
-	test "$(cached store/d4.vhd $r_off $r_len)" = 0 &&
-	dd if="$dev" of=got8 bs=1M skip=16 count=8 iflag=direct 2>/dev/null &&
-	cmp got8 want8 &&
-	test "$(cached store/d4.vhd $r_off $r_len)" = 0 &&
-	dd if="$dev" of=/dev/null bs=4096 skip=4200 count=16 iflag=direct 2>/dev/null &&
-	test "$(cached store/d4.vhd $r_off $r_len)" -ge 65536
-'
-
 test_expect_success '--mount: an ext4 disk is browsed read-only; detach unmounts' '
 	dev=$(ssefs disk attach mnt/d4.vhd) &&
 	mkfs.ext4 -q -F "$dev" &&

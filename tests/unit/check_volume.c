@@ -9,7 +9,6 @@
 #include <string.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1165,79 +1164,6 @@ START_TEST(test_backing_file)
 }
 END_TEST
 
-/* Pages of [@off, @off + @len) of @fd in the page cache. */
-static size_t cached_pages(int fd, off_t off, size_t len)
-{
-	size_t n = len / 4096, in = 0;
-	unsigned char vec[256];
-	void *m;
-
-	ck_assert_uint_le(n, sizeof(vec));
-	m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, off);
-	ck_assert_ptr_ne(m, MAP_FAILED);
-	ck_assert_int_eq(mincore(m, len, vec), 0);
-	for (size_t i = 0; i < n; i++)
-		in += vec[i] & 1;
-	munmap(m, len);
-	return in;
-}
-
-/*
- * Large reads of a file backing bypass the page cache (backing_file.c):
- * they see what was just written and is still dirty in the cache, into an
- * aligned buffer or not, zeros past the end; a cold range read large stays
- * out of the cache, one read small comes in.
- */
-START_TEST(test_backing_file_direct)
-{
-	const size_t mib = 1 << 20;
-	uint8_t *in = malloc(mib), *raw = malloc(mib + 1), *al = NULL;
-	struct backing *b = NULL;
-	struct statx st;
-	int fd;
-
-	ck_assert(in && raw);
-	ck_assert_int_eq(posix_memalign((void **)&al, 4096, mib), 0);
-	randombytes_buf(in, mib);
-	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(backing_file_new(&b, fd, path), 0);
-	ck_assert_int_eq(b->ops->pwrite(b, in, mib, 8192), 0);
-	/* dirty in the cache, read large: misaligned, then aligned */
-	ck_assert_int_eq(b->ops->pread(b, raw + 1, mib, 8192), 0);
-	ck_assert_mem_eq(raw + 1, in, mib);
-	ck_assert_int_eq(b->ops->pread(b, al, mib, 8192), 0);
-	ck_assert_mem_eq(al, in, mib);
-	/* half of it past the end of the file */
-	ck_assert_int_eq(b->ops->pread(b, al, mib, 8192 + mib / 2), 0);
-	ck_assert_mem_eq(al, in + mib / 2, mib / 2);
-	for (size_t i = mib / 2; i < mib; i++)
-		ck_assert_uint_eq(al[i], 0);
-
-	/* out of the cache only where the file system can read direct */
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &st) == 0 &&
-	    (st.stx_mask & STATX_DIOALIGN) && st.stx_dio_offset_align) {
-		ck_assert_int_eq(b->ops->sync(b), 0);
-		ck_assert_int_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED),
-				 0);
-		ck_assert_uint_eq(cached_pages(fd, 8192, mib), 0);
-		ck_assert_int_eq(b->ops->pread(b, raw, mib, 8192), 0);
-		ck_assert_mem_eq(raw, in, mib);
-		ck_assert_uint_eq(cached_pages(fd, 8192, mib), 0);
-		ck_assert_int_eq(b->ops->pread(b, raw, 4096, 8192), 0);
-		ck_assert_uint_ge(cached_pages(fd, 8192, mib), 1);
-	} else {
-		fprintf(stderr, "test_backing_file_direct: %s cannot be read "
-			"with O_DIRECT here: the page-cache half is SKIPPED\n",
-			path);
-	}
-	b->ops->close(b);
-	free(in);
-	free(raw);
-	free(al);
-}
-END_TEST
-
 /*
  * The cipher layer over a store device over a file backing, without a
  * volume: what goes down is ciphertext, the caller's plaintext is left as
@@ -1544,7 +1470,6 @@ Suite *suite_volume(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_backing_file);
-	tcase_add_test(tc, test_backing_file_direct);
 	tcase_add_loop_test(tc, test_cipher_layer, 0, 2);
 	tcase_add_loop_test(tc, test_cache_device_replay, 0, 2);
 	tcase_add_loop_test(tc, test_raw_and_fixed, 0, 2);
